@@ -1,0 +1,314 @@
+// The identity module's public contract: every event it appends, as zod schemas and TS types,
+// with each type's schema version and the stream it belongs to.
+//
+// Secrets never enter these events: passwords only as argon2id hashes, refresh tokens and API
+// keys only as SHA-256 hex digests. Schemas are strict, so a stray field (say, `password`) is
+// rejected instead of silently stored.
+//
+// Streams (all short-lived or bounded, see streamOf):
+//   user-<userId>                             registration, password, role, (de)activation, erasure
+//   username-<lowercased username>            reservation, appended with expectedRevision "no_stream"
+//   email-<sha256 hex of lowercased email>    reservation; the raw email never appears in a stream id
+//   session-<sessionId>                       one stream per login: start, refreshes, revocation
+//   login-failures-<userId>-<yyyy-mm>         failed logins of existing accounts, bucketed per UTC month
+//   apikey-<keyId>                            creation and revocation
+//   apikey-usage-<keyId>-<yyyy-mm-dd>         at most one ApiKeyUsed per key per UTC day ("no_stream" append)
+import { z } from 'zod';
+import { sha256Hex } from './digest.ts';
+
+export const roles = ['user', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+export const sessionRevocationReasons = [
+  'logout',
+  'reuse_detected',
+  'password_changed',
+  'user_deactivated',
+  'user_erased',
+  'admin',
+] as const;
+export type SessionRevocationReason = (typeof sessionRevocationReasons)[number];
+
+export const loginFailureReasons = ['wrong_password', 'account_inactive'] as const;
+export type LoginFailureReason = (typeof loginFailureReasons)[number];
+
+const id = z.uuid();
+const timestamp = z.iso.datetime();
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 hex digest');
+const argon2idHash = z.string().regex(/^\$argon2id\$/, 'must be an argon2id hash');
+const role = z.enum(roles);
+/** Who did it, when it is not the user themself (admin id, or null for the system). */
+const performedBy = z.uuid().nullable();
+/** Request facts kept for the audit trail; personal data (see personalDataFields). */
+const ip = z.string().max(45).nullable();
+const userAgent = z.string().max(256).nullable();
+
+// --- user-<id> ---------------------------------------------------------------------------
+
+export const userRegisteredSchema = z.strictObject({
+  userId: id,
+  username: z.string().min(1).max(32),
+  email: z.string().min(3).max(254),
+  role,
+  passwordHash: argon2idHash,
+  registeredAt: timestamp,
+});
+
+export const passwordChangedSchema = z.strictObject({
+  userId: id,
+  passwordHash: argon2idHash,
+  changedAt: timestamp,
+});
+
+/** Same password, stronger parameters (needsRehash at login). Unlike PasswordChanged it revokes nothing. */
+export const passwordHashUpgradedSchema = z.strictObject({
+  userId: id,
+  passwordHash: argon2idHash,
+  upgradedAt: timestamp,
+});
+
+export const userDeactivatedSchema = z.strictObject({ userId: id, deactivatedBy: performedBy, deactivatedAt: timestamp });
+export const userActivatedSchema = z.strictObject({ userId: id, activatedBy: performedBy, activatedAt: timestamp });
+export const userRoleChangedSchema = z.strictObject({
+  userId: id,
+  role,
+  previousRole: role,
+  changedBy: performedBy,
+  changedAt: timestamp,
+});
+
+/**
+ * The user asked to be forgotten (or an admin recorded such a request). Crypto-shredding
+ * (another issue) deletes the user's data key on this event, which makes every field listed in
+ * personalDataFields unreadable; this event itself carries no personal data.
+ */
+export const userErasedSchema = z.strictObject({ userId: id, erasedBy: performedBy, erasedAt: timestamp });
+
+// --- reservations: username-<lowercased>, email-<sha256> -----------------------------------
+
+export const usernameReservedSchema = z.strictObject({ userId: id, username: z.string().min(1).max(32) });
+export const emailReservedSchema = z.strictObject({ userId: id, emailHash: sha256 });
+/** Frees a reservation (compensation after a failed registration). The next reservation appends at the released revision. */
+export const usernameReleasedSchema = z.strictObject({ userId: id, username: z.string().min(1).max(32) });
+export const emailReleasedSchema = z.strictObject({ userId: id, emailHash: sha256 });
+
+// --- session-<id> (one per login) ---------------------------------------------------------
+
+export const sessionStartedSchema = z.strictObject({
+  sessionId: id,
+  userId: id,
+  refreshTokenHash: sha256,
+  startedAt: timestamp,
+  /** Absolute end of the session: refreshes rotate the token but never extend it, which bounds the stream. */
+  expiresAt: timestamp,
+  ip,
+  userAgent,
+});
+
+export const sessionRefreshedSchema = z.strictObject({
+  sessionId: id,
+  userId: id,
+  refreshTokenHash: sha256,
+  refreshedAt: timestamp,
+});
+
+export const refreshTokenReuseDetectedSchema = z.strictObject({
+  sessionId: id,
+  userId: id,
+  /** Digest of the replayed (already rotated) token: identifies which generation leaked. */
+  reusedTokenHash: sha256,
+  detectedAt: timestamp,
+  ip,
+});
+
+export const sessionRevokedSchema = z.strictObject({
+  sessionId: id,
+  userId: id,
+  reason: z.enum(sessionRevocationReasons),
+  revokedBy: performedBy,
+  revokedAt: timestamp,
+});
+
+// --- login-failures-<userId>-<yyyy-mm> ----------------------------------------------------
+
+export const loginFailedSchema = z.strictObject({
+  userId: id,
+  reason: z.enum(loginFailureReasons),
+  failedAt: timestamp,
+  ip,
+  userAgent,
+});
+
+// --- apikey-<id>, apikey-usage-<id>-<day> -------------------------------------------------
+
+export const apiKeyCreatedSchema = z.strictObject({
+  keyId: id,
+  userId: id,
+  name: z.string().min(1).max(100),
+  /** The non-secret head of the key (`vlg_<keyId hex>`), shown in lists to recognise a key. */
+  prefix: z.string().min(1).max(64),
+  secretHash: sha256,
+  createdAt: timestamp,
+});
+
+export const apiKeyRevokedSchema = z.strictObject({ keyId: id, userId: id, revokedBy: performedBy, revokedAt: timestamp });
+
+/** First use of a key on a UTC day: enough for "last used" and audit without one event per request. */
+export const apiKeyUsedSchema = z.strictObject({
+  keyId: id,
+  userId: id,
+  day: z.iso.date(),
+  firstUsedAt: timestamp,
+});
+
+export const identityEventSchemas = {
+  UserRegistered: userRegisteredSchema,
+  PasswordChanged: passwordChangedSchema,
+  PasswordHashUpgraded: passwordHashUpgradedSchema,
+  UserDeactivated: userDeactivatedSchema,
+  UserActivated: userActivatedSchema,
+  UserRoleChanged: userRoleChangedSchema,
+  UserErased: userErasedSchema,
+  UsernameReserved: usernameReservedSchema,
+  UsernameReleased: usernameReleasedSchema,
+  EmailReserved: emailReservedSchema,
+  EmailReleased: emailReleasedSchema,
+  SessionStarted: sessionStartedSchema,
+  SessionRefreshed: sessionRefreshedSchema,
+  RefreshTokenReuseDetected: refreshTokenReuseDetectedSchema,
+  SessionRevoked: sessionRevokedSchema,
+  LoginFailed: loginFailedSchema,
+  ApiKeyCreated: apiKeyCreatedSchema,
+  ApiKeyRevoked: apiKeyRevokedSchema,
+  ApiKeyUsed: apiKeyUsedSchema,
+} as const;
+
+export type IdentityEventType = keyof typeof identityEventSchemas;
+export const identityEventTypes = Object.keys(identityEventSchemas) as IdentityEventType[];
+
+/** Current schema version of each event type (goes into metadata.schemaVersion; old ones are upcast on read). */
+export const identityEventSchemaVersions: Readonly<Record<IdentityEventType, number>> = {
+  UserRegistered: 1,
+  PasswordChanged: 1,
+  PasswordHashUpgraded: 1,
+  UserDeactivated: 1,
+  UserActivated: 1,
+  UserRoleChanged: 1,
+  UserErased: 1,
+  UsernameReserved: 1,
+  UsernameReleased: 1,
+  EmailReserved: 1,
+  EmailReleased: 1,
+  SessionStarted: 1,
+  SessionRefreshed: 1,
+  RefreshTokenReuseDetected: 1,
+  SessionRevoked: 1,
+  LoginFailed: 1,
+  ApiKeyCreated: 1,
+  ApiKeyRevoked: 1,
+  ApiKeyUsed: 1,
+};
+
+/**
+ * Fields holding personal data, per event type: what crypto-shredding must encrypt with the
+ * user's key (UserErased makes them unreadable). Reservation stream ids are not covered: the
+ * username is in `username-<name>` by design (uniqueness), the email only as a digest.
+ */
+export const personalDataFields: Readonly<Record<IdentityEventType, readonly string[]>> = {
+  UserRegistered: ['username', 'email'],
+  PasswordChanged: [],
+  PasswordHashUpgraded: [],
+  UserDeactivated: [],
+  UserActivated: [],
+  UserRoleChanged: [],
+  UserErased: [],
+  UsernameReserved: ['username'],
+  UsernameReleased: ['username'],
+  EmailReserved: [],
+  EmailReleased: [],
+  SessionStarted: ['ip', 'userAgent'],
+  SessionRefreshed: [],
+  RefreshTokenReuseDetected: ['ip'],
+  SessionRevoked: [],
+  LoginFailed: ['ip', 'userAgent'],
+  ApiKeyCreated: ['name'],
+  ApiKeyRevoked: [],
+  ApiKeyUsed: [],
+};
+
+type Schemas = typeof identityEventSchemas;
+export type IdentityEventData<T extends IdentityEventType> = z.infer<Schemas[T]>;
+export type IdentityEvent = { [T in IdentityEventType]: { readonly type: T; readonly data: IdentityEventData<T> } }[IdentityEventType];
+export type IdentityEventOf<T extends IdentityEventType> = Extract<IdentityEvent, { type: T }>;
+
+export type UserEvent = IdentityEventOf<
+  'UserRegistered' | 'PasswordChanged' | 'PasswordHashUpgraded' | 'UserDeactivated' | 'UserActivated' | 'UserRoleChanged' | 'UserErased'
+>;
+export type ReservationEvent = IdentityEventOf<'UsernameReserved' | 'UsernameReleased' | 'EmailReserved' | 'EmailReleased'>;
+export type SessionEvent = IdentityEventOf<'SessionStarted' | 'SessionRefreshed' | 'RefreshTokenReuseDetected' | 'SessionRevoked'>;
+export type ApiKeyEvent = IdentityEventOf<'ApiKeyCreated' | 'ApiKeyRevoked'>;
+
+export function isIdentityEventType(type: string): type is IdentityEventType {
+  return Object.hasOwn(identityEventSchemas, type);
+}
+
+/** Validates an event read from the store (or about to be appended); throws a ZodError when it does not match. */
+export function parseIdentityEvent(type: IdentityEventType, data: unknown): IdentityEvent {
+  return { type, data: identityEventSchemas[type].parse(data) } as IdentityEvent;
+}
+
+// --- stream ids ---------------------------------------------------------------------------
+
+export const normalizeUsername = (username: string): string => username.toLowerCase();
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+export const emailDigest = (email: string): string => sha256Hex(normalizeEmail(email));
+
+export const identityStreams = {
+  user: (userId: string) => `user-${userId}`,
+  session: (sessionId: string) => `session-${sessionId}`,
+  apiKey: (keyId: string) => `apikey-${keyId}`,
+  usernameReservation: (username: string) => `username-${normalizeUsername(username)}`,
+  /** Takes the raw email or its digest (64 hex chars, as stored in EmailReserved). */
+  emailReservation: (emailOrDigest: string) =>
+    `email-${/^[0-9a-f]{64}$/.test(emailOrDigest) ? emailOrDigest : emailDigest(emailOrDigest)}`,
+  /** Monthly bucket (UTC): the user stream never grows with failed logins, and a bucket stays small. */
+  loginFailures: (userId: string, at: string | Date) => `login-failures-${userId}-${isoOf(at).slice(0, 7)}`,
+  /** One stream per key and UTC day, appended with "no_stream": a conflict means "already recorded today". */
+  apiKeyUsage: (keyId: string, day: string) => `apikey-usage-${keyId}-${day}`,
+} as const;
+
+function isoOf(at: string | Date): string {
+  return typeof at === 'string' ? at : at.toISOString();
+}
+
+/** The stream an identity event is appended to. */
+export function streamOf(event: IdentityEvent): string {
+  switch (event.type) {
+    case 'UserRegistered':
+    case 'PasswordChanged':
+    case 'PasswordHashUpgraded':
+    case 'UserDeactivated':
+    case 'UserActivated':
+    case 'UserRoleChanged':
+    case 'UserErased':
+      return identityStreams.user(event.data.userId);
+    case 'UsernameReserved':
+    case 'UsernameReleased':
+      return identityStreams.usernameReservation(event.data.username);
+    case 'EmailReserved':
+    case 'EmailReleased':
+      return identityStreams.emailReservation(event.data.emailHash);
+    case 'SessionStarted':
+    case 'SessionRefreshed':
+    case 'RefreshTokenReuseDetected':
+    case 'SessionRevoked':
+      return identityStreams.session(event.data.sessionId);
+    case 'LoginFailed':
+      return identityStreams.loginFailures(event.data.userId, event.data.failedAt);
+    case 'ApiKeyCreated':
+    case 'ApiKeyRevoked':
+      return identityStreams.apiKey(event.data.keyId);
+    case 'ApiKeyUsed':
+      return identityStreams.apiKeyUsage(event.data.keyId, event.data.day);
+  }
+}

@@ -1,0 +1,146 @@
+// The event store port: the one interface every module, projection and tool uses.
+// Two adapters implement it (postgres.ts, esdb.ts) and one contract suite checks both
+// (test/integration/eventstore-contract.ts).
+import { z } from 'zod';
+
+/**
+ * A place in the global log, totally ordered by (commit, prepare).
+ * - postgres adapter: commit = the appending transaction's id (xid8), prepare = the row's sequence.
+ * - esdb adapter: EventStoreDB's commit and prepare positions.
+ */
+export interface Position {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
+
+export const START: Position = Object.freeze({ commit: -1n, prepare: -1n });
+
+export function comparePositions(a: Position, b: Position): number {
+  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
+  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
+  return 0;
+}
+
+/** Opaque text form, e.g. for checkpoints in logs and the admin API: "<commit>/<prepare>". */
+export function formatPosition(p: Position): string {
+  return `${p.commit}/${p.prepare}`;
+}
+
+export function parsePosition(text: string): Position {
+  const m = /^(-?\d+)\/(-?\d+)$/.exec(text);
+  if (!m) throw new Error(`not a position: ${text}`);
+  return { commit: BigInt(m[1]!), prepare: BigInt(m[2]!) };
+}
+
+export const actorTypes = ['user', 'api_key', 'system', 'anonymous'] as const;
+
+/** Metadata of every event (DESIGN.md). `reason` is the user's change reason, if any. */
+export const eventMetadataSchema = z.object({
+  eventId: z.uuid(),
+  schemaVersion: z.number().int().positive(),
+  occurredAt: z.iso.datetime(),
+  actorId: z.string().nullable(),
+  actorType: z.enum(actorTypes),
+  requestId: z.string().nullable(),
+  correlationId: z.string().nullable(),
+  causationId: z.string().nullable(),
+  traceparent: z.string().nullable(),
+  reason: z.string().max(500).nullable().optional(),
+});
+export type EventMetadata = z.infer<typeof eventMetadataSchema>;
+
+export type EventData = Record<string, unknown>;
+
+export interface NewEvent<Type extends string = string, Data extends EventData = EventData> {
+  readonly type: Type;
+  readonly data: Data;
+  readonly metadata: EventMetadata;
+}
+
+export interface RecordedEvent<Type extends string = string, Data extends EventData = EventData>
+  extends NewEvent<Type, Data> {
+  readonly streamId: string;
+  /** 0-based index of the event in its stream. */
+  readonly revision: number;
+  readonly position: Position;
+  /** When the store accepted the event (ISO-8601 UTC). */
+  readonly recordedAt: string;
+}
+
+/** `no_stream`: the stream must not exist; `any`: no check; a number: the stream's last revision must be exactly it. */
+export type ExpectedRevision = 'no_stream' | 'any' | number;
+
+export interface AppendResult {
+  /** Revision of the last appended event; pass it as expectedRevision for the next append. */
+  readonly nextExpectedRevision: number;
+  /** Position of the last appended event: wait for projections to reach it (read-your-writes). */
+  readonly position: Position;
+}
+
+export interface ReadStreamOptions {
+  /** First revision to return (inclusive). Default 0. */
+  readonly fromRevision?: number;
+  readonly maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Return events strictly after this position. Default: from the start. */
+  readonly after?: Position;
+  /** Required: never read the whole log at once. */
+  readonly maxCount: number;
+  /** Only events of these types (others are skipped, not returned). */
+  readonly eventTypes?: readonly string[];
+}
+
+export interface SubscribeOptions {
+  /** Deliver events strictly after this position (a stored checkpoint). Default: from the start. */
+  readonly after?: Position;
+  readonly eventTypes?: readonly string[];
+  /** Largest batch delivered while catching up. Live events come as soon as they are visible. */
+  readonly maxBatchSize?: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A batch from a subscription. `checkpoint` is how far the log was scanned: it may be past the
+ * last event of `events` (events of other types were skipped), and `events` may be empty.
+ * A consumer that stores `checkpoint` after handling `events` resumes exactly where it left off.
+ */
+export interface SubscriptionBatch {
+  readonly events: readonly RecordedEvent[];
+  readonly checkpoint: Position;
+}
+
+export interface EventStore {
+  readonly kind: 'postgres' | 'esdb';
+  /** Appends all events atomically, or none (StreamConflictError when expectedRevision does not hold). */
+  append(streamId: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
+  /** The stream's events in revision order; [] when it does not exist. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** A page of the global log in order, every event exactly once across pages. */
+  readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Catch-up then live: an endless async iterable of batches in global order; ends when `signal` aborts. */
+  subscribe(options: SubscribeOptions): AsyncIterable<SubscriptionBatch>;
+  streamExists(streamId: string): Promise<boolean>;
+  /** Position of the newest event visible to readers, or undefined for an empty log. */
+  headPosition(): Promise<Position | undefined>;
+  /** Events after `after` up to the head (for lag figures; may be an estimate on esdb). */
+  countAfter(after: Position): Promise<number>;
+  /** Liveness probe for /health/ready. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StreamConflictError extends Error {
+  override readonly name = 'StreamConflictError';
+  readonly streamId: string;
+  readonly expected: ExpectedRevision;
+  /** The stream's actual last revision, or -1 when it does not exist (undefined if unknown). */
+  readonly actual: number | undefined;
+  constructor(streamId: string, expected: ExpectedRevision, actual: number | undefined) {
+    super(`stream ${streamId}: expected revision ${String(expected)}, actual ${actual === undefined ? 'unknown' : String(actual)}`);
+    this.streamId = streamId;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}

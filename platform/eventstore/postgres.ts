@@ -1,0 +1,385 @@
+// The PostgreSQL adapter of the event store port (the default, and the embedded one).
+//
+// Gap-safe global order: each row stores the id of the transaction that wrote it. A reader
+// takes only rows whose transaction id is below the oldest transaction still running
+// (pg_snapshot_xmin of its own snapshot), ordered and paged by (transaction_id, position).
+// Every transaction below that horizon has either committed or aborted, so no row can appear
+// later "behind" a reader's checkpoint: a slow writer makes readers wait, never skip.
+//
+// An append is ONE statement (one round trip, its own transaction): it checks the expected
+// revision and inserts all events; the unique (stream_id, revision) key turns a race between
+// two writers into a conflict for exactly one of them. pg_notify in the same statement wakes
+// subscribers at commit; they also poll, because a notification can be missed.
+import pg from 'pg';
+import {
+  START,
+  comparePositions,
+  StreamConflictError,
+  eventMetadataSchema,
+  type AppendResult,
+  type EventData,
+  type EventStore,
+  type ExpectedRevision,
+  type NewEvent,
+  type Position,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type SubscriptionBatch,
+} from './port.ts';
+import type { UpcasterRegistry } from './upcasting.ts';
+
+const NOTIFY_CHANNEL = 'vialog_events';
+const UNIQUE_VIOLATION = '23505';
+
+export interface PostgresEventStoreOptions {
+  readonly url: string;
+  readonly poolMax?: number;
+  readonly upcasters?: UpcasterRegistry;
+  /** Polling fallback for subscribers when a notification is missed. */
+  readonly pollIntervalMs?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+interface EventRow {
+  position: string;
+  transaction_id: string;
+  stream_id: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: EventData;
+  metadata: Record<string, unknown>;
+  recorded_at: Date;
+}
+
+const EVENT_COLUMNS =
+  'position, transaction_id::text AS transaction_id, stream_id, revision, event_id, type, schema_version, data, metadata, recorded_at';
+
+// $1 stream, $2 expected ('any' | 'no_stream' | digits), $3..$7 parallel arrays of the events.
+const APPEND_SQL = `
+WITH current_revision AS (
+  SELECT COALESCE(MAX(revision), -1) AS revision FROM events WHERE stream_id = $1
+), allowed AS (
+  SELECT revision FROM current_revision
+  WHERE $2::text = 'any'
+     OR ($2::text = 'no_stream' AND revision = -1)
+     OR ($2::text ~ '^[0-9]+$' AND revision = $2::text::integer)
+), inserted AS (
+  INSERT INTO events (stream_id, revision, event_id, type, schema_version, data, metadata)
+  SELECT $1, allowed.revision + e.ordinal, e.event_id, e.type, e.schema_version, e.data, e.metadata
+  FROM allowed,
+       unnest($3::uuid[], $4::text[], $5::integer[], $6::jsonb[], $7::jsonb[])
+         WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, ordinal)
+  ORDER BY e.ordinal
+  RETURNING revision, transaction_id, position
+), notified AS (
+  SELECT pg_notify('${NOTIFY_CHANNEL}', '') WHERE EXISTS (SELECT 1 FROM inserted)
+)
+SELECT (SELECT revision FROM current_revision) AS current_revision,
+       (SELECT MAX(revision) FROM inserted) AS last_revision,
+       (SELECT transaction_id::text FROM inserted LIMIT 1) AS transaction_id,
+       (SELECT MAX(position)::text FROM inserted) AS position,
+       (SELECT COUNT(*) FROM notified) AS notified`;
+
+// One statement, so the page and the scanned-up-to head come from the same snapshot.
+// $1/$2 the exclusive start (NULL = from the beginning), $3 limit, $4 type filter (NULL = all).
+const READ_BATCH_SQL = `
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+page AS (
+  SELECT ${EVENT_COLUMNS} FROM events, horizon
+  WHERE events.transaction_id < horizon.xmin
+    AND ($1::xid8 IS NULL OR (events.transaction_id, events.position) > ($1::xid8, $2::bigint))
+    AND ($4::text[] IS NULL OR events.type = ANY($4::text[]))
+  ORDER BY events.transaction_id, events.position
+  LIMIT $3
+), head AS (
+  SELECT transaction_id::text AS transaction_id, position::text AS position FROM events, horizon
+  WHERE events.transaction_id < horizon.xmin
+  ORDER BY events.transaction_id DESC, events.position DESC
+  LIMIT 1
+)
+SELECT 'event' AS kind, page.*, NULL AS head_transaction_id, NULL AS head_position FROM page
+UNION ALL
+SELECT 'head', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, head.transaction_id, head.position FROM head`;
+
+interface BatchRow extends EventRow {
+  kind: 'event' | 'head';
+  head_transaction_id: string | null;
+  head_position: string | null;
+}
+
+function expectedToText(expected: ExpectedRevision): string {
+  if (expected === 'any' || expected === 'no_stream') return expected;
+  if (!Number.isSafeInteger(expected) || expected < 0) throw new TypeError(`invalid expected revision ${String(expected)}`);
+  return String(expected);
+}
+
+function positionParams(after: Position | undefined): [string | null, string | null] {
+  if (!after || (after.commit === START.commit && after.prepare === START.prepare)) return [null, null];
+  return [after.commit.toString(), after.prepare.toString()];
+}
+
+export class PostgresEventStore implements EventStore {
+  readonly kind = 'postgres' as const;
+  readonly pool: pg.Pool;
+  readonly #upcasters: UpcasterRegistry | undefined;
+  readonly #pollIntervalMs: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #url: string;
+  readonly #wakers = new Set<() => void>();
+  #listener: pg.Client | undefined;
+  #listenerStarting: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: PostgresEventStoreOptions) {
+    this.#url = options.url;
+    this.pool = new pg.Pool({ connectionString: options.url, max: options.poolMax ?? 10, application_name: 'vialog-eventstore' });
+    this.pool.on('error', (error) => this.#onError(error));
+    this.#upcasters = options.upcasters;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.#onError = options.onError ?? (() => undefined);
+  }
+
+  async append(streamId: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    if (events.length === 0) throw new TypeError('append needs at least one event');
+    const eventIds: string[] = [];
+    const types: string[] = [];
+    const versions: number[] = [];
+    const datas: string[] = [];
+    const metadatas: string[] = [];
+    for (const event of events) {
+      const metadata = eventMetadataSchema.parse(event.metadata);
+      eventIds.push(metadata.eventId);
+      types.push(event.type);
+      versions.push(metadata.schemaVersion);
+      datas.push(JSON.stringify(event.data));
+      metadatas.push(JSON.stringify(metadata));
+    }
+    const expected = expectedToText(options.expectedRevision);
+    let result: pg.QueryResult<{ current_revision: number; last_revision: number | null; transaction_id: string | null; position: string | null }>;
+    try {
+      result = await this.pool.query({
+        name: 'vialog_append',
+        text: APPEND_SQL,
+        values: [streamId, expected, eventIds, types, versions, datas, metadatas],
+      });
+    } catch (error) {
+      if (error instanceof pg.DatabaseError && error.code === UNIQUE_VIOLATION && error.constraint === 'events_stream_revision_key') {
+        throw new StreamConflictError(streamId, options.expectedRevision, undefined);
+      }
+      throw error;
+    }
+    const row = result.rows[0];
+    if (!row || row.last_revision === null || row.transaction_id === null || row.position === null) {
+      throw new StreamConflictError(streamId, options.expectedRevision, row?.current_revision);
+    }
+    return {
+      nextExpectedRevision: row.last_revision,
+      position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) },
+    };
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const result = await this.pool.query<EventRow>({
+      name: 'vialog_read_stream',
+      text: `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+      values: [streamId, options.fromRevision ?? 0, options.maxCount ?? null],
+    });
+    return result.rows.map((row) => this.#toEvent(row));
+  }
+
+  async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    return (await this.#readBatch(options.after, options.maxCount, options.eventTypes)).events;
+  }
+
+  async #readBatch(after: Position | undefined, maxCount: number, eventTypes: readonly string[] | undefined): Promise<{ events: RecordedEvent[]; scannedTo: Position | undefined }> {
+    if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new TypeError('maxCount must be a positive integer');
+    const [commit, prepare] = positionParams(after);
+    const result = await this.pool.query<BatchRow>({
+      name: 'vialog_read_batch',
+      text: READ_BATCH_SQL,
+      values: [commit, prepare, maxCount, eventTypes ? [...eventTypes] : null],
+    });
+    const events: RecordedEvent[] = [];
+    let head: Position | undefined;
+    for (const row of result.rows) {
+      if (row.kind === 'event') events.push(this.#toEvent(row));
+      else if (row.head_transaction_id !== null && row.head_position !== null) {
+        head = { commit: BigInt(row.head_transaction_id), prepare: BigInt(row.head_position) };
+      }
+    }
+    events.sort((a, b) => comparePositions(a.position, b.position));
+    // A full page may stop before the head; a short page has scanned everything visible.
+    const last = events.at(-1);
+    const scannedTo = events.length === maxCount ? last?.position : (head ?? last?.position);
+    return { events, scannedTo };
+  }
+
+  async *subscribe(options: SubscribeOptions): AsyncGenerator<SubscriptionBatch> {
+    const { signal } = options;
+    const maxBatchSize = options.maxBatchSize ?? 500;
+    let after: Position = options.after ?? START;
+    let woken = false;
+    let wake: (() => void) | undefined;
+    const waker = () => {
+      woken = true;
+      wake?.();
+    };
+    this.#wakers.add(waker);
+    signal.addEventListener('abort', waker);
+    try {
+      await this.#startListener().catch((error: unknown) => this.#onError(error));
+      while (!signal.aborted) {
+        woken = false;
+        let batch: { events: RecordedEvent[]; scannedTo: Position | undefined };
+        try {
+          batch = await this.#readBatch(after, maxBatchSize, options.eventTypes);
+        } catch (error) {
+          if (signal.aborted) return;
+          this.#onError(error);
+          await this.#sleep(this.#pollIntervalMs, signal, (w) => (wake = w));
+          continue;
+        }
+        const advanced = batch.scannedTo !== undefined && !samePosition(batch.scannedTo, after);
+        if (batch.events.length > 0 || advanced) {
+          const checkpoint = batch.scannedTo ?? after;
+          yield { events: batch.events, checkpoint };
+          after = checkpoint;
+        }
+        if (batch.events.length === maxBatchSize) continue; // catching up: read on at once
+        if (woken) continue;
+        await this.#sleep(this.#pollIntervalMs, signal, (w) => (wake = w));
+      }
+    } finally {
+      this.#wakers.delete(waker);
+      signal.removeEventListener('abort', waker);
+    }
+  }
+
+  #sleep(ms: number, signal: AbortSignal, setWake: (wake: (() => void) | undefined) => void): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        setWake(undefined);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      setWake(done);
+    });
+  }
+
+  /** One LISTEN connection per store wakes every subscriber; it reconnects after a drop. */
+  #startListener(): Promise<void> {
+    if (this.#listener || this.#closed) return Promise.resolve();
+    this.#listenerStarting ??= (async () => {
+      const client = new pg.Client({ connectionString: this.#url, application_name: 'vialog-eventstore-listener' });
+      client.on('notification', () => {
+        for (const w of this.#wakers) w();
+      });
+      client.on('error', (error) => {
+        this.#onError(error);
+        this.#dropListener(client);
+      });
+      client.on('end', () => this.#dropListener(client));
+      await client.connect();
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      this.#listener = client;
+    })().finally(() => {
+      this.#listenerStarting = undefined;
+    });
+    return this.#listenerStarting;
+  }
+
+  #dropListener(client: pg.Client): void {
+    if (this.#listener !== client) return;
+    this.#listener = undefined;
+    client.end().catch(() => undefined);
+    if (this.#closed || this.#wakers.size === 0) return;
+    // Subscribers keep polling meanwhile; wake them so they re-read what they may have missed.
+    setTimeout(() => {
+      this.#startListener().catch((error: unknown) => this.#onError(error));
+      for (const w of this.#wakers) w();
+    }, this.#pollIntervalMs).unref();
+  }
+
+  async streamExists(streamId: string): Promise<boolean> {
+    const result = await this.pool.query({ name: 'vialog_stream_exists', text: 'SELECT 1 FROM events WHERE stream_id = $1 LIMIT 1', values: [streamId] });
+    return result.rowCount !== null && result.rowCount > 0;
+  }
+
+  async headPosition(): Promise<Position | undefined> {
+    const result = await this.pool.query<{ transaction_id: string; position: string }>({
+      name: 'vialog_head_position',
+      text: `SELECT transaction_id::text AS transaction_id, position::text AS position FROM events
+             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY transaction_id DESC, position DESC LIMIT 1`,
+    });
+    const row = result.rows[0];
+    return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) } : undefined;
+  }
+
+  async countAfter(after: Position): Promise<number> {
+    const [commit, prepare] = positionParams(after);
+    const result = await this.pool.query<{ count: string }>({
+      name: 'vialog_count_after',
+      text: `SELECT COUNT(*) AS count FROM events
+             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+               AND ($1::xid8 IS NULL OR (transaction_id, position) > ($1::xid8, $2::bigint))`,
+      values: [commit, prepare],
+    });
+    return Number(result.rows[0]?.count ?? 0);
+  }
+
+  /** Recorded time of the oldest visible event after `after` (for lag in seconds). */
+  async oldestAfter(after: Position): Promise<Date | undefined> {
+    const [commit, prepare] = positionParams(after);
+    const result = await this.pool.query<{ recorded_at: Date }>({
+      name: 'vialog_oldest_after',
+      text: `SELECT recorded_at FROM events
+             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+               AND ($1::xid8 IS NULL OR (transaction_id, position) > ($1::xid8, $2::bigint))
+             ORDER BY transaction_id, position LIMIT 1`,
+      values: [commit, prepare],
+    });
+    return result.rows[0]?.recorded_at;
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const w of this.#wakers) w();
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.end().catch(() => undefined);
+    await this.pool.end();
+  }
+
+  #toEvent(row: EventRow): RecordedEvent {
+    const upcast = this.#upcasters?.upcast(row.type, row.schema_version, row.data) ?? { data: row.data, schemaVersion: row.schema_version };
+    const metadata = eventMetadataSchema.parse({ ...row.metadata, schemaVersion: upcast.schemaVersion });
+    return {
+      type: row.type,
+      data: upcast.data,
+      metadata,
+      streamId: row.stream_id,
+      revision: row.revision,
+      position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) },
+      recordedAt: row.recorded_at.toISOString(),
+    };
+  }
+}
+
+function samePosition(a: Position, b: Position): boolean {
+  return a.commit === b.commit && a.prepare === b.prepare;
+}
+
+export function openPostgresEventStore(options: PostgresEventStoreOptions): PostgresEventStore {
+  return new PostgresEventStore(options);
+}

@@ -1,0 +1,286 @@
+// The one contract every event store adapter must keep. It uses only the port, so the same
+// tests run against PostgreSQL (always) and EventStoreDB (when EVENTSTORE_URL is set).
+import { randomUUID } from 'node:crypto';
+import type { TestFn } from 'ava';
+import {
+  StreamConflictError,
+  comparePositions,
+  formatPosition,
+  type EventStore,
+  type NewEvent,
+  type Position,
+  type RecordedEvent,
+} from '../../platform/eventstore/port.ts';
+
+export interface OpenedStore {
+  store: EventStore;
+  cleanup(): Promise<void>;
+}
+
+export function newEvent(type: string, data: Record<string, unknown> = {}): NewEvent {
+  return {
+    type,
+    data,
+    metadata: {
+      eventId: randomUUID(),
+      schemaVersion: 1,
+      occurredAt: new Date().toISOString(),
+      actorId: 'contract-suite',
+      actorType: 'system',
+      requestId: randomUUID(),
+      correlationId: null,
+      causationId: null,
+      traceparent: null,
+    },
+  };
+}
+
+/** Unique per test, so every test can share one store (and one EventStoreDB server). */
+const streamName = (label: string) => `contract-${label}-${randomUUID()}`;
+
+/** Reads the subscription until `until` holds or the time runs out. */
+async function collect(
+  store: EventStore,
+  options: { after?: Position; eventTypes?: readonly string[]; maxBatchSize?: number },
+  until: (events: RecordedEvent[]) => boolean,
+  timeoutMs = 20_000,
+): Promise<{ events: RecordedEvent[]; checkpoints: Position[] }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const events: RecordedEvent[] = [];
+  const checkpoints: Position[] = [];
+  try {
+    for await (const batch of store.subscribe({ ...options, signal: controller.signal })) {
+      events.push(...batch.events);
+      checkpoints.push(batch.checkpoint);
+      if (until(events)) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return { events, checkpoints };
+}
+
+export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore>): void {
+  let opened: OpenedStore | undefined;
+  const store = (): EventStore => {
+    if (!opened) throw new Error('store not opened');
+    return opened.store;
+  };
+  test.before(async () => {
+    opened = await open();
+  });
+  test.after.always(async () => {
+    await opened?.cleanup();
+  });
+
+  test.serial('append to a new stream and read it back in order', async (t) => {
+    const id = streamName('read');
+    const result = await store().append(id, [newEvent('A', { n: 1 }), newEvent('B', { n: 2 }), newEvent('C', { n: 3 })], { expectedRevision: 'no_stream' });
+    t.is(result.nextExpectedRevision, 2);
+    const events = await store().readStream(id);
+    t.deepEqual(events.map((e) => [e.type, e.revision, e.data.n]), [['A', 0, 1], ['B', 1, 2], ['C', 2, 3]]);
+    t.deepEqual(events.at(-1)?.position, result.position);
+    t.is(events[0]?.metadata.actorId, 'contract-suite');
+    t.deepEqual((await store().readStream(id, { fromRevision: 1, maxCount: 1 })).map((e) => e.type), ['B']);
+  });
+
+  test.serial('a missing stream reads as empty and does not exist', async (t) => {
+    const id = streamName('missing');
+    t.deepEqual(await store().readStream(id), []);
+    t.false(await store().streamExists(id));
+    await store().append(id, [newEvent('A')], { expectedRevision: 'no_stream' });
+    t.true(await store().streamExists(id));
+  });
+
+  test.serial('expected revision: no_stream, exact and any', async (t) => {
+    const id = streamName('expected');
+    await store().append(id, [newEvent('A')], { expectedRevision: 'no_stream' });
+    const noStream = await t.throwsAsync(store().append(id, [newEvent('B')], { expectedRevision: 'no_stream' }), { instanceOf: StreamConflictError });
+    t.is(noStream.streamId, id);
+    await t.throwsAsync(store().append(id, [newEvent('B')], { expectedRevision: 5 }), { instanceOf: StreamConflictError });
+    const exact = await store().append(id, [newEvent('B')], { expectedRevision: 0 });
+    t.is(exact.nextExpectedRevision, 1);
+    const any = await store().append(id, [newEvent('C')], { expectedRevision: 'any' });
+    t.is(any.nextExpectedRevision, 2);
+    t.deepEqual((await store().readStream(id)).map((e) => e.type), ['A', 'B', 'C']);
+  });
+
+  test.serial('two writers with the same expected revision: exactly one wins, the loser stores nothing', async (t) => {
+    for (let round = 0; round < 10; round++) {
+      const id = streamName('race');
+      await store().append(id, [newEvent('Opened')], { expectedRevision: 'no_stream' });
+      const results = await Promise.allSettled([
+        store().append(id, [newEvent('WriterA'), newEvent('WriterA2')], { expectedRevision: 0 }),
+        store().append(id, [newEvent('WriterB'), newEvent('WriterB2')], { expectedRevision: 0 }),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      t.is(won.length, 1);
+      t.is(lost.length, 1);
+      t.true(lost[0]?.reason instanceof StreamConflictError);
+      const types = (await store().readStream(id)).map((e) => e.type);
+      t.is(types.length, 3);
+      t.true(types.join() === 'Opened,WriterA,WriterA2' || types.join() === 'Opened,WriterB,WriterB2');
+    }
+  });
+
+  test.serial('many events are appended atomically: a refused append stores none of them', async (t) => {
+    const id = streamName('atomic');
+    await store().append(id, [newEvent('A')], { expectedRevision: 'no_stream' });
+    await t.throwsAsync(store().append(id, [newEvent('X'), newEvent('Y'), newEvent('Z')], { expectedRevision: 3 }), { instanceOf: StreamConflictError });
+    t.deepEqual((await store().readStream(id)).map((e) => e.type), ['A']);
+    const batch = Array.from({ length: 50 }, (_, i) => newEvent('Bulk', { i }));
+    const result = await store().append(id, batch, { expectedRevision: 0 });
+    t.is(result.nextExpectedRevision, 50);
+    const all = await store().readStream(id);
+    t.deepEqual(all.slice(1).map((e) => e.data.i), batch.map((_, i) => i));
+  });
+
+  test.serial('readAll returns the global log in order, every event once across small pages', async (t) => {
+    const head = await store().headPosition();
+    const ids = Array.from({ length: 8 }, () => streamName('readall'));
+    await Promise.all(
+      ids.map(async (id) => {
+        for (let i = 0; i < 25; i++) await store().append(id, [newEvent('Paged', { i })], { expectedRevision: i === 0 ? 'no_stream' : i - 1 });
+      }),
+    );
+    const seen: RecordedEvent[] = [];
+    let after = head;
+    for (;;) {
+      const page = await store().readAll({ ...(after ? { after } : {}), maxCount: 7 });
+      if (page.length === 0) break;
+      seen.push(...page);
+      after = page.at(-1)!.position;
+    }
+    const ours = seen.filter((e) => ids.includes(e.streamId));
+    t.is(ours.length, 200);
+    t.is(new Set(ours.map((e) => e.metadata.eventId)).size, 200);
+    for (let i = 1; i < seen.length; i++) t.true(comparePositions(seen[i - 1]!.position, seen[i]!.position) < 0);
+    for (const id of ids) t.deepEqual(ours.filter((e) => e.streamId === id).map((e) => e.revision), Array.from({ length: 25 }, (_, i) => i));
+  });
+
+  test.serial('readAll can filter by event type', async (t) => {
+    const head = await store().headPosition();
+    const id = streamName('filter');
+    const wanted = `Wanted-${randomUUID()}`;
+    await store().append(id, [newEvent('Other'), newEvent(wanted), newEvent('Other'), newEvent(wanted)], { expectedRevision: 'no_stream' });
+    const page = await store().readAll({ ...(head ? { after: head } : {}), maxCount: 100, eventTypes: [wanted] });
+    t.deepEqual(page.map((e) => [e.type, e.revision]), [[wanted, 1], [wanted, 3]]);
+  });
+
+  test.serial('subscribe from a checkpoint delivers only later events, then live ones', async (t) => {
+    const id = streamName('subscribe');
+    const first = await store().append(id, [newEvent('Before1'), newEvent('Before2')], { expectedRevision: 'no_stream' });
+    setTimeout(() => {
+      void store().append(id, [newEvent('Live1'), newEvent('Live2')], { expectedRevision: 1 });
+    }, 200);
+    const { events } = await collect(store(), { after: first.position }, (seen) => seen.some((e) => e.streamId === id && e.type === 'Live2'));
+    const ours = events.filter((e) => e.streamId === id).map((e) => e.type);
+    t.deepEqual(ours, ['Live1', 'Live2']);
+  });
+
+  test.serial('a filtered subscription skips other types and its checkpoint still reaches the head', async (t) => {
+    const start = await store().headPosition();
+    const id = streamName('subfilter');
+    const wanted = `Counted-${randomUUID()}`;
+    await store().append(id, [newEvent(wanted)], { expectedRevision: 'no_stream' });
+    const last = await store().append(id, [newEvent('Noise'), newEvent('Noise')], { expectedRevision: 0 });
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 15_000);
+    const delivered: RecordedEvent[] = [];
+    let reached = false;
+    for await (const batch of store().subscribe({ ...(start ? { after: start } : {}), eventTypes: [wanted], signal: controller.signal })) {
+      delivered.push(...batch.events);
+      if (comparePositions(batch.checkpoint, last.position) >= 0) {
+        reached = true;
+        break;
+      }
+    }
+    clearTimeout(timer);
+    controller.abort();
+    t.true(reached, `checkpoint never reached ${formatPosition(last.position)}`);
+    t.deepEqual(delivered.map((e) => e.type), [wanted]);
+  });
+
+  test.serial('stress: 8 concurrent appenders over many streams while a subscriber runs; every event exactly once, each stream in order', async (t) => {
+    const start = await store().headPosition();
+    const writers = 8;
+    const streamsPerWriter = 25;
+    const eventsPerStream = 12;
+    const expected = writers * streamsPerWriter * eventsPerStream;
+    const runId = randomUUID().slice(0, 8);
+    const subscriber = collect(
+      store(),
+      { ...(start ? { after: start } : {}), maxBatchSize: 50 },
+      (seen) => seen.filter((e) => e.streamId.includes(runId)).length >= expected,
+      60_000,
+    );
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        const revisions = new Map<string, number>();
+        for (let round = 0; round < eventsPerStream; round++) {
+          for (let s = 0; s < streamsPerWriter; s++) {
+            const id = `stress-${runId}-${w}-${s}`;
+            const previous = revisions.get(id);
+            const r = await store().append(id, [newEvent('Stressed', { round })], { expectedRevision: previous ?? 'no_stream' });
+            revisions.set(id, r.nextExpectedRevision);
+          }
+        }
+      }),
+    );
+    const { events } = await subscriber;
+    const ours = events.filter((e) => e.streamId.includes(runId));
+    t.is(ours.length, expected, 'subscriber saw every event');
+    t.is(new Set(ours.map((e) => e.metadata.eventId)).size, expected, 'no event twice');
+    for (let i = 1; i < events.length; i++) t.true(comparePositions(events[i - 1]!.position, events[i]!.position) < 0, 'global order');
+    const byStream = new Map<string, number[]>();
+    for (const e of ours) byStream.set(e.streamId, [...(byStream.get(e.streamId) ?? []), e.revision]);
+    t.is(byStream.size, writers * streamsPerWriter);
+    for (const revisions of byStream.values()) t.deepEqual(revisions, Array.from({ length: eventsPerStream }, (_, i) => i));
+  });
+
+  test.serial('concurrent appenders, then readAll in batches of 100 returns every event exactly once', async (t) => {
+    const start = await store().headPosition();
+    const runId = randomUUID().slice(0, 8);
+    const appended = new Set<string>();
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, w) => {
+        for (let i = 0; i < 40; i++) {
+          const event = newEvent('Concurrent', { w, i });
+          appended.add(event.metadata.eventId);
+          await store().append(`emmett-case-${runId}-${w}`, [event], { expectedRevision: 'any' });
+        }
+      }),
+    );
+    const seen: string[] = [];
+    let after = start;
+    for (;;) {
+      const page = await store().readAll({ ...(after ? { after } : {}), maxCount: 100 });
+      if (page.length === 0) break;
+      seen.push(...page.filter((e) => e.streamId.includes(runId)).map((e) => e.metadata.eventId));
+      after = page.at(-1)!.position;
+    }
+    t.is(seen.length, appended.size);
+    t.is(new Set(seen).size, appended.size);
+    t.true(seen.every((id) => appended.has(id)));
+  });
+
+  test.serial('countAfter and headPosition follow the log', async (t) => {
+    const before = await store().headPosition();
+    const id = streamName('count');
+    const r = await store().append(id, [newEvent('A'), newEvent('B'), newEvent('C')], { expectedRevision: 'no_stream' });
+    // The head may trail a fresh append briefly (a reader never passes an open transaction).
+    let head = await store().headPosition();
+    for (let tries = 0; tries < 100 && (!head || comparePositions(head, r.position) < 0); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      head = await store().headPosition();
+    }
+    t.truthy(head);
+    t.true(comparePositions(head!, r.position) >= 0);
+    if (before) t.true((await store().countAfter(before)) >= 3);
+    t.is(await store().countAfter(head!), 0);
+    await t.notThrowsAsync(store().ping());
+  });
+}

@@ -1,0 +1,55 @@
+import test from 'ava';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, envSchema, loadConfig } from '../../platform/config.ts';
+
+const tempDataDir = () => mkdtempSync(path.join(tmpdir(), 'vialog-config-'));
+
+test('defaults: port 3000, memory rate limits, Postgres event store, embedded database', (t) => {
+  const config = loadConfig({ DATA_DIR: tempDataDir() });
+  t.is(config.PORT, 3000);
+  t.is(config.HOST, '127.0.0.1');
+  t.is(config.DATABASE_URL, undefined);
+  t.is(config.EVENTSTORE_URL, undefined);
+  t.is(config.REDIS_URL, undefined);
+  t.is(config.BODY_LIMIT_BYTES, 65536);
+});
+
+test('every problem is listed in one error', (t) => {
+  const error = t.throws(() => loadConfig({ PORT: 'eighty', REDIS_URL: 'http://x', LOG_LEVEL: 'loud' }), { instanceOf: ConfigError });
+  t.is(error.problems.length, 3);
+  t.regex(error.message, /PORT/);
+  t.regex(error.message, /REDIS_URL/);
+  t.regex(error.message, /LOG_LEVEL/);
+});
+
+test('production: missing secrets and database are fatal, all named at once', (t) => {
+  const error = t.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tempDataDir() }), { instanceOf: ConfigError });
+  t.true(error.problems.some((p) => p.startsWith('JWT_KEYS')));
+  t.true(error.problems.some((p) => p.startsWith('DATABASE_URL')));
+});
+
+test('development: a generated signing secret is kept under DATA_DIR and reused', (t) => {
+  const dataDir = tempDataDir();
+  const first = loadConfig({ DATA_DIR: dataDir });
+  const second = loadConfig({ DATA_DIR: dataDir });
+  t.is(first.jwtKeys.length, 1);
+  t.true(first.jwtKeys[0]!.secret.length >= 32);
+  t.deepEqual(first.jwtKeys, second.jwtKeys);
+  const mode = statSync(path.join(dataDir, 'secrets', 'jwt-dev')).mode & 0o777;
+  t.is(mode, 0o600);
+});
+
+test('JWT_KEYS: short secrets and malformed pairs are refused', (t) => {
+  t.throws(() => loadConfig({ JWT_KEYS: 'k1:short' }), { instanceOf: ConfigError, message: /32 bytes/ });
+  t.throws(() => loadConfig({ JWT_KEYS: 'no-colon-here' }), { instanceOf: ConfigError, message: /kid:secret/ });
+  const ok = loadConfig({ JWT_KEYS: `new:${'a'.repeat(40)},old:${'b'.repeat(40)}` });
+  t.deepEqual(ok.jwtKeys.map((k) => k.kid), ['new', 'old']);
+});
+
+test('README documents every environment variable', (t) => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const missing = Object.keys(envSchema.shape).filter((name) => !readme.includes(`\`${name}\``));
+  t.deepEqual(missing, []);
+});
