@@ -13,6 +13,7 @@ export async function up(knex: Knex): Promise<void> {
       last_event_at      timestamptz,
       status             text NOT NULL DEFAULT 'stopped',
       last_error         text,
+      rebuild_requested_at timestamptz,
       updated_at         timestamptz NOT NULL DEFAULT now()
     )`);
 }
