@@ -1,0 +1,38 @@
+// JSON bodies only, within a size limit. The content type is checked before anything is read,
+// and the parser stops reading at the limit, so an oversized body is never buffered whole.
+import type { Middleware } from 'koa';
+import { HttpMethodEnum, koaBody } from 'koa-body';
+import { HttpProblem } from './problem.ts';
+
+const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+export function jsonBodyMiddleware(limitBytes: number): Middleware[] {
+  const requireJson: Middleware = async (ctx, next) => {
+    if (METHODS_WITH_BODY.has(ctx.method) && hasBody(ctx.req.headers) && !ctx.is('application/json')) {
+      throw new HttpProblem(415, 'unsupported_media_type', 'Send the body as application/json.');
+    }
+    const declared = Number(ctx.get('content-length'));
+    if (Number.isFinite(declared) && declared > limitBytes) {
+      throw new HttpProblem(413, 'payload_too_large', `The request body is larger than ${limitBytes} bytes.`);
+    }
+    await next();
+  };
+  const parse = koaBody({
+    json: true,
+    jsonStrict: true,
+    jsonLimit: limitBytes,
+    multipart: false,
+    urlencoded: false,
+    text: false,
+    parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
+    onError: (error) => {
+      throw error;
+    },
+  });
+  return [requireJson, parse];
+}

@@ -1,0 +1,23 @@
+// A state change may say why: header X-Change-Reason (URL-encoded if it needs non-ASCII) or body
+// field `reason`, at most 500 characters. It is stored in the event metadata and shown in history.
+import type { Context } from 'koa';
+import { HttpProblem } from './problem.ts';
+
+export const MAX_REASON_LENGTH = 500;
+
+function decodeHeader(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+export function changeReason(ctx: Context, bodyReason?: string | null): string | null {
+  const header = ctx.get('x-change-reason').trim();
+  const reason = (header !== '' ? decodeHeader(header) : (bodyReason ?? '')).trim();
+  if (reason.length > MAX_REASON_LENGTH) {
+    throw new HttpProblem(422, 'validation_failed', 'The change reason is too long.', { errors: [{ path: 'reason', message: `at most ${MAX_REASON_LENGTH} characters` }] });
+  }
+  return reason === '' ? null : reason;
+}
