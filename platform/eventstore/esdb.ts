@@ -1,0 +1,261 @@
+// The EventStoreDB / KurrentDB adapter of the event store port (the production choice).
+// Subscriptions are catch-up subscriptions to $all (persistent subscriptions do not keep order),
+// consumed with `for await` so events are handled one batch after another, and wrapped in a
+// re-subscribe loop because a subscription can drop without an error reaching us.
+// Checkpoints are EventStoreDB's own (commit, prepare) positions.
+import {
+  ANY,
+  END,
+  EventStoreDBClient,
+  NO_STREAM,
+  BACKWARDS,
+  FORWARDS,
+  START as ESDB_START,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  excludeSystemEvents,
+  jsonEvent,
+  type AllStreamResolvedEvent,
+  type AppendExpectedRevision,
+  type ReadPosition,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+import {
+  START,
+  StreamConflictError,
+  comparePositions,
+  eventMetadataSchema,
+  type AppendResult,
+  type EventData,
+  type EventStore,
+  type ExpectedRevision,
+  type NewEvent,
+  type Position,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type SubscriptionBatch,
+} from './port.ts';
+import type { UpcasterRegistry } from './upcasting.ts';
+
+export interface EsdbEventStoreOptions {
+  readonly connectionString: string;
+  readonly upcasters?: UpcasterRegistry;
+  readonly onError?: (error: unknown) => void;
+  /** Upper bound when counting events for lag figures (beyond it the count is reported as the bound). */
+  readonly countLimit?: number;
+}
+
+const isSystem = (type: string, streamId: string) => type.startsWith('$') || streamId.startsWith('$');
+const isStart = (p: Position | undefined) => !p || (p.commit === START.commit && p.prepare === START.prepare);
+
+function toEsdbExpected(expected: ExpectedRevision): AppendExpectedRevision {
+  if (expected === 'any') return ANY;
+  if (expected === 'no_stream') return NO_STREAM;
+  return BigInt(expected);
+}
+
+export class EsdbEventStore implements EventStore {
+  readonly kind = 'esdb' as const;
+  readonly client: EventStoreDBClient;
+  readonly #upcasters: UpcasterRegistry | undefined;
+  readonly #onError: (error: unknown) => void;
+  readonly #countLimit: number;
+
+  constructor(options: EsdbEventStoreOptions) {
+    this.client = EventStoreDBClient.connectionString(options.connectionString);
+    this.#upcasters = options.upcasters;
+    this.#onError = options.onError ?? (() => undefined);
+    this.#countLimit = options.countLimit ?? 100_000;
+  }
+
+  async append(streamId: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    if (events.length === 0) throw new TypeError('append needs at least one event');
+    const payload = events.map((event) => {
+      const metadata = eventMetadataSchema.parse(event.metadata);
+      return jsonEvent({ id: metadata.eventId, type: event.type, data: event.data, metadata });
+    });
+    try {
+      const result = await this.client.appendToStream(streamId, payload, { expectedRevision: toEsdbExpected(options.expectedRevision) });
+      if (!result.position) throw new Error('EventStoreDB returned no position for an append');
+      return { nextExpectedRevision: Number(result.nextExpectedRevision), position: { commit: result.position.commit, prepare: result.position.prepare } };
+    } catch (error) {
+      if (error instanceof WrongExpectedVersionError) {
+        const actual = error.actualVersion === 'no_stream' ? -1 : typeof error.actualVersion === 'bigint' ? Number(error.actualVersion) : undefined;
+        throw new StreamConflictError(streamId, options.expectedRevision, actual);
+      }
+      throw error;
+    }
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const events: RecordedEvent[] = [];
+    try {
+      const read = this.client.readStream(streamId, {
+        direction: FORWARDS,
+        fromRevision: BigInt(options.fromRevision ?? 0),
+        ...(options.maxCount !== undefined ? { maxCount: BigInt(options.maxCount) } : {}),
+      });
+      for await (const resolved of read) {
+        const event = this.#toEvent(resolved);
+        if (event) events.push(event);
+      }
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    }
+    return events;
+  }
+
+  async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    return (await this.#readAllPage(options.after, options.maxCount, options.eventTypes)).events;
+  }
+
+  /** A page after `after` (exclusive), and how far the scan went (past filtered-out events). */
+  async #readAllPage(after: Position | undefined, maxCount: number, eventTypes: readonly string[] | undefined): Promise<{ events: RecordedEvent[]; scannedTo: Position | undefined }> {
+    const types = eventTypes ? new Set(eventTypes) : undefined;
+    const events: RecordedEvent[] = [];
+    let scannedTo: Position | undefined;
+    let from: ReadPosition = isStart(after) ? ESDB_START : { commit: after!.commit, prepare: after!.prepare };
+    // Server-side maxCount counts every record, also system and filtered ones: read until the page
+    // is full or the log ends, always with a bound.
+    for (;;) {
+      let seen = 0;
+      let last: Position | undefined;
+      for await (const resolved of this.client.readAll({ direction: FORWARDS, fromPosition: from, maxCount: BigInt(maxCount + 1) })) {
+        seen += 1;
+        const position = resolved.event?.position;
+        if (!position) continue;
+        last = { commit: position.commit, prepare: position.prepare };
+        if (after && !isStart(after) && comparePositions(last, after) <= 0) continue; // fromPosition is inclusive
+        scannedTo = last;
+        const event = this.#toEvent(resolved);
+        if (event && (!types || types.has(event.type))) events.push(event);
+        if (events.length === maxCount) return { events, scannedTo };
+      }
+      if (seen <= maxCount || !last) return { events, scannedTo };
+      from = last;
+      after = last;
+    }
+  }
+
+  async *subscribe(options: SubscribeOptions): AsyncGenerator<SubscriptionBatch> {
+    const { signal } = options;
+    const maxBatchSize = options.maxBatchSize ?? 500;
+    const types = options.eventTypes ? new Set(options.eventTypes) : undefined;
+    let checkpoint: Position = options.after ?? START;
+    let failures = 0;
+    while (!signal.aborted) {
+      const subscription = this.client.subscribeToAll({
+        fromPosition: isStart(checkpoint) ? ESDB_START : { commit: checkpoint.commit, prepare: checkpoint.prepare },
+        filter: excludeSystemEvents(),
+      });
+      const unsubscribe = () => void subscription.unsubscribe().catch(() => undefined);
+      signal.addEventListener('abort', unsubscribe);
+      try {
+        let batch: RecordedEvent[] = [];
+        let batchEnd: Position | undefined;
+        for await (const resolved of subscription as AsyncIterable<AllStreamResolvedEvent>) {
+          failures = 0;
+          const position = resolved.event?.position;
+          if (!position) continue;
+          const at: Position = { commit: position.commit, prepare: position.prepare };
+          if (comparePositions(at, checkpoint) <= 0 && !isStart(checkpoint)) continue; // resubscribe starts inclusive
+          const event = this.#toEvent(resolved);
+          if (event && (!types || types.has(event.type))) batch.push(event);
+          batchEnd = at;
+          // Flush when full, or when nothing more is waiting in the subscription's buffer.
+          if (batch.length >= maxBatchSize || subscription.readableLength === 0) {
+            yield { events: batch, checkpoint: batchEnd };
+            checkpoint = batchEnd;
+            batch = [];
+            batchEnd = undefined;
+          }
+          if (signal.aborted) break;
+        }
+        if (batchEnd) {
+          yield { events: batch, checkpoint: batchEnd };
+          checkpoint = batchEnd;
+        }
+      } catch (error) {
+        if (signal.aborted) break;
+        this.#onError(error);
+      } finally {
+        signal.removeEventListener('abort', unsubscribe);
+        unsubscribe();
+      }
+      if (signal.aborted) break;
+      // The subscription ended or dropped: resubscribe from the last delivered checkpoint.
+      failures += 1;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 100 * 2 ** Math.min(failures, 7))));
+    }
+  }
+
+  async streamExists(streamId: string): Promise<boolean> {
+    try {
+      for await (const _ of this.client.readStream(streamId, { direction: FORWARDS, fromRevision: ESDB_START, maxCount: 1n })) return true;
+      return false;
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return false;
+      throw error;
+    }
+  }
+
+  async headPosition(): Promise<Position | undefined> {
+    // Newest first; system events (type or stream starting with $) are not ours.
+    for await (const resolved of this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 4096n })) {
+      const e = resolved.event;
+      if (e?.position && !isSystem(e.type, e.streamId)) return { commit: e.position.commit, prepare: e.position.prepare };
+    }
+    return undefined;
+  }
+
+  /** Counts forwards, bounded by `countLimit`: lag figures above it are reported as the bound. */
+  async countAfter(after: Position): Promise<number> {
+    let count = 0;
+    let from: Position | undefined = after;
+    while (count < this.#countLimit) {
+      const page = await this.#readAllPage(from, Math.min(4096, this.#countLimit - count), undefined);
+      count += page.events.length;
+      if (page.events.length === 0 || !page.scannedTo) break;
+      from = page.scannedTo;
+    }
+    return count;
+  }
+
+  async ping(): Promise<void> {
+    for await (const _ of this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1n })) break;
+  }
+
+  async close(): Promise<void> {
+    await this.client.dispose();
+  }
+
+  #toEvent(resolved: ResolvedEvent): RecordedEvent | undefined {
+    const e = resolved.event;
+    if (!e?.position || !e.isJson || isSystem(e.type, e.streamId)) return undefined;
+    const data = (e.data ?? {}) as EventData;
+    const rawMetadata = (e.metadata ?? {}) as Record<string, unknown>;
+    const stored = typeof rawMetadata.schemaVersion === 'number' ? rawMetadata.schemaVersion : 1;
+    const upcast = this.#upcasters?.upcast(e.type, stored, data) ?? { data, schemaVersion: stored };
+    const metadata = eventMetadataSchema.safeParse({ ...rawMetadata, schemaVersion: upcast.schemaVersion });
+    if (!metadata.success) {
+      this.#onError(new Error(`event ${e.id} in ${e.streamId} has no Vialog metadata; skipped`));
+      return undefined;
+    }
+    return {
+      type: e.type,
+      data: upcast.data,
+      metadata: metadata.data,
+      streamId: e.streamId,
+      revision: Number(e.revision),
+      position: { commit: e.position.commit, prepare: e.position.prepare },
+      recordedAt: e.created.toISOString(),
+    };
+  }
+}
+
+export function openEsdbEventStore(options: EsdbEventStoreOptions): EsdbEventStore {
+  return new EsdbEventStore(options);
+}
