@@ -8,8 +8,10 @@
 //
 // An append is ONE statement (one round trip, its own transaction): it checks the expected
 // revision and inserts all events; the unique (stream_id, revision) key turns a race between
-// two writers into a conflict for exactly one of them. pg_notify in the same statement wakes
-// subscribers at commit; they also poll, because a notification can be missed.
+// two writers into a conflict for exactly one of them.
+// Wake-ups: subscribers in this process are woken at once; other processes through NOTIFY,
+// coalesced to one per few milliseconds (a NOTIFY per append would serialise every commit on
+// PostgreSQL's notification queue lock). Subscribers also poll, since a notification can be missed.
 import pg from 'pg';
 import {
   START,
@@ -32,6 +34,7 @@ import type { UpcasterRegistry } from './upcasting.ts';
 
 const NOTIFY_CHANNEL = 'vialog_events';
 const UNIQUE_VIOLATION = '23505';
+const NOTIFY_COALESCE_MS = 5;
 
 export interface PostgresEventStoreOptions {
   readonly url: string;
@@ -75,24 +78,24 @@ WITH current_revision AS (
          WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, ordinal)
   ORDER BY e.ordinal
   RETURNING revision, transaction_id, position
-), notified AS (
-  SELECT pg_notify('${NOTIFY_CHANNEL}', '') WHERE EXISTS (SELECT 1 FROM inserted)
 )
 SELECT (SELECT revision FROM current_revision) AS current_revision,
        (SELECT MAX(revision) FROM inserted) AS last_revision,
        (SELECT transaction_id::text FROM inserted LIMIT 1) AS transaction_id,
-       (SELECT MAX(position)::text FROM inserted) AS position,
-       (SELECT COUNT(*) FROM notified) AS notified`;
+       (SELECT MAX(position)::text FROM inserted) AS position`;
 
 // One statement, so the page and the scanned-up-to head come from the same snapshot.
-// $1/$2 the exclusive start (NULL = from the beginning), $3 limit, $4 type filter (NULL = all).
-const READ_BATCH_SQL = `
+// Variants without "$x IS NULL OR ..." so the start condition stays an index condition on
+// (transaction_id, position): an OR there would make every page scan from the beginning.
+// $1/$2 the exclusive start, $3 limit, $4 type filter.
+function readBatchSql(from: boolean, filtered: boolean): string {
+  const start = from ? 'AND (events.transaction_id, events.position) > ($1::xid8, $2::bigint)' : 'AND $1::xid8 IS NULL AND $2::bigint IS NULL';
+  const types = filtered ? 'AND events.type = ANY($4::text[])' : 'AND $4::text[] IS NULL';
+  return `
 WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
 page AS (
   SELECT ${EVENT_COLUMNS} FROM events, horizon
-  WHERE events.transaction_id < horizon.xmin
-    AND ($1::xid8 IS NULL OR (events.transaction_id, events.position) > ($1::xid8, $2::bigint))
-    AND ($4::text[] IS NULL OR events.type = ANY($4::text[]))
+  WHERE events.transaction_id < horizon.xmin ${start} ${types}
   ORDER BY events.transaction_id, events.position
   LIMIT $3
 ), head AS (
@@ -104,6 +107,14 @@ page AS (
 SELECT 'event' AS kind, page.*, NULL AS head_transaction_id, NULL AS head_position FROM page
 UNION ALL
 SELECT 'head', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, head.transaction_id, head.position FROM head`;
+}
+
+const READ_BATCH_SQL = {
+  fromStart: readBatchSql(false, false),
+  fromStartFiltered: readBatchSql(false, true),
+  after: readBatchSql(true, false),
+  afterFiltered: readBatchSql(true, true),
+} as const;
 
 interface BatchRow extends EventRow {
   kind: 'event' | 'head';
@@ -133,6 +144,7 @@ export class PostgresEventStore implements EventStore {
   #listener: pg.Client | undefined;
   #listenerStarting: Promise<void> | undefined;
   #closed = false;
+  #notifyPending = false;
 
   constructor(options: PostgresEventStoreOptions) {
     this.#url = options.url;
@@ -176,6 +188,7 @@ export class PostgresEventStore implements EventStore {
     if (!row || row.last_revision === null || row.transaction_id === null || row.position === null) {
       throw new StreamConflictError(streamId, options.expectedRevision, row?.current_revision);
     }
+    this.#announceAppend();
     return {
       nextExpectedRevision: row.last_revision,
       position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) },
@@ -198,9 +211,10 @@ export class PostgresEventStore implements EventStore {
   async #readBatch(after: Position | undefined, maxCount: number, eventTypes: readonly string[] | undefined): Promise<{ events: RecordedEvent[]; scannedTo: Position | undefined }> {
     if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new TypeError('maxCount must be a positive integer');
     const [commit, prepare] = positionParams(after);
+    const variant: keyof typeof READ_BATCH_SQL = commit === null ? (eventTypes ? 'fromStartFiltered' : 'fromStart') : eventTypes ? 'afterFiltered' : 'after';
     const result = await this.pool.query<BatchRow>({
-      name: 'vialog_read_batch',
-      text: READ_BATCH_SQL,
+      name: `vialog_read_batch_${variant}`,
+      text: READ_BATCH_SQL[variant],
       values: [commit, prepare, maxCount, eventTypes ? [...eventTypes] : null],
     });
     const events: RecordedEvent[] = [];
@@ -257,6 +271,18 @@ export class PostgresEventStore implements EventStore {
       this.#wakers.delete(waker);
       signal.removeEventListener('abort', waker);
     }
+  }
+
+  /** Wakes local subscribers now and, a moment later, other processes' (one NOTIFY for many appends). */
+  #announceAppend(): void {
+    for (const w of this.#wakers) w();
+    if (this.#notifyPending || this.#closed) return;
+    this.#notifyPending = true;
+    setTimeout(() => {
+      this.#notifyPending = false;
+      if (this.#closed) return;
+      this.pool.query(`SELECT pg_notify('${NOTIFY_CHANNEL}', '')`).catch((error: unknown) => this.#onError(error));
+    }, NOTIFY_COALESCE_MS).unref();
   }
 
   #sleep(ms: number, signal: AbortSignal, setWake: (wake: (() => void) | undefined) => void): Promise<void> {
@@ -324,28 +350,18 @@ export class PostgresEventStore implements EventStore {
 
   async countAfter(after: Position): Promise<number> {
     const [commit, prepare] = positionParams(after);
-    const result = await this.pool.query<{ count: string }>({
-      name: 'vialog_count_after',
-      text: `SELECT COUNT(*) AS count FROM events
-             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-               AND ($1::xid8 IS NULL OR (transaction_id, position) > ($1::xid8, $2::bigint))`,
-      values: [commit, prepare],
-    });
+    const result = await this.pool.query<{ count: string }>(
+      commit === null
+        ? { name: 'vialog_count_all', text: 'SELECT COUNT(*) AS count FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())' }
+        : {
+            name: 'vialog_count_after',
+            text: `SELECT COUNT(*) AS count FROM events
+                   WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                     AND (transaction_id, position) > ($1::xid8, $2::bigint)`,
+            values: [commit, prepare],
+          },
+    );
     return Number(result.rows[0]?.count ?? 0);
-  }
-
-  /** Recorded time of the oldest visible event after `after` (for lag in seconds). */
-  async oldestAfter(after: Position): Promise<Date | undefined> {
-    const [commit, prepare] = positionParams(after);
-    const result = await this.pool.query<{ recorded_at: Date }>({
-      name: 'vialog_oldest_after',
-      text: `SELECT recorded_at FROM events
-             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-               AND ($1::xid8 IS NULL OR (transaction_id, position) > ($1::xid8, $2::bigint))
-             ORDER BY transaction_id, position LIMIT 1`,
-      values: [commit, prepare],
-    });
-    return result.rows[0]?.recorded_at;
   }
 
   async ping(): Promise<void> {

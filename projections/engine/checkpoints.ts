@@ -1,8 +1,9 @@
-// Reading and advancing a projection's checkpoint row (projection_checkpoints).
+// Reading and advancing a projection's row in projection_checkpoints.
 import type { Knex } from 'knex';
 import { START, type Position } from '../../platform/eventstore/port.ts';
 
-export type ProjectionState = 'starting' | 'catching_up' | 'running' | 'rebuilding' | 'stopped' | 'failed';
+export const projectionStates = ['running', 'catching_up', 'rebuilding', 'stopped', 'failed'] as const;
+export type ProjectionState = (typeof projectionStates)[number];
 
 export interface CheckpointRow {
   name: string;
@@ -14,37 +15,54 @@ export interface CheckpointRow {
   status: ProjectionState;
   last_error: string | null;
   rebuild_requested_at: Date | null;
+  rebuild_finished_at: Date | null;
+  rebuild_error: string | null;
   updated_at: Date;
 }
+
+type Db = Knex | Knex.Transaction;
+
+const TABLE = 'projection_checkpoints';
 
 export function rowPosition(row: Pick<CheckpointRow, 'checkpoint_commit' | 'checkpoint_prepare'> | undefined): Position {
   if (!row || row.checkpoint_commit === null || row.checkpoint_prepare === null) return START;
   return { commit: BigInt(row.checkpoint_commit), prepare: BigInt(row.checkpoint_prepare) };
 }
 
-const positionColumns = (p: Position) =>
-  p.commit === START.commit && p.prepare === START.prepare
+function positionColumns(p: Position): { checkpoint_commit: string | null; checkpoint_prepare: string | null } {
+  return p.commit === START.commit && p.prepare === START.prepare
     ? { checkpoint_commit: null, checkpoint_prepare: null }
     : { checkpoint_commit: p.commit.toString(), checkpoint_prepare: p.prepare.toString() };
-
-export async function readCheckpoint(db: Knex | Knex.Transaction, name: string): Promise<CheckpointRow | undefined> {
-  return db<CheckpointRow>('projection_checkpoints').where({ name }).first();
 }
 
-export async function readAllCheckpoints(db: Knex): Promise<CheckpointRow[]> {
-  return db<CheckpointRow>('projection_checkpoints').select('*').orderBy('name');
+/** Restricts an update to the row whose checkpoint still is `p` (the compare in compare-and-set). */
+function whereCheckpointIs(query: Knex.QueryBuilder, p: Position): Knex.QueryBuilder {
+  const cols = positionColumns(p);
+  return cols.checkpoint_commit === null
+    ? query.whereNull('checkpoint_commit')
+    : query.where({ checkpoint_commit: cols.checkpoint_commit, checkpoint_prepare: cols.checkpoint_prepare });
 }
 
-export async function ensureCheckpoint(db: Knex, name: string, version: number): Promise<CheckpointRow> {
-  await db('projection_checkpoints').insert({ name, version, status: 'starting' }).onConflict('name').ignore();
+export async function readCheckpoint(db: Db, name: string): Promise<CheckpointRow | undefined> {
+  return db<CheckpointRow>(TABLE).where({ name }).first();
+}
+
+export async function readCheckpoints(db: Db, names: readonly string[]): Promise<CheckpointRow[]> {
+  return db<CheckpointRow>(TABLE).select('*').whereIn('name', [...names]).orderBy('name');
+}
+
+/** The projection's row, created (at START, with `version`) if missing; `created` says which. */
+export async function ensureCheckpoint(db: Db, name: string, version: number): Promise<{ row: CheckpointRow; created: boolean }> {
+  const inserted = await db(TABLE).insert({ name, version, status: 'catching_up' }).onConflict('name').ignore().returning('name');
   const row = await readCheckpoint(db, name);
   if (!row) throw new Error(`checkpoint row for ${name} missing`);
-  return row;
+  return { row, created: inserted.length > 0 };
 }
 
 /**
- * Compare-and-set: moves the checkpoint from `from` to `to` only if it still is `from`.
- * Returns false when another runner moved it, so a batch can never be applied twice.
+ * Compare-and-set: moves the checkpoint from `from` to `to` only if it still is `from`, in the
+ * transaction that applied the batch. False when someone else moved it: the caller must roll
+ * back, so a batch is never applied twice.
  */
 export async function advanceCheckpoint(
   trx: Knex.Transaction,
@@ -54,8 +72,7 @@ export async function advanceCheckpoint(
   applied: number,
   lastEventAt: string | undefined,
 ): Promise<boolean> {
-  const fromCols = positionColumns(from);
-  const query = trx('projection_checkpoints')
+  const query = trx(TABLE)
     .where({ name })
     .update({
       ...positionColumns(to),
@@ -63,21 +80,46 @@ export async function advanceCheckpoint(
       ...(lastEventAt ? { last_event_at: lastEventAt } : {}),
       updated_at: trx.fn.now(),
     });
-  if (fromCols.checkpoint_commit === null) query.whereNull('checkpoint_commit');
-  else query.where({ checkpoint_commit: fromCols.checkpoint_commit, checkpoint_prepare: fromCols.checkpoint_prepare });
-  return (await query) === 1;
+  return (await whereCheckpointIs(query, from)) === 1;
 }
 
-export async function resetCheckpoint(trx: Knex.Transaction, name: string, version: number, to: Position, applied: number): Promise<void> {
-  await trx('projection_checkpoints')
+/**
+ * Points the checkpoint at freshly built tables (rebuild swap, or new empty tables): compare-and-set
+ * on `from`, sets the code version and the event count, and answers a pending rebuild request.
+ */
+export async function resetCheckpoint(
+  trx: Knex.Transaction,
+  name: string,
+  options: { from: Position; to: Position; version: number; applied: number; lastEventAt: string | undefined; rebuilt: boolean },
+): Promise<boolean> {
+  const query = trx(TABLE)
     .where({ name })
-    .update({ ...positionColumns(to), version, events_applied: applied, rebuild_requested_at: null, updated_at: trx.fn.now() });
+    .update({
+      ...positionColumns(options.to),
+      version: options.version,
+      events_applied: options.applied,
+      last_event_at: options.lastEventAt ?? null,
+      ...(options.rebuilt ? { rebuild_requested_at: null, rebuild_finished_at: trx.raw('clock_timestamp()'), rebuild_error: null } : {}),
+      updated_at: trx.fn.now(),
+    });
+  return (await whereCheckpointIs(query, options.from)) === 1;
 }
 
-export async function setStatus(db: Knex, name: string, status: ProjectionState, lastError: string | null = null): Promise<void> {
-  await db('projection_checkpoints').where({ name }).update({ status, last_error: lastError, updated_at: db.fn.now() });
+export async function setStatus(db: Db, name: string, status: ProjectionState, lastError: string | null = null): Promise<void> {
+  await db(TABLE).where({ name }).update({ status, last_error: lastError, updated_at: db.fn.now() });
 }
 
-export async function requestRebuild(db: Knex, name: string): Promise<boolean> {
-  return (await db('projection_checkpoints').where({ name }).update({ rebuild_requested_at: db.fn.now() })) === 1;
+/** Marks a rebuild as wanted; the projection's leader picks it up. Returns the request time. */
+export async function requestRebuild(db: Db, name: string): Promise<Date | undefined> {
+  const rows = await db(TABLE)
+    .where({ name })
+    .update({ rebuild_requested_at: db.raw('clock_timestamp()') })
+    .returning<{ rebuild_requested_at: Date }[]>('rebuild_requested_at');
+  return rows[0]?.rebuild_requested_at;
+}
+
+export async function finishRebuildWithError(db: Db, name: string, error: string): Promise<void> {
+  await db(TABLE)
+    .where({ name })
+    .update({ rebuild_requested_at: null, rebuild_finished_at: db.raw('clock_timestamp()'), rebuild_error: error, updated_at: db.fn.now() });
 }

@@ -1,90 +1,128 @@
-// The projection engine's front door: one runner per projection, their status, rebuilds and
-// read-your-writes waits. The composition root (app/) creates one per process.
+// The projection engine's front door, used by the composition root (app/): one runner per
+// projection (each leads only while it holds the projection's advisory lock), their status,
+// rebuilds and read-your-writes waits. Create one engine per process.
 import type { Knex } from 'knex';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import { ensureCheckpoint, readCheckpoint, requestRebuild } from './checkpoints.ts';
-import { ProjectionProgress } from './progress.ts';
 import type { Projection } from './projection.ts';
+import { ProjectionProgress, type WaitOptions } from './read-your-writes.ts';
 import { ProjectionRunner, type RunnerLogger } from './runner.ts';
 import { projectionStatuses, type ProjectionStatus } from './status.ts';
 
 export type { Projection, ProjectionContext } from './projection.ts';
+export type { ProjectionState } from './checkpoints.ts';
 export type { ProjectionStatus } from './status.ts';
 export type { RunnerLogger } from './runner.ts';
+export type { WaitOptions } from './read-your-writes.ts';
 
 export interface ProjectionEngineOptions {
   readonly projections: readonly Projection[];
   readonly store: EventStore;
   readonly knex: Knex;
+  /** Each leading runner holds one extra connection to this database for its advisory lock. */
   readonly databaseUrl: string;
+  /** Most events per transaction while catching up. Default 500. */
   readonly batchSize?: number;
+  /** Standby lock retries and rebuild-request checks. Default 1000 ms. */
   readonly pollIntervalMs?: number;
+  /** Longest backoff between retries of a failing batch. Default 30 s. */
+  readonly maxBackoffMs?: number;
   readonly logger?: RunnerLogger;
+}
+
+export class ProjectionRebuildError extends Error {
+  override readonly name = 'ProjectionRebuildError';
 }
 
 export class ProjectionEngine {
   readonly projections: readonly Projection[];
-  readonly progress: ProjectionProgress;
   readonly #options: ProjectionEngineOptions;
+  readonly #progress: ProjectionProgress;
   readonly #runners: ProjectionRunner[] = [];
 
   constructor(options: ProjectionEngineOptions) {
     const names = new Set<string>();
+    const tables = new Map<string, string>();
     for (const p of options.projections) {
       if (names.has(p.name)) throw new Error(`two projections named ${p.name}`);
       names.add(p.name);
+      for (const table of Object.keys(p.tables)) {
+        const owner = tables.get(table);
+        if (owner) throw new Error(`projections ${owner} and ${p.name} both declare table ${table}`);
+        tables.set(table, p.name);
+      }
     }
     this.projections = options.projections;
     this.#options = options;
-    this.progress = new ProjectionProgress(options.knex);
+    this.#progress = new ProjectionProgress(options.knex);
   }
 
-  /** Starts a runner per projection; each leads only while it holds its projection's lock. */
+  /** Starts a runner per projection (idempotent). Returns at once; runners lead or stand by in the background. */
   start(): void {
+    if (this.#runners.length > 0) return;
     for (const projection of this.projections) {
-      const runner = new ProjectionRunner({
-        ...this.#options,
-        projection,
-        onAdvance: (name, position) => this.progress.advanced(name, position),
-      });
+      const runner = new ProjectionRunner({ ...this.#options, projection, onAdvance: (name, position) => this.#progress.advanced(name, position) });
       runner.start();
       this.#runners.push(runner);
     }
   }
 
+  /** Graceful: each runner finishes its current batch, then releases its lock. */
   async stop(): Promise<void> {
     await Promise.all(this.#runners.map((r) => r.stop()));
     this.#runners.length = 0;
+  }
+
+  /** Names of the projections this process leads right now. */
+  leading(): string[] {
+    return this.#runners.filter((r) => r.isLeading).map((r) => r.projection.name);
   }
 
   status(): Promise<ProjectionStatus[]> {
     return projectionStatuses(this.#options.knex, this.#options.store, this.projections);
   }
 
-  /** Waits (bounded) until the named projections have applied everything up to `position`. */
-  waitFor(names: readonly string[], position: Position, timeoutMs: number): Promise<boolean> {
-    return this.progress.waitFor(names, position, timeoutMs);
-  }
-
-  find(name: string): Projection | undefined {
-    return this.projections.find((p) => p.name === name);
+  /**
+   * Read-your-writes: resolves true once every named projection has applied the log up to
+   * `position` (e.g. an AppendResult's), false after `timeoutMs`. Works whichever process leads.
+   */
+  waitForProjections(names: readonly string[], position: Position, options: WaitOptions): Promise<boolean> {
+    return this.#progress.waitFor(names, position, options);
   }
 
   /**
-   * Asks whichever process leads the projection to rebuild it (zero downtime). Resolves when
-   * the rebuilt tables are swapped in, or false after `timeoutMs`.
+   * Asks the projection's leader (in any process) for a zero-downtime rebuild and returns at once.
+   * Nothing happens until some process runs the projection.
    */
-  async rebuild(name: string, timeoutMs = 10 * 60_000): Promise<boolean> {
-    const projection = this.find(name);
-    if (!projection) throw new Error(`unknown projection ${name}`);
+  async requestRebuild(name: string): Promise<Date> {
+    const projection = this.#find(name);
     await ensureCheckpoint(this.#options.knex, name, projection.version);
-    await requestRebuild(this.#options.knex, name);
-    const deadline = Date.now() + timeoutMs;
+    const requestedAt = await requestRebuild(this.#options.knex, name);
+    if (!requestedAt) throw new Error(`no checkpoint row for ${name}`);
+    return requestedAt;
+  }
+
+  /**
+   * Rebuilds and waits for the swap. Throws ProjectionRebuildError when the rebuild failed (the
+   * old tables keep serving) or did not finish within `timeoutMs`. A CLI that runs this starts the
+   * engine first: then it leads the rebuild itself when no other process runs the projection.
+   */
+  async rebuild(name: string, options: WaitOptions = { timeoutMs: 10 * 60_000 }): Promise<void> {
+    const requestedAt = await this.requestRebuild(name);
+    const deadline = Date.now() + options.timeoutMs;
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       const row = await readCheckpoint(this.#options.knex, name);
-      if (row && row.rebuild_requested_at === null) return true;
+      if (!row || row.rebuild_requested_at !== null || row.rebuild_finished_at === null || row.rebuild_finished_at < requestedAt) continue;
+      if (row.rebuild_error !== null) throw new ProjectionRebuildError(`rebuild of ${name} failed: ${row.rebuild_error}`);
+      return;
     }
-    return false;
+    throw new ProjectionRebuildError(`rebuild of ${name} did not finish within ${options.timeoutMs} ms (is a runner for it started?)`);
+  }
+
+  #find(name: string): Projection {
+    const projection = this.projections.find((p) => p.name === name);
+    if (!projection) throw new Error(`unknown projection ${name}`);
+    return projection;
   }
 }

@@ -35,3 +35,11 @@ export function assertValidProjection(projection: Projection): void {
   }
   if (!Number.isInteger(projection.version) || projection.version < 1) throw new Error(`projection ${projection.name}: version must be a positive integer`);
 }
+
+/** The `table()` of a ProjectionContext: logical name → physical name; refuses names the projection does not own. */
+export function tableNamer(projection: Projection, physical: (logical: string) => string): (logicalName: string) => string {
+  return (logicalName) => {
+    if (!Object.hasOwn(projection.tables, logicalName)) throw new Error(`projection ${projection.name} has no table ${logicalName}`);
+    return physical(logicalName);
+  };
+}

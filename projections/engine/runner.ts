@@ -1,11 +1,22 @@
-// Runs one projection: leadership by advisory lock, catch-up then live, exactly-once batches,
-// and zero-downtime rebuilds into fresh tables.
+// Runs one projection: leads only while it holds the projection's advisory lock (standby
+// otherwise), catches up then follows the log, applies each batch and advances the checkpoint in
+// one transaction, retries a failing batch with backoff, and performs rebuilds.
 import type { Knex } from 'knex';
-import pg from 'pg';
 import { START, comparePositions, formatPosition, type EventStore, type Position, type RecordedEvent } from '../../platform/eventstore/port.ts';
-import { advanceCheckpoint, ensureCheckpoint, readCheckpoint, resetCheckpoint, rowPosition, setStatus } from './checkpoints.ts';
-import { assertValidProjection, type Projection } from './projection.ts';
-import { createTables, dropNextTables, liveTablesExist, nextTableName, swapInNextTables } from './tables.ts';
+import {
+  advanceCheckpoint,
+  ensureCheckpoint,
+  finishRebuildWithError,
+  readCheckpoint,
+  resetCheckpoint,
+  rowPosition,
+  setStatus,
+  type ProjectionState,
+} from './checkpoints.ts';
+import { tryAcquireProjectionLock } from './leadership.ts';
+import { assertValidProjection, tableNamer, type Projection } from './projection.ts';
+import { RebuildAbortedError, rebuildProjection } from './rebuild.ts';
+import { createTables, dropNextTables, liveTablesExist } from './tables.ts';
 
 export interface RunnerLogger {
   info(obj: object, msg: string): void;
@@ -17,41 +28,55 @@ export interface ProjectionRunnerOptions {
   readonly projection: Projection;
   readonly store: EventStore;
   readonly knex: Knex;
-  /** For the connection that holds the leadership lock for as long as this runner leads. */
+  /** For the dedicated connection that holds the leadership lock. */
   readonly databaseUrl: string;
+  /** Most events per transaction while catching up. Default 500. */
   readonly batchSize?: number;
+  /** How often a standby tries for the lock, and how often the leader looks for rebuild requests. Default 1000. */
   readonly pollIntervalMs?: number;
+  /** Longest wait between retries of a failing batch. Default 30 s. */
+  readonly maxBackoffMs?: number;
   readonly logger?: RunnerLogger;
-  /** Called after every committed batch (read-your-writes waiters listen here). */
+  /** Called after every committed batch (read-your-writes waiters in this process listen here). */
   readonly onAdvance?: (name: string, position: Position) => void;
 }
 
+/** The checkpoint moved under us: another runner led meanwhile. Give up leadership and start over. */
 class LostLeadershipError extends Error {
   override readonly name = 'LostLeadershipError';
 }
 
 const silentLogger: RunnerLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 export class ProjectionRunner {
   readonly projection: Projection;
   readonly #options: ProjectionRunnerOptions;
   readonly #batchSize: number;
   readonly #pollIntervalMs: number;
+  readonly #maxBackoffMs: number;
   readonly #log: RunnerLogger;
-  readonly #controller = new AbortController();
+  readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
-  #lockClient: pg.Client | undefined;
+  /** Checkpoint of the live tables as this runner last committed it. */
   #checkpoint: Position = START;
+  /** Serialises live batches with the final phase of a rebuild. */
   #mutex: Promise<unknown> = Promise.resolve();
-  #rebuilding: Promise<void> | undefined;
+  #rebuild: Promise<void> | undefined;
   #leading = false;
+  /** Last state the live loop wrote to the status row. */
+  #reported: ProjectionState | undefined;
+  readonly #liveTable: (logicalName: string) => string;
 
   constructor(options: ProjectionRunnerOptions) {
     assertValidProjection(options.projection);
     this.projection = options.projection;
+    this.#liveTable = tableNamer(options.projection, (logical) => logical);
     this.#options = options;
     this.#batchSize = options.batchSize ?? 500;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.#maxBackoffMs = options.maxBackoffMs ?? 30_000;
     this.#log = options.logger ?? silentLogger;
   }
 
@@ -63,111 +88,138 @@ export class ProjectionRunner {
     this.#loop ??= this.#run();
   }
 
-  /** Lets the current batch finish, then releases leadership. */
+  /** Lets the current batch commit, abandons a rebuild in progress, then releases the lock. */
   async stop(): Promise<void> {
-    this.#controller.abort();
+    this.#stop.abort();
     await this.#loop;
-    await this.#rebuilding?.catch(() => undefined);
   }
 
   async #run(): Promise<void> {
-    const { signal } = this.#controller;
-    let failures = 0;
-    while (!signal.aborted) {
+    const stop = this.#stop.signal;
+    const { name } = this.projection;
+    while (!stop.aborted) {
+      const lock = await tryAcquireProjectionLock(this.#options.databaseUrl, name).catch((error: unknown) => {
+        this.#log.warn({ projection: name, err: error }, 'projection lock unavailable');
+        return undefined;
+      });
+      if (!lock) {
+        await sleep(this.#pollIntervalMs, stop);
+        continue;
+      }
+      this.#leading = true;
+      const lead = AbortSignal.any([stop, lock.lost]);
       try {
-        if (await this.#acquireLeadership()) {
-          this.#leading = true;
-          await this.#lead();
-          failures = 0;
-        } else {
-          await sleep(this.#pollIntervalMs, signal);
-        }
+        await this.#lead(lead);
       } catch (error) {
-        if (signal.aborted) break;
-        failures += 1;
-        const message = error instanceof Error ? error.message : String(error);
-        this.#log.error({ projection: this.projection.name, err: error, failures }, 'projection batch failed; retrying');
-        await setStatus(this.#options.knex, this.projection.name, 'failed', message).catch(() => undefined);
-        await sleep(Math.min(30_000, 200 * 2 ** Math.min(failures, 8)), signal);
+        if (error instanceof LostLeadershipError) {
+          this.#log.warn({ projection: name, err: error }, 'projection leadership lost');
+        } else {
+          // Only errors outside a batch land here (e.g. the database is unreachable at start-up).
+          this.#log.error({ projection: name, err: error }, 'projection runner failed; will retry');
+          await setStatus(this.#options.knex, name, 'failed', errorText(error)).catch(() => undefined);
+        }
+        await sleep(this.#pollIntervalMs, stop);
       } finally {
-        await this.#releaseLeadership();
+        if (stop.aborted) await setStatus(this.#options.knex, name, 'stopped').catch(() => undefined);
+        this.#leading = false;
+        await lock.release();
       }
     }
-    await setStatus(this.#options.knex, this.projection.name, 'stopped').catch(() => undefined);
   }
 
-  async #acquireLeadership(): Promise<boolean> {
-    const client = new pg.Client({ connectionString: this.#options.databaseUrl, application_name: `vialog-projection-${this.projection.name}` });
-    client.on('error', () => undefined); // a dropped lock connection ends leadership: the loop notices on its next query
-    await client.connect();
-    const result = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('vialog:projection:' || $1)) AS locked", [this.projection.name]);
-    if (result.rows[0]?.locked) {
-      this.#lockClient = client;
-      return true;
-    }
-    await client.end();
-    return false;
-  }
-
-  async #releaseLeadership(): Promise<void> {
-    this.#leading = false;
-    const client = this.#lockClient;
-    this.#lockClient = undefined;
-    // Closing the session releases the advisory lock.
-    await client?.end().catch(() => undefined);
-  }
-
-  async #lead(): Promise<void> {
-    const { knex, store } = this.#options;
+  /** Leads until `outer` aborts (stop, or the lock connection dropped) or leadership is lost. */
+  async #lead(outer: AbortSignal): Promise<void> {
+    const { knex } = this.#options;
+    const ended = new AbortController();
+    const signal = AbortSignal.any([outer, ended.signal]);
     const { name, version } = this.projection;
-    const signal = this.#controller.signal;
-    let row = await ensureCheckpoint(knex, name, version);
-    if (!(await liveTablesExist(knex, this.projection))) {
+    const { row, created } = await ensureCheckpoint(knex, name, version);
+    this.#checkpoint = rowPosition(row);
+    if (created || !(await liveTablesExist(knex, this.projection))) {
+      // No tables yet (or a checkpoint that cannot belong to them): start them empty at START.
       await knex.transaction(async (trx) => {
         await createTables(trx, this.projection, (logical) => logical);
-        await resetCheckpoint(trx, name, version, START, 0);
+        await resetCheckpoint(trx, name, { from: this.#checkpoint, to: START, version, applied: 0, lastEventAt: undefined, rebuilt: false });
       });
-      row = (await readCheckpoint(knex, name)) ?? row;
-    }
-    this.#checkpoint = rowPosition(row);
-    if (row.version !== version) {
-      // New code, old tables: rebuild before going live; readers keep the old tables until the swap.
+      this.#checkpoint = START;
+    } else if (row.version !== version) {
+      // New code, tables of the old one: rebuild before going live; readers keep the old tables meanwhile.
       this.#log.info({ projection: name, from: row.version, to: version }, 'projection version changed: rebuilding');
-      this.#checkpoint = (await store.headPosition()) ?? START;
-      await this.#rebuild();
+      if (!(await this.#runRebuild(signal, { live: false }))) {
+        if (signal.aborted) return;
+        throw new Error(`rebuild of ${name} for version ${version} failed; the tables of version ${row.version} keep serving`);
+      }
     }
-    await setStatus(knex, name, 'catching_up');
+    await dropNextTables(knex, this.projection); // leftovers of a rebuild that a crash interrupted
     this.#log.info({ projection: name, checkpoint: formatPosition(this.#checkpoint) }, 'projection leading');
     const watcher = this.#watchRebuildRequests(signal);
     try {
-      let live = false;
-      for await (const batch of store.subscribe({ after: this.#checkpoint, eventTypes: this.projection.eventTypes, maxBatchSize: this.#batchSize, signal })) {
-        await this.#exclusive(() => this.#applyLive(batch.events, batch.checkpoint));
-        if (!live && batch.events.length < this.#batchSize) {
-          live = true;
-          if (!this.#rebuilding) await setStatus(knex, name, 'running');
-        }
-        if (signal.aborted) break;
-      }
+      await this.#follow(signal);
     } finally {
+      ended.abort();
       await watcher;
+      await this.#rebuild;
     }
   }
 
-  async #applyLive(events: readonly RecordedEvent[], to: Position): Promise<void> {
+  /** Subscribes from the checkpoint and applies batches; on a failing batch, backs off and resubscribes. */
+  async #follow(signal: AbortSignal): Promise<void> {
+    const { knex, store } = this.#options;
+    const { name } = this.projection;
+    let failures = 0;
+    this.#reported = undefined;
+    const report = async (state: ProjectionState) => {
+      // The rebuild reports its own state while it runs.
+      if (state !== this.#reported && !this.#rebuild) await setStatus(knex, name, state);
+      this.#reported = state;
+    };
+    while (!signal.aborted) {
+      try {
+        // After a failure the error stays visible until a batch succeeds.
+        if (failures === 0) {
+          const head = await store.headPosition();
+          await report(head === undefined || comparePositions(this.#checkpoint, head) >= 0 ? 'running' : 'catching_up');
+        }
+        const batches = store.subscribe({ after: this.#checkpoint, eventTypes: this.projection.eventTypes, maxBatchSize: this.#batchSize, signal });
+        for await (const batch of batches) {
+          await this.#exclusive(() => this.#apply(batch.events, batch.checkpoint));
+          failures = 0;
+          // A short batch: the subscription reached the head and delivers events as they come.
+          await report(batch.events.length < this.#batchSize ? 'running' : 'catching_up');
+          if (signal.aborted) break;
+        }
+      } catch (error) {
+        if (error instanceof LostLeadershipError) throw error;
+        if (signal.aborted) return;
+        failures += 1;
+        const backoff = Math.min(this.#maxBackoffMs, 100 * 2 ** Math.min(failures, 12));
+        this.#log.error({ projection: name, err: error, failures, checkpoint: formatPosition(this.#checkpoint), retryInMs: backoff }, 'projection batch failed; retrying');
+        await setStatus(knex, name, 'failed', errorText(error)).catch(() => undefined);
+        this.#reported = 'failed';
+        await sleep(backoff, signal);
+        // Resubscribe from the last committed checkpoint (the failed batch rolled back).
+        const row = await readCheckpoint(knex, name);
+        if (comparePositions(rowPosition(row), this.#checkpoint) !== 0) throw new LostLeadershipError(`checkpoint of ${name} moved under us`);
+      }
+    }
+  }
+
+  async #apply(events: readonly RecordedEvent[], to: Position): Promise<void> {
     const { name } = this.projection;
     const from = this.#checkpoint;
     if (comparePositions(to, from) <= 0) return;
+    // After a rebuild swap the checkpoint may be ahead of the subscription: skip what the new tables already have.
+    const fresh = events.filter((e) => comparePositions(e.position, from) > 0);
     await this.#options.knex.transaction(async (trx) => {
-      const moved = await advanceCheckpoint(trx, name, from, to, events.length, events.at(-1)?.recordedAt);
-      if (!moved) throw new LostLeadershipError(`checkpoint of ${name} moved under us`);
-      if (events.length > 0) await this.projection.apply(events, { trx, table: (logical) => logical });
+      if (!(await advanceCheckpoint(trx, name, from, to, fresh.length, fresh.at(-1)?.recordedAt))) {
+        throw new LostLeadershipError(`checkpoint of ${name} moved under us`);
+      }
+      if (fresh.length > 0) await this.projection.apply(fresh, { trx, table: this.#liveTable });
     });
     this.#checkpoint = to;
     this.#options.onAdvance?.(name, to);
   }
 
-  /** Serialises live batches with the final step of a rebuild. */
   #exclusive<T>(work: () => Promise<T>): Promise<T> {
     const result = this.#mutex.then(work);
     this.#mutex = result.catch(() => undefined);
@@ -177,64 +229,53 @@ export class ProjectionRunner {
   async #watchRebuildRequests(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await sleep(this.#pollIntervalMs, signal);
-      if (signal.aborted || this.#rebuilding) continue;
+      if (signal.aborted || this.#rebuild) continue;
       const row = await readCheckpoint(this.#options.knex, this.projection.name).catch(() => undefined);
-      if (row?.rebuild_requested_at) this.#startRebuild();
+      if (row?.rebuild_requested_at) {
+        this.#rebuild = this.#runRebuild(signal, { live: true }).then(() => {
+          this.#rebuild = undefined;
+        });
+      }
     }
   }
 
-  #startRebuild(): void {
-    if (this.#rebuilding) return;
-    this.#rebuilding = this.#rebuild()
-      .catch(async (error: unknown) => {
-        this.#log.error({ projection: this.projection.name, err: error }, 'rebuild failed; the old tables keep serving');
-        await dropNextTables(this.#options.knex, this.projection).catch(() => undefined);
-        await setStatus(this.#options.knex, this.projection.name, 'failed', `rebuild failed: ${error instanceof Error ? error.message : String(error)}`).catch(() => undefined);
-      })
-      .finally(() => {
-        this.#rebuilding = undefined;
-      });
-  }
-
   /**
-   * Fills fresh `__next` tables from the first event while the live tables keep serving and
-   * keep being updated; then, with live batches paused, catches up to the live checkpoint and
-   * swaps the tables in one transaction.
+   * Rebuilds, alongside the live loop when `live`; true once swapped in. Never throws: on failure
+   * the old tables keep serving (and, when live, keep being updated).
    */
-  async #rebuild(): Promise<void> {
-    const { knex } = this.#options;
-    const { name, version } = this.projection;
-    const started = Date.now();
-    await setStatus(knex, name, 'rebuilding');
-    await createTables(knex, this.projection, nextTableName);
-    let progress = await this.#fill(START, undefined, 0);
-    await this.#exclusive(async () => {
-      if (!this.#leading) throw new LostLeadershipError(`lost leadership of ${name} during rebuild`);
-      const target = this.#checkpoint;
-      progress = await this.#fill(progress.position, target, progress.applied);
-      await knex.transaction(async (trx) => {
-        await swapInNextTables(trx, this.projection);
-        await resetCheckpoint(trx, name, version, target, progress.applied);
-      });
-    });
-    await setStatus(knex, name, 'running');
-    this.#log.info({ projection: name, events: progress.applied, ms: Date.now() - started }, 'projection rebuilt and swapped in');
-  }
-
-  /** Applies events after `from` (up to `target`, if given) to the `__next` tables, batch by batch. */
-  async #fill(from: Position, target: Position | undefined, applied: number): Promise<{ position: Position; applied: number }> {
+  async #runRebuild(signal: AbortSignal, options: { live: boolean }): Promise<boolean> {
     const { knex, store } = this.#options;
-    let position = from;
-    for (;;) {
-      if (this.#controller.signal.aborted) throw new Error('stopped during rebuild');
-      const page = await store.readAll({ after: position, maxCount: this.#batchSize, eventTypes: this.projection.eventTypes });
-      const events = target ? page.filter((e) => comparePositions(e.position, target) <= 0) : page;
-      if (events.length > 0) {
-        await knex.transaction((trx) => this.projection.apply(events, { trx, table: nextTableName }));
-        applied += events.length;
-        position = events.at(-1)!.position;
+    const { name } = this.projection;
+    const started = Date.now();
+    await setStatus(knex, name, 'rebuilding').catch(() => undefined);
+    try {
+      const result = await rebuildProjection({
+        knex,
+        store,
+        projection: this.projection,
+        batchSize: this.#batchSize,
+        signal,
+        withLivePaused: (work) =>
+          this.#exclusive(async () => {
+            this.#checkpoint = await work(this.#checkpoint);
+            this.#options.onAdvance?.(name, this.#checkpoint);
+          }),
+      });
+      await setStatus(knex, name, 'running');
+      this.#reported = 'running';
+      this.#log.info({ projection: name, events: result.eventsApplied, ms: Date.now() - started }, 'projection rebuilt and swapped in');
+      return true;
+    } catch (error) {
+      // Stopped: leave the request standing, the next leader rebuilds.
+      if (error instanceof RebuildAbortedError || signal.aborted) return false;
+      this.#log.error({ projection: name, err: error }, 'rebuild failed; the old tables keep serving');
+      await finishRebuildWithError(knex, name, errorText(error)).catch(() => undefined);
+      // A failed manual rebuild leaves the live projection healthy; status() shows the rebuild error.
+      if (options.live) {
+        await setStatus(knex, name, 'running').catch(() => undefined);
+        this.#reported = 'running';
       }
-      if (events.length < this.#batchSize) return { position, applied };
+      return false;
     }
   }
 }

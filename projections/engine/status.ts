@@ -1,35 +1,54 @@
-// Where every projection stands: position, lag in events and seconds, state.
+// Where every projection stands: position, lag in events and seconds, state, last error.
 import type { Knex } from 'knex';
 import { formatPosition, type EventStore } from '../../platform/eventstore/port.ts';
-import { readAllCheckpoints, rowPosition, type ProjectionState } from './checkpoints.ts';
+import { readCheckpoints, rowPosition, type ProjectionState } from './checkpoints.ts';
+import { projectionsWithLeader } from './leadership.ts';
 import type { Projection } from './projection.ts';
 
 export interface ProjectionStatus {
   readonly name: string;
+  /** Version of the code the current tables were built by (0: never ran). */
   readonly version: number;
+  /** Version in this process's code; differs from `version` until the start-up rebuild is done. */
   readonly codeVersion: number;
+  /** Checkpoint, formatted "<commit>/<prepare>" ("-1/-1": nothing applied yet). */
   readonly position: string;
   readonly eventsApplied: number;
+  /** Events in the log after the checkpoint (all types: the store cannot count per type cheaply). */
   readonly lagEvents: number;
+  /** Age of the oldest event not yet processed; 0 when caught up. */
   readonly lagSeconds: number;
-  readonly status: ProjectionState | 'not_started';
+  readonly status: ProjectionState;
+  /** Whether some process holds the projection's lock right now. */
+  readonly hasLeader: boolean;
+  /** The runner's last error, else the last rebuild's error (until a rebuild succeeds). */
   readonly lastError: string | null;
   readonly rebuildRequested: boolean;
+  readonly lastEventAt: string | null;
+  readonly updatedAt: string | null;
 }
 
+/** States only a live leader can be in. */
+const leaderStates: readonly ProjectionState[] = ['running', 'catching_up', 'rebuilding'];
+
 export async function projectionStatuses(knex: Knex, store: EventStore, projections: readonly Projection[]): Promise<ProjectionStatus[]> {
-  const rows = new Map((await readAllCheckpoints(knex)).map((row) => [row.name, row]));
+  const names = projections.map((p) => p.name);
+  const [rows, led] = await Promise.all([readCheckpoints(knex, names), projectionsWithLeader(knex, names)]);
+  const byName = new Map(rows.map((row) => [row.name, row]));
   return Promise.all(
     projections.map(async (projection): Promise<ProjectionStatus> => {
-      const row = rows.get(projection.name);
+      const row = byName.get(projection.name);
       const position = rowPosition(row);
-      // Lag counts every event after the checkpoint, including types this projection ignores.
       const lagEvents = await store.countAfter(position);
       let lagSeconds = 0;
       if (lagEvents > 0) {
         const [oldest] = await store.readAll({ after: position, maxCount: 1 });
         if (oldest) lagSeconds = Math.max(0, (Date.now() - Date.parse(oldest.recordedAt)) / 1000);
       }
+      const hasLeader = led.has(projection.name);
+      // A row still saying "running" without a lock holder is a runner that died (kill -9, crash).
+      const stored = row?.status ?? 'stopped';
+      const status: ProjectionState = !hasLeader && leaderStates.includes(stored) ? 'stopped' : stored;
       return {
         name: projection.name,
         version: row?.version ?? 0,
@@ -38,9 +57,12 @@ export async function projectionStatuses(knex: Knex, store: EventStore, projecti
         eventsApplied: Number(row?.events_applied ?? 0),
         lagEvents,
         lagSeconds: Math.round(lagSeconds * 10) / 10,
-        status: row?.status ?? 'not_started',
-        lastError: row?.last_error ?? null,
+        status,
+        hasLeader,
+        lastError: row?.last_error ?? (row?.rebuild_error ? `rebuild failed: ${row.rebuild_error}` : null),
         rebuildRequested: row?.rebuild_requested_at != null,
+        lastEventAt: row?.last_event_at?.toISOString() ?? null,
+        updatedAt: row?.updated_at.toISOString() ?? null,
       };
     }),
   );

@@ -62,6 +62,26 @@ async function collect(
   return { events, checkpoints };
 }
 
+/**
+ * Pages through readAll after `after` until `enough` holds (bounded). readAll returns only what
+ * is safely visible: a transaction still open anywhere on the server holds later events back.
+ */
+async function readAllUntil(store: EventStore, after: Position | undefined, maxCount: number, enough: (seen: RecordedEvent[]) => boolean, eventTypes?: readonly string[], timeoutMs = 20_000): Promise<RecordedEvent[]> {
+  const seen: RecordedEvent[] = [];
+  const deadline = Date.now() + timeoutMs;
+  let from = after;
+  while (!enough(seen) && Date.now() < deadline) {
+    const page = await store.readAll({ ...(from ? { after: from } : {}), maxCount, ...(eventTypes ? { eventTypes } : {}) });
+    if (page.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      continue;
+    }
+    seen.push(...page);
+    from = page.at(-1)!.position;
+  }
+  return seen;
+}
+
 export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore>): void {
   let opened: OpenedStore | undefined;
   const store = (): EventStore => {
@@ -146,14 +166,7 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
         for (let i = 0; i < 25; i++) await store().append(id, [newEvent('Paged', { i })], { expectedRevision: i === 0 ? 'no_stream' : i - 1 });
       }),
     );
-    const seen: RecordedEvent[] = [];
-    let after = head;
-    for (;;) {
-      const page = await store().readAll({ ...(after ? { after } : {}), maxCount: 7 });
-      if (page.length === 0) break;
-      seen.push(...page);
-      after = page.at(-1)!.position;
-    }
+    const seen = await readAllUntil(store(), head, 7, (s) => s.filter((e) => ids.includes(e.streamId)).length >= 200);
     const ours = seen.filter((e) => ids.includes(e.streamId));
     t.is(ours.length, 200);
     t.is(new Set(ours.map((e) => e.metadata.eventId)).size, 200);
@@ -166,7 +179,7 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
     const id = streamName('filter');
     const wanted = `Wanted-${randomUUID()}`;
     await store().append(id, [newEvent('Other'), newEvent(wanted), newEvent('Other'), newEvent(wanted)], { expectedRevision: 'no_stream' });
-    const page = await store().readAll({ ...(head ? { after: head } : {}), maxCount: 100, eventTypes: [wanted] });
+    const page = await readAllUntil(store(), head, 100, (s) => s.length >= 2, [wanted]);
     t.deepEqual(page.map((e) => [e.type, e.revision]), [[wanted, 1], [wanted, 3]]);
   });
 
@@ -254,14 +267,10 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
         }
       }),
     );
-    const seen: string[] = [];
-    let after = start;
-    for (;;) {
-      const page = await store().readAll({ ...(after ? { after } : {}), maxCount: 100 });
-      if (page.length === 0) break;
-      seen.push(...page.filter((e) => e.streamId.includes(runId)).map((e) => e.metadata.eventId));
-      after = page.at(-1)!.position;
-    }
+    const page = await readAllUntil(store(), start, 100, (s) => s.filter((e) => e.streamId.includes(runId)).length >= appended.size);
+    // A little longer, to catch any event delivered twice.
+    const more = await readAllUntil(store(), page.at(-1)?.position ?? start, 100, () => false, undefined, 300);
+    const seen = [...page, ...more].filter((e) => e.streamId.includes(runId)).map((e) => e.metadata.eventId);
     t.is(seen.length, appended.size);
     t.is(new Set(seen).size, appended.size);
     t.true(seen.every((id) => appended.has(id)));

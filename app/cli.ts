@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// The one command-line entry: `node app/cli.ts <command>` (npm start = serve).
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../platform/config.ts';
+import { createLogger, type Logger } from '../platform/logging.ts';
+import { Progress } from '../platform/progress.ts';
+import { ProjectionEngine } from '../projections/engine/index.ts';
+import { openInfrastructure } from './infrastructure.ts';
+import { allProjections } from './modules.ts';
+import { startService } from './service.ts';
+
+const USAGE = `Usage: vialog <command>
+
+  serve                         API and projection workers in one process (default)
+  api                           the HTTP API only
+  projector                     projection workers only
+  migrate                       apply database migrations
+  projections status            position, lag and state of every projection
+  projections rebuild <name>    rebuild one read model (zero downtime); --all for every one
+  help                          this text
+
+Configuration comes from environment variables; see README.md.`;
+
+function fail(message: string, code = 2): never {
+  console.error(message);
+  process.exit(code);
+}
+
+async function serve(config: Config, logger: Logger, roles: { api: boolean; projector: boolean }) {
+  const service = await startService(config, logger, roles);
+  const where = service.url ? `API on ${service.url} (docs: ${service.url}/docs)` : 'no API';
+  console.log(`vialog: ${where}; projections ${roles.projector ? 'running' : 'not running here'}; event store ${service.infrastructure.store.kind}; ` +
+    `database ${service.infrastructure.embedded ? `embedded (${service.infrastructure.embedded.dataDirectory})` : 'DATABASE_URL'}`);
+}
+
+async function migrate(config: Config, logger: Logger) {
+  const infrastructure = await openInfrastructure(config, logger);
+  console.log(infrastructure.appliedMigrations.length > 0 ? `applied: ${infrastructure.appliedMigrations.join(', ')}` : 'migrations: already up to date');
+  await infrastructure.close();
+}
+
+async function projections(config: Config, logger: Logger, args: string[]) {
+  const [action, name] = args;
+  const infrastructure = await openInfrastructure(config, logger);
+  const engine = new ProjectionEngine({
+    projections: allProjections(),
+    store: infrastructure.store,
+    knex: infrastructure.knex,
+    databaseUrl: infrastructure.databaseUrl,
+    batchSize: config.PROJECTION_BATCH_SIZE,
+    pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
+    logger,
+  });
+  try {
+    if (action === 'status') {
+      const statuses = await engine.status();
+      if (statuses.length === 0) console.log('no projections registered');
+      else console.table(statuses.map((s) => ({ name: s.name, version: s.version, status: s.status, position: s.position, lagEvents: s.lagEvents, lagSeconds: s.lagSeconds, applied: s.eventsApplied })));
+      return;
+    }
+    if (action === 'rebuild') {
+      const names = name === '--all' ? engine.projections.map((p) => p.name) : name ? [name] : [];
+      if (names.length === 0) fail(`projections rebuild needs a name or --all; known: ${engine.projections.map((p) => p.name).join(', ') || '(none)'}`);
+      for (const n of names) if (!engine.projections.some((p) => p.name === n)) fail(`unknown projection ${n}; known: ${engine.projections.map((p) => p.name).join(', ')}`);
+      // This process stands by as a runner: if no service leads the projection, it leads and rebuilds itself.
+      engine.start();
+      for (const n of names) {
+        const started = Date.now();
+        const progress = new Progress(`rebuild ${n}`, 1);
+        await engine.rebuild(n);
+        progress.done();
+        console.log(`rebuilt ${n} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      }
+      return;
+    }
+    fail(USAGE);
+  } finally {
+    await engine.stop();
+    await infrastructure.close();
+  }
+}
+
+async function main() {
+  const { positionals } = parseArgs({ allowPositionals: true, strict: false });
+  const [command = 'serve', ...rest] = positionals;
+  if (command === 'help' || command === '--help') {
+    console.log(USAGE);
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message, 1);
+    throw error;
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL });
+  switch (command) {
+    case 'serve':
+      return serve(config, logger, { api: true, projector: true });
+    case 'api':
+      return serve(config, logger, { api: true, projector: false });
+    case 'projector':
+      return serve(config, logger, { api: false, projector: true });
+    case 'migrate':
+      return migrate(config, logger);
+    case 'projections':
+      return projections(config, logger, rest);
+    default:
+      fail(`unknown command: ${command}\n\n${USAGE}`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`vialog: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+// Opens what every process role needs: PostgreSQL (DATABASE_URL, or the embedded one), the
+// schema migrations, the event store (EventStoreDB or PostgreSQL) and Redis when configured.
+import { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Config } from '../platform/config.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../platform/database/embedded.ts';
+import { createKnex } from '../platform/database/knex.ts';
+import { openEventStore } from '../platform/eventstore/open.ts';
+import type { EventStore } from '../platform/eventstore/port.ts';
+import { migrateToLatest } from '../projections/migrations/index.ts';
+
+export interface Infrastructure {
+  readonly databaseUrl: string;
+  readonly embedded: EmbeddedPostgresHandle | undefined;
+  readonly knex: Knex;
+  readonly store: EventStore;
+  readonly redis: Redis | undefined;
+  readonly appliedMigrations: readonly string[];
+  close(): Promise<void>;
+}
+
+export async function openDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded: EmbeddedPostgresHandle | undefined }> {
+  if (config.DATABASE_URL) return { url: config.DATABASE_URL, embedded: undefined };
+  const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (message) => logger.debug({ component: 'embedded-postgres' }, message) });
+  logger.info({ dataDirectory: embedded.dataDirectory }, 'embedded PostgreSQL started (no DATABASE_URL)');
+  return { url: embedded.url, embedded };
+}
+
+export async function openInfrastructure(config: Config, logger: Logger): Promise<Infrastructure> {
+  const { url, embedded } = await openDatabase(config, logger);
+  const knex = createKnex({ url, poolMax: config.DATABASE_POOL_MAX, applicationName: 'vialog' });
+  const appliedMigrations = await migrateToLatest(knex);
+  if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, 'migrations applied');
+  const store = openEventStore({
+    eventStoreUrl: config.EVENTSTORE_URL,
+    databaseUrl: url,
+    poolMax: config.DATABASE_POOL_MAX,
+    pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
+    onError: (error) => logger.warn({ err: error }, 'event store connection problem'),
+  });
+  let redis: Redis | undefined;
+  if (config.REDIS_URL) {
+    // Fail fast instead of queueing: a rate limiter must never make a request wait for Redis.
+    redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
+    redis.on('error', (error) => logger.warn({ err: error.message }, 'Redis unavailable'));
+  }
+  return {
+    databaseUrl: url,
+    embedded,
+    knex,
+    store,
+    redis,
+    appliedMigrations,
+    async close() {
+      redis?.disconnect();
+      await store.close();
+      await knex.destroy();
+      await embedded?.stop();
+    },
+  };
+}

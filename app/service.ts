@@ -1,0 +1,125 @@
+// The running service: the HTTP API and/or the projection workers in this process, with
+// readiness checks and graceful shutdown wired in.
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from '../platform/config.ts';
+import { createHttpApp } from '../platform/http/app.ts';
+import { OpenApiRegistry } from '../platform/http/openapi.ts';
+import { idempotencyMiddleware, purgeExpiredIdempotencyKeys } from '../platform/http/idempotency.ts';
+import { memoryBackend, rateLimit, type RateLimitBackend } from '../platform/http/rate-limit.ts';
+import type { ReadinessCheck } from '../platform/http/health.ts';
+import type { AppState } from '../platform/http/state.ts';
+import { Shutdown, closeHttpServer } from '../platform/shutdown.ts';
+import { ProjectionEngine } from '../projections/engine/index.ts';
+import { openInfrastructure, type Infrastructure } from './infrastructure.ts';
+import { allProjections, composeModules } from './modules.ts';
+
+export interface ServiceRoles {
+  readonly api: boolean;
+  readonly projector: boolean;
+}
+
+export interface RunningService {
+  readonly infrastructure: Infrastructure;
+  readonly engine: ProjectionEngine;
+  readonly server: Server | undefined;
+  readonly url: string | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startService(config: Config, logger: Logger, roles: ServiceRoles): Promise<RunningService> {
+  const shutdown = new Shutdown(logger, config.SHUTDOWN_TIMEOUT_MS);
+  const infrastructure = await openInfrastructure(config, logger);
+  shutdown.register('infrastructure', () => infrastructure.close());
+  const { knex, store } = infrastructure;
+
+  const engine = new ProjectionEngine({
+    projections: allProjections(),
+    store,
+    knex,
+    databaseUrl: infrastructure.databaseUrl,
+    batchSize: config.PROJECTION_BATCH_SIZE,
+    pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
+    logger,
+  });
+  if (roles.projector) {
+    engine.start();
+    shutdown.register('projections', () => engine.stop());
+  }
+
+  let server: Server | undefined;
+  let url: string | undefined;
+  if (roles.api) {
+    const openapi = new OpenApiRegistry();
+    const modules = composeModules({
+      config,
+      knex,
+      store,
+      openapi,
+      waitForProjections: (names, position) => engine.waitForProjections(names, position, { timeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS }),
+    });
+    let redisHealthy = true;
+    const backend: RateLimitBackend = infrastructure.redis
+      ? { kind: 'redis', redis: infrastructure.redis, onFailure: () => (redisHealthy = false) }
+      : memoryBackend();
+    const readinessChecks: ReadinessCheck[] = [
+      { name: 'postgres', check: async () => void (await knex.raw('SELECT 1')) },
+      { name: 'eventStore', check: async () => { await store.ping(); return { kind: store.kind }; } },
+      {
+        name: 'projections',
+        check: async () => {
+          const statuses = await engine.status();
+          const lagging = statuses.filter((s) => s.lagSeconds > config.READY_MAX_PROJECTION_LAG_SECONDS);
+          if (lagging.length > 0) throw new Error(`lagging: ${lagging.map((s) => `${s.name} ${s.lagSeconds}s`).join(', ')}`);
+          return { count: statuses.length };
+        },
+      },
+    ];
+    const redis = infrastructure.redis;
+    if (redis) {
+      readinessChecks.push({
+        name: 'redis',
+        check: async () => {
+          await redis.ping();
+          redisHealthy = true;
+          return { rateLimits: 'redis' };
+        },
+      });
+    }
+    const app = createHttpApp({
+      logger,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      trustProxy: config.TRUST_PROXY,
+      openapi,
+      readinessChecks,
+      middleware: [
+        rateLimit(backend, {
+          name: 'user',
+          max: config.RATE_LIMIT_PER_USER_PER_MINUTE,
+          durationMs: 60_000,
+          key: (ctx) => (ctx.state as AppState).auth?.userId ?? false,
+        }),
+        idempotencyMiddleware(knex, config.IDEMPOTENCY_TTL_HOURS),
+      ],
+      routers: modules.routers,
+    });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+      s.once('error', reject);
+    });
+    server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+    const purge = setInterval(() => void purgeExpiredIdempotencyKeys(knex).catch(() => undefined), 15 * 60_000);
+    purge.unref();
+    const listening = server;
+    shutdown.register('http', async () => {
+      clearInterval(purge);
+      await closeHttpServer(listening);
+    });
+    void redisHealthy;
+  }
+  shutdown.onSignals();
+  return { infrastructure, engine, server, url, stop: () => shutdown.run() };
+}

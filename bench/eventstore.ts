@@ -1,0 +1,228 @@
+// npm run bench:eventstore — the PostgreSQL event store against its physical limit and its best
+// Node peer, in one run on one server and one concurrency:
+//   1. appends/s of our adapter (1 event per append, 32 concurrent writers, 2,000 streams, exact expected revisions)
+//   2. raw single-row INSERT transactions/s of a same-shaped row (what a durable command costs at least)
+//   3. the same appends through Emmett's PostgreSQL event store (@event-driven-io/emmett-postgresql)
+//   4. catch-up events/s of a trivial projection over 200,000 events, through the projection engine
+// Targets: ≥ 0.6× raw insert, ≥ 2× Emmett, catch-up ≥ 50,000 events/s.
+// Env: BENCH_DATABASE_URL (server to create scratch databases on), BENCH_SECONDS (per append phase).
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
+import { createKnex } from '../platform/database/knex.ts';
+import { openPostgresEventStore } from '../platform/eventstore/postgres.ts';
+import type { NewEvent } from '../platform/eventstore/port.ts';
+import { Progress } from '../platform/progress.ts';
+import { ProjectionEngine, type Projection } from '../projections/engine/index.ts';
+import { migrateToLatest } from '../projections/migrations/index.ts';
+
+const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONCURRENCY = 32;
+const STREAMS = 2_000;
+const CATCH_UP_EVENTS = Number(process.env.BENCH_CATCH_UP_EVENTS ?? 200_000);
+
+async function scratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `vialog_bench_${label}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: SERVER });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(SERVER);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: SERVER });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+const event = (type = 'SampleRegistered'): NewEvent => ({
+  type,
+  data: { sampleType: 'blood', subjectId: 'P001', collectionDate: '2026-01-02', storageLocation: 'freezer-1-rowA' },
+  metadata: {
+    eventId: randomUUID(),
+    schemaVersion: 1,
+    occurredAt: new Date().toISOString(),
+    actorId: randomUUID(),
+    actorType: 'user',
+    requestId: randomUUID(),
+    correlationId: null,
+    causationId: null,
+    traceparent: null,
+  },
+});
+
+/** Runs `work(worker, iteration)` on CONCURRENCY workers for SECONDS; returns operations per second. */
+async function measure(label: string, work: (worker: number, iteration: number) => Promise<void>): Promise<number> {
+  const deadline = Date.now() + SECONDS * 1000;
+  const started = Date.now();
+  let count = 0;
+  const progress = new Progress(label, SECONDS);
+  const ticker = setInterval(() => progress.update(Math.round((Date.now() - started) / 1000)), 250);
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, worker) => {
+      for (let i = 0; Date.now() < deadline; i++) {
+        await work(worker, i);
+        count += 1;
+      }
+    }),
+  );
+  clearInterval(ticker);
+  progress.done();
+  return count / ((Date.now() - started) / 1000);
+}
+
+/** Each worker owns its streams and appends with the exact expected revision, as a command handler would. */
+function streamPlan(prefix: string) {
+  const revisions = new Map<string, number>();
+  const streamOf = (worker: number, i: number) => `${prefix}-${worker + CONCURRENCY * (i % Math.floor(STREAMS / CONCURRENCY))}`;
+  return { revisions, streamOf };
+}
+
+async function benchOurs(): Promise<number> {
+  const db = await scratchDatabase('ours');
+  const knex = createKnex({ url: db.url });
+  await migrateToLatest(knex);
+  await knex.destroy();
+  const store = openPostgresEventStore({ url: db.url, poolMax: CONCURRENCY });
+  const { revisions, streamOf } = streamPlan('sample');
+  try {
+    return await measure('vialog appends', async (worker, i) => {
+      const stream = streamOf(worker, i);
+      const r = await store.append(stream, [event()], { expectedRevision: revisions.get(stream) ?? 'no_stream' });
+      revisions.set(stream, r.nextExpectedRevision);
+    });
+  } finally {
+    await store.close();
+    await db.drop();
+  }
+}
+
+async function benchRawInsert(): Promise<number> {
+  const db = await scratchDatabase('raw');
+  const pool = new pg.Pool({ connectionString: db.url, max: CONCURRENCY });
+  await pool.query(`CREATE TABLE raw_events (position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, stream_id text NOT NULL, revision integer NOT NULL,
+    event_id uuid NOT NULL UNIQUE, type text NOT NULL, schema_version integer NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(), UNIQUE (stream_id, revision))`);
+  const { revisions, streamOf } = streamPlan('raw');
+  try {
+    return await measure('raw INSERT', async (worker, i) => {
+      const stream = streamOf(worker, i);
+      const revision = (revisions.get(stream) ?? -1) + 1;
+      const e = event();
+      await pool.query({
+        name: 'raw_insert',
+        text: 'INSERT INTO raw_events (stream_id, revision, event_id, type, schema_version, data, metadata) VALUES ($1, $2, $3, $4, 1, $5, $6)',
+        values: [stream, revision, e.metadata.eventId, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)],
+      });
+      revisions.set(stream, revision);
+    });
+  } finally {
+    await pool.end();
+    await db.drop();
+  }
+}
+
+async function benchEmmett(): Promise<number> {
+  const db = await scratchDatabase('emmett');
+  const store = getPostgreSQLEventStore(db.url);
+  const { streamOf } = streamPlan('emmett');
+  const revisions = new Map<string, bigint>();
+  try {
+    await store.appendToStream('warm-up', [{ type: 'WarmUp', data: {} }]); // creates Emmett's schema outside the timing
+    return await measure('Emmett appends', async (worker, i) => {
+      const stream = streamOf(worker, i);
+      const e = event();
+      const expected = revisions.get(stream);
+      const r = await store.appendToStream(stream, [{ type: e.type, data: e.data }], expected === undefined ? {} : { expectedStreamVersion: expected });
+      revisions.set(stream, r.nextExpectedStreamVersion);
+    });
+  } finally {
+    await store.close();
+    await db.drop();
+  }
+}
+
+async function benchCatchUp(): Promise<number> {
+  const db = await scratchDatabase('catchup');
+  const knex = createKnex({ url: db.url, poolMax: 8 });
+  await migrateToLatest(knex);
+  const store = openPostgresEventStore({ url: db.url, poolMax: 8 });
+  try {
+    const progress = new Progress('seeding events', CATCH_UP_EVENTS);
+    let written = 0;
+    let last;
+    while (written < CATCH_UP_EVENTS) {
+      const batch = Array.from({ length: Math.min(500, CATCH_UP_EVENTS - written) }, (_, k) => event(k % 4 === 0 ? 'SampleMoved' : 'SampleRegistered'));
+      last = await store.append(`seed-${written}`, batch, { expectedRevision: 'no_stream' });
+      written += batch.length;
+      progress.update(written);
+    }
+    progress.done();
+    // A trivial read model: events per type, one upsert per type per batch.
+    const counting: Projection = {
+      name: 'bench_counts',
+      version: 1,
+      eventTypes: ['SampleRegistered', 'SampleMoved'],
+      tables: { bench_counts: (t) => `CREATE TABLE "${t}" (type text CONSTRAINT "${t}_pkey" PRIMARY KEY, events bigint NOT NULL)` },
+      async apply(events, { trx, table }) {
+        const byType = new Map<string, number>();
+        for (const e of events) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
+        for (const [type, n] of byType) {
+          await trx.raw(`INSERT INTO "${table('bench_counts')}" AS c (type, events) VALUES (?, ?) ON CONFLICT (type) DO UPDATE SET events = c.events + EXCLUDED.events`, [type, n]);
+        }
+      },
+    };
+    const engine = new ProjectionEngine({ projections: [counting], store, knex, databaseUrl: db.url, batchSize: 1000, pollIntervalMs: 100 });
+    const started = Date.now();
+    engine.start();
+    const reached = await engine.waitForProjections(['bench_counts'], last.position, { timeoutMs: 600_000 });
+    const seconds = (Date.now() - started) / 1000;
+    await engine.stop();
+    if (!reached) throw new Error('catch-up did not finish');
+    const [row] = await knex('bench_counts').sum<{ sum: string }[]>('events as sum');
+    if (Number(row?.sum) !== CATCH_UP_EVENTS) throw new Error(`catch-up counted ${row?.sum} of ${CATCH_UP_EVENTS}`);
+    return CATCH_UP_EVENTS / seconds;
+  } finally {
+    await store.close();
+    await knex.destroy();
+    await db.drop();
+  }
+}
+
+const ours = await benchOurs();
+const raw = await benchRawInsert();
+const emmett = await benchEmmett();
+const catchUp = await benchCatchUp();
+
+const rows = [
+  { figure: 'appends/s (vialog postgres adapter)', value: ours, baseline: 'raw INSERT', ratio: ours / raw, target: 0.6 },
+  { figure: 'appends/s vs Emmett', value: ours, baseline: 'Emmett', ratio: ours / emmett, target: 2 },
+  { figure: 'raw single-row INSERT tx/s', value: raw, baseline: '', ratio: Number.NaN, target: Number.NaN },
+  { figure: 'Emmett appends/s', value: emmett, baseline: '', ratio: Number.NaN, target: Number.NaN },
+  { figure: 'catch-up events/s (trivial projection)', value: catchUp, baseline: '50,000/s', ratio: catchUp / 50_000, target: 1 },
+];
+console.log(`\nevent store benchmark: ${CONCURRENCY} clients, ${STREAMS} streams, ${SECONDS} s per append phase, ${CATCH_UP_EVENTS} events caught up\n`);
+console.table(
+  rows.map((r) => ({
+    figure: r.figure,
+    value: Math.round(r.value),
+    baseline: r.baseline,
+    ratio: Number.isNaN(r.ratio) ? '' : r.ratio.toFixed(2),
+    target: Number.isNaN(r.target) ? '' : `≥ ${r.target}`,
+    result: Number.isNaN(r.target) ? '' : r.ratio >= r.target ? 'pass' : 'FAIL',
+  })),
+);
+const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+mkdirSync(resultsDir, { recursive: true });
+const file = path.join(resultsDir, `eventstore-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), concurrency: CONCURRENCY, streams: STREAMS, seconds: SECONDS, catchUpEvents: CATCH_UP_EVENTS, rows }, null, 2));
+console.log(`results saved to ${path.relative(process.cwd(), file)}`);

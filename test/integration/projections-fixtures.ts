@@ -1,0 +1,129 @@
+// Shared by the projection engine tests and their child-process worker: a small read model
+// (events per stream) and a database with the event store, the engine and helpers around it.
+import type { Knex } from 'knex';
+import { createKnex } from '../../platform/database/knex.ts';
+import { comparePositions, type AppendResult } from '../../platform/eventstore/port.ts';
+import { openPostgresEventStore, type PostgresEventStore } from '../../platform/eventstore/postgres.ts';
+import { ProjectionEngine, type Projection, type ProjectionEngineOptions } from '../../projections/engine/index.ts';
+import { migrateToLatest } from '../../projections/migrations/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { newEvent } from './eventstore-contract.ts';
+
+export interface CountingOptions {
+  readonly name?: string;
+  readonly version?: number;
+  /** Added to `weighted` per event: lets a test tell which code version built the rows. */
+  readonly weight?: number;
+  /** Called before each batch is applied (inspect batch sizes, inject failures). */
+  readonly beforeApply?: (events: readonly { type: string; streamId: string }[]) => void;
+}
+
+/**
+ * Events per stream. Idempotent: the upsert is guarded by the stream revision, so an event at or
+ * below the stored revision (applied before) changes nothing.
+ */
+export function countingProjection(options: CountingOptions = {}): Projection {
+  const weight = options.weight ?? 1;
+  return {
+    name: options.name ?? 'test_counts',
+    version: options.version ?? 1,
+    eventTypes: ['Counted'],
+    tables: {
+      test_counts: (table) => `CREATE TABLE "${table}" (
+        stream_id     text CONSTRAINT "${table}_pkey" PRIMARY KEY,
+        events        integer NOT NULL,
+        weighted      integer NOT NULL,
+        last_revision integer NOT NULL)`,
+    },
+    async apply(events, { trx, table }) {
+      options.beforeApply?.(events);
+      for (const event of events) {
+        await trx.raw(
+          `INSERT INTO "${table('test_counts')}" AS t (stream_id, events, weighted, last_revision) VALUES (?, 1, ?, ?)
+           ON CONFLICT (stream_id) DO UPDATE
+             SET events = t.events + 1, weighted = t.weighted + EXCLUDED.weighted, last_revision = EXCLUDED.last_revision
+           WHERE t.last_revision < EXCLUDED.last_revision`,
+          [event.streamId, weight, event.revision],
+        );
+      }
+    },
+  };
+}
+
+export interface Fixture {
+  readonly db: TestDatabase;
+  readonly knex: Knex;
+  readonly store: PostgresEventStore;
+  /** An engine for one projection (not started); stopped at teardown. */
+  engine(projection?: Projection, options?: Partial<ProjectionEngineOptions>): ProjectionEngine;
+  teardown(): Promise<void>;
+}
+
+export async function fixture(): Promise<Fixture> {
+  const db = await createTestDatabase('vialog_projections');
+  // Small pools: the test files run in parallel against one server (max_connections).
+  const knex = createKnex({ url: db.url, poolMax: 5 });
+  await migrateToLatest(knex);
+  const store = openPostgresEventStore({ url: db.url, pollIntervalMs: 100, poolMax: 3 });
+  const engines: ProjectionEngine[] = [];
+  return {
+    db,
+    knex,
+    store,
+    engine(projection = countingProjection(), options = {}) {
+      const engine = new ProjectionEngine({ projections: [projection], store, knex, databaseUrl: db.url, batchSize: 100, pollIntervalMs: 100, maxBackoffMs: 400, ...options });
+      engines.push(engine);
+      return engine;
+    },
+    async teardown() {
+      await Promise.all(engines.map((e) => e.stop()));
+      await store.close();
+      await knex.destroy();
+      await db.drop();
+    },
+  };
+}
+
+/** Appends `perStream` Counted events (plus an Ignored one every third round) to each of `streams` streams. */
+export async function appendCounted(store: PostgresEventStore, prefix: string, streams: number, perStream: number): Promise<AppendResult> {
+  let last: AppendResult | undefined;
+  for (let round = 0; round < perStream; round++) {
+    await Promise.all(
+      Array.from({ length: streams }, async (_, s) => {
+        const events = [newEvent('Counted', { round }), ...(round % 3 === 0 ? [newEvent('Ignored')] : [])];
+        const result = await store.append(`${prefix}-${s}`, events, { expectedRevision: 'any' });
+        if (!last || comparePositions(result.position, last.position) > 0) last = result;
+      }),
+    );
+  }
+  if (!last) throw new Error('nothing appended');
+  return last;
+}
+
+export function expectedCounts(prefix: string, streams: number, perStream: number): Record<string, number> {
+  return Object.fromEntries(Array.from({ length: streams }, (_, s) => [`${prefix}-${s}`, perStream]));
+}
+
+/** stream_id → events, from the live table (or another physical table). */
+export async function counts(knex: Knex, table = 'test_counts'): Promise<Record<string, number>> {
+  const rows = await knex(table).select<{ stream_id: string; events: number }[]>('stream_id', 'events').orderBy('stream_id');
+  return Object.fromEntries(rows.map((r) => [r.stream_id, r.events]));
+}
+
+export async function allRows(knex: Knex, table = 'test_counts'): Promise<unknown[]> {
+  return knex(table).select('*').orderBy('stream_id');
+}
+
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+export async function eventsApplied(knex: Knex, name = 'test_counts'): Promise<number> {
+  const row = await knex('projection_checkpoints').where({ name }).first<{ events_applied: string } | undefined>();
+  return Number(row?.events_applied ?? 0);
+}

@@ -1,0 +1,131 @@
+// Zero-downtime rebuilds: into fresh tables while the old ones serve, then one swap; on request
+// while the live runner runs, and automatically when the projection's version changes.
+import test from 'ava';
+import type { Knex } from 'knex';
+import { ProjectionRebuildError } from '../../projections/engine/index.ts';
+import { allRows, appendCounted, countingProjection, counts, eventually, expectedCounts, fixture } from './projections-fixtures.ts';
+
+/** Reads the live table in a loop until `stop()`; records any failure or empty result. */
+function keepReading(knex: Knex) {
+  let reading = true;
+  let reads = 0;
+  const problems: string[] = [];
+  const done = (async () => {
+    while (reading) {
+      try {
+        const [row] = await knex('test_counts').count<{ count: string }[]>('* as count');
+        if (Number(row?.count) === 0) problems.push('empty table seen');
+        reads += 1;
+      } catch (error) {
+        problems.push(String(error));
+      }
+    }
+  })();
+  return {
+    async stop() {
+      reading = false;
+      await done;
+      return { reads, problems };
+    },
+  };
+}
+
+test('rebuild while live: reads never fail or see an empty table, live events land in the new tables, rows equal the live run', async (t) => {
+  const f = await fixture();
+  try {
+    const initial = await appendCounted(f.store, 'rebuild', 50, 40);
+    const engine = f.engine(countingProjection(), { batchSize: 100 });
+    engine.start();
+    t.true(await engine.waitForProjections(['test_counts'], initial.position, { timeoutMs: 20_000 }));
+    const reader = keepReading(f.knex);
+    const writer = appendCounted(f.store, 'during', 5, 20);
+    await engine.rebuild('test_counts', { timeoutMs: 60_000 });
+    const lastWrite = await writer;
+    const { reads, problems } = await reader.stop();
+    t.deepEqual(problems, []);
+    t.true(reads > 10, `reads kept going during the rebuild (${reads})`);
+    t.true(await engine.waitForProjections(['test_counts'], lastWrite.position, { timeoutMs: 20_000 }));
+    const afterRebuild = await allRows(f.knex);
+    t.deepEqual(await counts(f.knex), { ...expectedCounts('during', 5, 20), ...expectedCounts('rebuild', 50, 40) });
+    const [status] = await engine.status();
+    t.like(status, { eventsApplied: 50 * 40 + 5 * 20, rebuildRequested: false, status: 'running' });
+    const leftovers = await f.knex.raw<{ rows: unknown[] }>(`SELECT 1 FROM pg_tables WHERE tablename LIKE 'test_counts%next'`);
+    t.is(leftovers.rows.length, 0, 'no __next table left behind');
+
+    // The same rows as a plain live run over the same log.
+    await engine.stop();
+    await f.knex.raw('DROP TABLE test_counts');
+    await f.knex('projection_checkpoints').delete();
+    const fresh = f.engine(countingProjection(), { batchSize: 100 });
+    fresh.start();
+    t.true(await fresh.waitForProjections(['test_counts'], lastWrite.position, { timeoutMs: 20_000 }));
+    t.deepEqual(await allRows(f.knex), afterRebuild);
+  } finally {
+    await f.teardown();
+  }
+});
+
+test('rebuild without any runner times out with an error instead of hanging', async (t) => {
+  const f = await fixture();
+  try {
+    const engine = f.engine();
+    await t.throwsAsync(engine.rebuild('test_counts', { timeoutMs: 300 }), { instanceOf: ProjectionRebuildError });
+    await t.throwsAsync(engine.rebuild('nope', { timeoutMs: 300 }), { message: /unknown projection/ });
+  } finally {
+    await f.teardown();
+  }
+});
+
+test('a new projection version rebuilds the read model at start-up; the old tables serve until the swap', async (t) => {
+  const f = await fixture();
+  try {
+    const v1 = f.engine(countingProjection({ version: 1, weight: 1 }));
+    v1.start();
+    const last = await appendCounted(f.store, 'version', 3, 400);
+    t.true(await v1.waitForProjections(['test_counts'], last.position, { timeoutMs: 20_000 }));
+    await v1.stop();
+    t.deepEqual((await allRows(f.knex)).map((r) => (r as { weighted: number }).weighted), [400, 400, 400]);
+
+    const reader = keepReading(f.knex);
+    const v2 = f.engine(countingProjection({ version: 2, weight: 10 }), { batchSize: 50 });
+    v2.start();
+    t.true(await eventually(async () => (await v2.status())[0]?.version === 2));
+    const { problems } = await reader.stop();
+    t.deepEqual(problems, []);
+    const more = await appendCounted(f.store, 'version', 3, 1);
+    t.true(await v2.waitForProjections(['test_counts'], more.position, { timeoutMs: 10_000 }));
+    t.deepEqual((await allRows(f.knex)).map((r) => (r as { weighted: number }).weighted), [4010, 4010, 4010]);
+    t.true(await eventually(async () => (await v2.status())[0]?.status === 'running'));
+    t.like((await v2.status())[0], { version: 2, codeVersion: 2, eventsApplied: 1203, status: 'running' });
+  } finally {
+    await f.teardown();
+  }
+});
+
+test('a failing rebuild reports its error, leaves the old tables serving and the live runner going', async (t) => {
+  const f = await fixture();
+  try {
+    let failRebuild = false;
+    const engine = f.engine(
+      countingProjection({
+        beforeApply: () => {
+          if (failRebuild) throw new Error('bad rebuild');
+        },
+      }),
+    );
+    engine.start();
+    const first = await appendCounted(f.store, 'keep', 2, 3);
+    t.true(await engine.waitForProjections(['test_counts'], first.position, { timeoutMs: 10_000 }));
+    const before = await allRows(f.knex);
+    failRebuild = true; // no new events: only the rebuild applies anything now
+    await t.throwsAsync(engine.rebuild('test_counts', { timeoutMs: 20_000 }), { instanceOf: ProjectionRebuildError, message: /bad rebuild/ });
+    t.deepEqual(await allRows(f.knex), before);
+    t.like((await engine.status())[0], { status: 'running', lastError: 'rebuild failed: bad rebuild', rebuildRequested: false });
+    failRebuild = false;
+    const second = await appendCounted(f.store, 'after', 1, 1);
+    t.true(await engine.waitForProjections(['test_counts'], second.position, { timeoutMs: 10_000 }));
+    t.deepEqual(await counts(f.knex), { ...expectedCounts('keep', 2, 3), ...expectedCounts('after', 1, 1) });
+  } finally {
+    await f.teardown();
+  }
+});
