@@ -167,6 +167,8 @@ async function benchCatchUp(): Promise<number> {
       progress.update(written);
     }
     progress.done();
+    if (!last) throw new Error('nothing seeded');
+    const head = last.position;
     // A trivial read model: events per type, one upsert per type per batch.
     const counting: Projection = {
       name: 'bench_counts',
@@ -184,7 +186,7 @@ async function benchCatchUp(): Promise<number> {
     const engine = new ProjectionEngine({ projections: [counting], store, knex, databaseUrl: db.url, batchSize: 1000, pollIntervalMs: 100 });
     const started = Date.now();
     engine.start();
-    const reached = await engine.waitForProjections(['bench_counts'], last.position, { timeoutMs: 600_000 });
+    const reached = await engine.waitForProjections(['bench_counts'], head, { timeoutMs: 600_000 });
     const seconds = (Date.now() - started) / 1000;
     await engine.stop();
     if (!reached) throw new Error('catch-up did not finish');

@@ -246,24 +246,34 @@ export class PostgresEventStore implements EventStore {
     signal.addEventListener('abort', waker);
     try {
       await this.#startListener().catch((error: unknown) => this.#onError(error));
+      type Batch = { events: RecordedEvent[]; scannedTo: Position | undefined };
+      // While catching up, the next page is read while the consumer handles the current one.
+      let prefetched: Promise<Batch> | undefined;
       while (!signal.aborted) {
         woken = false;
-        let batch: { events: RecordedEvent[]; scannedTo: Position | undefined };
+        let batch: Batch;
         try {
-          batch = await this.#readBatch(after, maxBatchSize, options.eventTypes);
+          batch = await (prefetched ?? this.#readBatch(after, maxBatchSize, options.eventTypes));
         } catch (error) {
+          prefetched = undefined;
           if (signal.aborted) return;
           this.#onError(error);
           await this.#sleep(this.#pollIntervalMs, signal, (w) => (wake = w));
           continue;
         }
+        prefetched = undefined;
+        const full = batch.events.length === maxBatchSize;
         const advanced = batch.scannedTo !== undefined && !samePosition(batch.scannedTo, after);
         if (batch.events.length > 0 || advanced) {
           const checkpoint = batch.scannedTo ?? after;
+          if (full) {
+            prefetched = this.#readBatch(checkpoint, maxBatchSize, options.eventTypes);
+            prefetched.catch(() => undefined); // handled when awaited
+          }
           yield { events: batch.events, checkpoint };
           after = checkpoint;
         }
-        if (batch.events.length === maxBatchSize) continue; // catching up: read on at once
+        if (full) continue; // catching up: read on at once
         if (woken) continue;
         await this.#sleep(this.#pollIntervalMs, signal, (w) => (wake = w));
       }
