@@ -68,7 +68,21 @@ if (await redisAnswers(redisUrl)) {
   }
 }
 
-const ava = spawn(process.execPath, [path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), ...process.argv.slice(2)], { stdio: 'inherit', env, cwd: root });
+const ava = spawn(process.execPath, [path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), ...process.argv.slice(2)], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env,
+  cwd: root,
+});
+// Pass ava's output through, and close with one plain summary line that any CI reader understands.
+let tail = '';
+ava.stdout.on('data', (chunk: Buffer) => {
+  process.stdout.write(chunk);
+  tail = (tail + chunk.toString()).slice(-4000);
+});
 const code: number = await new Promise((resolve) => ava.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 await embedded?.stop();
+const count = (word: string) => Number(new RegExp(`(\\d+) (?:tests?|known failures?) ${word}`).exec(tail)?.[1] ?? 0);
+const passed = count('passed');
+const failed = count('failed') + (code !== 0 && count('failed') === 0 ? 1 : 0);
+console.log(`\ntests: ${passed} passed, ${failed} failed, ${count('skipped')} skipped`);
 process.exit(code);
