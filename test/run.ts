@@ -75,14 +75,24 @@ const ava = spawn(process.execPath, [path.join(root, 'node_modules', 'ava', 'ent
 });
 // Pass ava's output through, and close with one plain summary line that any CI reader understands.
 let tail = '';
+let passedMarks = 0;
+let failedMarks = 0;
+let pending = '';
 ava.stdout.on('data', (chunk: Buffer) => {
   process.stdout.write(chunk);
   tail = (tail + chunk.toString()).slice(-4000);
+  const lines = (pending + chunk.toString()).split('\n');
+  pending = lines.pop() ?? '';
+  for (const line of lines) {
+    if (/^\s+✔/.test(line)) passedMarks += 1;
+    else if (/^\s+✘/.test(line)) failedMarks += 1;
+  }
 });
 const code: number = await new Promise((resolve) => ava.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 await embedded?.stop();
 const count = (word: string) => Number(new RegExp(`(\\d+) (?:tests?|known failures?) ${word}`).exec(tail)?.[1] ?? 0);
-const passed = count('passed');
-const failed = count('failed') + (code !== 0 && count('failed') === 0 ? 1 : 0);
+// ava prints "N tests passed" only when nothing failed; otherwise count the marks it printed.
+const passed = count('passed') || passedMarks;
+const failed = Math.max(count('failed'), failedMarks, code !== 0 ? 1 : 0);
 console.log(`\ntests: ${passed} passed, ${failed} failed, ${count('skipped')} skipped`);
 process.exit(code);

@@ -14,8 +14,7 @@ if (url) {
 } else {
   const reason = 'EVENTSTORE_URL is not set: the EventStoreDB contract suite is skipped (the GitHub workflow runs it against an EventStoreDB service container)';
   console.log(`[skip] ${reason}`);
-  test('EventStoreDB contract suite (skipped: EVENTSTORE_URL not set)', (t) => {
-    t.log(reason);
+  test.skip('EventStoreDB contract suite (needs EVENTSTORE_URL)', (t) => {
     t.pass();
   });
 }
