@@ -280,17 +280,18 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
     const before = await store().headPosition();
     const id = streamName('count');
     const r = await store().append(id, [newEvent('A'), newEvent('B'), newEvent('C')], { expectedRevision: 'no_stream' });
-    // The head may trail a fresh append briefly (a reader never passes an open transaction).
+    // The head may trail a fresh append while any transaction on the server is still open (a
+    // reader never passes one; CREATE DATABASE by a parallel test file can take seconds).
     let head = await store().headPosition();
-    for (let tries = 0; tries < 100 && (!head || comparePositions(head, r.position) < 0); tries++) {
+    for (let tries = 0; tries < 600 && (!head || comparePositions(head, r.position) < 0); tries++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       head = await store().headPosition();
     }
     t.truthy(head);
-    t.true(comparePositions(head!, r.position) >= 0);
+    t.true(comparePositions(head!, r.position) >= 0, `head ${head ? formatPosition(head) : '-'} behind append ${formatPosition(r.position)}`);
     if (before) {
       let counted = await store().countAfter(before);
-      for (let tries = 0; tries < 100 && counted < 3; tries++) {
+      for (let tries = 0; tries < 600 && counted < 3; tries++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
         counted = await store().countAfter(before);
       }
