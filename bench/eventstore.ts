@@ -25,6 +25,14 @@ const CONCURRENCY = 32;
 const STREAMS = 2_000;
 const CATCH_UP_EVENTS = Number(process.env.BENCH_CATCH_UP_EVENTS ?? 200_000);
 
+// Emmett keeps pooled connections of its own after close(); dropping its scratch database
+// terminates them (57P01), which its pool reports as an unhandled 'error'. Only that is ignored.
+process.on('uncaughtException', (error: Error & { code?: string }) => {
+  if (error.code === '57P01') return;
+  console.error(error);
+  process.exit(1);
+});
+
 async function scratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `vialog_bench_${label}_${Date.now().toString(36)}`;
   const admin = new pg.Client({ connectionString: SERVER });
@@ -183,7 +191,7 @@ async function benchCatchUp(): Promise<number> {
         }
       },
     };
-    const engine = new ProjectionEngine({ projections: [counting], store, knex, databaseUrl: db.url, batchSize: 1000, pollIntervalMs: 100 });
+    const engine = new ProjectionEngine({ projections: [counting], store, knex, databaseUrl: db.url, batchSize: Number(process.env.BENCH_BATCH ?? 1000), pollIntervalMs: 100 });
     const started = Date.now();
     engine.start();
     const reached = await engine.waitForProjections(['bench_counts'], head, { timeoutMs: 600_000 });
