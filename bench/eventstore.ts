@@ -208,10 +208,12 @@ async function benchCatchUp(): Promise<number> {
   }
 }
 
-const ours = await benchOurs();
-const raw = await benchRawInsert();
-const emmett = await benchEmmett();
-const catchUp = await benchCatchUp();
+// BENCH_PHASES=catchup (comma-separated: appends,raw,emmett,catchup) runs a subset while tuning.
+const phases = new Set((process.env.BENCH_PHASES ?? 'appends,raw,emmett,catchup').split(','));
+const ours = phases.has('appends') ? await benchOurs() : Number.NaN;
+const raw = phases.has('raw') ? await benchRawInsert() : Number.NaN;
+const emmett = phases.has('emmett') ? await benchEmmett() : Number.NaN;
+const catchUp = phases.has('catchup') ? await benchCatchUp() : Number.NaN;
 
 const rows = [
   { figure: 'appends/s (vialog postgres adapter)', value: ours, baseline: 'raw INSERT', ratio: ours / raw, target: 0.6 },

@@ -211,6 +211,10 @@ export class ProjectionRunner {
     // After a rebuild swap the checkpoint may be ahead of the subscription: skip what the new tables already have.
     const fresh = events.filter((e) => comparePositions(e.position, from) > 0);
     await this.#options.knex.transaction(async (trx) => {
+      // Read models are rebuilt from the events, and rows and checkpoint commit together: losing the
+      // last few commits in a server crash only replays them, so no need to wait for the WAL flush.
+      // (Visibility to readers does not wait for the flush either, so read-your-writes is unaffected.)
+      await trx.raw('SET LOCAL synchronous_commit = off');
       if (!(await advanceCheckpoint(trx, name, from, to, fresh.length, fresh.at(-1)?.recordedAt))) {
         throw new LostLeadershipError(`checkpoint of ${name} moved under us`);
       }
