@@ -1,12 +1,11 @@
 // The projection engine's front door, used by the composition root (app/): one runner per
 // projection (each leads only while it holds the projection's advisory lock), their status,
 // rebuilds and read-your-writes waits. Create one engine per process.
-import type { Knex } from 'knex';
-import type { EventStore, Position } from '../../platform/eventstore/port.ts';
+import type { Position } from '../../platform/eventstore/port.ts';
 import { ensureCheckpoint, readCheckpoint, requestRebuild } from './checkpoints.ts';
 import type { Projection } from './projection.ts';
 import { ProjectionProgress, type WaitOptions } from './read-your-writes.ts';
-import { ProjectionRunner, type RunnerLogger } from './runner.ts';
+import { ProjectionRunner, type ProjectionRunnerOptions } from './runner.ts';
 import { projectionStatuses, type ProjectionStatus } from './status.ts';
 
 export type { Projection, ProjectionContext } from './projection.ts';
@@ -15,19 +14,9 @@ export type { ProjectionStatus } from './status.ts';
 export type { RunnerLogger } from './runner.ts';
 export type { WaitOptions } from './read-your-writes.ts';
 
-export interface ProjectionEngineOptions {
+/** The runners' options (one runner per projection), for the whole list of projections. */
+export interface ProjectionEngineOptions extends Omit<ProjectionRunnerOptions, 'projection' | 'onAdvance'> {
   readonly projections: readonly Projection[];
-  readonly store: EventStore;
-  readonly knex: Knex;
-  /** Each leading runner holds one extra connection to this database for its advisory lock. */
-  readonly databaseUrl: string;
-  /** Most events per transaction while catching up. Default 500. */
-  readonly batchSize?: number;
-  /** Standby lock retries and rebuild-request checks. Default 1000 ms. */
-  readonly pollIntervalMs?: number;
-  /** Longest backoff between retries of a failing batch. Default 30 s. */
-  readonly maxBackoffMs?: number;
-  readonly logger?: RunnerLogger;
 }
 
 export class ProjectionRebuildError extends Error {
