@@ -1,6 +1,6 @@
 // Opens what every process role needs: PostgreSQL (DATABASE_URL, or the embedded one), the
 // schema migrations, the event store (EventStoreDB or PostgreSQL) and Redis when configured.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config.ts';
@@ -8,6 +8,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../platform/
 import { createKnex } from '../platform/database/knex.ts';
 import { openEventStore } from '../platform/eventstore/open.ts';
 import type { EventStore } from '../platform/eventstore/port.ts';
+import { createRateLimitRedis } from '../platform/http/rate-limit.ts';
 import { migrateToLatest } from '../projections/migrations/index.ts';
 
 export interface Infrastructure {
@@ -39,12 +40,8 @@ export async function openInfrastructure(config: Config, logger: Logger): Promis
     pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
     onError: (error) => logger.warn({ err: error }, 'event store connection problem'),
   });
-  let redis: Redis | undefined;
-  if (config.REDIS_URL) {
-    // Fail fast instead of queueing: a rate limiter must never make a request wait for Redis.
-    redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
-    redis.on('error', (error) => logger.warn({ err: error.message }, 'Redis unavailable'));
-  }
+  // Fail fast instead of queueing: a rate limiter must never make a request wait for Redis.
+  const redis = config.REDIS_URL ? createRateLimitRedis(config.REDIS_URL, logger) : undefined;
   return {
     databaseUrl: url,
     embedded,

@@ -6,7 +6,7 @@ import type { Config } from '../platform/config.ts';
 import { createHttpApp } from '../platform/http/app.ts';
 import { OpenApiRegistry } from '../platform/http/openapi.ts';
 import { idempotencyMiddleware, purgeExpiredIdempotencyKeys } from '../platform/http/idempotency.ts';
-import { memoryBackend, rateLimit, type RateLimitBackend } from '../platform/http/rate-limit.ts';
+import { memoryBackend, rateLimit, redisBackend, redisReadinessCheck, type RateLimitBackend } from '../platform/http/rate-limit.ts';
 import type { ReadinessCheck } from '../platform/http/health.ts';
 import type { AppState } from '../platform/http/state.ts';
 import { Shutdown, closeHttpServer } from '../platform/shutdown.ts';
@@ -58,9 +58,8 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       openapi,
       waitForProjections: (names, position) => engine.waitForProjections(names, position, { timeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS }),
     });
-    let redisHealthy = true;
     const backend: RateLimitBackend = infrastructure.redis
-      ? { kind: 'redis', redis: infrastructure.redis, onFailure: () => (redisHealthy = false) }
+      ? redisBackend(infrastructure.redis, (error) => logger.warn({ err: error }, 'Redis rate limiter failed: counting in memory'))
       : memoryBackend();
     const readinessChecks: ReadinessCheck[] = [
       { name: 'postgres', check: async () => void (await knex.raw('SELECT 1')) },
@@ -75,17 +74,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
         },
       },
     ];
-    const redis = infrastructure.redis;
-    if (redis) {
-      readinessChecks.push({
-        name: 'redis',
-        check: async () => {
-          await redis.ping();
-          redisHealthy = true;
-          return { rateLimits: 'redis' };
-        },
-      });
-    }
+    if (infrastructure.redis) readinessChecks.push(redisReadinessCheck(infrastructure.redis));
     const app = createHttpApp({
       logger,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
@@ -118,7 +107,6 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       clearInterval(purge);
       await closeHttpServer(listening);
     });
-    void redisHealthy;
   }
   shutdown.onSignals();
   return { infrastructure, engine, server, url, stop: () => shutdown.run() };

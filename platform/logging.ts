@@ -1,31 +1,15 @@
-// Structured JSON logs (pino). Credentials and personal secrets are redacted wherever they
-// appear in a logged object; request and response bodies are never logged.
+// Structured JSON logs (pino). Credentials and secrets are redacted wherever they appear in a
+// logged object (top level or one level down, and in request headers); request and response
+// bodies are never logged in the first place.
 import pino, { type Logger, type DestinationStream } from 'pino';
 
+const SECRET_FIELDS = ['password', 'currentPassword', 'newPassword', 'passwordHash', 'accessToken', 'refreshToken', 'token', 'apiKey', 'key', 'secret', 'authorization', 'cookie'];
+const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'];
+
 export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-api-key"]',
-  'headers.authorization',
-  'headers.cookie',
-  'headers["x-api-key"]',
-  'authorization',
-  'cookie',
-  '*.password',
-  '*.currentPassword',
-  '*.newPassword',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.token',
-  '*.apiKey',
-  '*.key',
-  '*.secret',
-  'password',
-  'accessToken',
-  'refreshToken',
-  'token',
-  'apiKey',
-  'secret',
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((field) => `*.${field}`),
+  ...SECRET_HEADERS.flatMap((h) => [`headers["${h}"]`, `req.headers["${h}"]`, `res.headers["${h}"]`, `request.headers["${h}"]`, `*.headers["${h}"]`]),
 ];
 
 export function createLogger(options: { level: string; name?: string }, destination?: DestinationStream): Logger {

@@ -1,4 +1,5 @@
-// One log line per request, when it completes: who asked what, the answer, how long it took.
+// One log line per request, when it completes: what was asked (method, route pattern), the
+// answer's status and how long it took. Never headers or bodies: they carry credentials.
 import type { Middleware } from 'koa';
 import type { AppState } from './state.ts';
 
@@ -9,12 +10,19 @@ export function accessLogMiddleware(): Middleware {
       await next();
     } finally {
       const state = ctx.state as AppState;
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? ctx.path;
-      state.log.info(
-        { method: ctx.method, route, status: ctx.status, ms: Math.round(ms * 10) / 10, userId: state.auth?.userId },
-        'request completed',
-      );
+      const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
+      // The route pattern (/samples/:id) rather than the path keeps ids out of log aggregations.
+      const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+      const fields = {
+        method: ctx.method,
+        route: typeof route === 'string' ? route : null,
+        path: ctx.path,
+        status: ctx.status,
+        durationMs,
+        userId: state.auth?.userId,
+      };
+      if (ctx.status >= 500) state.log.error(fields, 'request completed');
+      else state.log.info(fields, 'request completed');
     }
   };
 }

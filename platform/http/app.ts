@@ -1,5 +1,6 @@
 // The Koa application, as a list of middleware read top to bottom, each doing one job.
-// Modules plug in their routers; the platform knows none of them.
+// The composition root (app/) plugs in authentication, cross-cutting middleware (rate limits,
+// idempotency) and the modules' routers; the platform knows none of them.
 import Koa, { type Middleware } from 'koa';
 import type Router from '@koa/router';
 import helmet from 'koa-helmet';
@@ -13,33 +14,43 @@ import { requestIdMiddleware } from './request-id.ts';
 
 export interface HttpAppOptions {
   readonly logger: Logger;
+  /** BODY_LIMIT_BYTES: larger JSON bodies are refused with 413. */
   readonly bodyLimitBytes: number;
+  /** TRUST_PROXY: take the client address (ctx.ip, per-IP limits) from X-Forwarded-For. */
   readonly trustProxy: boolean;
   readonly openapi: OpenApiRegistry;
+  /** Checks behind GET /health/ready (event store, Postgres, Redis, projection lag, ...). */
   readonly readinessChecks: readonly ReadinessCheck[];
   /** Sets ctx.state.auth from the request's credentials (provided by the identity module). */
   readonly authenticate?: Middleware;
-  /** Cross-cutting middleware after authentication, e.g. rate limits and idempotency. */
+  /** Cross-cutting middleware after authentication, in order, e.g. rate limits and idempotency. */
   readonly middleware?: readonly Middleware[];
-  readonly routers: readonly Router[];
+  // Routers of any state type: the platform only mounts them.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly routers: readonly Router<any, any>[];
   readonly info?: { title: string; version: string };
 }
 
 export function createHttpApp(options: HttpAppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy });
-  app.silent = true; // errors are answered and logged by problemMiddleware, never printed by Koa
-  app.use(requestIdMiddleware(options.logger));
-  app.use(accessLogMiddleware());
-  app.use(problemMiddleware());
-  app.use(helmet());
-  for (const m of jsonBodyMiddleware(options.bodyLimitBytes)) app.use(m);
-  const platformRoutes = [healthRouter(options.readinessChecks), openApiRouter(options.openapi, options.info ?? { title: 'Vialog', version: '1.0.0' })];
-  for (const router of platformRoutes) app.use(router.routes());
-  if (options.authenticate) app.use(options.authenticate);
-  for (const m of options.middleware ?? []) app.use(m);
+  app.silent = true; // request errors are answered and logged by problemMiddleware, never printed by Koa
+  // What still reaches Koa (e.g. a streamed body failing after the headers went out) is logged here.
+  app.on('error', (error: unknown) => options.logger.warn({ err: error }, 'response failed after it started'));
+
+  app.use(requestIdMiddleware(options.logger)); // X-Request-Id, traceparent, child logger
+  app.use(accessLogMiddleware()); // one line per request, with the final status
+  app.use(problemMiddleware()); // every error below becomes problem+json
+  app.use(helmet()); // security headers
+  for (const m of jsonBodyMiddleware(options.bodyLimitBytes)) app.use(m); // JSON only, size limit
+
+  const platformRouters = [healthRouter(options.readinessChecks), openApiRouter(options.openapi, options.info ?? { title: 'Vialog', version: '1.0.0' })];
+  for (const router of platformRouters) app.use(router.routes()); // public: health, docs
+
+  if (options.authenticate) app.use(options.authenticate); // ctx.state.auth
+  for (const m of options.middleware ?? []) app.use(m); // rate limits, idempotency, ...
   for (const router of options.routers) {
     app.use(router.routes());
-    app.use(router.allowedMethods({ throw: true }));
+    app.use(router.allowedMethods()); // 405 with Allow (made a problem by problemMiddleware)
   }
   return app;
 }

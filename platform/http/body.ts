@@ -1,5 +1,7 @@
-// JSON bodies only, within a size limit. The content type is checked before anything is read,
-// and the parser stops reading at the limit, so an oversized body is never buffered whole.
+// JSON bodies only, within a size limit. The content type and the declared length are checked
+// before anything is read, and the parser stops reading at the limit (an undeclared, chunked
+// body too), so an oversized body is never buffered beyond the limit; the connection is then
+// closed rather than drained.
 import type { Middleware } from 'koa';
 import { HttpMethodEnum, koaBody } from 'koa-body';
 import { HttpProblem } from './problem.ts';
@@ -11,14 +13,16 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
   return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
+export function payloadTooLarge(limitBytes: number): HttpProblem {
+  return new HttpProblem(413, 'payload_too_large', `The request body is larger than ${limitBytes} bytes.`, { headers: { Connection: 'close' } });
+}
+
 export function jsonBodyMiddleware(limitBytes: number): Middleware[] {
   const requireJson: Middleware = async (ctx, next) => {
-    if (METHODS_WITH_BODY.has(ctx.method) && hasBody(ctx.req.headers) && !ctx.is('application/json')) {
-      throw new HttpProblem(415, 'unsupported_media_type', 'Send the body as application/json.');
-    }
-    const declared = Number(ctx.get('content-length'));
-    if (Number.isFinite(declared) && declared > limitBytes) {
-      throw new HttpProblem(413, 'payload_too_large', `The request body is larger than ${limitBytes} bytes.`);
+    if (METHODS_WITH_BODY.has(ctx.method) && hasBody(ctx.req.headers)) {
+      if (!ctx.is('application/json')) throw new HttpProblem(415, 'unsupported_media_type', 'Send the body as application/json.');
+      const declared = Number(ctx.get('content-length'));
+      if (Number.isFinite(declared) && declared > limitBytes) throw payloadTooLarge(limitBytes);
     }
     await next();
   };
@@ -29,6 +33,7 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware[] {
     multipart: false,
     urlencoded: false,
     text: false,
+    encoding: 'utf-8',
     parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
     onError: (error) => {
       throw error;

@@ -1,5 +1,6 @@
 // A state change may say why: header X-Change-Reason (URL-encoded if it needs non-ASCII) or body
-// field `reason`, at most 500 characters. It is stored in the event metadata and shown in history.
+// field `reason`, at most 500 characters. The header wins when both are sent. The reason goes into
+// the event metadata and shows in history.
 import type { Context } from 'koa';
 import { HttpProblem } from './problem.ts';
 
@@ -9,15 +10,19 @@ function decodeHeader(value: string): string {
   try {
     return decodeURIComponent(value);
   } catch {
-    return value;
+    return value; // not URL-encoded after all: take it as sent
   }
 }
 
+/** The change reason for the event metadata, or null; 422 validation_failed when over 500 characters. */
 export function changeReason(ctx: Context, bodyReason?: string | null): string | null {
   const header = ctx.get('x-change-reason').trim();
-  const reason = (header !== '' ? decodeHeader(header) : (bodyReason ?? '')).trim();
+  const fromHeader = header !== '';
+  const reason = (fromHeader ? decodeHeader(header) : (bodyReason ?? '')).trim();
   if (reason.length > MAX_REASON_LENGTH) {
-    throw new HttpProblem(422, 'validation_failed', 'The change reason is too long.', { errors: [{ path: 'reason', message: `at most ${MAX_REASON_LENGTH} characters` }] });
+    throw new HttpProblem(422, 'validation_failed', 'The change reason is too long.', {
+      errors: [{ path: fromHeader ? 'X-Change-Reason' : 'reason', message: `at most ${MAX_REASON_LENGTH} characters` }],
+    });
   }
   return reason === '' ? null : reason;
 }

@@ -1,5 +1,6 @@
-// Optimistic concurrency over HTTP: single resources carry ETag "<version>", and a write may send
-// If-Match "<version>"; the route compares it with the stream's version (412 when stale).
+// Optimistic concurrency over HTTP: single resources carry ETag "<version>" (the stream version),
+// and a write may send If-Match "<version>"; the route compares it with the stream's version and
+// answers versionMismatch (412) when stale.
 import type { Context } from 'koa';
 import { HttpProblem } from './problem.ts';
 
@@ -7,15 +8,22 @@ export function setETag(ctx: Context, version: number): void {
   ctx.set('ETag', `"${version}"`);
 }
 
-/** The version an If-Match header asks for, or undefined when none was sent. */
-export function ifMatchVersion(ctx: Context): number | undefined {
+/**
+ * The version an If-Match header asks for; undefined when none was sent or it is `*` (any).
+ * A malformed header is 400 `invalid_if_match`: guessing would risk overwriting a newer version.
+ */
+export function expectedVersionFromIfMatch(ctx: Context): number | undefined {
   const header = ctx.get('if-match').trim();
-  if (header === '') return undefined;
+  if (header === '' || header === '*') return undefined;
   const match = /^(?:W\/)?"(\d{1,15})"$/.exec(header);
-  if (!match) throw new HttpProblem(400, 'invalid_if_match', 'If-Match must be a quoted version, e.g. "3".');
+  if (!match) throw new HttpProblem(400, 'invalid_if_match', 'If-Match must be one quoted version, e.g. "3".', { errors: [{ path: 'If-Match', message: 'expected a quoted version such as "3"' }] });
   return Number(match[1]);
 }
 
+/** Shorter name for expectedVersionFromIfMatch. */
+export const ifMatchVersion = expectedVersionFromIfMatch;
+
+/** The 412 answer for a stale If-Match; carries the current ETag so the client can refetch. */
 export function versionMismatch(current: number): HttpProblem {
   return new HttpProblem(412, 'version_mismatch', `The resource has changed: its current version is ${current}.`, { headers: { ETag: `"${current}"` } });
 }

@@ -1,114 +1,273 @@
 // The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with.
-// Routers register their operations here; /api/v1/openapi.json serves the document and /docs a
-// self-contained page of it (no CDN: the page must work on a closed network).
+// Routers register their operations in the registry; /api/v1/openapi.json serves the document and
+// /docs a self-contained HTML page of it, rendered here (no CDN, no assets: the page must work on a
+// closed network). Every operation gets the conventions for free: X-Request-Id on every answer and
+// the problem responses every route can give.
 import Router from '@koa/router';
 import { z } from 'zod';
-import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
+import {
+  createDocument,
+  type ZodOpenApiOperationObject,
+  type ZodOpenApiPathsObject,
+  type ZodOpenApiResponseObject,
+  type ZodOpenApiResponsesObject,
+} from 'zod-openapi';
+
+export const fieldErrorSchema = z.object({
+  path: z.string().meta({ description: 'Dotted path of the offending field, e.g. `items.0.name`', example: 'subjectId' }),
+  message: z.string(),
+});
 
 export const problemSchema = z
   .object({
-    type: z.string().meta({ example: '/problems/validation_failed' }),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    code: z.string().meta({ example: 'validation_failed' }),
-    requestId: z.string(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    type: z.string().meta({ example: '/problems/validation_failed', description: '`/problems/<code>`' }),
+    title: z.string().meta({ example: 'Unprocessable Content' }),
+    status: z.number().int().meta({ example: 422 }),
+    detail: z.string().meta({ description: 'Human-readable; never contains internals (stack, SQL, secrets).' }),
+    code: z.string().meta({ example: 'validation_failed', description: 'Stable machine-readable code' }),
+    requestId: z.string().meta({ description: 'Same as the X-Request-Id response header' }),
+    errors: z.array(fieldErrorSchema).optional().meta({ description: 'One entry per broken rule (422 validation_failed, 400 invalid_query)' }),
   })
-  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details, served as application/problem+json' });
 
-export const problemResponse = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: problemSchema } },
-});
+export function problemResponse(description: string): ZodOpenApiResponseObject {
+  return { description, content: { 'application/problem+json': { schema: problemSchema } } };
+}
 
+/** Headers of the house conventions, registered once as components and shared by every operation. */
+export const conventionHeaders = {
+  requestId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).meta({
+    description: 'The request id: a valid incoming X-Request-Id (1–128 of `[A-Za-z0-9._:-]`) is kept, otherwise a UUID is generated. Also in every problem body and every event the request caused.',
+    header: { id: 'XRequestId' },
+  }),
+  ifMatch: z.string().meta({
+    description: 'Optimistic concurrency: the version from the resource\'s ETag, e.g. `"3"`. A stale version is refused with 412 `version_mismatch`; a malformed one with 400 `invalid_if_match`.',
+    example: '"3"',
+    param: { in: 'header', name: 'If-Match', id: 'IfMatch' },
+  }),
+  idempotencyKey: z.string().min(1).max(128).meta({
+    description: 'Up to 128 visible ASCII characters. A repeat with the same key and body from the same user returns the first (2xx) answer with `Idempotent-Replayed: true` and runs nothing; another body gets 422 `idempotency_key_reused`; a repeat while the first still runs gets 409 `idempotency_request_in_progress`. Kept 24 h by default.',
+    example: '3f7a1c52-create-sample',
+    param: { in: 'header', name: 'Idempotency-Key', id: 'IdempotencyKey' },
+  }),
+  changeReason: z.string().max(500).meta({
+    description: 'Why the change is made (≤ 500 characters; URL-encode non-ASCII). Stored in the event metadata and shown in history. A body field `reason` does the same.',
+    example: 'Re-analysis requested by the PI',
+    param: { in: 'header', name: 'X-Change-Reason', id: 'XChangeReason' },
+  }),
+} as const;
+
+export type ConventionHeader = 'ifMatch' | 'idempotencyKey' | 'changeReason';
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export interface RegisterOptions {
+  /** Request headers of the conventions this operation honours (documented as parameters). */
+  readonly headers?: readonly ConventionHeader[];
+}
+
+const DESCRIPTION = `Event-sourced clinical sample tracking. All API paths start with \`/api/v1\`.
+
+**Authentication.** \`Authorization: Bearer <accessToken>\` (JWT) or \`X-API-Key: <key>\`, on every route except health, docs, register, login, refresh and logout.
+
+**Request ids and tracing.** Every response carries \`X-Request-Id\`: a valid incoming one (1–128 of \`[A-Za-z0-9._:-]\`) is kept, otherwise a UUID is generated. A W3C \`traceparent\` is honoured and stored with the events a request causes.
+
+**Errors.** RFC 9457 problem details, \`Content-Type: application/problem+json\`: \`{ type: "/problems/<code>", title, status, detail, code, requestId, errors?: [{ path, message }] }\` (schema \`Problem\`). They never contain a stack trace, SQL, password, token or hash. Unknown routes answer 404 \`not_found\`, wrong methods 405 \`method_not_allowed\` (with \`Allow\`).
+
+**Bodies.** JSON only (\`Content-Type: application/json\`; another type is 415 \`unsupported_media_type\`), at most 64 KiB by default (413 \`payload_too_large\`); malformed JSON is 400 \`malformed_json\`; a body that breaks a rule, or has an unknown field, is 422 \`validation_failed\` with one \`errors[]\` entry per problem. Unknown or invalid query parameters are 400 \`invalid_query\`; an id that is not a UUID is 400 \`invalid_id\`.
+
+**Versions.** Single resources carry \`ETag: "<version>"\`. \`PATCH\`, \`PUT\` and \`DELETE\` accept \`If-Match: "<version>"\`; a stale one is 412 \`version_mismatch\` and changes nothing.
+
+**Idempotency.** \`POST\` commands accept \`Idempotency-Key\` (≤ 128 characters, per user, kept 24 h): a repeat with the same body returns the first answer and runs nothing; the same key with a different body is 422 \`idempotency_key_reused\`.
+
+**Change reasons.** Every state change accepts \`X-Change-Reason\` (≤ 500 characters) or a body field \`reason\`; it is stored in the event metadata and shown in history.
+
+**Lists.** \`?limit=\` (1–100, default 20) and an opaque \`?cursor=\` (the previous page's \`nextCursor\`); the answer is \`{ items, nextCursor, total }\`, \`nextCursor\` null on the last page.
+
+**Rate limits.** 429 \`rate_limited\` with \`Retry-After\` (seconds) and \`X-RateLimit-Limit\`, \`X-RateLimit-Remaining\`, \`X-RateLimit-Reset\` (epoch seconds).
+
+**Read-your-writes.** Once a command answered 2xx, the same user's queries already show its effect.`;
+
+const withRequestIdHeader = (response: ZodOpenApiResponseObject): ZodOpenApiResponseObject => {
+  const headers = response.headers;
+  if (headers instanceof z.ZodObject) return { ...response, headers: headers.extend({ 'X-Request-Id': conventionHeaders.requestId }) };
+  if (headers === undefined) return { ...response, headers: z.object({ 'X-Request-Id': conventionHeaders.requestId }) };
+  return response;
+};
 
 export class OpenApiRegistry {
   readonly #paths: ZodOpenApiPathsObject = {};
+  readonly #tags = new Map<string, string | undefined>();
+  #cached: ReturnType<typeof createDocument> | undefined;
 
-  /** `path` in OpenAPI form, e.g. /api/v1/samples/{id}. */
-  add(method: Method, path: string, operation: ZodOpenApiOperationObject): void {
+  /** Describes a tag (operations are grouped by their first tag on /docs). */
+  tag(name: string, description?: string): this {
+    this.#tags.set(name, description);
+    this.#cached = undefined;
+    return this;
+  }
+
+  /**
+   * Registers one operation. `path` is in OpenAPI form, e.g. /api/v1/samples/{id}. The common
+   * problem responses (400, 429, 500; 413/415 with a body; 401 when secured) are added unless given.
+   */
+  add(method: Method, path: string, operation: ZodOpenApiOperationObject, options: RegisterOptions = {}): void {
     const item = (this.#paths[path] ??= {});
     if (item[method]) throw new Error(`OpenAPI operation ${method.toUpperCase()} ${path} registered twice`);
+    const defaults: ZodOpenApiResponsesObject = {
+      '400': problemResponse('Malformed request: `malformed_json`, `invalid_query`, `invalid_id`'),
+      '429': problemResponse('Too many requests (`rate_limited`), see Retry-After'),
+      '500': problemResponse('Unexpected error (`internal_error`; the detail never includes internals)'),
+    };
+    if (operation.requestBody) {
+      defaults['413'] = problemResponse('Body larger than the limit (`payload_too_large`)');
+      defaults['415'] = problemResponse('Body is not application/json (`unsupported_media_type`)');
+      defaults['422'] = problemResponse('The body breaks a rule (`validation_failed`, with errors[])');
+    }
+    if (operation.security === undefined || operation.security.length > 0) defaults['401'] = problemResponse('Missing, invalid or expired credentials (`unauthenticated`)');
+    const responses: ZodOpenApiResponsesObject = { ...defaults, ...operation.responses };
+    for (const [status, response] of Object.entries(responses)) {
+      if (/^[1-5]/.test(status) && response && typeof response === 'object' && !('$ref' in response)) {
+        responses[status as `${1 | 2 | 3 | 4 | 5}${string}`] = withRequestIdHeader(response as ZodOpenApiResponseObject);
+      }
+    }
+    const conventionParams = (options.headers ?? []).map((name) => conventionHeaders[name]);
     item[method] = {
       ...operation,
-      responses: {
-        ...operation.responses,
-        '400': operation.responses?.['400'] ?? problemResponse('Malformed request'),
-        '500': problemResponse('Unexpected error (the detail never includes internals)'),
-      },
+      parameters: [...(operation.parameters ?? []), ...conventionParams],
+      responses,
     };
+    for (const tag of operation.tags ?? []) if (!this.#tags.has(tag)) this.#tags.set(tag, undefined);
+    this.#cached = undefined;
   }
 
   document(info: { title: string; version: string }): ReturnType<typeof createDocument> {
-    return createDocument({
+    return (this.#cached ??= createDocument({
       openapi: '3.1.0',
-      info: {
-        ...info,
-        description: [
-          'Event-sourced clinical sample tracking.',
-          '',
-          'Conventions: every response carries `X-Request-Id` (a valid incoming one is kept); a W3C `traceparent` is honoured.',
-          'Errors are RFC 9457 problem details (`application/problem+json`). Single resources carry `ETag: "<version>"`;',
-          '`PATCH`/`PUT`/`DELETE` accept `If-Match` (412 `version_mismatch` when stale). `POST` commands accept',
-          '`Idempotency-Key` (≤ 128 chars, kept 24 h per user). State changes accept `X-Change-Reason` (≤ 500 chars) or a',
-          'body field `reason`. Lists take `limit` (1–100, default 20) and an opaque `cursor`, and answer',
-          '`{ items, nextCursor, total }`. Bodies are JSON only, at most 64 KiB by default (413 above, 415 for other types).',
-        ].join('\n'),
-      },
+      info: { ...info, description: DESCRIPTION },
       servers: [{ url: '/' }],
+      tags: [...this.#tags].map(([name, description]) => (description ? { name, description } : { name })),
+      security: [{ bearer: [] }, { apiKey: [] }],
       components: {
+        schemas: { Problem: problemSchema },
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         },
       },
       paths: this.#paths,
-    });
+    }));
   }
 }
 
+// ---- /docs: the document rendered as plain HTML -------------------------------------------
+
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/** Just enough Markdown for the description: paragraphs, **bold** and `code`. */
+const inlineMarkdown = (text: string) =>
+  escapeHtml(text)
+    .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
+    .replace(/`([^`]+)`/g, '<code>$1</code>');
+const paragraphs = (text: string) =>
+  text
+    .split(/\n{2,}/)
+    .map((p) => `<p>${inlineMarkdown(p)}</p>`)
+    .join('\n');
+
+interface DocParameter {
+  name?: string;
+  in?: string;
+  required?: boolean;
+  description?: string;
+  $ref?: string;
+}
 interface DocOperation {
   summary?: string;
   description?: string;
+  operationId?: string;
   tags?: string[];
-  requestBody?: unknown;
-  parameters?: unknown;
-  responses?: Record<string, unknown>;
+  security?: unknown[];
+  parameters?: DocParameter[];
+  requestBody?: { content?: Record<string, { schema?: unknown }> };
+  responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
+}
+interface DocDocument {
+  info: { title: string; version: string; description?: string };
+  tags?: { name: string; description?: string }[];
+  paths?: Record<string, Record<string, DocOperation>>;
+  components?: { schemas?: Record<string, unknown>; parameters?: Record<string, DocParameter> };
 }
 
-function docsPage(document: { info: { title: string; version: string; description?: string }; paths?: Record<string, Record<string, DocOperation>> }): string {
-  const sections = Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
-    Object.entries(item).map(([method, op]) => {
-      const responses = Object.keys(op.responses ?? {}).join(', ');
-      const details = JSON.stringify({ parameters: op.parameters, requestBody: op.requestBody, responses: op.responses }, null, 2);
-      return `<section><h3><span class="m ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>
-<p>${escapeHtml(op.summary ?? '')}</p>${op.description ? `<p>${escapeHtml(op.description)}</p>` : ''}<p>Responses: ${escapeHtml(responses)}</p>
-<details><summary>Schemas</summary><pre>${escapeHtml(details)}</pre></details></section>`;
-    }),
-  );
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(document.info.title)} API</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-section{border-top:1px solid #ddd;padding:.5rem 0}.m{font-family:monospace;padding:.1rem .4rem;border-radius:.2rem;color:#fff;background:#555}
-.get{background:#2b7}.post{background:#27b}.put,.patch{background:#b72}.delete{background:#b33}pre{background:#f6f6f6;padding:.5rem;overflow:auto;font-size:.8rem}</style></head>
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
+const json = (value: unknown) => `<pre>${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;
+const anchor = (s: string) => s.replace(/[^A-Za-z0-9]+/g, '-');
+
+function renderOperation(document: DocDocument, path: string, method: string, op: DocOperation): string {
+  const params = (op.parameters ?? []).map((p) => (p.$ref ? (document.components?.parameters?.[p.$ref.split('/').pop() ?? ''] ?? p) : p));
+  const paramRows = params
+    .map((p) => `<tr><td><code>${escapeHtml(p.name ?? '')}</code></td><td>${escapeHtml(p.in ?? '')}</td><td>${p.required ? 'yes' : ''}</td><td>${inlineMarkdown(p.description ?? '')}</td></tr>`)
+    .join('');
+  const body = op.requestBody?.content?.['application/json']?.schema;
+  const responses = Object.entries(op.responses ?? {})
+    .map(([status, r]) => {
+      const schema = Object.values(r.content ?? {})[0]?.schema;
+      const isProblem = JSON.stringify(schema ?? '').includes('#/components/schemas/Problem');
+      return `<li><strong>${escapeHtml(status)}</strong> ${inlineMarkdown(r.description ?? '')}${schema && !isProblem ? `<details><summary>schema</summary>${json(schema)}</details>` : ''}</li>`;
+    })
+    .join('');
+  return `<section id="${anchor(`${method}-${path}`)}"><h3><span class="m ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code>${op.security?.length === 0 ? ' <small>(no authentication)</small>' : ''}</h3>
+${op.summary ? `<p>${inlineMarkdown(op.summary)}</p>` : ''}${op.description ? paragraphs(op.description) : ''}
+${paramRows ? `<table><tr><th>parameter</th><th>in</th><th>required</th><th></th></tr>${paramRows}</table>` : ''}
+${body ? `<details><summary>request body (application/json)</summary>${json(body)}</details>` : ''}
+<ul>${responses}</ul></section>`;
+}
+
+export function docsPage(document: DocDocument): string {
+  const groups = new Map<string, string[]>();
+  for (const tag of document.tags ?? []) groups.set(tag.name, []);
+  for (const [path, item] of Object.entries(document.paths ?? {})) {
+    for (const method of METHODS) {
+      const op = item[method];
+      if (!op) continue;
+      const tag = op.tags?.[0] ?? 'other';
+      if (!groups.has(tag)) groups.set(tag, []);
+      groups.get(tag)!.push(renderOperation(document, path, method, op));
+    }
+  }
+  const tagDescriptions = new Map((document.tags ?? []).map((t) => [t.name, t.description]));
+  const nav = [...groups].filter(([, ops]) => ops.length > 0).map(([tag]) => `<a href="#tag-${anchor(tag)}">${escapeHtml(tag)}</a>`).join(' · ');
+  const sections = [...groups]
+    .filter(([, ops]) => ops.length > 0)
+    .map(([tag, ops]) => `<h2 id="tag-${anchor(tag)}">${escapeHtml(tag)}</h2>${tagDescriptions.get(tag) ? paragraphs(tagDescriptions.get(tag)!) : ''}\n${ops.join('\n')}`)
+    .join('\n');
+  const schemas = Object.entries(document.components?.schemas ?? {})
+    .map(([name, schema]) => `<details id="schema-${anchor(name)}"><summary><code>${escapeHtml(name)}</code></summary>${json(schema)}</details>`)
+    .join('\n');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(document.info.title)} API</title>
+<style>body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.4}
+section{border-top:1px solid #ddd;padding:.5rem 0}h2{margin-top:2rem;border-bottom:2px solid #333}
+.m{font-family:monospace;padding:.1rem .4rem;border-radius:.2rem;color:#fff;background:#555}
+.get{background:#2b7}.post{background:#27b}.put,.patch{background:#b72}.delete{background:#b33}
+pre{background:#f6f6f6;padding:.5rem;overflow:auto;font-size:.8rem}table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #ddd;padding:.2rem .4rem;text-align:left;vertical-align:top}</style></head>
 <body><h1>${escapeHtml(document.info.title)} <small>v${escapeHtml(document.info.version)}</small></h1>
-<p>Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p>
-<pre>${escapeHtml(document.info.description ?? '')}</pre>${sections.join('\n')}</body></html>`;
+<p>Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1)</p>
+<nav>${nav}</nav>
+<h2>Conventions</h2>${paragraphs(document.info.description ?? '')}
+${sections}
+<h2 id="schemas">Schemas</h2>${schemas}</body></html>`;
 }
 
 export function openApiRouter(registry: OpenApiRegistry, info: { title: string; version: string }): Router {
   const router = new Router();
-  let cached: ReturnType<typeof createDocument> | undefined;
-  const document = () => (cached ??= registry.document(info));
   router.get('/api/v1/openapi.json', (ctx) => {
-    ctx.body = document();
+    ctx.body = registry.document(info);
   });
   router.get('/docs', (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
-    ctx.body = docsPage(document() as Parameters<typeof docsPage>[0]);
+    // The page has no script and loads nothing: forbid both, whatever the global CSP says.
+    ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    ctx.body = docsPage(registry.document(info) as DocDocument);
   });
   return router;
 }

@@ -1,11 +1,19 @@
-// Lists: ?limit (1–100, default 20) and an opaque ?cursor (base64url JSON of a keyset), answered
-// as { items, nextCursor, total }.
+// Lists: ?limit (1–100, default 20) and an opaque ?cursor (base64url JSON of a keyset, validated
+// against the list's own schema), answered as { items, nextCursor, total }.
+//   const q = parseQuery(ctx, z.strictObject({ ...paginationQuery, status: ... }));
+//   const after = decodeCursor(q.cursor, z.object({ date: z.string(), id: z.uuid() }));
+//   const rows = await query.where(keyset after `after`).limit(q.limit + 1);
+//   ctx.body = toPage(rows, q.limit, total, (last) => ({ date: last.date, id: last.id }), toDto);
 import { z } from 'zod';
 import { HttpProblem } from './problem.ts';
 
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+
+/** Spread into a strict query schema. */
 export const paginationQuery = {
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(512).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE).meta({ description: `Page size, 1–${MAX_PAGE_SIZE}` }),
+  cursor: z.string().max(512).optional().meta({ description: 'Opaque: the previous page\'s nextCursor' }),
 };
 
 export interface Page<T> {
@@ -14,19 +22,38 @@ export interface Page<T> {
   total: number;
 }
 
-export function encodeCursor(key: Record<string, string | number | null>): string {
+export type CursorKey = Record<string, string | number | null>;
+
+export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
+/** The keyset a cursor holds, or undefined without one; 400 invalid_query for a cursor we did not make. */
 export function decodeCursor<S extends z.ZodType>(cursor: string | undefined, schema: S): z.infer<S> | undefined {
   if (cursor === undefined) return undefined;
-  try {
-    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    if (parsed.success) return parsed.data;
-  } catch {
-    // fall through: a cursor we did not make
+  if (/^[A-Za-z0-9_-]+$/.test(cursor)) {
+    try {
+      const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+      if (parsed.success) return parsed.data;
+    } catch {
+      // fall through: not JSON
+    }
   }
   throw new HttpProblem(400, 'invalid_query', 'The cursor is not valid.', { errors: [{ path: 'cursor', message: 'not a cursor from this list' }] });
+}
+
+/**
+ * A page from rows fetched with `limit + 1`: the extra row only tells that there is a next page,
+ * whose cursor is the key of the last row shown.
+ */
+export function toPage<Row, Item = Row>(rows: readonly Row[], limit: number, total: number, keyOf: (last: Row) => CursorKey, toItem?: (row: Row) => Item): Page<Item> {
+  const shown = rows.slice(0, limit);
+  const last = shown.at(-1);
+  return {
+    items: shown.map((row) => (toItem ? toItem(row) : (row as unknown as Item))),
+    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null,
+    total,
+  };
 }
 
 export function pageSchema<T extends z.ZodType>(item: T) {

@@ -1,16 +1,18 @@
-// zod at the HTTP edge: bodies (422 validation_failed), query strings (400 invalid_query) and ids
-// (400 invalid_id), each listing every problem in errors[].
+// zod at the HTTP edge: bodies (422 validation_failed), query strings (400 invalid_query) and
+// path parameters (400 invalid_id), each listing every problem in errors[] as { path, message }
+// with dotted paths (items.0.name). Use z.strictObject for bodies and queries so unknown fields
+// are refused, not silently dropped.
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { HttpProblem, type FieldError } from './problem.ts';
 
-export function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.map((issue) => {
+export function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
+  return error.issues.flatMap((issue) => {
     const path = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
-      return { path: [path, ...issue.keys].filter(Boolean).join('.') || '(body)', message: `Unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` };
+      return issue.keys.map((key) => ({ path: path ? `${path}.${key}` : key, message: 'Unknown field' }));
     }
-    return { path: path || '(body)', message: issue.message };
+    return [{ path: path || root, message: issue.message }];
   });
 }
 
@@ -20,15 +22,23 @@ export function parseBody<S extends z.ZodType>(ctx: Context, schema: S): z.infer
   return result.data;
 }
 
-/** Query parameters: unknown ones are refused too, so a typo never silently widens a filter. */
+/** Query parameters: unknown ones are refused too (strict schema), so a typo never silently widens a filter. */
 export function parseQuery<S extends z.ZodType>(ctx: Context, schema: S): z.infer<S> {
   const result = schema.safeParse(ctx.query);
-  if (!result.success) throw new HttpProblem(400, 'invalid_query', 'The query string has unknown or invalid parameters.', { errors: fieldErrors(result.error) });
+  if (!result.success) throw new HttpProblem(400, 'invalid_query', 'The query string has unknown or invalid parameters.', { errors: fieldErrors(result.error, '(query)') });
   return result.data;
 }
 
+/** One id path parameter, lower-cased; 400 invalid_id when it is not a UUID. */
 export function parseId(value: string | undefined, name = 'id'): string {
   const result = z.uuid().safeParse(value);
   if (!result.success) throw new HttpProblem(400, 'invalid_id', `${name} must be a UUID.`, { errors: [{ path: name, message: 'must be a UUID' }] });
   return result.data.toLowerCase();
+}
+
+/** All path parameters against a schema (e.g. { id: z.uuid() }); 400 invalid_id when one is bad. */
+export function parseParams<S extends z.ZodType>(ctx: { params?: Record<string, string> }, schema: S): z.infer<S> {
+  const result = schema.safeParse(ctx.params ?? {});
+  if (!result.success) throw new HttpProblem(400, 'invalid_id', 'A path parameter is not valid.', { errors: fieldErrors(result.error, '(path)') });
+  return result.data;
 }

@@ -1,5 +1,8 @@
 // Answers to POST commands sent with an Idempotency-Key, kept per user for a while so that a
-// retry returns the first answer instead of running the command again.
+// retry returns the first answer instead of running the command again (platform/http/idempotency.ts).
+// key = '<METHOD> <path> <Idempotency-Key>' (the scope), owner_id = the caller's user id,
+// request_hash = SHA-256 of the query and canonical JSON body. Only 2xx answers are kept; an
+// 'in_progress' row is a claim by a request still running. Expired rows are purged lazily.
 import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
