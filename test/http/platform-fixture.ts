@@ -8,7 +8,7 @@ import { changeReason } from '../../platform/http/change-reason.ts';
 import { expectedVersionFromIfMatch, setETag, versionMismatch } from '../../platform/http/etag.ts';
 import { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platform/http/pagination.ts';
-import { HttpProblem } from '../../platform/http/problem.ts';
+import { HttpProblem, type ProblemBody } from '../../platform/http/problem.ts';
 import { requireAuth } from '../../platform/http/require-auth.ts';
 import { createRouter, stateOf, type AppRouter } from '../../platform/http/state.ts';
 import { parseBody, parseParams, parseQuery } from '../../platform/http/validate.ts';
@@ -155,16 +155,8 @@ export async function startTestApp(options: Partial<HttpAppOptions> = {}, logs =
   return { ...running, calls, logs, openapi };
 }
 
-export interface ProblemJson {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  requestId: string;
-  errors?: { path: string; message: string }[];
-  [extension: string]: unknown;
-}
+/** What a problem+json answer looks like: the platform's own type, so tests and code cannot drift. */
+export type ProblemJson = ProblemBody;
 
 /** Asserts the RFC 9457 shape, the status and code, and the request id agreeing with the header. */
 export async function expectProblem(t: { is(a: unknown, b: unknown, m?: string): void; regex(s: string, r: RegExp, m?: string): void }, response: Response, status: number, code: string): Promise<ProblemJson> {
