@@ -1,32 +1,53 @@
 // The composition root's list of what the service is made of: each module's routers, its
 // OpenAPI operations and the projections that build its read models. Modules are added here as
 // they are built (identity, samples, dialog); the platform never imports them.
-import type Router from '@koa/router';
 import type { Knex } from 'knex';
-import type { EventStore } from '../platform/eventstore/port.ts';
-import type { OpenApiRegistry } from '../platform/http/openapi.ts';
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
 import type { Config } from '../platform/config.ts';
+import type { EventStore, Position } from '../platform/eventstore/port.ts';
+import type { FailureLimit, FailureLimitOptions } from '../platform/http/failure-limit.ts';
+import type { OpenApiRegistry } from '../platform/http/openapi.ts';
+import type { RateLimitFactory } from '../platform/http/rate-limit.ts';
+import type { AppRouter } from '../platform/http/state.ts';
 import type { Projection } from '../projections/engine/index.ts';
+import { identityProjection } from '../projections/identity/identity-read-model.ts';
+import { identityModule } from '../modules/identity/module.ts';
+import type { PasswordHasher } from '../modules/identity/passwords.ts';
 
 export interface ModuleContext {
   readonly config: Config;
   readonly knex: Knex;
   readonly store: EventStore;
   readonly openapi: OpenApiRegistry;
+  readonly logger: Logger;
+  readonly rateLimit: RateLimitFactory;
+  readonly failureLimit: (options: FailureLimitOptions) => FailureLimit;
   /** Read-your-writes: resolves once the named projections reached the position (bounded). */
-  readonly waitForProjections: (names: readonly string[], position: { commit: bigint; prepare: bigint }) => Promise<boolean>;
+  readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+  /** Tests only: a cheaper argon2 than production's. */
+  readonly passwordHasher?: PasswordHasher;
 }
 
 export interface ComposedModules {
-  readonly routers: Router[];
-  readonly projections: Projection[];
+  readonly routers: AppRouter[];
+  readonly authenticate: Middleware;
+  /** Start-up work of the modules (admin bootstrap, warm-ups), run once the API is composed. */
+  start(): Promise<void>;
 }
 
 /** Every projection of every module (the projector runs these even without the API). */
 export function allProjections(): Projection[] {
-  return [];
+  return [identityProjection];
 }
 
-export function composeModules(_context: ModuleContext): ComposedModules {
-  return { routers: [], projections: allProjections() };
+export function composeModules(context: ModuleContext): ComposedModules {
+  const identity = identityModule({ ...context, ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}) });
+  return {
+    routers: [...identity.routers],
+    authenticate: identity.authenticate,
+    async start() {
+      await identity.start();
+    },
+  };
 }

@@ -6,7 +6,9 @@ import type { Config } from '../platform/config.ts';
 import { createHttpApp } from '../platform/http/app.ts';
 import { OpenApiRegistry } from '../platform/http/openapi.ts';
 import { idempotencyMiddleware, purgeExpiredIdempotencyKeys } from '../platform/http/idempotency.ts';
-import { memoryBackend, rateLimit, redisBackend, redisReadinessCheck, type RateLimitBackend } from '../platform/http/rate-limit.ts';
+import { memoryBackend, rateLimit, rateLimiterFactory, redisBackend, redisReadinessCheck, type RateLimitBackend } from '../platform/http/rate-limit.ts';
+import { failureLimit } from '../platform/http/failure-limit.ts';
+import type { PasswordHasher } from '../modules/identity/passwords.ts';
 import type { ReadinessCheck } from '../platform/http/health.ts';
 import type { AppState } from '../platform/http/state.ts';
 import { Shutdown, closeHttpServer } from '../platform/shutdown.ts';
@@ -19,6 +21,13 @@ export interface ServiceRoles {
   readonly projector: boolean;
 }
 
+export interface ServiceOptions {
+  /** Install SIGTERM/SIGINT handlers (the CLI does; tests running several services do not). */
+  readonly handleSignals?: boolean;
+  /** Tests only: a cheaper argon2 than production's. */
+  readonly passwordHasher?: PasswordHasher;
+}
+
 export interface RunningService {
   readonly infrastructure: Infrastructure;
   readonly engine: ProjectionEngine;
@@ -27,7 +36,7 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export async function startService(config: Config, logger: Logger, roles: ServiceRoles): Promise<RunningService> {
+export async function startService(config: Config, logger: Logger, roles: ServiceRoles, options: ServiceOptions = {}): Promise<RunningService> {
   const shutdown = new Shutdown(logger, config.SHUTDOWN_TIMEOUT_MS);
   const infrastructure = await openInfrastructure(config, logger);
   shutdown.register('infrastructure', () => infrastructure.close());
@@ -51,16 +60,21 @@ export async function startService(config: Config, logger: Logger, roles: Servic
   let url: string | undefined;
   if (roles.api) {
     const openapi = new OpenApiRegistry();
+    const backend: RateLimitBackend = infrastructure.redis
+      ? redisBackend(infrastructure.redis, (error) => logger.warn({ err: error }, 'Redis rate limiter failed: counting in memory'))
+      : memoryBackend();
     const modules = composeModules({
       config,
       knex,
       store,
       openapi,
+      logger,
+      rateLimit: rateLimiterFactory(backend),
+      failureLimit: (options) => failureLimit(backend, options),
       waitForProjections: (names, position) => engine.waitForProjections(names, position, { timeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS }),
+      ...(options.passwordHasher ? { passwordHasher: options.passwordHasher } : {}),
     });
-    const backend: RateLimitBackend = infrastructure.redis
-      ? redisBackend(infrastructure.redis, (error) => logger.warn({ err: error }, 'Redis rate limiter failed: counting in memory'))
-      : memoryBackend();
+    await modules.start();
     const readinessChecks: ReadinessCheck[] = [
       { name: 'postgres', check: async () => void (await knex.raw('SELECT 1')) },
       { name: 'eventStore', check: async () => { await store.ping(); return { kind: store.kind }; } },
@@ -81,6 +95,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       trustProxy: config.TRUST_PROXY,
       openapi,
       readinessChecks,
+      authenticate: modules.authenticate,
       middleware: [
         rateLimit(backend, {
           name: 'user',
@@ -108,6 +123,6 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       await closeHttpServer(listening);
     });
   }
-  shutdown.onSignals();
+  if (options.handleSignals ?? true) shutdown.onSignals();
   return { infrastructure, engine, server, url, stop: () => shutdown.run() };
 }

@@ -54,6 +54,7 @@ export const envSchema = z.object({
   REFRESH_TOKEN_TTL_DAYS: int(30, 1, 365),
   ADMIN_USERNAME: z.string().trim().optional(),
   ADMIN_PASSWORD: z.string().optional(),
+  ADMIN_EMAIL: z.email().optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -199,7 +199,7 @@ export function decideUser(command: UserCommand, state: UserState): Decision<Use
 
 function register(c: RegisterUser['data'], state: UserState): Decision<UserDecisionEvent> {
   if (state.status !== 'unregistered') return refuse('conflict', 'user already exists');
-  const errors = validateRegistration(c);
+  const errors = validateRegistration(c, { allowReserved: c.role === 'admin' });
   if (errors.length > 0) return refuse('validation_failed', 'the registration breaks some rules', [], errors);
   return accept<UserDecisionEvent>(
     { type: 'UsernameReserved', data: { userId: c.userId, username: normalizeUsername(c.username) } },

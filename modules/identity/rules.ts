@@ -36,7 +36,7 @@ export function isCommonPassword(password: string): boolean {
 
 const characterCount = (text: string): number => [...text].length;
 
-export function validateUsername(username: string, path = 'username'): FieldError[] {
+export function validateUsername(username: string, path = 'username', allowReserved = false): FieldError[] {
   const errors: FieldError[] = [];
   const length = characterCount(username);
   if (length < usernameLength.min || length > usernameLength.max) {
@@ -45,7 +45,7 @@ export function validateUsername(username: string, path = 'username'): FieldErro
   if (!/^[A-Za-z0-9_.-]*$/.test(username)) {
     errors.push({ path, message: 'may contain only letters A–Z, digits, "_", "." and "-"' });
   }
-  if (reservedUsernames.has(normalizeUsername(username))) {
+  if (!allowReserved && reservedUsernames.has(normalizeUsername(username))) {
     errors.push({ path, message: 'is reserved' });
   }
   return errors;
@@ -77,10 +77,13 @@ export interface RegistrationInput {
   readonly password: string;
 }
 
-/** All registration rules. Cheap: a route runs it before spending argon2 work on the hash. */
-export function validateRegistration(input: RegistrationInput): FieldError[] {
+/**
+ * All registration rules. Cheap: a route runs it before spending argon2 work on the hash.
+ * `allowReserved`: only the admin bootstrap (ADMIN_USERNAME, CLI) may take a name like "admin".
+ */
+export function validateRegistration(input: RegistrationInput, options: { allowReserved?: boolean } = {}): FieldError[] {
   return [
-    ...validateUsername(input.username),
+    ...validateUsername(input.username, 'username', options.allowReserved ?? false),
     ...validateEmail(input.email),
     ...validatePassword(input.password, input.username),
   ];

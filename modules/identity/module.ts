@@ -1,0 +1,86 @@
+// The identity module as the composition root sees it: its routers, the authentication
+// middleware every other route relies on, and the start-up work (admin bootstrap, argon2 warm-up).
+import type { Knex } from 'knex';
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import type { Config } from '../../platform/config.ts';
+import { systemCause } from '../../platform/eventstore/metadata.ts';
+import type { EventStore, Position } from '../../platform/eventstore/port.ts';
+import type { FailureLimit, FailureLimitOptions } from '../../platform/http/failure-limit.ts';
+import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import type { RateLimitFactory } from '../../platform/http/rate-limit.ts';
+import type { AppRouter } from '../../platform/http/state.ts';
+import { authenticationMiddleware } from './authenticate.ts';
+import { createIdentityCommands, type IdentityCommands } from './commands.ts';
+import { createPasswordHasher, type PasswordHasher } from './passwords.ts';
+import { identityRouters } from './routes.ts';
+import { createAccessTokens } from './tokens.ts';
+
+/** The projections (by name) whose tables the identity queries read. */
+export const identityReadModels = ['identity'] as const;
+
+export interface IdentityModuleContext {
+  readonly config: Config;
+  readonly knex: Knex;
+  readonly store: EventStore;
+  readonly openapi: OpenApiRegistry;
+  readonly logger: Logger;
+  readonly rateLimit: RateLimitFactory;
+  readonly failureLimit: (options: FailureLimitOptions) => FailureLimit;
+  readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+  /** Tests inject a cheaper hasher; production uses the OWASP parameters. */
+  readonly hasher?: PasswordHasher;
+}
+
+export interface IdentityModule {
+  readonly routers: AppRouter[];
+  readonly authenticate: Middleware;
+  readonly commands: IdentityCommands;
+  /** Warms the dummy hash and creates the first admin from ADMIN_USERNAME / ADMIN_PASSWORD. */
+  start(): Promise<void>;
+}
+
+/** The bootstrap admin's email when ADMIN_EMAIL is not set (a reserved TLD: never delivered). */
+export const defaultAdminEmail = (username: string): string => `${username.toLowerCase()}@admin.vialog.invalid`;
+
+export function identityCommandsFor(context: Pick<IdentityModuleContext, 'config' | 'knex' | 'store' | 'waitForProjections' | 'hasher'>): IdentityCommands {
+  return createIdentityCommands({
+    store: context.store,
+    knex: context.knex,
+    hasher: context.hasher ?? createPasswordHasher(),
+    accessTokens: createAccessTokens(context.config),
+    refreshTokenTtlDays: context.config.REFRESH_TOKEN_TTL_DAYS,
+    waitForReadModel: (position) => context.waitForProjections(identityReadModels, position),
+  });
+}
+
+export function identityModule(context: IdentityModuleContext): IdentityModule {
+  const { config } = context;
+  const hasher = context.hasher ?? createPasswordHasher();
+  const accessTokens = createAccessTokens(config);
+  const commands = identityCommandsFor({ ...context, hasher });
+  const routers = identityRouters({
+    commands,
+    knex: context.knex,
+    openapi: context.openapi,
+    authPerIp: context.rateLimit({ name: 'auth-ip', max: config.RATE_LIMIT_AUTH_PER_IP_PER_MINUTE, durationMs: 60_000, key: (ctx) => ctx.ip || 'unknown' }),
+    loginFailures: context.failureLimit({ name: 'login', max: config.RATE_LIMIT_LOGIN_FAILURES_PER_15_MINUTES, windowMs: 15 * 60_000 }),
+  });
+  const authenticate = authenticationMiddleware({ knex: context.knex, accessTokens, recordApiKeyUse: (keyId, userId, cause) => commands.recordApiKeyUse(keyId, userId, cause) });
+
+  return {
+    routers,
+    authenticate,
+    commands,
+    async start() {
+      await hasher.warmUp();
+      if (config.ADMIN_USERNAME !== undefined && config.ADMIN_PASSWORD !== undefined) {
+        const outcome = await commands.ensureAdmin(
+          { username: config.ADMIN_USERNAME, email: config.ADMIN_EMAIL ?? defaultAdminEmail(config.ADMIN_USERNAME), password: config.ADMIN_PASSWORD },
+          systemCause('admin bootstrap from ADMIN_USERNAME'),
+        );
+        context.logger.info({ username: config.ADMIN_USERNAME, outcome }, 'admin bootstrap');
+      }
+    },
+  };
+}

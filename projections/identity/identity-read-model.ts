@@ -1,0 +1,168 @@
+// The identity read model: users, login sessions and API keys, as the routes and the
+// authentication middleware query them (modules/identity/queries.ts). One projection, so one
+// read-your-writes wait covers a command that touches several of them (a login: user + session).
+//
+// Idempotent: every row carries the revision of its stream and an update only applies when the
+// event is newer; inserts ignore rows that exist; "last used" style columns only move forward.
+import type { Knex } from 'knex';
+import type { RecordedEvent } from '../../platform/eventstore/port.ts';
+import { identityEventTypes, isIdentityEventType, parseIdentityEvent, type IdentityEvent } from '../../modules/identity/events.ts';
+import type { Projection } from '../engine/index.ts';
+
+export const identityProjectionName = 'identity';
+
+const users = (t: string) => `CREATE TABLE "${t}" (
+  user_id              uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+  username             text,
+  username_lower       text,
+  email                text,
+  email_lower          text,
+  role                 text NOT NULL,
+  status               text NOT NULL,
+  sessions_valid_from  timestamptz,
+  created_at           timestamptz NOT NULL,
+  updated_at           timestamptz NOT NULL,
+  last_login_at        timestamptz,
+  last_failed_login_at timestamptz,
+  version              integer NOT NULL);
+CREATE INDEX "${t}_username_lower" ON "${t}" (username_lower);
+CREATE INDEX "${t}_email_lower" ON "${t}" (email_lower);
+CREATE INDEX "${t}_created" ON "${t}" (created_at, user_id)`;
+
+const sessions = (t: string) => `CREATE TABLE "${t}" (
+  session_id        uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+  user_id           uuid NOT NULL,
+  started_at        timestamptz NOT NULL,
+  expires_at        timestamptz NOT NULL,
+  last_refreshed_at timestamptz,
+  revoked_at        timestamptz,
+  revoked_reason    text,
+  version           integer NOT NULL);
+CREATE INDEX "${t}_open_by_user" ON "${t}" (user_id) WHERE revoked_at IS NULL`;
+
+const apiKeys = (t: string) => `CREATE TABLE "${t}" (
+  key_id       uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+  user_id      uuid NOT NULL,
+  name         text NOT NULL,
+  prefix       text NOT NULL,
+  secret_hash  text NOT NULL,
+  created_at   timestamptz NOT NULL,
+  revoked_at   timestamptz,
+  last_used_at timestamptz,
+  version      integer NOT NULL);
+CREATE INDEX "${t}_by_user" ON "${t}" (user_id, created_at, key_id)`;
+
+type Trx = Knex.Transaction;
+
+async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEvent, revision: number): Promise<void> {
+  const u = table('identity_users');
+  const s = table('identity_sessions');
+  const k = table('identity_api_keys');
+  /** Updates a row of a stream-owned table only when this event is newer than what it holds. */
+  const updateNewer = (t: string, idColumn: string, id: string, set: Record<string, unknown>) =>
+    trx(t).where(idColumn, id).andWhere('version', '<', revision).update({ ...set, version: revision });
+  const moveForward = (t: string, idColumn: string, id: string, column: string, at: string) =>
+    trx.raw(`UPDATE "${t}" SET "${column}" = GREATEST(COALESCE("${column}", ?::timestamptz), ?::timestamptz) WHERE "${idColumn}" = ?`, [at, at, id]);
+
+  switch (e.type) {
+    case 'UserRegistered': {
+      const d = e.data;
+      await trx(u)
+        .insert({
+          user_id: d.userId,
+          username: d.username,
+          username_lower: d.username.toLowerCase(),
+          email: d.email,
+          email_lower: d.email.toLowerCase(),
+          role: d.role,
+          status: 'active',
+          created_at: d.registeredAt,
+          updated_at: d.registeredAt,
+          version: revision,
+        })
+        .onConflict('user_id')
+        .ignore();
+      return;
+    }
+    case 'PasswordChanged':
+      await updateNewer(u, 'user_id', e.data.userId, { sessions_valid_from: e.data.changedAt, updated_at: e.data.changedAt });
+      return;
+    case 'PasswordHashUpgraded':
+      await updateNewer(u, 'user_id', e.data.userId, {});
+      return;
+    case 'UserDeactivated':
+      await updateNewer(u, 'user_id', e.data.userId, { status: 'inactive', sessions_valid_from: e.data.deactivatedAt, updated_at: e.data.deactivatedAt });
+      return;
+    case 'UserActivated':
+      await updateNewer(u, 'user_id', e.data.userId, { status: 'active', updated_at: e.data.activatedAt });
+      return;
+    case 'UserRoleChanged':
+      await updateNewer(u, 'user_id', e.data.userId, { role: e.data.role, updated_at: e.data.changedAt });
+      return;
+    case 'UserErased':
+      // The row stays (ids in other read models and the audit trail point at it); personal data goes.
+      await updateNewer(u, 'user_id', e.data.userId, {
+        status: 'erased',
+        username: null,
+        username_lower: null,
+        email: null,
+        email_lower: null,
+        sessions_valid_from: e.data.erasedAt,
+        updated_at: e.data.erasedAt,
+      });
+      return;
+    case 'UsernameReserved':
+    case 'UsernameReleased':
+    case 'EmailReserved':
+    case 'EmailReleased':
+      return; // write-side uniqueness only
+    case 'SessionStarted': {
+      const d = e.data;
+      await trx(s)
+        .insert({ session_id: d.sessionId, user_id: d.userId, started_at: d.startedAt, expires_at: d.expiresAt, version: revision })
+        .onConflict('session_id')
+        .ignore();
+      await moveForward(u, 'user_id', d.userId, 'last_login_at', d.startedAt);
+      return;
+    }
+    case 'SessionRefreshed':
+      await updateNewer(s, 'session_id', e.data.sessionId, { last_refreshed_at: e.data.refreshedAt });
+      return;
+    case 'RefreshTokenReuseDetected':
+      await updateNewer(s, 'session_id', e.data.sessionId, {});
+      return;
+    case 'SessionRevoked':
+      await updateNewer(s, 'session_id', e.data.sessionId, { revoked_at: e.data.revokedAt, revoked_reason: e.data.reason });
+      return;
+    case 'LoginFailed':
+      await moveForward(u, 'user_id', e.data.userId, 'last_failed_login_at', e.data.failedAt);
+      return;
+    case 'ApiKeyCreated': {
+      const d = e.data;
+      await trx(k)
+        .insert({ key_id: d.keyId, user_id: d.userId, name: d.name, prefix: d.prefix, secret_hash: d.secretHash, created_at: d.createdAt, version: revision })
+        .onConflict('key_id')
+        .ignore();
+      return;
+    }
+    case 'ApiKeyRevoked':
+      await updateNewer(k, 'key_id', e.data.keyId, { revoked_at: e.data.revokedAt });
+      return;
+    case 'ApiKeyUsed':
+      await moveForward(k, 'key_id', e.data.keyId, 'last_used_at', e.data.firstUsedAt);
+      return;
+  }
+}
+
+export const identityProjection: Projection = {
+  name: identityProjectionName,
+  version: 1,
+  eventTypes: identityEventTypes,
+  tables: { identity_users: users, identity_sessions: sessions, identity_api_keys: apiKeys },
+  async apply(events: readonly RecordedEvent[], { trx, table }) {
+    for (const event of events) {
+      if (!isIdentityEventType(event.type)) continue;
+      await applyOne(trx, table, parseIdentityEvent(event.type, event.data), event.revision);
+    }
+  },
+};

@@ -1,0 +1,110 @@
+// The whole service (API + projections in one process, as `vialog serve`) on a fresh test
+// database, for HTTP tests of the modules. Argon2 runs with small parameters here so a test file
+// can register many users; the production parameters are covered by the password unit tests.
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../platform/config.ts';
+import { createLogger } from '../../platform/logging.ts';
+import { createPasswordHasher } from '../../modules/identity/passwords.ts';
+import { startService, type RunningService } from '../../app/service.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export const testArgon2 = { memoryCost: 1024, timeCost: 1, parallelism: 1 } as const;
+
+export interface TestService {
+  readonly url: string;
+  readonly api: string;
+  readonly db: TestDatabase;
+  readonly service: RunningService;
+  readonly logLines: string[];
+  stop(): Promise<void>;
+}
+
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const db = await createTestDatabase('vialog_http');
+  const logLines: string[] = [];
+  const logger = createLogger(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logLines.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    }),
+  );
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: db.url,
+    PORT: '0',
+    DATA_DIR: '.data/test-service',
+    DATABASE_POOL_MAX: '10',
+    PROJECTION_POLL_INTERVAL_MS: '200',
+    JWT_KEYS: 'test-k1:0123456789abcdef0123456789abcdef0123456789',
+    ...env,
+  });
+  const service = await startService(config, logger, { api: true, projector: true }, { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) });
+  const url = service.url!;
+  return {
+    url,
+    api: `${url}/api/v1`,
+    db,
+    service,
+    logLines,
+    async stop() {
+      await service.stop();
+      await db.drop();
+    },
+  };
+}
+
+// --- a tiny client ------------------------------------------------------------------------------
+
+export interface Answer<T = Record<string, unknown>> {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: T;
+}
+
+export interface RequestOptions {
+  readonly body?: unknown;
+  readonly token?: string;
+  readonly apiKey?: string;
+  readonly headers?: Record<string, string>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers loosely
+export async function call<T = any>(base: string, method: string, path: string, options: RequestOptions = {}): Promise<Answer<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined) headers['content-type'] ??= 'application/json';
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.apiKey) headers['x-api-key'] = options.apiKey;
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+export interface TestUser {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string;
+  readonly password: string;
+  readonly accessToken: string;
+  readonly refreshToken: string;
+}
+
+let counter = 0;
+/** Registers and logs in a new user with a unique name. */
+export async function newUser(api: string, prefix = 'user'): Promise<TestUser> {
+  counter += 1;
+  const username = `${prefix}${counter}_${Math.random().toString(36).slice(2, 8)}`;
+  const email = `${username}@lab.example`;
+  const password = `violet-Harbor-${counter}-kestrel`;
+  const registered = await call(api, 'POST', '/auth/register', { body: { username, email, password } });
+  if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${JSON.stringify(registered.body)}`);
+  const login = await call(api, 'POST', '/auth/login', { body: { login: username, password } });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  return { id: registered.body.id, username, email, password, accessToken: login.body.accessToken, refreshToken: login.body.refreshToken };
+}
