@@ -8,6 +8,9 @@ import { ProjectionEngine } from '../projections/engine/index.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { allProjections } from './modules.ts';
 import { startService } from './service.ts';
+import { systemCause } from '../platform/eventstore/metadata.ts';
+import { defaultAdminEmail, identityCommandsFor } from '../modules/identity/module.ts';
+import { IdentityDomainError } from '../modules/identity/decide.ts';
 
 const USAGE = `Usage: vialog <command>
 
@@ -17,6 +20,9 @@ const USAGE = `Usage: vialog <command>
   migrate                       apply database migrations
   projections status            position, lag and state of every projection
   projections rebuild <name>    rebuild one read model (zero downtime); --all for every one
+  users create --username <name> --email <email> [--admin]
+                                create an account (the password is read from stdin, or asked for
+                                on a terminal); with --admin an existing account is promoted
   help                          this text
 
 Configuration comes from environment variables; see README.md.`;
@@ -80,9 +86,82 @@ async function projections(config: Config, logger: Logger, args: string[]) {
   }
 }
 
+/** A password from stdin: asked for without echo on a terminal, else the first line piped in. */
+async function readPassword(): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    let text = '';
+    for await (const chunk of stdin) text += String(chunk);
+    return text.split(/\r?\n/)[0] ?? '';
+  }
+  process.stdout.write('Password (not shown): ');
+  stdin.setRawMode(true);
+  stdin.resume();
+  stdin.setEncoding('utf8');
+  return new Promise((resolve) => {
+    let password = '';
+    const onData = (key: string) => {
+      for (const ch of key) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+          stdin.setRawMode(false);
+          stdin.pause();
+          stdin.off('data', onData);
+          process.stdout.write('\n');
+          resolve(password);
+          return;
+        }
+        if (ch === '\u0003') process.exit(130); // Ctrl-C
+        password = ch === '\u007f' ? password.slice(0, -1) : password + ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+async function users(config: Config, logger: Logger, args: string[]) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { username: { type: 'string' }, email: { type: 'string' }, admin: { type: 'boolean', default: false } },
+  });
+  if (positionals[0] !== 'create' || !values.username) fail(USAGE);
+  const password = await readPassword();
+  const infrastructure = await openInfrastructure(config, logger);
+  const engine = new ProjectionEngine({ projections: allProjections(), store: infrastructure.store, knex: infrastructure.knex, databaseUrl: infrastructure.databaseUrl, logger });
+  engine.start(); // stands by if a running service leads the projections; leads them otherwise
+  try {
+    const commands = identityCommandsFor({
+      config,
+      knex: infrastructure.knex,
+      store: infrastructure.store,
+      waitForProjections: (names, position) => engine.waitForProjections(names, position, { timeoutMs: 30_000 }),
+    });
+    const cause = systemCause('vialog users create (command line)');
+    const email = values.email ?? (values.admin ? defaultAdminEmail(values.username) : fail('--email is required'));
+    try {
+      if (values.admin) {
+        const outcome = await commands.ensureAdmin({ username: values.username, email, password }, cause);
+        console.log(`admin ${values.username}: ${outcome}`);
+      } else {
+        const user = await commands.register({ username: values.username, email, password }, cause);
+        console.log(`created user ${user.username} (${user.id})`);
+      }
+    } catch (error) {
+      if (error instanceof IdentityDomainError) {
+        fail([`vialog users create: ${error.message} (${error.code})`, ...error.errors.map((e) => `  ${e.path}: ${e.message}`)].join('\n'), 1);
+      }
+      throw error;
+    }
+  } finally {
+    await engine.stop();
+    await infrastructure.close();
+  }
+}
+
 async function main() {
-  const { positionals } = parseArgs({ allowPositionals: true, strict: false });
-  const [command = 'serve', ...rest] = positionals;
+  const argv = process.argv.slice(2);
+  const [command = 'serve'] = argv;
+  const rest = argv.slice(1);
   if (command === 'help' || command === '--help') {
     console.log(USAGE);
     return;
@@ -106,6 +185,8 @@ async function main() {
       return migrate(config, logger);
     case 'projections':
       return projections(config, logger, rest);
+    case 'users':
+      return users(config, logger, rest);
     default:
       fail(`unknown command: ${command}\n\n${USAGE}`);
   }

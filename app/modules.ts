@@ -17,6 +17,7 @@ import type { PasswordHasher } from '../modules/identity/passwords.ts';
 
 export interface ModuleContext {
   readonly config: Config;
+  readonly databaseUrl: string;
   readonly knex: Knex;
   readonly store: EventStore;
   readonly openapi: OpenApiRegistry;
@@ -34,6 +35,7 @@ export interface ComposedModules {
   readonly authenticate: Middleware;
   /** Start-up work of the modules (admin bootstrap, warm-ups), run once the API is composed. */
   start(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /** Every projection of every module (the projector runs these even without the API). */
@@ -48,6 +50,9 @@ export function composeModules(context: ModuleContext): ComposedModules {
     authenticate: identity.authenticate,
     async start() {
       await identity.start();
+    },
+    async stop() {
+      await identity.stop();
     },
   };
 }

@@ -65,6 +65,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       : memoryBackend();
     const modules = composeModules({
       config,
+      databaseUrl: infrastructure.databaseUrl,
       knex,
       store,
       openapi,
@@ -75,6 +76,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       ...(options.passwordHasher ? { passwordHasher: options.passwordHasher } : {}),
     });
     await modules.start();
+    shutdown.register('modules', () => modules.stop());
     const readinessChecks: ReadinessCheck[] = [
       { name: 'postgres', check: async () => void (await knex.raw('SELECT 1')) },
       { name: 'eventStore', check: async () => { await store.ping(); return { kind: store.kind }; } },

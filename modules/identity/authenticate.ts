@@ -2,17 +2,19 @@
 // A request without credentials passes on unauthenticated (routes that need a caller say so with
 // requireAuth); a request with bad credentials is refused here, whatever the route.
 //
-// Every request looks the caller up in the read model (one indexed query), so a revoked session
-// or key, a password change and a deactivation take effect on the very next request, not when
-// the access token expires. The role comes from the read model too, not from the token.
+// Every request is checked against the read model's current state of the session or key and its
+// user (through CallerCache, which drops a user's entries the moment a command changes them), so
+// a revoked session or key, a password change and a deactivation take effect on the very next
+// request, not when the access token expires. The role comes from the read model, not the token.
 import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import { HttpProblem } from '../../platform/http/problem.ts';
 import { stateOf } from '../../platform/http/state.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
+import type { CachedCaller, CallerCache } from './caller-cache.ts';
 import { digestsEqual } from './digest.ts';
 import * as queries from './queries.ts';
-import { parseApiKey, TokenError, type AccessTokens } from './tokens.ts';
+import { parseApiKey, TokenError, type AccessTokens, type VerifiedAccessToken } from './tokens.ts';
 
 const unauthenticated = (detail: string, code: 'unauthenticated' | 'token_expired' = 'unauthenticated') =>
   new HttpProblem(401, code, detail, { headers: { 'WWW-Authenticate': code === 'token_expired' ? 'Bearer error="invalid_token", error_description="expired"' : 'Bearer' } });
@@ -21,14 +23,38 @@ const inactive = () => new HttpProblem(403, 'account_inactive', 'This account is
 export interface AuthenticationOptions {
   readonly knex: Knex;
   readonly accessTokens: AccessTokens;
+  readonly cache: CallerCache;
   /** Records an API key's first use of the day (audit); runs in the background, failures only logged. */
   readonly recordApiKeyUse: (keyId: string, userId: string, cause: CommandCause) => Promise<void>;
 }
 
+/** The authenticated caller's account as of this request (for GET /auth/me), keyed by ctx.state. */
+const callers = new WeakMap<object, CachedCaller>();
+export function authenticatedCaller(ctx: { state: object }): CachedCaller | undefined {
+  return callers.get(ctx.state);
+}
+
 export function authenticationMiddleware(options: AuthenticationOptions): Middleware {
-  const { knex, accessTokens } = options;
+  const { knex, accessTokens, cache } = options;
   /** `<keyId>:<day>` already recorded by this process: one event per key and day, not per request. */
   const usedToday = new Set<string>();
+
+  const lookUp = async (key: string, read: () => Promise<CachedCaller | undefined>): Promise<CachedCaller | undefined> => {
+    const cached = cache.get(key);
+    if (cached) return cached;
+    const generation = cache.generation();
+    const caller = await read();
+    if (caller) cache.set(key, caller, generation);
+    return caller;
+  };
+
+  const verify = async (token: string): Promise<VerifiedAccessToken> => {
+    const known = cache.token(token);
+    if (known) return known;
+    const verified = await accessTokens.verify(token);
+    cache.rememberToken(token, verified);
+    return verified;
+  };
 
   return async (ctx, next) => {
     const authorization = ctx.get('authorization');
@@ -42,9 +68,9 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
     if (authorization !== '') {
       const match = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
       if (!match) throw unauthenticated('The Authorization header must be "Bearer <access token>".');
-      let claims;
+      let claims: VerifiedAccessToken;
       try {
-        claims = await accessTokens.verify(match[1]!);
+        claims = await verify(match[1]!);
       } catch (error) {
         if (error instanceof TokenError) {
           state.log.debug({ reason: error.message }, 'access token refused');
@@ -52,22 +78,24 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
         }
         throw error;
       }
-      const caller = await queries.callerBySession(knex, claims.userId, claims.sessionId);
-      if (!caller || caller.status === 'erased' || caller.revoked) throw unauthenticated('The session of this access token has ended.');
+      const caller = await lookUp(`session:${claims.sessionId}`, () => queries.callerBySession(knex, claims.userId, claims.sessionId));
+      if (!caller || caller.userId !== claims.userId || caller.status === 'erased' || caller.revoked) throw unauthenticated('The session of this access token has ended.');
       if (caller.status !== 'active') throw inactive();
       state.auth = { userId: caller.userId, username: caller.username, role: caller.role, actorType: 'user', sessionId: claims.sessionId };
+      callers.set(ctx.state, caller);
       await next();
       return;
     }
 
     const parsed = parseApiKey(apiKey.trim());
     if (!parsed) throw unauthenticated('The API key is not valid.');
-    const caller = await queries.callerByApiKey(knex, parsed.keyId);
+    const caller = await lookUp(`key:${parsed.keyId}`, () => queries.callerByApiKey(knex, parsed.keyId));
     if (!caller || caller.secretHash === undefined || !digestsEqual(caller.secretHash, parsed.keyHash) || caller.revoked || caller.status === 'erased') {
       throw unauthenticated('The API key is not valid.');
     }
     if (caller.status !== 'active') throw inactive();
     state.auth = { userId: caller.userId, username: caller.username, role: caller.role, actorType: 'api_key', apiKeyId: parsed.keyId };
+    callers.set(ctx.state, caller);
 
     const day = new Date().toISOString().slice(0, 10);
     const usage = `${parsed.keyId}:${day}`;

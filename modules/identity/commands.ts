@@ -8,7 +8,7 @@ import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { eventMetadata } from '../../platform/eventstore/metadata.ts';
 import { StreamConflictError, type ExpectedRevision, type EventStore, type Position, comparePositions } from '../../platform/eventstore/port.ts';
 import type { ApiKeyEvent, IdentityEvent, Role, SessionEvent, UserEvent } from './events.ts';
-import { identityEventSchemaVersions, identityStreams, isIdentityEventType, parseIdentityEvent, streamOf } from './events.ts';
+import { callerChangingEvents, identityEventSchemaVersions, identityStreams, isIdentityEventType, parseIdentityEvent, streamOf } from './events.ts';
 import {
   decideApiKey,
   decideSession,
@@ -37,6 +37,8 @@ export interface IdentityCommandDeps {
   readonly refreshTokenTtlDays: number;
   /** Read-your-writes: resolves once the identity read model reached the position (bounded). */
   readonly waitForReadModel: (position: Position) => Promise<boolean>;
+  /** Called once the read model has a change that can refuse or alter a user's callers (cache eviction). */
+  readonly onCallerChanged?: (userId: string) => void;
   readonly now?: () => Date;
 }
 
@@ -76,6 +78,9 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
   const loadSession = (sessionId: string) => load<SessionState, SessionEvent>(identityStreams.session(sessionId), evolveSession, initialSessionState());
   const loadApiKey = (keyId: string) => load<ApiKeyState, ApiKeyEvent>(identityStreams.apiKey(keyId), evolveApiKey, initialApiKeyState());
 
+  /** Users whose callers changed, with the position of that change, until a settle() reaches it. */
+  const changedUsers = new Map<string, Position>();
+
   const toNew = (event: IdentityEvent, cause: CommandCause, at: Date) => ({
     type: event.type,
     data: event.data,
@@ -91,13 +96,21 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     let position: Position | undefined;
     for (const [streamId, streamEvents] of groupByStream(events)) {
       const result = await store.append(streamId, streamEvents.map((e) => toNew(e, cause, at)), { expectedRevision: expected.get(streamId) ?? 'any' });
+      for (const e of streamEvents) if (callerChangingEvents.has(e.type)) changedUsers.set(e.data.userId, result.position);
       if (!position || comparePositions(result.position, position) > 0) position = result.position;
     }
     return position;
   }
 
+  /** Waits for the read model to reach the position, then drops what the cache knew of the changed users. */
   async function settle(position: Position | undefined): Promise<void> {
-    if (position) await deps.waitForReadModel(position);
+    if (!position) return;
+    await deps.waitForReadModel(position);
+    for (const [userId, changedAt] of changedUsers) {
+      if (comparePositions(changedAt, position) > 0) continue; // another command's, settled by it
+      changedUsers.delete(userId);
+      deps.onCallerChanged?.(userId);
+    }
   }
 
   /** Appends what the decision produced, waits for the read model, then throws its error if any. */

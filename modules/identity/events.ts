@@ -312,3 +312,19 @@ export function streamOf(event: IdentityEvent): string {
       return identityStreams.apiKeyUsage(event.data.keyId, event.data.day);
   }
 }
+
+// --- for the authentication cache (modules/identity/caller-cache.ts) --------------------------
+
+/** The NOTIFY channel the identity projection signals changed users on (payload: user id). */
+export const identityChangedChannel = 'vialog_identity_changed';
+
+/** Events after which a user's cached callers must be looked up again. */
+export const callerChangingEvents: ReadonlySet<string> = new Set([
+  'SessionRevoked',
+  'PasswordChanged',
+  'UserDeactivated',
+  'UserActivated',
+  'UserRoleChanged',
+  'UserErased',
+  'ApiKeyRevoked',
+]);

@@ -10,7 +10,10 @@ import type { FailureLimit, FailureLimitOptions } from '../../platform/http/fail
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import type { RateLimitFactory } from '../../platform/http/rate-limit.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
+import { listenToChannel, type ChannelListener } from '../../platform/database/notifications.ts';
 import { authenticationMiddleware } from './authenticate.ts';
+import { CallerCache } from './caller-cache.ts';
+import { identityChangedChannel } from './events.ts';
 import { createIdentityCommands, type IdentityCommands } from './commands.ts';
 import { createPasswordHasher, type PasswordHasher } from './passwords.ts';
 import { identityRouters } from './routes.ts';
@@ -21,6 +24,8 @@ export const identityReadModels = ['identity'] as const;
 
 export interface IdentityModuleContext {
   readonly config: Config;
+  /** For the LISTEN connection that keeps the caller cache fresh across processes. */
+  readonly databaseUrl: string;
   readonly knex: Knex;
   readonly store: EventStore;
   readonly openapi: OpenApiRegistry;
@@ -36,15 +41,19 @@ export interface IdentityModule {
   readonly routers: AppRouter[];
   readonly authenticate: Middleware;
   readonly commands: IdentityCommands;
-  /** Warms the dummy hash and creates the first admin from ADMIN_USERNAME / ADMIN_PASSWORD. */
+  /** Warms the dummy hash, listens for caller changes, creates the first admin from ADMIN_USERNAME / ADMIN_PASSWORD. */
   start(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /** The bootstrap admin's email when ADMIN_EMAIL is not set (a reserved TLD: never delivered). */
 export const defaultAdminEmail = (username: string): string => `${username.toLowerCase()}@admin.vialog.invalid`;
 
-export function identityCommandsFor(context: Pick<IdentityModuleContext, 'config' | 'knex' | 'store' | 'waitForProjections' | 'hasher'>): IdentityCommands {
+export function identityCommandsFor(
+  context: Pick<IdentityModuleContext, 'config' | 'knex' | 'store' | 'waitForProjections' | 'hasher'> & { onCallerChanged?: (userId: string) => void },
+): IdentityCommands {
   return createIdentityCommands({
+    ...(context.onCallerChanged ? { onCallerChanged: context.onCallerChanged } : {}),
     store: context.store,
     knex: context.knex,
     hasher: context.hasher ?? createPasswordHasher(),
@@ -58,7 +67,9 @@ export function identityModule(context: IdentityModuleContext): IdentityModule {
   const { config } = context;
   const hasher = context.hasher ?? createPasswordHasher();
   const accessTokens = createAccessTokens(config);
-  const commands = identityCommandsFor({ ...context, hasher });
+  const cache = new CallerCache();
+  const commands = identityCommandsFor({ ...context, hasher, onCallerChanged: (userId) => cache.evictUser(userId) });
+  let listener: ChannelListener | undefined;
   const routers = identityRouters({
     commands,
     knex: context.knex,
@@ -66,7 +77,7 @@ export function identityModule(context: IdentityModuleContext): IdentityModule {
     authPerIp: context.rateLimit({ name: 'auth-ip', max: config.RATE_LIMIT_AUTH_PER_IP_PER_MINUTE, durationMs: 60_000, key: (ctx) => ctx.ip || 'unknown' }),
     loginFailures: context.failureLimit({ name: 'login', max: config.RATE_LIMIT_LOGIN_FAILURES_PER_15_MINUTES, windowMs: 15 * 60_000 }),
   });
-  const authenticate = authenticationMiddleware({ knex: context.knex, accessTokens, recordApiKeyUse: (keyId, userId, cause) => commands.recordApiKeyUse(keyId, userId, cause) });
+  const authenticate = authenticationMiddleware({ knex: context.knex, accessTokens, cache, recordApiKeyUse: (keyId, userId, cause) => commands.recordApiKeyUse(keyId, userId, cause) });
 
   return {
     routers,
@@ -74,6 +85,13 @@ export function identityModule(context: IdentityModuleContext): IdentityModule {
     commands,
     async start() {
       await hasher.warmUp();
+      listener = await listenToChannel({
+        databaseUrl: context.databaseUrl,
+        channel: identityChangedChannel,
+        onMessage: (userId) => cache.evictUser(userId),
+        onReconnect: () => cache.clear(),
+        onError: (error) => context.logger.warn({ err: error }, 'identity change notifications interrupted: caller cache cleared'),
+      });
       if (config.ADMIN_USERNAME !== undefined && config.ADMIN_PASSWORD !== undefined) {
         const outcome = await commands.ensureAdmin(
           { username: config.ADMIN_USERNAME, email: config.ADMIN_EMAIL ?? defaultAdminEmail(config.ADMIN_USERNAME), password: config.ADMIN_PASSWORD },
@@ -81,6 +99,9 @@ export function identityModule(context: IdentityModuleContext): IdentityModule {
         );
         context.logger.info({ username: config.ADMIN_USERNAME, outcome }, 'admin bootstrap');
       }
+    },
+    async stop() {
+      await listener?.close();
     },
   };
 }

@@ -136,36 +136,58 @@ export async function activeApiKeyIds(knex: Knex, userId: string): Promise<strin
 export interface CallerRow {
   readonly userId: string;
   readonly username: string;
+  readonly email: string;
   readonly role: Role;
   readonly status: 'active' | 'inactive' | 'erased';
+  readonly createdAt: string;
   /** Session (bearer) or key (API key) no longer valid. */
   readonly revoked: boolean;
   /** API keys only: SHA-256 of the whole key, compared in constant time by the caller. */
   readonly secretHash?: string;
 }
 
+interface CallerQueryRow {
+  user_id: string;
+  username: string | null;
+  email: string | null;
+  role: Role;
+  status: CallerRow['status'];
+  created_at: Date;
+  revoked: boolean;
+  secret_hash?: string;
+}
+
+const callerRow = (row: CallerQueryRow): CallerRow => ({
+  userId: row.user_id,
+  username: row.username ?? '',
+  email: row.email ?? '',
+  role: row.role,
+  status: row.status,
+  createdAt: row.created_at.toISOString(),
+  revoked: row.revoked,
+  ...(row.secret_hash !== undefined ? { secretHash: row.secret_hash } : {}),
+});
+
 /** The caller behind an access token: its user and whether its session still holds. */
 export async function callerBySession(knex: Knex, userId: string, sessionId: string): Promise<CallerRow | undefined> {
-  const result = await knex.raw<{ rows: { username: string | null; role: Role; status: CallerRow['status']; revoked: boolean }[] }>(
-    `SELECT u.username, u.role, u.status,
+  const result = await knex.raw<{ rows: CallerQueryRow[] }>(
+    `SELECT u.user_id, u.username, u.email, u.role, u.status, u.created_at,
             (s.revoked_at IS NOT NULL OR (u.sessions_valid_from IS NOT NULL AND s.started_at < u.sessions_valid_from)) AS revoked
        FROM identity_sessions s JOIN identity_users u ON u.user_id = s.user_id
       WHERE s.session_id = ? AND s.user_id = ?`,
     [sessionId, userId],
   );
   const row = result.rows[0];
-  return row ? { userId, username: row.username ?? '', role: row.role, status: row.status, revoked: row.revoked } : undefined;
+  return row ? callerRow(row) : undefined;
 }
 
 export async function callerByApiKey(knex: Knex, keyId: string): Promise<CallerRow | undefined> {
-  const result = await knex.raw<{ rows: { user_id: string; username: string | null; role: Role; status: CallerRow['status']; revoked: boolean; secret_hash: string }[] }>(
-    `SELECT k.user_id, u.username, u.role, u.status, (k.revoked_at IS NOT NULL) AS revoked, k.secret_hash
+  const result = await knex.raw<{ rows: CallerQueryRow[] }>(
+    `SELECT k.user_id, u.username, u.email, u.role, u.status, u.created_at, (k.revoked_at IS NOT NULL) AS revoked, k.secret_hash
        FROM identity_api_keys k JOIN identity_users u ON u.user_id = k.user_id
       WHERE k.key_id = ?`,
     [keyId],
   );
   const row = result.rows[0];
-  return row
-    ? { userId: row.user_id, username: row.username ?? '', role: row.role, status: row.status, revoked: row.revoked, secretHash: row.secret_hash }
-    : undefined;
+  return row ? callerRow(row) : undefined;
 }

@@ -12,6 +12,7 @@ import { HttpProblem } from '../../platform/http/problem.ts';
 import { requireAuth } from '../../platform/http/require-auth.ts';
 import { createRouter, type AppContext, type AppRouter } from '../../platform/http/state.ts';
 import { parseBody, parseId, parseQuery } from '../../platform/http/validate.ts';
+import { authenticatedCaller } from './authenticate.ts';
 import type { IdentityCommands } from './commands.ts';
 import { IdentityDomainError, identityErrorStatus, type Actor, type RequestFacts } from './decide.ts';
 import { normalizeEmail, normalizeUsername, roles } from './events.ts';
@@ -198,11 +199,12 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     summary: 'The caller',
     responses: { '200': { description: 'The caller', ...json(meSchema) } },
   });
-  auth.get('/me', async (ctx) => {
-    const caller = requireAuth(ctx);
-    const user = await queries.getUser(knex, caller.userId);
-    if (!user) throw new HttpProblem(404, 'not_found', 'User not found.');
-    ctx.body = user;
+  auth.get('/me', (ctx) => {
+    requireAuth(ctx);
+    // The account as the authentication just checked it (same read model row, no second query).
+    const caller = authenticatedCaller(ctx);
+    if (!caller) throw new HttpProblem(404, 'not_found', 'User not found.');
+    ctx.body = { id: caller.userId, username: caller.username, email: caller.email, role: caller.role, isActive: caller.status === 'active', createdAt: caller.createdAt };
   });
 
   openapi.add(

@@ -1,10 +1,16 @@
 // One log line per request, when it completes: what was asked (method, route pattern), the
 // answer's status and how long it took. Never headers or bodies: they carry credentials.
 import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
 import type { AppState } from './state.ts';
 
-export function accessLogMiddleware(): Middleware {
+export function accessLogMiddleware(logger: Logger): Middleware {
   return async (ctx, next) => {
+    // Below the configured level the line is never built (nor the request's child logger).
+    if (!logger.isLevelEnabled('info')) {
+      await next();
+      return;
+    }
     const started = process.hrtime.bigint();
     try {
       await next();

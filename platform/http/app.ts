@@ -38,7 +38,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.on('error', (error: unknown) => options.logger.warn({ err: error }, 'response failed after it started'));
 
   app.use(requestIdMiddleware(options.logger)); // X-Request-Id, traceparent, child logger
-  app.use(accessLogMiddleware()); // one line per request, with the final status
+  app.use(accessLogMiddleware(options.logger)); // one line per request, with the final status
   app.use(problemMiddleware()); // every error below becomes problem+json
   app.use(helmet()); // security headers
   for (const m of jsonBodyMiddleware(options.bodyLimitBytes)) app.use(m); // JSON only, size limit

@@ -21,7 +21,11 @@ export function requestIdMiddleware(logger: Logger): Middleware {
     const incoming = ctx.get('x-request-id');
     state.requestId = REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
     state.traceparent = parseTraceparent(ctx.get('traceparent'));
-    state.log = logger.child({ requestId: state.requestId });
+    // The child logger is made on first use: most requests log one access line at most, and a
+    // pino child with redaction costs more than the rest of a small request's plumbing.
+    let child: Logger | undefined;
+    const requestId = state.requestId;
+    Object.defineProperty(state, 'log', { configurable: true, enumerable: true, get: () => (child ??= logger.child({ requestId })) });
     ctx.set('X-Request-Id', state.requestId);
     await next();
   };

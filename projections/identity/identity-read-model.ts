@@ -6,7 +6,14 @@
 // event is newer; inserts ignore rows that exist; "last used" style columns only move forward.
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
-import { identityEventTypes, isIdentityEventType, parseIdentityEvent, type IdentityEvent } from '../../modules/identity/events.ts';
+import {
+  callerChangingEvents,
+  identityChangedChannel,
+  identityEventTypes,
+  isIdentityEventType,
+  parseIdentityEvent,
+  type IdentityEvent,
+} from '../../modules/identity/events.ts';
 import type { Projection } from '../engine/index.ts';
 
 export const identityProjectionName = 'identity';
@@ -160,9 +167,14 @@ export const identityProjection: Projection = {
   eventTypes: identityEventTypes,
   tables: { identity_users: users, identity_sessions: sessions, identity_api_keys: apiKeys },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
+    const changedUsers = new Set<string>();
     for (const event of events) {
       if (!isIdentityEventType(event.type)) continue;
-      await applyOne(trx, table, parseIdentityEvent(event.type, event.data), event.revision);
+      const parsed = parseIdentityEvent(event.type, event.data);
+      await applyOne(trx, table, parsed, event.revision);
+      if (callerChangingEvents.has(parsed.type)) changedUsers.add(parsed.data.userId);
     }
+    // API processes cache callers: tell them, on commit, whose sessions/keys/role/status changed.
+    for (const userId of changedUsers) await trx.raw('SELECT pg_notify(?, ?)', [identityChangedChannel, userId]);
   },
 };

@@ -1,0 +1,41 @@
+// Runs autocannon in a child process, so the load generator does not share the event loop of the
+// server it measures (autocannon changes its behaviour inside worker threads, hence a process).
+// Input: the LoadRequest as JSON in argv[2]; output: the LoadResult as JSON on stdout.
+import autocannon from 'autocannon';
+
+export interface LoadRequest {
+  readonly url: string;
+  readonly connections: number;
+  readonly seconds: number;
+  readonly method?: 'GET' | 'POST';
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+}
+
+export interface LoadResult {
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly total: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+const request = JSON.parse(process.argv[2] ?? '{}') as LoadRequest;
+const result = await autocannon({
+  url: request.url,
+  connections: request.connections,
+  duration: request.seconds,
+  method: request.method ?? 'GET',
+  headers: request.headers ?? {},
+  ...(request.body !== undefined ? { body: request.body } : {}),
+});
+const answer: LoadResult = {
+  requestsPerSecond: result.requests.total / request.seconds,
+  p50Ms: result.latency.p50,
+  p99Ms: result.latency.p99,
+  total: result.requests.total,
+  non2xx: result.non2xx,
+  errors: result.errors,
+};
+process.stdout.write(JSON.stringify(answer));

@@ -1,0 +1,101 @@
+// Two API instances on one database (as behind a load balancer): a revocation made through one is
+// honoured by the other (its caller cache is evicted by the projection's NOTIFY); failed logins
+// are counted across instances when they share Redis. Also: rebuilding the identity read model
+// gives the same rows.
+import test from 'ava';
+import pg from 'pg';
+import { loadConfig } from '../../platform/config.ts';
+import { createLogger } from '../../platform/logging.ts';
+import { createPasswordHasher } from '../../modules/identity/passwords.ts';
+import { startService, type RunningService } from '../../app/service.ts';
+import { redisSkipReason, testRedisUrl } from '../support/database.ts';
+import { call, newUser, startTestService, testArgon2, type TestService } from '../support/service.ts';
+
+const redisUrl = testRedisUrl();
+let first: TestService;
+let second: RunningService;
+let api2: string;
+
+test.before(async () => {
+  const shared = { RATE_LIMIT_LOGIN_FAILURES_PER_15_MINUTES: '4', ...(redisUrl ? { REDIS_URL: redisUrl } : {}) };
+  first = await startTestService(shared);
+  // The second instance: API only, same database, same keys; the first one runs the projections.
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: first.db.url,
+    PORT: '0',
+    DATA_DIR: '.data/test-service',
+    JWT_KEYS: 'test-k1:0123456789abcdef0123456789abcdef0123456789',
+    LOG_LEVEL: 'silent',
+    ...shared,
+  });
+  second = await startService(config, createLogger({ level: 'silent' }), { api: true, projector: false }, { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) });
+  api2 = `${second.url!}/api/v1`;
+});
+test.after.always(async () => {
+  await second?.stop();
+  await first?.stop();
+});
+
+async function refusedWithin(ms: number, probe: () => Promise<number>): Promise<{ refused: boolean; afterMs: number }> {
+  const started = Date.now();
+  for (;;) {
+    const status = await probe();
+    if (status === 401 || status === 403) return { refused: true, afterMs: Date.now() - started };
+    if (Date.now() - started > ms) return { refused: false, afterMs: Date.now() - started };
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('a logout through one instance ends the session on the other (which had it cached)', async (t) => {
+  const user = await newUser(first.api);
+  for (let i = 0; i < 3; i++) t.is((await call(api2, 'GET', '/auth/me', { token: user.accessToken })).status, 200); // cached on the second instance now
+  t.is((await call(first.api, 'POST', '/auth/logout', { body: { refreshToken: user.refreshToken } })).status, 204);
+  const outcome = await refusedWithin(2_000, async () => (await call(api2, 'GET', '/auth/me', { token: user.accessToken })).status);
+  t.true(outcome.refused, 'the other instance still accepted the token after 2 s');
+  t.log(`refused by the other instance ${outcome.afterMs} ms after the logout answered`);
+});
+
+test('an API key revoked through one instance stops working on the other', async (t) => {
+  const user = await newUser(first.api);
+  const key = (await call(first.api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'k' } })).body.key as string;
+  t.is((await call(api2, 'GET', '/auth/me', { apiKey: key })).status, 200);
+  const id = (await call(first.api, 'GET', '/auth/api-keys', { token: user.accessToken })).body.items[0].id as string;
+  t.is((await call(first.api, 'DELETE', `/auth/api-keys/${id}`, { token: user.accessToken })).status, 204);
+  const outcome = await refusedWithin(2_000, async () => (await call(api2, 'GET', '/auth/me', { apiKey: key })).status);
+  t.true(outcome.refused);
+});
+
+if (!redisUrl) console.log(`[skip] shared login-failure counting: ${redisSkipReason()}`);
+const redisTest = redisUrl ? test : test.skip;
+
+redisTest('failed logins are counted across instances through Redis', async (t) => {
+  const user = await newUser(first.api);
+  for (let i = 0; i < 2; i++) t.is((await call(first.api, 'POST', '/auth/login', { body: { login: user.username, password: `wrong-${i}-password` } })).status, 401);
+  for (let i = 0; i < 2; i++) t.is((await call(api2, 'POST', '/auth/login', { body: { login: user.username, password: `wrong-${i}-password` } })).status, 401);
+  const limited = await call(first.api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } });
+  t.is(limited.status, 429);
+});
+
+test.serial('rebuilding the identity read model gives the same rows (run alone: other tests would change rows meanwhile)', async (t) => {
+  const user = await newUser(first.api);
+  await call(first.api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'rebuild me' } });
+  await call(first.api, 'POST', '/auth/logout', { body: { refreshToken: user.refreshToken } });
+  const client = new pg.Client({ connectionString: first.db.url });
+  await client.connect();
+  try {
+    const snapshot = async () => {
+      const out: Record<string, unknown[]> = {};
+      for (const [table, key] of [['identity_users', 'user_id'], ['identity_sessions', 'session_id'], ['identity_api_keys', 'key_id']] as const) {
+        out[table] = (await client.query(`SELECT * FROM ${table} ORDER BY ${key}`)).rows;
+      }
+      return out;
+    };
+    const before = await snapshot();
+    t.true(before.identity_users!.length >= 1);
+    await first.service.engine.rebuild('identity', { timeoutMs: 30_000 });
+    t.deepEqual(await snapshot(), before);
+  } finally {
+    await client.end();
+  }
+});
