@@ -12,6 +12,8 @@ import type { RateLimitFactory } from '../platform/http/rate-limit.ts';
 import type { AppRouter } from '../platform/http/state.ts';
 import type { Projection } from '../projections/engine/index.ts';
 import { identityProjection } from '../projections/identity/identity-read-model.ts';
+import { samplesProjection } from '../projections/samples/samples-read-model.ts';
+import { samplesModule } from '../modules/samples/module.ts';
 import { identityModule } from '../modules/identity/module.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
 
@@ -40,13 +42,13 @@ export interface ComposedModules {
 
 /** Every projection of every module (the projector runs these even without the API). */
 export function allProjections(): Projection[] {
-  return [identityProjection];
+  return [identityProjection, samplesProjection];
 }
 
 export function composeModules(context: ModuleContext): ComposedModules {
   const identity = identityModule({ ...context, ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}) });
   return {
-    routers: [...identity.routers],
+    routers: [...identity.routers, ...samplesModule(context).routers],
     authenticate: identity.authenticate,
     async start() {
       await identity.start();

@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import * as eventStore from './001_event_store.ts';
 import * as projectionCheckpoints from './002_projection_checkpoints.ts';
 import * as idempotencyKeys from './003_idempotency_keys.ts';
+import * as readerRole from './004_read_model_reader_role.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '001_event_store': eventStore,
   '002_projection_checkpoints': projectionCheckpoints,
   '003_idempotency_keys': idempotencyKeys,
+  '004_read_model_reader_role': readerRole,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,0 +1,174 @@
+// Pure decider of a sample: (command, state) -> Decision. `now` and ids come in with the command.
+// A sample belongs to its owner: any other caller gets not_found, exactly like an unknown id.
+// An update that changes several things yields the matching events together (appended atomically):
+// SampleDetailsCorrected, then SampleMoved, then SampleStatusChanged.
+import type { CorrectableField, SampleEvent, SampleStatus, SampleType } from './events.ts';
+import { correctableFields } from './events.ts';
+import type { SampleState } from './evolve.ts';
+import { evolveSample, initialSampleState, isRegistered } from './evolve.ts';
+import type { FieldError, SampleFields } from './rules.ts';
+import { checkStatusMove, validateSampleFields } from './rules.ts';
+
+export type SampleErrorCode = 'validation_failed' | 'invalid_transition' | 'not_found' | 'version_mismatch' | 'conflict';
+
+export const sampleErrorStatus: Readonly<Record<SampleErrorCode, number>> = {
+  validation_failed: 422,
+  invalid_transition: 422,
+  not_found: 404,
+  version_mismatch: 412,
+  conflict: 409,
+};
+
+export interface SampleError {
+  readonly code: SampleErrorCode;
+  readonly message: string;
+  readonly errors?: readonly FieldError[];
+  /** version_mismatch: the current version, for the client to re-read. */
+  readonly currentVersion?: number;
+}
+
+export type Decision = { readonly ok: true; readonly events: readonly SampleEvent[] } | { readonly ok: false; readonly error: SampleError };
+
+const accept = (...events: SampleEvent[]): Decision => ({ ok: true, events });
+const refuse = (error: SampleError): Decision => ({ ok: false, error });
+const notFound = (): Decision => refuse({ code: 'not_found', message: 'sample not found' });
+
+export interface RegisterSample {
+  readonly type: 'RegisterSample';
+  readonly data: {
+    readonly sampleId: string;
+    readonly ownerId: string;
+    readonly sampleType: SampleType;
+    readonly subjectId: string;
+    readonly collectionDate: string;
+    readonly status?: SampleStatus | undefined;
+    readonly storageLocation?: string | null | undefined;
+    readonly notes?: string | null | undefined;
+    readonly now: Date;
+  };
+}
+
+/** The editable fields; absent ones stay as they are (PATCH). PUT sends them all. */
+export interface SampleChanges {
+  readonly sampleType?: SampleType | undefined;
+  readonly subjectId?: string | undefined;
+  readonly collectionDate?: string | undefined;
+  readonly status?: SampleStatus | undefined;
+  readonly storageLocation?: string | null | undefined;
+  readonly notes?: string | null | undefined;
+}
+
+export interface UpdateSample {
+  readonly type: 'UpdateSample';
+  readonly data: {
+    readonly actorId: string;
+    readonly changes: SampleChanges;
+    /** The change reason (required for archived → processing). */
+    readonly reason: string | null;
+    /** From If-Match; undefined means "the current version" (the route retries on conflicts). */
+    readonly expectedVersion?: number | undefined;
+    readonly now: Date;
+  };
+}
+
+export interface DiscardSample {
+  readonly type: 'DiscardSample';
+  readonly data: { readonly actorId: string; readonly reason: string | null; readonly expectedVersion?: number | undefined; readonly now: Date };
+}
+
+export type SampleCommand = RegisterSample | UpdateSample | DiscardSample;
+
+export function decideSample(command: SampleCommand, state: SampleState): Decision {
+  switch (command.type) {
+    case 'RegisterSample':
+      return register(command.data, state);
+    case 'UpdateSample':
+      return update(command.data, state);
+    case 'DiscardSample':
+      return discard(command.data, state);
+  }
+}
+
+function register(c: RegisterSample['data'], state: SampleState): Decision {
+  if (state.kind !== 'none') return refuse({ code: 'conflict', message: 'sample already exists' });
+  const fields: SampleFields = {
+    sampleType: c.sampleType,
+    subjectId: c.subjectId,
+    collectionDate: c.collectionDate,
+    storageLocation: c.storageLocation ?? null,
+    notes: c.notes ?? null,
+  };
+  const errors = validateSampleFields(fields, c.now);
+  if (errors.length > 0) return refuse({ code: 'validation_failed', message: 'the sample breaks some rules', errors });
+  return accept({
+    type: 'SampleRegistered',
+    data: { sampleId: c.sampleId, ownerId: c.ownerId, ...fields, status: c.status ?? 'collected', registeredAt: c.now.toISOString() },
+  });
+}
+
+/** The visible sample of this owner, or the error to answer. */
+function ownSample(state: SampleState, actorId: string, expectedVersion: number | undefined) {
+  if (!isRegistered(state) || state.kind === 'discarded' || state.ownerId !== actorId) return notFound();
+  if (expectedVersion !== undefined && expectedVersion !== state.version) {
+    return refuse({ code: 'version_mismatch', message: `the sample is at version ${state.version}, not ${expectedVersion}`, currentVersion: state.version });
+  }
+  return state;
+}
+
+function update(c: UpdateSample['data'], state: SampleState): Decision {
+  const sample = ownSample(state, c.actorId, c.expectedVersion);
+  if ('ok' in sample) return sample;
+  const next: SampleFields & { status: SampleStatus } = {
+    sampleType: c.changes.sampleType ?? sample.sampleType,
+    subjectId: c.changes.subjectId ?? sample.subjectId,
+    collectionDate: c.changes.collectionDate ?? sample.collectionDate,
+    status: c.changes.status ?? sample.status,
+    storageLocation: c.changes.storageLocation !== undefined ? c.changes.storageLocation : sample.storageLocation,
+    notes: c.changes.notes !== undefined ? c.changes.notes : sample.notes,
+  };
+  const errors = validateSampleFields(next, c.now);
+  // A date that was valid when registered may have aged out: only a changed date is re-checked.
+  const relevant = next.collectionDate === sample.collectionDate ? errors.filter((e) => e.path !== 'collectionDate') : errors;
+  if (relevant.length > 0) return refuse({ code: 'validation_failed', message: 'the change breaks some rules', errors: relevant });
+  if (next.status !== sample.status) {
+    const move = checkStatusMove(sample.status, next.status, c.reason);
+    if (!move.ok) return refuse({ code: 'invalid_transition', message: move.message, errors: [{ path: 'status', message: move.message }] });
+  }
+  const at = c.now.toISOString();
+  const events: SampleEvent[] = [];
+  const changes: Partial<Record<CorrectableField, { from: unknown; to: unknown }>> = {};
+  for (const field of correctableFields) {
+    if (next[field] !== sample[field]) changes[field] = { from: sample[field], to: next[field] };
+  }
+  if (Object.keys(changes).length > 0) {
+    events.push({ type: 'SampleDetailsCorrected', data: { sampleId: sample.sampleId, ownerId: sample.ownerId, changes: changes as never, correctedAt: at } });
+  }
+  if (next.storageLocation !== sample.storageLocation) {
+    events.push({ type: 'SampleMoved', data: { sampleId: sample.sampleId, ownerId: sample.ownerId, from: sample.storageLocation, to: next.storageLocation, movedAt: at } });
+  }
+  if (next.status !== sample.status) {
+    events.push({ type: 'SampleStatusChanged', data: { sampleId: sample.sampleId, ownerId: sample.ownerId, from: sample.status, to: next.status, reason: c.reason, changedAt: at } });
+  }
+  return accept(...events);
+}
+
+function discard(c: DiscardSample['data'], state: SampleState): Decision {
+  const sample = ownSample(state, c.actorId, c.expectedVersion);
+  if ('ok' in sample) return sample;
+  return accept({ type: 'SampleDiscarded', data: { sampleId: sample.sampleId, ownerId: sample.ownerId, reason: c.reason, discardedAt: c.now.toISOString() } });
+}
+
+export const sampleDecider = { decide: decideSample, evolve: evolveSample, initialState: initialSampleState };
+
+export class SampleDomainError extends Error {
+  override readonly name = 'SampleDomainError';
+  readonly code: SampleErrorCode;
+  readonly errors: readonly FieldError[];
+  readonly currentVersion: number | undefined;
+  constructor(error: SampleError) {
+    super(error.message);
+    this.code = error.code;
+    this.errors = error.errors ?? [];
+    this.currentVersion = error.currentVersion;
+  }
+}

@@ -1,0 +1,69 @@
+// Pure evolver of a sample's stream, with its initial state.
+import type { SampleEvent, SampleStatus, SampleType } from './events.ts';
+
+export interface SampleDetails {
+  readonly sampleId: string;
+  readonly ownerId: string;
+  readonly sampleType: SampleType;
+  readonly subjectId: string;
+  readonly collectionDate: string;
+  readonly status: SampleStatus;
+  readonly storageLocation: string | null;
+  readonly notes: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Events in the stream so far: the ETag. */
+  readonly version: number;
+}
+
+export type SampleState =
+  | { readonly kind: 'none' }
+  | ({ readonly kind: 'active' } & SampleDetails)
+  | ({ readonly kind: 'discarded' } & SampleDetails);
+
+export const initialSampleState = (): SampleState => ({ kind: 'none' });
+
+export type RegisteredSample = Exclude<SampleState, { kind: 'none' }>;
+export const isRegistered = (s: SampleState): s is RegisteredSample => s.kind !== 'none';
+
+export function evolveSample(state: SampleState, event: SampleEvent): SampleState {
+  if (event.type === 'SampleRegistered') {
+    const d = event.data;
+    return {
+      kind: 'active',
+      sampleId: d.sampleId,
+      ownerId: d.ownerId,
+      sampleType: d.sampleType,
+      subjectId: d.subjectId,
+      collectionDate: d.collectionDate,
+      status: d.status,
+      storageLocation: d.storageLocation,
+      notes: d.notes,
+      createdAt: d.registeredAt,
+      updatedAt: d.registeredAt,
+      version: 1,
+    };
+  }
+  if (!isRegistered(state)) return state;
+  const version = state.version + 1;
+  switch (event.type) {
+    case 'SampleDetailsCorrected': {
+      const c = event.data.changes;
+      return {
+        ...state,
+        ...(c.sampleType ? { sampleType: c.sampleType.to } : {}),
+        ...(c.subjectId ? { subjectId: c.subjectId.to } : {}),
+        ...(c.collectionDate ? { collectionDate: c.collectionDate.to } : {}),
+        ...(c.notes ? { notes: c.notes.to } : {}),
+        updatedAt: event.data.correctedAt,
+        version,
+      };
+    }
+    case 'SampleStatusChanged':
+      return { ...state, status: event.data.to, updatedAt: event.data.changedAt, version };
+    case 'SampleMoved':
+      return { ...state, storageLocation: event.data.to, updatedAt: event.data.movedAt, version };
+    case 'SampleDiscarded':
+      return { ...state, kind: 'discarded', updatedAt: event.data.discardedAt, version };
+  }
+}

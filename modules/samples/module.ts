@@ -1,0 +1,25 @@
+// The samples module as the composition root sees it: its routers (commands wait for the
+// samples read model: read-your-writes).
+import type { Knex } from 'knex';
+import type { EventStore, Position } from '../../platform/eventstore/port.ts';
+import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import type { AppRouter } from '../../platform/http/state.ts';
+import { createSampleCommands } from './commands.ts';
+import { sampleRouters } from './routes.ts';
+
+export const samplesReadModels = ['samples'] as const;
+
+export interface SamplesModuleContext {
+  readonly knex: Knex;
+  readonly store: EventStore;
+  readonly openapi: OpenApiRegistry;
+  readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+}
+
+export function samplesModule(context: SamplesModuleContext): { routers: AppRouter[] } {
+  const commands = createSampleCommands({
+    store: context.store,
+    waitForReadModel: (position) => context.waitForProjections(samplesReadModels, position),
+  });
+  return { routers: sampleRouters({ commands, knex: context.knex, store: context.store, openapi: context.openapi }) };
+}

@@ -1,0 +1,82 @@
+// The rules of a sample record (API.md, Samples). Each check returns every broken rule as
+// { path, message } so a client can show them all at once (422 validation_failed).
+import type { SampleStatus, SampleType } from './events.ts';
+
+export interface FieldError {
+  readonly path: string;
+  readonly message: string;
+}
+
+export const SUBJECT_ID_PATTERN = /^[A-Z][0-9]{3,}$/;
+export const STORAGE_PATTERN = /^(?:freezer-[0-9]+-row[A-Z]|shelf-[0-9]+)$/;
+export const FREEZER_PATTERN = /^freezer-[0-9]+-row[A-Z]$/;
+export const MAX_COLLECTION_AGE_YEARS = 10;
+export const MAX_NOTES_LENGTH = 2000;
+
+/** Allowed status moves; archived → processing is a re-analysis and needs a reason. */
+export const statusMoves: Readonly<Record<SampleStatus, readonly SampleStatus[]>> = {
+  collected: ['processing', 'archived'],
+  processing: ['archived'],
+  archived: ['processing'],
+};
+export const movesNeedingReason: ReadonlySet<string> = new Set(['archived->processing']);
+
+export interface SampleFields {
+  readonly sampleType: SampleType;
+  readonly subjectId: string;
+  readonly collectionDate: string;
+  readonly storageLocation: string | null;
+  readonly notes: string | null;
+}
+
+/** UTC calendar date of an instant, YYYY-MM-DD. */
+export const utcDate = (at: Date): string => at.toISOString().slice(0, 10);
+
+function isRealDate(value: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const parsed = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(parsed.getTime()) && utcDate(parsed) === value;
+}
+
+/** The oldest collection date accepted on `today` (10 years back, same calendar day). */
+export function oldestCollectionDate(today: string): string {
+  const [y, m, d] = today.split('-').map(Number) as [number, number, number];
+  const oldest = new Date(Date.UTC(y - MAX_COLLECTION_AGE_YEARS, m - 1, d));
+  return utcDate(oldest);
+}
+
+export function validateSampleFields(fields: SampleFields, now: Date): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!SUBJECT_ID_PATTERN.test(fields.subjectId)) {
+    errors.push({ path: 'subjectId', message: 'must be one capital letter and at least 3 digits, e.g. P001' });
+  }
+  if (!isRealDate(fields.collectionDate)) {
+    errors.push({ path: 'collectionDate', message: 'must be a date YYYY-MM-DD' });
+  } else {
+    const today = utcDate(now);
+    if (fields.collectionDate > today) errors.push({ path: 'collectionDate', message: 'must not be in the future' });
+    else if (fields.collectionDate < oldestCollectionDate(today)) {
+      errors.push({ path: 'collectionDate', message: `must not be older than ${MAX_COLLECTION_AGE_YEARS} years` });
+    }
+  }
+  if (fields.storageLocation !== null && !STORAGE_PATTERN.test(fields.storageLocation)) {
+    errors.push({ path: 'storageLocation', message: 'must be freezer-<n>-row<X> (e.g. freezer-3-rowB) or shelf-<n>' });
+  }
+  if (fields.sampleType === 'tissue' && (fields.storageLocation === null || !FREEZER_PATTERN.test(fields.storageLocation))) {
+    errors.push({ path: 'storageLocation', message: 'tissue must be stored in a freezer (freezer-<n>-row<X>)' });
+  }
+  if (fields.notes !== null && fields.notes.length > MAX_NOTES_LENGTH) {
+    errors.push({ path: 'notes', message: `must be at most ${MAX_NOTES_LENGTH} characters long` });
+  }
+  return errors;
+}
+
+export type TransitionCheck = { readonly ok: true } | { readonly ok: false; readonly message: string };
+
+export function checkStatusMove(from: SampleStatus, to: SampleStatus, reason: string | null): TransitionCheck {
+  if (!statusMoves[from].includes(to)) return { ok: false, message: `a sample cannot move from ${from} to ${to}` };
+  if (movesNeedingReason.has(`${from}->${to}`) && (reason === null || reason.trim() === '')) {
+    return { ok: false, message: `moving from ${from} to ${to} (re-analysis) needs a reason` };
+  }
+  return { ok: true };
+}
