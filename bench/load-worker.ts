@@ -10,6 +10,10 @@ export interface LoadRequest {
   readonly method?: 'GET' | 'POST';
   readonly headers?: Record<string, string>;
   readonly body?: string;
+  /** Headers added to each request in turn (e.g. one bearer token per user). */
+  readonly rotateHeaders?: readonly Record<string, string>[];
+  /** Paths used in turn instead of the URL's own. */
+  readonly rotatePaths?: readonly string[];
 }
 
 export interface LoadResult {
@@ -22,6 +26,7 @@ export interface LoadResult {
 }
 
 const request = JSON.parse(process.argv[2] ?? '{}') as LoadRequest;
+let turn = 0;
 const result = await autocannon({
   url: request.url,
   connections: request.connections,
@@ -29,6 +34,20 @@ const result = await autocannon({
   method: request.method ?? 'GET',
   headers: request.headers ?? {},
   ...(request.body !== undefined ? { body: request.body } : {}),
+  ...(request.rotateHeaders || request.rotatePaths
+    ? {
+        requests: [
+          {
+            setupRequest: (req: autocannon.Request) => {
+              turn += 1;
+              const headers = request.rotateHeaders ? request.rotateHeaders[turn % request.rotateHeaders.length] : undefined;
+              const path = request.rotatePaths ? request.rotatePaths[turn % request.rotatePaths.length] : undefined;
+              return { ...req, ...(path ? { path } : {}), headers: { ...req.headers, ...headers } };
+            },
+          },
+        ],
+      }
+    : {}),
 });
 const answer: LoadResult = {
   requestsPerSecond: result.requests.total / request.seconds,

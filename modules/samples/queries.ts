@@ -98,9 +98,22 @@ export async function listSamples(
       sql: `SELECT ${columns} FROM samples WHERE ${filtered}${keyset} ORDER BY collection_date DESC, sample_id DESC LIMIT $${pageParams.length}`,
       params: pageParams,
     },
-    { sql: `SELECT count(*)::int AS total FROM samples WHERE ${filtered}`, params },
+    countStatement(filter, filtered, params),
   ]);
   return { rows: rows.map(toSampleView), total: count[0]?.total ?? 0 };
+}
+
+/**
+ * The list's total: from the pre-aggregated statistics when the filter is one they keep (none,
+ * one status, or one type), otherwise counted (an index range of one owner's rows).
+ */
+function countStatement(filter: SampleFilter, filtered: string, params: SqlParam[]): { sql: string; params: SqlParam[] } {
+  const narrowing = [filter.subjectId, filter.collectedFrom, filter.collectedTo].some((v) => v !== undefined);
+  const column = filter.status && filter.sampleType ? undefined : (filter.status ?? filter.sampleType ?? 'total');
+  if (!narrowing && column !== undefined) {
+    return { sql: `SELECT COALESCE((SELECT "${column}" FROM sample_stats WHERE owner_id = $1::uuid), 0)::int AS total`, params: [params[0]!] };
+  }
+  return { sql: `SELECT count(*)::int AS total FROM samples WHERE ${filtered}`, params };
 }
 
 export interface SampleOverview {

@@ -18,6 +18,9 @@ import { assertValidProjection, tableNamer, type Projection } from './projection
 import { RebuildAbortedError, rebuildProjection } from './rebuild.ts';
 import { createTables, dropNextTables, liveTablesExist } from './tables.ts';
 
+/** How often a checkpoint that only passed over other projections' events is stored. */
+const SKIPPED_CHECKPOINT_EVERY_MS = 1_000;
+
 export interface RunnerLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -61,6 +64,9 @@ export class ProjectionRunner {
   #loop: Promise<void> | undefined;
   /** Checkpoint of the live tables as this runner last committed it. */
   #checkpoint: Position = START;
+  /** The checkpoint as stored (compare-and-set base); behind #checkpoint while only skipped events were passed. */
+  #persisted: Position = START;
+  #persistedAt = 0;
   /** Serialises live batches with the final phase of a rebuild. */
   #mutex: Promise<unknown> = Promise.resolve();
   #rebuild: Promise<void> | undefined;
@@ -135,6 +141,7 @@ export class ProjectionRunner {
     const { name, version } = this.projection;
     const { row, created } = await ensureCheckpoint(knex, name, version);
     this.#checkpoint = rowPosition(row);
+    this.#persisted = this.#checkpoint;
     if (created || !(await liveTablesExist(knex, this.projection))) {
       // No tables yet (or a checkpoint that cannot belong to them): start them empty at START.
       await knex.transaction(async (trx) => {
@@ -142,6 +149,7 @@ export class ProjectionRunner {
         await resetCheckpoint(trx, name, { from: this.#checkpoint, to: START, version, applied: 0, lastEventAt: undefined, rebuilt: false });
       });
       this.#checkpoint = START;
+      this.#persisted = START;
     } else if (row.version !== version) {
       // New code, tables of the old one: rebuild before going live; readers keep the old tables meanwhile.
       this.#log.info({ projection: name, from: row.version, to: version }, 'projection version changed: rebuilding');
@@ -199,7 +207,8 @@ export class ProjectionRunner {
         await sleep(backoff, signal);
         // Resubscribe from the last committed checkpoint (the failed batch rolled back).
         const row = await readCheckpoint(knex, name);
-        if (comparePositions(rowPosition(row), this.#checkpoint) !== 0) throw new LostLeadershipError(`checkpoint of ${name} moved under us`);
+        if (comparePositions(rowPosition(row), this.#persisted) !== 0) throw new LostLeadershipError(`checkpoint of ${name} moved under us`);
+        this.#checkpoint = this.#persisted;
       }
     }
   }
@@ -210,6 +219,19 @@ export class ProjectionRunner {
     if (comparePositions(to, from) <= 0) return;
     // After a rebuild swap the checkpoint may be ahead of the subscription: skip what the new tables already have.
     const fresh = events.filter((e) => comparePositions(e.position, from) > 0);
+    if (fresh.length === 0 && Date.now() - this.#persistedAt < SKIPPED_CHECKPOINT_EVERY_MS) {
+      // Only other projections' events went by: nothing to write now (a restart would just skip
+      // them again), so a busy log does not cost every idle projection a transaction per batch.
+      this.#checkpoint = to;
+      this.#options.onAdvance?.(name, to);
+      return;
+    }
+    await this.#persist(fresh, to);
+  }
+
+  async #persist(fresh: readonly RecordedEvent[], to: Position): Promise<void> {
+    const { name } = this.projection;
+    const from = this.#persisted;
     await this.#options.knex.transaction(async (trx) => {
       // Read models are rebuilt from the events, and rows and checkpoint commit together: losing the
       // last few commits in a server crash only replays them, so no need to wait for the WAL flush.
@@ -220,8 +242,15 @@ export class ProjectionRunner {
       }
       if (fresh.length > 0) await this.projection.apply(fresh, { trx, table: this.#liveTable });
     });
+    this.#persisted = to;
+    this.#persistedAt = Date.now();
     this.#checkpoint = to;
     this.#options.onAdvance?.(name, to);
+  }
+
+  /** Stores a checkpoint that only moved past skipped events (before a rebuild swaps on it). */
+  async #flushSkipped(): Promise<void> {
+    if (comparePositions(this.#checkpoint, this.#persisted) > 0) await this.#persist([], this.#checkpoint);
   }
 
   #exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -261,7 +290,9 @@ export class ProjectionRunner {
         signal,
         withLivePaused: (work) =>
           this.#exclusive(async () => {
+            await this.#flushSkipped();
             this.#checkpoint = await work(this.#checkpoint);
+            this.#persisted = this.#checkpoint;
             this.#options.onAdvance?.(name, this.#checkpoint);
           }),
       });

