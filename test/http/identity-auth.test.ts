@@ -202,6 +202,7 @@ test('tampered access tokens are refused: alg none, wrong signature, issuer, aud
 
 test('every error answer is problem+json with the request id and no secret', async (t) => {
   const r = await call(api, 'POST', '/auth/login', { body: { login: 'x', password: 'super-secret-typed' }, headers: { 'x-request-id': 'req-identity-1' } });
+  if (r.status !== 401) t.log(svc.logLines.filter((l) => l.includes('req-identity-1')).join('\n'));
   t.is(r.status, 401);
   t.is(r.body.requestId, 'req-identity-1');
   t.is(r.headers.get('x-request-id'), 'req-identity-1');

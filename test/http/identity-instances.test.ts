@@ -27,6 +27,7 @@ test.before(async () => {
     DATA_DIR: '.data/test-service',
     JWT_KEYS: 'test-k1:0123456789abcdef0123456789abcdef0123456789',
     LOG_LEVEL: 'silent',
+    DATABASE_POOL_MAX: '4',
     ...shared,
   });
   second = await startService(config, createLogger({ level: 'silent' }), { api: true, projector: false }, { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) });

@@ -36,7 +36,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     DATABASE_URL: db.url,
     PORT: '0',
     DATA_DIR: '.data/test-service',
-    DATABASE_POOL_MAX: '10',
+    // Small pools: several test files run services at once against one server (max_connections).
+    DATABASE_POOL_MAX: '4',
     PROJECTION_POLL_INTERVAL_MS: '200',
     JWT_KEYS: 'test-k1:0123456789abcdef0123456789abcdef0123456789',
     ...env,

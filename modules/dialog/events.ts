@@ -1,0 +1,68 @@
+// The dialog module's public contract: its events as zod schemas and TS types.
+//
+// Stream: conversation-<id>. A conversation holds at most DIALOG_MAX_MESSAGES_PER_CONVERSATION
+// messages, so its stream stays short; a longer talk starts a new conversation.
+// Message text is personal data (crypto-shredding encrypts it, see the audit issue).
+import { z } from 'zod';
+
+const id = z.uuid();
+const timestamp = z.iso.datetime();
+
+export const usageSchema = z.strictObject({ promptTokens: z.number().int().min(0), completionTokens: z.number().int().min(0) });
+export type Usage = z.infer<typeof usageSchema>;
+
+export const conversationStartedSchema = z.strictObject({ conversationId: id, ownerId: id, title: z.string().max(200), startedAt: timestamp });
+export const userMessagePostedSchema = z.strictObject({ conversationId: id, ownerId: id, messageId: id, content: z.string().max(100_000), postedAt: timestamp });
+export const assistantRepliedSchema = z.strictObject({
+  conversationId: id,
+  ownerId: id,
+  messageId: id,
+  replyTo: id,
+  content: z.string().max(200_000),
+  model: z.string().max(200),
+  usage: usageSchema.nullable(),
+  latencyMs: z.number().int().min(0),
+  /** The client went away mid-stream: what had arrived is kept, marked as partial. */
+  partial: z.boolean(),
+  repliedAt: timestamp,
+});
+export const assistantReplyFailedSchema = z.strictObject({
+  conversationId: id,
+  ownerId: id,
+  replyTo: id,
+  reason: z.string().max(500),
+  failedAt: timestamp,
+});
+export const conversationArchivedSchema = z.strictObject({ conversationId: id, ownerId: id, archivedAt: timestamp });
+
+export const dialogEventSchemas = {
+  ConversationStarted: conversationStartedSchema,
+  UserMessagePosted: userMessagePostedSchema,
+  AssistantReplied: assistantRepliedSchema,
+  AssistantReplyFailed: assistantReplyFailedSchema,
+  ConversationArchived: conversationArchivedSchema,
+} as const;
+
+export type DialogEventType = keyof typeof dialogEventSchemas;
+export const dialogEventTypes = Object.keys(dialogEventSchemas) as DialogEventType[];
+export const dialogEventSchemaVersions: Readonly<Record<DialogEventType, number>> = {
+  ConversationStarted: 1,
+  UserMessagePosted: 1,
+  AssistantReplied: 1,
+  AssistantReplyFailed: 1,
+  ConversationArchived: 1,
+};
+
+type Schemas = typeof dialogEventSchemas;
+export type DialogEventData<T extends DialogEventType> = z.infer<Schemas[T]>;
+export type DialogEvent = { [T in DialogEventType]: { readonly type: T; readonly data: DialogEventData<T> } }[DialogEventType];
+
+export function isDialogEventType(type: string): type is DialogEventType {
+  return Object.hasOwn(dialogEventSchemas, type);
+}
+
+export function parseDialogEvent(type: DialogEventType, data: unknown): DialogEvent {
+  return { type, data: dialogEventSchemas[type].parse(data) } as DialogEvent;
+}
+
+export const conversationStream = (conversationId: string): string => `conversation-${conversationId}`;

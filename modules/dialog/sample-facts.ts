@@ -1,0 +1,78 @@
+// What the assistant may know of the caller's samples: read from the samples read model (the
+// module's public read side), always as the caller under row-level security and filtered by
+// owner. Nothing here can reach another user's rows.
+import type { Knex } from 'knex';
+import { queryAsOwner } from '../../platform/database/owner-scope.ts';
+
+export interface SampleCounts {
+  readonly total: number;
+  readonly byStatus: { collected: number; processing: number; archived: number };
+  readonly byType: { blood: number; saliva: number; tissue: number };
+}
+
+export interface SampleLine {
+  readonly id: string;
+  readonly sampleType: string;
+  readonly subjectId: string;
+  readonly collectionDate: string;
+  readonly status: string;
+  readonly storageLocation: string | null;
+}
+
+export interface SampleFacts {
+  counts(ownerId: string): Promise<SampleCounts>;
+  subjectSamples(ownerId: string, subjectId: string, limit?: number): Promise<SampleLine[]>;
+  recentSamples(ownerId: string, limit?: number): Promise<SampleLine[]>;
+}
+
+interface Row {
+  sample_id: string;
+  sample_type: string;
+  subject_id: string;
+  collection_date: string;
+  status: string;
+  storage_location: string | null;
+}
+
+const line = (r: Row): SampleLine => ({
+  id: r.sample_id,
+  sampleType: r.sample_type,
+  subjectId: r.subject_id,
+  collectionDate: r.collection_date,
+  status: r.status,
+  storageLocation: r.storage_location,
+});
+const columns = 'sample_id, sample_type, subject_id, collection_date, status, storage_location';
+const clamp = (n: number) => Math.max(1, Math.min(50, Math.floor(n)));
+
+export function sampleFacts(knex: Knex): SampleFacts {
+  return {
+    async counts(ownerId) {
+      const [rows] = await queryAsOwner<[Record<string, number>[]]>(knex, ownerId, [
+        { sql: 'SELECT total, collected, processing, archived, blood, saliva, tissue FROM sample_stats WHERE owner_id = $1::uuid', params: [ownerId] },
+      ]);
+      const s = rows[0] ?? {};
+      const n = (k: string) => s[k] ?? 0;
+      return {
+        total: n('total'),
+        byStatus: { collected: n('collected'), processing: n('processing'), archived: n('archived') },
+        byType: { blood: n('blood'), saliva: n('saliva'), tissue: n('tissue') },
+      };
+    },
+    async subjectSamples(ownerId, subjectId, limit = 20) {
+      const [rows] = await queryAsOwner<[Row[]]>(knex, ownerId, [
+        {
+          sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND subject_id = $2 AND deleted_at IS NULL ORDER BY collection_date DESC, sample_id DESC LIMIT $3`,
+          params: [ownerId, subjectId, clamp(limit)],
+        },
+      ]);
+      return rows.map(line);
+    },
+    async recentSamples(ownerId, limit = 5) {
+      const [rows] = await queryAsOwner<[Row[]]>(knex, ownerId, [
+        { sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND deleted_at IS NULL ORDER BY created_at DESC, sample_id DESC LIMIT $2`, params: [ownerId, clamp(limit)] },
+      ]);
+      return rows.map(line);
+    },
+  };
+}
