@@ -141,8 +141,9 @@ function classify(error: unknown): UpstreamError {
 const retryable = (e: UpstreamError) => e.kind === 'rate_limited' || e.kind === 'server_error' || e.kind === 'network';
 
 function retryAfterMs(error: unknown): number | undefined {
-  if (!(error instanceof APIError) || !error.headers) return undefined;
-  const header = error.headers.get('retry-after');
+  if (!(error instanceof APIError)) return undefined;
+  const headers: unknown = error.headers;
+  const header = headers instanceof Headers ? headers.get('retry-after') : undefined;
   if (!header) return undefined;
   const seconds = Number(header);
   return Number.isFinite(seconds) ? seconds * 1000 : undefined;
