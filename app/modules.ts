@@ -14,6 +14,8 @@ import type { Projection } from '../projections/engine/index.ts';
 import { identityProjection } from '../projections/identity/identity-read-model.ts';
 import { samplesProjection } from '../projections/samples/samples-read-model.ts';
 import { samplesModule } from '../modules/samples/module.ts';
+import { dialogProjection } from '../projections/dialog/dialog-read-model.ts';
+import { dialogModule } from '../modules/dialog/module.ts';
 import { identityModule } from '../modules/identity/module.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
 
@@ -42,13 +44,13 @@ export interface ComposedModules {
 
 /** Every projection of every module (the projector runs these even without the API). */
 export function allProjections(): Projection[] {
-  return [identityProjection, samplesProjection];
+  return [identityProjection, samplesProjection, dialogProjection];
 }
 
 export function composeModules(context: ModuleContext): ComposedModules {
   const identity = identityModule({ ...context, ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}) });
   return {
-    routers: [...identity.routers, ...samplesModule(context).routers],
+    routers: [...identity.routers, ...samplesModule(context).routers, ...dialogModule(context).routers],
     authenticate: identity.authenticate,
     async start() {
       await identity.start();

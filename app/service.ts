@@ -122,7 +122,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
     const listening = server;
     shutdown.register('http', async () => {
       clearInterval(purge);
-      await closeHttpServer(listening);
+      await closeHttpServer(listening, Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS / 2));
     });
   }
   if (options.handleSignals ?? true) shutdown.onSignals();

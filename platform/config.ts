@@ -55,6 +55,17 @@ export const envSchema = z.object({
   ADMIN_USERNAME: z.string().trim().optional(),
   ADMIN_PASSWORD: z.string().optional(),
   ADMIN_EMAIL: z.email().optional(),
+  /** An OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (Ollama); none = the offline assistant. */
+  LLM_BASE_URL: optionalUrl(['http', 'https']),
+  LLM_MODEL: z.string().min(1).max(200).default('gpt-4o-mini'),
+  LLM_API_KEY: z.string().optional(),
+  LLM_TIMEOUT_MS: int(30_000, 100, 600_000),
+  LLM_MAX_RETRIES: int(2, 0, 10),
+  DIALOG_MAX_MESSAGE_CHARS: int(4000, 1, 100_000),
+  DIALOG_MAX_MESSAGES_PER_CONVERSATION: int(200, 2, 10_000),
+  DIALOG_CONTEXT_TOKENS: int(4000, 100, 1_000_000),
+  DIALOG_DAILY_MESSAGES: int(200, 1, 1_000_000),
+  DIALOG_DAILY_TOKENS: int(200_000, 1, 1_000_000_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -59,10 +59,20 @@ export class Shutdown {
   }
 }
 
-/** Stops accepting connections, lets in-flight requests finish, closes idle keep-alive sockets. */
-export function closeHttpServer(server: Server): Promise<void> {
+/**
+ * Stops accepting connections, lets in-flight requests finish, closes idle keep-alive sockets;
+ * after `graceMs` closes what is still open (a long-lived stream, a client that never reads), so a
+ * shutdown always ends within the shutdown timeout.
+ */
+export function closeHttpServer(server: Server, graceMs = 5_000): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    force.unref();
+    server.close((error) => {
+      clearTimeout(force);
+      if (error) reject(error);
+      else resolve();
+    });
     server.closeIdleConnections();
   });
 }

@@ -234,6 +234,8 @@ export function openAiCompatibleProvider(config: ProviderConfig): ChatProvider {
         const failure = classify(error);
         throw new UpstreamError(failure.kind, failure.message, content);
       }
+      // An aborted stream may just end (no error): it is still not a whole reply.
+      if (request.signal?.aborted) throw new UpstreamError('aborted', 'the request was aborted', content);
       return { content, model, usage, toolCalls: [...calls.values()].filter((c) => c.name !== '') };
     },
   };

@@ -1,0 +1,99 @@
+// npm run bench:dialog — what the dialog module adds to a provider's own time: messages/s at
+// concurrency 32 against a fake OpenAI-compatible provider that always takes 50 ms, and the
+// overhead per message (latency minus those 50 ms: storing the question, reading the context,
+// storing the reply, read-your-writes). Target: overhead p50 < 10 ms.
+// Env: BENCH_DATABASE_URL (server for the scratch database), BENCH_SECONDS (default 10),
+// BENCH_CONNECTIONS (default 32).
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { startService } from '../app/service.ts';
+import { createPasswordHasher } from '../modules/identity/passwords.ts';
+import { loadConfig } from '../platform/config.ts';
+import { createLogger } from '../platform/logging.ts';
+import { startFakeLlm } from '../test/support/fake-llm.ts';
+import type { LoadRequest, LoadResult } from './load-worker.ts';
+
+const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PROVIDER_MS = 50;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const CONVERSATIONS = 320;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const run = promisify(execFile);
+
+async function load(request: LoadRequest): Promise<LoadResult> {
+  const { stdout } = await run(process.execPath, [path.join(here, 'load-worker.ts'), JSON.stringify(request)], { maxBuffer: 1 << 22 });
+  return JSON.parse(stdout) as LoadResult;
+}
+async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as Record<string, unknown>;
+}
+
+const name = `vialog_bench_dialog_${randomBytes(3).toString('hex')}`;
+const admin = new pg.Client({ connectionString: SERVER });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${name}`);
+const url = new URL(SERVER);
+url.pathname = `/${name}`;
+const llm = await startFakeLlm();
+const config = loadConfig({
+  NODE_ENV: 'production',
+  DATABASE_URL: url.toString(),
+  PORT: '0',
+  JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+  LLM_BASE_URL: llm.url,
+  RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
+  DIALOG_DAILY_MESSAGES: '1000000',
+  DIALOG_DAILY_TOKENS: '1000000000',
+  DIALOG_MAX_MESSAGES_PER_CONVERSATION: '10000',
+  DATABASE_POOL_MAX: process.env.BENCH_POOL ?? '20',
+  LOG_LEVEL: 'warn',
+});
+const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
+const service = await startService(config, logger, { api: true, projector: true }, { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }) });
+const api = `${service.url!}/api/v1`;
+try {
+  await post(`${api}/auth/register`, { username: 'bench_dialog', email: 'bench@lab.example', password: 'Quiet-Harbor-Lantern-93' });
+  const { accessToken } = (await post(`${api}/auth/login`, { login: 'bench_dialog', password: 'Quiet-Harbor-Lantern-93' })) as { accessToken: string };
+  const ids: string[] = [];
+  for (let i = 0; i < CONVERSATIONS; i++) ids.push(String((await post(`${api}/dialog/conversations`, { title: `bench ${i}` }, accessToken)).id));
+  // The provider alone, same load: its own latency under this concurrency is the baseline.
+  const providerAlone = await load({
+    url: `${llm.url}/chat/completions`,
+    connections: CONNECTIONS,
+    seconds: Math.max(3, Math.floor(SECONDS / 2)),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: `hi [s:delay:${PROVIDER_MS}]` }] }),
+  });
+  const ours = await load({
+    url: `${api}/dialog/conversations/${ids[0]}/messages`,
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+    body: JSON.stringify({ content: `How are the samples? [s:delay:${PROVIDER_MS}]` }),
+    rotatePaths: ids.map((id) => `/api/v1/dialog/conversations/${id}/messages`),
+  });
+  const overheadP50 = ours.p50Ms - providerAlone.p50Ms;
+  const overheadP99 = ours.p99Ms - providerAlone.p99Ms;
+  console.log(`provider alone: ${Math.round(providerAlone.requestsPerSecond)} req/s, p50 ${providerAlone.p50Ms} ms, p99 ${providerAlone.p99Ms} ms (fixed ${PROVIDER_MS} ms reply time)`);
+  console.log(`messages:       ${Math.round(ours.requestsPerSecond)}/s at concurrency ${CONNECTIONS}, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx}`);
+  console.log(`overhead per message beyond the provider: p50 ${overheadP50.toFixed(1)} ms, p99 ${overheadP99.toFixed(1)} ms (target p50 < 10 ms)`);
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  writeFileSync(path.join(here, 'results', 'dialog.json'), JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, providerAlone, ours, overheadP50, overheadP99 }, null, 2));
+} finally {
+  await service.stop();
+  await llm.close();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
+}

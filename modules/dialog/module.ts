@@ -1,0 +1,57 @@
+// The dialog module as the composition root sees it: the assistant (an OpenAI-compatible
+// provider when LLM_BASE_URL is set, the offline assistant otherwise) and the routes.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import type { Config } from '../../platform/config.ts';
+import type { EventStore, Position } from '../../platform/eventstore/port.ts';
+import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import type { AppRouter } from '../../platform/http/state.ts';
+import { llmAssistant, offlineAssistant, type Assistant } from './assistant.ts';
+import { createDialogCommands } from './commands.ts';
+import { openAiCompatibleProvider } from './provider.ts';
+import { dialogRouters } from './routes.ts';
+import { sampleFacts } from './sample-facts.ts';
+
+export const dialogReadModels = ['dialog'] as const;
+
+export interface DialogModuleContext {
+  readonly config: Config;
+  readonly knex: Knex;
+  readonly store: EventStore;
+  readonly openapi: OpenApiRegistry;
+  readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+}
+
+export const systemPrompt = (): string => readFileSync(path.join(import.meta.dirname, 'system-prompt.md'), 'utf8');
+
+export function assistantFor(config: Config, knex: Knex): Assistant {
+  const facts = sampleFacts(knex);
+  if (!config.LLM_BASE_URL) return offlineAssistant(facts);
+  const provider = openAiCompatibleProvider({
+    baseUrl: config.LLM_BASE_URL,
+    model: config.LLM_MODEL,
+    apiKey: config.LLM_API_KEY,
+    timeoutMs: config.LLM_TIMEOUT_MS,
+    maxRetries: config.LLM_MAX_RETRIES,
+  });
+  return llmAssistant(provider, facts, systemPrompt());
+}
+
+export function dialogModule(context: DialogModuleContext): { routers: AppRouter[] } {
+  const { config } = context;
+  const commands = createDialogCommands({
+    store: context.store,
+    knex: context.knex,
+    assistant: assistantFor(config, context.knex),
+    waitForReadModel: (position) => context.waitForProjections(dialogReadModels, position),
+    limits: {
+      maxMessageChars: config.DIALOG_MAX_MESSAGE_CHARS,
+      maxMessagesPerConversation: config.DIALOG_MAX_MESSAGES_PER_CONVERSATION,
+      contextTokens: config.DIALOG_CONTEXT_TOKENS,
+      dailyMessages: config.DIALOG_DAILY_MESSAGES,
+      dailyTokens: config.DIALOG_DAILY_TOKENS,
+    },
+  });
+  return { routers: dialogRouters({ commands, knex: context.knex, openapi: context.openapi, maxMessageChars: config.DIALOG_MAX_MESSAGE_CHARS }) };
+}

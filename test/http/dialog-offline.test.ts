@@ -1,0 +1,80 @@
+// The offline assistant (no LLM_BASE_URL: the embedded default) answers from the caller's own
+// samples and says plainly what it cannot; the daily quota.
+import test from 'ava';
+import { call, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+
+let svc: TestService;
+let api: string;
+let user: TestUser;
+let other: TestUser;
+const today = new Date().toISOString().slice(0, 10);
+
+test.before(async () => {
+  svc = await startTestService({ DIALOG_DAILY_MESSAGES: '12' });
+  api = svc.api;
+  user = await newUser(api, 'offline');
+  other = await newUser(api, 'stranger');
+  for (const body of [
+    { sampleType: 'blood', subjectId: 'P001', collectionDate: today },
+    { sampleType: 'blood', subjectId: 'P001', collectionDate: today, status: 'processing' },
+    { sampleType: 'tissue', subjectId: 'P002', collectionDate: today, storageLocation: 'freezer-1-rowA' },
+  ]) {
+    await call(api, 'POST', '/samples', { token: user.accessToken, body });
+  }
+  await call(api, 'POST', '/samples', { token: other.accessToken, body: { sampleType: 'saliva', subjectId: 'P001', collectionDate: today, notes: 'not yours' } });
+});
+test.after.always(async () => {
+  await svc?.stop();
+});
+
+const ask = async (content: string, who: TestUser = user) => {
+  const id = (await call(api, 'POST', '/dialog/conversations', { token: who.accessToken, body: {} })).body.id as string;
+  return call(api, 'POST', `/dialog/conversations/${id}/messages`, { token: who.accessToken, body: { content } });
+};
+
+test('counts by status and type, from the caller\'s samples only', async (t) => {
+  const r = await ask('How many samples do I have?');
+  t.is(r.status, 201);
+  t.is(r.body.assistantMessage.model, 'vialog-offline');
+  t.is(r.body.assistantMessage.content, 'You have 3 samples.\nBy status: 2 collected, 1 processing, 0 archived.\nBy type: 2 blood, 0 saliva, 1 tissue.');
+});
+
+test("a subject's samples, never another user's of the same subject", async (t) => {
+  const r = await ask('show me the samples of P001');
+  const content = r.body.assistantMessage.content as string;
+  t.true(content.startsWith('Your samples of subject P001 (2):'));
+  t.false(content.includes('saliva'));
+  const none = await ask('what about P999?');
+  t.is(none.body.assistantMessage.content, 'You have no samples of subject P999.');
+});
+
+test('recent samples', async (t) => {
+  const r = await ask('what are my latest samples?');
+  const content = r.body.assistantMessage.content as string;
+  t.true(content.startsWith('Your most recently registered samples:'));
+  t.is(content.split('\n').length, 4);
+});
+
+test('what it cannot answer, it says plainly', async (t) => {
+  const r = await ask('What is the meaning of life?');
+  t.regex(r.body.assistantMessage.content, /^I cannot answer that offline\./);
+  t.regex(r.body.assistantMessage.content, /LLM_BASE_URL/);
+});
+
+test('a user without samples is told so', async (t) => {
+  const fresh = await newUser(api, 'empty');
+  t.is((await ask('how many samples?', fresh)).body.assistantMessage.content, 'You have no samples yet.');
+});
+
+test.serial('the daily quota: 429 quota_exceeded with Retry-After; usage shows where the user stands', async (t) => {
+  const heavy = await newUser(api, 'heavy');
+  const id = (await call(api, 'POST', '/dialog/conversations', { token: heavy.accessToken, body: {} })).body.id as string;
+  for (let i = 0; i < 12; i++) t.is((await call(api, 'POST', `/dialog/conversations/${id}/messages`, { token: heavy.accessToken, body: { content: `count ${i}` } })).status, 201);
+  const over = await call(api, 'POST', `/dialog/conversations/${id}/messages`, { token: heavy.accessToken, body: { content: 'one more' } });
+  t.is(over.status, 429);
+  t.is(over.body.code, 'quota_exceeded');
+  t.true(Number(over.headers.get('retry-after')) > 0);
+  const usage = await call(api, 'GET', '/dialog/usage', { token: heavy.accessToken });
+  t.deepEqual(usage.body, { today: { messages: 12, promptTokens: 0, completionTokens: 0 }, quota: { messages: 12, tokens: 200000 } });
+  t.is((await call(api, 'GET', `/dialog/conversations/${id}/messages?limit=100`, { token: heavy.accessToken })).body.total, 24, 'the refused message was not stored');
+});
