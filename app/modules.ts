@@ -16,6 +16,8 @@ import { samplesProjection } from '../projections/samples/samples-read-model.ts'
 import { samplesModule } from '../modules/samples/module.ts';
 import { dialogProjection } from '../projections/dialog/dialog-read-model.ts';
 import { dialogModule } from '../modules/dialog/module.ts';
+import { auditProjection } from '../projections/audit/audit-read-model.ts';
+import { auditModule } from '../modules/audit/module.ts';
 import { identityModule } from '../modules/identity/module.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
 
@@ -44,13 +46,13 @@ export interface ComposedModules {
 
 /** Every projection of every module (the projector runs these even without the API). */
 export function allProjections(): Projection[] {
-  return [identityProjection, samplesProjection, dialogProjection];
+  return [identityProjection, samplesProjection, dialogProjection, auditProjection];
 }
 
 export function composeModules(context: ModuleContext): ComposedModules {
   const identity = identityModule({ ...context, ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}) });
   return {
-    routers: [...identity.routers, ...samplesModule(context).routers, ...dialogModule(context).routers],
+    routers: [...identity.routers, ...samplesModule(context).routers, ...dialogModule(context).routers, ...auditModule(context).routers],
     authenticate: identity.authenticate,
     async start() {
       await identity.start();

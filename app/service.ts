@@ -13,6 +13,7 @@ import type { ReadinessCheck } from '../platform/http/health.ts';
 import type { AppState } from '../platform/http/state.ts';
 import { Shutdown, closeHttpServer } from '../platform/shutdown.ts';
 import { ProjectionEngine } from '../projections/engine/index.ts';
+import { projectionAdminRouter } from '../projections/admin-routes.ts';
 import { openInfrastructure, type Infrastructure } from './infrastructure.ts';
 import { allProjections, composeModules } from './modules.ts';
 
@@ -59,6 +60,10 @@ export async function startService(config: Config, logger: Logger, roles: Servic
   let server: Server | undefined;
   let url: string | undefined;
   if (roles.api) {
+    // Queries must never meet a read model whose tables are not there yet (first start).
+    if (!(await engine.tablesReady(roles.projector ? 60_000 : 10_000))) {
+      logger.warn('some read-model tables do not exist yet (is a projector running?): their queries fail until it creates them');
+    }
     const openapi = new OpenApiRegistry();
     const backend: RateLimitBackend = infrastructure.redis
       ? redisBackend(infrastructure.redis, (error) => logger.warn({ err: error }, 'Redis rate limiter failed: counting in memory'))
@@ -107,7 +112,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
         }),
         idempotencyMiddleware(knex, config.IDEMPOTENCY_TTL_HOURS),
       ],
-      routers: modules.routers,
+      routers: [...modules.routers, projectionAdminRouter(engine, openapi)],
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.PORT, config.HOST, () => resolve(s));

@@ -65,6 +65,8 @@ export interface RecordedEvent<Type extends string = string, Data extends EventD
   readonly position: Position;
   /** When the store accepted the event (ISO-8601 UTC). */
   readonly recordedAt: string;
+  /** Hex SHA-256 chaining the event to the previous one of its stream (hash-chain.ts), when the store keeps one. */
+  readonly hash?: string;
 }
 
 /** `no_stream`: the stream must not exist; `any`: no check; a number: the stream's last revision must be exactly it. */

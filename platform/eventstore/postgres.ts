@@ -13,6 +13,7 @@
 // coalesced to one per few milliseconds (a NOTIFY per append would serialise every commit on
 // PostgreSQL's notification queue lock). Subscribers also poll, since a notification can be missed.
 import pg from 'pg';
+import { CHAIN_CONTENT_SQL } from './hash-chain.ts';
 import {
   START,
   comparePositions,
@@ -56,27 +57,40 @@ interface EventRow {
   data: EventData;
   metadata: Record<string, unknown>;
   recorded_at: Date;
+  hash: string | null;
 }
 
 const EVENT_COLUMNS =
-  'position, transaction_id::text AS transaction_id, stream_id, revision, event_id, type, schema_version, data, metadata, recorded_at';
+  "position, transaction_id::text AS transaction_id, stream_id, revision, event_id, type, schema_version, data, metadata, recorded_at, encode(hash, 'hex') AS hash";
 
 // $1 stream, $2 expected ('any' | 'no_stream' | digits), $3..$7 parallel arrays of the events.
+// Each event's hash chains it to the previous event of its stream (tamper evidence, see
+// hash-chain.ts for the exact bytes): sha256(previous hash || stream, revision, type, data, metadata).
 const APPEND_SQL = `
-WITH current_revision AS (
+WITH RECURSIVE current_revision AS (
   SELECT COALESCE(MAX(revision), -1) AS revision FROM events WHERE stream_id = $1
 ), allowed AS (
   SELECT revision FROM current_revision
   WHERE $2::text = 'any'
      OR ($2::text = 'no_stream' AND revision = -1)
      OR ($2::text ~ '^[0-9]+$' AND revision = $2::text::integer)
+), previous AS (
+  SELECT COALESCE((SELECT hash FROM events WHERE stream_id = $1 AND revision = allowed.revision), '\\x'::bytea) AS hash FROM allowed
+), input AS (
+  SELECT e.*, allowed.revision + e.ordinal AS revision
+  FROM allowed, unnest($3::uuid[], $4::text[], $5::integer[], $6::jsonb[], $7::jsonb[])
+    WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, ordinal)
+), chain AS (
+  SELECT i.ordinal, sha256(p.hash || convert_to(${CHAIN_CONTENT_SQL('i')}, 'UTF8')) AS hash
+  FROM input i, previous p WHERE i.ordinal = 1
+  UNION ALL
+  SELECT i.ordinal, sha256(c.hash || convert_to(${CHAIN_CONTENT_SQL('i')}, 'UTF8'))
+  FROM chain c JOIN input i ON i.ordinal = c.ordinal + 1
 ), inserted AS (
-  INSERT INTO events (stream_id, revision, event_id, type, schema_version, data, metadata)
-  SELECT $1, allowed.revision + e.ordinal, e.event_id, e.type, e.schema_version, e.data, e.metadata
-  FROM allowed,
-       unnest($3::uuid[], $4::text[], $5::integer[], $6::jsonb[], $7::jsonb[])
-         WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, ordinal)
-  ORDER BY e.ordinal
+  INSERT INTO events (stream_id, revision, event_id, type, schema_version, data, metadata, hash)
+  SELECT $1, i.revision, i.event_id, i.type, i.schema_version, i.data, i.metadata, chain.hash
+  FROM input i JOIN chain ON chain.ordinal = i.ordinal
+  ORDER BY i.ordinal
   RETURNING revision, transaction_id, position
 )
 SELECT (SELECT revision FROM current_revision) AS current_revision,
@@ -106,7 +120,7 @@ page AS (
 )
 SELECT 'event' AS kind, page.*, NULL AS head_transaction_id, NULL AS head_position FROM page
 UNION ALL
-SELECT 'head', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, head.transaction_id, head.position FROM head`;
+SELECT 'head', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, head.transaction_id, head.position FROM head`;
 }
 
 const READ_BATCH_SQL = {
@@ -398,6 +412,7 @@ export class PostgresEventStore implements EventStore {
       revision: row.revision,
       position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) },
       recordedAt: row.recorded_at.toISOString(),
+      ...(row.hash ? { hash: row.hash } : {}),
     };
   }
 }

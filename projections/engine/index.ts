@@ -3,6 +3,7 @@
 // rebuilds and read-your-writes waits. Create one engine per process.
 import type { Position } from '../../platform/eventstore/port.ts';
 import { ensureCheckpoint, readCheckpoint, requestRebuild } from './checkpoints.ts';
+import { liveTablesExist } from './tables.ts';
 import type { Projection } from './projection.ts';
 import { ProjectionProgress, type WaitOptions } from './read-your-writes.ts';
 import { ProjectionRunner, type ProjectionRunnerOptions } from './runner.ts';
@@ -53,6 +54,22 @@ export class ProjectionEngine {
       const runner = new ProjectionRunner({ ...this.#options, projection, onAdvance: (name, position) => this.#progress.advanced(name, position) });
       runner.start();
       this.#runners.push(runner);
+    }
+  }
+
+  /**
+   * Resolves true once every projection's tables exist (their leader, in this or another process,
+   * creates them at its start), false after `timeoutMs`. The API waits for this before it listens,
+   * so no query ever meets a missing table.
+   */
+  async tablesReady(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const pending = new Set(this.projections);
+    for (;;) {
+      for (const projection of [...pending]) if (await liveTablesExist(this.#options.knex, projection)) pending.delete(projection);
+      if (pending.size === 0) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 

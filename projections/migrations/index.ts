@@ -8,6 +8,7 @@ import * as eventStore from './001_event_store.ts';
 import * as projectionCheckpoints from './002_projection_checkpoints.ts';
 import * as idempotencyKeys from './003_idempotency_keys.ts';
 import * as readerRole from './004_read_model_reader_role.ts';
+import * as hashChain from './005_event_hash_chain.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '002_projection_checkpoints': projectionCheckpoints,
   '003_idempotency_keys': idempotencyKeys,
   '004_read_model_reader_role': readerRole,
+  '005_event_hash_chain': hashChain,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

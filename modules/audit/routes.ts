@@ -1,0 +1,149 @@
+// The audit trail over HTTP (API.md, "Audit and projections"): list, export, verify. A user sees
+// the events of their own streams, an admin all; secrets never appear (redacted by the audit
+// projection). Export streams page by page with backpressure: constant memory, whatever the size.
+import { PassThrough } from 'node:stream';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platform/http/pagination.ts';
+import { requireAuth } from '../../platform/http/require-auth.ts';
+import { createRouter, stateOf, type AppContext, type AppRouter } from '../../platform/http/state.ts';
+import { parseQuery } from '../../platform/http/validate.ts';
+import { listAudit, type AuditItem, type AuditScope } from './queries.ts';
+import { verifyAll, verifyOwner } from './verify.ts';
+
+const filterQuery = {
+  streamId: z.string().max(200).optional(),
+  type: z.string().max(100).optional(),
+  actorId: z.string().max(100).optional(),
+  from: z.iso.datetime().optional().meta({ description: 'occurredAt ≥ (inclusive)' }),
+  to: z.iso.datetime().optional().meta({ description: 'occurredAt ≤ (inclusive)' }),
+};
+const listQuery = z.strictObject({ ...paginationQuery, ...filterQuery });
+const exportQuery = z.strictObject({ format: z.enum(['ndjson', 'csv']).default('ndjson'), ...filterQuery });
+const cursorSchema = z.object({ commit: z.string().regex(/^-?\d+$/), prepare: z.string().regex(/^-?\d+$/) });
+
+const auditItemSchema = z
+  .object({
+    position: z.string(),
+    streamId: z.string(),
+    type: z.string(),
+    occurredAt: z.iso.datetime(),
+    actor: z.object({ id: z.string().nullable(), type: z.string() }),
+    requestId: z.string().nullable(),
+    correlationId: z.string().nullable(),
+    reason: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'AuditEvent' });
+
+const scopeOf = (ctx: AppContext): AuditScope => {
+  const auth = requireAuth(ctx);
+  return auth.role === 'admin' ? { kind: 'admin' } : { kind: 'owner', ownerId: auth.userId };
+};
+
+const CSV_COLUMNS = ['position', 'streamId', 'type', 'occurredAt', 'actorId', 'actorType', 'requestId', 'correlationId', 'reason', 'data'] as const;
+
+/** One CSV cell: quoted when needed; a leading = + - @ is defused so a spreadsheet never runs it. */
+export function csvCell(value: string | null): string {
+  if (value === null) return '';
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+const csvLine = (item: AuditItem) =>
+  [item.position, item.streamId, item.type, item.occurredAt, item.actor.id, item.actor.type, item.requestId, item.correlationId, item.reason, JSON.stringify(item.data)]
+    .map(csvCell)
+    .join(',') + '\r\n';
+
+export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry }): AppRouter[] {
+  const { knex, openapi } = options;
+  const router = createRouter({ prefix: '/api/v1/audit' });
+  openapi.tag('audit', 'The audit trail: every change, attributable, time-stamped, with reason; export; tamper evidence');
+  const tags = ['audit'];
+
+  openapi.add('get', '/api/v1/audit', {
+    tags,
+    summary: 'Events, oldest first: your own streams, or all for an admin',
+    requestParams: { query: listQuery },
+    responses: { '200': { description: 'A page', content: { 'application/json': { schema: pageSchema(auditItemSchema) } } } },
+  });
+  router.get('/', async (ctx) => {
+    const scope = scopeOf(ctx);
+    const q = parseQuery(ctx, listQuery);
+    const after = decodeCursor(q.cursor, cursorSchema);
+    const { rows, total } = await listAudit(knex, scope, q, { limit: q.limit, after });
+    ctx.body = toPage(rows, q.limit, total, (last) => {
+      const [commit, prepare] = last.position.split('/') as [string, string];
+      return { commit, prepare };
+    });
+  });
+
+  openapi.add('get', '/api/v1/audit/export', {
+    tags,
+    summary: 'The same events as a download: NDJSON or CSV, streamed',
+    requestParams: { query: exportQuery },
+    responses: {
+      '200': {
+        description: 'One event per line (NDJSON) or per row (CSV, header first; cells starting with = + - @ are prefixed with \')',
+        content: { 'application/x-ndjson': { schema: z.string() }, 'text/csv': { schema: z.string() } },
+      },
+    },
+  });
+  router.get('/export', (ctx) => {
+    const scope = scopeOf(ctx);
+    const q = parseQuery(ctx, exportQuery);
+    const { format, ...filter } = q;
+    const stream = new PassThrough({ highWaterMark: 64 * 1024 });
+    ctx.status = 200;
+    ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson';
+    ctx.set('Content-Disposition', `attachment; filename="vialog-audit.${format === 'csv' ? 'csv' : 'ndjson'}"`);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = stream;
+    const log = stateOf(ctx).log;
+    let gone = false;
+    ctx.res.once('close', () => {
+      gone = true;
+    });
+    const write = async (chunk: string) => {
+      if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+    };
+    void (async () => {
+      try {
+        if (format === 'csv') await write(CSV_COLUMNS.join(',') + '\r\n');
+        let after: { commit: string; prepare: string } | undefined;
+        for (;;) {
+          if (gone) return;
+          const { rows } = await listAudit(knex, scope, filter, { limit: 1000, after, withTotal: false });
+          const page = rows.slice(0, 1000);
+          for (const item of page) await write(format === 'csv' ? csvLine(item) : `${JSON.stringify(item)}\n`);
+          if (rows.length <= 1000) break;
+          const [commit, prepare] = page.at(-1)!.position.split('/') as [string, string];
+          after = { commit, prepare };
+        }
+      } catch (error) {
+        log.error({ err: error }, 'audit export failed midway');
+        stream.destroy(error instanceof Error ? error : new Error('export failed'));
+        return;
+      }
+      stream.end();
+    })();
+  });
+
+  openapi.add('get', '/api/v1/audit/verify', {
+    tags,
+    summary: 'Recompute the hash chains: your own streams, or the whole log for an admin',
+    responses: {
+      '200': {
+        description: 'The result',
+        content: { 'application/json': { schema: z.object({ ok: z.boolean(), checkedEvents: z.number().int(), firstBrokenPosition: z.string().nullable() }).meta({ id: 'AuditVerification' }) } },
+      },
+    },
+  });
+  router.get('/verify', async (ctx) => {
+    const scope = scopeOf(ctx);
+    ctx.body = scope.kind === 'admin' ? await verifyAll(knex) : await verifyOwner(knex, scope.ownerId);
+  });
+
+  return [router];
+}

@@ -1,0 +1,144 @@
+// The audit trail and projection operations over HTTP: visibility per role, redaction, filters,
+// export (NDJSON, CSV), tamper detection at the exact position, admin projection routes.
+import test from 'ava';
+import pg from 'pg';
+import { call, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+
+let svc: TestService;
+let api: string;
+let alice: TestUser;
+let bob: TestUser;
+let adminToken: string;
+const admin = { username: 'auditor', password: 'Granite-Pelican-Orbit-51' };
+
+test.before(async () => {
+  svc = await startTestService({ ADMIN_USERNAME: admin.username, ADMIN_PASSWORD: admin.password });
+  api = svc.api;
+  adminToken = (await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } })).body.accessToken;
+  alice = await newUser(api, 'alice');
+  bob = await newUser(api, 'bob');
+  await call(api, 'POST', '/samples', { token: alice.accessToken, body: { sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10), notes: '=HYPERLINK("http://x")' } });
+  await call(api, 'POST', '/samples', { token: bob.accessToken, body: { sampleType: 'saliva', subjectId: 'B001', collectionDate: new Date().toISOString().slice(0, 10) } });
+});
+test.after.always(async () => {
+  await svc?.stop();
+});
+
+async function auditAll(token: string, query = ''): Promise<{ position: string; streamId: string; type: string; data: Record<string, unknown>; actor: { id: string } }[]> {
+  const items: { position: string; streamId: string; type: string; data: Record<string, unknown>; actor: { id: string } }[] = [];
+  let cursor: string | null = null;
+  do {
+    const r: { status: number; body: { items: never[]; nextCursor: string | null } } = await call(api, 'GET', `/audit?limit=100${query}${cursor ? `&cursor=${cursor}` : ''}`, { token });
+    if (r.status !== 200) throw new Error(`audit ${r.status}`);
+    items.push(...r.body.items);
+    cursor = r.body.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = await probe();
+  while (!ok(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    value = await probe();
+  }
+  return value;
+}
+
+test.serial('a user sees the events of their own streams only; an admin sees everyone\'s', async (t) => {
+  const mine = await eventually(() => auditAll(alice.accessToken), (items) => items.some((i) => i.type === 'SampleRegistered'));
+  t.true(mine.length >= 4);
+  t.true(mine.every((i) => (i.data.userId ?? i.data.ownerId) === alice.id));
+  t.false(mine.some((i) => i.streamId.includes(bob.id)));
+  const all = await eventually(() => auditAll(adminToken), (items) => items.some((i) => i.data.ownerId === bob.id));
+  t.true(all.some((i) => i.data.userId === alice.id));
+  t.true(all.some((i) => i.data.ownerId === bob.id));
+  t.true(all.length > mine.length);
+});
+
+test.serial('secrets never appear: hashes of passwords, tokens and keys are redacted', async (t) => {
+  const all = await auditAll(adminToken);
+  const registered = all.find((i) => i.type === 'UserRegistered' && i.data.userId === alice.id)!;
+  t.is(registered.data.passwordHash, '[redacted]');
+  const session = all.find((i) => i.type === 'SessionStarted' && i.data.userId === alice.id)!;
+  t.is(session.data.refreshTokenHash, '[redacted]');
+  const text = JSON.stringify(all);
+  t.false(text.includes('$argon2id$'));
+  t.false(text.includes(alice.password));
+});
+
+test.serial('filters by type, stream and actor, and pages without repeats', async (t) => {
+  const samples = await auditAll(adminToken, '&type=SampleRegistered');
+  t.true(samples.length >= 2);
+  t.true(samples.every((i) => i.type === 'SampleRegistered'));
+  const stream = samples[0]!.streamId;
+  t.true((await auditAll(adminToken, `&streamId=${stream}`)).every((i) => i.streamId === stream));
+  t.true((await auditAll(adminToken, `&actorId=${bob.id}`)).every((i) => i.actor.id === bob.id));
+  const all = await auditAll(adminToken);
+  t.is(new Set(all.map((i) => i.position)).size, all.length);
+  t.is((await call(api, 'GET', '/audit?from=yesterday', { token: adminToken })).status, 400);
+  t.is((await call(api, 'GET', '/audit')).status, 401);
+});
+
+test.serial('export: NDJSON and CSV carry the same events; CSV defuses formulas', async (t) => {
+  const list = await auditAll(alice.accessToken);
+  const ndjson = await fetch(`${api}/audit/export?format=ndjson`, { headers: { authorization: `Bearer ${alice.accessToken}` } });
+  t.is(ndjson.status, 200);
+  t.regex(ndjson.headers.get('content-type') ?? '', /ndjson/);
+  const lines = (await ndjson.text()).trim().split('\n').map((l) => JSON.parse(l) as { position: string });
+  t.deepEqual(lines.map((l) => l.position), list.map((i) => i.position));
+  const csv = await fetch(`${api}/audit/export?format=csv`, { headers: { authorization: `Bearer ${alice.accessToken}` } });
+  const rows = (await csv.text()).trim().split('\r\n');
+  t.is(rows[0], 'position,streamId,type,occurredAt,actorId,actorType,requestId,correlationId,reason,data');
+  t.is(rows.length, list.length + 1);
+  t.false(rows.some((r) => r.includes(',=HYPERLINK')));
+});
+
+test.serial('verify passes, then finds an event edited in the database at exactly its position', async (t) => {
+  const before = await call(api, 'GET', '/audit/verify', { token: adminToken });
+  t.like(before.body, { ok: true, firstBrokenPosition: null });
+  t.true(before.body.checkedEvents > 5);
+  t.like((await call(api, 'GET', '/audit/verify', { token: alice.accessToken })).body, { ok: true });
+
+  const client = new pg.Client({ connectionString: svc.db.url });
+  await client.connect();
+  let tampered: string;
+  try {
+    const target = await client.query<{ commit: string; position: string }>(
+      `SELECT transaction_id::text AS commit, position::text AS position FROM events WHERE type = 'SampleRegistered' AND data->>'ownerId' = $1`,
+      [alice.id],
+    );
+    tampered = `${target.rows[0]!.commit}/${target.rows[0]!.position}`;
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL vialog.allow_event_rewrite = 'on'`);
+    await client.query(`UPDATE events SET data = jsonb_set(data, '{subjectId}', '"P999"') WHERE position = $1`, [target.rows[0]!.position]);
+    await client.query('COMMIT');
+  } finally {
+    await client.end();
+  }
+  const after = await call(api, 'GET', '/audit/verify', { token: adminToken });
+  t.like(after.body, { ok: false, firstBrokenPosition: tampered });
+  const own = await call(api, 'GET', '/audit/verify', { token: alice.accessToken });
+  t.like(own.body, { ok: false, firstBrokenPosition: tampered });
+  t.like((await call(api, 'GET', '/audit/verify', { token: bob.accessToken })).body, { ok: true }, "bob's streams are untouched");
+});
+
+test('admin projection routes: status list, rebuild 202 (admin only), unknown 404', async (t) => {
+  t.is((await call(api, 'GET', '/admin/projections', { token: alice.accessToken })).status, 403);
+  const list = await call(api, 'GET', '/admin/projections', { token: adminToken });
+  t.is(list.status, 200);
+  t.deepEqual(list.body.map((p: { name: string }) => p.name).sort(), ['audit', 'dialog', 'identity', 'samples']);
+  t.true(list.body.every((p: { position: string; lagEvents: number }) => /^-?\d+\/-?\d+$/.test(p.position) && p.lagEvents >= 0));
+  t.is((await call(api, 'POST', '/admin/projections/nope/rebuild', { token: adminToken })).status, 404);
+  t.is((await call(api, 'POST', '/admin/projections/samples/rebuild', { token: alice.accessToken })).status, 403);
+  const requested = await call(api, 'POST', '/admin/projections/samples/rebuild', { token: adminToken });
+  t.is(requested.status, 202);
+  const done = await eventually(
+    () => call(api, 'GET', '/admin/projections', { token: adminToken }),
+    (r) => r.body.some((p: { name: string; rebuildRequested: boolean; status: string }) => p.name === 'samples' && !p.rebuildRequested && p.status === 'running'),
+    20_000,
+  );
+  t.true(done.body.some((p: { name: string; rebuildRequested: boolean }) => p.name === 'samples' && !p.rebuildRequested));
+  t.is((await call(api, 'GET', '/samples', { token: alice.accessToken })).body.total, 1);
+});
