@@ -8,6 +8,7 @@ import { ProjectionEngine } from '../projections/engine/index.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { allProjections } from './modules.ts';
 import { startService } from './service.ts';
+import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import { systemCause } from '../platform/eventstore/metadata.ts';
 import { defaultAdminEmail, identityCommandsFor } from '../modules/identity/module.ts';
 import { IdentityDomainError } from '../modules/identity/decide.ts';
@@ -49,7 +50,7 @@ async function projections(config: Config, logger: Logger, args: string[]) {
   const [action, name] = args;
   const infrastructure = await openInfrastructure(config, logger);
   const engine = new ProjectionEngine({
-    projections: allProjections(),
+    projections: allProjections(new PersonalDataVault(infrastructure.knex, config.personalDataKey)),
     store: infrastructure.store,
     knex: infrastructure.knex,
     databaseUrl: infrastructure.databaseUrl,
@@ -127,11 +128,13 @@ async function users(config: Config, logger: Logger, args: string[]) {
   if (positionals[0] !== 'create' || !values.username) fail(USAGE);
   const password = await readPassword();
   const infrastructure = await openInfrastructure(config, logger);
-  const engine = new ProjectionEngine({ projections: allProjections(), store: infrastructure.store, knex: infrastructure.knex, databaseUrl: infrastructure.databaseUrl, logger });
+  const vault = new PersonalDataVault(infrastructure.knex, config.personalDataKey);
+  const engine = new ProjectionEngine({ projections: allProjections(vault), store: infrastructure.store, knex: infrastructure.knex, databaseUrl: infrastructure.databaseUrl, logger });
   engine.start(); // stands by if a running service leads the projections; leads them otherwise
   try {
     const commands = identityCommandsFor({
       config,
+      vault,
       knex: infrastructure.knex,
       store: infrastructure.store,
       waitForProjections: (names, position) => engine.waitForProjections(names, position, { timeoutMs: 30_000 }),

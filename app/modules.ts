@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config.ts';
+import type { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import type { EventStore, Position } from '../platform/eventstore/port.ts';
 import type { FailureLimit, FailureLimitOptions } from '../platform/http/failure-limit.ts';
 import type { OpenApiRegistry } from '../platform/http/openapi.ts';
@@ -23,6 +24,8 @@ import type { PasswordHasher } from '../modules/identity/passwords.ts';
 
 export interface ModuleContext {
   readonly config: Config;
+  /** Crypto-shredding of personal data in events. */
+  readonly vault: PersonalDataVault;
   readonly databaseUrl: string;
   readonly knex: Knex;
   readonly store: EventStore;
@@ -45,8 +48,8 @@ export interface ComposedModules {
 }
 
 /** Every projection of every module (the projector runs these even without the API). */
-export function allProjections(): Projection[] {
-  return [identityProjection, samplesProjection, dialogProjection, auditProjection];
+export function allProjections(vault: PersonalDataVault): Projection[] {
+  return [identityProjection(vault), samplesProjection, dialogProjection(vault), auditProjection];
 }
 
 export function composeModules(context: ModuleContext): ComposedModules {

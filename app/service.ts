@@ -13,6 +13,7 @@ import type { ReadinessCheck } from '../platform/http/health.ts';
 import type { AppState } from '../platform/http/state.ts';
 import { Shutdown, closeHttpServer } from '../platform/shutdown.ts';
 import { ProjectionEngine } from '../projections/engine/index.ts';
+import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import { projectionAdminRouter } from '../projections/admin-routes.ts';
 import { openInfrastructure, type Infrastructure } from './infrastructure.ts';
 import { allProjections, composeModules } from './modules.ts';
@@ -42,9 +43,10 @@ export async function startService(config: Config, logger: Logger, roles: Servic
   const infrastructure = await openInfrastructure(config, logger);
   shutdown.register('infrastructure', () => infrastructure.close());
   const { knex, store } = infrastructure;
+  const vault = new PersonalDataVault(knex, config.personalDataKey);
 
   const engine = new ProjectionEngine({
-    projections: allProjections(),
+    projections: allProjections(vault),
     store,
     knex,
     databaseUrl: infrastructure.databaseUrl,
@@ -71,6 +73,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
     const modules = composeModules({
       config,
       databaseUrl: infrastructure.databaseUrl,
+      vault,
       knex,
       store,
       openapi,

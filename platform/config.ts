@@ -1,7 +1,7 @@
 // Configuration: every environment variable is read here, once, and parsed with zod.
 // Nothing else in the code base touches process.env (an eslint rule enforces it).
 // A bad or missing value stops start-up with one message that lists every problem.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -50,6 +50,8 @@ export const envSchema = z.object({
   JWT_KEYS: z.string().trim().optional(),
   JWT_ISSUER: z.string().min(1).default('vialog'),
   JWT_AUDIENCE: z.string().min(1).default('vialog-api'),
+  /** 32 bytes, base64: wraps the per-person keys of crypto-shredding. Generated in development. */
+  PERSONAL_DATA_KEY: z.string().trim().optional(),
   ACCESS_TOKEN_TTL_SECONDS: int(15 * 60, 30, 24 * 3600),
   REFRESH_TOKEN_TTL_DAYS: int(30, 1, 365),
   ADMIN_USERNAME: z.string().trim().optional(),
@@ -75,6 +77,8 @@ export interface Config extends Env {
   readonly dataDir: string;
   /** Signing keys: the first signs, all verify. */
   readonly jwtKeys: readonly { kid: string; secret: string }[];
+  /** The 32-byte master key of crypto-shredding. */
+  readonly personalDataKey: Buffer;
 }
 
 export class ConfigError extends Error {
@@ -129,11 +133,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let jwtKeys: { kid: string; secret: string }[] = [];
   if (e.JWT_KEYS) jwtKeys = parseJwtKeys(e.JWT_KEYS, problems);
   else if (e.NODE_ENV === 'production') problems.push('JWT_KEYS: required in production (e.g. "k1:<48 random bytes, base64>")');
+  let personalDataKey: Buffer | undefined;
+  if (e.PERSONAL_DATA_KEY) {
+    personalDataKey = Buffer.from(e.PERSONAL_DATA_KEY, 'base64');
+    if (personalDataKey.length !== 32) problems.push('PERSONAL_DATA_KEY: must be 32 bytes, base64 (e.g. `openssl rand -base64 32`)');
+  } else if (e.NODE_ENV === 'production') problems.push('PERSONAL_DATA_KEY: required in production (32 random bytes, base64)');
   if (e.NODE_ENV === 'production' && !e.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded PostgreSQL is for development)');
   if ((e.ADMIN_USERNAME === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_USERNAME and ADMIN_PASSWORD: set both or neither');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   if (jwtKeys.length === 0) jwtKeys = [{ kid: 'dev', secret: developmentSecret(dataDir, 'jwt-dev') }];
-  return { ...e, dataDir, jwtKeys };
+  personalDataKey ??= createHash('sha256').update(developmentSecret(dataDir, 'personal-data-dev')).digest();
+  return { ...e, dataDir, jwtKeys, personalDataKey };
 }

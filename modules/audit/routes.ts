@@ -11,6 +11,7 @@ import { createRouter, stateOf, type AppContext, type AppRouter } from '../../pl
 import { parseQuery } from '../../platform/http/validate.ts';
 import { listAudit, type AuditItem, type AuditScope } from './queries.ts';
 import { verifyAll, verifyOwner } from './verify.ts';
+import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 
 const filterQuery = {
   streamId: z.string().max(200).optional(),
@@ -56,8 +57,16 @@ const csvLine = (item: AuditItem) =>
     .map(csvCell)
     .join(',') + '\r\n';
 
-export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry }): AppRouter[] {
-  const { knex, openapi } = options;
+export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry; vault: PersonalDataVault }): AppRouter[] {
+  const { knex, openapi, vault } = options;
+  /** Sealed personal data is shown opened, or "[erased]" once its owner was erased. */
+  const readable = async (items: readonly AuditItem[]): Promise<AuditItem[]> =>
+    Promise.all(
+      items.map(async (item) => {
+        const owner = item.data.ownerId ?? item.data.userId;
+        return { ...item, data: await vault.openFields(typeof owner === 'string' ? owner : null, item.data) };
+      }),
+    );
   const router = createRouter({ prefix: '/api/v1/audit' });
   openapi.tag('audit', 'The audit trail: every change, attributable, time-stamped, with reason; export; tamper evidence');
   const tags = ['audit'];
@@ -73,7 +82,7 @@ export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry }):
     const q = parseQuery(ctx, listQuery);
     const after = decodeCursor(q.cursor, cursorSchema);
     const { rows, total } = await listAudit(knex, scope, q, { limit: q.limit, after });
-    ctx.body = toPage(rows, q.limit, total, (last) => {
+    ctx.body = toPage(await readable(rows), q.limit, total, (last) => {
       const [commit, prepare] = last.position.split('/') as [string, string];
       return { commit, prepare };
     });
@@ -115,7 +124,7 @@ export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry }):
         for (;;) {
           if (gone) return;
           const { rows } = await listAudit(knex, scope, filter, { limit: 1000, after, withTotal: false });
-          const page = rows.slice(0, 1000);
+          const page = await readable(rows.slice(0, 1000));
           for (const item of page) await write(format === 'csv' ? csvLine(item) : `${JSON.stringify(item)}\n`);
           if (rows.length <= 1000) break;
           const [commit, prepare] = page.at(-1)!.position.split('/') as [string, string];

@@ -10,6 +10,7 @@ import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { eventMetadata } from '../../platform/eventstore/metadata.ts';
 import { StreamConflictError, type EventStore, type ExpectedRevision, type Position } from '../../platform/eventstore/port.ts';
 import type { Assistant } from './assistant.ts';
+import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { contextWithinBudget } from './context.ts';
 import { decideConversation, DialogDomainError, type DialogCommand, type DialogLimits } from './decide.ts';
 import { conversationStream, dialogEventSchemaVersions, isDialogEventType, parseDialogEvent, type Usage } from './events.ts';
@@ -21,6 +22,8 @@ export interface DialogCommandDeps {
   readonly store: EventStore;
   readonly knex: Knex;
   readonly assistant: Assistant;
+  /** Message text is personal data: sealed with the owner's key (crypto-shredding). */
+  readonly vault: PersonalDataVault;
   readonly waitForReadModel: (position: Position) => Promise<boolean>;
   readonly limits: DialogLimits & { readonly contextTokens: number; readonly dailyMessages: number; readonly dailyTokens: number };
   readonly now?: () => Date;
@@ -95,11 +98,13 @@ export function createDialogCommands(deps: DialogCommandDeps) {
       if (!decision.ok) throw new DialogDomainError(decision.error);
       try {
         const at = now();
-        const result = await store.append(
-          conversationStream(conversationId),
-          decision.events.map((e) => ({ type: e.type, data: e.data, metadata: eventMetadata(cause, dialogEventSchemaVersions[e.type], at) })),
-          { expectedRevision: expected },
+        const stored = await Promise.all(
+          decision.events.map(async (e) => {
+            const data = e.type === 'UserMessagePosted' || e.type === 'AssistantReplied' ? { ...e.data, content: await deps.vault.seal(e.data.ownerId, e.data.content) } : e.data;
+            return { type: e.type, data, metadata: eventMetadata(cause, dialogEventSchemaVersions[e.type], at) };
+          }),
         );
+        const result = await store.append(conversationStream(conversationId), stored, { expectedRevision: expected });
         if (options.wait ?? true) await deps.waitForReadModel(result.position);
         return { state: decision.events.reduce(evolveConversation, state), expected: result.nextExpectedRevision };
       } catch (error) {

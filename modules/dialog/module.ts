@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../../platform/config.ts';
+import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
@@ -17,6 +18,7 @@ export const dialogReadModels = ['dialog'] as const;
 
 export interface DialogModuleContext {
   readonly config: Config;
+  readonly vault: PersonalDataVault;
   readonly knex: Knex;
   readonly store: EventStore;
   readonly openapi: OpenApiRegistry;
@@ -43,6 +45,7 @@ export function dialogModule(context: DialogModuleContext): { routers: AppRouter
   const commands = createDialogCommands({
     store: context.store,
     knex: context.knex,
+    vault: context.vault,
     assistant: assistantFor(config, context.knex),
     waitForReadModel: (position) => context.waitForProjections(dialogReadModels, position),
     limits: {

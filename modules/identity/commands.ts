@@ -25,6 +25,7 @@ import {
 import type { ApiKeyState, RegisteredUser, SessionState, UserState } from './evolve.ts';
 import { evolveApiKey, evolveSession, evolveUser, initialApiKeyState, initialSessionState, initialUserState } from './evolve.ts';
 import type { PasswordHasher } from './passwords.ts';
+import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import * as queries from './queries.ts';
 import { validatePassword, validateRegistration } from './rules.ts';
 import { generateApiKey, generateRefreshToken, parseRefreshToken, type AccessTokens } from './tokens.ts';
@@ -33,6 +34,8 @@ export interface IdentityCommandDeps {
   readonly store: EventStore;
   readonly knex: Knex;
   readonly hasher: PasswordHasher;
+  /** Seals the email in UserRegistered; erasure destroys the key. */
+  readonly vault: PersonalDataVault;
   readonly accessTokens: AccessTokens;
   readonly refreshTokenTtlDays: number;
   /** Read-your-writes: resolves once the identity read model reached the position (bounded). */
@@ -69,7 +72,10 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     let state = initial;
     for (const r of recorded) {
       if (!isIdentityEventType(r.type)) continue;
-      state = evolve(state, parseIdentityEvent(r.type, r.data) as E);
+      const event = parseIdentityEvent(r.type, r.data);
+      // The email is sealed with the user's key (crypto-shredding): opened for the decider.
+      const opened = event.type === 'UserRegistered' ? { ...event, data: { ...event.data, email: await deps.vault.open(event.data.userId, event.data.email) } } : event;
+      state = evolve(state, opened as E);
     }
     const last = recorded.at(-1);
     return { state, expected: last === undefined ? 'no_stream' : last.revision };
@@ -201,7 +207,9 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     let emailRevision: number | undefined;
     try {
       emailRevision = await reserve(emailReserved, cause);
-      const result = await store.append(identityStreams.user(userId), [toNew(registered, cause, now())], { expectedRevision: 'no_stream' });
+      if (registered.type !== 'UserRegistered') throw new Error('unexpected registration decision');
+      const sealed: IdentityEvent = { ...registered, data: { ...registered.data, email: await deps.vault.seal(userId, registered.data.email) } };
+      const result = await store.append(identityStreams.user(userId), [toNew(sealed, cause, now())], { expectedRevision: 'no_stream' });
       await settle(result.position);
     } catch (error) {
       const released = { ...cause, reason: 'registration did not complete' };
@@ -340,6 +348,8 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
         const decision = decideUser({ type: 'EraseUser', data: { actor, passwordVerified, now: now() } }, user.state);
         return commit(decision, cause, new Map([[identityStreams.user(userId), user.expected]]));
       });
+      // Crypto-shredding: the sealed email (and dialog text) of this user is unreadable from now on.
+      await deps.vault.destroy(userId);
       let last = await revokeOpenSessions(userId, 'user_erased', systemActor, cause);
       for (const keyId of await queries.activeApiKeyIds(knex, userId)) {
         const key = await loadApiKey(keyId);

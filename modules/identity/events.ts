@@ -48,7 +48,8 @@ const userAgent = z.string().max(256).nullable();
 export const userRegisteredSchema = z.strictObject({
   userId: id,
   username: z.string().min(1).max(32),
-  email: z.string().min(3).max(254),
+  /** Sealed (crypto-shredding, platform/crypto/personal-data.ts); plain in events from before. */
+  email: z.string().min(3).max(1024),
   role,
   passwordHash: argon2idHash,
   registeredAt: timestamp,

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { Config } from '../../platform/config.ts';
+import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import type { FailureLimit, FailureLimitOptions } from '../../platform/http/failure-limit.ts';
@@ -24,6 +25,7 @@ export const identityReadModels = ['identity'] as const;
 
 export interface IdentityModuleContext {
   readonly config: Config;
+  readonly vault: PersonalDataVault;
   /** For the LISTEN connection that keeps the caller cache fresh across processes. */
   readonly databaseUrl: string;
   readonly knex: Knex;
@@ -50,12 +52,13 @@ export interface IdentityModule {
 export const defaultAdminEmail = (username: string): string => `${username.toLowerCase()}@admin.vialog.invalid`;
 
 export function identityCommandsFor(
-  context: Pick<IdentityModuleContext, 'config' | 'knex' | 'store' | 'waitForProjections' | 'hasher'> & { onCallerChanged?: (userId: string) => void },
+  context: Pick<IdentityModuleContext, 'config' | 'knex' | 'store' | 'waitForProjections' | 'hasher' | 'vault'> & { onCallerChanged?: (userId: string) => void },
 ): IdentityCommands {
   return createIdentityCommands({
     ...(context.onCallerChanged ? { onCallerChanged: context.onCallerChanged } : {}),
     store: context.store,
     knex: context.knex,
+    vault: context.vault,
     hasher: context.hasher ?? createPasswordHasher(),
     accessTokens: createAccessTokens(context.config),
     refreshTokenTtlDays: context.config.REFRESH_TOKEN_TTL_DAYS,

@@ -9,6 +9,8 @@ import { ownerPolicy } from '../../platform/database/owner-scope.ts';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { dialogEventTypes, isDialogEventType, parseDialogEvent, type DialogEvent } from '../../modules/dialog/events.ts';
 import type { Projection } from '../engine/index.ts';
+import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { parseIdentityEvent } from '../../modules/identity/events.ts';
 
 export const dialogProjectionName = 'dialog';
 
@@ -67,7 +69,7 @@ async function addUsage(trx: Knex.Transaction, table: Table, ownerId: string, at
   );
 }
 
-async function applyOne(trx: Knex.Transaction, table: Table, e: DialogEvent, revision: number): Promise<void> {
+async function applyOne(trx: Knex.Transaction, table: Table, e: DialogEvent, revision: number, vault: PersonalDataVault): Promise<void> {
   const version = revision + 1;
   switch (e.type) {
     case 'ConversationStarted': {
@@ -81,7 +83,7 @@ async function applyOne(trx: Knex.Transaction, table: Table, e: DialogEvent, rev
     case 'UserMessagePosted': {
       const d = e.data;
       const inserted = await trx(table('dialog_messages'))
-        .insert({ message_id: d.messageId, conversation_id: d.conversationId, owner_id: d.ownerId, seq: revision, role: 'user', content: d.content, created_at: d.postedAt })
+        .insert({ message_id: d.messageId, conversation_id: d.conversationId, owner_id: d.ownerId, seq: revision, role: 'user', content: await vault.open(d.ownerId, d.content), created_at: d.postedAt })
         .onConflict('message_id')
         .ignore()
         .returning('message_id');
@@ -98,7 +100,7 @@ async function applyOne(trx: Knex.Transaction, table: Table, e: DialogEvent, rev
           owner_id: d.ownerId,
           seq: revision,
           role: 'assistant',
-          content: d.content,
+          content: await vault.open(d.ownerId, d.content),
           model: d.model,
           prompt_tokens: d.usage?.promptTokens ?? null,
           completion_tokens: d.usage?.completionTokens ?? null,
@@ -121,14 +123,19 @@ async function applyOne(trx: Knex.Transaction, table: Table, e: DialogEvent, rev
   }
 }
 
-export const dialogProjection: Projection = {
+export const dialogProjection = (vault: PersonalDataVault): Projection => ({
   name: dialogProjectionName,
   version: 1,
-  eventTypes: dialogEventTypes,
+  eventTypes: [...dialogEventTypes, 'UserErased'],
   tables: { dialog_conversations: conversations, dialog_messages: messages, dialog_usage: usage },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
     for (const event of events) {
-      if (isDialogEventType(event.type)) await applyOne(trx, table, parseDialogEvent(event.type, event.data), event.revision);
+      if (isDialogEventType(event.type)) await applyOne(trx, table, parseDialogEvent(event.type, event.data), event.revision, vault);
+      else if (event.type === 'UserErased') {
+        // Erasure: the user's conversations leave the read model (their events stay, text shredded).
+        const { userId } = parseIdentityEvent('UserErased', event.data).data as { userId: string };
+        for (const t of ['dialog_messages', 'dialog_conversations', 'dialog_usage']) await trx(table(t)).where('owner_id', userId).delete();
+      }
     }
   },
-};
+});

@@ -15,6 +15,7 @@ import {
   type IdentityEvent,
 } from '../../modules/identity/events.ts';
 import type { Projection } from '../engine/index.ts';
+import { ERASED, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 
 export const identityProjectionName = 'identity';
 
@@ -61,7 +62,7 @@ CREATE INDEX "${t}_by_user" ON "${t}" (user_id, created_at, key_id)`;
 
 type Trx = Knex.Transaction;
 
-async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEvent, revision: number): Promise<void> {
+async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEvent, revision: number, vault: PersonalDataVault): Promise<void> {
   const u = table('identity_users');
   const s = table('identity_sessions');
   const k = table('identity_api_keys');
@@ -74,13 +75,15 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
   switch (e.type) {
     case 'UserRegistered': {
       const d = e.data;
+      const opened = await vault.open(d.userId, d.email);
+      const email = opened === ERASED ? null : opened; // erased later: a rebuild keeps it erased
       await trx(u)
         .insert({
           user_id: d.userId,
           username: d.username,
           username_lower: d.username.toLowerCase(),
-          email: d.email,
-          email_lower: d.email.toLowerCase(),
+          email,
+          email_lower: email?.toLowerCase() ?? null,
           role: d.role,
           status: 'active',
           created_at: d.registeredAt,
@@ -161,7 +164,7 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
   }
 }
 
-export const identityProjection: Projection = {
+export const identityProjection = (vault: PersonalDataVault): Projection => ({
   name: identityProjectionName,
   version: 1,
   eventTypes: identityEventTypes,
@@ -171,10 +174,10 @@ export const identityProjection: Projection = {
     for (const event of events) {
       if (!isIdentityEventType(event.type)) continue;
       const parsed = parseIdentityEvent(event.type, event.data);
-      await applyOne(trx, table, parsed, event.revision);
+      await applyOne(trx, table, parsed, event.revision, vault);
       if (callerChangingEvents.has(parsed.type)) changedUsers.add(parsed.data.userId);
     }
     // API processes cache callers: tell them, on commit, whose sessions/keys/role/status changed.
     for (const userId of changedUsers) await trx.raw('SELECT pg_notify(?, ?)', [identityChangedChannel, userId]);
   },
-};
+});

@@ -9,6 +9,7 @@ import * as projectionCheckpoints from './002_projection_checkpoints.ts';
 import * as idempotencyKeys from './003_idempotency_keys.ts';
 import * as readerRole from './004_read_model_reader_role.ts';
 import * as hashChain from './005_event_hash_chain.ts';
+import * as personalDataKeys from './006_personal_data_keys.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '003_idempotency_keys': idempotencyKeys,
   '004_read_model_reader_role': readerRole,
   '005_event_hash_chain': hashChain,
+  '006_personal_data_keys': personalDataKeys,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

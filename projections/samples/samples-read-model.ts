@@ -239,6 +239,13 @@ export const samplesProjection: Projection = {
         const e = parseIdentityEvent(event.type, event.data);
         const username = e.type === 'UserRegistered' ? e.data.username : null;
         await trx(table('sample_actors')).insert({ user_id: e.data.userId, username }).onConflict('user_id').merge();
+        if (e.type === 'UserErased') {
+          // Erasure: the user's samples leave the read models (their events and history stay).
+          await flush();
+          for (const t of ['samples', 'sample_stats', 'sample_daily_counts']) await trx(table(t)).where('owner_id', e.data.userId).delete();
+          deltas.stats.delete(e.data.userId);
+          for (const key of [...deltas.days.keys()]) if (key.startsWith(`${e.data.userId}|`)) deltas.days.delete(key);
+        }
       }
     }
     await flush();

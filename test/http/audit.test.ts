@@ -95,6 +95,45 @@ test.serial('export: NDJSON and CSV carry the same events; CSV defuses formulas'
   t.false(rows.some((r) => r.includes(',=HYPERLINK')));
 });
 
+test.serial('erasure by crypto-shredding: the email and dialog text leave every read model, export and log; the events and their chains stay', async (t) => {
+  const carol = await newUser(api, 'carol');
+  const secretQuestion = `where is my biopsy ${Math.random().toString(36).slice(2)}?`;
+  const sample = (await call(api, 'POST', '/samples', { token: carol.accessToken, body: { sampleType: 'blood', subjectId: 'C001', collectionDate: new Date().toISOString().slice(0, 10) } })).body.id as string;
+  const conversation = (await call(api, 'POST', '/dialog/conversations', { token: carol.accessToken, body: {} })).body.id as string;
+  t.is((await call(api, 'POST', `/dialog/conversations/${conversation}/messages`, { token: carol.accessToken, body: { content: secretQuestion } })).status, 201);
+  const client = new pg.Client({ connectionString: svc.db.url });
+  await client.connect();
+  try {
+    const rawEvents = async () => JSON.stringify((await client.query('SELECT data FROM events')).rows);
+    t.false((await rawEvents()).includes(carol.email), 'the email is sealed inside the events');
+    t.false((await rawEvents()).includes(secretQuestion), 'so is the dialog text');
+    const before = await (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+    t.true(before.includes(carol.email), 'before erasure the trail shows it to an admin');
+
+    t.is((await call(api, 'DELETE', '/auth/me', { token: carol.accessToken, body: { password: carol.password } })).status, 204);
+
+    const readModels = ['identity_users', 'samples', 'dialog_messages', 'dialog_conversations', 'audit_events'];
+    for (const table of readModels) {
+      const text = JSON.stringify((await client.query(`SELECT * FROM ${table}`)).rows);
+      t.false(text.includes(carol.email), `${table} has no email`);
+      t.false(text.includes(secretQuestion), `${table} has no dialog text`);
+    }
+    t.is((await client.query('SELECT count(*)::int AS n FROM samples WHERE owner_id = $1', [carol.id])).rows[0].n, 0);
+    const after = await (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+    t.false(after.includes(carol.email));
+    t.false(after.includes(secretQuestion));
+    const trail = after.trim().split('\n').map((l) => JSON.parse(l) as { type: string; streamId: string; data: Record<string, unknown> });
+    const registered = trail.find((e) => e.type === 'UserRegistered' && e.data.userId === carol.id)!;
+    t.is(registered.data.email, '[erased]');
+    t.true(trail.some((e) => e.streamId === `sample-${sample}` && e.type === 'SampleRegistered'), 'the history is still there');
+    t.true(trail.some((e) => e.type === 'UserMessagePosted' && e.data.content === '[erased]'));
+    t.false(svc.logLines.some((l) => l.includes(carol.email) || l.includes(secretQuestion)));
+    t.like((await call(api, 'GET', '/audit/verify', { token: adminToken })).body, { ok: true }, 'the chains still hold');
+  } finally {
+    await client.end();
+  }
+});
+
 test.serial('verify passes, then finds an event edited in the database at exactly its position', async (t) => {
   const before = await call(api, 'GET', '/audit/verify', { token: adminToken });
   t.like(before.body, { ok: true, firstBrokenPosition: null });

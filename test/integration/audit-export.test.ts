@@ -1,6 +1,7 @@
 // Exporting 100,000 audit events streams in bounded memory, in NDJSON and CSV.
 import test from 'ava';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { createHttpApp } from '../../platform/http/app.ts';
 import { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { stateOf } from '../../platform/http/state.ts';
@@ -54,7 +55,7 @@ test.before(async () => {
       stateOf(ctx).auth = { userId: owner, username: 'auditor', role: 'admin', actorType: 'user' };
       await next();
     },
-    routers: auditRouters({ knex: fx.knex, openapi: new OpenApiRegistry() }),
+    routers: auditRouters({ knex: fx.knex, openapi: new OpenApiRegistry(), vault: new PersonalDataVault(fx.knex, randomBytes(32)) }),
   });
   app = await listen(http);
 });
@@ -64,10 +65,14 @@ test.after.always(async () => {
 });
 
 async function download(format: 'ndjson' | 'csv'): Promise<{ lines: number; bytes: number; heapGrowthMb: number }> {
-  global.gc?.();
-  const baseline = process.memoryUsage().heapUsed;
+  // Live memory, not garbage: collect before each sample (ava runs with --expose-gc).
+  const live = () => {
+    global.gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+  const baseline = live();
   let peak = baseline;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 20);
+  const sampler = setInterval(() => (peak = Math.max(peak, live())), 100);
   const response = await fetch(`${app.url}/api/v1/audit/export?format=${format}`);
   const reader = response.body!.getReader();
   let lines = 0;
@@ -86,15 +91,16 @@ test.serial(`NDJSON export of ${EVENTS.toLocaleString('en-US')} events: every li
   const r = await download('ndjson');
   t.is(r.lines, EVENTS);
   t.log(`${(r.bytes / 1024 / 1024).toFixed(0)} MB streamed, heap grew at most ${r.heapGrowthMb.toFixed(0)} MB`);
-  // Held in memory, the export would take at least its size (JS strings: 2 bytes a character).
-  t.true(r.heapGrowthMb < r.bytes / 1024 / 1024, 'the export was not held in memory');
+  // Held in memory, the export would take at least its size (JS strings: 2 bytes a character);
+  // streamed, live memory stays near flat.
+  t.true(r.heapGrowthMb < r.bytes / 1024 / 1024 / 4, "the export was not held in memory");
 });
 
 test.serial(`CSV export of ${EVENTS.toLocaleString('en-US')} events: header plus every row, bounded memory`, async (t) => {
   const r = await download('csv');
   t.is(r.lines, EVENTS + 1);
   t.log(`${(r.bytes / 1024 / 1024).toFixed(0)} MB streamed, heap grew at most ${r.heapGrowthMb.toFixed(0)} MB`);
-  t.true(r.heapGrowthMb < r.bytes / 1024 / 1024);
+  t.true(r.heapGrowthMb < r.bytes / 1024 / 1024 / 4);
 });
 
 test.serial('verify recomputes both chains over all 100,000 events (many projection batches) and finds them whole', async (t) => {
