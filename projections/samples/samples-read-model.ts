@@ -17,7 +17,6 @@ import {
   parseSampleEvent,
   sampleEventTypes,
   type SampleEvent,
-  type SampleEventData,
   type SampleStatus,
   type SampleType,
 } from '../../modules/samples/events.ts';
@@ -69,7 +68,6 @@ const actors = (t: string) => `CREATE TABLE "${t}" (
 GRANT SELECT ON "${t}" TO vialog_reader`;
 
 type Table = (logical: string) => string;
-type SampleRegisteredData = SampleEventData<'SampleRegistered'>;
 type Counts = Partial<Record<'total' | SampleStatus | SampleType, number>>;
 
 /** Adds counts to owners' statistics: one statement for any number of owners. */
@@ -127,91 +125,117 @@ class Deltas {
   }
 }
 
-/** Updates the sample row only if this event is newer than it; returns the row as it was before, or undefined. */
-async function advance(
-  trx: Knex.Transaction,
-  table: Table,
-  sampleId: string,
-  version: number,
-  set: Record<string, string | null>,
-): Promise<{ status: SampleStatus; sample_type: SampleType; collection_date: string } | undefined> {
-  const t = table('samples');
-  const assignments = Object.keys(set).map((column) => `"${column}" = ?`);
-  const result = await trx.raw<{ rows: { status: SampleStatus; sample_type: SampleType; collection_date: string }[] }>(
-    `WITH before AS (SELECT sample_id, status, sample_type, collection_date FROM "${t}" WHERE sample_id = ? AND version < ? AND deleted_at IS NULL FOR UPDATE)
-     UPDATE "${t}" s SET ${[...assignments, 'version = ?'].join(', ')} FROM before WHERE s.sample_id = before.sample_id
-     RETURNING before.status, before.sample_type, before.collection_date`,
-    [sampleId, version, ...Object.values(set), version],
-  );
-  return result.rows[0];
+interface SampleRow {
+  sample_id: string;
+  owner_id: string;
+  sample_type: SampleType;
+  subject_id: string;
+  collection_date: string;
+  status: SampleStatus;
+  storage_location: string | null;
+  notes: string | null;
+  created_at: string;
+  updated_at: string;
+  version: number;
+  deleted_at: string | null;
 }
 
 /**
- * Registrations in a row (the bulk of a catch-up, and of a busy minute) become one multi-row
- * INSERT; only rows actually inserted count in the statistics (a replayed event inserts nothing).
+ * A batch in memory: the samples it touches are read once, every event is applied to them in
+ * order (an event at or below a row's version is skipped: applied before), and the changed rows
+ * are written back with one multi-row upsert per thousand rows. Statistics move with the rows.
  */
-async function registerAll(trx: Knex.Transaction, table: Table, events: readonly { data: SampleRegisteredData; version: number }[], deltas: Deltas): Promise<void> {
-  if (events.length === 0) return;
-  const inserted = await trx(table('samples'))
-    .insert(
-      events.map(({ data: d, version }) => ({
-        sample_id: d.sampleId,
-        owner_id: d.ownerId,
-        sample_type: d.sampleType,
-        subject_id: d.subjectId,
-        collection_date: d.collectionDate,
-        status: d.status,
-        storage_location: d.storageLocation,
-        notes: d.notes,
-        created_at: d.registeredAt,
-        updated_at: d.registeredAt,
+class SampleBatch {
+  readonly rows = new Map<string, SampleRow>();
+  readonly dirty = new Set<string>();
+  readonly deltas = new Deltas();
+
+  async load(trx: Knex.Transaction, table: Table, ids: readonly string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += 5_000) {
+      const found = await trx(table('samples')).whereIn('sample_id', ids.slice(i, i + 5_000)).select<SampleRow[]>('*');
+      for (const row of found) this.rows.set(row.sample_id, { ...row, created_at: iso(row.created_at), updated_at: iso(row.updated_at), deleted_at: row.deleted_at === null ? null : iso(row.deleted_at) });
+    }
+  }
+
+  apply(e: SampleEvent, version: number): void {
+    const d = e.data;
+    if (e.type === 'SampleRegistered') {
+      if (this.rows.has(d.sampleId)) return; // a discarded sample keeps its row: a replay cannot bring it back
+      const r = e.data;
+      this.rows.set(r.sampleId, {
+        sample_id: r.sampleId,
+        owner_id: r.ownerId,
+        sample_type: r.sampleType,
+        subject_id: r.subjectId,
+        collection_date: r.collectionDate,
+        status: r.status,
+        storage_location: r.storageLocation,
+        notes: r.notes,
+        created_at: r.registeredAt,
+        updated_at: r.registeredAt,
         version,
-      })),
-    )
-    .onConflict('sample_id')
-    .ignore()
-    .returning<{ owner_id: string; status: SampleStatus; sample_type: SampleType; collection_date: string }[]>(['owner_id', 'status', 'sample_type', 'collection_date']);
-  for (const row of inserted) {
-    deltas.count(row.owner_id, { total: 1, [row.status]: 1, [row.sample_type]: 1 });
-    deltas.day(row.owner_id, row.collection_date, 1);
+        deleted_at: null,
+      });
+      this.dirty.add(r.sampleId);
+      this.deltas.count(r.ownerId, { total: 1, [r.status]: 1, [r.sampleType]: 1 });
+      this.deltas.day(r.ownerId, r.collectionDate, 1);
+      return;
+    }
+    const row = this.rows.get(d.sampleId);
+    if (!row || row.deleted_at !== null || row.version >= version) return;
+    switch (e.type) {
+      case 'SampleDetailsCorrected': {
+        const c = e.data.changes;
+        if (c.sampleType) {
+          this.deltas.count(row.owner_id, { [row.sample_type]: -1, [c.sampleType.to]: 1 });
+          row.sample_type = c.sampleType.to;
+        }
+        if (c.subjectId) row.subject_id = c.subjectId.to;
+        if (c.collectionDate) {
+          this.deltas.day(row.owner_id, row.collection_date, -1);
+          this.deltas.day(row.owner_id, c.collectionDate.to, 1);
+          row.collection_date = c.collectionDate.to;
+        }
+        if (c.notes) row.notes = c.notes.to;
+        row.updated_at = e.data.correctedAt;
+        break;
+      }
+      case 'SampleStatusChanged':
+        this.deltas.count(row.owner_id, { [row.status]: -1, [e.data.to]: 1 });
+        row.status = e.data.to;
+        row.updated_at = e.data.changedAt;
+        break;
+      case 'SampleMoved':
+        row.storage_location = e.data.to;
+        row.updated_at = e.data.movedAt;
+        break;
+      case 'SampleDiscarded':
+        this.deltas.count(row.owner_id, { total: -1, [row.status]: -1, [row.sample_type]: -1 });
+        this.deltas.day(row.owner_id, row.collection_date, -1);
+        row.deleted_at = e.data.discardedAt;
+        row.updated_at = e.data.discardedAt;
+        break;
+    }
+    row.version = version;
+    this.dirty.add(row.sample_id);
+  }
+
+  async write(trx: Knex.Transaction, table: Table): Promise<void> {
+    const rows = [...this.dirty].map((id) => this.rows.get(id)!);
+    for (let i = 0; i < rows.length; i += 1_000) await trx(table('samples')).insert(rows.slice(i, i + 1_000)).onConflict('sample_id').merge();
+    this.dirty.clear();
+    await this.deltas.write(trx, table);
+  }
+
+  /** Erasure: everything of the owner leaves (written first, so nothing of theirs comes back). */
+  async erase(trx: Knex.Transaction, table: Table, ownerId: string): Promise<void> {
+    await this.write(trx, table);
+    for (const t of ['samples', 'sample_stats', 'sample_daily_counts']) await trx(table(t)).where('owner_id', ownerId).delete();
+    for (const [id, row] of this.rows) if (row.owner_id === ownerId) this.rows.delete(id);
   }
 }
 
-async function applyChange(trx: Knex.Transaction, table: Table, e: Exclude<SampleEvent, { type: 'SampleRegistered' }>, version: number, deltas: Deltas): Promise<void> {
-  switch (e.type) {
-    case 'SampleDetailsCorrected': {
-      const { changes, ownerId } = e.data;
-      const set: Record<string, string | null> = { updated_at: e.data.correctedAt };
-      if (changes.sampleType) set.sample_type = changes.sampleType.to;
-      if (changes.subjectId) set.subject_id = changes.subjectId.to;
-      if (changes.collectionDate) set.collection_date = changes.collectionDate.to;
-      if (changes.notes) set.notes = changes.notes.to;
-      const before = await advance(trx, table, e.data.sampleId, version, set);
-      if (!before) return;
-      if (changes.sampleType) deltas.count(ownerId, { [changes.sampleType.from]: -1, [changes.sampleType.to]: 1 });
-      if (changes.collectionDate) {
-        deltas.day(ownerId, changes.collectionDate.from, -1);
-        deltas.day(ownerId, changes.collectionDate.to, 1);
-      }
-      return;
-    }
-    case 'SampleStatusChanged': {
-      const before = await advance(trx, table, e.data.sampleId, version, { status: e.data.to, updated_at: e.data.changedAt });
-      if (before) deltas.count(e.data.ownerId, { [e.data.from]: -1, [e.data.to]: 1 });
-      return;
-    }
-    case 'SampleMoved':
-      await advance(trx, table, e.data.sampleId, version, { storage_location: e.data.to, updated_at: e.data.movedAt });
-      return;
-    case 'SampleDiscarded': {
-      const before = await advance(trx, table, e.data.sampleId, version, { deleted_at: e.data.discardedAt, updated_at: e.data.discardedAt });
-      if (!before) return;
-      deltas.count(e.data.ownerId, { total: -1, [before.status]: -1, [before.sample_type]: -1 });
-      deltas.day(e.data.ownerId, before.collection_date, -1);
-      return;
-    }
-  }
-}
+const iso = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value);
 
 export const samplesProjection: Projection = {
   name: samplesProjectionName,
@@ -219,36 +243,19 @@ export const samplesProjection: Projection = {
   eventTypes: [...sampleEventTypes, 'UserRegistered', 'UserErased'],
   tables: { samples, sample_stats: stats, sample_daily_counts: daily, sample_actors: actors },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
-    const deltas = new Deltas();
-    let registrations: { data: SampleRegisteredData; version: number }[] = [];
-    const flush = async () => {
-      await registerAll(trx, table, registrations, deltas);
-      registrations = [];
-    };
-    for (const event of events) {
-      const version = event.revision + 1; // the sample's version after this event
-      if (isSampleEventType(event.type)) {
-        const e = parseSampleEvent(event.type, event.data);
-        if (e.type === 'SampleRegistered') {
-          registrations.push({ data: e.data, version });
-          continue;
-        }
-        await flush(); // a change may concern a sample registered earlier in this batch
-        await applyChange(trx, table, e, version, deltas);
-      } else if (event.type === 'UserRegistered' || event.type === 'UserErased') {
+    const batch = new SampleBatch();
+    const parsed = events.map((event) => ({ event, sample: isSampleEventType(event.type) ? parseSampleEvent(event.type, event.data) : undefined }));
+    await batch.load(trx, table, [...new Set(parsed.flatMap((p) => (p.sample ? [p.sample.data.sampleId] : [])))]);
+    for (const { event, sample } of parsed) {
+      if (sample) batch.apply(sample, event.revision + 1); // the sample's version after this event
+      else if (event.type === 'UserRegistered' || event.type === 'UserErased') {
         const e = parseIdentityEvent(event.type, event.data);
         const username = e.type === 'UserRegistered' ? e.data.username : null;
         await trx(table('sample_actors')).insert({ user_id: e.data.userId, username }).onConflict('user_id').merge();
-        if (e.type === 'UserErased') {
-          // Erasure: the user's samples leave the read models (their events and history stay).
-          await flush();
-          for (const t of ['samples', 'sample_stats', 'sample_daily_counts']) await trx(table(t)).where('owner_id', e.data.userId).delete();
-          deltas.stats.delete(e.data.userId);
-          for (const key of [...deltas.days.keys()]) if (key.startsWith(`${e.data.userId}|`)) deltas.days.delete(key);
-        }
+        // Erasure: the user's samples leave the read models (their events and history stay).
+        if (e.type === 'UserErased') await batch.erase(trx, table, e.data.userId);
       }
     }
-    await flush();
-    await deltas.write(trx, table);
+    await batch.write(trx, table);
   },
 };

@@ -1,0 +1,97 @@
+// npm run bench:rebuild — rebuilding every read model from the first event: events/s, seconds
+// and peak RSS, over BENCH_EVENTS events (default 1,000,000) of a realistic mix: per sample a
+// registration, a move and a status change, plus an identity stream per 1,000 samples.
+// Targets: ≥ 50,000 events/s and under 60 s. Env: BENCH_DATABASE_URL, BENCH_EVENTS, BENCH_ONLY
+// (comma-separated projection names, to time one).
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { allProjections } from '../app/modules.ts';
+import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
+import { createKnex } from '../platform/database/knex.ts';
+import { eventMetadata, type CommandCause } from '../platform/eventstore/metadata.ts';
+import { comparePositions, type Position } from '../platform/eventstore/port.ts';
+import { openPostgresEventStore } from '../platform/eventstore/postgres.ts';
+import { Progress } from '../platform/progress.ts';
+import { ProjectionEngine } from '../projections/engine/index.ts';
+import { migrateToLatest } from '../projections/migrations/index.ts';
+
+const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const name = `vialog_bench_rebuild_${randomBytes(3).toString('hex')}`;
+const admin = new pg.Client({ connectionString: SERVER });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${name}`);
+const url = new URL(SERVER);
+url.pathname = `/${name}`;
+const knex = createKnex({ url: url.toString(), poolMax: 10 });
+await migrateToLatest(knex);
+const store = openPostgresEventStore({ url: url.toString(), poolMax: 10 });
+const vault = new PersonalDataVault(knex, randomBytes(32));
+let peakRss = process.memoryUsage().rss;
+const rssSampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+
+try {
+  // Seed: samples of 100 owners, 3 events each, appended 3 at a time (one sample per append).
+  const samples = Math.floor(EVENTS / 3);
+  const owners = Array.from({ length: 100 }, () => randomUUID());
+  const progress = new Progress('seeding events', samples * 3);
+  let appended = 0;
+  let last: Position | undefined;
+  let next = 0;
+  const day = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= samples) return;
+        const ownerId = owners[i % owners.length]!;
+        const sampleId = randomUUID();
+        const cause: CommandCause = { actorId: ownerId, actorType: 'user', requestId: randomUUID(), correlationId: null, causationId: null, traceparent: null, reason: null };
+        const at = new Date().toISOString();
+        const meta = () => eventMetadata(cause, 1);
+        const result = await store.append(
+          `sample-${sampleId}`,
+          [
+            { type: 'SampleRegistered', data: { sampleId, ownerId, sampleType: 'blood', subjectId: `P${100 + (i % 900)}`, collectionDate: day(i % 1000), status: 'collected', storageLocation: 'shelf-1', notes: null, registeredAt: at }, metadata: meta() },
+            { type: 'SampleMoved', data: { sampleId, ownerId, from: 'shelf-1', to: 'freezer-1-rowA', movedAt: at }, metadata: meta() },
+            { type: 'SampleStatusChanged', data: { sampleId, ownerId, from: 'collected', to: 'processing', reason: null, changedAt: at }, metadata: meta() },
+          ],
+          { expectedRevision: 'no_stream' },
+        );
+        if (!last || comparePositions(result.position, last) > 0) last = result.position;
+        appended += 3;
+        progress.update(appended);
+      }
+    }),
+  );
+  progress.done();
+  console.log(`seeded ${appended.toLocaleString('en-US')} events`);
+
+  const only = process.env.BENCH_ONLY?.split(',');
+  const engine = new ProjectionEngine({ projections: allProjections(vault).filter((p) => !only || only.includes(p.name)), store, knex, databaseUrl: url.toString(), batchSize: 2_000 });
+  engine.start();
+  // The first start builds every read model from the first event: that is the rebuild we time.
+  const started = Date.now();
+  const caughtUp = await engine.waitForProjections(engine.projections.map((p) => p.name), last!, { timeoutMs: 60 * 60_000 });
+  const seconds = (Date.now() - started) / 1000;
+  const projections = engine.projections.length;
+  const perProjection = appended / seconds;
+  await engine.stop();
+  clearInterval(rssSampler);
+  console.log(`rebuilt ${projections} read models over ${appended.toLocaleString('en-US')} events in ${seconds.toFixed(1)} s${caughtUp ? '' : ' (NOT caught up)'}`);
+  console.log(`= ${Math.round(perProjection).toLocaleString('en-US')} events/s through all read models at once (${Math.round(perProjection * projections).toLocaleString('en-US')} event applications/s); target ≥ 50,000 events/s, < 60 s`);
+  console.log(`peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MB`);
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  writeFileSync(path.join(here, 'results', 'rebuild.json'), JSON.stringify({ at: new Date().toISOString(), events: appended, seconds, eventsPerSecond: perProjection, projections, peakRssMb: peakRss / 1024 / 1024 }, null, 2));
+} finally {
+  clearInterval(rssSampler);
+  await store.close();
+  await knex.destroy();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
+}
