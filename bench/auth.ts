@@ -14,8 +14,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
 import Koa from 'koa';
 import * as argon2 from 'argon2';
@@ -24,7 +22,7 @@ import { startService } from '../app/service.ts';
 import { createPasswordHasher, type Argon2Backend } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
-import type { LoadRequest, LoadResult } from './load-worker.ts';
+import { load, type LoadResult } from './support.ts';
 
 const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -32,7 +30,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const LOGIN_CONCURRENCY = 8;
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'logins,me,hello,floor').split(','));
 const skipped: LoadResult = { requestsPerSecond: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, total: 0, non2xx: 0, errors: 0 };
-const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quiet = !process.stdout.isTTY || process.env.CI !== undefined;
 const say = (line: string) => console.log(line);
@@ -40,10 +37,6 @@ const step = (line: string) => {
   if (!quiet) process.stdout.write(`… ${line} (about ${SECONDS} s)\n`);
 };
 
-async function load(request: LoadRequest): Promise<LoadResult> {
-  const { stdout } = await run(process.execPath, [path.join(here, 'load-worker.ts'), JSON.stringify(request)], { maxBuffer: 1 << 20 });
-  return JSON.parse(stdout) as LoadResult;
-}
 
 // argon2 with a stopwatch: the time each hash/verify call takes (queueing on the threadpool included).
 let argon2Ms = 0;
@@ -73,6 +66,7 @@ const config = loadConfig({
   DATABASE_URL: dbUrl.toString(),
   PORT: '0',
   JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+  PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
   RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
   RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
   LOG_LEVEL: 'warn',

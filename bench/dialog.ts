@@ -5,19 +5,17 @@
 // Env: BENCH_DATABASE_URL (server for the scratch database), BENCH_SECONDS (default 10),
 // BENCH_CONNECTIONS (default 32).
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { startService } from '../app/service.ts';
 import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
 import { startFakeLlm } from '../test/support/fake-llm.ts';
-import type { LoadRequest, LoadResult } from './load-worker.ts';
+import { load, postJson as post } from './support.ts';
 
 const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -25,17 +23,7 @@ const PROVIDER_MS = 50;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CONVERSATIONS = 320;
 const here = path.dirname(fileURLToPath(import.meta.url));
-const run = promisify(execFile);
 
-async function load(request: LoadRequest): Promise<LoadResult> {
-  const { stdout } = await run(process.execPath, [path.join(here, 'load-worker.ts'), JSON.stringify(request)], { maxBuffer: 1 << 22 });
-  return JSON.parse(stdout) as LoadResult;
-}
-async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
-  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
-  return (await r.json()) as Record<string, unknown>;
-}
 
 const name = `vialog_bench_dialog_${randomBytes(3).toString('hex')}`;
 const admin = new pg.Client({ connectionString: SERVER });
@@ -49,6 +37,7 @@ const config = loadConfig({
   DATABASE_URL: url.toString(),
   PORT: '0',
   JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+  PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
   LLM_BASE_URL: llm.url,
   RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
   RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',

@@ -10,14 +10,12 @@
 // Env: BENCH_SECONDS (per load phase, default 10), BENCH_SAMPLES (the 100,000), BENCH_PHASES
 // (subset of create,list,stats). Figures also go to bench/results/samples.json.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import Koa from 'koa';
 import { koaBody } from 'koa-body';
 import pg from 'pg';
@@ -29,14 +27,13 @@ import { eventMetadata, type CommandCause } from '../platform/eventstore/metadat
 import { comparePositions, type Position } from '../platform/eventstore/port.ts';
 import { createLogger } from '../platform/logging.ts';
 import { Progress } from '../platform/progress.ts';
-import type { LoadRequest, LoadResult } from './load-worker.ts';
+import { load, postJson as post } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100_000);
 const USERS = 100;
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'create,list,stats').split(','));
 const here = path.dirname(fileURLToPath(import.meta.url));
-const run = promisify(execFile);
 const quiet = !process.stderr.isTTY || process.env.CI !== undefined;
 const say = (line: string) => console.log(line);
 const step = (line: string) => {
@@ -44,16 +41,7 @@ const step = (line: string) => {
 };
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-async function load(request: LoadRequest): Promise<LoadResult> {
-  const { stdout } = await run(process.execPath, [path.join(here, 'load-worker.ts'), JSON.stringify(request)], { maxBuffer: 1 << 22 });
-  return JSON.parse(stdout) as LoadResult;
-}
 
-async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
-  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
-  return (await r.json()) as Record<string, unknown>;
-}
 
 const database = `vialog_bench_samples_${randomBytes(3).toString('hex')}`;
 step('starting the embedded PostgreSQL under .data/bench');
@@ -63,6 +51,7 @@ const config = loadConfig({
   DATABASE_URL: embedded.url,
   PORT: '0',
   JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+  PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
   RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
   RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
   LOG_LEVEL: 'warn',

@@ -4,7 +4,7 @@
 //        leader of the projection (in whichever process) fills fresh tables from the first event
 //        while queries keep reading the old ones, then swaps them in one transaction.
 import { z } from 'zod';
-import type { OpenApiRegistry } from '../platform/http/openapi.ts';
+import { problemResponse, type OpenApiRegistry } from '../platform/http/openapi.ts';
 import { HttpProblem } from '../platform/http/problem.ts';
 import { requireAuth } from '../platform/http/require-auth.ts';
 import { createRouter, type AppContext, type AppRouter } from '../platform/http/state.ts';
@@ -37,7 +37,7 @@ const requireAdmin = (ctx: AppContext) => {
 export function projectionAdminRouter(engine: ProjectionEngine, openapi: OpenApiRegistry): AppRouter {
   const router = createRouter({ prefix: '/api/v1/admin/projections' });
   const tags = ['admin'];
-  const forbidden = { description: '`forbidden`: not an admin', content: { 'application/problem+json': { schema: z.object({ code: z.string() }).loose() } } };
+  const forbidden = problemResponse('`forbidden`: not an admin');
 
   openapi.add('get', '/api/v1/admin/projections', {
     tags,
@@ -59,7 +59,7 @@ export function projectionAdminRouter(engine: ProjectionEngine, openapi: OpenApi
       responses: {
         '202': { description: 'Requested; follow it in GET /admin/projections (status rebuilding, then running)', content: { 'application/json': { schema: z.object({ name: z.string(), requestedAt: z.iso.datetime() }) } } },
         '403': forbidden,
-        '404': { description: '`not_found`: no such projection', content: { 'application/problem+json': { schema: z.object({ code: z.string() }).loose() } } },
+        '404': problemResponse('`not_found`: no such projection'),
       },
     },
     { headers: ['idempotencyKey'] },

@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { commandCause } from '../../platform/http/command-cause.ts';
-import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import { jsonContent, problemResponse, type OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platform/http/pagination.ts';
 import { HttpProblem, problemBody } from '../../platform/http/problem.ts';
 import { requireAuth } from '../../platform/http/require-auth.ts';
@@ -23,8 +23,8 @@ export interface DialogRouteOptions {
   readonly maxMessageChars: number;
 }
 
-const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: z.object({ code: z.string() }).loose() } } });
+const json = jsonContent;
+const problem = problemResponse;
 const idParam = z.object({ id: z.uuid() });
 const notFound = problem("`not_found`: unknown, archived, or another user's conversation");
 

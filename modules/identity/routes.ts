@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import type { FailureLimit } from '../../platform/http/failure-limit.ts';
-import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import { jsonContent, problemResponse, type OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platform/http/pagination.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
 import { requireAuth } from '../../platform/http/require-auth.ts';
@@ -75,8 +75,8 @@ const listQuery = z.strictObject({ ...paginationQuery });
 const keysetCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
 const adminActionBody = z.strictObject({ reason });
 
-const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: z.object({ code: z.string() }).loose() } } });
+const json = jsonContent;
+const problem = problemResponse;
 const noContent = { description: 'Done' };
 const idParam = z.object({ id: z.uuid() });
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { EventStore } from '../../platform/eventstore/port.ts';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import { expectedVersionFromIfMatch, setETag, versionMismatch } from '../../platform/http/etag.ts';
-import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import { jsonContent, problemResponse, type OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platform/http/pagination.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
 import { requireAuth } from '../../platform/http/require-auth.ts';
@@ -121,8 +121,8 @@ const historySchema = z
   })
   .meta({ id: 'SampleHistory' });
 
-const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: z.object({ code: z.string() }).loose() } } });
+const json = jsonContent;
+const problem = problemResponse;
 const idParam = z.object({ id: z.uuid() });
 const notFound = problem('`not_found`: unknown, deleted, or another user\'s sample');
 

@@ -30,6 +30,9 @@ export const problemSchema = z
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details, served as application/problem+json' });
 
+/** `{ content: application/json: schema }`, for request bodies and responses. */
+export const jsonContent = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
+
 export function problemResponse(description: string): ZodOpenApiResponseObject {
   return { description, content: { 'application/problem+json': { schema: problemSchema } } };
 }

@@ -28,6 +28,18 @@ test('production: missing secrets and database are fatal, all named at once', (t
   const error = t.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tempDataDir() }), { instanceOf: ConfigError });
   t.true(error.problems.some((p) => p.startsWith('JWT_KEYS')));
   t.true(error.problems.some((p) => p.startsWith('DATABASE_URL')));
+  t.true(error.problems.some((p) => p.startsWith('PERSONAL_DATA_KEY')));
+});
+
+test('PERSONAL_DATA_KEY must be 32 bytes; in development one is generated and kept', (t) => {
+  const bad = t.throws(() => loadConfig({ PERSONAL_DATA_KEY: Buffer.alloc(16).toString('base64'), DATA_DIR: tempDataDir() }), { instanceOf: ConfigError });
+  t.true(bad.problems.some((p) => p.startsWith('PERSONAL_DATA_KEY')));
+  const dataDir = tempDataDir();
+  const first = loadConfig({ DATA_DIR: dataDir });
+  t.is(first.personalDataKey.length, 32);
+  t.true(first.personalDataKey.equals(loadConfig({ DATA_DIR: dataDir }).personalDataKey));
+  const given = Buffer.alloc(32, 7);
+  t.true(loadConfig({ PERSONAL_DATA_KEY: given.toString('base64'), DATA_DIR: tempDataDir() }).personalDataKey.equals(given));
 });
 
 test('development: a generated signing secret is kept under DATA_DIR and reused', (t) => {
