@@ -8,6 +8,7 @@ import { ProjectionEngine } from '../projections/engine/index.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { allProjections } from './modules.ts';
 import { startService } from './service.ts';
+import { startTelemetry } from '../platform/telemetry.ts';
 import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import { systemCause } from '../platform/eventstore/metadata.ts';
 import { defaultAdminEmail, identityCommandsFor } from '../modules/identity/module.ts';
@@ -34,10 +35,18 @@ function fail(message: string, code = 2): never {
 }
 
 async function serve(config: Config, logger: Logger, roles: { api: boolean; projector: boolean }) {
+  // Before the app: every span and metric of the process goes through this SDK.
+  const telemetry = await startTelemetry({
+    serviceName: config.OTEL_SERVICE_NAME,
+    metricsPort: config.METRICS_PORT,
+    metricsHost: config.HOST,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+  });
   const service = await startService(config, logger, roles);
   const where = service.url ? `API on ${service.url} (docs: ${service.url}/docs)` : 'no API';
   console.log(`vialog: ${where}; projections ${roles.projector ? 'running' : 'not running here'}; event store ${service.infrastructure.store.kind}; ` +
-    `database ${service.infrastructure.embedded ? `embedded (${service.infrastructure.embedded.dataDirectory})` : 'DATABASE_URL'}`);
+    `database ${service.infrastructure.embedded ? `embedded (${service.infrastructure.embedded.dataDirectory})` : 'DATABASE_URL'}; metrics ${telemetry.metricsUrl ?? 'off'}` +
+    `; traces ${config.OTEL_EXPORTER_OTLP_ENDPOINT ? `to ${config.OTEL_EXPORTER_OTLP_ENDPOINT}` : 'kept in the process'}`);
 }
 
 async function migrate(config: Config, logger: Logger) {

@@ -7,6 +7,7 @@ import type { Config } from '../platform/config.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../platform/database/embedded.ts';
 import { createKnex } from '../platform/database/knex.ts';
 import { openEventStore } from '../platform/eventstore/open.ts';
+import { tracedEventStore } from '../platform/eventstore/traced.ts';
 import type { EventStore } from '../platform/eventstore/port.ts';
 import { createRateLimitRedis } from '../platform/http/rate-limit.ts';
 import { migrateToLatest } from '../projections/migrations/index.ts';
@@ -33,13 +34,13 @@ export async function openInfrastructure(config: Config, logger: Logger): Promis
   const knex = createKnex({ url, poolMax: config.DATABASE_POOL_MAX, applicationName: 'vialog' });
   const appliedMigrations = await migrateToLatest(knex);
   if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, 'migrations applied');
-  const store = openEventStore({
+  const store = tracedEventStore(openEventStore({
     eventStoreUrl: config.EVENTSTORE_URL,
     databaseUrl: url,
     poolMax: config.DATABASE_POOL_MAX,
     pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
     onError: (error) => logger.warn({ err: error }, 'event store connection problem'),
-  });
+  }));
   // Fail fast instead of queueing: a rate limiter must never make a request wait for Redis.
   const redis = config.REDIS_URL ? createRateLimitRedis(config.REDIS_URL, logger) : undefined;
   return {

@@ -13,6 +13,7 @@ import type { ReadinessCheck } from '../platform/http/health.ts';
 import type { AppState } from '../platform/http/state.ts';
 import { Shutdown, closeHttpServer } from '../platform/shutdown.ts';
 import { ProjectionEngine } from '../projections/engine/index.ts';
+import { meter } from '../platform/telemetry.ts';
 import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import { projectionAdminRouter } from '../projections/admin-routes.ts';
 import { openInfrastructure, type Infrastructure } from './infrastructure.ts';
@@ -54,6 +55,20 @@ export async function startService(config: Config, logger: Logger, roles: Servic
     pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
     logger,
   });
+  // Where each read model stands, sampled at every scrape.
+  const lagEvents = meter().createObservableGauge('vialog.projection.lag.events', { description: 'Events in the log after the projection checkpoint' });
+  const lagSeconds = meter().createObservableGauge('vialog.projection.lag.seconds', { description: 'Age of the oldest event the projection has not applied', unit: 's' });
+  const applied = meter().createObservableGauge('vialog.projection.events_applied', { description: 'Events applied since the last rebuild' });
+  meter().addBatchObservableCallback(
+    async (result) => {
+      for (const s of await engine.status().catch(() => [])) {
+        result.observe(lagEvents, s.lagEvents, { projection: s.name });
+        result.observe(lagSeconds, s.lagSeconds, { projection: s.name });
+        result.observe(applied, s.eventsApplied, { projection: s.name });
+      }
+    },
+    [lagEvents, lagSeconds, applied],
+  );
   if (roles.projector) {
     engine.start();
     shutdown.register('projections', () => engine.stop());

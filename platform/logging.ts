@@ -2,6 +2,7 @@
 // logged object (top level or one level down, and in request headers); request and response
 // bodies are never logged in the first place.
 import pino, { type Logger, type DestinationStream } from 'pino';
+import { traceIds } from './telemetry.ts';
 
 const SECRET_FIELDS = ['password', 'currentPassword', 'newPassword', 'passwordHash', 'accessToken', 'refreshToken', 'token', 'apiKey', 'key', 'secret', 'authorization', 'cookie'];
 const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'];
@@ -20,6 +21,8 @@ export function createLogger(options: { level: string; name?: string }, destinat
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // traceId and spanId of the active span on every line written while one is active.
+      mixin: () => traceIds() ?? {},
     },
     destination,
   );

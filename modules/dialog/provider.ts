@@ -6,6 +6,7 @@
 //   - every reply and stream chunk validated with zod (provider output is untrusted); usage optional.
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { z } from 'zod';
+import { meter } from '../../platform/telemetry.ts';
 import type { Usage } from './events.ts';
 
 export interface ToolCall {
@@ -177,9 +178,11 @@ export function openAiCompatibleProvider(config: ProviderConfig): ChatProvider {
     }
   }
 
-  return {
-    model: config.model,
-    async complete(request) {
+  const calls = meter().createCounter('vialog.llm.calls', { description: 'Provider calls, by outcome' });
+  const latency = meter().createHistogram('vialog.llm.duration', { description: 'Provider call duration', unit: 's' });
+  const tokens = meter().createCounter('vialog.llm.tokens', { description: 'Tokens reported by the provider, by kind' });
+
+  async function completeOnce(request: CompletionRequest): Promise<Completion> {
       const messages = toOpenAiMessages(request.messages);
       const tools = request.tools?.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.parameters } }));
       const body = { model: config.model, messages, ...(tools && tools.length > 0 ? { tools } : {}) };
@@ -237,6 +240,26 @@ export function openAiCompatibleProvider(config: ProviderConfig): ChatProvider {
       // An aborted stream may just end (no error): it is still not a whole reply.
       if (request.signal?.aborted) throw new UpstreamError('aborted', 'the request was aborted', content);
       return { content, model, usage, toolCalls: [...calls.values()].filter((c) => c.name !== '') };
+    }
+
+  return {
+    model: config.model,
+    async complete(request) {
+      const started = performance.now();
+      try {
+        const completion = await completeOnce(request);
+        calls.add(1, { outcome: 'ok', model: config.model });
+        if (completion.usage) {
+          tokens.add(completion.usage.promptTokens, { kind: 'prompt', model: config.model });
+          tokens.add(completion.usage.completionTokens, { kind: 'completion', model: config.model });
+        }
+        return completion;
+      } catch (error) {
+        calls.add(1, { outcome: error instanceof UpstreamError ? error.kind : 'error', model: config.model });
+        throw error;
+      } finally {
+        latency.record((performance.now() - started) / 1000, { model: config.model });
+      }
     },
   };
 }

@@ -11,6 +11,7 @@ import { healthRouter, type ReadinessCheck } from './health.ts';
 import { openApiRouter, type OpenApiRegistry } from './openapi.ts';
 import { problemMiddleware } from './problem.ts';
 import { requestIdMiddleware } from './request-id.ts';
+import { telemetryMiddleware } from './telemetry.ts';
 
 export interface HttpAppOptions {
   readonly logger: Logger;
@@ -38,6 +39,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.on('error', (error: unknown) => options.logger.warn({ err: error }, 'response failed after it started'));
 
   app.use(requestIdMiddleware(options.logger)); // X-Request-Id, traceparent, child logger
+  app.use(telemetryMiddleware()); // the request's span (continues a traceparent) and its duration
   app.use(accessLogMiddleware(options.logger)); // one line per request, with the final status
   app.use(problemMiddleware()); // every error below becomes problem+json
   app.use(helmet()); // security headers

@@ -1,7 +1,7 @@
 // Counts failures per key (e.g. failed logins per login name) in a fixed window, in Redis when the
 // rate-limit backend has it (shared by every instance), in memory otherwise or while Redis is down.
 // Unlike koa-ratelimit, only failures count: a user who logs in correctly is never slowed down.
-import type { RateLimitBackend } from './rate-limit.ts';
+import { rejections, type RateLimitBackend } from './rate-limit.ts';
 import { HttpProblem } from './problem.ts';
 
 export interface FailureLimit {
@@ -65,6 +65,7 @@ export function failureLimit(backend: RateLimitBackend, options: FailureLimitOpt
     async check(key) {
       const { count, resetInMs } = await read(key);
       if (count < options.max) return;
+      rejections().add(1, { limiter: options.name });
       const retryAfter = Math.max(1, Math.ceil(resetInMs / 1000));
       throw new HttpProblem(429, 'rate_limited', `Too many failed attempts: try again in ${retryAfter} s.`, {
         headers: {

@@ -7,6 +7,8 @@ import ratelimit from 'koa-ratelimit';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { HttpProblem } from './problem.ts';
+import type { Counter } from '@opentelemetry/api';
+import { meter } from '../telemetry.ts';
 import type { ReadinessCheck } from './health.ts';
 import type { AppState } from './state.ts';
 
@@ -98,6 +100,10 @@ function resetSeconds(ctx: Context): number {
   return Number.isFinite(reset) && reset > 0 ? reset : Date.now() / 1000;
 }
 
+/** 429s given, by limiter (shared with failure limits). */
+let rejectionCounter: Counter | undefined;
+export const rejections = (): Counter => (rejectionCounter ??= meter().createCounter('vialog.rate_limit.rejections', { description: 'Requests refused with 429, by limiter' }));
+
 export function rateLimit(backend: RateLimitBackend, options: RateLimitOptions): Middleware {
   const common = {
     namespace: `vialog:ratelimit:${options.name}`,
@@ -130,6 +136,7 @@ export function rateLimit(backend: RateLimitBackend, options: RateLimitOptions):
       }
     }
     if (!passed && ctx.status === 429) {
+      rejections().add(1, { limiter: options.name });
       const reset = resetSeconds(ctx);
       const retryAfter = Math.min(Math.ceil(options.durationMs / 1000), Math.max(1, Math.ceil(reset - Date.now() / 1000)));
       throw new HttpProblem(429, 'rate_limited', `Too many requests: try again in ${retryAfter} s.`, {

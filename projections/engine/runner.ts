@@ -17,6 +17,7 @@ import { tryAcquireProjectionLock } from './leadership.ts';
 import { assertValidProjection, tableNamer, type Projection } from './projection.ts';
 import { RebuildAbortedError, rebuildProjection } from './rebuild.ts';
 import { createTables, dropNextTables, liveTablesExist } from './tables.ts';
+import { inSpan, linkTo } from '../../platform/telemetry.ts';
 
 /** How often a checkpoint that only passed over other projections' events is stored. */
 const SKIPPED_CHECKPOINT_EVERY_MS = 1_000;
@@ -230,6 +231,27 @@ export class ProjectionRunner {
   }
 
   async #persist(fresh: readonly RecordedEvent[], to: Position): Promise<void> {
+    if (fresh.length === 0) return this.#commit(fresh, to);
+    // A span per applied batch, linked to the append span of each event (a consumer may run much
+    // later: a link, not a parent) and carrying the requests' ids.
+    const requestIds = [...new Set(fresh.map((e) => e.metadata.requestId).filter((id): id is string => id !== null))];
+    const links = [...new Set(fresh.map((e) => e.metadata.traceparent))].slice(0, 64).flatMap((tp) => linkTo(tp) ?? []);
+    await inSpan(
+      `projection ${this.projection.name}`,
+      {
+        links,
+        attributes: {
+          'vialog.projection': this.projection.name,
+          'vialog.event_count': fresh.length,
+          'vialog.request_ids': requestIds.slice(0, 64),
+          ...(requestIds.length === 1 ? { 'vialog.request_id': requestIds[0] } : {}),
+        },
+      },
+      () => this.#commit(fresh, to),
+    );
+  }
+
+  async #commit(fresh: readonly RecordedEvent[], to: Position): Promise<void> {
     const { name } = this.projection;
     const from = this.#persisted;
     await this.#options.knex.transaction(async (trx) => {

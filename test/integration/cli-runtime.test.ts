@@ -34,7 +34,7 @@ test('unknown command: usage and exit 2', async (t) => {
 test('serve answers, then SIGTERM closes HTTP, projections and pools and exits 0', async (t) => {
   const db = await createTestDatabase();
   try {
-    const { child, exited, output } = run(['serve'], { DATABASE_URL: db.url, PORT: '0', DATA_DIR: `/tmp/vialog-cli-test-${process.pid}` });
+    const { child, exited, output } = run(['serve'], { DATABASE_URL: db.url, PORT: '0', METRICS_PORT: '0', DATA_DIR: `/tmp/vialog-cli-test-${process.pid}` });
     const deadline = Date.now() + 30_000;
     let url: string | undefined;
     while (!url && Date.now() < deadline) {

@@ -1,0 +1,26 @@
+// npm run bench:otel — create-sample requests/s (POST /samples, 32 connections, read-your-writes
+// included) with tracing and metrics on and off, in one run (each side in its own process: the
+// telemetry SDK is per process). Target: overhead ≤ 15 %. Env: BENCH_SECONDS (default 10).
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { LoadResult } from './support.ts';
+
+const run = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+async function side(otel: 'on' | 'off'): Promise<LoadResult> {
+  const { stdout } = await run(process.execPath, [path.join(here, 'otel-run.ts')], { env: { ...process.env, BENCH_OTEL: otel }, maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult;
+}
+
+const off = await side('off');
+const on = await side('on');
+const overhead = 1 - on.requestsPerSecond / off.requestsPerSecond;
+console.log(`telemetry off: ${Math.round(off.requestsPerSecond)} req/s, p50 ${off.p50Ms} ms, p99 ${off.p99Ms} ms`);
+console.log(`telemetry on:  ${Math.round(on.requestsPerSecond)} req/s, p50 ${on.p50Ms} ms, p99 ${on.p99Ms} ms`);
+console.log(`overhead ${(overhead * 100).toFixed(1)} % (target ≤ 15 %)`);
+mkdirSync(path.join(here, 'results'), { recursive: true });
+writeFileSync(path.join(here, 'results', 'otel.json'), JSON.stringify({ at: new Date().toISOString(), off, on, overhead }, null, 2));

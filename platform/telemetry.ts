@@ -1,0 +1,130 @@
+// OpenTelemetry for the whole process: traces (exported over OTLP only when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing leaves the process otherwise) and metrics (Prometheus
+// text on METRICS_PORT). Started once, before the app; everything else uses @opentelemetry/api.
+//
+// The request id ties it together: the HTTP span carries it, every appended event keeps it and the
+// W3C traceparent of its append span in its metadata, and the projection span that applies the
+// event links to that append span and carries the same request id.
+import { createServer, type Server } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { context, metrics, propagation, trace, type Attributes, type Link, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+
+export const tracer = () => trace.getTracer('vialog');
+export const meter = () => metrics.getMeter('vialog');
+
+export interface TelemetryOptions {
+  readonly serviceName: string;
+  /** Where /metrics listens; undefined: no metrics server (tests scrape the handler themselves). */
+  readonly metricsPort?: number | undefined;
+  readonly metricsHost?: string;
+  readonly otlpEndpoint?: string | undefined;
+  /** Extra span processors (tests: an in-memory exporter). */
+  readonly spanProcessors?: readonly SpanProcessor[];
+}
+
+export interface Telemetry {
+  /** The Prometheus text, as GET /metrics answers it. */
+  readonly metricsUrl: string | undefined;
+  readonly exporter: PrometheusExporter;
+  shutdown(): Promise<void>;
+}
+
+let started: Telemetry | undefined;
+
+/** Starts the SDK once per process; later calls get the same instance. */
+export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
+  if (started) return started;
+  const exporter = new PrometheusExporter({ preventServerStart: true });
+  const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
+  if (options.otlpEndpoint) spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }) }));
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({ 'service.name': options.serviceName }),
+    metricReaders: [exporter],
+    spanProcessors,
+    instrumentations: [],
+  });
+  sdk.start();
+  let server: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (options.metricsPort !== undefined) {
+    const s = createServer((req, res) => {
+      if (req.url?.split('?')[0] === '/metrics') exporter.getMetricsRequestHandler(req, res);
+      else {
+        res.statusCode = 404;
+        res.end('see /metrics\n');
+      }
+    });
+    server = await new Promise<Server>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(options.metricsPort, options.metricsHost ?? '127.0.0.1', () => resolve(s));
+    });
+    const address = server.address();
+    metricsUrl = `http://${options.metricsHost ?? '127.0.0.1'}:${typeof address === 'object' && address ? address.port : options.metricsPort}/metrics`;
+  }
+  registerProcessMetrics();
+  started = {
+    metricsUrl,
+    exporter,
+    async shutdown() {
+      server?.close();
+      await sdk.shutdown();
+      started = undefined;
+    },
+  };
+  return started;
+}
+
+function registerProcessMetrics(): void {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  meter()
+    .createObservableGauge('vialog.event_loop.lag', { description: 'Event-loop delay, p99 over the last interval', unit: 's' })
+    .addCallback((result) => {
+      result.observe(histogram.percentile(99) / 1e9);
+      histogram.reset();
+    });
+}
+
+// --- helpers for the rest of the code base ---------------------------------------------------------
+
+/** Runs `work` in a new active span; records errors; ends the span. */
+export async function inSpan<T>(name: string, options: { kind?: SpanKind; attributes?: Attributes; links?: Link[] }, work: (span: Span) => Promise<T>): Promise<T> {
+  return tracer().startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}), ...(options.links ? { links: options.links } : {}) }, async (span) => {
+    try {
+      return await work(span);
+    } catch (error) {
+      span.recordException(error instanceof Error ? error : new Error(String(error)));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** The W3C traceparent of the active span, or null when nothing is being traced. */
+export function currentTraceparent(): string | null {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent ?? null;
+}
+
+/** A link to the span a traceparent names (for a consumer running later: links, not parents). */
+export function linkTo(traceparent: string | null | undefined, attributes?: Attributes): Link | undefined {
+  if (!traceparent) return undefined;
+  const spanContext = trace.getSpanContext(propagation.extract(context.active(), { traceparent }));
+  return spanContext ? { context: spanContext, ...(attributes ? { attributes } : {}) } : undefined;
+}
+
+/** The active trace and span ids, for log lines. */
+export function traceIds(): { traceId: string; spanId: string } | undefined {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  return spanContext && spanContext.traceId !== '00000000000000000000000000000000' ? { traceId: spanContext.traceId, spanId: spanContext.spanId } : undefined;
+}
+
+export { SpanKind, context, propagation, trace };

@@ -1,0 +1,74 @@
+// One request, one trace: POST /samples gives an HTTP span, an append span and a projection span
+// sharing the request id, the projection span linked to the append span; /metrics shows the
+// route's duration histogram and the projection lag gauge.
+import test from 'ava';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { startTelemetry, type Telemetry } from '../../platform/telemetry.ts';
+import { call, newUser, startTestService, type TestService } from '../support/service.ts';
+
+const spans = new InMemorySpanExporter();
+let telemetry: Telemetry;
+let svc: TestService;
+
+test.before(async () => {
+  telemetry = await startTelemetry({ serviceName: 'vialog-test', metricsPort: 0, spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
+  svc = await startTestService();
+});
+test.after.always(async () => {
+  await svc?.stop();
+  await telemetry?.shutdown();
+});
+
+test.serial('POST /samples: HTTP span, append span, projection span linked to it, one request id', async (t) => {
+  const user = await newUser(svc.api, 'traced');
+  spans.reset();
+  const requestId = `trace-me-${Date.now()}`;
+  const r = await call(svc.api, 'POST', '/samples', {
+    token: user.accessToken,
+    body: { sampleType: 'blood', subjectId: 'T001', collectionDate: new Date().toISOString().slice(0, 10) },
+    headers: { 'x-request-id': requestId },
+  });
+  t.is(r.status, 201);
+  let finished = spans.getFinishedSpans();
+  for (let i = 0; i < 50 && !finished.some((s) => s.name === 'projection samples' && s.attributes['vialog.request_id'] === requestId); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    finished = spans.getFinishedSpans();
+  }
+  const http = finished.find((s) => s.name === 'POST /api/v1/samples/' || s.name === 'POST /api/v1/samples');
+  t.truthy(http, finished.map((s) => s.name).join(', '));
+  t.is(http!.attributes['vialog.request_id'], requestId);
+  t.is(http!.attributes['http.response.status_code'], 201);
+  const append = finished.find((s) => s.name === 'eventstore.append' && s.attributes['vialog.request_id'] === requestId)!;
+  t.truthy(append);
+  t.deepEqual(append.attributes['vialog.event_types'], ['SampleRegistered']);
+  t.is(append.spanContext().traceId, http!.spanContext().traceId, 'the append is part of the request trace');
+  t.is(append.parentSpanContext?.spanId, http!.spanContext().spanId);
+  const projection = finished.find((s) => s.name === 'projection samples' && s.attributes['vialog.request_id'] === requestId)!;
+  t.truthy(projection);
+  t.true(
+    projection.links.some((l) => l.context.spanId === append.spanContext().spanId && l.context.traceId === append.spanContext().traceId),
+    'the projection span links to the append span',
+  );
+  const audit = finished.find((s) => s.name === 'projection audit' && (s.attributes['vialog.request_ids'] as string[] | undefined)?.includes(requestId));
+  t.truthy(audit, 'the audit projection too');
+});
+
+test.serial('/metrics: the route histogram, events appended, projection lag, event-loop lag', async (t) => {
+  const user = await newUser(svc.api, 'metered');
+  await call(svc.api, 'GET', '/samples', { token: user.accessToken });
+  const text = await (await fetch(telemetry.metricsUrl!)).text();
+  t.regex(text, /http_server_request_duration_bucket\{[^}]*http_route="\/api\/v1\/samples"/);
+  t.regex(text, /http_server_request_duration_count\{[^}]*http_route="\/api\/v1\/samples",http_response_status_code="200"/);
+  t.regex(text, /vialog_events_appended_total\{[^}]*type="UserRegistered"/);
+  t.regex(text, /vialog_projection_lag_events\{[^}]*projection="samples"/);
+  t.regex(text, /vialog_event_loop_lag\{/);
+});
+
+test.serial('log lines written inside a request carry its trace and span ids', async (t) => {
+  const requestId = `log-trace-${Date.now()}`;
+  await call(svc.api, 'GET', '/samples', { headers: { 'x-request-id': requestId } });
+  const line = svc.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === requestId && l.msg === 'request completed');
+  t.truthy(line);
+  t.regex(String(line!.traceId), /^[0-9a-f]{32}$/);
+  t.regex(String(line!.spanId), /^[0-9a-f]{16}$/);
+});
