@@ -20,6 +20,7 @@ import {
   type ReadPosition,
   type ResolvedEvent,
 } from '@eventstore/db-client';
+import { chainHash, GENESIS } from './hash-chain.ts';
 import {
   START,
   StreamConflictError,
@@ -72,18 +73,52 @@ export class EsdbEventStore implements EventStore {
 
   async append(streamId: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     if (events.length === 0) throw new TypeError('append needs at least one event');
-    const payload = events.map((event) => {
+    // The hash chain needs the stream's last event, so "any" becomes "exactly what we read",
+    // retried a few times if another writer got in between (the caller never sees a conflict).
+    for (let attempt = 1; ; attempt++) {
+      const previous = await this.#lastLink(streamId, options.expectedRevision);
+      const expected: ExpectedRevision = options.expectedRevision === 'any' ? (previous.revision < 0 ? 'no_stream' : previous.revision) : options.expectedRevision;
+      try {
+        return await this.#appendChained(streamId, events, expected, previous);
+      } catch (error) {
+        if (!(options.expectedRevision === 'any' && error instanceof StreamConflictError && attempt < 50)) throw error;
+      }
+    }
+  }
+
+  /** The revision and chain hash the next event links to (genesis for a new stream). */
+  async #lastLink(streamId: string, expected: ExpectedRevision): Promise<{ revision: number; hash: Buffer }> {
+    if (expected === 'no_stream') return { revision: -1, hash: GENESIS };
+    try {
+      const read = this.client.readStream(streamId, expected === 'any' ? { direction: BACKWARDS, fromRevision: END, maxCount: 1 } : { direction: FORWARDS, fromRevision: BigInt(expected), maxCount: 1 });
+      for await (const resolved of read) {
+        const e = resolved.event;
+        if (!e) continue;
+        const hash = (e.metadata as Record<string, unknown> | undefined)?.chainHash;
+        return { revision: Number(e.revision), hash: typeof hash === 'string' ? Buffer.from(hash, 'hex') : GENESIS };
+      }
+    } catch (error) {
+      if (!(error instanceof StreamNotFoundError)) throw error;
+    }
+    return { revision: -1, hash: GENESIS };
+  }
+
+  async #appendChained(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision, previous: { revision: number; hash: Buffer }): Promise<AppendResult> {
+    let link = previous.hash;
+    const payload = events.map((event, i) => {
       const metadata = eventMetadataSchema.parse(event.metadata);
-      return jsonEvent({ id: metadata.eventId, type: event.type, data: event.data, metadata });
+      // The same chain as the Postgres adapter (hash-chain.ts), over the JSON text as stored here.
+      link = chainHash(link, { streamId, revision: previous.revision + 1 + i, type: event.type, dataText: JSON.stringify(event.data), metadataText: JSON.stringify(metadata) });
+      return jsonEvent({ id: metadata.eventId, type: event.type, data: event.data, metadata: { ...metadata, chainHash: link.toString('hex') } });
     });
     try {
-      const result = await this.client.appendToStream(streamId, payload, { expectedRevision: toEsdbExpected(options.expectedRevision) });
+      const result = await this.client.appendToStream(streamId, payload, { expectedRevision: toEsdbExpected(expected) });
       if (!result.position) throw new Error('EventStoreDB returned no position for an append');
       return { nextExpectedRevision: Number(result.nextExpectedRevision), position: { commit: result.position.commit, prepare: result.position.prepare } };
     } catch (error) {
       if (error instanceof WrongExpectedVersionError) {
         const actual = error.actualVersion === 'no_stream' ? -1 : typeof error.actualVersion === 'bigint' ? Number(error.actualVersion) : undefined;
-        throw new StreamConflictError(streamId, options.expectedRevision, actual);
+        throw new StreamConflictError(streamId, expected, actual);
       }
       throw error;
     }
@@ -252,6 +287,7 @@ export class EsdbEventStore implements EventStore {
       revision: Number(e.revision),
       position: { commit: e.position.commit, prepare: e.position.prepare },
       recordedAt: e.created.toISOString(),
+      ...(typeof rawMetadata.chainHash === 'string' ? { hash: rawMetadata.chainHash } : {}),
     };
   }
 }
