@@ -67,15 +67,18 @@ const EVENT_COLUMNS =
 // Each event's hash chains it to the previous event of its stream (tamper evidence, see
 // hash-chain.ts for the exact bytes): sha256(previous hash || stream, revision, type, data, metadata).
 const APPEND_SQL = `
-WITH RECURSIVE current_revision AS (
-  SELECT COALESCE(MAX(revision), -1) AS revision FROM events WHERE stream_id = $1
+WITH RECURSIVE last AS (
+  -- One probe of (stream_id, revision) gives both the stream's revision and the hash to chain to.
+  SELECT revision, hash FROM events WHERE stream_id = $1 ORDER BY revision DESC LIMIT 1
+), current_revision AS (
+  SELECT COALESCE((SELECT revision FROM last), -1) AS revision
 ), allowed AS (
   SELECT revision FROM current_revision
   WHERE $2::text = 'any'
      OR ($2::text = 'no_stream' AND revision = -1)
      OR ($2::text ~ '^[0-9]+$' AND revision = $2::text::integer)
 ), previous AS (
-  SELECT COALESCE((SELECT hash FROM events WHERE stream_id = $1 AND revision = allowed.revision), '\\x'::bytea) AS hash FROM allowed
+  SELECT COALESCE((SELECT hash FROM last), '\\x'::bytea) AS hash FROM allowed
 ), input AS (
   SELECT e.*, allowed.revision + e.ordinal AS revision
   FROM allowed, unnest($3::uuid[], $4::text[], $5::integer[], $6::jsonb[], $7::jsonb[])
