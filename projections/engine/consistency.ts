@@ -1,0 +1,85 @@
+// The consistency checker (`vialog verify-read-models`): replays the log into scratch copies of a
+// projection's tables and compares them with the live tables, row for row, at the same position.
+// The live tables move while we replay; a snapshot in which the checkpoint equals our replay
+// position shows them exactly there (rows and checkpoint commit together), so the replay catches
+// up to the live checkpoint until both meet, then compares inside that snapshot.
+import type { Knex } from 'knex';
+import { comparePositions, formatPosition, START, type EventStore, type Position } from '../../platform/eventstore/port.ts';
+import { readCheckpoint, rowPosition } from './checkpoints.ts';
+import { tableNamer, type Projection } from './projection.ts';
+import { createTables } from './tables.ts';
+
+const SCRATCH_SUFFIX = '__check';
+
+export interface TableDifference {
+  readonly table: string;
+  /** Rows in one and not the other (counted both ways). */
+  readonly differences: number;
+  /** A few of them, for the report. */
+  readonly examples: readonly { side: 'live only' | 'replay only'; row: Record<string, unknown> }[];
+}
+
+export interface ConsistencyReport {
+  readonly projection: string;
+  readonly position: string;
+  readonly eventsReplayed: number;
+  readonly tables: readonly TableDifference[];
+  readonly consistent: boolean;
+}
+
+async function replay(knex: Knex, store: EventStore, projection: Projection, from: Position, to: Position, batchSize: number): Promise<{ position: Position; applied: number }> {
+  let position = from;
+  let applied = 0;
+  for (;;) {
+    const page = await store.readAll({ after: position, maxCount: batchSize, eventTypes: projection.eventTypes });
+    const events = page.filter((e) => comparePositions(e.position, to) <= 0);
+    if (events.length > 0) {
+      await knex.transaction((trx) => projection.apply(events, { trx, table: tableNamer(projection, (name) => `${name}${SCRATCH_SUFFIX}`) }));
+      applied += events.length;
+      position = events.at(-1)!.position;
+    }
+    if (events.length < page.length || page.length < batchSize) return { position: to, applied };
+  }
+}
+
+export async function checkProjection(knex: Knex, store: EventStore, projection: Projection, options: { batchSize?: number; attempts?: number } = {}): Promise<ConsistencyReport> {
+  const batchSize = options.batchSize ?? 2_000;
+  const tables = Object.keys(projection.tables);
+  await createTables(knex, projection, (name) => `${name}${SCRATCH_SUFFIX}`);
+  try {
+    let position = START;
+    let applied = 0;
+    for (let attempt = 0; attempt < (options.attempts ?? 20); attempt++) {
+      const live = rowPosition(await readCheckpoint(knex, projection.name));
+      if (comparePositions(live, position) > 0) {
+        const r = await replay(knex, store, projection, position, live, batchSize);
+        position = r.position;
+        applied += r.applied;
+      }
+      const report = await knex.transaction(
+        async (trx) => {
+          const now = rowPosition(await readCheckpoint(trx, projection.name));
+          if (comparePositions(now, position) !== 0) return undefined; // moved on: replay further
+          const results: TableDifference[] = [];
+          for (const table of tables) {
+            const scratch = `${table}${SCRATCH_SUFFIX}`;
+            const diff = await trx.raw<{ rows: { side: 'live only' | 'replay only'; row: Record<string, unknown> }[] }>(
+              `SELECT 'live only' AS side, to_jsonb(d) AS row FROM (SELECT * FROM "${table}" EXCEPT ALL SELECT * FROM "${scratch}") d
+               UNION ALL
+               SELECT 'replay only', to_jsonb(d) FROM (SELECT * FROM "${scratch}" EXCEPT ALL SELECT * FROM "${table}") d`,
+            );
+            results.push({ table, differences: diff.rows.length, examples: diff.rows.slice(0, 5) });
+          }
+          return results;
+        },
+        { isolationLevel: 'repeatable read' },
+      );
+      if (report) {
+        return { projection: projection.name, position: formatPosition(position), eventsReplayed: applied, tables: report, consistent: report.every((t) => t.differences === 0) };
+      }
+    }
+    throw new Error(`${projection.name}: the live read model kept moving; try again when it is quieter`);
+  } finally {
+    for (const table of tables) await knex.raw(`DROP TABLE IF EXISTS "${table}${SCRATCH_SUFFIX}" CASCADE`);
+  }
+}
