@@ -29,8 +29,11 @@ test.serial('POST /samples: HTTP span, append span, projection span linked to it
     headers: { 'x-request-id': requestId },
   });
   t.is(r.status, 201);
+  // Projections run after the answer (the audit projection is not waited for): poll for their spans.
+  const applied = (name: string) => (s: ReturnType<typeof spans.getFinishedSpans>[number]) =>
+    s.name === name && ((s.attributes['vialog.request_ids'] as string[] | undefined) ?? []).includes(requestId);
   let finished = spans.getFinishedSpans();
-  for (let i = 0; i < 50 && !finished.some((s) => s.name === 'projection samples' && s.attributes['vialog.request_id'] === requestId); i++) {
+  for (let i = 0; i < 200 && !(finished.some(applied('projection samples')) && finished.some(applied('projection audit'))); i++) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     finished = spans.getFinishedSpans();
   }
@@ -43,13 +46,13 @@ test.serial('POST /samples: HTTP span, append span, projection span linked to it
   t.deepEqual(append.attributes['vialog.event_types'], ['SampleRegistered']);
   t.is(append.spanContext().traceId, http!.spanContext().traceId, 'the append is part of the request trace');
   t.is(append.parentSpanContext?.spanId, http!.spanContext().spanId);
-  const projection = finished.find((s) => s.name === 'projection samples' && s.attributes['vialog.request_id'] === requestId)!;
+  const projection = finished.find(applied('projection samples'))!;
   t.truthy(projection);
   t.true(
     projection.links.some((l) => l.context.spanId === append.spanContext().spanId && l.context.traceId === append.spanContext().traceId),
     'the projection span links to the append span',
   );
-  const audit = finished.find((s) => s.name === 'projection audit' && (s.attributes['vialog.request_ids'] as string[] | undefined)?.includes(requestId));
+  const audit = finished.find(applied('projection audit'));
   t.truthy(audit, 'the audit projection too');
 });
 
