@@ -107,11 +107,17 @@ test.serial('erasure by crypto-shredding: the email and dialog text leave every 
     const rawEvents = async () => JSON.stringify((await client.query('SELECT data FROM events')).rows);
     t.false((await rawEvents()).includes(carol.email), 'the email is sealed inside the events');
     t.false((await rawEvents()).includes(secretQuestion), 'so is the dialog text');
-    const before = await (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+    const exportText = async () => (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+    // The audit projection is not awaited by commands: wait until it has carol's events.
+    const before = await eventually(exportText, (text) => text.includes(carol.email) && text.includes('UserMessagePosted') && text.includes(conversation));
     t.true(before.includes(carol.email), 'before erasure the trail shows it to an admin');
 
     t.is((await call(api, 'DELETE', '/auth/me', { token: carol.accessToken, body: { password: carol.password } })).status, 204);
 
+    // Erasure waits for the identity read model; the other projections follow: wait for them.
+    const remaining = async () =>
+      (await client.query<{ n: number }>('SELECT (SELECT count(*) FROM samples WHERE owner_id = $1) + (SELECT count(*) FROM dialog_messages WHERE owner_id = $1) AS n', [carol.id])).rows[0]!.n;
+    t.is(Number(await eventually(remaining, (n) => Number(n) === 0)), 0);
     const readModels = ['identity_users', 'samples', 'dialog_messages', 'dialog_conversations', 'audit_events'];
     for (const table of readModels) {
       const text = JSON.stringify((await client.query(`SELECT * FROM ${table}`)).rows);
@@ -119,7 +125,7 @@ test.serial('erasure by crypto-shredding: the email and dialog text leave every 
       t.false(text.includes(secretQuestion), `${table} has no dialog text`);
     }
     t.is((await client.query('SELECT count(*)::int AS n FROM samples WHERE owner_id = $1', [carol.id])).rows[0].n, 0);
-    const after = await (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+    const after = await eventually(exportText, (text) => text.includes('"UserErased"') && text.includes(carol.id));
     t.false(after.includes(carol.email));
     t.false(after.includes(secretQuestion));
     const trail = after.trim().split('\n').map((l) => JSON.parse(l) as { type: string; streamId: string; data: Record<string, unknown> });
