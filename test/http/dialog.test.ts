@@ -211,3 +211,19 @@ test('archiving removes a conversation from the list; its events stay', async (t
   t.is((await ask(id, 'still there?')).status, 404);
   t.is((await eventsOf(id)).at(-1)!.type, 'ConversationArchived');
 });
+
+test('a hanging provider slows nothing else: other requests answer at once meanwhile', async (t) => {
+  const id = await conversation();
+  const hanging = ask(id, 'anyone there? [s:hang-meanwhile]');
+  await new Promise((r) => setTimeout(r, 100)); // the provider call is now waiting
+  const started = performance.now();
+  const others = await Promise.all([
+    call(api, 'GET', '/dialog/usage', { token: user.accessToken }),
+    call(api, 'GET', '/samples', { token: user.accessToken }),
+    call(api, 'GET', '/auth/me', { token: user.accessToken }),
+  ]);
+  const elapsed = performance.now() - started;
+  t.deepEqual(others.map((o) => o.status), [200, 200, 200]);
+  t.true(elapsed < 500, `other requests took ${Math.round(elapsed)} ms while the provider hung`);
+  t.is((await hanging).status, 502);
+});

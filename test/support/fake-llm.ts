@@ -75,6 +75,10 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       if (!toolResult) return json(200, completion(null, { tool_calls: [{ id: 'call_1', type: 'function', function: { name, arguments: args } }] }));
       return json(200, completion(`TOOL RESULT: ${toolResult.content}`));
     }
+    if (scenario.startsWith('hang')) {
+      hanging.add(res); // "hang", "hang-…": never answers
+      return undefined;
+    }
     const delay = /^delay:(\d+)$/.exec(scenario);
     if (delay) {
       await new Promise((r) => setTimeout(r, Number(delay[1])));
@@ -90,9 +94,6 @@ export async function startFakeLlm(): Promise<FakeLlm> {
         return json(200, completion(`answer to: ${lastUser}`));
       case 'down':
         return json(500, { error: { message: 'boom' } });
-      case 'hang':
-        hanging.add(res);
-        return undefined;
       case 'bad':
         return json(200, { choices: 'nope' });
       default:
