@@ -1,7 +1,7 @@
 // Reads of the audit read model (projections/audit/audit-read-model.ts). A user reads as
 // themself under row-level security (their own streams' events); an admin reads everything.
 import type { Knex } from 'knex';
-import { queryAsOwner, type SqlParam } from '../../platform/database/owner-scope.ts';
+import { queryAsOwner, queryUnscoped, type SqlParam } from '../../platform/database/owner-scope.ts';
 
 export interface AuditFilter {
   readonly streamId?: string | undefined;
@@ -95,18 +95,7 @@ export async function listAudit(
 ): Promise<{ rows: AuditItem[]; total: number }> {
   const withTotal = page.withTotal ?? true;
   const queries = statements(scope, filter, page, withTotal);
-  let results: unknown[][];
-  if (scope.kind === 'owner') {
-    results = await queryAsOwner(knex, scope.ownerId, queries);
-  } else {
-    results = [];
-    for (const q of queries) {
-      const sql = q.sql.replace(/\$(\d+)/g, '?');
-      // knex positional bindings follow the order of appearance, which is the order of $n here.
-      const ordered = [...q.sql.matchAll(/\$(\d+)/g)].map((m) => q.params[Number(m[1]) - 1] ?? null);
-      results.push((await knex.raw<{ rows: unknown[] }>(sql, ordered as never)).rows);
-    }
-  }
+  const results: unknown[][] = scope.kind === 'owner' ? await queryAsOwner(knex, scope.ownerId, queries) : await queryUnscoped(knex, queries);
   const rows = results[0] as Row[];
   const total = withTotal ? ((results[1] as { total: number }[])[0]?.total ?? 0) : -1;
   return { rows: rows.map(toItem), total };

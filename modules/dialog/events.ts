@@ -4,6 +4,7 @@
 // messages, so its stream stays short; a longer talk starts a new conversation.
 // Message text is personal data (crypto-shredding encrypts it, see the audit issue).
 import { z } from 'zod';
+import { eventCatalog, type EventsOf } from '../../platform/eventstore/catalog.ts';
 
 const id = z.uuid();
 const timestamp = z.iso.datetime();
@@ -44,7 +45,8 @@ export const dialogEventSchemas = {
 } as const;
 
 export type DialogEventType = keyof typeof dialogEventSchemas;
-export const dialogEventTypes = Object.keys(dialogEventSchemas) as DialogEventType[];
+const catalog = eventCatalog(dialogEventSchemas);
+export const dialogEventTypes: DialogEventType[] = catalog.types;
 export const dialogEventSchemaVersions: Readonly<Record<DialogEventType, number>> = {
   ConversationStarted: 1,
   UserMessagePosted: 1,
@@ -55,14 +57,10 @@ export const dialogEventSchemaVersions: Readonly<Record<DialogEventType, number>
 
 type Schemas = typeof dialogEventSchemas;
 export type DialogEventData<T extends DialogEventType> = z.infer<Schemas[T]>;
-export type DialogEvent = { [T in DialogEventType]: { readonly type: T; readonly data: DialogEventData<T> } }[DialogEventType];
+export type DialogEvent = EventsOf<Schemas>;
 
-export function isDialogEventType(type: string): type is DialogEventType {
-  return Object.hasOwn(dialogEventSchemas, type);
-}
+export const isDialogEventType: (type: string) => type is DialogEventType = catalog.isType;
 
-export function parseDialogEvent(type: DialogEventType, data: unknown): DialogEvent {
-  return { type, data: dialogEventSchemas[type].parse(data) } as DialogEvent;
-}
+export const parseDialogEvent: (type: DialogEventType, data: unknown) => DialogEvent = catalog.parse;
 
 export const conversationStream = (conversationId: string): string => `conversation-${conversationId}`;

@@ -14,6 +14,7 @@
 //   apikey-<keyId>                            creation and revocation
 //   apikey-usage-<keyId>-<yyyy-mm-dd>         at most one ApiKeyUsed per key per UTC day ("no_stream" append)
 import { z } from 'zod';
+import { eventCatalog, type EventsOf } from '../../platform/eventstore/catalog.ts';
 import { sha256Hex } from './digest.ts';
 
 export const roles = ['user', 'admin'] as const;
@@ -185,7 +186,8 @@ export const identityEventSchemas = {
 } as const;
 
 export type IdentityEventType = keyof typeof identityEventSchemas;
-export const identityEventTypes = Object.keys(identityEventSchemas) as IdentityEventType[];
+const catalog = eventCatalog(identityEventSchemas);
+export const identityEventTypes: IdentityEventType[] = catalog.types;
 
 /** Current schema version of each event type (goes into metadata.schemaVersion; old ones are upcast on read). */
 export const identityEventSchemaVersions: Readonly<Record<IdentityEventType, number>> = {
@@ -239,7 +241,7 @@ export const personalDataFields: Readonly<Record<IdentityEventType, readonly str
 
 type Schemas = typeof identityEventSchemas;
 export type IdentityEventData<T extends IdentityEventType> = z.infer<Schemas[T]>;
-export type IdentityEvent = { [T in IdentityEventType]: { readonly type: T; readonly data: IdentityEventData<T> } }[IdentityEventType];
+export type IdentityEvent = EventsOf<Schemas>;
 export type IdentityEventOf<T extends IdentityEventType> = Extract<IdentityEvent, { type: T }>;
 
 export type UserEvent = IdentityEventOf<
@@ -249,14 +251,10 @@ export type ReservationEvent = IdentityEventOf<'UsernameReserved' | 'UsernameRel
 export type SessionEvent = IdentityEventOf<'SessionStarted' | 'SessionRefreshed' | 'RefreshTokenReuseDetected' | 'SessionRevoked'>;
 export type ApiKeyEvent = IdentityEventOf<'ApiKeyCreated' | 'ApiKeyRevoked'>;
 
-export function isIdentityEventType(type: string): type is IdentityEventType {
-  return Object.hasOwn(identityEventSchemas, type);
-}
+export const isIdentityEventType: (type: string) => type is IdentityEventType = catalog.isType;
 
 /** Validates an event read from the store (or about to be appended); throws a ZodError when it does not match. */
-export function parseIdentityEvent(type: IdentityEventType, data: unknown): IdentityEvent {
-  return { type, data: identityEventSchemas[type].parse(data) } as IdentityEvent;
-}
+export const parseIdentityEvent: (type: IdentityEventType, data: unknown) => IdentityEvent = catalog.parse;
 
 // --- stream ids ---------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 //
 // Stream: sample-<sampleId>.
 import { z } from 'zod';
+import { eventCatalog, type EventsOf } from '../../platform/eventstore/catalog.ts';
 
 export const sampleTypes = ['blood', 'saliva', 'tissue'] as const;
 export type SampleType = (typeof sampleTypes)[number];
@@ -85,7 +86,8 @@ export const sampleEventSchemas = {
 } as const;
 
 export type SampleEventType = keyof typeof sampleEventSchemas;
-export const sampleEventTypes = Object.keys(sampleEventSchemas) as SampleEventType[];
+const catalog = eventCatalog(sampleEventSchemas);
+export const sampleEventTypes: SampleEventType[] = catalog.types;
 export const sampleEventSchemaVersions: Readonly<Record<SampleEventType, number>> = {
   SampleRegistered: 1,
   SampleDetailsCorrected: 1,
@@ -96,15 +98,11 @@ export const sampleEventSchemaVersions: Readonly<Record<SampleEventType, number>
 
 type Schemas = typeof sampleEventSchemas;
 export type SampleEventData<T extends SampleEventType> = z.infer<Schemas[T]>;
-export type SampleEvent = { [T in SampleEventType]: { readonly type: T; readonly data: SampleEventData<T> } }[SampleEventType];
+export type SampleEvent = EventsOf<Schemas>;
 
-export function isSampleEventType(type: string): type is SampleEventType {
-  return Object.hasOwn(sampleEventSchemas, type);
-}
+export const isSampleEventType: (type: string) => type is SampleEventType = catalog.isType;
 
-export function parseSampleEvent(type: SampleEventType, data: unknown): SampleEvent {
-  return { type, data: sampleEventSchemas[type].parse(data) } as SampleEvent;
-}
+export const parseSampleEvent: (type: SampleEventType, data: unknown) => SampleEvent = catalog.parse;
 
 export const sampleStream = (sampleId: string): string => `sample-${sampleId}`;
 export const sampleIdOfStream = (streamId: string): string | undefined => (streamId.startsWith('sample-') ? streamId.slice('sample-'.length) : undefined);

@@ -48,22 +48,16 @@ function inline(client: pg.ClientBase, statement: Statement): string {
 }
 
 /**
- * Runs the statements as `ownerId` under row-level security, in one read-only transaction, and
- * returns each statement's rows.
+ * Runs the statements in one read-only transaction sent as one message (one round trip) and
+ * returns each statement's rows; `prelude` statements (role, settings) run first, rows unused.
  */
-export async function queryAsOwner<Rows extends unknown[][]>(knex: Knex, ownerId: string, statements: readonly Statement[]): Promise<Rows> {
-  if (!UUID.test(ownerId)) throw new Error('owner id must be a UUID');
+async function readOnly<Rows extends unknown[][]>(knex: Knex, prelude: (client: pg.ClientBase) => string[], statements: readonly Statement[]): Promise<Rows> {
   // knex's pool hands out its pg clients; typed loosely by knex, so narrowed here.
   const pool = knex.client as { acquireConnection(): Promise<pg.ClientBase>; releaseConnection(client: pg.ClientBase): Promise<void> };
   const client = await pool.acquireConnection();
   try {
-    const text = [
-      'BEGIN READ ONLY',
-      `SET LOCAL ROLE ${READER_ROLE}`,
-      `SELECT set_config('${OWNER_SETTING}', ${client.escapeLiteral(ownerId)}, true)`,
-      ...statements.map((s) => inline(client, s)),
-      'COMMIT',
-    ].join(';\n');
+    const first = prelude(client);
+    const text = ['BEGIN READ ONLY', ...first, ...statements.map((s) => inline(client, s)), 'COMMIT'].join(';\n');
     let results: pg.QueryResult | pg.QueryResult[];
     try {
       results = await client.query(text);
@@ -72,9 +66,24 @@ export async function queryAsOwner<Rows extends unknown[][]>(knex: Knex, ownerId
       throw error;
     }
     const list = Array.isArray(results) ? results : [results];
-    // BEGIN, SET, set_config come first; COMMIT last.
-    return list.slice(3, 3 + statements.length).map((r: pg.QueryResult) => r.rows as unknown[]) as Rows;
+    // BEGIN and the prelude come first; COMMIT last.
+    const skip = 1 + first.length;
+    return list.slice(skip, skip + statements.length).map((r: pg.QueryResult) => r.rows as unknown[]) as Rows;
   } finally {
     await pool.releaseConnection(client);
   }
+}
+
+/**
+ * Runs the statements as `ownerId` under row-level security, in one read-only transaction, and
+ * returns each statement's rows.
+ */
+export async function queryAsOwner<Rows extends unknown[][]>(knex: Knex, ownerId: string, statements: readonly Statement[]): Promise<Rows> {
+  if (!UUID.test(ownerId)) throw new Error('owner id must be a UUID');
+  return readOnly(knex, (client) => [`SET LOCAL ROLE ${READER_ROLE}`, `SELECT set_config('${OWNER_SETTING}', ${client.escapeLiteral(ownerId)}, true)`], statements);
+}
+
+/** The same, without row-level security: for an administrator's reads across every owner. */
+export async function queryUnscoped<Rows extends unknown[][]>(knex: Knex, statements: readonly Statement[]): Promise<Rows> {
+  return readOnly(knex, () => [], statements);
 }
