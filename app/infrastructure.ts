@@ -24,7 +24,11 @@ export interface Infrastructure {
 
 export async function openDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded: EmbeddedPostgresHandle | undefined }> {
   if (config.DATABASE_URL) return { url: config.DATABASE_URL, embedded: undefined };
-  const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (message) => logger.debug({ component: 'embedded-postgres' }, message) });
+  const embedded = await startEmbeddedPostgres({
+    dataDir: config.dataDir,
+    log: (message) => logger.debug({ component: 'embedded-postgres' }, message),
+    warn: (message) => logger.warn({ component: 'embedded-postgres' }, message),
+  });
   logger.info({ dataDirectory: embedded.dataDirectory }, 'embedded PostgreSQL started (no DATABASE_URL)');
   return { url: embedded.url, embedded };
 }

