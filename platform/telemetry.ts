@@ -6,10 +6,13 @@
 // W3C traceparent of its append span in its metadata, and the projection span that applies the
 // event links to that append span and carries the same request id.
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { context, metrics, propagation, trace, type Attributes, type Link, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -46,9 +49,10 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),
     metricReaders: [exporter],
     spanProcessors,
-    instrumentations: [],
+    instrumentations: clientInstrumentations(),
   });
   sdk.start();
+  patchClientLibraries();
   let server: Server | undefined;
   let metricsUrl: string | undefined;
   if (options.metricsPort !== undefined) {
@@ -77,6 +81,32 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     },
   };
   return started;
+}
+
+/**
+ * Spans for every Postgres query and Redis command made inside a traced piece of work (a request, an
+ * append, a projection batch); background polling outside any span stays untraced. Statements are
+ * recorded without parameter values, Redis commands by name only: keys hold user ids, IPs and login
+ * names, and traces must not carry personal data. Pool check-outs are not spans (they would double
+ * the span count for no insight; pool waits show as query latency).
+ */
+function clientInstrumentations() {
+  return [
+    new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false, ignoreConnectSpans: true }),
+    new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command }),
+  ];
+}
+
+/**
+ * The instrumentations patch the client classes' prototypes when the package is loaded through
+ * `require`. ESM `import` of these CommonJS packages bypasses that hook, so one `require` after the
+ * SDK started patches the very prototypes the ESM importers already hold. (The alternative, the
+ * import-in-the-middle loader hook via `--import`, costs about a second of start-up and rewrites
+ * modules; for two CommonJS clients it buys nothing.)
+ */
+function patchClientLibraries(): void {
+  const load = createRequire(import.meta.url);
+  for (const name of ['pg', 'ioredis']) load(name);
 }
 
 function registerProcessMetrics(): void {

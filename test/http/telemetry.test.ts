@@ -4,15 +4,19 @@
 import test from 'ava';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { startTelemetry, type Telemetry } from '../../platform/telemetry.ts';
+import { redisSkipReason, testRedisUrl } from '../support/database.ts';
 import { call, newUser, startTestService, type TestService } from '../support/service.ts';
 
 const spans = new InMemorySpanExporter();
 let telemetry: Telemetry;
 let svc: TestService;
+const redisUrl = testRedisUrl();
+if (!redisUrl) console.log(`[skip] Redis command spans: ${redisSkipReason()}`);
 
 test.before(async () => {
   telemetry = await startTelemetry({ serviceName: 'vialog-test', metricsPort: 0, spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
-  svc = await startTestService();
+  // With Redis the rate limiter runs there, so the request makes Redis commands to trace.
+  svc = await startTestService(redisUrl ? { REDIS_URL: redisUrl } : {});
 });
 test.after.always(async () => {
   await svc?.stop();
@@ -54,6 +58,34 @@ test.serial('POST /samples: HTTP span, append span, projection span linked to it
   );
   const audit = finished.find(applied('projection audit'));
   t.truthy(audit, 'the audit projection too');
+
+  // Postgres: the append's INSERT is a child of the append span; the projection's writes are
+  // children of the projection span. Statements carry no parameter values.
+  const queriesUnder = (parent: (typeof finished)[number]) =>
+    finished.filter((s) => s.name.startsWith('pg.query') && s.parentSpanContext?.spanId === parent.spanContext().spanId);
+  const appendQueries = queriesUnder(append);
+  t.true(appendQueries.length > 0, 'the append made a traced Postgres query');
+  t.regex(String(appendQueries[0]!.attributes['db.query.text'] ?? appendQueries[0]!.attributes['db.statement']), /insert/i);
+  t.false(appendQueries.some((s) => Object.keys(s.attributes).some((k) => k.startsWith('db.query.parameter') || k === 'db.postgresql.values')), 'no parameter values');
+  t.true(queriesUnder(projection).length > 0, 'the projection batch made traced Postgres queries');
+});
+
+(redisUrl ? test.serial : test.serial.skip)('Redis commands made by a request are spans of its trace, recorded without keys', async (t) => {
+  const user = await newUser(svc.api, 'redis-traced');
+  spans.reset();
+  const r = await call(svc.api, 'GET', '/samples', { token: user.accessToken });
+  t.is(r.status, 200);
+  const finished = spans.getFinishedSpans();
+  const http = finished.find((s) => s.name.startsWith('GET /api/v1/samples'))!;
+  t.truthy(http, finished.map((s) => s.name).join(', '));
+  const commands = finished.filter((s) => s.attributes['db.system'] === 'redis' || s.attributes['db.system.name'] === 'redis');
+  t.true(commands.length > 0, finished.map((s) => s.name).join(', '));
+  t.true(commands.every((s) => s.spanContext().traceId === http.spanContext().traceId), 'in the request trace');
+  for (const command of commands) {
+    const text = command.attributes['db.query.text'] ?? command.attributes['db.statement'];
+    const statement = typeof text === 'string' ? text : '';
+    t.notRegex(statement, new RegExp(user.id), 'no key naming the user');
+  }
 });
 
 test.serial('/metrics: the route histogram, events appended, projection lag, event-loop lag', async (t) => {

@@ -4,6 +4,7 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { parse, parseAllDocuments } from 'yaml';
 import { envSchema } from '../../platform/config.ts';
 
@@ -46,6 +47,28 @@ test('Dockerfile: multi-stage, Node 24 slim, production dependencies only, non-r
     for (const source of l.split(/\s+/).slice(1, -1)) t.true(existsSync(source), `COPY ${source} exists`);
   }
   t.false(lines.some((l) => /^ADD\s+https?:/.test(l)), 'no remote ADD');
+});
+
+// The Docker language service's linter (syntax, instruction arguments, ports, casing, one CMD /
+// ENTRYPOINT / HEALTHCHECK per stage, JSON-form quoting, absolute WORKDIR), every rule an error.
+const lintEverything: ValidatorSettings = {
+  deprecatedMaintainer: ValidationSeverity.ERROR,
+  directiveCasing: ValidationSeverity.ERROR,
+  emptyContinuationLine: ValidationSeverity.ERROR,
+  instructionCasing: ValidationSeverity.ERROR,
+  instructionCmdMultiple: ValidationSeverity.ERROR,
+  instructionEntrypointMultiple: ValidationSeverity.ERROR,
+  instructionHealthcheckMultiple: ValidationSeverity.ERROR,
+  instructionJSONInSingleQuotes: ValidationSeverity.ERROR,
+  instructionWorkdirRelative: ValidationSeverity.ERROR,
+};
+
+test('Dockerfile: the Dockerfile linter finds nothing (and does find a broken one)', (t) => {
+  const message = (p: ReturnType<typeof validate>[number]) => (typeof p.message === 'string' ? p.message : p.message.value);
+  const problems = validate(read('Dockerfile'), lintEverything);
+  t.deepEqual(problems.map((p) => `line ${p.range.start.line + 1}: ${message(p)}`), []);
+  const broken = validate("FROM node:24-slim\nexpose abc\nCMD ['node']\nCMD [\"node\"]\nWORKDIR app\n", lintEverything);
+  t.true(broken.length >= 4, broken.map(message).join('; '));
 });
 
 test('Prometheus: config loads the alert rules; every rule has an expression', (t) => {
