@@ -1,6 +1,7 @@
 // npm run bench — every benchmark in one go, then one table: figure, value, baseline, ratio,
 // target, pass/fail, saved as bench/results/summary.json. BENCH_ONLY (comma-separated: eventstore,
-// auth,samples,dialog,rebuild,otel) runs some; BENCH_REPORT_ONLY=1 only tabulates the last results.
+// auth,samples,dialog,rebuild,otel,soak) runs some; BENCH_REPORT_ONLY=1 only tabulates the last
+// results. The soak alone takes SOAK_MINUTES (default 10).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,14 +9,15 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const results = path.join(here, 'results');
-const all = ['eventstore', 'auth', 'samples', 'dialog', 'rebuild', 'otel'] as const;
-const only = process.env.BENCH_ONLY?.split(',') ?? [...all];
+const all = ['eventstore', 'auth', 'samples', 'dialog', 'rebuild', 'otel', 'soak'] as const;
+const nodeArguments: Partial<Record<(typeof all)[number], string[]>> = { soak: ['--expose-gc'] };
+const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : [...all];
 
 if (process.env.BENCH_REPORT_ONLY !== '1') {
   for (const name of all.filter((n) => only.includes(n))) {
     const started = Date.now();
     console.log(`== bench:${name}`);
-    const run = spawnSync(process.execPath, [path.join(here, `${name}.ts`)], { stdio: 'inherit', env: process.env });
+    const run = spawnSync(process.execPath, [...(nodeArguments[name] ?? []), path.join(here, `${name}.ts`)], { stdio: 'inherit', env: process.env });
     console.log(`== bench:${name} ${run.status === 0 ? 'done' : `FAILED (${run.status})`} in ${Math.round((Date.now() - started) / 1000)} s`);
   }
 }
@@ -46,6 +48,18 @@ const rebuild = read<{ events: number; seconds: number; eventsPerSecond: number;
 if (rebuild) add('rebuild: all read models', `${fmt(rebuild.eventsPerSecond)} events/s, ${fmt(rebuild.seconds, 1)} s, RSS ${fmt(rebuild.peakRssMb)} MB`, `${fmt(rebuild.events)} events`, rebuild.eventsPerSecond / 50_000, '≥ 50,000/s, < 60 s', rebuild.eventsPerSecond >= 50_000 && rebuild.seconds < 60);
 const otel = read<{ on: { requestsPerSecond: number }; off: { requestsPerSecond: number }; overhead: number }>('otel.json');
 if (otel) add('otel: overhead (create sample)', `${fmt(otel.overhead * 100, 1)} %`, `off ${fmt(otel.off.requestsPerSecond)} / on ${fmt(otel.on.requestsPerSecond)}`, undefined, '≤ 15 %', otel.overhead <= 0.15);
+const soak = read<{ minutes: number; noGrowth: boolean; trend: { rssGrowth: number; heapGrowth: number; lag: { slope: number } }; result: { requestsPerSecond: number; non2xx: number; errors: number }; created: number; inReadModel: number }>('soak.json');
+if (soak) {
+  add(
+    `soak: ${soak.minutes} min mixed load, growth trend`,
+    `RSS ${fmt(soak.trend.rssGrowth * 100, 1)} %, heap ${fmt(soak.trend.heapGrowth * 100, 1)} %, loop p99 ${fmt(soak.trend.lag.slope, 2)} ms/min`,
+    `${fmt(soak.result.requestsPerSecond)} req/s, ${soak.result.non2xx + soak.result.errors} failed`,
+    undefined,
+    'none (< 10 %)',
+    soak.noGrowth,
+  );
+  add('soak: created samples in the read model', `${fmt(soak.inReadModel)} of ${fmt(soak.created)}`, '', undefined, 'all', soak.inReadModel === soak.created);
+}
 
 console.table(rows);
 writeFileSync(path.join(results, 'summary.json'), JSON.stringify({ at: new Date().toISOString(), rows }, null, 2));

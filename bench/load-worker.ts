@@ -14,6 +14,10 @@ export interface LoadRequest {
   readonly rotateHeaders?: readonly Record<string, string>[];
   /** Paths used in turn instead of the URL's own. */
   readonly rotatePaths?: readonly string[];
+  /** Whole requests used in turn (a mixed load); overrides method, body and rotatePaths. */
+  readonly rotateRequests?: readonly { readonly method: 'GET' | 'POST' | 'PATCH'; readonly path: string; readonly body?: string }[];
+  /** A steady load: at most this many requests per second over all connections. */
+  readonly overallRate?: number;
 }
 
 export interface LoadResult {
@@ -23,6 +27,8 @@ export interface LoadResult {
   readonly total: number;
   readonly non2xx: number;
   readonly errors: number;
+  /** Answers per HTTP status. */
+  readonly statusCodes?: Record<string, number>;
 }
 
 const request = JSON.parse(process.argv[2] ?? '{}') as LoadRequest;
@@ -34,7 +40,8 @@ const result = await autocannon({
   method: request.method ?? 'GET',
   headers: request.headers ?? {},
   ...(request.body !== undefined ? { body: request.body } : {}),
-  ...(request.rotateHeaders || request.rotatePaths
+  ...(request.overallRate !== undefined ? { overallRate: request.overallRate } : {}),
+  ...(request.rotateHeaders || request.rotatePaths || request.rotateRequests
     ? {
         requests: [
           {
@@ -42,6 +49,11 @@ const result = await autocannon({
               turn += 1;
               const headers = request.rotateHeaders ? request.rotateHeaders[turn % request.rotateHeaders.length] : undefined;
               const path = request.rotatePaths ? request.rotatePaths[turn % request.rotatePaths.length] : undefined;
+              const whole = request.rotateRequests ? request.rotateRequests[turn % request.rotateRequests.length] : undefined;
+              if (whole) {
+                const content = whole.body !== undefined ? { 'content-type': 'application/json' } : {};
+                return { ...req, method: whole.method, path: whole.path, body: whole.body ?? '', headers: { ...req.headers, ...content, ...headers } };
+              }
               return { ...req, ...(path ? { path } : {}), headers: { ...req.headers, ...headers } };
             },
           },
@@ -56,5 +68,6 @@ const answer: LoadResult = {
   total: result.requests.total,
   non2xx: result.non2xx,
   errors: result.errors,
+  statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => [code, (stats as { count: number }).count])),
 };
 process.stdout.write(JSON.stringify(answer));

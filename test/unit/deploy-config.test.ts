@@ -110,3 +110,20 @@ test('Kubernetes: API with Service and HPA, projector, config and secrets with k
   ]);
   for (const doc of docs) for (const key of Object.keys(doc.data ?? doc.stringData ?? {})) t.true(knownVariables.has(key), `${doc.kind}: ${key}`);
 });
+
+test('GitHub workflows: CI with the three service containers and the audit, a scheduled bench keeping its results, releases on tags', (t) => {
+  type Workflow = { on: Record<string, unknown>; jobs: Record<string, { services?: Record<string, unknown>; steps: { run?: string; uses?: string; with?: Record<string, unknown>; env?: Record<string, string> }[] }> };
+  const workflow = (name: string) => parse(read(`.github/workflows/${name}`)) as Workflow;
+  const ci = Object.values(workflow('ci.yml').jobs)[0]!;
+  t.deepEqual(Object.keys(ci.services ?? {}).sort(), ['eventstore', 'postgres', 'redis']);
+  t.true(ci.steps.some((s) => s.run === 'npm test'));
+  t.true(ci.steps.some((s) => s.run === 'npm run audit:deps' && s.env?.VIALOG_REQUIRE_AUDIT === '1'));
+  const bench = workflow('bench.yml');
+  t.truthy(bench.on.schedule, 'scheduled');
+  const benchSteps = Object.values(bench.jobs)[0]!.steps;
+  t.true(benchSteps.some((s) => s.run === 'npm run bench'));
+  t.true(benchSteps.some((s) => s.uses?.startsWith('actions/upload-artifact') && s.with?.path === 'bench/results/'));
+  const release = workflow('release.yml');
+  t.truthy((release.on.push as { tags?: unknown } | undefined)?.tags, 'runs on version tags');
+  t.true(existsSync('.github/dependabot.yml') && existsSync('.github/workflows/codeql.yml'));
+});
