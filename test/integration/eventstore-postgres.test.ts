@@ -6,7 +6,8 @@ import { openPostgresEventStore, type PostgresEventStore } from '../../platform/
 import { UpcasterRegistry } from '../../platform/eventstore/upcasting.ts';
 import { createKnex } from '../../platform/database/knex.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
-import { comparePositions, type RecordedEvent } from '../../platform/eventstore/port.ts';
+import { chainHash, GENESIS } from '../../platform/eventstore/hash-chain.ts';
+import { comparePositions, StreamConflictError, type RecordedEvent } from '../../platform/eventstore/port.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { eventStoreContract, newEvent } from './eventstore-contract.ts';
 
@@ -95,4 +96,86 @@ test.serial('bad metadata is refused before anything is written', async (t) => {
   const bad = { ...newEvent('Bad'), metadata: { ...newEvent('Bad').metadata, eventId: 'not-a-uuid' } };
   await t.throwsAsync(store.append('bad-meta', [bad], { expectedRevision: 'no_stream' }));
   t.false(await store.streamExists('bad-meta'));
+});
+
+/** Recomputes a stream's chain from the stored rows (as verify does) and compares it with the stored hashes. */
+async function chainHolds(streamId: string): Promise<{ rows: number; broken: number[] }> {
+  const rows = await store.pool.query<{ revision: number; type: string; data: string; metadata: string; hash: Buffer }>(
+    'SELECT revision, type, data::text AS data, metadata::text AS metadata, hash FROM events WHERE stream_id = $1 ORDER BY revision',
+    [streamId],
+  );
+  let previous = GENESIS;
+  const broken: number[] = [];
+  for (const row of rows.rows) {
+    const expected = chainHash(previous, { streamId, revision: row.revision, type: row.type, dataText: row.data, metadataText: row.metadata });
+    if (!expected.equals(row.hash)) broken.push(row.revision);
+    previous = row.hash;
+  }
+  return { rows: rows.rowCount ?? 0, broken };
+}
+
+/** The names of the statements the store sends while `work` runs. */
+async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
+  const names: string[] = [];
+  const original = store.pool.query.bind(store.pool);
+  (store.pool as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+    if (typeof config === 'object' && config !== null && 'name' in config) names.push(String((config as { name: unknown }).name));
+    return (original as (...a: unknown[]) => unknown)(config, ...rest);
+  };
+  try {
+    await work();
+  } finally {
+    (store.pool as { query: unknown }).query = original;
+  }
+  return names;
+}
+
+test.serial('the light append (one event after a head read or written here) chains exactly like the general one', async (t) => {
+  const stream = 'light-chain';
+  const awkward = { text: 'Zoë "quoted" \\ back\nline\ttab \u0001 ✓ 𝄞', nested: { b: [1, 2.5, -0, 1e21, 1e-7, null, true], a: {} }, long_key_first: 'x', k: '' };
+  const names = await statementsDuring(async () => {
+    let revision = (await store.append(stream, [newEvent('Started', awkward)], { expectedRevision: 'no_stream' })).nextExpectedRevision;
+    for (let i = 0; i < 3; i++) revision = (await store.append(stream, [newEvent('Noted', { i, ...awkward })], { expectedRevision: revision })).nextExpectedRevision;
+    // Two events at once take the general statement; the head it returns keeps the light path open.
+    revision = (await store.append(stream, [newEvent('Pair', { n: 1 }), newEvent('Pair', { n: 2 })], { expectedRevision: revision })).nextExpectedRevision;
+    revision = (await store.append(stream, [newEvent('After')], { expectedRevision: revision })).nextExpectedRevision;
+    await store.append(stream, [newEvent('Any')], { expectedRevision: 'any' });
+  });
+  t.deepEqual(names.filter((n) => n.startsWith('vialog_append')), [
+    'vialog_append_one_after_known_head',
+    'vialog_append_one_after_known_head',
+    'vialog_append_one_after_known_head',
+    'vialog_append_one_after_known_head',
+    'vialog_append',
+    'vialog_append_one_after_known_head',
+    'vialog_append',
+  ]);
+  t.deepEqual(await chainHolds(stream), { rows: 8, broken: [] });
+});
+
+test.serial('a head learned by reading the stream allows the light append; a stale head is a conflict, not a fork', async (t) => {
+  const stream = 'light-read';
+  await store.append(stream, [newEvent('A')], { expectedRevision: 'no_stream' });
+  const other = openPostgresEventStore({ url: db.url });
+  try {
+    // Another process appends revision 1 behind this store's back.
+    await other.append(stream, [newEvent('B')], { expectedRevision: 0 });
+    const conflict = await t.throwsAsync(store.append(stream, [newEvent('C')], { expectedRevision: 0 }));
+    t.true(conflict instanceof StreamConflictError);
+    const events = await store.readStream(stream);
+    const names = await statementsDuring(() => store.append(stream, [newEvent('C')], { expectedRevision: events.at(-1)!.revision }));
+    t.deepEqual(names, ['vialog_append_one_after_known_head']);
+    t.deepEqual(await chainHolds(stream), { rows: 3, broken: [] });
+  } finally {
+    await other.close();
+  }
+});
+
+test.serial('light appends racing on one head: exactly one wins, the chain stays whole', async (t) => {
+  const stream = 'light-race';
+  const first = await store.append(stream, [newEvent('Start')], { expectedRevision: 'no_stream' });
+  const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.append(stream, [newEvent('Racer', { i })], { expectedRevision: first.nextExpectedRevision })));
+  t.is(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+  t.true(outcomes.filter((o) => o.status === 'rejected').every((o) => o.reason instanceof StreamConflictError));
+  t.deepEqual(await chainHolds(stream), { rows: 2, broken: [] });
 });
