@@ -104,7 +104,7 @@ async function chainHolds(streamId: string): Promise<{ rows: number; broken: num
     'SELECT revision, type, data::text AS data, metadata::text AS metadata, hash FROM events WHERE stream_id = $1 ORDER BY revision',
     [streamId],
   );
-  let previous = GENESIS;
+  let previous: Buffer = GENESIS;
   const broken: number[] = [];
   for (const row of rows.rows) {
     const expected = chainHash(previous, { streamId, revision: row.revision, type: row.type, dataText: row.data, metadataText: row.metadata });
@@ -119,7 +119,7 @@ async function statementsDuring(work: () => Promise<unknown>): Promise<string[]>
   const names: string[] = [];
   const original = store.pool.query.bind(store.pool);
   (store.pool as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
-    if (typeof config === 'object' && config !== null && 'name' in config) names.push(String((config as { name: unknown }).name));
+    if (typeof config === 'object' && config !== null && 'name' in config) names.push(String((config).name));
     return (original as (...a: unknown[]) => unknown)(config, ...rest);
   };
   try {
