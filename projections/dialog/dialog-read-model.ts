@@ -3,7 +3,8 @@
 //   dialog_messages       every message in conversation order (the stream revision)
 //   dialog_usage          per owner and UTC day: messages posted and tokens spent (the quota)
 // Idempotent: messages insert once (their id), usage counts only rows that were inserted,
-// conversation rows only move forward (version guard).
+// conversation rows only move forward (version guard). A batch costs a few statements, not a
+// few per event.
 import type { Knex } from 'knex';
 import { ownerPolicy } from '../../platform/database/owner-scope.ts';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
@@ -52,49 +53,56 @@ ${ownerPolicy(t)}`;
 
 type Table = (logical: string) => string;
 
-async function touch(trx: Knex.Transaction, table: Table, conversationId: string, version: number, at: string, addMessages: number, extra: Record<string, unknown> = {}): Promise<void> {
-  await trx(table('dialog_conversations'))
-    .where('conversation_id', conversationId)
-    .andWhere('version', '<', version)
-    .update({ ...extra, last_activity_at: at, messages: trx.raw('messages + ?', [addMessages]), version });
+interface MessageRow {
+  message_id: string;
+  conversation_id: string;
+  owner_id: string;
+  seq: number;
+  role: 'user' | 'assistant';
+  content: string;
+  model: string | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  partial: boolean;
+  created_at: string;
 }
 
-async function addUsage(trx: Knex.Transaction, table: Table, ownerId: string, at: string, messagesDelta: number, prompt: number, completion: number): Promise<void> {
-  const t = table('dialog_usage');
-  await trx.raw(
-    `INSERT INTO "${t}" AS u (owner_id, day, messages, prompt_tokens, completion_tokens) VALUES (?::uuid, (?::timestamptz AT TIME ZONE 'UTC')::date, ?, ?, ?)
-     ON CONFLICT (owner_id, day) DO UPDATE SET messages = u.messages + EXCLUDED.messages,
-       prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens, completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens`,
-    [ownerId, at, messagesDelta, prompt, completion],
-  );
+/** A conversation's row moves to `version` (only forward), at `at`, adding `messages`. */
+interface Touch {
+  conversationId: string;
+  version: number;
+  at: string;
+  messages: number;
+  archivedAt: string | null;
 }
 
-async function applyOne(trx: Knex.Transaction, table: Table, e: DialogEvent, revision: number, vault: PersonalDataVault): Promise<void> {
-  const version = revision + 1;
-  switch (e.type) {
-    case 'ConversationStarted': {
-      const d = e.data;
-      await trx(table('dialog_conversations'))
-        .insert({ conversation_id: d.conversationId, owner_id: d.ownerId, title: d.title, created_at: d.startedAt, last_activity_at: d.startedAt, version })
-        .onConflict('conversation_id')
-        .ignore();
-      return;
-    }
-    case 'UserMessagePosted': {
-      const d = e.data;
-      const inserted = await trx(table('dialog_messages'))
-        .insert({ message_id: d.messageId, conversation_id: d.conversationId, owner_id: d.ownerId, seq: revision, role: 'user', content: await vault.open(d.ownerId, d.content), created_at: d.postedAt })
-        .onConflict('message_id')
-        .ignore()
-        .returning('message_id');
-      await touch(trx, table, d.conversationId, version, d.postedAt, 1);
-      if (inserted.length > 0) await addUsage(trx, table, d.ownerId, d.postedAt, 1, 0, 0);
-      return;
-    }
-    case 'AssistantReplied': {
-      const d = e.data;
-      const inserted = await trx(table('dialog_messages'))
-        .insert({
+/**
+ * A run of dialog events applied in a few statements whatever its length (the runner is one
+ * writer per projection; a round trip per event made it the bottleneck of every reply's
+ * read-your-writes wait): new conversations, new messages (RETURNING the ones really inserted,
+ * so usage counts each once), every conversation's forward moves, and the usage they add.
+ */
+async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { event: DialogEvent; revision: number }[], vault: PersonalDataVault): Promise<void> {
+  const started: Record<string, unknown>[] = [];
+  const messages: MessageRow[] = [];
+  const touches: Touch[] = [];
+  for (const { event: e, revision } of run) {
+    const version = revision + 1;
+    switch (e.type) {
+      case 'ConversationStarted': {
+        const d = e.data;
+        started.push({ conversation_id: d.conversationId, owner_id: d.ownerId, title: d.title, created_at: d.startedAt, last_activity_at: d.startedAt, version });
+        break;
+      }
+      case 'UserMessagePosted': {
+        const d = e.data;
+        messages.push({ message_id: d.messageId, conversation_id: d.conversationId, owner_id: d.ownerId, seq: revision, role: 'user', content: await vault.open(d.ownerId, d.content), model: null, prompt_tokens: null, completion_tokens: null, partial: false, created_at: d.postedAt });
+        touches.push({ conversationId: d.conversationId, version, at: d.postedAt, messages: 1, archivedAt: null });
+        break;
+      }
+      case 'AssistantReplied': {
+        const d = e.data;
+        messages.push({
           message_id: d.messageId,
           conversation_id: d.conversationId,
           owner_id: d.ownerId,
@@ -106,21 +114,69 @@ async function applyOne(trx: Knex.Transaction, table: Table, e: DialogEvent, rev
           completion_tokens: d.usage?.completionTokens ?? null,
           partial: d.partial,
           created_at: d.repliedAt,
-        })
-        .onConflict('message_id')
-        .ignore()
-        .returning('message_id');
-      await touch(trx, table, d.conversationId, version, d.repliedAt, 1);
-      if (inserted.length > 0 && d.usage) await addUsage(trx, table, d.ownerId, d.repliedAt, 0, d.usage.promptTokens, d.usage.completionTokens);
-      return;
+        });
+        touches.push({ conversationId: d.conversationId, version, at: d.repliedAt, messages: 1, archivedAt: null });
+        break;
+      }
+      case 'AssistantReplyFailed':
+        touches.push({ conversationId: e.data.conversationId, version, at: e.data.failedAt, messages: 0, archivedAt: null });
+        break;
+      case 'ConversationArchived':
+        touches.push({ conversationId: e.data.conversationId, version, at: e.data.archivedAt, messages: 0, archivedAt: e.data.archivedAt });
+        break;
     }
-    case 'AssistantReplyFailed':
-      await touch(trx, table, e.data.conversationId, version, e.data.failedAt, 0);
-      return;
-    case 'ConversationArchived':
-      await touch(trx, table, e.data.conversationId, version, e.data.archivedAt, 0, { archived_at: e.data.archivedAt });
-      return;
   }
+  if (started.length > 0) await trx(table('dialog_conversations')).insert(started).onConflict('conversation_id').ignore();
+  let inserted: MessageRow[] = [];
+  if (messages.length > 0) {
+    const ids = new Set((await trx(table('dialog_messages')).insert(messages).onConflict('message_id').ignore().returning<{ message_id: string }[]>('message_id')).map((r) => r.message_id));
+    inserted = messages.filter((m) => ids.has(m.message_id));
+  }
+  if (touches.length > 0) await moveConversations(trx, table('dialog_conversations'), touches);
+  // Usage per owner and UTC day, from the messages inserted just now (a replayed one counts nothing).
+  const usage = new Map<string, { owner: string; at: string; messages: number; prompt: number; completion: number }>();
+  for (const m of inserted) {
+    const key = `${m.owner_id}|${new Date(m.created_at).toISOString().slice(0, 10)}`;
+    const u = usage.get(key) ?? { owner: m.owner_id, at: m.created_at, messages: 0, prompt: 0, completion: 0 };
+    if (m.role === 'user') u.messages += 1;
+    else if (m.prompt_tokens !== null || m.completion_tokens !== null) {
+      u.prompt += m.prompt_tokens ?? 0;
+      u.completion += m.completion_tokens ?? 0;
+    } else continue;
+    usage.set(key, u);
+  }
+  if (usage.size > 0) {
+    const rows = [...usage.values()];
+    await trx.raw(
+      `INSERT INTO "${table('dialog_usage')}" AS u (owner_id, day, messages, prompt_tokens, completion_tokens)
+       SELECT o, (a AT TIME ZONE 'UTC')::date, m, p, c FROM jsonb_to_recordset(?::jsonb) AS v(o uuid, a timestamptz, m integer, p integer, c integer)
+       ON CONFLICT (owner_id, day) DO UPDATE SET messages = u.messages + EXCLUDED.messages,
+         prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens, completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens`,
+      [JSON.stringify(rows.map((r) => ({ o: r.owner, a: r.at, m: r.messages, p: r.prompt, c: r.completion })))],
+    );
+  }
+}
+
+/**
+ * Every conversation moves forward once: only the moves newer than its row's version count (a
+ * replayed event is already in the row), the newest of those gives the activity time and version.
+ */
+async function moveConversations(trx: Knex.Transaction, conversationsTable: string, touches: readonly Touch[]): Promise<void> {
+  await trx.raw(
+    `WITH moves AS (
+       SELECT * FROM jsonb_to_recordset(?::jsonb) AS m(conversation_id uuid, version integer, at timestamptz, messages integer, archived_at timestamptz)
+     ), newer AS (
+       SELECT m.conversation_id, max(m.version) AS version, sum(m.messages) AS messages,
+              (array_agg(m.at ORDER BY m.version DESC))[1] AS at,
+              (array_agg(m.archived_at ORDER BY m.version DESC) FILTER (WHERE m.archived_at IS NOT NULL))[1] AS archived_at
+       FROM moves m JOIN "${conversationsTable}" c ON c.conversation_id = m.conversation_id AND m.version > c.version
+       GROUP BY m.conversation_id
+     )
+     UPDATE "${conversationsTable}" c SET last_activity_at = n.at, messages = c.messages + n.messages, version = n.version,
+       archived_at = COALESCE(n.archived_at, c.archived_at)
+     FROM newer n WHERE c.conversation_id = n.conversation_id`,
+    [JSON.stringify(touches.map((t) => ({ conversation_id: t.conversationId, version: t.version, at: t.at, messages: t.messages, archived_at: t.archivedAt })))],
+  );
 }
 
 export const dialogProjection = (vault: PersonalDataVault): Projection => ({
@@ -129,13 +185,18 @@ export const dialogProjection = (vault: PersonalDataVault): Projection => ({
   eventTypes: [...dialogEventTypes, 'UserErased'],
   tables: { dialog_conversations: conversations, dialog_messages: messages, dialog_usage: usage },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
+    // Runs of dialog events are applied together; an erasure is applied in its place between runs.
+    let run: { event: DialogEvent; revision: number }[] = [];
     for (const event of events) {
-      if (isDialogEventType(event.type)) await applyOne(trx, table, parseDialogEvent(event.type, event.data), event.revision, vault);
+      if (isDialogEventType(event.type)) run.push({ event: parseDialogEvent(event.type, event.data), revision: event.revision });
       else if (event.type === 'UserErased') {
+        await applyRun(trx, table, run, vault);
+        run = [];
         // Erasure: the user's conversations leave the read model (their events stay, text shredded).
         const { userId } = parseIdentityEvent('UserErased', event.data).data as { userId: string };
         for (const t of ['dialog_messages', 'dialog_conversations', 'dialog_usage']) await trx(table(t)).where('owner_id', userId).delete();
       }
     }
+    await applyRun(trx, table, run, vault);
   },
 });

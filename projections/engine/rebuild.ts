@@ -76,19 +76,31 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   }
 }
 
-/** Applies events after `progress.position` (up to `target`, if given) to the `__next` tables. */
+/**
+ * Applies events after `progress.position` (up to `target`, if given) to the `__next` tables. The
+ * next page is read while the current one is applied (reading and writing overlap, as in a
+ * catch-up subscription).
+ */
 async function fill(options: RebuildOptions, progress: Progress, target: Position | undefined): Promise<void> {
   const { knex, store, projection, batchSize, signal } = options;
+  const read = (after: Position) => {
+    const page = store.readAll({ after, maxCount: batchSize, eventTypes: projection.eventTypes });
+    page.catch(() => undefined); // handled when awaited
+    return page;
+  };
+  let next = read(progress.position);
   for (;;) {
     if (signal.aborted) throw new RebuildAbortedError(`rebuild of ${projection.name} stopped`);
-    const page = await store.readAll({ after: progress.position, maxCount: batchSize, eventTypes: projection.eventTypes });
+    const page = await next;
     const events = target ? page.filter((e) => comparePositions(e.position, target) <= 0) : page;
+    const more = events.length === batchSize;
+    if (more) next = read(events.at(-1)!.position);
     if (events.length > 0) {
       await knex.transaction((trx) => projection.apply(events, { trx, table: tableNamer(projection, nextTableName) }));
       progress.applied += events.length;
       progress.lastEvent = events.at(-1);
       progress.position = progress.lastEvent!.position;
     }
-    if (events.length < batchSize) return;
+    if (!more) return;
   }
 }
