@@ -14,7 +14,8 @@ import { startService } from '../app/service.ts';
 import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
-import { startFakeLlm } from '../test/support/fake-llm.ts';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { load, postJson as post } from './support.ts';
 
 const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -31,7 +32,10 @@ await admin.connect();
 await admin.query(`CREATE DATABASE ${name}`);
 const url = new URL(SERVER);
 url.pathname = `/${name}`;
-const llm = await startFakeLlm();
+// The provider runs in a child process, as a remote provider would: its work is not our overhead.
+const provider = spawn(process.execPath, [path.join(here, 'fake-provider.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+const [firstLine] = (await once(provider.stdout, 'data')) as [Buffer];
+const llm = { url: firstLine.toString().trim().split('\n')[0]!, close: async () => { provider.stdin.end(); await once(provider, 'exit'); } };
 const config = loadConfig({
   NODE_ENV: 'production',
   DATABASE_URL: url.toString(),
