@@ -8,7 +8,6 @@
 // Target: /me ≥ 0.5 × hello-world.
 // Env: BENCH_DATABASE_URL (server for the scratch database), BENCH_SECONDS (per phase, default 10),
 // BENCH_CONNECTIONS (for /me and hello-world, default 32), BENCH_PHASES (subset of logins,me,hello,floor).
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,14 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import Koa from 'koa';
 import * as argon2 from 'argon2';
-import pg from 'pg';
 import { startService } from '../app/service.ts';
 import { createPasswordHasher, type Argon2Backend } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
-import { load, type LoadResult } from './support.ts';
+import { benchEnvironment, load, scratchDatabase, type LoadResult } from './support.ts';
 
-const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const LOGIN_CONCURRENCY = 8;
@@ -54,22 +51,11 @@ const timedBackend: Argon2Backend = {
   needsRehash: (digest, options) => argon2.needsRehash(digest, options),
 };
 
-const name = `vialog_bench_auth_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Client({ connectionString: SERVER });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name}`);
-const dbUrl = new URL(SERVER);
-dbUrl.pathname = `/${name}`;
+const scratch = await scratchDatabase('auth');
+const dbUrl = scratch.url;
 
 const config = loadConfig({
-  NODE_ENV: 'production',
-  DATABASE_URL: dbUrl.toString(),
-  PORT: '0',
-  JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-  PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
-  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
-  RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
-  LOG_LEVEL: 'warn',
+  ...benchEnvironment(dbUrl),
 });
 const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
 const hasher = createPasswordHasher({ backend: timedBackend });
@@ -153,6 +139,5 @@ try {
 } finally {
   helloServer.close();
   await service.stop();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  await scratch.drop();
 }

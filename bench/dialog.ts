@@ -4,21 +4,18 @@
 // storing the reply, read-your-writes). Target: overhead p50 < 10 ms.
 // Env: BENCH_DATABASE_URL (server for the scratch database), BENCH_SECONDS (default 10),
 // BENCH_CONNECTIONS (default 32).
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { startService } from '../app/service.ts';
 import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { load, postJson as post } from './support.ts';
+import { benchEnvironment, load, postJson as post, scratchDatabase } from './support.ts';
 
-const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PROVIDER_MS = 50;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -26,30 +23,19 @@ const CONVERSATIONS = 320;
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 
-const name = `vialog_bench_dialog_${randomBytes(3).toString('hex')}`;
-const admin = new pg.Client({ connectionString: SERVER });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name}`);
-const url = new URL(SERVER);
-url.pathname = `/${name}`;
+const scratch = await scratchDatabase('dialog');
+const url = scratch.url;
 // The provider runs in a child process, as a remote provider would: its work is not our overhead.
 const provider = spawn(process.execPath, [path.join(here, 'fake-provider.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
 const [firstLine] = (await once(provider.stdout, 'data')) as [Buffer];
 const llm = { url: firstLine.toString().trim().split('\n')[0]!, close: async () => { provider.stdin.end(); await once(provider, 'exit'); } };
 const config = loadConfig({
-  NODE_ENV: 'production',
-  DATABASE_URL: url.toString(),
-  PORT: '0',
-  JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-  PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
+  ...benchEnvironment(url),
   LLM_BASE_URL: llm.url,
-  RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
-  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
   DIALOG_DAILY_MESSAGES: '1000000',
   DIALOG_DAILY_TOKENS: '1000000000',
   DIALOG_MAX_MESSAGES_PER_CONVERSATION: '10000',
   DATABASE_POOL_MAX: process.env.BENCH_POOL ?? '20',
-  LOG_LEVEL: 'warn',
 });
 const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
 const service = await startService(config, logger, { api: true, projector: true }, { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }) });
@@ -87,6 +73,5 @@ try {
 } finally {
   await service.stop();
   await llm.close();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  await scratch.drop();
 }

@@ -1,18 +1,15 @@
 // One side of `npm run bench:otel` (a child process each, since the telemetry SDK is per process):
 // with BENCH_OTEL=on the SDK (spans to an in-process exporter that drops them, metrics for
 // Prometheus) runs; with off, @opentelemetry/api stays a no-op. Prints the load result as JSON.
-import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import pg from 'pg';
 import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { startService } from '../app/service.ts';
 import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
 import { startTelemetry } from '../platform/telemetry.ts';
-import { load, postJson } from './support.ts';
+import { benchEnvironment, load, postJson, scratchDatabase } from './support.ts';
 
-const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const on = process.env.BENCH_OTEL === 'on';
 
@@ -20,21 +17,10 @@ const on = process.env.BENCH_OTEL === 'on';
 const dropping: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: () => Promise.resolve() };
 const telemetry = on ? await startTelemetry({ serviceName: 'vialog-bench', metricsPort: 0, spanProcessors: [new BatchSpanProcessor({ exporter: dropping })] }) : undefined;
 
-const name = `vialog_bench_otel_${randomBytes(3).toString('hex')}`;
-const admin = new pg.Client({ connectionString: SERVER });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name}`);
-const url = new URL(SERVER);
-url.pathname = `/${name}`;
+const scratch = await scratchDatabase('otel');
+const url = scratch.url;
 const config = loadConfig({
-  NODE_ENV: 'production',
-  DATABASE_URL: url.toString(),
-  PORT: '0',
-  JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-  PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
-  RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
-  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
-  LOG_LEVEL: 'warn',
+  ...benchEnvironment(url),
 });
 const service = await startService(config, createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() })), { api: true, projector: true }, {
   handleSignals: false,
@@ -50,6 +36,5 @@ try {
 } finally {
   await service.stop();
   await telemetry?.shutdown();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  await scratch.drop();
 }

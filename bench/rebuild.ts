@@ -7,7 +7,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { allProjections } from '../app/modules.ts';
 import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import { createKnex } from '../platform/database/knex.ts';
@@ -17,20 +16,16 @@ import { openPostgresEventStore } from '../platform/eventstore/postgres.ts';
 import { Progress } from '../platform/progress.ts';
 import { ProjectionEngine } from '../projections/engine/index.ts';
 import { migrateToLatest } from '../projections/migrations/index.ts';
+import { scratchDatabase } from './support.ts';
 
-const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-const name = `vialog_bench_rebuild_${randomBytes(3).toString('hex')}`;
-const admin = new pg.Client({ connectionString: SERVER });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name}`);
-const url = new URL(SERVER);
-url.pathname = `/${name}`;
-const knex = createKnex({ url: url.toString(), poolMax: 10 });
+const scratch = await scratchDatabase('rebuild');
+const url = scratch.url;
+const knex = createKnex({ url: url, poolMax: 10 });
 await migrateToLatest(knex);
-const store = openPostgresEventStore({ url: url.toString(), poolMax: 10 });
+const store = openPostgresEventStore({ url: url, poolMax: 10 });
 const vault = new PersonalDataVault(knex, randomBytes(32));
 let peakRss = process.memoryUsage().rss;
 const rssSampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -73,7 +68,7 @@ try {
   console.log(`seeded ${appended.toLocaleString('en-US')} events`);
 
   const only = process.env.BENCH_ONLY?.split(',');
-  const engine = new ProjectionEngine({ projections: allProjections(vault).filter((p) => !only || only.includes(p.name)), store, knex, databaseUrl: url.toString(), batchSize: 2_000 });
+  const engine = new ProjectionEngine({ projections: allProjections(vault).filter((p) => !only || only.includes(p.name)), store, knex, databaseUrl: url, batchSize: 2_000 });
   engine.start();
   // The first start builds every read model from the first event: that is the rebuild we time.
   const started = Date.now();
@@ -92,6 +87,5 @@ try {
   clearInterval(rssSampler);
   await store.close();
   await knex.destroy();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  await scratch.drop();
 }

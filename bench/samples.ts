@@ -27,7 +27,7 @@ import { eventMetadata, type CommandCause } from '../platform/eventstore/metadat
 import { comparePositions, type Position } from '../platform/eventstore/port.ts';
 import { createLogger } from '../platform/logging.ts';
 import { Progress } from '../platform/progress.ts';
-import { load, postJson as post } from './support.ts';
+import { benchEnvironment, load, postJson as post } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100_000);
@@ -46,16 +46,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const database = `vialog_bench_samples_${randomBytes(3).toString('hex')}`;
 step('starting the embedded PostgreSQL under .data/bench');
 const embedded = await startEmbeddedPostgres({ dataDir: path.join(here, '..', '.data', 'bench'), database });
-const config = loadConfig({
-  NODE_ENV: 'production',
-  DATABASE_URL: embedded.url,
-  PORT: '0',
-  JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-  PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
-  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
-  RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
-  LOG_LEVEL: 'warn',
-});
+const config = loadConfig(benchEnvironment(embedded.url));
 // Logins are not what this bench measures: cheap argon2 so 102 accounts are made in a moment.
 const hasher = createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
 const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));

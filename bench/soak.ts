@@ -6,7 +6,6 @@
 // "No growth": RSS and heap each grow less than 10 % over the window (by the fitted line), and the
 // event-loop p99 shows no upward trend beyond 10 ms. It also checks that nothing was lost: every
 // created sample is in the read model once the projections caught up. Figures: bench/results/soak.json.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -19,9 +18,8 @@ import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
 import { Progress } from '../platform/progress.ts';
-import { load, postJson } from './support.ts';
+import { benchEnvironment, load, postJson, scratchDatabase } from './support.ts';
 
-const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const RATE = Number(process.env.SOAK_RATE ?? 200);
 const SAMPLE_EVERY_MS = Number(process.env.SOAK_SAMPLE_SECONDS ?? 10) * 1000;
@@ -29,22 +27,11 @@ const USERS = 21; // coprime with the 10 request kinds, so every user sends ever
 const here = path.dirname(fileURLToPath(import.meta.url));
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
 
-const name = `vialog_bench_soak_${randomBytes(3).toString('hex')}`;
-const admin = new pg.Client({ connectionString: SERVER });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name}`);
-const url = new URL(SERVER);
-url.pathname = `/${name}`;
+const scratch = await scratchDatabase('soak');
+const url = scratch.url;
 const config = loadConfig({
-  NODE_ENV: 'production',
-  DATABASE_URL: url.toString(),
-  PORT: '0',
-  JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-  PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
-  RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
-  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
+  ...benchEnvironment(url),
   ACCESS_TOKEN_TTL_SECONDS: String(Math.max(900, MINUTES * 60 + 300)),
-  LOG_LEVEL: 'warn',
 });
 const service = await startService(config, createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() })), { api: true, projector: true }, {
   handleSignals: false,
@@ -124,7 +111,7 @@ try {
   const result = await running;
 
   // Nothing lost: every 2xx create is in the read model once the projections caught up.
-  const db = new pg.Client({ connectionString: url.toString() });
+  const db = new pg.Client({ connectionString: url });
   await db.connect();
   const events = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE type = 'SampleRegistered'`)).rows[0]!.n);
   let rows = -1;
@@ -156,6 +143,5 @@ try {
   );
 } finally {
   await service.stop();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  await scratch.drop();
 }

@@ -1,5 +1,8 @@
-// Shared by the HTTP benchmarks: the load generator (in a child process) and a JSON POST.
+// Shared by the benchmarks: scratch databases, the service's benchmark configuration, the load
+// generator (in a child process) and a JSON POST.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -21,3 +24,40 @@ export async function postJson(url: string, body: unknown, token?: string): Prom
 }
 
 export type { LoadRequest, LoadResult };
+
+/** The server benchmarks create their scratch databases on. */
+export const BENCH_SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A fresh database on BENCH_SERVER; drop() removes it (and ends connections still open to it). */
+export async function scratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `vialog_bench_${label}_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: BENCH_SERVER });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(BENCH_SERVER);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
+
+/** The service's environment for a benchmark: production mode, fresh secrets, limits out of the way. */
+export function benchEnvironment(databaseUrl: string): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
+    RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+    RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
+    LOG_LEVEL: 'warn',
+  };
+}
