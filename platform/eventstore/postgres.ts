@@ -291,9 +291,12 @@ export class PostgresEventStore implements EventStore {
       }
     }
     events.sort((a, b) => comparePositions(a.position, b.position));
-    // A full page may stop before the head; a short page has scanned everything visible.
+    // A full page may stop before the head; a short page has scanned everything visible. The
+    // visible head can be behind `after` (an older transaction anywhere on the server holds the
+    // horizon back): then nothing was scanned past `after`, and the checkpoint must not move back.
     const last = events.at(-1);
-    const scannedTo = events.length === maxCount ? last?.position : (head ?? last?.position);
+    let scannedTo = events.length === maxCount ? last?.position : (head ?? last?.position);
+    if (scannedTo && after && comparePositions(scannedTo, after) < 0) scannedTo = after;
     return { events, scannedTo };
   }
 

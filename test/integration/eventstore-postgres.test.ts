@@ -7,7 +7,7 @@ import { UpcasterRegistry } from '../../platform/eventstore/upcasting.ts';
 import { createKnex } from '../../platform/database/knex.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
 import { chainHash, GENESIS } from '../../platform/eventstore/hash-chain.ts';
-import { comparePositions, StreamConflictError, type RecordedEvent } from '../../platform/eventstore/port.ts';
+import { comparePositions, StreamConflictError, type Position, type RecordedEvent } from '../../platform/eventstore/port.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { eventStoreContract, newEvent } from './eventstore-contract.ts';
 
@@ -74,6 +74,36 @@ test.serial('a transaction that started first and commits last is delivered, not
   controller.abort();
   t.deepEqual(delivered.map((e) => e.type), ['Slow', 'Fast', 'Fast', 'Fast', 'Fast', 'Fast']);
   for (let i = 1; i < delivered.length; i++) t.true(comparePositions(delivered[i - 1]!.position, delivered[i]!.position) < 0);
+});
+
+test.serial('a subscription from a checkpoint ahead of the visible horizon never moves back (an older transaction elsewhere holds the horizon)', async (t) => {
+  const id = `horizon-${Date.now()}`;
+  await store.append(`${id}-earlier`, [newEvent('Earlier')], { expectedRevision: 'no_stream' });
+  // A transaction that took its id before the events below: until it ends, they are not yet "safely visible".
+  const old = new pg.Client({ connectionString: db.url });
+  await old.connect();
+  await old.query('BEGIN');
+  await old.query('SELECT pg_current_xact_id()');
+  const first = await store.append(id, [newEvent('Before1'), newEvent('Before2')], { expectedRevision: 'no_stream' });
+  const controller = new AbortController();
+  const seen: string[] = [];
+  const checkpoints: Position[] = [];
+  const subscription = (async () => {
+    for await (const batch of store.subscribe({ after: first.position, signal: controller.signal })) {
+      seen.push(...batch.events.filter((e) => e.streamId === id).map((e) => e.type));
+      checkpoints.push(batch.checkpoint);
+      if (seen.includes('Live2')) break;
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 400)); // the subscriber polls while the horizon is held back
+  await old.query('COMMIT');
+  await old.end();
+  await store.append(id, [newEvent('Live1'), newEvent('Live2')], { expectedRevision: 1 });
+  const timeout = setTimeout(() => controller.abort(), 10_000);
+  await subscription;
+  clearTimeout(timeout);
+  t.deepEqual(seen, ['Live1', 'Live2']);
+  t.true(checkpoints.every((c) => comparePositions(c, first.position) >= 0), 'no checkpoint behind the one subscribed from');
 });
 
 test.serial('old schema versions are upcast on read, the stored row stays as written', async (t) => {
