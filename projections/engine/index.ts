@@ -50,6 +50,7 @@ export class ProjectionEngine {
   /** Starts a runner per projection (idempotent). Returns at once; runners lead or stand by in the background. */
   start(): void {
     if (this.#runners.length > 0) return;
+    this.#progress.open();
     for (const projection of this.projections) {
       const runner = new ProjectionRunner({ ...this.#options, projection, onAdvance: (name, position) => this.#progress.advanced(name, position) });
       runner.start();
@@ -77,6 +78,7 @@ export class ProjectionEngine {
   async stop(): Promise<void> {
     await Promise.all(this.#runners.map((r) => r.stop()));
     this.#runners.length = 0;
+    this.#progress.close();
   }
 
   /** Names of the projections this process leads right now. */

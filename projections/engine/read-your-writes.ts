@@ -24,6 +24,7 @@ export class ProjectionProgress {
   readonly #known = new Map<string, Position>();
   readonly #waiters = new Set<Waiter>();
   #polling: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(knex: Knex, options: { pollIntervalMs?: number } = {}) {
     this.#knex = knex;
@@ -36,10 +37,24 @@ export class ProjectionProgress {
     this.#settleReached();
   }
 
+  /** (Re)started: waits poll again. */
+  open(): void {
+    this.#closed = false;
+  }
+
+  /** Shutting down: waiters get false now, and nothing polls a pool that is about to close. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#polling);
+    this.#polling = undefined;
+    for (const waiter of this.#waiters) waiter.settle(false);
+  }
+
   /** True once every named projection reached `position`; false after `timeoutMs` (never hangs). */
   async waitFor(names: readonly string[], position: Position, options: WaitOptions): Promise<boolean> {
     if (names.length === 0) return true;
     if (this.#reached(names, position)) return true;
+    if (this.#closed) return false;
     await this.#poll(names).catch(() => undefined); // polled again while waiting
     if (this.#reached(names, position)) return true;
     if (options.timeoutMs <= 0) return false;
@@ -79,7 +94,7 @@ export class ProjectionProgress {
   }
 
   #schedulePoll(): void {
-    if (this.#polling || this.#waiters.size === 0) return;
+    if (this.#polling || this.#waiters.size === 0 || this.#closed) return;
     this.#polling = setTimeout(() => {
       this.#poll()
         .catch(() => undefined) // a failed poll is retried on the next tick; waiters stay bounded by their timeout

@@ -159,3 +159,19 @@ test('the checkpoint is a compare-and-set: a stale runner cannot advance it (and
     await f.teardown();
   }
 });
+
+test('stopping the engine ends pending read-your-writes waits at once (no polling of a closing pool)', async (t) => {
+  const f = await fixture();
+  try {
+    const bystander = f.engine(); // never started: its waits poll the checkpoint table
+    const unseen = await appendCounted(f.store, 'pending', 1, 1);
+    const started = Date.now();
+    const waiting = bystander.waitForProjections(['test_counts'], unseen.position, { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await bystander.stop();
+    t.false(await waiting);
+    t.true(Date.now() - started < 2_000, `ended at the stop, not the 10 s timeout (${Date.now() - started} ms)`);
+  } finally {
+    await f.teardown();
+  }
+});
