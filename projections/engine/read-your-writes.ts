@@ -26,9 +26,13 @@ export class ProjectionProgress {
   #polling: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(knex: Knex, options: { pollIntervalMs?: number } = {}) {
+  readonly #leadsHere: (name: string) => boolean;
+
+  /** `leadsHere`: whether a runner in this process leads the projection (it reports every commit). */
+  constructor(knex: Knex, options: { pollIntervalMs?: number; leadsHere?: (name: string) => boolean } = {}) {
     this.#knex = knex;
     this.#pollIntervalMs = options.pollIntervalMs ?? 50;
+    this.#leadsHere = options.leadsHere ?? (() => false);
   }
 
   /** Local runners call this after each committed batch. */
@@ -55,8 +59,13 @@ export class ProjectionProgress {
     if (names.length === 0) return true;
     if (this.#reached(names, position)) return true;
     if (this.#closed) return false;
-    await this.#poll(names).catch(() => undefined); // polled again while waiting
-    if (this.#reached(names, position)) return true;
+    // A projection led here reports its commits directly; the database is asked at once only
+    // about the others (or before a local runner reported anything). Polled again while waiting.
+    const unknown = names.filter((name) => !(this.#leadsHere(name) && this.#known.has(name)));
+    if (unknown.length > 0) {
+      await this.#poll(unknown).catch(() => undefined);
+      if (this.#reached(names, position)) return true;
+    }
     if (options.timeoutMs <= 0) return false;
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => waiter.settle(false), options.timeoutMs);
