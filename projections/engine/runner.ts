@@ -258,8 +258,7 @@ export class ProjectionRunner {
       // Read models are rebuilt from the events, and rows and checkpoint commit together: losing the
       // last few commits in a server crash only replays them, so no need to wait for the WAL flush.
       // (Visibility to readers does not wait for the flush either, so read-your-writes is unaffected.)
-      await trx.raw('SET LOCAL synchronous_commit = off');
-      if (!(await advanceCheckpoint(trx, name, from, to, fresh.length, fresh.at(-1)?.recordedAt))) {
+      if (!(await advanceCheckpoint(trx, name, from, to, fresh.length, fresh.at(-1)?.recordedAt, { relaxedCommit: true }))) {
         throw new LostLeadershipError(`checkpoint of ${name} moved under us`);
       }
       if (fresh.length > 0) await this.projection.apply(fresh, { trx, table: this.#liveTable });

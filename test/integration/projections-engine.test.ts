@@ -2,7 +2,7 @@
 // idempotence, failing batches, one leader per projection.
 import test from 'ava';
 import { START } from '../../platform/eventstore/port.ts';
-import { advanceCheckpoint } from '../../projections/engine/checkpoints.ts';
+import { advanceCheckpoint, readCheckpoint, rowPosition } from '../../projections/engine/checkpoints.ts';
 import { allRows, appendCounted, countingProjection, counts, eventsApplied, eventually, expectedCounts, fixture } from './projections-fixtures.ts';
 
 test('catches up in batches, then applies live events one commit at a time', async (t) => {
@@ -155,6 +155,15 @@ test('the checkpoint is a compare-and-set: a stale runner cannot advance it (and
     const moved = await f.knex.transaction((trx) => advanceCheckpoint(trx, 'test_counts', START, last.position, 1, undefined));
     t.false(moved);
     t.is(await eventsApplied(f.knex), 2);
+    // The runner's own advance relaxes only its transaction's commit (read models are rebuilt from the log).
+    const current = rowPosition(await readCheckpoint(f.knex, 'test_counts'));
+    type Shown = { rows: { synchronous_commit: string }[] };
+    const setting = await f.knex.transaction(async (trx) => {
+      t.true(await advanceCheckpoint(trx, 'test_counts', current, current, 0, undefined, { relaxedCommit: true }));
+      return (await trx.raw<Shown>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
+    });
+    t.is(setting, 'off');
+    t.is((await f.knex.raw<Shown>('SHOW synchronous_commit')).rows[0]!.synchronous_commit, 'on', 'only that transaction');
   } finally {
     await f.teardown();
   }
