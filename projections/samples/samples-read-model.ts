@@ -70,41 +70,53 @@ GRANT SELECT ON "${t}" TO vialog_reader`;
 type Table = (logical: string) => string;
 type Counts = Partial<Record<'total' | SampleStatus | SampleType, number>>;
 
+/** A statement with `?` bindings, to run alone or as one part of a combined write. */
+interface Statement {
+  readonly sql: string;
+  readonly bindings: Knex.RawBinding[];
+}
+
 /** Adds counts to owners' statistics: one statement for any number of owners. */
-async function addToStats(trx: Knex.Transaction, table: Table, deltas: ReadonlyMap<string, Counts>): Promise<void> {
-  if (deltas.size === 0) return;
+function addToStats(table: Table, deltas: ReadonlyMap<string, Counts>): Statement | undefined {
+  if (deltas.size === 0) return undefined;
   const columns = ['total', 'collected', 'processing', 'archived', 'blood', 'saliva', 'tissue'] as const;
   const rows = [...deltas].map(([ownerId, counts]) => [ownerId, ...columns.map((c) => counts[c] ?? 0)]);
   const t = table('sample_stats');
-  await trx.raw(
-    `INSERT INTO "${t}" AS s (owner_id, ${columns.join(', ')})
+  return {
+    sql: `INSERT INTO "${t}" AS s (owner_id, ${columns.join(', ')})
      VALUES ${rows.map(() => `(?::uuid, ${columns.map(() => '?::int').join(', ')})`).join(', ')}
      ON CONFLICT (owner_id) DO UPDATE SET ${columns.map((c) => `${c} = s.${c} + EXCLUDED.${c}`).join(', ')}`,
-    rows.flat(),
-  );
+    bindings: rows.flat(),
+  };
 }
+
+type DayRow = [owner: string, date: string, samples: number];
 
 /** Adds to per-day counts: one statement for any number of (owner, day) pairs. */
-async function addToDays(trx: Knex.Transaction, table: Table, deltas: ReadonlyMap<string, number>): Promise<void> {
-  const rows = [...deltas].filter(([, n]) => n !== 0).map(([key, n]) => [...key.split('|'), n] as [string, string, number]);
-  if (rows.length === 0) return;
-  const t = table('sample_daily_counts');
-  await trx.raw(
-    `INSERT INTO "${t}" AS d (owner_id, collection_date, samples) VALUES ${rows.map(() => '(?::uuid, ?::date, ?::int)').join(', ')}
+function addToDays(table: Table, rows: readonly DayRow[]): Statement | undefined {
+  if (rows.length === 0) return undefined;
+  return {
+    sql: `INSERT INTO "${table('sample_daily_counts')}" AS d (owner_id, collection_date, samples) VALUES ${rows.map(() => '(?::uuid, ?::date, ?::int)').join(', ')}
      ON CONFLICT (owner_id, collection_date) DO UPDATE SET samples = d.samples + EXCLUDED.samples`,
-    rows.flat(),
-  );
-  // Days that dropped to zero go, so a replay in other batch sizes leaves exactly the same rows.
-  const lowered = rows.filter(([, , n]) => n < 0);
-  if (lowered.length > 0) {
-    await trx.raw(
-      `DELETE FROM "${t}" WHERE samples = 0 AND (owner_id, collection_date) IN (${lowered.map(() => '(?::uuid, ?::date)').join(', ')})`,
-      lowered.flatMap(([owner, date]) => [owner, date]),
-    );
-  }
+    bindings: rows.flat(),
+  };
 }
 
-/** Statistic deltas gathered over a run of events, written in two statements. */
+/**
+ * Runs the statements as ONE (each a data-modifying CTE): a batch's writes cost one round trip,
+ * which is what a read-your-writes wait pays for. The tables differ, so no part needs another's effect.
+ */
+async function writeTogether(trx: Knex.Transaction, statements: readonly (Statement | undefined)[]): Promise<void> {
+  const parts = statements.filter((st): st is Statement => st !== undefined);
+  if (parts.length === 0) return;
+  if (parts.length === 1) {
+    await trx.raw(parts[0]!.sql, parts[0]!.bindings);
+    return;
+  }
+  await trx.raw(`WITH ${parts.map((part, i) => `w${i} AS (${part.sql})`).join(', ')} SELECT 1`, parts.flatMap((part) => part.bindings));
+}
+
+/** Statistic deltas gathered over a run of events, written as parts of the batch's one statement. */
 class Deltas {
   readonly stats = new Map<string, Counts>();
   readonly days = new Map<string, number>();
@@ -117,11 +129,13 @@ class Deltas {
     const key = `${ownerId}|${date}`;
     this.days.set(key, (this.days.get(key) ?? 0) + n);
   }
-  async write(trx: Knex.Transaction, table: Table): Promise<void> {
-    await addToStats(trx, table, this.stats);
-    await addToDays(trx, table, this.days);
+  /** The statements that add the deltas, and the days that dropped (to clean up after them). */
+  take(table: Table): { statements: (Statement | undefined)[]; lowered: DayRow[] } {
+    const days = [...this.days].filter(([, n]) => n !== 0).map(([key, n]) => [...key.split('|'), n] as DayRow);
+    const statements = [addToStats(table, this.stats), addToDays(table, days)];
     this.stats.clear();
     this.days.clear();
+    return { statements, lowered: days.filter(([, , n]) => n < 0) };
   }
 }
 
@@ -222,9 +236,25 @@ class SampleBatch {
 
   async write(trx: Knex.Transaction, table: Table): Promise<void> {
     const rows = [...this.dirty].map((id) => this.rows.get(id)!);
-    for (let i = 0; i < rows.length; i += 1_000) await trx(table('samples')).insert(rows.slice(i, i + 1_000)).onConflict('sample_id').merge();
     this.dirty.clear();
-    await this.deltas.write(trx, table);
+    // Rows in chunks of 1,000; the last chunk goes with the statistics in one statement.
+    let last: Statement | undefined;
+    for (let i = 0; i < rows.length; i += 1_000) {
+      const { sql, bindings } = trx(table('samples')).insert(rows.slice(i, i + 1_000)).onConflict('sample_id').merge().toSQL();
+      const chunk: Statement = { sql, bindings: [...bindings] };
+      if (i + 1_000 >= rows.length) last = chunk;
+      else await trx.raw(chunk.sql, chunk.bindings);
+    }
+    const { statements, lowered } = this.deltas.take(table);
+    await writeTogether(trx, [last, ...statements]);
+    // Days that dropped to zero go (after the counts landed), so a replay in other batch sizes
+    // leaves exactly the same rows.
+    if (lowered.length > 0) {
+      await trx.raw(
+        `DELETE FROM "${table('sample_daily_counts')}" WHERE samples = 0 AND (owner_id, collection_date) IN (${lowered.map(() => '(?::uuid, ?::date)').join(', ')})`,
+        lowered.flatMap(([owner, date]) => [owner, date]),
+      );
+    }
   }
 
   /** Erasure: everything of the owner leaves (written first, so nothing of theirs comes back). */
