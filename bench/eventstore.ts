@@ -19,8 +19,8 @@ import type { NewEvent } from '../platform/eventstore/port.ts';
 import { Progress } from '../platform/progress.ts';
 import { ProjectionEngine, type Projection } from '../projections/engine/index.ts';
 import { migrateToLatest } from '../projections/migrations/index.ts';
+import { scratchDatabase } from './support.ts';
 
-const SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = 32;
 const STREAMS = 2_000;
@@ -33,25 +33,6 @@ process.on('uncaughtException', (error: Error & { code?: string }) => {
   console.error(error);
   process.exit(1);
 });
-
-async function scratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `vialog_bench_${label}_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: SERVER });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(SERVER);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: SERVER });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 const event = (type = 'SampleRegistered'): NewEvent => ({
   type,

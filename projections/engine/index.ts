@@ -44,7 +44,7 @@ export class ProjectionEngine {
     }
     this.projections = options.projections;
     this.#options = options;
-    this.#progress = new ProjectionProgress(options.knex, { leadsHere: (name) => this.#runners.some((r) => r.isLeading && r.projection.name === name) });
+    this.#progress = new ProjectionProgress(options.knex, { leadsHere: (name) => this.leading().includes(name) });
   }
 
   /** Starts a runner per projection (idempotent). Returns at once; runners lead or stand by in the background. */
