@@ -419,8 +419,9 @@ export class PostgresEventStore implements EventStore {
     const result = await this.pool.query<{ transaction_id: string; position: string }>({
       name: 'vialog_head_position',
       text: `SELECT transaction_id::text AS transaction_id, position::text AS position FROM events
-             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY transaction_id DESC, position DESC LIMIT 1`,
+             WHERE events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             -- Qualified: unqualified names would sort by the ::text outputs (wrong order, full scan).
+             ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1`,
     });
     const row = result.rows[0];
     return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) } : undefined;

@@ -51,6 +51,31 @@ export function globalChainHash(previous: Buffer, eventHashHex: string | undefin
 
 export const auditEventTypes: readonly string[] = [...identityEventTypes, ...sampleEventTypes, ...dialogEventTypes];
 
+/** One audit row as the batch's JSON carries it (short keys: a million of them go by in a rebuild). */
+interface AuditRowInput {
+  c: string;
+  p: string;
+  s: string;
+  r: number;
+  t: string;
+  o: string;
+  a: string | null;
+  at: string;
+  q: string | null;
+  k: string | null;
+  w: string | null;
+  d: Record<string, unknown>;
+  u: string | null;
+  h: string | null;
+  ch: string;
+}
+
+const insertRowsSql = (t: string) => `INSERT INTO "${t}" (position_commit, position_prepare, stream_id, revision, type, occurred_at, actor_id,
+    actor_type, request_id, correlation_id, reason, data, owner_id, event_hash, chain_hash)
+  SELECT c, p, s, r, t, o, a, at, q, k, w, d, u, decode(h, 'hex'), decode(ch, 'hex')
+  FROM json_to_recordset(?::json) AS x(c numeric, p bigint, s text, r integer, t text, o timestamptz, a text, at text, q text,
+    k text, w text, d jsonb, u uuid, h text, ch text)`;
+
 export const auditProjection: Projection = {
   name: auditProjectionName,
   version: 1,
@@ -66,28 +91,31 @@ export const auditProjection: Projection = {
     );
     let chain = last.rows[0]?.chain_hash ?? Buffer.alloc(0);
     const after = last.rows[0] ? { commit: BigInt(last.rows[0].position_commit), prepare: BigInt(last.rows[0].position_prepare) } : undefined;
-    const rows: Record<string, unknown>[] = [];
+    const rows: AuditRowInput[] = [];
     for (const e of events) {
       if (after && (e.position.commit < after.commit || (e.position.commit === after.commit && e.position.prepare <= after.prepare))) continue;
       chain = globalChainHash(chain, e.hash);
       rows.push({
-        position_commit: e.position.commit.toString(),
-        position_prepare: e.position.prepare.toString(),
-        stream_id: e.streamId,
-        revision: e.revision,
-        type: e.type,
-        occurred_at: e.metadata.occurredAt,
-        actor_id: e.metadata.actorId,
-        actor_type: e.metadata.actorType,
-        request_id: e.metadata.requestId,
-        correlation_id: e.metadata.correlationId,
-        reason: e.metadata.reason ?? null,
-        data: JSON.stringify(redact(e.data)),
-        owner_id: ownerOf(e.data),
-        event_hash: e.hash ? Buffer.from(e.hash, 'hex') : null,
-        chain_hash: chain,
+        c: e.position.commit.toString(),
+        p: e.position.prepare.toString(),
+        s: e.streamId,
+        r: e.revision,
+        t: e.type,
+        o: e.metadata.occurredAt,
+        a: e.metadata.actorId,
+        at: e.metadata.actorType,
+        q: e.metadata.requestId,
+        k: e.metadata.correlationId,
+        w: e.metadata.reason ?? null,
+        d: redact(e.data),
+        u: ownerOf(e.data),
+        h: e.hash ?? null,
+        ch: chain.toString('hex'),
       });
     }
-    for (let i = 0; i < rows.length; i += 500) await trx(t).insert(rows.slice(i, i + 500));
+    // The whole batch as one JSON parameter: one short statement for PostgreSQL to parse and
+    // plan, and no per-value binding work in Node (a multi-row VALUES of 15 columns was most of
+    // a rebuild's Node time).
+    if (rows.length > 0) await trx.raw(insertRowsSql(t), [JSON.stringify(rows)]);
   },
 };

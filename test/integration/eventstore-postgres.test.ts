@@ -43,6 +43,26 @@ test.after.always(async () => {
   await db?.drop();
 });
 
+test.serial('headPosition is the numerically last event, also across a power of ten (not text order)', async (t) => {
+  const knex = createKnex({ url: db.url });
+  try {
+    const { rows } = await knex.raw<{ rows: { max: string | null }[] }>('SELECT max(position)::text AS max FROM events');
+    // The next power of ten above anything stored, minus 3: the append below crosses it.
+    const from = 10 ** (String(Number(rows[0]?.max ?? 0) + 10).length) - 3;
+    await knex.raw(`ALTER TABLE events ALTER COLUMN position RESTART WITH ${from}`);
+  } finally {
+    await knex.destroy();
+  }
+  const appended = await store.append('head-digits', Array.from({ length: 6 }, () => newEvent('Digit')), { expectedRevision: 'no_stream' });
+  t.is(appended.position.prepare.toString().length, (appended.position.prepare - 5n).toString().length + 1, 'the append crossed a power of ten');
+  let head = await store.headPosition();
+  for (let tries = 0; tries < 200 && head && comparePositions(head, appended.position) < 0; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    head = await store.headPosition();
+  }
+  t.deepEqual(head, appended.position);
+});
+
 test.serial('a transaction that started first and commits last is delivered, not skipped; readers wait for it', async (t) => {
   const start = await store.headPosition();
   const slow = new pg.Client({ connectionString: db.url });
