@@ -83,13 +83,18 @@ async function projections(config: Config, logger: Logger, args: string[]) {
       for (const n of names) if (!engine.projections.some((p) => p.name === n)) fail(`unknown projection ${n}; known: ${engine.projections.map((p) => p.name).join(', ')}`);
       // This process stands by as a runner: if no service leads the projection, it leads and rebuilds itself.
       engine.start();
-      for (const n of names) {
-        const started = Date.now();
-        const progress = new Progress(`rebuild ${n}`, 1);
-        await engine.rebuild(n);
-        progress.done();
-        console.log(`rebuilt ${n} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      }
+      // All at once: rebuilds that start together share one read of the log.
+      const started = Date.now();
+      const progress = new Progress('rebuilt read models', names.length);
+      let done = 0;
+      await Promise.all(
+        names.map(async (n) => {
+          await engine.rebuild(n, { timeoutMs: 60 * 60_000 });
+          progress.update(++done);
+          console.log(`rebuilt ${n} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        }),
+      );
+      progress.done();
       return;
     }
     fail(USAGE);

@@ -7,6 +7,7 @@ import { liveTablesExist } from './tables.ts';
 import type { Projection } from './projection.ts';
 import { ProjectionProgress, type WaitOptions } from './read-your-writes.ts';
 import { ProjectionRunner, type ProjectionRunnerOptions } from './runner.ts';
+import { SharedReads } from './shared-reads.ts';
 import { projectionStatuses, type ProjectionStatus } from './status.ts';
 
 export type { Projection, ProjectionContext } from './projection.ts';
@@ -16,7 +17,7 @@ export type { RunnerLogger } from './runner.ts';
 export type { WaitOptions } from './read-your-writes.ts';
 
 /** The runners' options (one runner per projection), for the whole list of projections. */
-export interface ProjectionEngineOptions extends Omit<ProjectionRunnerOptions, 'projection' | 'onAdvance'> {
+export interface ProjectionEngineOptions extends Omit<ProjectionRunnerOptions, 'projection' | 'onAdvance' | 'sharedReads'> {
   readonly projections: readonly Projection[];
 }
 
@@ -51,8 +52,14 @@ export class ProjectionEngine {
   start(): void {
     if (this.#runners.length > 0) return;
     this.#progress.open();
+    // Rebuilds starting within one poll of each other (each runner looks for requests once a
+    // poll) share their read of the log.
+    const sharedReads = new SharedReads(this.#options.store, {
+      pageSize: this.#options.batchSize ?? 500,
+      joinWindowMs: Math.min(this.#options.pollIntervalMs ?? 1000, 1000) + 50,
+    });
     for (const projection of this.projections) {
-      const runner = new ProjectionRunner({ ...this.#options, projection, onAdvance: (name, position) => this.#progress.advanced(name, position) });
+      const runner = new ProjectionRunner({ ...this.#options, projection, sharedReads, onAdvance: (name, position) => this.#progress.advanced(name, position) });
       runner.start();
       this.#runners.push(runner);
     }

@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import { START, comparePositions, type EventStore, type Position, type RecordedEvent } from '../../platform/eventstore/port.ts';
 import { resetCheckpoint } from './checkpoints.ts';
 import { tableNamer, type Projection } from './projection.ts';
+import type { SharedReadMember, SharedReads } from './shared-reads.ts';
 import { createTables, dropNextTables, nextTableName, swapInNextTables } from './tables.ts';
 
 export interface RebuildOptions {
@@ -20,6 +21,10 @@ export interface RebuildOptions {
    * runner adopts the checkpoint `work` returns.
    */
   readonly withLivePaused: (work: (liveCheckpoint: Position) => Promise<Position>) => Promise<void>;
+  /** Rebuilds of the same engine that start together share one read of the log (phase 1). */
+  readonly sharedReads?: SharedReads;
+  /** Called after each applied page with the events applied so far (progress for a terminal). */
+  readonly onProgress?: (applied: number) => void;
 }
 
 export interface RebuildResult {
@@ -44,10 +49,15 @@ interface Progress {
 export async function rebuildProjection(options: RebuildOptions): Promise<RebuildResult> {
   const { knex, projection } = options;
   try {
-    await createTables(knex, projection, nextTableName);
+    const deferredIndexes = await createTables(knex, projection, nextTableName, { deferIndexes: true });
     // Phase 1, live runner untouched: everything up to the head as of now.
     const progress: Progress = { position: START, applied: 0, lastEvent: undefined };
-    await fill(options, progress, undefined);
+    if (options.sharedReads) await fillShared(options, progress, options.sharedReads.join(projection.eventTypes));
+    else await fill(options, progress, undefined);
+    for (const statement of deferredIndexes) {
+      if (options.signal.aborted) throw new RebuildAbortedError(`rebuild of ${projection.name} stopped`);
+      await knex.raw(statement);
+    }
     let checkpoint = START;
     // Phase 2, live runner paused: the remainder up to the live checkpoint, then the swap.
     await options.withLivePaused(async (live) => {
@@ -76,6 +86,28 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   }
 }
 
+/** Phase 1 from a shared read: this projection's events of each page, up to the head as of now. */
+async function fillShared(options: RebuildOptions, progress: Progress, member: SharedReadMember): Promise<void> {
+  const { knex, projection, signal } = options;
+  try {
+    for (;;) {
+      if (signal.aborted) throw new RebuildAbortedError(`rebuild of ${projection.name} stopped`);
+      const page = await member.next();
+      if (page.events.length > 0) {
+        await knex.transaction((trx) => projection.apply(page.events, { trx, table: tableNamer(projection, nextTableName) }));
+        progress.applied += page.events.length;
+        progress.lastEvent = page.events.at(-1);
+        options.onProgress?.(progress.applied);
+      }
+      // Other projections' events went by too: the next read (phase 2) starts after all of them.
+      if (page.scannedTo) progress.position = page.scannedTo;
+      if (!page.more) return;
+    }
+  } finally {
+    member.leave();
+  }
+}
+
 /**
  * Applies events after `progress.position` (up to `target`, if given) to the `__next` tables. The
  * next page is read while the current one is applied (reading and writing overlap, as in a
@@ -100,6 +132,7 @@ async function fill(options: RebuildOptions, progress: Progress, target: Positio
       progress.applied += events.length;
       progress.lastEvent = events.at(-1);
       progress.position = progress.lastEvent!.position;
+      options.onProgress?.(progress.applied);
     }
     if (!more) return;
   }

@@ -16,6 +16,7 @@ import {
 import { tryAcquireProjectionLock } from './leadership.ts';
 import { assertValidProjection, tableNamer, type Projection } from './projection.ts';
 import { RebuildAbortedError, rebuildProjection } from './rebuild.ts';
+import type { SharedReads } from './shared-reads.ts';
 import { createTables, dropNextTables, liveTablesExist } from './tables.ts';
 import { inSpan, linkTo } from '../../platform/telemetry.ts';
 
@@ -43,6 +44,8 @@ export interface ProjectionRunnerOptions {
   readonly logger?: RunnerLogger;
   /** Called after every committed batch (read-your-writes waiters in this process listen here). */
   readonly onAdvance?: (name: string, position: Position) => void;
+  /** Lets rebuilds of this process that start together read the log once (see shared-reads.ts). */
+  readonly sharedReads?: SharedReads;
 }
 
 /** The checkpoint moved under us: another runner led meanwhile. Give up leadership and start over. */
@@ -309,6 +312,7 @@ export class ProjectionRunner {
         projection: this.projection,
         batchSize: this.#batchSize,
         signal,
+        ...(this.#options.sharedReads ? { sharedReads: this.#options.sharedReads } : {}),
         withLivePaused: (work) =>
           this.#exclusive(async () => {
             await this.#flushSkipped();

@@ -166,7 +166,7 @@ class SampleBatch {
 
   async load(trx: Knex.Transaction, table: Table, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    const found = await trx.raw<{ rows: SampleRow[] }>(`SELECT * FROM "${table('samples')}" WHERE sample_id = ANY(?::uuid[])`, [ids]);
+    const found = await trx.raw<{ rows: SampleRow[] }>(`SELECT * FROM "${table('samples')}" WHERE sample_id = ANY(?::uuid[])`, [[...ids]]);
     for (const row of found.rows) this.rows.set(row.sample_id, { ...row, created_at: iso(row.created_at), updated_at: iso(row.updated_at), deleted_at: row.deleted_at === null ? null : iso(row.deleted_at) });
   }
 
