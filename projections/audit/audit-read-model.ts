@@ -3,6 +3,7 @@
 // chain over the global log: chain(n) = sha256(chain(n-1) || event hash(n)). Each row belongs to
 // the user the event is about (owner_id), so a user sees their own trail (row-level security).
 import { createHash } from 'node:crypto';
+import { copyRows, type CopyValue } from '../../platform/database/copy.ts';
 import { ownerPolicy } from '../../platform/database/owner-scope.ts';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { identityEventTypes } from '../../modules/identity/events.ts';
@@ -51,30 +52,23 @@ export function globalChainHash(previous: Buffer, eventHashHex: string | undefin
 
 export const auditEventTypes: readonly string[] = [...identityEventTypes, ...sampleEventTypes, ...dialogEventTypes];
 
-/** One audit row as the batch's JSON carries it (short keys: a million of them go by in a rebuild). */
-interface AuditRowInput {
-  c: string;
-  p: string;
-  s: string;
-  r: number;
-  t: string;
-  o: string;
-  a: string | null;
-  at: string;
-  q: string | null;
-  k: string | null;
-  w: string | null;
-  d: Record<string, unknown>;
-  u: string | null;
-  h: string | null;
-  ch: string;
-}
-
-const insertRowsSql = (t: string) => `INSERT INTO "${t}" (position_commit, position_prepare, stream_id, revision, type, occurred_at, actor_id,
-    actor_type, request_id, correlation_id, reason, data, owner_id, event_hash, chain_hash)
-  SELECT c, p, s, r, t, o, a, at, q, k, w, d, u, decode(h, 'hex'), decode(ch, 'hex')
-  FROM json_to_recordset(?::json) AS x(c numeric, p bigint, s text, r integer, t text, o timestamptz, a text, at text, q text,
-    k text, w text, d jsonb, u uuid, h text, ch text)`;
+const AUDIT_COLUMNS = [
+  'position_commit',
+  'position_prepare',
+  'stream_id',
+  'revision',
+  'type',
+  'occurred_at',
+  'actor_id',
+  'actor_type',
+  'request_id',
+  'correlation_id',
+  'reason',
+  'data',
+  'owner_id',
+  'event_hash',
+  'chain_hash',
+] as const;
 
 export const auditProjection: Projection = {
   name: auditProjectionName,
@@ -91,31 +85,31 @@ export const auditProjection: Projection = {
     );
     let chain = last.rows[0]?.chain_hash ?? Buffer.alloc(0);
     const after = last.rows[0] ? { commit: BigInt(last.rows[0].position_commit), prepare: BigInt(last.rows[0].position_prepare) } : undefined;
-    const rows: AuditRowInput[] = [];
+    const rows: CopyValue[][] = [];
     for (const e of events) {
       if (after && (e.position.commit < after.commit || (e.position.commit === after.commit && e.position.prepare <= after.prepare))) continue;
       chain = globalChainHash(chain, e.hash);
-      rows.push({
-        c: e.position.commit.toString(),
-        p: e.position.prepare.toString(),
-        s: e.streamId,
-        r: e.revision,
-        t: e.type,
-        o: e.metadata.occurredAt,
-        a: e.metadata.actorId,
-        at: e.metadata.actorType,
-        q: e.metadata.requestId,
-        k: e.metadata.correlationId,
-        w: e.metadata.reason ?? null,
-        d: redact(e.data),
-        u: ownerOf(e.data),
-        h: e.hash ?? null,
-        ch: chain.toString('hex'),
-      });
+      const m = e.metadata;
+      rows.push([
+        e.position.commit,
+        e.position.prepare,
+        e.streamId,
+        e.revision,
+        e.type,
+        m.occurredAt,
+        m.actorId,
+        m.actorType,
+        m.requestId,
+        m.correlationId,
+        m.reason ?? null,
+        JSON.stringify(redact(e.data)),
+        ownerOf(e.data),
+        e.hash ? Buffer.from(e.hash, 'hex') : null,
+        chain,
+      ]);
     }
-    // The whole batch as one JSON parameter: one short statement for PostgreSQL to parse and
-    // plan, and no per-value binding work in Node (a multi-row VALUES of 15 columns was most of
-    // a rebuild's Node time).
-    if (rows.length > 0) await trx.raw(insertRowsSql(t), [JSON.stringify(rows)]);
+    // COPY: a rebuild writes a million of these rows, and COPY costs PostgreSQL about a third of
+    // an INSERT of the same rows.
+    await copyRows(trx, t, AUDIT_COLUMNS, rows);
   },
 };
