@@ -6,7 +6,7 @@
 // Keys live in Postgres (personal_data_keys), each wrapped (AES-256-GCM) by the master key from
 // PERSONAL_DATA_KEY, so a database dump alone reveals nothing. Sealed values are strings
 // "pd1.<base64url iv|tag|ciphertext>"; anything else is read as plain text (data from before).
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 
 export const ERASED = '[erased]';
@@ -15,14 +15,15 @@ const CACHE_MS = 60_000;
 
 export const isSealed = (value: unknown): value is string => typeof value === 'string' && value.startsWith(PREFIX);
 
-function encrypt(key: Buffer, plaintext: Buffer): Buffer {
+// Keys are KeyObjects, made once: a raw Buffer key is turned into one on every cipher call.
+function encrypt(key: KeyObject, plaintext: Buffer): Buffer {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]);
 }
 
-function decrypt(key: Buffer, sealed: Buffer): Buffer {
+function decrypt(key: KeyObject, sealed: Buffer): Buffer {
   const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
   decipher.setAuthTag(sealed.subarray(12, 28));
   return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]);
@@ -30,17 +31,17 @@ function decrypt(key: Buffer, sealed: Buffer): Buffer {
 
 export class PersonalDataVault {
   readonly #knex: Knex;
-  readonly #master: Buffer;
+  readonly #master: KeyObject;
   /** subject → data key (null: destroyed or never made), with when it was read. */
-  readonly #cache = new Map<string, { key: Buffer | null; at: number }>();
+  readonly #cache = new Map<string, { key: KeyObject | null; at: number }>();
 
   constructor(knex: Knex, masterKey: Buffer) {
     if (masterKey.length !== 32) throw new Error('the personal data master key must be 32 bytes');
     this.#knex = knex;
-    this.#master = masterKey;
+    this.#master = createSecretKey(masterKey);
   }
 
-  async #key(subjectId: string, create: boolean): Promise<Buffer | null> {
+  async #key(subjectId: string, create: boolean): Promise<KeyObject | null> {
     const cached = this.#cache.get(subjectId);
     if (cached && (cached.key !== null || !create) && Date.now() - cached.at < CACHE_MS) return cached.key;
     let row = await this.#knex('personal_data_keys').where('subject_id', subjectId).first<{ wrapped_key: Buffer | null } | undefined>('wrapped_key');
@@ -48,7 +49,7 @@ export class PersonalDataVault {
       await this.#knex('personal_data_keys').insert({ subject_id: subjectId, wrapped_key: encrypt(this.#master, randomBytes(32)) }).onConflict('subject_id').ignore();
       row = await this.#knex('personal_data_keys').where('subject_id', subjectId).first<{ wrapped_key: Buffer | null } | undefined>('wrapped_key');
     }
-    const key = row?.wrapped_key ? decrypt(this.#master, row.wrapped_key) : null;
+    const key = row?.wrapped_key ? createSecretKey(decrypt(this.#master, row.wrapped_key)) : null;
     this.#cache.set(subjectId, { key, at: Date.now() });
     return key;
   }
