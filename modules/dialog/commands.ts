@@ -38,6 +38,8 @@ export interface PostedQuestion {
   readonly content: string;
   readonly createdAt: string;
   readonly cause: CommandCause;
+  /** The conversation's newest messages before the question (read with the quota check). */
+  readonly earlier: readonly queries.MessageView[];
 }
 
 export interface ReplyMessage {
@@ -66,6 +68,9 @@ export class ReplyFailedError extends Error {
 }
 
 export const utcDay = (at: Date): string => at.toISOString().slice(0, 10);
+
+/** Newest messages read as context; the token budget (DIALOG_CONTEXT_TOKENS) then picks from them. */
+const CONTEXT_MESSAGES = 50;
 
 export function createDialogCommands(deps: DialogCommandDeps) {
   const { store, knex, assistant, limits } = deps;
@@ -131,13 +136,18 @@ export function createDialogCommands(deps: DialogCommandDeps) {
     },
 
     async ask(ownerId: string, conversationId: string, content: string, cause: CommandCause): Promise<PostedQuestion> {
-      const usage = await queries.usageOn(knex, ownerId, utcDay(now()));
+      // The quota, the context and the conversation in one go: one read-model round trip (the
+      // question is not in the read model before the reply either way) beside the stream read.
+      const [{ usage, messages: earlier }, loaded] = await Promise.all([
+        queries.usageAndLastMessages(knex, ownerId, utcDay(now()), conversationId, CONTEXT_MESSAGES),
+        load(conversationId),
+      ]);
       const quota = { messages: usage.messages, tokens: usage.promptTokens + usage.completionTokens, maxMessages: limits.dailyMessages, maxTokens: limits.dailyTokens };
       const messageId = randomUUID();
       const at = now();
       // No read-model wait here: the reply's wait (a later position) covers the question too.
-      const after = await run(conversationId, () => ({ type: 'PostUserMessage', data: { actorId: ownerId, messageId, content, limits, quota, now: at } }), cause, { wait: false });
-      return { after, ownerId, conversationId, messageId, content: content.trim(), createdAt: at.toISOString(), cause };
+      const after = await run(conversationId, () => ({ type: 'PostUserMessage', data: { actorId: ownerId, messageId, content, limits, quota, now: at } }), cause, { wait: false, known: loaded });
+      return { after, ownerId, conversationId, messageId, content: content.trim(), createdAt: at.toISOString(), cause, earlier };
     },
 
     /**
@@ -145,7 +155,7 @@ export function createDialogCommands(deps: DialogCommandDeps) {
      * stored as a partial reply. Throws ReplyFailedError when the provider failed.
      */
     async answer(question: PostedQuestion, options: { signal?: AbortSignal; onDelta?: (text: string) => void } = {}): Promise<Exchange> {
-      const earlier = (await queries.lastMessages(knex, question.ownerId, question.conversationId, 50)).filter((m) => m.id !== question.messageId);
+      const earlier = question.earlier.filter((m) => m.id !== question.messageId);
       const history = contextWithinBudget(
         earlier.map((m) => ({ role: m.role, content: m.content })),
         question.content,

@@ -111,15 +111,26 @@ export async function listMessages(
   return { rows: rows.map((r) => ({ ...messageView(r), seq: r.seq })), total: count[0]?.total ?? 0 };
 }
 
-/** The newest messages of a conversation, oldest first (the context a new question goes with). */
-export async function lastMessages(knex: Knex, ownerId: string, conversationId: string, limit: number): Promise<MessageView[]> {
-  const [rows] = await queryAsOwner<[MessageRow[]]>(knex, ownerId, [
-    {
-      sql: `SELECT ${messageColumns} FROM dialog_messages WHERE owner_id = $1::uuid AND conversation_id = $2::uuid ORDER BY seq DESC LIMIT $3`,
-      params: [ownerId, conversationId, limit],
-    },
-  ]);
-  return rows.reverse().map(messageView);
+const lastMessagesStatement = (ownerId: string, conversationId: string, limit: number) => ({
+  sql: `SELECT ${messageColumns} FROM dialog_messages WHERE owner_id = $1::uuid AND conversation_id = $2::uuid ORDER BY seq DESC LIMIT $3`,
+  params: [ownerId, conversationId, limit],
+});
+
+const usageStatement = (ownerId: string, day: string) => ({
+  sql: 'SELECT messages, prompt_tokens, completion_tokens FROM dialog_usage WHERE owner_id = $1::uuid AND day = $2::date',
+  params: [ownerId, day],
+});
+
+type UsageRow = { messages: number; prompt_tokens: number; completion_tokens: number };
+const dayUsage = (r: UsageRow | undefined): DayUsage => ({ messages: r?.messages ?? 0, promptTokens: r?.prompt_tokens ?? 0, completionTokens: r?.completion_tokens ?? 0 });
+
+/**
+ * What a new question needs from the read models in one round trip: today's usage (the quota)
+ * and the conversation's newest messages, oldest first (the context it goes with).
+ */
+export async function usageAndLastMessages(knex: Knex, ownerId: string, day: string, conversationId: string, limit: number): Promise<{ usage: DayUsage; messages: MessageView[] }> {
+  const [usage, rows] = await queryAsOwner<[UsageRow[], MessageRow[]]>(knex, ownerId, [usageStatement(ownerId, day), lastMessagesStatement(ownerId, conversationId, limit)]);
+  return { usage: dayUsage(usage[0]), messages: rows.reverse().map(messageView) };
 }
 
 export interface DayUsage {
@@ -129,9 +140,6 @@ export interface DayUsage {
 }
 
 export async function usageOn(knex: Knex, ownerId: string, day: string): Promise<DayUsage> {
-  const [rows] = await queryAsOwner<[{ messages: number; prompt_tokens: number; completion_tokens: number }[]]>(knex, ownerId, [
-    { sql: 'SELECT messages, prompt_tokens, completion_tokens FROM dialog_usage WHERE owner_id = $1::uuid AND day = $2::date', params: [ownerId, day] },
-  ]);
-  const r = rows[0];
-  return { messages: r?.messages ?? 0, promptTokens: r?.prompt_tokens ?? 0, completionTokens: r?.completion_tokens ?? 0 };
+  const [rows] = await queryAsOwner<[UsageRow[]]>(knex, ownerId, [usageStatement(ownerId, day)]);
+  return dayUsage(rows[0]);
 }
