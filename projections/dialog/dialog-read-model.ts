@@ -77,10 +77,10 @@ interface Touch {
 }
 
 /**
- * A run of dialog events applied in a few statements whatever its length (the runner is one
+ * A run of dialog events applied in one or two statements whatever its length (the runner is one
  * writer per projection; a round trip per event made it the bottleneck of every reply's
- * read-your-writes wait): new conversations, new messages (RETURNING the ones really inserted,
- * so usage counts each once), every conversation's forward moves, and the usage they add.
+ * read-your-writes wait): new conversations, then new messages (RETURNING the ones really
+ * inserted, so usage counts each once), the usage they add and every conversation's forward moves.
  */
 async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { event: DialogEvent; revision: number }[], vault: PersonalDataVault): Promise<void> {
   const started: Record<string, unknown>[] = [];
@@ -126,57 +126,64 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
         break;
     }
   }
+  // New conversations first (their own statement: the moves below must see them), then the
+  // messages, the usage they add and the conversations' moves as ONE statement — a reply's
+  // read-your-writes wait pays for every round trip here.
   if (started.length > 0) await trx(table('dialog_conversations')).insert(started).onConflict('conversation_id').ignore();
-  let inserted: MessageRow[] = [];
+  const parts: { sql: string; bindings: string[] }[] = [];
   if (messages.length > 0) {
-    const ids = new Set((await trx(table('dialog_messages')).insert(messages).onConflict('message_id').ignore().returning<{ message_id: string }[]>('message_id')).map((r) => r.message_id));
-    inserted = messages.filter((m) => ids.has(m.message_id));
+    parts.push({
+      sql: `inserted AS (
+        INSERT INTO "${table('dialog_messages')}" (${MESSAGE_COLUMNS.join(', ')})
+        SELECT ${MESSAGE_COLUMNS.join(', ')} FROM json_to_recordset(?::json) AS x(${MESSAGE_RECORD})
+        ON CONFLICT (message_id) DO NOTHING
+        RETURNING owner_id, role, created_at, prompt_tokens, completion_tokens
+      ), added AS (
+        -- Usage per owner and UTC day from the messages really inserted now (a replayed one counts nothing).
+        SELECT owner_id, (created_at AT TIME ZONE 'UTC')::date AS day, count(*) FILTER (WHERE role = 'user') AS messages,
+               coalesce(sum(prompt_tokens) FILTER (WHERE role = 'assistant'), 0) AS prompt_tokens,
+               coalesce(sum(completion_tokens) FILTER (WHERE role = 'assistant'), 0) AS completion_tokens
+        FROM inserted WHERE role = 'user' OR prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL
+        GROUP BY 1, 2
+      ), counted AS (
+        INSERT INTO "${table('dialog_usage')}" AS u (owner_id, day, messages, prompt_tokens, completion_tokens)
+        SELECT owner_id, day, messages, prompt_tokens, completion_tokens FROM added
+        ON CONFLICT (owner_id, day) DO UPDATE SET messages = u.messages + EXCLUDED.messages,
+          prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens, completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens
+      )`,
+      bindings: [JSON.stringify(messages)],
+    });
   }
-  if (touches.length > 0) await moveConversations(trx, table('dialog_conversations'), touches);
-  // Usage per owner and UTC day, from the messages inserted just now (a replayed one counts nothing).
-  const usage = new Map<string, { owner: string; at: string; messages: number; prompt: number; completion: number }>();
-  for (const m of inserted) {
-    const key = `${m.owner_id}|${new Date(m.created_at).toISOString().slice(0, 10)}`;
-    const u = usage.get(key) ?? { owner: m.owner_id, at: m.created_at, messages: 0, prompt: 0, completion: 0 };
-    if (m.role === 'user') u.messages += 1;
-    else if (m.prompt_tokens !== null || m.completion_tokens !== null) {
-      u.prompt += m.prompt_tokens ?? 0;
-      u.completion += m.completion_tokens ?? 0;
-    } else continue;
-    usage.set(key, u);
-  }
-  if (usage.size > 0) {
-    const rows = [...usage.values()];
-    await trx.raw(
-      `INSERT INTO "${table('dialog_usage')}" AS u (owner_id, day, messages, prompt_tokens, completion_tokens)
-       SELECT o, (a AT TIME ZONE 'UTC')::date, m, p, c FROM jsonb_to_recordset(?::jsonb) AS v(o uuid, a timestamptz, m integer, p integer, c integer)
-       ON CONFLICT (owner_id, day) DO UPDATE SET messages = u.messages + EXCLUDED.messages,
-         prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens, completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens`,
-      [JSON.stringify(rows.map((r) => ({ o: r.owner, a: r.at, m: r.messages, p: r.prompt, c: r.completion })))],
-    );
-  }
+  if (touches.length > 0) parts.push(moveConversations(table('dialog_conversations'), touches));
+  if (parts.length > 0) await trx.raw(`WITH ${parts.map((part) => part.sql).join(', ')} SELECT 1`, parts.flatMap((part) => part.bindings));
 }
+
+const MESSAGE_COLUMNS = ['message_id', 'conversation_id', 'owner_id', 'seq', 'role', 'content', 'model', 'prompt_tokens', 'completion_tokens', 'partial', 'created_at'] as const;
+const MESSAGE_RECORD =
+  'message_id uuid, conversation_id uuid, owner_id uuid, seq integer, role text, content text, model text, prompt_tokens integer, completion_tokens integer, partial boolean, created_at timestamptz';
 
 /**
  * Every conversation moves forward once: only the moves newer than its row's version count (a
  * replayed event is already in the row), the newest of those gives the activity time and version.
+ * A part of the batch's one statement (CTEs).
  */
-async function moveConversations(trx: Knex.Transaction, conversationsTable: string, touches: readonly Touch[]): Promise<void> {
-  await trx.raw(
-    `WITH moves AS (
-       SELECT * FROM jsonb_to_recordset(?::jsonb) AS m(conversation_id uuid, version integer, at timestamptz, messages integer, archived_at timestamptz)
+function moveConversations(conversationsTable: string, touches: readonly Touch[]): { sql: string; bindings: string[] } {
+  return {
+    sql: `moves AS (
+       SELECT * FROM json_to_recordset(?::json) AS m(conversation_id uuid, version integer, at timestamptz, messages integer, archived_at timestamptz)
      ), newer AS (
        SELECT m.conversation_id, max(m.version) AS version, sum(m.messages) AS messages,
               (array_agg(m.at ORDER BY m.version DESC))[1] AS at,
               (array_agg(m.archived_at ORDER BY m.version DESC) FILTER (WHERE m.archived_at IS NOT NULL))[1] AS archived_at
        FROM moves m JOIN "${conversationsTable}" c ON c.conversation_id = m.conversation_id AND m.version > c.version
        GROUP BY m.conversation_id
-     )
-     UPDATE "${conversationsTable}" c SET last_activity_at = n.at, messages = c.messages + n.messages, version = n.version,
-       archived_at = COALESCE(n.archived_at, c.archived_at)
-     FROM newer n WHERE c.conversation_id = n.conversation_id`,
-    [JSON.stringify(touches.map((t) => ({ conversation_id: t.conversationId, version: t.version, at: t.at, messages: t.messages, archived_at: t.archivedAt })))],
-  );
+     ), moved AS (
+       UPDATE "${conversationsTable}" c SET last_activity_at = n.at, messages = c.messages + n.messages, version = n.version,
+         archived_at = COALESCE(n.archived_at, c.archived_at)
+       FROM newer n WHERE c.conversation_id = n.conversation_id
+     )`,
+    bindings: [JSON.stringify(touches.map((t) => ({ conversation_id: t.conversationId, version: t.version, at: t.at, messages: t.messages, archived_at: t.archivedAt })))],
+  };
 }
 
 export const dialogProjection = (vault: PersonalDataVault): Projection => ({
