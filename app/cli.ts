@@ -87,14 +87,20 @@ async function projections(config: Config, logger: Logger, args: string[]) {
       const started = Date.now();
       const progress = new Progress('rebuilt read models', names.length);
       let done = 0;
-      await Promise.all(
+      // Settled, not all: one failing rebuild must not stop the others (the engine stops after this).
+      const outcomes = await Promise.allSettled(
         names.map(async (n) => {
           await engine.rebuild(n, { timeoutMs: 60 * 60_000 });
           progress.update(++done);
           console.log(`rebuilt ${n} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         }),
       );
+      const failed = outcomes.flatMap((outcome, i) => (outcome.status === 'rejected' ? [`${names[i]}: ${outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason)}`] : []));
       progress.done();
+      if (failed.length > 0) {
+        console.error(`rebuild failed (the old tables keep serving):\n  ${failed.join('\n  ')}`);
+        process.exitCode = 1; // after the engine and connections are closed below
+      }
       return;
     }
     fail(USAGE);

@@ -32,8 +32,9 @@ export async function createTables(
   for (const [logical, ddl] of Object.entries(projection.tables)) {
     const name = physical(logical);
     await db.raw(`DROP TABLE IF EXISTS "${name}" CASCADE`);
-    const statements = ddl(name)
-      .split(/;\s*\n/)
+    const text = ddl(name);
+    // Split into statements only where that is safe: a dollar-quoted body may hold ";\n" itself.
+    const statements = (text.includes('$$') ? [text] : text.split(/;\s*\n/))
       .map((statement) => statement.trim())
       .filter((statement) => statement !== '');
     const later = options.deferIndexes ? statements.filter((statement) => /^CREATE\s+INDEX\b/i.test(statement)) : [];
