@@ -23,8 +23,6 @@ export interface RebuildOptions {
   readonly withLivePaused: (work: (liveCheckpoint: Position) => Promise<Position>) => Promise<void>;
   /** Rebuilds of the same engine that start together share one read of the log (phase 1). */
   readonly sharedReads?: SharedReads;
-  /** Called after each applied page with the events applied so far (progress for a terminal). */
-  readonly onProgress?: (applied: number) => void;
 }
 
 export interface RebuildResult {
@@ -97,7 +95,6 @@ async function fillShared(options: RebuildOptions, progress: Progress, member: S
         await knex.transaction((trx) => projection.apply(page.events, { trx, table: tableNamer(projection, nextTableName) }));
         progress.applied += page.events.length;
         progress.lastEvent = page.events.at(-1);
-        options.onProgress?.(progress.applied);
       }
       // Other projections' events went by too: the next read (phase 2) starts after all of them.
       if (page.scannedTo) progress.position = page.scannedTo;
@@ -132,7 +129,6 @@ async function fill(options: RebuildOptions, progress: Progress, target: Positio
       progress.applied += events.length;
       progress.lastEvent = events.at(-1);
       progress.position = progress.lastEvent!.position;
-      options.onProgress?.(progress.applied);
     }
     if (!more) return;
   }

@@ -1,6 +1,6 @@
-// Rebuilds that start together read the log together. `rebuild --all`, a first start over an
-// existing log and a version bump of several projections each replay the whole log once per
-// projection; reading and parsing it was half of that work. Rebuilds of one engine that start
+// Rebuilds that start together read the log together. `rebuild --all` and a version bump of
+// several projections replay the whole log once per projection; reading and parsing it was
+// half of that work. Rebuilds of one engine that start
 // within a short join window form a group: one pump reads each page once (the union of the
 // members' event types) and every member takes its own events from it, in lockstep within a
 // bounded buffer, so memory stays a few pages whatever the size of the log.
