@@ -85,13 +85,15 @@ async function projections(config: Config, logger: Logger, args: string[]) {
       engine.start();
       // All at once: rebuilds that start together share one read of the log.
       const started = Date.now();
-      const progress = new Progress('rebuilt read models', names.length);
-      let done = 0;
+      // Progress and ETA (on a terminal): how far each rebuild has read the log, in thousandths.
+      const progress = new Progress(`rebuilding ${names.join(', ')}`, names.length * 1000);
+      const read = new Map<string, number>();
+      const show = () => progress.update([...read.values()].reduce((sum, fraction) => sum + Math.round(fraction * 1000), 0));
       // Settled, not all: one failing rebuild must not stop the others (the engine stops after this).
       const outcomes = await Promise.allSettled(
         names.map(async (n) => {
-          await engine.rebuild(n, { timeoutMs: 60 * 60_000 });
-          progress.update(++done);
+          await engine.rebuild(n, { timeoutMs: 60 * 60_000, onProgress: (fraction) => (read.set(n, fraction), show()) });
+          if (progress.stream.isTTY) progress.stream.write('\n');
           console.log(`rebuilt ${n} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         }),
       );

@@ -86,7 +86,20 @@ try {
   // What `npm run projections -- rebuild --all` does: every rebuild requested at once.
   peakRss = process.memoryUsage().rss;
   const started = Date.now();
-  await Promise.all(names.map((name) => engine.rebuild(name, { timeoutMs: 60 * 60_000 })));
+  const rebuildProgress = new Progress('rebuild --all (thousandths of the log read, summed)', names.length * 1000);
+  const read = new Map<string, number>();
+  await Promise.all(
+    names.map((name) =>
+      engine.rebuild(name, {
+        timeoutMs: 60 * 60_000,
+        onProgress: (fraction) => {
+          read.set(name, fraction);
+          rebuildProgress.update([...read.values()].reduce((sum, f) => sum + Math.round(f * 1000), 0));
+        },
+      }),
+    ),
+  );
+  rebuildProgress.done();
   const seconds = (Date.now() - started) / 1000;
   const perProjection = appended / seconds;
   await engine.stop();

@@ -17,6 +17,8 @@ export interface CheckpointRow {
   rebuild_requested_at: Date | null;
   rebuild_finished_at: Date | null;
   rebuild_error: string | null;
+  /** How far a running rebuild has read the log (the position's prepare part); null otherwise. */
+  rebuild_scanned_prepare: string | null;
   updated_at: Date;
 }
 
@@ -103,7 +105,7 @@ export async function resetCheckpoint(
       version: options.version,
       events_applied: options.applied,
       last_event_at: options.lastEventAt ?? null,
-      ...(options.rebuilt ? { rebuild_requested_at: null, rebuild_finished_at: trx.raw('clock_timestamp()'), rebuild_error: null } : {}),
+      ...(options.rebuilt ? { rebuild_requested_at: null, rebuild_finished_at: trx.raw('clock_timestamp()'), rebuild_error: null, rebuild_scanned_prepare: null } : {}),
       updated_at: trx.fn.now(),
     });
   return (await whereCheckpointIs(query, options.from)) === 1;
@@ -125,5 +127,10 @@ export async function requestRebuild(db: Db, name: string): Promise<Date | undef
 export async function finishRebuildWithError(db: Db, name: string, error: string): Promise<void> {
   await db(TABLE)
     .where({ name })
-    .update({ rebuild_requested_at: null, rebuild_finished_at: db.raw('clock_timestamp()'), rebuild_error: error, updated_at: db.fn.now() });
+    .update({ rebuild_requested_at: null, rebuild_finished_at: db.raw('clock_timestamp()'), rebuild_error: error, rebuild_scanned_prepare: null, updated_at: db.fn.now() });
+}
+
+/** Records how far a running rebuild has read the log (for progress shown elsewhere); null when it ended. */
+export async function recordRebuildProgress(db: Db, name: string, scanned: Position | null): Promise<void> {
+  await db(TABLE).where({ name }).update({ rebuild_scanned_prepare: scanned ? scanned.prepare.toString() : null });
 }

@@ -122,14 +122,18 @@ export class ProjectionEngine {
    * old tables keep serving) or did not finish within `timeoutMs`. A CLI that runs this starts the
    * engine first: then it leads the rebuild itself when no other process runs the projection.
    */
-  async rebuild(name: string, options: WaitOptions = { timeoutMs: 10 * 60_000 }): Promise<void> {
+  async rebuild(name: string, options: WaitOptions & { onProgress?: (fraction: number) => void } = { timeoutMs: 10 * 60_000 }): Promise<void> {
     const requestedAt = await this.requestRebuild(name);
     const deadline = Date.now() + options.timeoutMs;
+    // Progress: how far the rebuild has read, against the head as of the request.
+    const head = options.onProgress ? await this.#options.store.headPosition() : undefined;
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       const row = await readCheckpoint(this.#options.knex, name);
+      if (row?.rebuild_scanned_prepare && head && head.prepare > 0n) options.onProgress?.(Math.min(1, Number(row.rebuild_scanned_prepare) / Number(head.prepare)));
       if (!row || row.rebuild_requested_at !== null || row.rebuild_finished_at === null || row.rebuild_finished_at < requestedAt) continue;
       if (row.rebuild_error !== null) throw new ProjectionRebuildError(`rebuild of ${name} failed: ${row.rebuild_error}`);
+      options.onProgress?.(1);
       return;
     }
     throw new ProjectionRebuildError(`rebuild of ${name} did not finish within ${options.timeoutMs} ms (is a runner for it started?)`);

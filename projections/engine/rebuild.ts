@@ -23,6 +23,8 @@ export interface RebuildOptions {
   readonly withLivePaused: (work: (liveCheckpoint: Position) => Promise<Position>) => Promise<void>;
   /** Rebuilds of the same engine that start together share one read of the log (phase 1). */
   readonly sharedReads?: SharedReads;
+  /** Told how far phase 1 has read the log, after each page. */
+  readonly onScanned?: (position: Position) => void;
 }
 
 export interface RebuildResult {
@@ -97,7 +99,10 @@ async function fillShared(options: RebuildOptions, progress: Progress, member: S
         progress.lastEvent = page.events.at(-1);
       }
       // Other projections' events went by too: the next read (phase 2) starts after all of them.
-      if (page.scannedTo) progress.position = page.scannedTo;
+      if (page.scannedTo) {
+        progress.position = page.scannedTo;
+        options.onScanned?.(page.scannedTo);
+      }
       if (!page.more) return;
     }
   } finally {
@@ -129,6 +134,7 @@ async function fill(options: RebuildOptions, progress: Progress, target: Positio
       progress.applied += events.length;
       progress.lastEvent = events.at(-1);
       progress.position = progress.lastEvent!.position;
+      if (!target) options.onScanned?.(progress.position);
     }
     if (!more) return;
   }

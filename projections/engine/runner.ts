@@ -8,6 +8,7 @@ import {
   ensureCheckpoint,
   finishRebuildWithError,
   readCheckpoint,
+  recordRebuildProgress,
   resetCheckpoint,
   rowPosition,
   setStatus,
@@ -305,6 +306,15 @@ export class ProjectionRunner {
     const { name } = this.projection;
     const started = Date.now();
     await setStatus(knex, name, 'rebuilding').catch(() => undefined);
+    // Progress for whoever asked (at most twice a second; a lost write only delays the display).
+    let progressAt = 0;
+    let progressWrite: Promise<void> = Promise.resolve();
+    const onScanned = (position: Position) => {
+      if (Date.now() - progressAt < 500) return;
+      progressAt = Date.now();
+      progressWrite = progressWrite.then(() => recordRebuildProgress(knex, name, position)).catch(() => undefined);
+    };
+    const clearProgress = () => progressWrite.then(() => recordRebuildProgress(knex, name, null)).catch(() => undefined);
     try {
       const result = await rebuildProjection({
         knex,
@@ -312,6 +322,7 @@ export class ProjectionRunner {
         projection: this.projection,
         batchSize: this.#batchSize,
         signal,
+        onScanned,
         ...(this.#options.sharedReads ? { sharedReads: this.#options.sharedReads } : {}),
         withLivePaused: (work) =>
           this.#exclusive(async () => {
@@ -321,11 +332,13 @@ export class ProjectionRunner {
             this.#options.onAdvance?.(name, this.#checkpoint);
           }),
       });
+      await clearProgress();
       await setStatus(knex, name, 'running');
       this.#reported = 'running';
       this.#log.info({ projection: name, events: result.eventsApplied, ms: Date.now() - started }, 'projection rebuilt and swapped in');
       return true;
     } catch (error) {
+      await clearProgress();
       // Stopped: leave the request standing, the next leader rebuilds.
       if (error instanceof RebuildAbortedError || signal.aborted) return false;
       this.#log.error({ projection: name, err: error }, 'rebuild failed; the old tables keep serving');

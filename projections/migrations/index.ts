@@ -10,6 +10,7 @@ import * as idempotencyKeys from './003_idempotency_keys.ts';
 import * as readerRole from './004_read_model_reader_role.ts';
 import * as hashChain from './005_event_hash_chain.ts';
 import * as personalDataKeys from './006_personal_data_keys.ts';
+import * as rebuildProgress from './007_rebuild_progress.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '004_read_model_reader_role': readerRole,
   '005_event_hash_chain': hashChain,
   '006_personal_data_keys': personalDataKeys,
+  '007_rebuild_progress': rebuildProgress,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -2,7 +2,8 @@
 // while the live runner runs, and automatically when the projection's version changes.
 import test from 'ava';
 import type { Knex } from 'knex';
-import { ProjectionRebuildError } from '../../projections/engine/index.ts';
+import { ProjectionRebuildError, type Projection } from '../../projections/engine/index.ts';
+import { readCheckpoint } from '../../projections/engine/checkpoints.ts';
 import { allRows, appendCounted, countingProjection, counts, eventually, expectedCounts, fixture } from './projections-fixtures.ts';
 
 /** Reads the live table in a loop until `stop()`; records any failure or empty result. */
@@ -125,6 +126,28 @@ test('a failing rebuild reports its error, leaves the old tables serving and the
     const second = await appendCounted(f.store, 'after', 1, 1);
     t.true(await engine.waitForProjections(['test_counts'], second.position, { timeoutMs: 10_000 }));
     t.deepEqual(await counts(f.knex), { ...expectedCounts('keep', 2, 3), ...expectedCounts('after', 1, 1) });
+  } finally {
+    await f.teardown();
+  }
+});
+
+test('a rebuild reports how far it has read the log: progress rises to 1, and the mark is cleared after the swap', async (t) => {
+  const f = await fixture();
+  try {
+    const counting = countingProjection();
+    // Slow enough batches that the rebuild is seen half-way (20 batches of 100, 60 ms each).
+    const slow: Projection = { ...counting, apply: async (events, ctx) => (await new Promise((r) => setTimeout(r, 60)), counting.apply(events, ctx)) };
+    const last = await appendCounted(f.store, 'progress', 20, 100);
+    const engine = f.engine(slow, { batchSize: 100 });
+    engine.start();
+    t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 60_000 }));
+    const seen: number[] = [];
+    await engine.rebuild('test_counts', { timeoutMs: 60_000, onProgress: (fraction) => seen.push(fraction) });
+    t.true(seen.some((fraction) => fraction > 0 && fraction < 1), `a value on the way: ${seen.join(', ')}`);
+    t.deepEqual(seen, [...seen].sort((a, b) => a - b), 'never goes back');
+    t.is(seen.at(-1), 1);
+    t.is((await readCheckpoint(f.knex, 'test_counts'))?.rebuild_scanned_prepare, null);
+    t.deepEqual(await counts(f.knex), expectedCounts('progress', 20, 100));
   } finally {
     await f.teardown();
   }
