@@ -3,7 +3,6 @@
 // idempotency) and the modules' routers; the platform knows none of them.
 import Koa, { type Middleware } from 'koa';
 import type Router from '@koa/router';
-import helmet from 'koa-helmet';
 import type { Logger } from 'pino';
 import { accessLogMiddleware } from './access-log.ts';
 import { jsonBodyMiddleware } from './body.ts';
@@ -11,6 +10,7 @@ import { healthRouter, type ReadinessCheck } from './health.ts';
 import { openApiRouter, type OpenApiRegistry } from './openapi.ts';
 import { problemMiddleware } from './problem.ts';
 import { requestIdMiddleware } from './request-id.ts';
+import { securityHeadersMiddleware } from './security-headers.ts';
 import { telemetryMiddleware } from './telemetry.ts';
 
 export interface HttpAppOptions {
@@ -42,7 +42,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(telemetryMiddleware()); // the request's span (continues a traceparent) and its duration
   app.use(accessLogMiddleware(options.logger)); // one line per request, with the final status
   app.use(problemMiddleware()); // every error below becomes problem+json
-  app.use(helmet()); // security headers
+  app.use(securityHeadersMiddleware()); // helmet's security headers, worked out once
   for (const m of jsonBodyMiddleware(options.bodyLimitBytes)) app.use(m); // JSON only, size limit
 
   const platformRouters = [healthRouter(options.readinessChecks), openApiRouter(options.openapi, options.info ?? { title: 'Vialog', version: '1.0.0' })];

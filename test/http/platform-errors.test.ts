@@ -3,6 +3,11 @@
 // If-Match, change reasons, cursors, and logs (one access line per request, secrets redacted).
 import test from 'ava';
 import http from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import helmet from 'koa-helmet';
+import { securityHeaderNames } from '../../platform/http/security-headers.ts';
 import { expectProblem, ITEM_VERSION, postJson, startTestApp, type TestApp } from './platform-fixture.ts';
 
 let app: TestApp;
@@ -201,11 +206,32 @@ test('change reason: header (URL-decoded) or body field, at most 500 characters'
   await expectProblem(t, await postJson(app, '/api/v1/items', { name: 'r', count: 1, reason: 'y'.repeat(501) }), 422, 'validation_failed');
 });
 
-test('security headers from helmet are on answers and on problems', async (t) => {
-  for (const path of ['/health/live', '/api/v1/nothing-here']) {
-    const response = await fetch(`${app.url}${path}`);
-    t.is(response.headers.get('x-content-type-options'), 'nosniff');
-    await response.arrayBuffer();
+test('security headers from helmet are on answers and on problems, exactly as koa-helmet sets them per request', async (t) => {
+  // What koa-helmet itself puts on an answer, run live on a bare Koa app.
+  const bare = new Koa();
+  bare.use(helmet());
+  bare.use((ctx) => (ctx.body = 'ok'));
+  const server = bare.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const live = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await live.arrayBuffer();
+    // Everything but Koa's and Node's own headers is helmet's.
+    const expected = [...live.headers].filter(([name]) => !['content-type', 'content-length', 'date', 'connection', 'keep-alive'].includes(name));
+    t.deepEqual(expected.map(([name]) => name).sort(), [...securityHeaderNames].sort(), 'the precomputed set is exactly what helmet sets');
+    t.true(expected.length >= 10);
+    for (const path of ['/health/live', '/api/v1/nothing-here']) {
+      const response = await fetch(`${app.url}${path}`);
+      t.deepEqual(
+        [...response.headers].filter(([name]) => securityHeaderNames.includes(name)),
+        expected,
+        path,
+      );
+      t.is(response.headers.get('x-content-type-options'), 'nosniff');
+      await response.arrayBuffer();
+    }
+  } finally {
+    server.close();
   }
 });
 
