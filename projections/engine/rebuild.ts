@@ -21,8 +21,8 @@ export interface RebuildOptions {
    * runner adopts the checkpoint `work` returns.
    */
   readonly withLivePaused: (work: (liveCheckpoint: Position) => Promise<Position>) => Promise<void>;
-  /** Rebuilds of the same engine that start together share one read of the log (phase 1). */
-  readonly sharedReads?: SharedReads;
+  /** Phase 1 reads through it: rebuilds of the same engine that start together share one read. */
+  readonly sharedReads: SharedReads;
   /** Told how far phase 1 has read the log, after each page. */
   readonly onScanned?: (position: Position) => void;
 }
@@ -52,8 +52,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     const deferredIndexes = await createTables(knex, projection, nextTableName, { deferIndexes: true });
     // Phase 1, live runner untouched: everything up to the head as of now.
     const progress: Progress = { position: START, applied: 0, lastEvent: undefined };
-    if (options.sharedReads) await fillShared(options, progress, options.sharedReads.join(projection.eventTypes));
-    else await fill(options, progress, undefined);
+    await fillShared(options, progress, options.sharedReads.join(projection.eventTypes));
     for (const statement of deferredIndexes) {
       if (options.signal.aborted) throw new RebuildAbortedError(`rebuild of ${projection.name} stopped`);
       await knex.raw(statement);
@@ -111,11 +110,11 @@ async function fillShared(options: RebuildOptions, progress: Progress, member: S
 }
 
 /**
- * Applies events after `progress.position` (up to `target`, if given) to the `__next` tables. The
+ * Applies events after `progress.position` up to `target` to the `__next` tables. The
  * next page is read while the current one is applied (reading and writing overlap, as in a
  * catch-up subscription).
  */
-async function fill(options: RebuildOptions, progress: Progress, target: Position | undefined): Promise<void> {
+async function fill(options: RebuildOptions, progress: Progress, target: Position): Promise<void> {
   const { knex, store, projection, batchSize, signal } = options;
   const read = (after: Position) => {
     const page = store.readAll({ after, maxCount: batchSize, eventTypes: projection.eventTypes });
@@ -126,7 +125,7 @@ async function fill(options: RebuildOptions, progress: Progress, target: Positio
   for (;;) {
     if (signal.aborted) throw new RebuildAbortedError(`rebuild of ${projection.name} stopped`);
     const page = await next;
-    const events = target ? page.filter((e) => comparePositions(e.position, target) <= 0) : page;
+    const events = page.filter((e) => comparePositions(e.position, target) <= 0);
     const more = events.length === batchSize;
     if (more) next = read(events.at(-1)!.position);
     if (events.length > 0) {
@@ -134,7 +133,6 @@ async function fill(options: RebuildOptions, progress: Progress, target: Positio
       progress.applied += events.length;
       progress.lastEvent = events.at(-1);
       progress.position = progress.lastEvent!.position;
-      if (!target) options.onScanned?.(progress.position);
     }
     if (!more) return;
   }

@@ -46,7 +46,7 @@ export interface ProjectionRunnerOptions {
   /** Called after every committed batch (read-your-writes waiters in this process listen here). */
   readonly onAdvance?: (name: string, position: Position) => void;
   /** Lets rebuilds of this process that start together read the log once (see shared-reads.ts). */
-  readonly sharedReads?: SharedReads;
+  readonly sharedReads: SharedReads;
 }
 
 /** The checkpoint moved under us: another runner led meanwhile. Give up leadership and start over. */
@@ -323,7 +323,7 @@ export class ProjectionRunner {
         batchSize: this.#batchSize,
         signal,
         onScanned,
-        ...(this.#options.sharedReads ? { sharedReads: this.#options.sharedReads } : {}),
+        sharedReads: this.#options.sharedReads,
         withLivePaused: (work) =>
           this.#exclusive(async () => {
             await this.#flushSkipped();

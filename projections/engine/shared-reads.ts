@@ -22,11 +22,8 @@ export interface SharedReadMember {
   leave(): void;
 }
 
-interface Page {
-  readonly events: readonly RecordedEvent[];
-  readonly scannedTo: Position | undefined;
-  readonly more: boolean;
-}
+/** A page as the pump read it: every member's events (a member gets its own slice of it). */
+type Page = SharedPage;
 
 class Member implements SharedReadMember {
   /** Index of the next page this member needs. */
