@@ -43,7 +43,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(accessLogMiddleware(options.logger)); // one line per request, with the final status
   app.use(problemMiddleware()); // every error below becomes problem+json
   app.use(securityHeadersMiddleware()); // helmet's security headers, worked out once
-  for (const m of jsonBodyMiddleware(options.bodyLimitBytes)) app.use(m); // JSON only, size limit
+  app.use(jsonBodyMiddleware(options.bodyLimitBytes)); // JSON only, size limit
 
   const platformRouters = [healthRouter(options.readinessChecks), openApiRouter(options.openapi, options.info ?? { title: 'Vialog', version: '1.0.0' })];
   for (const router of platformRouters) app.use(router.routes()); // public: health, docs

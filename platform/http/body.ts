@@ -17,15 +17,7 @@ export function payloadTooLarge(limitBytes: number): HttpProblem {
   return new HttpProblem(413, 'payload_too_large', `The request body is larger than ${limitBytes} bytes.`, { headers: { Connection: 'close' } });
 }
 
-export function jsonBodyMiddleware(limitBytes: number): Middleware[] {
-  const requireJson: Middleware = async (ctx, next) => {
-    if (METHODS_WITH_BODY.has(ctx.method) && hasBody(ctx.req.headers)) {
-      if (!ctx.is('application/json')) throw new HttpProblem(415, 'unsupported_media_type', 'Send the body as application/json.');
-      const declared = Number(ctx.get('content-length'));
-      if (Number.isFinite(declared) && declared > limitBytes) throw payloadTooLarge(limitBytes);
-    }
-    await next();
-  };
+export function jsonBodyMiddleware(limitBytes: number): Middleware {
   const parse = koaBody({
     json: true,
     jsonStrict: true,
@@ -39,5 +31,17 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware[] {
       throw error;
     },
   });
-  return [requireJson, parse];
+  // Reads (GET, HEAD, OPTIONS) pass straight through: koa-body would only work out the content type.
+  return async (ctx, next) => {
+    if (!METHODS_WITH_BODY.has(ctx.method)) {
+      await next();
+      return;
+    }
+    if (hasBody(ctx.req.headers)) {
+      if (!ctx.is('application/json')) throw new HttpProblem(415, 'unsupported_media_type', 'Send the body as application/json.');
+      const declared = Number(ctx.get('content-length'));
+      if (Number.isFinite(declared) && declared > limitBytes) throw payloadTooLarge(limitBytes);
+    }
+    await parse(ctx, next);
+  };
 }

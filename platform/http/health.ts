@@ -49,11 +49,9 @@ export async function runReadinessChecks(checks: readonly ReadinessCheck[]): Pro
 export function healthRouter(checks: readonly ReadinessCheck[]): Router {
   const router = new Router();
   router.get('/health/live', (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
   router.get('/health/ready', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const result = await runReadinessChecks(checks);
     if (!result.ok) {
       const failed = Object.entries(result.checks).filter(([, r]) => r.status !== 'ok').map(([name]) => name);

@@ -4,6 +4,7 @@
 // closed network). Every operation gets the conventions for free: X-Request-Id on every answer and
 // the problem responses every route can give.
 import Router from '@koa/router';
+import { documentSecurityHeaders } from './security-headers.ts';
 import { z } from 'zod';
 import {
   createDocument,
@@ -268,6 +269,7 @@ export function openApiRouter(registry: OpenApiRegistry, info: { title: string; 
   });
   router.get('/docs', (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
+    documentSecurityHeaders(ctx);
     // The page has no script and loads nothing: forbid both, whatever the global CSP says.
     ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
     ctx.body = docsPage(registry.document(info) as DocDocument);

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import type { AppState } from './state.ts';
+import type { AppState, AuthState } from './state.ts';
 
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 // version-traceid-parentid-flags; version ff and all-zero ids are invalid (W3C Trace Context).
@@ -15,17 +15,32 @@ export function parseTraceparent(header: string): string | null {
   return TRACEPARENT_PATTERN.test(value) ? value : null;
 }
 
+/**
+ * ctx.state for one request. The child logger is made on first use: most requests log one access
+ * line at most, and a pino child with redaction costs more than the rest of a small request's
+ * plumbing. A class (not a property defined per request) keeps the state object's shape fixed.
+ */
+class RequestState implements AppState {
+  readonly requestId: string;
+  readonly traceparent: string | null;
+  auth?: AuthState;
+  #log: Logger | undefined;
+  readonly #root: Logger;
+  constructor(requestId: string, traceparent: string | null, root: Logger) {
+    this.requestId = requestId;
+    this.traceparent = traceparent;
+    this.#root = root;
+  }
+  get log(): Logger {
+    return (this.#log ??= this.#root.child({ requestId: this.requestId }));
+  }
+}
+
 export function requestIdMiddleware(logger: Logger): Middleware {
   return async (ctx, next) => {
-    const state = ctx.state as AppState;
     const incoming = ctx.get('x-request-id');
-    state.requestId = REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
-    state.traceparent = parseTraceparent(ctx.get('traceparent'));
-    // The child logger is made on first use: most requests log one access line at most, and a
-    // pino child with redaction costs more than the rest of a small request's plumbing.
-    let child: Logger | undefined;
-    const requestId = state.requestId;
-    Object.defineProperty(state, 'log', { configurable: true, enumerable: true, get: () => (child ??= logger.child({ requestId })) });
+    const state = new RequestState(REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID(), parseTraceparent(ctx.get('traceparent')), logger);
+    ctx.state = state;
     ctx.set('X-Request-Id', state.requestId);
     await next();
   };

@@ -1,28 +1,60 @@
-// Security headers (koa-helmet's defaults: CSP, HSTS, nosniff, frame and referrer policies, …),
-// worked out once at start-up and then set on every answer. Helmet's defaults are the same for
-// every request, and running its dozen middleware functions per request cost a visible share of
-// a small request (bench:auth's /health/live); the headers themselves are exactly helmet's.
+// Security headers from koa-helmet, worked out once at start-up and then set on every answer
+// (helmet's values are the same for every request; running its middleware chain per request cost
+// a visible share of a small request).
+//
+// Two profiles. Every answer gets the API profile: this service answers JSON, and OWASP's REST
+// Security Cheat Sheet asks an API for a deny-all CSP, no framing, nosniff, HSTS and no caching of
+// what may be clinical data. Helmet's remaining defaults only mean something to a browser rendering
+// a document (COOP, Origin-Agent-Cluster, DNS prefetch, IE download options, Flash policies, the
+// old XSS auditor), so only the HTML page (/docs) adds them, with documentSecurityHeaders().
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { Context, Middleware } from 'koa';
 import helmet from 'koa-helmet';
 
-/** The headers helmet sets on an answer, taken from one run against a throwaway response. */
-async function helmetHeaders(): Promise<[string, string][]> {
+type HelmetOptions = NonNullable<Parameters<typeof helmet>[0]>;
+
+/** koa-helmet's options for JSON answers (OWASP REST Security Cheat Sheet, "Security Headers"). */
+export const API_HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  xFrameOptions: { action: 'deny' },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false,
+};
+
+/** Not helmet's: responses carry a user's records; routes that may be cached say so themselves. */
+const API_EXTRA: [string, string][] = [['cache-control', 'no-store']];
+
+/** The headers koa-helmet sets with these options, taken from one run against a throwaway response. */
+export async function helmetHeaders(options?: HelmetOptions): Promise<[string, string][]> {
   const req = new IncomingMessage(new Socket());
   const res = new ServerResponse(req);
-  await helmet()({ req, res } as unknown as Context, () => Promise.resolve());
+  await helmet(options)({ req, res } as unknown as Context, () => Promise.resolve());
   return Object.entries(res.getHeaders()).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : String(value)]);
 }
 
-const HEADERS = await helmetHeaders();
+const API_HEADERS: [string, string][] = [...(await helmetHeaders(API_HELMET_OPTIONS)), ...API_EXTRA];
+// What helmet's defaults add for documents; CSP and framing stay the API's (stricter) ones.
+const API_NAMES = new Set(API_HEADERS.map(([name]) => name));
+const DOCUMENT_HEADERS: [string, string][] = (await helmetHeaders()).filter(([name]) => !API_NAMES.has(name));
 
 export function securityHeadersMiddleware(): Middleware {
   return async (ctx, next) => {
-    for (const [name, value] of HEADERS) ctx.res.setHeader(name, value);
+    for (const [name, value] of API_HEADERS) ctx.res.setHeader(name, value);
     await next();
   };
 }
 
+/** For an HTML answer: helmet's document headers on top of the API profile. */
+export function documentSecurityHeaders(ctx: Context): void {
+  for (const [name, value] of DOCUMENT_HEADERS) ctx.res.setHeader(name, value);
+}
+
 /** What every answer carries (for tests and docs). */
-export const securityHeaderNames: readonly string[] = HEADERS.map(([name]) => name);
+export const securityHeaderNames: readonly string[] = API_HEADERS.map(([name]) => name);
+/** What HTML answers carry in addition. */
+export const documentSecurityHeaderNames: readonly string[] = DOCUMENT_HEADERS.map(([name]) => name);

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import helmet from 'koa-helmet';
-import { securityHeaderNames } from '../../platform/http/security-headers.ts';
+import { API_HELMET_OPTIONS, documentSecurityHeaderNames, securityHeaderNames } from '../../platform/http/security-headers.ts';
 import { expectProblem, ITEM_VERSION, postJson, startTestApp, type TestApp } from './platform-fixture.ts';
 
 let app: TestApp;
@@ -206,33 +206,49 @@ test('change reason: header (URL-decoded) or body field, at most 500 characters'
   await expectProblem(t, await postJson(app, '/api/v1/items', { name: 'r', count: 1, reason: 'y'.repeat(501) }), 422, 'validation_failed');
 });
 
-test('security headers from helmet are on answers and on problems, exactly as koa-helmet sets them per request', async (t) => {
+test('security headers: the API profile of koa-helmet on every answer and problem, helmet\'s document headers on /docs, exactly as koa-helmet sets them per request', async (t) => {
   // What koa-helmet itself puts on an answer, run live on a bare Koa app.
-  const bare = new Koa();
-  bare.use(helmet());
-  bare.use((ctx) => (ctx.body = 'ok'));
-  const server = bare.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    const live = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    await live.arrayBuffer();
-    // Everything but Koa's and Node's own headers is helmet's.
-    const expected = [...live.headers].filter(([name]) => !['content-type', 'content-length', 'date', 'connection', 'keep-alive'].includes(name));
-    t.deepEqual(expected.map(([name]) => name).sort(), [...securityHeaderNames].sort(), 'the precomputed set is exactly what helmet sets');
-    t.true(expected.length >= 10);
-    for (const path of ['/health/live', '/api/v1/nothing-here']) {
-      const response = await fetch(`${app.url}${path}`);
-      t.deepEqual(
-        [...response.headers].filter(([name]) => securityHeaderNames.includes(name)),
-        expected,
-        path,
-      );
-      t.is(response.headers.get('x-content-type-options'), 'nosniff');
-      await response.arrayBuffer();
+  const liveHelmet = async (options?: Parameters<typeof helmet>[0]): Promise<[string, string][]> => {
+    const bare = new Koa();
+    bare.use(helmet(options));
+    bare.use((ctx) => (ctx.body = 'ok'));
+    const server = bare.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const live = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      await live.arrayBuffer();
+      // Everything but Koa's and Node's own headers is helmet's.
+      return [...live.headers].filter(([name]) => !['content-type', 'content-length', 'date', 'connection', 'keep-alive'].includes(name));
+    } finally {
+      server.close();
     }
-  } finally {
-    server.close();
+  };
+  const api = [...(await liveHelmet(API_HELMET_OPTIONS)), ['cache-control', 'no-store']].sort(([a], [b]) => a!.localeCompare(b!));
+  t.deepEqual(api.map(([name]) => name), [...securityHeaderNames].sort(), 'the precomputed set is exactly what helmet sets with the API options, plus no-store');
+  // The OWASP REST Security Cheat Sheet's headers for an API.
+  t.like(Object.fromEntries(api), {
+    'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+    'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  });
+  for (const path of ['/health/live', '/api/v1/nothing-here']) {
+    const response = await fetch(`${app.url}${path}`);
+    t.deepEqual([...response.headers].filter(([name]) => securityHeaderNames.includes(name)), api, path);
+    t.false(documentSecurityHeaderNames.some((name) => response.headers.has(name)), `${path}: no document-only headers on JSON`);
+    await response.arrayBuffer();
   }
+  // /docs is a document: helmet's defaults that the API profile leaves out, with the page's own CSP.
+  const defaults = new Map(await liveHelmet());
+  const documentOnly = [...defaults.keys()].filter((name) => !securityHeaderNames.includes(name)).sort();
+  t.deepEqual([...documentSecurityHeaderNames].sort(), documentOnly);
+  t.true(documentOnly.includes('cross-origin-opener-policy'));
+  const docs = await fetch(`${app.url}/docs`);
+  await docs.arrayBuffer();
+  for (const name of documentOnly) t.is(docs.headers.get(name), defaults.get(name)!, `/docs ${name}`);
+  t.is(docs.headers.get('x-frame-options'), 'DENY');
+  t.regex(docs.headers.get('content-security-policy') ?? '', /^default-src 'none'; style-src 'unsafe-inline'/);
 });
 
 test('every request is logged once at completion with requestId, method, route, status, duration; credentials never', async (t) => {
