@@ -45,14 +45,41 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(securityHeadersMiddleware()); // helmet's security headers, worked out once
   app.use(jsonBodyMiddleware(options.bodyLimitBytes)); // JSON only, size limit
 
-  const platformRouters = [healthRouter(options.readinessChecks), openApiRouter(options.openapi, options.info ?? { title: 'Vialog', version: '1.0.0' })];
-  for (const router of platformRouters) app.use(router.routes()); // public: health, docs
+  // Public: health, docs. Only their own paths reach them.
+  app.use(onlyFor(/^\/health\//i, healthRouter(options.readinessChecks).routes() as Middleware));
+  app.use(onlyFor(/^\/(?:docs|api\/v1\/openapi\.json)\/?$/i, openApiRouter(options.openapi, options.info ?? { title: 'Vialog', version: '1.0.0' }).routes() as Middleware));
 
   if (options.authenticate) app.use(options.authenticate); // ctx.state.auth
   for (const m of options.middleware ?? []) app.use(m); // rate limits, idempotency, ...
-  for (const router of options.routers) {
-    app.use(router.routes());
-    app.use(router.allowedMethods()); // 405 with Allow (made a problem by problemMiddleware)
-  }
+  for (const router of options.routers) app.use(mountRouter(router));
   return app;
+}
+
+/**
+ * A router's routes, then its 405s with Allow (made problems by problemMiddleware). A router with a
+ * prefix is entered only by paths under it: every router otherwise works out the request's host
+ * and tests its routes against every request, whichever module the request is for.
+ */
+// Routers of any state type: the platform only mounts them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function mountRouter(router: Router<any, any>): Middleware {
+  const routes = router.routes() as Middleware;
+  const allowedMethods = router.allowedMethods() as Middleware;
+  const both: Middleware = async (ctx, next) => {
+    await routes(ctx, async () => {
+      await allowedMethods(ctx, next);
+    });
+  };
+  const prefix = router.opts.prefix;
+  if (!prefix) return both;
+  // Case-insensitive, as the router matches.
+  return onlyFor(new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:/|$)`, 'i'), both);
+}
+
+/** The middleware for paths matching the pattern; any other request passes straight on. */
+function onlyFor(paths: RegExp, middleware: Middleware): Middleware {
+  return async (ctx, next) => {
+    if (paths.test(ctx.path)) await middleware(ctx, next);
+    else await next();
+  };
 }

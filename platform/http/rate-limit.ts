@@ -1,5 +1,5 @@
-// Rate limits with koa-ratelimit: in Redis (shared by every instance) when REDIS_URL is set, in
-// process memory otherwise. When Redis fails, the request is counted in memory instead (each
+// Rate limits: in Redis through koa-ratelimit (shared by every instance) when REDIS_URL is set, in
+// process memory otherwise (a fixed window per key, as koa-ratelimit's memory driver counts). When Redis fails, the request is counted in memory instead (each
 // instance then limits on its own): limits keep protecting logins, requests never wait for a dead
 // Redis, and the failure is reported (logged, onFailure, and the readiness check's ping fails).
 import type { Context, Middleware } from 'koa';
@@ -79,22 +79,47 @@ export function rateLimiterFactory(backend: RateLimitBackend): RateLimitFactory 
   return (options) => rateLimit(backend, options);
 }
 
-interface MemoryEntry {
-  reset: number;
+/** One key's fixed window: requests left in it and when it ends (epoch ms). */
+interface Window {
+  remaining: number;
+  resetMs: number;
 }
 
-/** koa-ratelimit's memory driver never forgets a key; drop the expired ones now and then. */
-function sweptMap(durationMs: number): Map<string, MemoryEntry> {
-  const map = new Map<string, MemoryEntry>();
-  const timer = setInterval(() => {
-    const nowSeconds = Date.now() / 1000;
-    for (const [key, entry] of map) if (entry.reset < nowSeconds) map.delete(key);
-  }, Math.max(durationMs, 1_000));
-  timer.unref();
-  return map;
+/**
+ * The in-memory count, with koa-ratelimit's memory-driver semantics (a fixed window opened by a
+ * key's first request, `max` requests per window). Written out rather than through koa-ratelimit:
+ * its memory driver builds a limiter object and a header object per request, which made the rate
+ * limit the largest part of an authenticated request's own cost (bench:auth's /auth/me).
+ * Expired windows are dropped now and then, so keys never pile up.
+ */
+class MemoryWindows {
+  readonly #windows = new Map<string, Window>();
+  readonly #max: number;
+  readonly #durationMs: number;
+  constructor(max: number, durationMs: number) {
+    this.#max = max;
+    this.#durationMs = durationMs;
+    const timer = setInterval(() => {
+      const now = Date.now();
+      for (const [key, window] of this.#windows) if (window.resetMs <= now) this.#windows.delete(key);
+    }, Math.max(durationMs, 1_000));
+    timer.unref();
+  }
+
+  /** Counts a request; the window after it (remaining -1: over the limit). */
+  hit(key: string): Window {
+    const now = Date.now();
+    let window = this.#windows.get(key);
+    if (window === undefined || window.resetMs <= now) {
+      window = { remaining: this.#max, resetMs: now + this.#durationMs };
+      this.#windows.set(key, window);
+    }
+    window.remaining = Math.max(window.remaining - 1, -1);
+    return window;
+  }
 }
 
-/** When the window resets, in epoch seconds (koa-ratelimit's memory driver gives fractions). */
+/** When the window resets, in epoch seconds (koa-ratelimit sets it on the answer). */
 function resetSeconds(ctx: Context): number {
   const reset = Number(ctx.response.get('X-RateLimit-Reset'));
   return Number.isFinite(reset) && reset > 0 ? reset : Date.now() / 1000;
@@ -105,48 +130,59 @@ let rejectionCounter: Counter | undefined;
 export const rejections = (): Counter => (rejectionCounter ??= meter().createCounter('vialog.rate_limit.rejections', { description: 'Requests refused with 429, by limiter' }));
 
 export function rateLimit(backend: RateLimitBackend, options: RateLimitOptions): Middleware {
-  const common = {
-    namespace: `vialog:ratelimit:${options.name}`,
-    duration: options.durationMs,
-    max: options.max,
-    id: (ctx: Context) => options.key(ctx) ?? false,
+  const redis =
+    backend.kind === 'redis' && backend.redis
+      ? ratelimit({ namespace: `vialog:ratelimit:${options.name}`, duration: options.durationMs, max: options.max, id: (ctx: Context) => options.key(ctx) ?? false, driver: 'redis', db: backend.redis })
+      : undefined;
+  const memory = new MemoryWindows(options.max, options.durationMs);
+  const limit = String(options.max);
+
+  const tooMany = (resetEpochSeconds: number): HttpProblem => {
+    rejections().add(1, { limiter: options.name });
+    const retryAfter = Math.min(Math.ceil(options.durationMs / 1000), Math.max(1, Math.ceil(resetEpochSeconds - Date.now() / 1000)));
+    return new HttpProblem(429, 'rate_limited', `Too many requests: try again in ${retryAfter} s.`, {
+      headers: { 'Retry-After': String(retryAfter), 'X-RateLimit-Limit': limit, 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Math.ceil(resetEpochSeconds)) },
+    });
   };
-  const memory = ratelimit({ ...common, driver: 'memory', db: sweptMap(options.durationMs) });
-  const redis = backend.kind === 'redis' && backend.redis ? ratelimit({ ...common, driver: 'redis', db: backend.redis }) : undefined;
+
+  const countInMemory = async (ctx: Context, key: string, next: () => Promise<unknown>): Promise<void> => {
+    const window = memory.hit(key);
+    const reset = window.resetMs / 1000;
+    if (window.remaining < 0) throw tooMany(reset);
+    ctx.set('X-RateLimit-Limit', limit);
+    ctx.set('X-RateLimit-Remaining', String(window.remaining));
+    ctx.set('X-RateLimit-Reset', String(Math.ceil(reset))); // whole epoch seconds
+    await next();
+  };
 
   return async (ctx, next) => {
+    const key = options.key(ctx);
+    if (key === false || key === undefined) {
+      await next();
+      return;
+    }
+    // Only a connected (or lazily connecting) client is asked: a reconnecting one would make us wait.
+    const status = backend.redis?.status;
+    if (!redis || (status !== 'ready' && status !== 'wait')) {
+      if (redis) backend.onFailure?.(new Error(`Redis is ${status}`));
+      await countInMemory(ctx, key, next);
+      return;
+    }
     let passed = false;
     const pass = async () => {
       passed = true;
       ctx.set('X-RateLimit-Reset', String(Math.ceil(resetSeconds(ctx)))); // whole epoch seconds
       await next();
     };
-    // Only a connected (or lazily connecting) client is asked: a reconnecting one would make us wait.
-    const status = backend.redis?.status;
-    const limiters = redis && (status === 'ready' || status === 'wait') ? [redis, memory] : [memory];
-    if (redis && limiters.length === 1) backend.onFailure?.(new Error(`Redis is ${backend.redis?.status}`));
-    for (const limiter of limiters) {
-      try {
-        await limiter(ctx, pass);
-        break;
-      } catch (error) {
-        if (passed || limiter === memory) throw error; // the route's own error, or a bug
-        backend.onFailure?.(error);
-        (ctx.state as AppState).log.warn({ err: error, limiter: options.name }, 'Redis rate limiter failed: counted in memory');
-      }
+    try {
+      await redis(ctx, pass);
+    } catch (error) {
+      if (passed) throw error; // the route's own error
+      backend.onFailure?.(error);
+      (ctx.state as AppState).log.warn({ err: error, limiter: options.name }, 'Redis rate limiter failed: counted in memory');
+      await countInMemory(ctx, key, next);
+      return;
     }
-    if (!passed && ctx.status === 429) {
-      rejections().add(1, { limiter: options.name });
-      const reset = resetSeconds(ctx);
-      const retryAfter = Math.min(Math.ceil(options.durationMs / 1000), Math.max(1, Math.ceil(reset - Date.now() / 1000)));
-      throw new HttpProblem(429, 'rate_limited', `Too many requests: try again in ${retryAfter} s.`, {
-        headers: {
-          'Retry-After': String(retryAfter),
-          'X-RateLimit-Limit': String(options.max),
-          'X-RateLimit-Remaining': '0',
-          'X-RateLimit-Reset': String(Math.ceil(reset)),
-        },
-      });
-    }
+    if (!passed && ctx.status === 429) throw tooMany(resetSeconds(ctx));
   };
 }

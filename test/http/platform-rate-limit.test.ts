@@ -14,7 +14,7 @@ import { captureLogs, expectProblem } from './platform-fixture.ts';
 
 const logs = captureLogs();
 
-function limitedApp(rateLimit: RateLimitFactory, name: string, max: number, key: (ctx: Context) => string | false = () => 'one-client') {
+function limitedApp(rateLimit: RateLimitFactory, name: string, max: number, key: (ctx: Context) => string | false = () => 'one-client', durationMs = 60_000) {
   const router = new Router();
   router.get('/limited', (ctx) => {
     ctx.body = { ok: true };
@@ -28,7 +28,7 @@ function limitedApp(rateLimit: RateLimitFactory, name: string, max: number, key:
     trustProxy: false,
     openapi: new OpenApiRegistry(),
     readinessChecks: [],
-    middleware: [rateLimit({ name, max, durationMs: 60_000, key: (ctx) => (ctx.path === '/limited' ? key(ctx) : false) })],
+    middleware: [rateLimit({ name, max, durationMs, key: (ctx) => (ctx.path === '/limited' ? key(ctx) : false) })],
     routers: [router],
   });
 }
@@ -71,6 +71,22 @@ test('memory: limits count per key', async (t) => {
   try {
     const get = async (client: string) => (await fetch(`${app.url}/limited`, { headers: { 'x-client': client } })).status;
     t.deepEqual([await get('a'), await get('b'), await get('a'), await get('b')], [200, 200, 429, 429]);
+  } finally {
+    await app.close();
+  }
+});
+
+test('memory: a window opens with a key\'s first request and a new one starts when it ends', async (t) => {
+  const app = await listen(limitedApp(rateLimiterFactory(memoryBackend()), 'memory-3', 2, () => 'one-client', 1_000));
+  try {
+    const remaining = async () => {
+      const response = await fetch(`${app.url}/limited`);
+      await response.arrayBuffer();
+      return `${response.status} ${response.headers.get('x-ratelimit-remaining') ?? '-'}`;
+    };
+    t.deepEqual([await remaining(), await remaining(), await remaining(), await remaining()], ['200 1', '200 0', '429 0', '429 0'], 'max 2 per window; refused requests stay refused');
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    t.deepEqual([await remaining(), await remaining(), await remaining()], ['200 1', '200 0', '429 0'], 'a fresh window after the first ended');
   } finally {
     await app.close();
   }
