@@ -9,8 +9,8 @@ import { jsonBodyMiddleware } from './body.ts';
 import { healthRouter, type ReadinessCheck } from './health.ts';
 import { openApiRouter, type OpenApiRegistry } from './openapi.ts';
 import { problemMiddleware } from './problem.ts';
-import { requestIdMiddleware } from './request-id.ts';
-import { securityHeadersMiddleware } from './security-headers.ts';
+import { assignRequestId } from './request-id.ts';
+import { applySecurityHeaders } from './security-headers.ts';
 import { telemetryMiddleware } from './telemetry.ts';
 
 export interface HttpAppOptions {
@@ -32,22 +32,36 @@ export interface HttpAppOptions {
   readonly info?: { title: string; version: string };
 }
 
+const HEALTH_PATHS = /^\/health\//i;
+const DOCS_PATHS = /^\/(?:docs|api\/v1\/openapi\.json)\/?$/i;
+
 export function createHttpApp(options: HttpAppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy });
   app.silent = true; // request errors are answered and logged by problemMiddleware, never printed by Koa
   // What still reaches Koa (e.g. a streamed body failing after the headers went out) is logged here.
   app.on('error', (error: unknown) => options.logger.warn({ err: error }, 'response failed after it started'));
 
-  app.use(requestIdMiddleware(options.logger)); // X-Request-Id, traceparent, child logger
+  // Steps with nothing to do after the answer share one middleware (each layer costs every request).
+  const assignId = assignRequestId(options.logger);
+  app.use(async (ctx, next) => {
+    assignId(ctx); // X-Request-Id, traceparent, ctx.state with the child logger
+    applySecurityHeaders(ctx); // helmet's security headers (API profile), worked out once
+    await next();
+  });
   app.use(telemetryMiddleware()); // the request's span (continues a traceparent) and its duration
-  app.use(accessLogMiddleware(options.logger)); // one line per request, with the final status
+  // One line per request, with the final status; not installed at all below the info level.
+  if (options.logger.isLevelEnabled('info')) app.use(accessLogMiddleware(options.logger));
   app.use(problemMiddleware()); // every error below becomes problem+json
-  app.use(securityHeadersMiddleware()); // helmet's security headers, worked out once
   app.use(jsonBodyMiddleware(options.bodyLimitBytes)); // JSON only, size limit
 
   // Public: health, docs. Only their own paths reach them.
-  app.use(onlyFor(/^\/health\//i, healthRouter(options.readinessChecks).routes() as Middleware));
-  app.use(onlyFor(/^\/(?:docs|api\/v1\/openapi\.json)\/?$/i, openApiRouter(options.openapi, options.info ?? { title: 'Vialog', version: '1.0.0' }).routes() as Middleware));
+  const health = healthRouter(options.readinessChecks).routes() as Middleware;
+  const docs = openApiRouter(options.openapi, options.info ?? { title: 'Vialog', version: '1.0.0' }).routes() as Middleware;
+  app.use(async (ctx, next) => {
+    if (HEALTH_PATHS.test(ctx.path)) await health(ctx, next);
+    else if (DOCS_PATHS.test(ctx.path)) await docs(ctx, next);
+    else await next();
+  });
 
   if (options.authenticate) app.use(options.authenticate); // ctx.state.auth
   for (const m of options.middleware ?? []) app.use(m); // rate limits, idempotency, ...
@@ -71,7 +85,7 @@ function mountRouter(router: Router<any, any>): Middleware {
     });
   };
   const prefix = router.opts.prefix;
-  if (!prefix) return both;
+  if (!prefix || /[:(*]/.test(prefix)) return both; // no prefix, or one with parameters: always entered
   // Case-insensitive, as the router matches.
   return onlyFor(new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:/|$)`, 'i'), both);
 }

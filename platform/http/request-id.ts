@@ -2,7 +2,7 @@
 // It is echoed on every answer (errors too), logged on every line and stored in every event's
 // metadata. A valid W3C traceparent is kept for the event metadata (tracing links to it).
 import { randomUUID } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { AppState, AuthState } from './state.ts';
 
@@ -36,12 +36,14 @@ class RequestState implements AppState {
   }
 }
 
-export function requestIdMiddleware(logger: Logger): Middleware {
-  return async (ctx, next) => {
-    const incoming = ctx.get('x-request-id');
-    const state = new RequestState(REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID(), parseTraceparent(ctx.get('traceparent')), logger);
-    ctx.state = state;
-    ctx.set('X-Request-Id', state.requestId);
-    await next();
+/** Gives the request its id and state (a step of the first middleware, see app.ts). */
+export function assignRequestId(logger: Logger): (ctx: Context) => void {
+  return (ctx) => {
+    const headers = ctx.req.headers;
+    const incoming = headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    const traceparent = headers.traceparent;
+    ctx.state = new RequestState(requestId, typeof traceparent === 'string' ? parseTraceparent(traceparent) : null, logger);
+    ctx.res.setHeader('X-Request-Id', requestId);
   };
 }

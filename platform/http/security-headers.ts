@@ -9,7 +9,7 @@
 // old XSS auditor), so only the HTML page (/docs) adds them, with documentSecurityHeaders().
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import helmet from 'koa-helmet';
 
 type HelmetOptions = NonNullable<Parameters<typeof helmet>[0]>;
@@ -42,11 +42,9 @@ const API_HEADERS: [string, string][] = [...(await helmetHeaders(API_HELMET_OPTI
 const API_NAMES = new Set(API_HEADERS.map(([name]) => name));
 const DOCUMENT_HEADERS: [string, string][] = (await helmetHeaders()).filter(([name]) => !API_NAMES.has(name));
 
-export function securityHeadersMiddleware(): Middleware {
-  return async (ctx, next) => {
-    for (const [name, value] of API_HEADERS) ctx.res.setHeader(name, value);
-    await next();
-  };
+/** The API profile's headers, on every answer (a step of the first middleware, see app.ts). */
+export function applySecurityHeaders(ctx: Context): void {
+  for (const [name, value] of API_HEADERS) ctx.res.setHeader(name, value);
 }
 
 /** For an HTML answer: helmet's document headers on top of the API profile. */

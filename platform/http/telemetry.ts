@@ -22,9 +22,11 @@ export function telemetryMiddleware(): Middleware {
     } finally {
       const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
       const route = typeof matched === 'string' ? matched : 'unmatched';
-      span.updateName(`${ctx.method} ${route}`);
-      span.setAttributes({ 'http.route': route, 'http.response.status_code': ctx.status });
-      if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      if (span.isRecording()) {
+        span.updateName(`${ctx.method} ${route}`);
+        span.setAttributes({ 'http.route': route, 'http.response.status_code': ctx.status });
+        if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      }
       span.end();
       duration.record((performance.now() - started) / 1000, { 'http.request.method': ctx.method, 'http.route': route, 'http.response.status_code': ctx.status });
     }
