@@ -14,7 +14,7 @@ import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { benchEnvironment, load, postJson as post, scratchDatabase } from './support.ts';
+import { benchEnvironment, cpuPerUnit, load, machineCpu, postJson as post, scratchDatabase } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PROVIDER_MS = 50;
@@ -46,6 +46,7 @@ try {
   const ids: string[] = [];
   for (let i = 0; i < CONVERSATIONS; i++) ids.push(String((await post(`${api}/dialog/conversations`, { title: `bench ${i}` }, accessToken)).id));
   // The provider alone, same load: its own latency under this concurrency is the baseline.
+  const providerCpuStart = machineCpu();
   const providerAlone = await load({
     url: `${llm.url}/chat/completions`,
     connections: CONNECTIONS,
@@ -54,6 +55,8 @@ try {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: `hi [s:delay:${PROVIDER_MS}]` }] }),
   });
+  const providerCpu = cpuPerUnit(providerCpuStart, providerAlone.total, 'request');
+  const oursCpuStart = machineCpu();
   const ours = await load({
     url: `${api}/dialog/conversations/${ids[0]}/messages`,
     connections: CONNECTIONS,
@@ -63,13 +66,23 @@ try {
     body: JSON.stringify({ content: `How are the samples? [s:delay:${PROVIDER_MS}]` }),
     rotatePaths: ids.map((id) => `/api/v1/dialog/conversations/${id}/messages`),
   });
+  const oursCpu = cpuPerUnit(oursCpuStart, ours.total, 'message');
   const overheadP50 = ours.p50Ms - providerAlone.p50Ms;
   const overheadP99 = ours.p99Ms - providerAlone.p99Ms;
   console.log(`provider alone: ${Math.round(providerAlone.requestsPerSecond)} req/s, p50 ${providerAlone.p50Ms} ms, p99 ${providerAlone.p99Ms} ms (fixed ${PROVIDER_MS} ms reply time)`);
   console.log(`messages:       ${Math.round(ours.requestsPerSecond)}/s at concurrency ${CONNECTIONS}, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx}`);
   console.log(`overhead per message beyond the provider: p50 ${overheadP50.toFixed(1)} ms, p99 ${overheadP99.toFixed(1)} ms (target p50 < 10 ms)`);
+  // What the target asks of the CPU: every client waiting at most provider + 10 ms per message.
+  let ourMicros: number | undefined;
+  if (oursCpu && providerCpu) {
+    ourMicros = oursCpu.microsPerUnit - providerCpu.microsPerUnit; // the provider's and the load generator's share taken out
+    const targetRate = CONNECTIONS / ((PROVIDER_MS + 10) / 1000);
+    const cores = machineCpu()!.cores;
+    console.log(`${oursCpu.line}; of which ours (the provider's and the load generator's share, measured alone, taken out): ${Math.round(ourMicros).toLocaleString('en-US')} µs`);
+    console.log(`at the target (overhead < 10 ms at concurrency ${CONNECTIONS}: ${Math.round(targetRate)} messages/s) the whole machine would be ${((oursCpu.microsPerUnit * targetRate) / 1e6).toFixed(1)} cores busy of ${cores}`);
+  }
   mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(path.join(here, 'results', 'dialog.json'), JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, providerAlone, ours, overheadP50, overheadP99 }, null, 2));
+  writeFileSync(path.join(here, 'results', 'dialog.json'), JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, providerAlone, ours, overheadP50, overheadP99, cpuMicrosPerMessage: oursCpu?.microsPerUnit, ourCpuMicrosPerMessage: ourMicros }, null, 2));
 } finally {
   await service.stop();
   await llm.close();

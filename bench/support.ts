@@ -2,6 +2,8 @@
 // generator (in a child process) and a JSON POST.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,38 @@ export async function postJson(url: string, body: unknown, token?: string): Prom
 }
 
 export type { LoadRequest, LoadResult };
+
+/**
+ * CPU time the whole machine spent busy (every process: the service, PostgreSQL, the load
+ * generator), from Linux's /proc/stat; undefined elsewhere. On a machine whose cores are all busy,
+ * busy time per unit of work is what bounds throughput: cores ÷ (CPU seconds per unit).
+ */
+export interface MachineCpu {
+  readonly busySeconds: number;
+  readonly cores: number;
+}
+
+export function machineCpu(): MachineCpu | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    // cpu user nice system idle iowait irq softirq steal …, in clock ticks (USER_HZ, 100 on Linux)
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const busy = ticks[0]! + ticks[1]! + ticks[2]! + ticks[5]! + ticks[6]! + ticks[7]!;
+    return { busySeconds: busy / 100, cores: availableParallelism() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy CPU time since `start` per unit of work, and what it caps throughput at on this machine. */
+export function cpuPerUnit(start: MachineCpu | undefined, units: number, unit: string): { microsPerUnit: number; ceilingPerSecond: number; line: string } | undefined {
+  const end = machineCpu();
+  if (!start || !end || units <= 0) return undefined;
+  const microsPerUnit = ((end.busySeconds - start.busySeconds) / units) * 1e6;
+  const ceilingPerSecond = (end.cores * 1e6) / microsPerUnit;
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  return { microsPerUnit, ceilingPerSecond, line: `machine CPU: ${fmt(microsPerUnit)} µs busy per ${unit} (all processes); ${end.cores} cores cap this at ${fmt(ceilingPerSecond)} ${unit}s/s` };
+}
 
 /** The server benchmarks create their scratch databases on. */
 export const BENCH_SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

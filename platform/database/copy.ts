@@ -16,8 +16,11 @@ export function copyField(value: CopyValue): string {
   if (value === null) return '\\N';
   if (Buffer.isBuffer(value)) return `\\\\x${value.toString('hex')}`;
   if (typeof value !== 'string') return String(value);
-  return value.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!);
+  return SPECIAL.test(value) ? value.replace(SPECIALS, (c) => ESCAPES[c]!) : value;
 }
+
+const SPECIAL = /[\\\t\n\r]/;
+const SPECIALS = /[\\\t\n\r]/g;
 
 /** The connection a knex transaction runs on (knex types its client as any). */
 async function transactionConnection(trx: Knex.Transaction): Promise<unknown> {
@@ -34,7 +37,10 @@ export async function copyRows(trx: Knex.Transaction, table: string, columns: re
   const connection = await transactionConnection(trx);
   if (!(connection instanceof pg.Client)) throw new TypeError('COPY needs the PostgreSQL connection of the transaction');
   let text = '';
-  for (const row of rows) text += `${row.map(copyField).join('\t')}\n`;
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) text += i === 0 ? copyField(row[i] as CopyValue) : `\t${copyField(row[i] as CopyValue)}`;
+    text += '\n';
+  }
   const sink = connection.query(copyFrom(`COPY "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) FROM STDIN`));
   await pipeline(Readable.from([text]), sink);
 }
