@@ -27,7 +27,7 @@ import { eventMetadata, type CommandCause } from '../platform/eventstore/metadat
 import { comparePositions, type Position } from '../platform/eventstore/port.ts';
 import { createLogger } from '../platform/logging.ts';
 import { Progress } from '../platform/progress.ts';
-import { benchEnvironment, load, postJson as post } from './support.ts';
+import { benchEnvironment, cpuPerUnit, load, machineCpu, postJson as post } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100_000);
@@ -101,13 +101,23 @@ try {
 
   if (PHASES.has('create')) {
     step(`(a) POST /samples, 32 connections, ${SECONDS} s`);
+    const oursCpuStart = machineCpu();
     const ours = await load({ url: `${api}/samples`, connections: 32, seconds: SECONDS, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${users[0]!.token}` }, body: JSON.stringify(body) });
+    // The projections finish the last creates' batches before the CPU count stops.
+    const oursCpu = cpuPerUnit(oursCpuStart, ours.total, 'create');
     step(`(a) plain Koa + pg INSERT, 32 connections, ${SECONDS} s`);
+    const baselineCpuStart = machineCpu();
     const baseline = await load({ url: `${plainUrl}/samples`, connections: 32, seconds: SECONDS, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    results.create = { ours, baseline, ratio: ours.requestsPerSecond / baseline.requestsPerSecond };
+    const baselineCpu = cpuPerUnit(baselineCpuStart, baseline.total, 'insert');
+    results.create = { ours, baseline, ratio: ours.requestsPerSecond / baseline.requestsPerSecond, cpuMicrosPerCreate: oursCpu?.microsPerUnit, cpuMicrosPerPlainInsert: baselineCpu?.microsPerUnit };
     say(`(a) POST /samples:        ${fmt(ours.requestsPerSecond)} req/s, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx} (event append + read model + read-your-writes)`);
     say(`    plain Koa + INSERT:    ${fmt(baseline.requestsPerSecond)} req/s, p50 ${baseline.p50Ms} ms, p99 ${baseline.p99Ms} ms`);
     say(`    ratio ${(ours.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)} (target ≥ 0.5)`);
+    if (oursCpu && baselineCpu) {
+      say(`    ${oursCpu.line}`);
+      say(`    ${baselineCpu.line}`);
+      say(`    CPU ratio plain ÷ ours ${(baselineCpu.microsPerUnit / oursCpu.microsPerUnit).toFixed(2)}: on a saturated machine, the most (a) can reach`);
+    }
   }
 
   if (PHASES.has('list') || PHASES.has('stats')) {
