@@ -8,18 +8,15 @@
 // Prints µs per call (median of BENCH_ROUNDS rounds of BENCH_CALLS calls) and each one's ratio
 // to `select 1`; the route can never beat (4) plus the HTTP platform.
 // Env: BENCH_CALLS (default 2,000), BENCH_ROUNDS (default 5).
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { startService } from '../app/service.ts';
 import { listSamples } from '../modules/samples/queries.ts';
 import { loadConfig } from '../platform/config.ts';
-import { startEmbeddedPostgres } from '../platform/database/embedded.ts';
 import { createLogger } from '../platform/logging.ts';
-import { benchEnvironment } from './support.ts';
+import { benchEnvironment, embeddedScratchDatabase } from './support.ts';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -31,9 +28,8 @@ const step = (line: string) => {
   if (!quiet) process.stderr.write(`… ${line}\n`);
 };
 
-const database = `vialog_bench_query_${randomBytes(3).toString('hex')}`;
 step('starting the embedded PostgreSQL under .data/bench');
-const embedded = await startEmbeddedPostgres({ dataDir: path.join(here, '..', '.data', 'bench'), database });
+const embedded = await embeddedScratchDatabase('query');
 const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
 // The projector creates the read-model tables; the rows are then written directly (fast).
 const service = await startService(loadConfig(benchEnvironment(embedded.url)), logger, { api: false, projector: true }, { handleSignals: false });
@@ -93,9 +89,5 @@ try {
   writeFileSync(path.join(here, 'results', 'samples-query.json'), JSON.stringify({ at: new Date().toISOString(), calls: CALLS, rounds: ROUNDS, figures }, null, 2));
 } finally {
   await service.stop();
-  const admin = new pg.Client({ connectionString: embedded.url.replace(`/${database}`, '/postgres') });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.end();
-  await embedded.stop();
+  await embedded.drop();
 }

@@ -9,7 +9,7 @@
 //                                                                                  must be flat
 // Env: BENCH_SECONDS (per load phase, default 10), BENCH_SAMPLES (the 100,000), BENCH_PHASES
 // (subset of create,list,stats). Figures also go to bench/results/samples.json.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,12 +22,11 @@ import pg from 'pg';
 import { startService } from '../app/service.ts';
 import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
-import { startEmbeddedPostgres } from '../platform/database/embedded.ts';
 import { eventMetadata, type CommandCause } from '../platform/eventstore/metadata.ts';
 import { comparePositions, type Position } from '../platform/eventstore/port.ts';
 import { createLogger } from '../platform/logging.ts';
 import { Progress } from '../platform/progress.ts';
-import { benchEnvironment, cpuPerUnit, load, machineCpu, postJson as post } from './support.ts';
+import { benchEnvironment, cpuPerUnit, embeddedScratchDatabase, load, machineCpu, postJson as post } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100_000);
@@ -43,9 +42,8 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 
 
-const database = `vialog_bench_samples_${randomBytes(3).toString('hex')}`;
 step('starting the embedded PostgreSQL under .data/bench');
-const embedded = await startEmbeddedPostgres({ dataDir: path.join(here, '..', '.data', 'bench'), database });
+const embedded = await embeddedScratchDatabase('samples');
 const config = loadConfig(benchEnvironment(embedded.url));
 // Logins are not what this bench measures: cheap argon2 so 102 accounts are made in a moment.
 const hasher = createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
@@ -214,9 +212,5 @@ try {
   plainServer.close();
   await pool.end();
   await service.stop();
-  const admin = new pg.Client({ connectionString: embedded.url.replace(`/${database}`, '/postgres') });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.end();
-  await embedded.stop();
+  await embedded.drop();
 }

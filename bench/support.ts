@@ -8,6 +8,7 @@ import pg from 'pg';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startEmbeddedPostgres } from '../platform/database/embedded.ts';
 import type { LoadRequest, LoadResult } from './load-worker.ts';
 
 const run = promisify(execFile);
@@ -77,6 +78,28 @@ export async function scratchDatabase(label: string): Promise<{ url: string; dro
         await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await admin.end();
+      }
+    },
+  };
+}
+
+/**
+ * A fresh database on the embedded PostgreSQL (under .data/bench), as a user's first `npm start`
+ * gets; drop() removes the database and stops the server (unless another process still uses it).
+ */
+export async function embeddedScratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const database = `vialog_bench_${label}_${randomBytes(3).toString('hex')}`;
+  const embedded = await startEmbeddedPostgres({ dataDir: path.join(here, '..', '.data', 'bench'), database });
+  return {
+    url: embedded.url,
+    async drop() {
+      try {
+        const admin = new pg.Client({ connectionString: embedded.url.replace(`/${database}`, '/postgres') });
+        await admin.connect();
+        await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+        await admin.end();
+      } finally {
+        await embedded.stop();
       }
     },
   };
