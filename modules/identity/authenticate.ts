@@ -57,8 +57,9 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
   };
 
   return async (ctx, next) => {
-    const authorization = ctx.get('authorization');
-    const apiKey = ctx.get('x-api-key');
+    const headers = ctx.req.headers;
+    const authorization = headers.authorization ?? '';
+    const apiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : '';
     if (authorization === '' && apiKey === '') {
       await next();
       return;

@@ -149,9 +149,9 @@ export function rateLimit(backend: RateLimitBackend, options: RateLimitOptions):
     const window = memory.hit(key);
     const reset = window.resetMs / 1000;
     if (window.remaining < 0) throw tooMany(reset);
-    ctx.set('X-RateLimit-Limit', limit);
-    ctx.set('X-RateLimit-Remaining', String(window.remaining));
-    ctx.set('X-RateLimit-Reset', String(Math.ceil(reset))); // whole epoch seconds
+    ctx.res.setHeader('X-RateLimit-Limit', limit);
+    ctx.res.setHeader('X-RateLimit-Remaining', String(window.remaining));
+    ctx.res.setHeader('X-RateLimit-Reset', String(Math.ceil(reset))); // whole epoch seconds
     await next();
   };
 

@@ -2,7 +2,7 @@
 // continues an incoming W3C traceparent, carries the request id, and is the active context for
 // everything the request does (appends, queries, provider calls), so their spans are its children.
 import type { Middleware } from 'koa';
-import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, isSpanContextValid, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { meter, tracer } from '../telemetry.ts';
 import type { AppState } from './state.ts';
 
@@ -18,7 +18,9 @@ export function telemetryMiddleware(): Middleware {
     const parent = propagation.extract(context.active(), ctx.headers);
     const span = tracer().startSpan(`${ctx.method}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path, 'vialog.request_id': state.requestId } }, parent);
     try {
-      await context.with(trace.setSpan(parent, span), next);
+      // A span with no valid context (no SDK running) has nothing to hand down: skip the context copy.
+      if (isSpanContextValid(span.spanContext())) await context.with(trace.setSpan(parent, span), next);
+      else await next();
     } finally {
       const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
       const route = typeof matched === 'string' ? matched : 'unmatched';
