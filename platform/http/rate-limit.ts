@@ -1,7 +1,8 @@
 // Rate limits: in Redis through koa-ratelimit (shared by every instance) when REDIS_URL is set, in
 // process memory otherwise (a fixed window per key, as koa-ratelimit's memory driver counts). When
-// Redis fails, the request is counted in memory instead (each instance then limits on its own): limits keep protecting logins, requests never wait for a dead
-// Redis, and the failure is reported (logged, onFailure, and the readiness check's ping fails).
+// Redis fails, the request is counted in memory instead (each instance then limits on its own):
+// limits keep protecting logins, requests never wait for a dead Redis, and the failure is reported
+// (logged, onFailure, and the readiness check's ping fails).
 import type { Context, Middleware } from 'koa';
 import ratelimit from 'koa-ratelimit';
 import { Redis } from 'ioredis';
