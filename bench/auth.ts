@@ -22,7 +22,7 @@ import { startService } from '../app/service.ts';
 import { createPasswordHasher, type Argon2Backend } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
-import { benchEnvironment, load, scratchDatabase, type LoadResult } from './support.ts';
+import { benchEnvironment, load, median, scratchDatabase, type LoadResult } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -137,7 +137,6 @@ try {
     for (const name of active) results[name] = await load({ ...targets[name], seconds: ROUND_SECONDS });
     rounds.push(results);
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? Number.NaN;
   /** The round whose /me ÷ hello-world ratio is the median one, and every round's ratios. */
   const roundRatios = rounds.map((r) => r.me.requestsPerSecond / r.hello.requestsPerSecond);
   const medianRound = rounds[roundRatios.indexOf(median(roundRatios))] ?? rounds[0]!;

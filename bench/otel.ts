@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { LoadResult } from './support.ts';
+import { median, type LoadResult } from './support.ts';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -32,7 +32,6 @@ const combine = (results: LoadResult[]): LoadResult => ({
   p50Ms: median(results.map((r) => r.p50Ms)),
   p99Ms: Math.max(...results.map((r) => r.p99Ms)),
 });
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
 const off = combine(rounds.map((r) => r.off));
 const on = combine(rounds.map((r) => r.on));
 const overhead = 1 - on.requestsPerSecond / off.requestsPerSecond;

@@ -16,7 +16,7 @@ import { startService } from '../app/service.ts';
 import { listSamples } from '../modules/samples/queries.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
-import { benchEnvironment, embeddedScratchDatabase } from './support.ts';
+import { benchEnvironment, embeddedScratchDatabase, median } from './support.ts';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -78,7 +78,6 @@ try {
       perRound[name]!.push(((performance.now() - started) * 1000) / CALLS);
     }
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
   const floor = median(perRound['select 1']!);
   const figures = Object.fromEntries(Object.entries(perRound).map(([name, values]) => [name, { medianMicros: median(values), rounds: values }]));
   for (const [name, { medianMicros, rounds }] of Object.entries(figures)) {

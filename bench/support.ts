@@ -28,6 +28,11 @@ export async function postJson(url: string, body: unknown, token?: string): Prom
 
 export type { LoadRequest, LoadResult };
 
+/** The middle value (the lower one of the two middles for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? Number.NaN;
+}
+
 /**
  * CPU time the whole machine spent busy (every process: the service, PostgreSQL, the load
  * generator), from Linux's /proc/stat; undefined elsewhere. On a machine whose cores are all busy,

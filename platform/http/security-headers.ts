@@ -30,7 +30,7 @@ export const API_HELMET_OPTIONS: HelmetOptions = {
 const API_EXTRA: [string, string][] = [['cache-control', 'no-store']];
 
 /** The headers koa-helmet sets with these options, taken from one run against a throwaway response. */
-export async function helmetHeaders(options?: HelmetOptions): Promise<[string, string][]> {
+async function helmetHeaders(options?: HelmetOptions): Promise<[string, string][]> {
   const req = new IncomingMessage(new Socket());
   const res = new ServerResponse(req);
   await helmet(options)({ req, res } as unknown as Context, () => Promise.resolve());
