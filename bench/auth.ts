@@ -8,7 +8,7 @@
 //   2–4 run after a warm-up, interleaved in BENCH_ROUNDS rounds; the median round's ratio counts.
 // Target: /me ≥ 0.5 × hello-world.
 // Env: BENCH_DATABASE_URL (server for the scratch database), BENCH_SECONDS (logins; half of it per
-// round for the others, at least 3), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (for /me and
+// round for the others, at least 3), BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (for /me and
 // hello-world, default 32), BENCH_PHASES (subset of logins,me,hello,floor).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -27,7 +27,7 @@ import { benchEnvironment, load, median, scratchDatabase, type LoadResult } from
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const LOGIN_CONCURRENCY = 8;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_SECONDS = Math.max(3, Math.round(SECONDS / 2));
 const WARMUP_SECONDS = 2;
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'logins,me,hello,floor').split(','));

@@ -3,7 +3,6 @@
 // `Accept: text/event-stream`, as server-sent events: `delta` pieces, then `done` (or `error`).
 import { PassThrough } from 'node:stream';
 import type { Knex } from 'knex';
-import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import { jsonContent, problemResponse, type OpenApiRegistry } from '../../platform/http/openapi.ts';
@@ -21,6 +20,8 @@ export interface DialogRouteOptions {
   readonly knex: Knex;
   readonly openapi: OpenApiRegistry;
   readonly maxMessageChars: number;
+  /** The daily message quota (X-RateLimit-Limit of a quota_exceeded answer). */
+  readonly dailyMessages: number;
 }
 
 const json = jsonContent;
@@ -49,21 +50,26 @@ const listQuery = z.strictObject({ ...paginationQuery });
 const conversationCursor = z.object({ at: z.iso.datetime(), id: z.uuid() });
 const messageCursor = z.object({ seq: z.number().int().min(0) });
 
-const domainErrors: Middleware = async (_ctx, next) => {
-  try {
-    await next();
-  } catch (error) {
-    if (!(error instanceof DialogDomainError)) throw error;
+/**
+ * Dialog's domain errors as problems (the router's error translation); anything else unchanged.
+ * A used-up daily quota answers like a rate limit: Retry-After and X-RateLimit-* up to midnight UTC.
+ */
+function domainProblemWith(dailyMessages: number): (error: unknown) => unknown {
+  return (error) => {
+    if (!(error instanceof DialogDomainError)) return error;
     const detail = error.message.charAt(0).toUpperCase() + error.message.slice(1) + '.';
     const headers: Record<string, string> = {};
     if (error.code === 'quota_exceeded') {
       const midnight = new Date();
       midnight.setUTCHours(24, 0, 0, 0);
       headers['Retry-After'] = String(Math.max(1, Math.ceil((midnight.getTime() - Date.now()) / 1000)));
+      headers['X-RateLimit-Limit'] = String(dailyMessages);
+      headers['X-RateLimit-Remaining'] = '0';
+      headers['X-RateLimit-Reset'] = String(midnight.getTime() / 1000);
     }
-    throw new HttpProblem(dialogErrorStatus[error.code], error.code, detail, { ...(error.errors.length > 0 ? { errors: error.errors } : {}), headers });
-  }
-};
+    return new HttpProblem(dialogErrorStatus[error.code], error.code, detail, { ...(error.errors.length > 0 ? { errors: error.errors } : {}), headers });
+  };
+}
 
 const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 const upstreamFailed = (e: ReplyFailedError) =>
@@ -71,8 +77,7 @@ const upstreamFailed = (e: ReplyFailedError) =>
 
 export function dialogRouters(options: DialogRouteOptions): AppRouter[] {
   const { commands, knex, openapi } = options;
-  const router = createRouter({ prefix: '/api/v1/dialog' });
-  router.use(domainErrors);
+  const router = createRouter({ prefix: '/api/v1/dialog', translateErrors: domainProblemWith(options.dailyMessages) });
   openapi.tag('dialog', 'Conversations with an assistant that knows your samples');
   const tags = ['dialog'];
 

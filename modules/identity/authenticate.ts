@@ -9,7 +9,7 @@
 import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import { HttpProblem } from '../../platform/http/problem.ts';
-import { stateOf } from '../../platform/http/state.ts';
+import { stateOf, type AuthState } from '../../platform/http/state.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { CachedCaller, CallerCache } from './caller-cache.ts';
 import { digestsEqual } from './digest.ts';
@@ -28,10 +28,42 @@ export interface AuthenticationOptions {
   readonly recordApiKeyUse: (keyId: string, userId: string, cause: CommandCause) => Promise<void>;
 }
 
-/** The authenticated caller's account as of this request (for GET /auth/me), keyed by ctx.state. */
-const callers = new WeakMap<object, CachedCaller>();
+/** RFC 6750 b64token: what may follow "Bearer " (checked before a token's first verification). */
+const TOKEN_SYNTAX = /^[A-Za-z0-9._~+/-]+=*$/;
+
+/**
+ * The token of `Bearer <token>` (scheme case-insensitive, RFC 7235), unchecked; undefined for any
+ * other scheme. No regular expression over the whole header: the token is checked once, before
+ * its first verification, and found in the cache of verified tokens on every later request.
+ */
+export function bearerToken(authorization: string): string | undefined {
+  const value = authorization.trim();
+  if (value.length < 8 || value.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+  const token = value.slice(7).trimStart();
+  return token === '' ? undefined : token;
+}
+
+/**
+ * The AuthState of a cached caller, made once per cache entry (session or key) and shared by its
+ * requests, and the way back from it to the account. A request then only looks the state up: no
+ * object and no weak-map entry per request.
+ */
+const authStates = new WeakMap<CachedCaller, AuthState>();
+const callersByAuth = new WeakMap<AuthState, CachedCaller>();
+function authStateOf(caller: CachedCaller, make: () => AuthState): AuthState {
+  let auth = authStates.get(caller);
+  if (auth === undefined) {
+    auth = Object.freeze(make());
+    authStates.set(caller, auth);
+    callersByAuth.set(auth, caller);
+  }
+  return auth;
+}
+
+/** The authenticated caller's account as of this request (for GET /auth/me). */
 export function authenticatedCaller(ctx: { state: object }): CachedCaller | undefined {
-  return callers.get(ctx.state);
+  const auth = (ctx.state as { auth?: AuthState }).auth;
+  return auth === undefined ? undefined : callersByAuth.get(auth);
 }
 
 export function authenticationMiddleware(options: AuthenticationOptions): Middleware {
@@ -50,7 +82,8 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
 
   const verify = async (token: string): Promise<VerifiedAccessToken> => {
     const known = cache.token(token);
-    if (known) return known;
+    if (known) return known; // only a well-formed token was ever remembered
+    if (!TOKEN_SYNTAX.test(token)) throw new TokenError('unauthenticated', 'characters outside RFC 6750 b64token');
     const verified = await accessTokens.verify(token);
     cache.rememberToken(token, verified);
     return verified;
@@ -67,11 +100,11 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
     const state = stateOf(ctx);
 
     if (authorization !== '') {
-      const match = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
-      if (!match) throw unauthenticated('The Authorization header must be "Bearer <access token>".');
+      const token = bearerToken(authorization);
+      if (token === undefined) throw unauthenticated('The Authorization header must be "Bearer <access token>".');
       let claims: VerifiedAccessToken;
       try {
-        claims = await verify(match[1]!);
+        claims = await verify(token);
       } catch (error) {
         if (error instanceof TokenError) {
           state.log.debug({ reason: error.message }, 'access token refused');
@@ -82,8 +115,8 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
       const caller = await lookUp(`session:${claims.sessionId}`, () => queries.callerBySession(knex, claims.userId, claims.sessionId));
       if (!caller || caller.userId !== claims.userId || caller.status === 'erased' || caller.revoked) throw unauthenticated('The session of this access token has ended.');
       if (caller.status !== 'active') throw inactive();
-      state.auth = { userId: caller.userId, username: caller.username, role: caller.role, actorType: 'user', sessionId: claims.sessionId };
-      callers.set(ctx.state, caller);
+      // The entry was read by this session id, so its state is this session's.
+      state.auth = authStateOf(caller, () => ({ userId: caller.userId, username: caller.username, role: caller.role, actorType: 'user', sessionId: claims.sessionId }));
       await next();
       return;
     }
@@ -95,8 +128,7 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
       throw unauthenticated('The API key is not valid.');
     }
     if (caller.status !== 'active') throw inactive();
-    state.auth = { userId: caller.userId, username: caller.username, role: caller.role, actorType: 'api_key', apiKeyId: parsed.keyId };
-    callers.set(ctx.state, caller);
+    state.auth = authStateOf(caller, () => ({ userId: caller.userId, username: caller.username, role: caller.role, actorType: 'api_key', apiKeyId: parsed.keyId }));
 
     const day = new Date().toISOString().slice(0, 10);
     const usage = `${parsed.keyId}:${day}`;

@@ -82,6 +82,7 @@ const idParam = z.object({ id: z.uuid() });
 
 // --- helpers ----------------------------------------------------------------------------------
 
+/** Identity's domain errors as problems (the routers' error translation); anything else unchanged. */
 function toProblem(error: unknown): unknown {
   if (!(error instanceof IdentityDomainError)) return error;
   const status = identityErrorStatus[error.code];
@@ -90,14 +91,6 @@ function toProblem(error: unknown): unknown {
     ...(status === 401 ? { headers: { 'WWW-Authenticate': 'Bearer' } } : {}),
   });
 }
-
-const domainErrors: Middleware = async (_ctx, next) => {
-  try {
-    await next();
-  } catch (error) {
-    throw toProblem(error);
-  }
-};
 
 const requestFacts = (ctx: AppContext): RequestFacts => ({ ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null });
 const actorOf = (ctx: AppContext): Actor => {
@@ -113,10 +106,8 @@ const loginKey = (login: string) => (login.includes('@') ? normalizeEmail(login)
 
 export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
   const { commands, knex, openapi, authPerIp, loginFailures } = options;
-  const auth = createRouter({ prefix: '/api/v1/auth' });
-  const admin = createRouter({ prefix: '/api/v1/admin/users' });
-  auth.use(domainErrors);
-  admin.use(domainErrors);
+  const auth = createRouter({ prefix: '/api/v1/auth', translateErrors: toProblem });
+  const admin = createRouter({ prefix: '/api/v1/admin/users', translateErrors: toProblem });
   openapi.tag('auth', 'Accounts, sessions and API keys');
   openapi.tag('admin', 'Administration (role admin)');
   const publicRoute = { tags: ['auth'], security: [] };

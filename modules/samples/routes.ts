@@ -1,7 +1,6 @@
 // HTTP routes of the samples module (API.md, Samples): /api/v1/samples*. Every route is
 // owner-only: another user's sample is 404, exactly like an unknown id.
 import type { Knex } from 'knex';
-import type { Middleware } from 'koa';
 import { z } from 'zod';
 import type { EventStore } from '../../platform/eventstore/port.ts';
 import { commandCause } from '../../platform/http/command-cause.ts';
@@ -128,23 +127,19 @@ const notFound = problem('`not_found`: unknown, deleted, or another user\'s samp
 
 // --- helpers --------------------------------------------------------------------------------------
 
-const domainErrors: Middleware = async (_ctx, next) => {
-  try {
-    await next();
-  } catch (error) {
-    if (!(error instanceof SampleDomainError)) throw error;
-    if (error.code === 'version_mismatch' && error.currentVersion !== undefined) throw versionMismatch(error.currentVersion);
-    const detail = error.message.charAt(0).toUpperCase() + error.message.slice(1) + '.';
-    throw new HttpProblem(sampleErrorStatus[error.code], error.code, detail, error.errors.length > 0 ? { errors: error.errors } : {});
-  }
-};
+/** Samples' domain errors as problems (the router's error translation); anything else unchanged. */
+function domainProblem(error: unknown): unknown {
+  if (!(error instanceof SampleDomainError)) return error;
+  if (error.code === 'version_mismatch' && error.currentVersion !== undefined) return versionMismatch(error.currentVersion);
+  const detail = error.message.charAt(0).toUpperCase() + error.message.slice(1) + '.';
+  return new HttpProblem(sampleErrorStatus[error.code], error.code, detail, error.errors.length > 0 ? { errors: error.errors } : {});
+}
 
 const sampleNotFound = () => new HttpProblem(404, 'not_found', 'Sample not found.');
 
 export function sampleRouters(options: SampleRouteOptions): AppRouter[] {
   const { commands, knex, store, openapi } = options;
-  const router = createRouter({ prefix: '/api/v1/samples' });
-  router.use(domainErrors);
+  const router = createRouter({ prefix: '/api/v1/samples', translateErrors: domainProblem });
   openapi.tag('samples', 'Clinical samples: register, find, count, correct, move, discard; full history');
   const tags = ['samples'];
 

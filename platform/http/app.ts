@@ -11,6 +11,7 @@ import { openApiRouter, type OpenApiRegistry } from './openapi.ts';
 import { problemMiddleware } from './problem.ts';
 import { assignRequestId } from './request-id.ts';
 import { applySecurityHeaders } from './security-headers.ts';
+import { errorTranslationOf } from './state.ts';
 import { telemetryMiddleware } from './telemetry.ts';
 
 export interface HttpAppOptions {
@@ -70,7 +71,8 @@ export function createHttpApp(options: HttpAppOptions): Koa {
 }
 
 /**
- * A router's routes, then its 405s with Allow (made problems by problemMiddleware). A router with a
+ * A router's routes, then its 405s with Allow (made problems by problemMiddleware), with the
+ * router's error translation around both (modules' domain errors become problems). A router with a
  * prefix is entered only by paths under it: every router otherwise works out the request's host
  * and tests its routes against every request, whichever module the request is for.
  */
@@ -79,10 +81,15 @@ export function createHttpApp(options: HttpAppOptions): Koa {
 function mountRouter(router: Router<any, any>): Middleware {
   const routes = router.routes() as Middleware;
   const allowedMethods = router.allowedMethods() as Middleware;
+  const translate = errorTranslationOf(router) ?? ((error: unknown) => error);
   const both: Middleware = async (ctx, next) => {
-    await routes(ctx, async () => {
-      await allowedMethods(ctx, next);
-    });
+    try {
+      await routes(ctx, async () => {
+        await allowedMethods(ctx, next);
+      });
+    } catch (error) {
+      throw translate(error);
+    }
   };
   const prefix = router.opts.prefix;
   if (!prefix || /[:(*]/.test(prefix)) return both; // no prefix, or one with parameters: always entered

@@ -1,7 +1,7 @@
 // Counts failures per key (e.g. failed logins per login name) in a fixed window, in Redis when the
 // rate-limit backend has it (shared by every instance), in memory otherwise or while Redis is down.
 // Unlike koa-ratelimit, only failures count: a user who logs in correctly is never slowed down.
-import { rejections, type RateLimitBackend } from './rate-limit.ts';
+import { limitReachedHeaders, rejections, type RateLimitBackend } from './rate-limit.ts';
 import { HttpProblem } from './problem.ts';
 
 export interface FailureLimit {
@@ -68,12 +68,7 @@ export function failureLimit(backend: RateLimitBackend, options: FailureLimitOpt
       rejections().add(1, { limiter: options.name });
       const retryAfter = Math.max(1, Math.ceil(resetInMs / 1000));
       throw new HttpProblem(429, 'rate_limited', `Too many failed attempts: try again in ${retryAfter} s.`, {
-        headers: {
-          'Retry-After': String(retryAfter),
-          'X-RateLimit-Limit': String(options.max),
-          'X-RateLimit-Remaining': '0',
-          'X-RateLimit-Reset': String(Math.ceil((Date.now() + resetInMs) / 1000)),
-        },
+        headers: limitReachedHeaders({ policy: options.name, max: options.max, windowMs: options.windowMs, resetMs: Date.now() + resetInMs, retryAfterSeconds: retryAfter }),
       });
     },
     async record(key) {

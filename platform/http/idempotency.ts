@@ -59,9 +59,13 @@ export function idempotencyMiddleware(knex: Knex, ttlHours: number, options: Ide
   let lastPurge = 0;
 
   return async (ctx, next) => {
+    if (ctx.method !== 'POST') {
+      await next(); // reads and other methods pass straight on
+      return;
+    }
     const key = ctx.get('idempotency-key');
     const state = ctx.state as AppState;
-    if (ctx.method !== 'POST' || key === '' || !state.auth) {
+    if (key === '' || !state.auth) {
       await next();
       return;
     }

@@ -87,7 +87,7 @@ const DESCRIPTION = `Event-sourced clinical sample tracking. All API paths start
 
 **Lists.** \`?limit=\` (1–100, default 20) and an opaque \`?cursor=\` (the previous page's \`nextCursor\`); the answer is \`{ items, nextCursor, total }\`, \`nextCursor\` null on the last page.
 
-**Rate limits.** 429 \`rate_limited\` with \`Retry-After\` (seconds) and \`X-RateLimit-Limit\`, \`X-RateLimit-Remaining\`, \`X-RateLimit-Reset\` (epoch seconds).
+**Rate limits.** 429 \`rate_limited\` (and \`quota_exceeded\`) with \`Retry-After\` (seconds) and \`X-RateLimit-Limit\`, \`X-RateLimit-Remaining\`, \`X-RateLimit-Reset\` (epoch seconds). Admitted requests carry \`RateLimit: "user";r=<requests left>;t=<seconds to the reset>\` (IETF draft-ietf-httpapi-ratelimit-headers).
 
 **Read-your-writes.** Once a command answered 2xx, the same user's queries already show its effect.`;
 

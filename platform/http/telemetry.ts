@@ -16,7 +16,8 @@ export function telemetryMiddleware(): Middleware {
     const started = performance.now();
     const state = ctx.state as AppState;
     const parent = propagation.extract(context.active(), ctx.headers);
-    const span = tracer().startSpan(`${ctx.method}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path, 'vialog.request_id': state.requestId } }, parent);
+    const span = tracer().startSpan(ctx.method, { kind: SpanKind.SERVER }, parent);
+    if (span.isRecording()) span.setAttributes({ 'http.request.method': ctx.method, 'url.path': ctx.path, 'vialog.request_id': state.requestId });
     try {
       // A span with no valid context (no SDK running) has nothing to hand down: skip the context copy.
       if (isSpanContextValid(span.spanContext())) await context.with(trace.setSpan(parent, span), next);

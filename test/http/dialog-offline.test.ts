@@ -66,7 +66,7 @@ test('a user without samples is told so', async (t) => {
   t.is((await ask('how many samples?', fresh)).body.assistantMessage.content, 'You have no samples yet.');
 });
 
-test.serial('the daily quota: 429 quota_exceeded with Retry-After; usage shows where the user stands', async (t) => {
+test.serial('the daily quota: 429 quota_exceeded with Retry-After and X-RateLimit-*; usage shows where the user stands', async (t) => {
   const heavy = await newUser(api, 'heavy');
   const id = (await call(api, 'POST', '/dialog/conversations', { token: heavy.accessToken, body: {} })).body.id as string;
   for (let i = 0; i < 12; i++) t.is((await call(api, 'POST', `/dialog/conversations/${id}/messages`, { token: heavy.accessToken, body: { content: `count ${i}` } })).status, 201);
@@ -74,6 +74,11 @@ test.serial('the daily quota: 429 quota_exceeded with Retry-After; usage shows w
   t.is(over.status, 429);
   t.is(over.body.code, 'quota_exceeded');
   t.true(Number(over.headers.get('retry-after')) > 0);
+  t.is(over.headers.get('x-ratelimit-limit'), '12');
+  t.is(over.headers.get('x-ratelimit-remaining'), '0');
+  const midnight = new Date();
+  midnight.setUTCHours(24, 0, 0, 0);
+  t.is(Number(over.headers.get('x-ratelimit-reset')), midnight.getTime() / 1000, 'the quota resets at midnight UTC');
   const usage = await call(api, 'GET', '/dialog/usage', { token: heavy.accessToken });
   t.deepEqual(usage.body, { today: { messages: 12, promptTokens: 0, completionTokens: 0 }, quota: { messages: 12, tokens: 200000 } });
   t.is((await call(api, 'GET', `/dialog/conversations/${id}/messages?limit=100`, { token: heavy.accessToken })).body.total, 24, 'the refused message was not stored');

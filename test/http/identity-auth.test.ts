@@ -95,6 +95,8 @@ test('repeated failed logins for one name are limited with 429 and Retry-After; 
   t.is(limited.body.code, 'rate_limited');
   t.true(Number(limited.headers.get('retry-after')) > 0);
   t.is(limited.headers.get('x-ratelimit-remaining'), '0');
+  t.regex(limited.headers.get('ratelimit-policy') ?? '', /^"login";q=5;w=900$/);
+  t.regex(limited.headers.get('ratelimit') ?? '', /^"login";r=0;t=\d+$/);
   const other = await newUser(api, 'bystander');
   const fine = await call(api, 'POST', '/auth/login', { body: { login: other.username, password: other.password } });
   t.is(fine.status, 200);
@@ -198,6 +200,13 @@ test('tampered access tokens are refused: alg none, wrong signature, issuer, aud
   t.is((await call(api, 'GET', '/auth/me', { token: genuine })).status, 200);
   const badHeader = await call(api, 'GET', '/auth/me', { headers: { authorization: 'Basic abc' } });
   t.is(badHeader.status, 401);
+  // The scheme is case-insensitive (RFC 7235); the token must be an RFC 6750 b64token.
+  t.is((await call(api, 'GET', '/auth/me', { headers: { authorization: `bearer  ${genuine}` } })).status, 200);
+  for (const authorization of [`Bearer ${genuine}!`, `Bearer ${genuine} extra`, 'Bearer ', 'Bearer', `Bearer${genuine}`]) {
+    const refused = await call(api, 'GET', '/auth/me', { headers: { authorization } });
+    t.is(refused.status, 401, authorization.slice(0, 12));
+    t.is(refused.body.code, 'unauthenticated');
+  }
 });
 
 test('every error answer is problem+json with the request id and no secret', async (t) => {

@@ -43,22 +43,31 @@ async function statuses(targets: RunningApp[], path = '/limited'): Promise<numbe
   return result;
 }
 
-test('memory: the request over the limit is a 429 rate_limited problem with Retry-After and X-RateLimit-*', async (t) => {
+/** The RateLimit field's policy, requests left and seconds to the reset. */
+function rateLimitField(response: Response): { policy: string; remaining: number; seconds: number } | undefined {
+  const match = /^"([^"]+)";r=(\d+);t=(\d+)$/.exec(response.headers.get('ratelimit') ?? '');
+  return match ? { policy: match[1]!, remaining: Number(match[2]), seconds: Number(match[3]) } : undefined;
+}
+
+test('memory: admitted requests carry RateLimit; the one over the limit is a 429 rate_limited problem with Retry-After and X-RateLimit-*', async (t) => {
   const app = await listen(limitedApp(rateLimiterFactory(memoryBackend()), 'memory-1', 3));
   try {
     const ok = await fetch(`${app.url}/limited`);
     await ok.arrayBuffer();
-    t.is(ok.headers.get('x-ratelimit-limit'), '3');
-    t.is(ok.headers.get('x-ratelimit-remaining'), '2');
-    const reset = Number(ok.headers.get('x-ratelimit-reset'));
-    t.true(Number.isInteger(reset) && reset > Date.now() / 1000 && reset <= Date.now() / 1000 + 61, `reset ${reset} is whole epoch seconds within the window`);
+    const field = rateLimitField(ok);
+    t.like(field, { policy: 'memory-1', remaining: 2 }, `RateLimit: ${ok.headers.get('ratelimit')}`);
+    t.true(field !== undefined && field.seconds >= 59 && field.seconds <= 60, 'seconds until the window resets');
+    t.is(ok.headers.get('x-ratelimit-remaining'), null, 'the X-RateLimit-* trio is for 429s');
     t.deepEqual(await statuses([app, app]), [200, 200]);
     const limited = await fetch(`${app.url}/limited`);
     const retryAfter = Number(limited.headers.get('retry-after'));
     t.true(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
     t.is(limited.headers.get('x-ratelimit-limit'), '3');
     t.is(limited.headers.get('x-ratelimit-remaining'), '0');
-    t.truthy(limited.headers.get('x-ratelimit-reset'));
+    const reset = Number(limited.headers.get('x-ratelimit-reset'));
+    t.true(Number.isInteger(reset) && reset > Date.now() / 1000 && reset <= Date.now() / 1000 + 61, `reset ${reset} is whole epoch seconds within the window`);
+    t.like(rateLimitField(limited), { policy: 'memory-1', remaining: 0 });
+    t.is(limited.headers.get('ratelimit-policy'), '"memory-1";q=3;w=60');
     await expectProblem(t, limited, 429, 'rate_limited');
     t.deepEqual(await statuses([app], '/free'), [200], 'a request the key function skips is not limited');
   } finally {
@@ -82,7 +91,7 @@ test('memory: a window opens with a key\'s first request and a new one starts wh
     const remaining = async () => {
       const response = await fetch(`${app.url}/limited`);
       await response.arrayBuffer();
-      return `${response.status} ${response.headers.get('x-ratelimit-remaining') ?? '-'}`;
+      return `${response.status} ${response.status === 429 ? response.headers.get('x-ratelimit-remaining') : rateLimitField(response)?.remaining ?? '-'}`;
     };
     t.deepEqual([await remaining(), await remaining(), await remaining(), await remaining()], ['200 1', '200 0', '429 0', '429 0'], 'max 2 per window; refused requests stay refused');
     await new Promise((resolve) => setTimeout(resolve, 1_100));
@@ -106,7 +115,11 @@ redisTest('redis: one limit shared by two app instances, 429 with headers', asyn
   const a = await listen(limitedApp(factory, name, 2));
   const b = await listen(limitedApp(factory, name, 2));
   try {
-    t.deepEqual(await statuses([a, b]), [200, 200]);
+    const first = await fetch(`${a.url}/limited`);
+    await first.arrayBuffer();
+    t.like(rateLimitField(first), { policy: name, remaining: 1 }, 'RateLimit from the Redis count');
+    t.is(first.headers.get('x-ratelimit-remaining'), null, "koa-ratelimit's trio is not on admitted answers");
+    t.deepEqual(await statuses([b]), [200]);
     const limited = await fetch(`${b.url}/limited`);
     t.true(Number(limited.headers.get('retry-after')) >= 1);
     t.is(limited.headers.get('x-ratelimit-limit'), '2');
