@@ -7,7 +7,7 @@
 // a revoked session or key, a password change and a deactivation take effect on the very next
 // request, not when the access token expires. The role comes from the read model, not the token.
 import type { Knex } from 'knex';
-import type { Middleware } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import { HttpProblem } from '../../platform/http/problem.ts';
 import { stateOf, type AuthState } from '../../platform/http/state.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
@@ -89,38 +89,49 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
     return verified;
   };
 
-  return async (ctx, next) => {
+  /** Checks a bearer caller and makes it the request's; throws what the client is told. */
+  const admitBearer = (ctx: Context, claims: VerifiedAccessToken, caller: CachedCaller | undefined): void => {
+    if (!caller || caller.userId !== claims.userId || caller.status === 'erased' || caller.revoked) throw unauthenticated('The session of this access token has ended.');
+    if (caller.status !== 'active') throw inactive();
+    // The entry was read by this session id, so its state is this session's.
+    stateOf(ctx).auth = authStateOf(caller, () => ({ userId: caller.userId, username: caller.username, role: caller.role, actorType: 'user', sessionId: claims.sessionId }));
+  };
+
+  /** A token or session not in the cache: verify the token, read the session's caller. */
+  const bearerFirstSeen = async (ctx: Context, token: string, next: Next): Promise<void> => {
+    let claims: VerifiedAccessToken;
+    try {
+      claims = await verify(token);
+    } catch (error) {
+      if (error instanceof TokenError) {
+        stateOf(ctx).log.debug({ reason: error.message }, 'access token refused');
+        throw unauthenticated(error.code === 'token_expired' ? 'The access token has expired: refresh it.' : 'The access token is not valid.', error.code);
+      }
+      throw error;
+    }
+    admitBearer(ctx, claims, await lookUp(`session:${claims.sessionId}`, () => queries.callerBySession(knex, claims.userId, claims.sessionId)));
+    await next();
+  };
+
+  return (ctx, next) => {
     const headers = ctx.req.headers;
     const authorization = headers.authorization ?? '';
-    const apiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : '';
-    if (authorization === '' && apiKey === '') {
-      await next();
-      return;
+    if (authorization === '') {
+      const apiKey = headers['x-api-key'];
+      return typeof apiKey === 'string' && apiKey !== '' ? byApiKey(ctx, apiKey, next) : next();
     }
+    const token = bearerToken(authorization);
+    if (token === undefined) throw unauthenticated('The Authorization header must be "Bearer <access token>".');
+    // The steady state, a known token of a cached session, goes on without waiting for anything.
+    const claims = cache.token(token);
+    const caller = claims === undefined ? undefined : cache.get(`session:${claims.sessionId}`);
+    if (claims === undefined || caller === undefined) return bearerFirstSeen(ctx, token, next);
+    admitBearer(ctx, claims, caller);
+    return next();
+  };
+
+  async function byApiKey(ctx: Context, apiKey: string, next: Next): Promise<void> {
     const state = stateOf(ctx);
-
-    if (authorization !== '') {
-      const token = bearerToken(authorization);
-      if (token === undefined) throw unauthenticated('The Authorization header must be "Bearer <access token>".');
-      let claims: VerifiedAccessToken;
-      try {
-        claims = await verify(token);
-      } catch (error) {
-        if (error instanceof TokenError) {
-          state.log.debug({ reason: error.message }, 'access token refused');
-          throw unauthenticated(error.code === 'token_expired' ? 'The access token has expired: refresh it.' : 'The access token is not valid.', error.code);
-        }
-        throw error;
-      }
-      const caller = await lookUp(`session:${claims.sessionId}`, () => queries.callerBySession(knex, claims.userId, claims.sessionId));
-      if (!caller || caller.userId !== claims.userId || caller.status === 'erased' || caller.revoked) throw unauthenticated('The session of this access token has ended.');
-      if (caller.status !== 'active') throw inactive();
-      // The entry was read by this session id, so its state is this session's.
-      state.auth = authStateOf(caller, () => ({ userId: caller.userId, username: caller.username, role: caller.role, actorType: 'user', sessionId: claims.sessionId }));
-      await next();
-      return;
-    }
-
     const parsed = parseApiKey(apiKey.trim());
     if (!parsed) throw unauthenticated('The API key is not valid.');
     const caller = await lookUp(`key:${parsed.keyId}`, () => queries.callerByApiKey(knex, parsed.keyId));
@@ -150,5 +161,5 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
       });
     }
     await next();
-  };
+  }
 }

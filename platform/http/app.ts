@@ -1,7 +1,7 @@
 // The Koa application, as a list of middleware read top to bottom, each doing one job.
 // The composition root (app/) plugs in authentication, cross-cutting middleware (rate limits,
 // idempotency) and the modules' routers; the platform knows none of them.
-import Koa, { type Middleware } from 'koa';
+import Koa, { type Context, type Middleware, type Next } from 'koa';
 import type Router from '@koa/router';
 import type { Logger } from 'pino';
 import { accessLogMiddleware } from './access-log.ts';
@@ -33,6 +33,9 @@ export interface HttpAppOptions {
   readonly info?: { title: string; version: string };
 }
 
+/** A middleware whose promise is typed (Koa's Middleware returns any). */
+type Step = (ctx: Context, next: Next) => Promise<unknown>;
+
 const HEALTH_PATHS = /^\/health\//i;
 const DOCS_PATHS = /^\/(?:docs|api\/v1\/openapi\.json)\/?$/i;
 
@@ -44,10 +47,10 @@ export function createHttpApp(options: HttpAppOptions): Koa {
 
   // Steps with nothing to do after the answer share one middleware (each layer costs every request).
   const assignId = assignRequestId(options.logger);
-  app.use(async (ctx, next) => {
+  app.use((ctx, next) => {
     assignId(ctx); // X-Request-Id, traceparent, ctx.state with the child logger
     applySecurityHeaders(ctx); // helmet's security headers (API profile), worked out once
-    await next();
+    return next();
   });
   app.use(telemetryMiddleware()); // the request's span (continues a traceparent) and its duration
   // One line per request, with the final status; not installed at all below the info level.
@@ -56,12 +59,13 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(jsonBodyMiddleware(options.bodyLimitBytes)); // JSON only, size limit
 
   // Public: health, docs. Only their own paths reach them.
-  const health = healthRouter(options.readinessChecks).routes() as Middleware;
-  const docs = openApiRouter(options.openapi, options.info ?? { title: 'Vialog', version: '1.0.0' }).routes() as Middleware;
-  app.use(async (ctx, next) => {
-    if (HEALTH_PATHS.test(ctx.path)) await health(ctx, next);
-    else if (DOCS_PATHS.test(ctx.path)) await docs(ctx, next);
-    else await next();
+  const health = healthRouter(options.readinessChecks).routes() as Step;
+  const docs = openApiRouter(options.openapi, options.info ?? { title: 'Vialog', version: '1.0.0' }).routes() as Step;
+  app.use((ctx, next) => {
+    const path = ctx.path;
+    if (HEALTH_PATHS.test(path)) return health(ctx, next);
+    if (DOCS_PATHS.test(path)) return docs(ctx, next);
+    return next();
   });
 
   if (options.authenticate) app.use(options.authenticate); // ctx.state.auth
@@ -79,14 +83,12 @@ export function createHttpApp(options: HttpAppOptions): Koa {
 // Routers of any state type: the platform only mounts them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function mountRouter(router: Router<any, any>): Middleware {
-  const routes = router.routes() as Middleware;
-  const allowedMethods = router.allowedMethods() as Middleware;
+  const routes = router.routes() as Step;
+  const allowedMethods = router.allowedMethods() as Step;
   const translate = errorTranslationOf(router) ?? ((error: unknown) => error);
-  const both: Middleware = async (ctx, next) => {
+  const both = async (ctx: Context, next: Next): Promise<void> => {
     try {
-      await routes(ctx, async () => {
-        await allowedMethods(ctx, next);
-      });
+      await routes(ctx, () => allowedMethods(ctx, next));
     } catch (error) {
       throw translate(error);
     }
@@ -98,9 +100,6 @@ function mountRouter(router: Router<any, any>): Middleware {
 }
 
 /** The middleware for paths matching the pattern; any other request passes straight on. */
-function onlyFor(paths: RegExp, middleware: Middleware): Middleware {
-  return async (ctx, next) => {
-    if (paths.test(ctx.path)) await middleware(ctx, next);
-    else await next();
-  };
+function onlyFor(paths: RegExp, middleware: Step): Middleware {
+  return (ctx, next) => (paths.test(ctx.path) ? middleware(ctx, next) : next());
 }

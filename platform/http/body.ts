@@ -2,7 +2,7 @@
 // before anything is read, and the parser stops reading at the limit (an undeclared, chunked
 // body too), so an oversized body is never buffered beyond the limit; the connection is then
 // closed rather than drained.
-import type { Middleware } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import { HttpMethodEnum, koaBody } from 'koa-body';
 import { HttpProblem } from './problem.ts';
 
@@ -32,11 +32,7 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware {
     },
   });
   // Reads (GET, HEAD, OPTIONS) pass straight through: koa-body would only work out the content type.
-  return async (ctx, next) => {
-    if (!METHODS_WITH_BODY.has(ctx.method)) {
-      await next();
-      return;
-    }
+  const parseChecked = async (ctx: Context, next: Next): Promise<void> => {
     if (hasBody(ctx.req.headers)) {
       if (!ctx.is('application/json')) throw new HttpProblem(415, 'unsupported_media_type', 'Send the body as application/json.');
       const declared = Number(ctx.get('content-length'));
@@ -44,4 +40,6 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware {
     }
     await parse(ctx, next);
   };
+  // Reads pass straight on, in the caller's promise (no async frame of their own).
+  return (ctx, next) => (METHODS_WITH_BODY.has(ctx.method) ? parseChecked(ctx, next) : next());
 }

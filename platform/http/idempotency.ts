@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
-import type { Context, Middleware } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import { HttpProblem } from './problem.ts';
 import type { AppState } from './state.ts';
 
@@ -58,11 +58,7 @@ export function idempotencyMiddleware(knex: Knex, ttlHours: number, options: Ide
   const purgeEveryMs = options.purgeEveryMs ?? 10 * 60_000;
   let lastPurge = 0;
 
-  return async (ctx, next) => {
-    if (ctx.method !== 'POST') {
-      await next(); // reads and other methods pass straight on
-      return;
-    }
+  const claimOrReplay = async (ctx: Context, next: Next): Promise<void> => {
     const key = ctx.get('idempotency-key');
     const state = ctx.state as AppState;
     if (key === '' || !state.auth) {
@@ -128,6 +124,8 @@ export function idempotencyMiddleware(knex: Knex, ttlHours: number, options: Ide
       }
     }
   };
+  // Only POSTs carry the key; reads and other methods pass straight on (no async frame of their own).
+  return (ctx, next) => (ctx.method === 'POST' ? claimOrReplay(ctx, next) : next());
 }
 
 async function waitForAnswer(knex: Knex, owner: string, key: string, hash: string, waitMs: number): Promise<StoredAnswer | 'reused' | undefined> {
