@@ -11,7 +11,7 @@ import type { Context, Middleware, Next } from 'koa';
 import { HttpProblem } from '../../platform/http/problem.ts';
 import { stateOf, type AuthState } from '../../platform/http/state.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
-import type { CachedCaller, CallerCache } from './caller-cache.ts';
+import type { CachedCaller, CallerCache, KnownToken } from './caller-cache.ts';
 import { digestsEqual } from './digest.ts';
 import * as queries from './queries.ts';
 import { parseApiKey, TokenError, type AccessTokens, type VerifiedAccessToken } from './tokens.ts';
@@ -80,13 +80,11 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
     return caller;
   };
 
-  const verify = async (token: string): Promise<VerifiedAccessToken> => {
+  const verify = async (token: string): Promise<KnownToken> => {
     const known = cache.token(token);
     if (known) return known; // only a well-formed token was ever remembered
     if (!TOKEN_SYNTAX.test(token)) throw new TokenError('unauthenticated', 'characters outside RFC 6750 b64token');
-    const verified = await accessTokens.verify(token);
-    cache.rememberToken(token, verified);
-    return verified;
+    return cache.rememberToken(token, await accessTokens.verify(token));
   };
 
   /** Checks a bearer caller and makes it the request's; throws what the client is told. */
@@ -99,9 +97,9 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
 
   /** A token or session not in the cache: verify the token, read the session's caller. */
   const bearerFirstSeen = async (ctx: Context, token: string, next: Next): Promise<void> => {
-    let claims: VerifiedAccessToken;
+    let known: KnownToken;
     try {
-      claims = await verify(token);
+      known = await verify(token);
     } catch (error) {
       if (error instanceof TokenError) {
         stateOf(ctx).log.debug({ reason: error.message }, 'access token refused');
@@ -109,7 +107,8 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
       }
       throw error;
     }
-    admitBearer(ctx, claims, await lookUp(`session:${claims.sessionId}`, () => queries.callerBySession(knex, claims.userId, claims.sessionId)));
+    const { claims } = known;
+    admitBearer(ctx, claims, await lookUp(known.sessionKey, () => queries.callerBySession(knex, claims.userId, claims.sessionId)));
     await next();
   };
 
@@ -123,10 +122,10 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
     const token = bearerToken(authorization);
     if (token === undefined) throw unauthenticated('The Authorization header must be "Bearer <access token>".');
     // The steady state, a known token of a cached session, goes on without waiting for anything.
-    const claims = cache.token(token);
-    const caller = claims === undefined ? undefined : cache.get(`session:${claims.sessionId}`);
-    if (claims === undefined || caller === undefined) return bearerFirstSeen(ctx, token, next);
-    admitBearer(ctx, claims, caller);
+    const known = cache.token(token);
+    const caller = known === undefined ? undefined : cache.get(known.sessionKey);
+    if (known === undefined || caller === undefined) return bearerFirstSeen(ctx, token, next);
+    admitBearer(ctx, known.claims, caller);
     return next();
   };
 

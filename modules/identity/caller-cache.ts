@@ -27,9 +27,26 @@ interface Entry {
   readonly expiresAt: number;
 }
 
+/** A verified access token and the cache key of its session's caller (made once, hashed once). */
+export interface KnownToken {
+  readonly claims: VerifiedAccessToken;
+  readonly sessionKey: string;
+}
+
+interface TokenEntry extends KnownToken {
+  readonly token: string;
+}
+
+/** The signature segment of a compact JWS: a short, effectively unique key for the whole token. */
+const signatureOf = (token: string): string => token.slice(token.lastIndexOf('.') + 1);
+
+/** The cache key of a session's caller. */
+export const sessionKey = (sessionId: string): string => `session:${sessionId}`;
+
 export class CallerCache {
   readonly #entries = new Map<string, Entry>();
-  readonly #tokens = new Map<string, VerifiedAccessToken>();
+  /** By signature: hashing a 43-character key instead of the whole token; the token is compared in full. */
+  readonly #tokens = new Map<string, TokenEntry>();
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   #generation = 0;
@@ -61,18 +78,22 @@ export class CallerCache {
   }
 
   /** A verified access token, until it expires (verification is deterministic for a key ring). */
-  token(token: string): VerifiedAccessToken | undefined {
-    const verified = this.#tokens.get(token);
-    if (verified && verified.expiresAt.getTime() <= Date.now()) {
-      this.#tokens.delete(token);
+  token(token: string): KnownToken | undefined {
+    const signature = signatureOf(token);
+    const entry = this.#tokens.get(signature);
+    if (entry === undefined || entry.token !== token) return undefined; // another token with that signature is not this one
+    if (entry.claims.expiresAt.getTime() <= Date.now()) {
+      this.#tokens.delete(signature);
       return undefined;
     }
-    return verified;
+    return entry;
   }
 
-  rememberToken(token: string, verified: VerifiedAccessToken): void {
+  rememberToken(token: string, claims: VerifiedAccessToken): KnownToken {
     if (this.#tokens.size >= this.#maxEntries) this.#tokens.delete(this.#tokens.keys().next().value!);
-    this.#tokens.set(token, verified);
+    const entry: TokenEntry = { token, claims, sessionKey: sessionKey(claims.sessionId) };
+    this.#tokens.set(signatureOf(token), entry);
+    return entry;
   }
 
   evictUser(userId: string): void {
