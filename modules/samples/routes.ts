@@ -16,7 +16,7 @@ import { SampleDomainError, sampleErrorStatus } from './decide.ts';
 import { sampleStatuses, sampleTypes } from './events.ts';
 import { sampleHistory } from './history.ts';
 import * as queries from './queries.ts';
-import { MAX_NOTES_LENGTH, utcDate } from './rules.ts';
+import { MAX_NOTES_LENGTH, ruleErrorsOfWellTypedFields, utcDate } from './rules.ts';
 
 export interface SampleRouteOptions {
   readonly commands: SampleCommands;
@@ -183,7 +183,7 @@ export function sampleRouters(options: SampleRouteOptions): AppRouter[] {
   );
   router.post('/', async (ctx) => {
     const auth = requireAuth(ctx);
-    const { reason: bodyReason, ...input } = parseBody(ctx, createBody);
+    const { reason: bodyReason, ...input } = parseBody(ctx, createBody, (raw) => ruleErrorsOfWellTypedFields(raw, new Date()));
     const sample = await commands.register(auth.userId, input, commandCause(ctx, bodyReason));
     ctx.status = 201;
     ctx.set('Location', `/api/v1/samples/${sample.id}`);
@@ -265,7 +265,7 @@ export function sampleRouters(options: SampleRouteOptions): AppRouter[] {
     const auth = requireAuth(ctx);
     const id = parseId(ctx.params.id);
     const expected = expectedVersionFromIfMatch(ctx);
-    const { reason: bodyReason, ...body } = parseBody(ctx, putBody);
+    const { reason: bodyReason, ...body } = parseBody(ctx, putBody, (raw) => ruleErrorsOfWellTypedFields(raw, new Date()));
     const changes = { ...body, storageLocation: body.storageLocation ?? null, notes: body.notes ?? null };
     const sample = await commands.update(auth.userId, id, changes, expected, commandCause(ctx, bodyReason));
     setETag(ctx, sample.version);

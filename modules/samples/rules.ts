@@ -1,6 +1,6 @@
 // The rules of a sample record (API.md, Samples). Each check returns every broken rule as
 // { path, message } so a client can show them all at once (422 validation_failed).
-import type { SampleStatus, SampleType } from './events.ts';
+import { sampleTypes, type SampleStatus, type SampleType } from './events.ts';
 
 export interface FieldError {
   readonly path: string;
@@ -69,6 +69,29 @@ export function validateSampleFields(fields: SampleFields, now: Date): FieldErro
     errors.push({ path: 'notes', message: `must be at most ${MAX_NOTES_LENGTH} characters long` });
   }
   return errors;
+}
+
+/**
+ * The field rules over a body that failed its schema elsewhere: every field that has the right
+ * type is still checked (stand-ins fill the others, and their errors are dropped), so a client
+ * sees all that is wrong in one answer.
+ */
+export function ruleErrorsOfWellTypedFields(raw: unknown, now: Date): FieldError[] {
+  if (typeof raw !== 'object' || raw === null) return [];
+  const body = raw as Record<string, unknown>;
+  const text = (key: string): string | undefined => (typeof body[key] === 'string' ? body[key] : undefined);
+  const sampleType = (sampleTypes as readonly unknown[]).includes(body.sampleType) ? (body.sampleType as SampleType) : undefined;
+  const checked = new Set(['subjectId', 'collectionDate', 'storageLocation', 'notes'].filter((key) => text(key) !== undefined));
+  // Tissue without a freezer is wrong whether the location is missing or elsewhere.
+  if (sampleType === 'tissue' && (body.storageLocation === undefined || body.storageLocation === null)) checked.add('storageLocation');
+  const fields: SampleFields = {
+    sampleType: sampleType ?? 'blood',
+    subjectId: text('subjectId') ?? 'P000',
+    collectionDate: text('collectionDate') ?? utcDate(now),
+    storageLocation: text('storageLocation') ?? null,
+    notes: text('notes') ?? null,
+  };
+  return validateSampleFields(fields, now).filter((error) => checked.has(error.path));
 }
 
 export type TransitionCheck = { readonly ok: true } | { readonly ok: false; readonly message: string };

@@ -16,9 +16,20 @@ export function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
   });
 }
 
-export function parseBody<S extends z.ZodType>(ctx: Context, schema: S): z.infer<S> {
-  const result = schema.safeParse(ctx.request.body ?? {});
-  if (!result.success) throw new HttpProblem(422, 'validation_failed', 'The request body breaks one or more rules.', { errors: fieldErrors(result.error) });
+/**
+ * The body against its schema; 422 validation_failed with every broken rule. `alsoCheck` (run only
+ * when the schema fails) adds a module's own rules over the fields that did have the right type,
+ * so one answer lists everything wrong, not the type errors first and the rules on the next try.
+ */
+export function parseBody<S extends z.ZodType>(ctx: Context, schema: S, alsoCheck?: (raw: unknown) => readonly FieldError[]): z.infer<S> {
+  const raw: unknown = ctx.request.body ?? {};
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const errors = fieldErrors(result.error);
+    const reported = new Set(errors.map((e) => e.path));
+    for (const extra of alsoCheck?.(raw) ?? []) if (!reported.has(extra.path)) errors.push(extra);
+    throw new HttpProblem(422, 'validation_failed', 'The request body breaks one or more rules.', { errors });
+  }
   return result.data;
 }
 

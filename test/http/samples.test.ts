@@ -40,7 +40,13 @@ test('POST /samples: rules give 422 with every error; unknown and server-owned f
   const bad = await call(api, 'POST', '/samples', { token: user.accessToken, body: { sampleType: 'urine', subjectId: 'x1', collectionDate: '2999-01-01' } });
   t.is(bad.status, 422);
   t.is(bad.body.code, 'validation_failed');
-  t.true(bad.body.errors.some((e: { path: string }) => e.path === 'sampleType'));
+  t.deepEqual(
+    bad.body.errors.map((e: { path: string }) => e.path).sort(),
+    ['collectionDate', 'sampleType', 'subjectId'],
+    'a type error does not hide the rules the other fields break: one answer lists them all',
+  );
+  const typed = await call(api, 'POST', '/samples', { token: user.accessToken, body: { sampleType: 'tissue', subjectId: 12, collectionDate: 'x' } });
+  t.deepEqual(typed.body.errors.map((e: { path: string }) => e.path).sort(), ['collectionDate', 'storageLocation', 'subjectId']);
   const rules = await call(api, 'POST', '/samples', { token: user.accessToken, body: sample({ subjectId: 'x1', collectionDate: '2999-01-01', sampleType: 'tissue' }) });
   t.is(rules.status, 422);
   t.deepEqual(rules.body.errors.map((e: { path: string }) => e.path).sort(), ['collectionDate', 'storageLocation', 'subjectId']);
