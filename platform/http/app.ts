@@ -12,6 +12,7 @@ import { problemMiddleware } from './problem.ts';
 import { assignRequestId } from './request-id.ts';
 import { applySecurityHeaders } from './security-headers.ts';
 import { errorTranslationOf } from './state.ts';
+import { staticRoutes } from './static-routes.ts';
 import { telemetryMiddleware } from './telemetry.ts';
 
 export interface HttpAppOptions {
@@ -76,7 +77,8 @@ export function createHttpApp(options: HttpAppOptions): Koa {
 
 /**
  * A router's routes, then its 405s with Allow (made problems by problemMiddleware), with the
- * router's error translation around both (modules' domain errors become problems). A router with a
+ * router's error translation around both (modules' domain errors become problems). Routes without
+ * parameters are found by exact path first (static-routes.ts). A router with a
  * prefix is entered only by paths under it: every router otherwise works out the request's host
  * and tests its routes against every request, whichever module the request is for.
  */
@@ -86,9 +88,11 @@ function mountRouter(router: Router<any, any>): Middleware {
   const routes = router.routes() as Step;
   const allowedMethods = router.allowedMethods() as Step;
   const translate = errorTranslationOf(router) ?? ((error: unknown) => error);
+  const shortcuts = staticRoutes(router);
   const both = async (ctx: Context, next: Next): Promise<void> => {
     try {
-      await routes(ctx, () => allowedMethods(ctx, next));
+      const route = shortcuts.get(ctx.path)?.get(ctx.method) ?? routes;
+      await route(ctx, () => allowedMethods(ctx, next));
     } catch (error) {
       throw translate(error);
     }
