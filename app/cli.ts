@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../platform/config.ts';
 import { createLogger, type Logger } from '../platform/logging.ts';
-import { Progress } from '../platform/progress.ts';
+import { PartsProgress } from '../platform/progress.ts';
 import { ProjectionEngine } from '../projections/engine/index.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { allProjections } from './modules.ts';
@@ -86,13 +86,11 @@ async function projections(config: Config, logger: Logger, args: string[]) {
       // All at once: rebuilds that start together share one read of the log.
       const started = Date.now();
       // Progress and ETA (on a terminal): how far each rebuild has read the log, in thousandths.
-      const progress = new Progress(`rebuilding ${names.join(', ')}`, names.length * 1000);
-      const read = new Map<string, number>();
-      const show = () => progress.update([...read.values()].reduce((sum, fraction) => sum + Math.round(fraction * 1000), 0));
+      const progress = new PartsProgress(`rebuilding ${names.join(', ')}`, names.length);
       // Settled, not all: one failing rebuild must not stop the others (the engine stops after this).
       const outcomes = await Promise.allSettled(
         names.map(async (n) => {
-          await engine.rebuild(n, { timeoutMs: 60 * 60_000, onProgress: (fraction) => (read.set(n, fraction), show()) });
+          await engine.rebuild(n, { timeoutMs: 60 * 60_000, onProgress: (fraction) => progress.update(n, fraction) });
           if (progress.stream.isTTY) progress.stream.write('\n');
           console.log(`rebuilt ${n} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         }),

@@ -77,9 +77,8 @@ try {
   if (oursCpu && providerCpu) {
     ourMicros = oursCpu.microsPerUnit - providerCpu.microsPerUnit; // the provider's and the load generator's share taken out
     const targetRate = CONNECTIONS / ((PROVIDER_MS + 10) / 1000);
-    const cores = machineCpu()!.cores;
     console.log(`${oursCpu.line}; of which ours (the provider's and the load generator's share, measured alone, taken out): ${Math.round(ourMicros).toLocaleString('en-US')} µs`);
-    console.log(`at the target (overhead < 10 ms at concurrency ${CONNECTIONS}: ${Math.round(targetRate)} messages/s) the whole machine would be ${((oursCpu.microsPerUnit * targetRate) / 1e6).toFixed(1)} cores busy of ${cores}`);
+    console.log(`at the target (overhead < 10 ms at concurrency ${CONNECTIONS}: ${Math.round(targetRate)} messages/s) the whole machine would be ${((oursCpu.microsPerUnit * targetRate) / 1e6).toFixed(1)} cores busy of ${oursCpu.cores}`);
   }
   mkdirSync(path.join(here, 'results'), { recursive: true });
   writeFileSync(path.join(here, 'results', 'dialog.json'), JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, providerAlone, ours, overheadP50, overheadP99, cpuMicrosPerMessage: oursCpu?.microsPerUnit, ourCpuMicrosPerMessage: ourMicros }, null, 2));

@@ -15,7 +15,7 @@ import { createKnex } from '../platform/database/knex.ts';
 import { eventMetadata, type CommandCause } from '../platform/eventstore/metadata.ts';
 import { comparePositions, type Position } from '../platform/eventstore/port.ts';
 import { openPostgresEventStore } from '../platform/eventstore/postgres.ts';
-import { Progress } from '../platform/progress.ts';
+import { PartsProgress, Progress } from '../platform/progress.ts';
 import { ProjectionEngine } from '../projections/engine/index.ts';
 import { migrateToLatest } from '../projections/migrations/index.ts';
 import { cpuPerUnit, machineCpu, scratchDatabase } from './support.ts';
@@ -88,19 +88,8 @@ try {
   const cpuAtStart = machineCpu();
   const nodeCpuAtStart = process.cpuUsage();
   const started = Date.now();
-  const rebuildProgress = new Progress('rebuild --all (thousandths of the log read, summed)', names.length * 1000);
-  const read = new Map<string, number>();
-  await Promise.all(
-    names.map((name) =>
-      engine.rebuild(name, {
-        timeoutMs: 60 * 60_000,
-        onProgress: (fraction) => {
-          read.set(name, fraction);
-          rebuildProgress.update([...read.values()].reduce((sum, f) => sum + Math.round(f * 1000), 0));
-        },
-      }),
-    ),
-  );
+  const rebuildProgress = new PartsProgress('rebuild --all (thousandths of the log read, summed)', names.length);
+  await Promise.all(names.map((name) => engine.rebuild(name, { timeoutMs: 60 * 60_000, onProgress: (fraction) => rebuildProgress.update(name, fraction) })));
   rebuildProgress.done();
   const seconds = (Date.now() - started) / 1000;
   const perProjection = appended / seconds;
@@ -117,8 +106,7 @@ try {
   console.log(`peak RSS ${mb(peakRss).toFixed(0)} MB`);
   if (cpu) console.log(`${cpu.line} (target 50,000)`);
   if (cpu && otherMicrosPerEvent !== undefined) {
-    const cores = machineCpu()?.cores ?? 1;
-    console.log(`of which this Node process ${nodeMicrosPerEvent.toFixed(1)} µs per event, PostgreSQL (every other process) ${otherMicrosPerEvent.toFixed(1)} µs: PostgreSQL's share alone caps ${cores} cores at ${Math.round((cores * 1e6) / otherMicrosPerEvent).toLocaleString('en-US')} events/s`);
+    console.log(`of which this Node process ${nodeMicrosPerEvent.toFixed(1)} µs per event, PostgreSQL (every other process) ${otherMicrosPerEvent.toFixed(1)} µs: PostgreSQL's share alone caps ${cpu.cores} cores at ${Math.round((cpu.cores * 1e6) / otherMicrosPerEvent).toLocaleString('en-US')} events/s`);
   }
   mkdirSync(path.join(here, 'results'), { recursive: true });
   writeFileSync(

@@ -56,13 +56,13 @@ export function machineCpu(): MachineCpu | undefined {
 }
 
 /** Busy CPU time since `start` per unit of work, and what it caps throughput at on this machine. */
-export function cpuPerUnit(start: MachineCpu | undefined, units: number, unit: string): { microsPerUnit: number; ceilingPerSecond: number; line: string } | undefined {
+export function cpuPerUnit(start: MachineCpu | undefined, units: number, unit: string): { microsPerUnit: number; ceilingPerSecond: number; cores: number; line: string } | undefined {
   const end = machineCpu();
   if (!start || !end || units <= 0) return undefined;
   const microsPerUnit = ((end.busySeconds - start.busySeconds) / units) * 1e6;
   const ceilingPerSecond = (end.cores * 1e6) / microsPerUnit;
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  return { microsPerUnit, ceilingPerSecond, line: `machine CPU: ${fmt(microsPerUnit)} µs busy per ${unit} (all processes); ${end.cores} cores cap this at ${fmt(ceilingPerSecond)} ${unit}s/s` };
+  return { microsPerUnit, ceilingPerSecond, cores: end.cores, line: `machine CPU: ${fmt(microsPerUnit)} µs busy per ${unit} (all processes); ${end.cores} cores cap this at ${fmt(ceilingPerSecond)} ${unit}s/s` };
 }
 
 /** The server benchmarks create their scratch databases on. */

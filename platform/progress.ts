@@ -32,3 +32,31 @@ export class Progress {
     if (this.#enabled) this.stream.write('\n');
   }
 }
+
+/**
+ * Progress of several parts running at once (e.g. rebuilds), each reporting the fraction it has
+ * done: shown as thousandths, summed over the parts.
+ */
+export class PartsProgress {
+  readonly #progress: Progress;
+  readonly #fractions = new Map<string, number>();
+
+  constructor(label: string, parts: number, stream: NodeJS.WriteStream = process.stderr) {
+    this.#progress = new Progress(label, parts * 1000, stream);
+  }
+
+  get stream(): NodeJS.WriteStream {
+    return this.#progress.stream;
+  }
+
+  update(part: string, fraction: number): void {
+    this.#fractions.set(part, fraction);
+    let thousandths = 0;
+    for (const f of this.#fractions.values()) thousandths += Math.round(f * 1000);
+    this.#progress.update(thousandths);
+  }
+
+  done(): void {
+    this.#progress.done();
+  }
+}

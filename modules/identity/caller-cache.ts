@@ -41,7 +41,7 @@ interface TokenEntry extends KnownToken {
 const signatureOf = (token: string): string => token.slice(token.lastIndexOf('.') + 1);
 
 /** The cache key of a session's caller. */
-export const sessionKey = (sessionId: string): string => `session:${sessionId}`;
+const sessionKey = (sessionId: string): string => `session:${sessionId}`;
 
 export class CallerCache {
   readonly #entries = new Map<string, Entry>();

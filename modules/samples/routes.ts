@@ -135,6 +135,9 @@ function domainProblem(error: unknown): unknown {
   return new HttpProblem(sampleErrorStatus[error.code], error.code, detail, error.errors.length > 0 ? { errors: error.errors } : {});
 }
 
+/** The field rules over a body that failed its schema (create, replace): one 422 lists everything. */
+const fieldRules = (raw: unknown) => ruleErrorsOfWellTypedFields(raw, new Date());
+
 const sampleNotFound = () => new HttpProblem(404, 'not_found', 'Sample not found.');
 
 export function sampleRouters(options: SampleRouteOptions): AppRouter[] {
@@ -183,7 +186,7 @@ export function sampleRouters(options: SampleRouteOptions): AppRouter[] {
   );
   router.post('/', async (ctx) => {
     const auth = requireAuth(ctx);
-    const { reason: bodyReason, ...input } = parseBody(ctx, createBody, (raw) => ruleErrorsOfWellTypedFields(raw, new Date()));
+    const { reason: bodyReason, ...input } = parseBody(ctx, createBody, fieldRules);
     const sample = await commands.register(auth.userId, input, commandCause(ctx, bodyReason));
     ctx.status = 201;
     ctx.set('Location', `/api/v1/samples/${sample.id}`);
@@ -265,7 +268,7 @@ export function sampleRouters(options: SampleRouteOptions): AppRouter[] {
     const auth = requireAuth(ctx);
     const id = parseId(ctx.params.id);
     const expected = expectedVersionFromIfMatch(ctx);
-    const { reason: bodyReason, ...body } = parseBody(ctx, putBody, (raw) => ruleErrorsOfWellTypedFields(raw, new Date()));
+    const { reason: bodyReason, ...body } = parseBody(ctx, putBody, fieldRules);
     const changes = { ...body, storageLocation: body.storageLocation ?? null, notes: body.notes ?? null };
     const sample = await commands.update(auth.userId, id, changes, expected, commandCause(ctx, bodyReason));
     setETag(ctx, sample.version);

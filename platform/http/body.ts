@@ -31,7 +31,6 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware {
       throw error;
     },
   });
-  // Reads (GET, HEAD, OPTIONS) pass straight through: koa-body would only work out the content type.
   const parseChecked = async (ctx: Context, next: Next): Promise<void> => {
     if (hasBody(ctx.req.headers)) {
       if (!ctx.is('application/json')) throw new HttpProblem(415, 'unsupported_media_type', 'Send the body as application/json.');
@@ -40,6 +39,7 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware {
     }
     await parse(ctx, next);
   };
-  // Reads pass straight on, in the caller's promise (no async frame of their own).
+  // Reads (GET, HEAD, OPTIONS) pass straight on, in the caller's promise: koa-body would only work
+  // out the content type.
   return (ctx, next) => (METHODS_WITH_BODY.has(ctx.method) ? parseChecked(ctx, next) : next());
 }
