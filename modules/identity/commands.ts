@@ -347,7 +347,7 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
         );
         const actor = { ...cause, actorId: user.state.userId, actorType: 'user' as const };
         if (!passwordVerified) {
-          inBackground(appendEvents(decision.events, actor)); // LoginFailed, for the audit trail
+          inBackground(withRetry(() => appendEvents(decision.events, actor))); // LoginFailed, for the audit trail
           return fail('invalid_credentials', 'invalid credentials');
         }
         const expected = new Map<string, ExpectedRevision>([
