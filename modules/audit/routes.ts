@@ -17,7 +17,7 @@ import { sealedFields as identitySealedFields } from '../identity/events.ts';
 
 /** Per event type, the fields holding personal data that new events seal with the owner's key. */
 const personalFields: ReadonlyMap<string, readonly string[]> = new Map(
-  [...Object.entries(identitySealedFields), ...Object.entries(dialogSealedFields)].filter(([, fields]) => fields.length > 0),
+  [...Object.entries(identitySealedFields), ...Object.entries(dialogSealedFields)].filter(([, f]) => f.length > 0),
 );
 
 const filterQuery = {
@@ -79,7 +79,9 @@ export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry; va
         const subject = typeof owner === 'string' ? owner : null;
         const data = await keys.openFields(subject, item.data);
         const fields = personalFields.get(item.type);
-        if (fields && subject && (await keys.erased(subject))) for (const f of fields) if (typeof data[f] === 'string') data[f] = ERASED;
+        if (fields && subject && (await keys.erased(subject))) {
+          for (const f of fields) if (typeof data[f] === 'string') data[f] = ERASED;
+        }
         return { ...item, data };
       }),
     );

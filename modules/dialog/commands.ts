@@ -13,7 +13,15 @@ import type { Assistant } from './assistant.ts';
 import { sealOrErased, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { contextWithinBudget } from './context.ts';
 import { decideConversation, DialogDomainError, type DialogCommand, type DialogLimits } from './decide.ts';
-import { conversationStream, dialogEventSchemaVersions, isDialogEventType, parseDialogEvent, sealedFields, type DialogEvent, type Usage } from './events.ts';
+import {
+  conversationStream,
+  dialogEventSchemaVersions,
+  isDialogEventType,
+  parseDialogEvent,
+  sealedFields,
+  type DialogEvent,
+  type Usage,
+} from './events.ts';
 import { evolveConversation, initialConversationState, type ConversationState } from './evolve.ts';
 import { UpstreamError } from './provider.ts';
 import * as queries from './queries.ts';
@@ -115,7 +123,11 @@ export function createDialogCommands(deps: DialogCommandDeps) {
         const at = now();
         const keys = deps.vault.scope();
         const stored = await Promise.all(
-          decision.events.map(async (e) => ({ type: e.type, data: await sealed(keys, e), metadata: eventMetadata(cause, dialogEventSchemaVersions[e.type], at) })),
+          decision.events.map(async (e) => ({
+            type: e.type,
+            data: await sealed(keys, e),
+            metadata: eventMetadata(cause, dialogEventSchemaVersions[e.type], at),
+          })),
         );
         const result = await store.append(conversationStream(conversationId), stored, { expectedRevision: expected });
         if (options.wait ?? true) await deps.waitForReadModel(result.position);

@@ -14,7 +14,12 @@ export const usageSchema = z.strictObject({ promptTokens: z.number().int().min(0
 export type Usage = z.infer<typeof usageSchema>;
 
 /** The title (≤ 200 characters) is sealed with the owner's key in new events, plain in events from before. */
-export const conversationStartedSchema = z.strictObject({ conversationId: id, ownerId: id, title: z.string().max(sealedLength(200)), startedAt: timestamp });
+export const conversationStartedSchema = z.strictObject({
+  conversationId: id,
+  ownerId: id,
+  title: z.string().max(sealedLength(200)),
+  startedAt: timestamp,
+});
 export const userMessagePostedSchema = z.strictObject({ conversationId: id, ownerId: id, messageId: id, content: z.string().max(100_000), postedAt: timestamp });
 export const assistantRepliedSchema = z.strictObject({
   conversationId: id,

@@ -104,7 +104,9 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     const recorded = await store.readStream(streamId);
     let state = initial;
     // Sealed fields (the email, request facts, key names) stay sealed: no decision reads them.
-    for (const r of recorded) if (isIdentityEventType(r.type)) state = evolve(state, parseIdentityEvent(r.type, r.data) as E);
+    for (const r of recorded) {
+      if (isIdentityEventType(r.type)) state = evolve(state, parseIdentityEvent(r.type, r.data) as E);
+    }
     const last = recorded.at(-1);
     return { state, expected: last === undefined ? 'no_stream' : last.revision };
   }
@@ -136,7 +138,9 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
   /** Work the answer does not wait for; stop() waits for it. */
   const pending = new Set<Promise<unknown>>();
   function inBackground(work: Promise<unknown>): void {
-    const tracked = work.catch((error: unknown) => deps.onBackgroundError?.(error)).finally(() => pending.delete(tracked));
+    const tracked = work
+      .catch((error: unknown) => deps.onBackgroundError?.(error))
+      .finally(() => pending.delete(tracked));
     pending.add(tracked);
   }
 
@@ -318,7 +322,8 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     async logIn(login: string, password: string, request: RequestFacts, cause: CommandCause): Promise<TokenPair> {
       const userId = await queries.findUserIdByLogin(knex, login);
       // Attempts count per account (its username and email are one budget), per name when unknown.
-      const account = userId ? `account:${userId}` : `name:${login.includes('@') ? normalizeEmail(login) : normalizeUsername(login)}`;
+      const name = login.includes('@') ? normalizeEmail(login) : normalizeUsername(login);
+      const account = userId ? `account:${userId}` : `name:${name}`;
       return withPasswordAttempt(account, async () => {
         // An unknown name does the same work as a wrong password on an account: it reads a stream
         // (one that does not exist), verifies against a dummy hash and answers alike; recording
@@ -326,10 +331,13 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
         const user = await loadUser(userId ?? randomUUID());
         const passwordHash = isRegistered(user.state) ? user.state.passwordHash : undefined;
         const passwordVerified = await hasher.verifyOrDummy(passwordHash, password);
-        if (!isRegistered(user.state) || passwordHash === undefined) return fail('invalid_credentials', 'invalid credentials');
+        if (!isRegistered(user.state) || passwordHash === undefined) {
+          return fail('invalid_credentials', 'invalid credentials');
+        }
         const sessionId = randomUUID();
         const refresh = generateRefreshToken(sessionId);
-        const upgradedPasswordHash = passwordVerified && hasher.needsRehash(passwordHash) ? await hasher.hash(password) : undefined;
+        const rehash = passwordVerified && hasher.needsRehash(passwordHash);
+        const upgradedPasswordHash = rehash ? await hasher.hash(password) : undefined;
         const decision = decideUser(
           {
             type: 'LogIn',
@@ -410,9 +418,10 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
           if (!isRegistered(user.state)) return fail('not_found', 'user not found');
           const currentPasswordVerified = await hasher.verify(user.state.passwordHash, currentPassword);
           // Hash only a password the decider will accept; otherwise it refuses before using the hash.
-          const acceptable = currentPasswordVerified && validatePassword(newPassword, user.state.username, 'newPassword').length === 0;
-          const newPasswordHash = acceptable ? await hasher.hash(newPassword) : '';
-          const decision = decideUser({ type: 'ChangePassword', data: { actor, currentPasswordVerified, newPassword, newPasswordHash, now: now() } }, user.state);
+          const rules = validatePassword(newPassword, user.state.username, 'newPassword');
+          const newPasswordHash = currentPasswordVerified && rules.length === 0 ? await hasher.hash(newPassword) : '';
+          const data = { actor, currentPasswordVerified, newPassword, newPasswordHash, now: now() };
+          const decision = decideUser({ type: 'ChangePassword', data }, user.state);
           return commit(decision, cause, new Map([[identityStreams.user(actor.userId), user.expected]]));
         }),
       );
@@ -445,7 +454,8 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
         withRetry(async () => {
           const user = await loadUser(userId);
           const self = user.state.status !== 'unregistered' && user.state.userId === actor.userId;
-          const passwordVerified = self && isRegistered(user.state) && password !== undefined ? await hasher.verify(user.state.passwordHash, password) : false;
+          const checked = self && isRegistered(user.state) && password !== undefined;
+          const passwordVerified = checked ? await hasher.verify(user.state.passwordHash, password) : false;
           if (isRegistered(user.state)) sealedEmail = user.state.email;
           const decision = decideUser({ type: 'EraseUser', data: { actor, passwordVerified, now: now() } }, user.state);
           return commit(decision, cause, new Map([[identityStreams.user(userId), user.expected]]));

@@ -95,8 +95,17 @@ export function identityModule(context: IdentityModuleContext): IdentityModule {
     knex: context.knex,
     openapi: context.openapi,
     // Per client network: an IPv6 client owns its whole /64.
-    authPerIp: context.rateLimit({ name: 'auth-ip', max: config.RATE_LIMIT_AUTH_PER_IP_PER_MINUTE, durationMs: 60_000, key: (ctx) => ipBucket(ctx.ip) }),
-    refreshFailures: context.failureLimit({ name: 'refresh', max: config.RATE_LIMIT_REFRESH_FAILURES_PER_15_MINUTES, windowMs: 15 * 60_000 }),
+    authPerIp: context.rateLimit({
+      name: 'auth-ip',
+      max: config.RATE_LIMIT_AUTH_PER_IP_PER_MINUTE,
+      durationMs: 60_000,
+      key: (ctx) => ipBucket(ctx.ip),
+    }),
+    refreshFailures: context.failureLimit({
+      name: 'refresh',
+      max: config.RATE_LIMIT_REFRESH_FAILURES_PER_15_MINUTES,
+      windowMs: 15 * 60_000,
+    }),
   });
   const authenticate = authenticationMiddleware({ knex: context.knex, accessTokens, cache, recordApiKeyUse: (keyId, userId, cause) => commands.recordApiKeyUse(keyId, userId, cause) });
 

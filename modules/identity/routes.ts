@@ -97,7 +97,10 @@ function toProblem(error: unknown): unknown {
   });
 }
 
-const requestFacts = (ctx: AppContext): RequestFacts => ({ ip: ctx.ip.slice(0, 45) || null, userAgent: ctx.get('user-agent') || null });
+const requestFacts = (ctx: AppContext): RequestFacts => ({
+  ip: ctx.ip.slice(0, 45) || null,
+  userAgent: ctx.get('user-agent') || null,
+});
 /** The caller of a login session: what an API key may not do (keys, password, erasure, administration). */
 const sessionActor = (ctx: AppContext, what: string): Actor => {
   const auth = requireSession(ctx, what);

@@ -136,11 +136,13 @@ export class PersonalDataVault implements PersonalData {
     type Row = { wrapped_key: Buffer | null } | undefined;
     let row = await this.#knex('personal_data_keys').where('subject_id', subjectId).first<Row>('wrapped_key');
     if (!row && create) {
-      await this.#knex('personal_data_keys').insert({ subject_id: subjectId, wrapped_key: encrypt(this.#master, randomBytes(32)) }).onConflict('subject_id').ignore();
+      const wrapped = encrypt(this.#master, randomBytes(32));
+      await this.#knex('personal_data_keys').insert({ subject_id: subjectId, wrapped_key: wrapped }).onConflict('subject_id').ignore();
       row = await this.#knex('personal_data_keys').where('subject_id', subjectId).first<Row>('wrapped_key');
     }
     if (!row) return { key: null, destroyed: false };
-    return row.wrapped_key ? { key: createSecretKey(decrypt(this.#master, row.wrapped_key)), destroyed: false } : { key: null, destroyed: true };
+    if (!row.wrapped_key) return { key: null, destroyed: true };
+    return { key: createSecretKey(decrypt(this.#master, row.wrapped_key)), destroyed: false };
   }
 
   /**

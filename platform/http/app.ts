@@ -46,7 +46,8 @@ const HEALTH_PATHS = /^\/health\//i;
 const DOCS_PATHS = /^\/(?:docs|api\/v1\/openapi\.json)\/?$/i;
 
 export function createHttpApp(options: HttpAppOptions): Koa {
-  const hops = options.trustProxy === true ? 1 : options.trustProxy === false ? 0 : Math.max(0, Math.floor(options.trustProxy));
+  const proxy = options.trustProxy;
+  const hops = proxy === true ? 1 : proxy === false ? 0 : Math.max(0, Math.floor(proxy));
   // maxIpsCount keeps only the rightmost `hops` entries; ctx.ip is the first of those.
   const app = new Koa({ proxy: hops > 0, maxIpsCount: hops });
   app.silent = true; // request errors are answered and logged by problemMiddleware, never printed by Koa

@@ -35,6 +35,9 @@ export interface FailureLimitOptions {
   readonly windowMs: number;
 }
 
+/** DECR, but only of a counter that still exists (one that expired stays gone). */
+const DECREMENT_EXISTING = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0";
+
 interface Window {
   count: number;
   resetAt: number;
@@ -65,8 +68,9 @@ export function failureLimit(backend: RateLimitBackend, options: FailureLimitOpt
   const refuse = (resetInMs: number): never => {
     rejections().add(1, { limiter: options.name });
     const retryAfter = Math.max(1, Math.ceil(resetInMs / 1000));
+    const limit = { policy: options.name, max: options.max, windowMs: options.windowMs };
     throw new HttpProblem(429, 'rate_limited', `Too many failed attempts: try again in ${retryAfter} s.`, {
-      headers: limitReachedHeaders({ policy: options.name, max: options.max, windowMs: options.windowMs, resetMs: Date.now() + resetInMs, retryAfterSeconds: retryAfter }),
+      headers: limitReachedHeaders({ ...limit, resetMs: Date.now() + resetInMs, retryAfterSeconds: retryAfter }),
     });
   };
 
@@ -76,12 +80,14 @@ export function failureLimit(backend: RateLimitBackend, options: FailureLimitOpt
     if (client) {
       try {
         // NX: the window starts at the first attempt and is not extended by later ones.
-        const results = await client.multi().incr(redisKey(key)).pexpire(redisKey(key), options.windowMs, 'NX').pttl(redisKey(key)).exec();
+        const k = redisKey(key);
+        const results = await client.multi().incr(k).pexpire(k, options.windowMs, 'NX').pttl(k).exec();
         const [count, , ttl] = (results ?? []).map(([error, value]) => {
           if (error) throw error;
           return value;
         });
-        return { count: Number(count), resetInMs: typeof ttl === 'number' && ttl > 0 ? ttl : options.windowMs, inRedis: true };
+        const resetInMs = typeof ttl === 'number' && ttl > 0 ? ttl : options.windowMs;
+        return { count: Number(count), resetInMs, inRedis: true };
       } catch (error) {
         backend.onFailure?.(error);
       }
@@ -101,9 +107,7 @@ export function failureLimit(backend: RateLimitBackend, options: FailureLimitOpt
     const client = redis();
     if (!client) return;
     // Only an existing counter: a DECR after the window ended would leave a counter without expiry.
-    await client
-      .eval("if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0", 1, redisKey(key))
-      .catch((error: unknown) => backend.onFailure?.(error));
+    await client.eval(DECREMENT_EXISTING, 1, redisKey(key)).catch((error: unknown) => backend.onFailure?.(error));
   };
 
   const reset = async (key: string): Promise<void> => {

@@ -82,7 +82,8 @@ export function canonicalJson(root: unknown): string {
 
 /** SHA-256 of what makes two requests to one route the same: query string, body and route parameters. */
 export function requestHash(ctx: Context, params: Readonly<Record<string, string>> = {}): string {
-  const hash = createHash('sha256').update(ctx.querystring).update('\n').update(canonicalJson(ctx.request.body ?? null));
+  const hash = createHash('sha256').update(ctx.querystring).update('\n');
+  hash.update(canonicalJson(ctx.request.body ?? null));
   if (Object.keys(params).length > 0) hash.update('\n').update(canonicalJson(params));
   return hash.digest('hex');
 }
@@ -111,7 +112,12 @@ const markerOf = (handlers: readonly unknown[]): RouteMarker | undefined => {
 };
 
 const withheld = () =>
-  new HttpProblem(409, 'idempotency_answer_withheld', 'The first request with this Idempotency-Key succeeded; its answer held a secret, which is shown only once and never kept. Look the result up instead of repeating the request.');
+  new HttpProblem(
+    409,
+    'idempotency_answer_withheld',
+    'The first request with this Idempotency-Key succeeded; its answer held a secret, which is shown only once ' +
+      'and never kept. Look the result up instead of repeating the request.',
+  );
 
 /** Only plain JSON answers can be replayed; streams (SSE) and buffers are answered once. */
 function storableBody(body: unknown): boolean {
@@ -161,33 +167,13 @@ export function idempotencyMiddleware(knex: Knex, ttlHours: number, options: Ide
     );
 
     if (claimed.rows.length === 0) {
-      const stored = await waitForAnswer(knex, owner, scopedKey, hash, waitMs);
-      if (stored === 'reused') throw new HttpProblem(422, 'idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
-      if (!stored) throw new HttpProblem(409, 'idempotency_request_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly.', { headers: { 'Retry-After': '1' } });
-      if (marker === 'secret') throw withheld();
-      for (const [name, value] of Object.entries(stored.response_headers ?? {})) ctx.set(name, value);
-      ctx.set('Idempotent-Replayed', 'true');
-      ctx.status = stored.response_status ?? 200;
-      if (stored.response_body !== null) ctx.body = stored.response_body;
+      replay(ctx, await waitForAnswer(knex, owner, scopedKey, hash, waitMs), marker);
       return;
     }
-
     let kept = false;
     try {
       await next();
-      if (ctx.status >= 200 && ctx.status < 300 && storableBody(ctx.body)) {
-        const secret = marker === 'secret';
-        const headers = secret ? {} : Object.fromEntries(REPLAYED_HEADERS.filter((h) => ctx.response.get(h)).map((h) => [h, ctx.response.get(h)]));
-        try {
-          await knex('idempotency_keys')
-            .where({ owner_id: owner, key: scopedKey })
-            .update({ state: 'completed', response_status: ctx.status, response_headers: headers, response_body: secret ? null : JSON.stringify(ctx.body ?? null) });
-          kept = true;
-        } catch (error) {
-          // The command did run: answer it; only a retry will run it again.
-          state.log.error({ err: error }, 'storing the idempotent answer failed');
-        }
-      }
+      kept = await keep(ctx, owner, scopedKey, marker);
     } finally {
       // Only successes are kept, so a failed attempt can be retried with the same key.
       if (!kept) {
@@ -198,8 +184,46 @@ export function idempotencyMiddleware(knex: Knex, ttlHours: number, options: Ide
       }
     }
   };
+
+  /** Stores a 2xx answer under the claimed key; false when there is nothing to keep or storing failed. */
+  const keep = async (ctx: Context, owner: string, scopedKey: string, marker: RouteMarker | undefined): Promise<boolean> => {
+    if (ctx.status < 200 || ctx.status >= 300 || !storableBody(ctx.body)) return false;
+    // An answer with a secret: only that the request succeeded is kept, never what it answered.
+    const secret = marker === 'secret';
+    const replayed = REPLAYED_HEADERS.filter((h) => ctx.response.get(h)).map((h): [string, string] => [h, ctx.response.get(h)]);
+    try {
+      await knex('idempotency_keys')
+        .where({ owner_id: owner, key: scopedKey })
+        .update({
+          state: 'completed',
+          response_status: ctx.status,
+          response_headers: secret ? {} : Object.fromEntries(replayed),
+          response_body: secret ? null : JSON.stringify(ctx.body ?? null),
+        });
+      return true;
+    } catch (error) {
+      // The command did run: answer it; only a retry will run it again.
+      (ctx.state as AppState).log.error({ err: error }, 'storing the idempotent answer failed');
+      return false;
+    }
+  };
   // Only POSTs carry the key; reads and other methods pass straight on (no async frame of their own).
   return (ctx, next) => (ctx.method === 'POST' ? claimOrReplay(ctx, next) : next());
+}
+
+/** Answers a repeat from what the first request left: its answer, or why there is none to give. */
+function replay(ctx: Context, stored: StoredAnswer | 'reused' | undefined, marker: RouteMarker | undefined): void {
+  if (stored === 'reused') throw new HttpProblem(422, 'idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
+  if (!stored) {
+    throw new HttpProblem(409, 'idempotency_request_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly.', {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  if (marker === 'secret') throw withheld();
+  for (const [name, value] of Object.entries(stored.response_headers ?? {})) ctx.set(name, value);
+  ctx.set('Idempotent-Replayed', 'true');
+  ctx.status = stored.response_status ?? 200;
+  if (stored.response_body !== null) ctx.body = stored.response_body;
 }
 
 async function waitForAnswer(knex: Knex, owner: string, key: string, hash: string, waitMs: number): Promise<StoredAnswer | 'reused' | undefined> {
