@@ -8,6 +8,7 @@ import { OpenApiRegistry } from '../platform/http/openapi.ts';
 import { idempotencyMiddleware, purgeExpiredIdempotencyKeys } from '../platform/http/idempotency.ts';
 import { memoryBackend, rateLimit, rateLimiterFactory, redisBackend, redisReadinessCheck, type RateLimitBackend } from '../platform/http/rate-limit.ts';
 import { failureLimit } from '../platform/http/failure-limit.ts';
+import { sessionOnlyPaths } from '../platform/http/require-auth.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
 import type { ReadinessCheck } from '../platform/http/health.ts';
 import type { AppState } from '../platform/http/state.ts';
@@ -117,7 +118,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
     const app = createHttpApp({
       logger,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
-      trustProxy: config.TRUST_PROXY,
+      trustProxy: config.trustProxyHops,
       openapi,
       readinessChecks,
       authenticate: modules.authenticate,
@@ -128,6 +129,8 @@ export async function startService(config: Config, logger: Logger, roles: Servic
           durationMs: 60_000,
           key: (ctx) => (ctx.state as AppState).auth?.userId ?? false,
         }),
+        // Administration is for people: an API key (a program's credential) is refused there.
+        sessionOnlyPaths(/^\/api\/v1\/admin(?:\/|$)/i, 'Administration'),
         idempotencyMiddleware(knex, config.IDEMPOTENCY_TTL_HOURS),
       ],
       routers: [...modules.routers, projectionAdminRouter(engine, openapi)],

@@ -42,7 +42,12 @@ export const envSchema = z.object({
   RATE_LIMIT_PER_USER_PER_MINUTE: int(600, 1, 1_000_000),
   RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: int(100, 1, 1_000_000),
   RATE_LIMIT_LOGIN_FAILURES_PER_15_MINUTES: int(10, 1, 1_000_000),
+  /** Per client network (IPv4 address, IPv6 /64): sized for a lab behind one address, not for one person. */
+  RATE_LIMIT_REFRESH_FAILURES_PER_15_MINUTES: int(100, 1, 1_000_000),
+  /** Older spelling of TRUST_PROXY_HOPS=1 (true) or 0 (false); TRUST_PROXY_HOPS wins when both are set. */
   TRUST_PROXY: bool(false),
+  /** Proxies in front of the API that append to X-Forwarded-For: the client is the entry this many from the right. */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).optional(),
   IDEMPOTENCY_TTL_HOURS: int(24, 1, 24 * 30),
   READ_YOUR_WRITES_TIMEOUT_MS: int(5000, 0, 60_000),
   PROJECTION_BATCH_SIZE: int(500, 1, 10_000),
@@ -82,6 +87,8 @@ export interface Config extends Env {
   readonly jwtKeys: readonly { kid: string; secret: string }[];
   /** The 32-byte master key of crypto-shredding. */
   readonly personalDataKey: Buffer;
+  /** X-Forwarded-For entries appended by our own proxies (0: the socket's address is the client). */
+  readonly trustProxyHops: number;
 }
 
 export class ConfigError extends Error {
@@ -148,5 +155,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length > 0) throw new ConfigError(problems);
   if (jwtKeys.length === 0) jwtKeys = [{ kid: 'dev', secret: developmentSecret(dataDir, 'jwt-dev') }];
   personalDataKey ??= createHash('sha256').update(developmentSecret(dataDir, 'personal-data-dev')).digest();
-  return { ...e, dataDir, jwtKeys, personalDataKey };
+  const trustProxyHops = e.TRUST_PROXY_HOPS ?? (e.TRUST_PROXY ? 1 : 0);
+  return { ...e, dataDir, jwtKeys, personalDataKey, trustProxyHops };
 }

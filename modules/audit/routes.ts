@@ -11,7 +11,14 @@ import { createRouter, stateOf, type AppContext, type AppRouter } from '../../pl
 import { parseQuery } from '../../platform/http/validate.ts';
 import { listAudit, type AuditItem, type AuditScope } from './queries.ts';
 import { verifyAll, verifyOwner } from './verify.ts';
-import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { ERASED, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { sealedFields as dialogSealedFields } from '../dialog/events.ts';
+import { sealedFields as identitySealedFields } from '../identity/events.ts';
+
+/** Per event type, the fields holding personal data that new events seal with the owner's key. */
+const personalFields: ReadonlyMap<string, readonly string[]> = new Map(
+  [...Object.entries(identitySealedFields), ...Object.entries(dialogSealedFields)].filter(([, f]) => f.length > 0),
+);
 
 const filterQuery = {
   streamId: z.string().max(200).optional(),
@@ -59,14 +66,26 @@ const csvLine = (item: AuditItem) =>
 
 export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry; vault: PersonalDataVault }): AppRouter[] {
   const { knex, openapi, vault } = options;
-  /** Sealed personal data is shown opened, or "[erased]" once its owner was erased. */
-  const readable = async (items: readonly AuditItem[]): Promise<AuditItem[]> =>
-    Promise.all(
+  /**
+   * Sealed personal data is shown opened, or "[erased]" once its owner was erased. Events stored
+   * before a field was sealed hold it in plain text, and an event cannot be rewritten: once the
+   * owner is erased, those fields are shown as "[erased]" too. One key lookup per owner and page.
+   */
+  const readable = async (items: readonly AuditItem[]): Promise<AuditItem[]> => {
+    const keys = vault.scope();
+    return Promise.all(
       items.map(async (item) => {
         const owner = item.data.ownerId ?? item.data.userId;
-        return { ...item, data: await vault.openFields(typeof owner === 'string' ? owner : null, item.data) };
+        const subject = typeof owner === 'string' ? owner : null;
+        const data = await keys.openFields(subject, item.data);
+        const fields = personalFields.get(item.type);
+        if (fields && subject && (await keys.erased(subject))) {
+          for (const f of fields) if (typeof data[f] === 'string') data[f] = ERASED;
+        }
+        return { ...item, data };
       }),
     );
+  };
   const router = createRouter({ prefix: '/api/v1/audit' });
   openapi.tag('audit', 'The audit trail: every change, attributable, time-stamped, with reason; export; tamper evidence');
   const tags = ['audit'];

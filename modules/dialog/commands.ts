@@ -10,10 +10,18 @@ import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { eventMetadata } from '../../platform/eventstore/metadata.ts';
 import { StreamConflictError, type EventStore, type ExpectedRevision, type Position } from '../../platform/eventstore/port.ts';
 import type { Assistant } from './assistant.ts';
-import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { sealOrErased, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { contextWithinBudget } from './context.ts';
 import { decideConversation, DialogDomainError, type DialogCommand, type DialogLimits } from './decide.ts';
-import { conversationStream, dialogEventSchemaVersions, isDialogEventType, parseDialogEvent, type Usage } from './events.ts';
+import {
+  conversationStream,
+  dialogEventSchemaVersions,
+  isDialogEventType,
+  parseDialogEvent,
+  sealedFields,
+  type DialogEvent,
+  type Usage,
+} from './events.ts';
 import { evolveConversation, initialConversationState, type ConversationState } from './evolve.ts';
 import { UpstreamError } from './provider.ts';
 import * as queries from './queries.ts';
@@ -22,11 +30,21 @@ export interface DialogCommandDeps {
   readonly store: EventStore;
   readonly knex: Knex;
   readonly assistant: Assistant;
-  /** Message text is personal data: sealed with the owner's key (crypto-shredding). */
+  /** Message text and titles are personal data: sealed with the owner's key (crypto-shredding). */
   readonly vault: PersonalDataVault;
   readonly waitForReadModel: (position: Position) => Promise<boolean>;
   readonly limits: DialogLimits & { readonly contextTokens: number; readonly dailyMessages: number; readonly dailyTokens: number };
   readonly now?: () => Date;
+}
+
+/** The event's data with its personal fields (sealedFields) sealed with the owner's key. */
+async function sealed(keys: PersonalData, event: DialogEvent): Promise<Record<string, unknown>> {
+  const data: Record<string, unknown> = { ...event.data };
+  for (const field of sealedFields[event.type]) {
+    const value = data[field];
+    if (typeof value === 'string') data[field] = await sealOrErased(keys, event.data.ownerId, value);
+  }
+  return data;
 }
 
 export interface PostedQuestion {
@@ -103,11 +121,13 @@ export function createDialogCommands(deps: DialogCommandDeps) {
       if (!decision.ok) throw new DialogDomainError(decision.error);
       try {
         const at = now();
+        const keys = deps.vault.scope();
         const stored = await Promise.all(
-          decision.events.map(async (e) => {
-            const data = e.type === 'UserMessagePosted' || e.type === 'AssistantReplied' ? { ...e.data, content: await deps.vault.seal(e.data.ownerId, e.data.content) } : e.data;
-            return { type: e.type, data, metadata: eventMetadata(cause, dialogEventSchemaVersions[e.type], at) };
-          }),
+          decision.events.map(async (e) => ({
+            type: e.type,
+            data: await sealed(keys, e),
+            metadata: eventMetadata(cause, dialogEventSchemaVersions[e.type], at),
+          })),
         );
         const result = await store.append(conversationStream(conversationId), stored, { expectedRevision: expected });
         if (options.wait ?? true) await deps.waitForReadModel(result.position);

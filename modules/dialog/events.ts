@@ -4,6 +4,7 @@
 // messages, so its stream stays short; a longer talk starts a new conversation.
 // Message text is personal data (crypto-shredding encrypts it, see the audit issue).
 import { z } from 'zod';
+import { sealedLength } from '../../platform/crypto/personal-data.ts';
 import { eventCatalog, type EventsOf } from '../../platform/eventstore/catalog.ts';
 
 const id = z.uuid();
@@ -12,7 +13,13 @@ const timestamp = z.iso.datetime();
 export const usageSchema = z.strictObject({ promptTokens: z.number().int().min(0), completionTokens: z.number().int().min(0) });
 export type Usage = z.infer<typeof usageSchema>;
 
-export const conversationStartedSchema = z.strictObject({ conversationId: id, ownerId: id, title: z.string().max(200), startedAt: timestamp });
+/** The title (≤ 200 characters) is sealed with the owner's key in new events, plain in events from before. */
+export const conversationStartedSchema = z.strictObject({
+  conversationId: id,
+  ownerId: id,
+  title: z.string().max(sealedLength(200)),
+  startedAt: timestamp,
+});
 export const userMessagePostedSchema = z.strictObject({ conversationId: id, ownerId: id, messageId: id, content: z.string().max(100_000), postedAt: timestamp });
 export const assistantRepliedSchema = z.strictObject({
   conversationId: id,
@@ -53,6 +60,15 @@ export const dialogEventSchemaVersions: Readonly<Record<DialogEventType, number>
   AssistantReplied: 1,
   AssistantReplyFailed: 1,
   ConversationArchived: 1,
+};
+
+/** Personal data, sealed with the owner's key (data.ownerId) in new events: erasure makes it unreadable. */
+export const sealedFields: Readonly<Record<DialogEventType, readonly string[]>> = {
+  ConversationStarted: ['title'],
+  UserMessagePosted: ['content'],
+  AssistantReplied: ['content'],
+  AssistantReplyFailed: [],
+  ConversationArchived: [],
 };
 
 type Schemas = typeof dialogEventSchemas;

@@ -8,7 +8,17 @@ import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { eventMetadata } from '../../platform/eventstore/metadata.ts';
 import { StreamConflictError, type ExpectedRevision, type EventStore, type Position, comparePositions } from '../../platform/eventstore/port.ts';
 import type { ApiKeyEvent, IdentityEvent, Role, SessionEvent, UserEvent } from './events.ts';
-import { callerChangingEvents, identityEventSchemaVersions, identityStreams, isIdentityEventType, parseIdentityEvent, streamOf } from './events.ts';
+import {
+  callerChangingEvents,
+  identityEventSchemaVersions,
+  identityStreams,
+  isIdentityEventType,
+  normalizeEmail,
+  normalizeUsername,
+  parseIdentityEvent,
+  sealedFields,
+  streamOf,
+} from './events.ts';
 import {
   decideApiKey,
   decideSession,
@@ -25,17 +35,40 @@ import {
 import type { ApiKeyState, RegisteredUser, SessionState, UserState } from './evolve.ts';
 import { evolveApiKey, evolveSession, evolveUser, initialApiKeyState, initialSessionState, initialUserState } from './evolve.ts';
 import type { PasswordHasher } from './passwords.ts';
-import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { ERASED, sealOrErased, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import * as queries from './queries.ts';
 import { validatePassword, validateRegistration } from './rules.ts';
 import { generateApiKey, generateRefreshToken, parseRefreshToken, type AccessTokens } from './tokens.ts';
+
+/** One password attempt, counted before the password is checked. */
+export interface PasswordAttempt {
+  /** The password was right: the account's failures are forgotten. */
+  succeeded(): Promise<void>;
+  /** Something else than a wrong password ended the attempt: it does not count. */
+  release(): Promise<void>;
+}
+
+/**
+ * Limits password checks (login, password change, erasure) per account, counting each attempt
+ * before argon2 runs: throws (429) when the account has none left. A wrong password keeps its
+ * attempt counted.
+ */
+export interface PasswordAttempts {
+  reserve(account: string): Promise<PasswordAttempt>;
+}
 
 export interface IdentityCommandDeps {
   readonly store: EventStore;
   readonly knex: Knex;
   readonly hasher: PasswordHasher;
-  /** Seals the email in UserRegistered; erasure destroys the key. */
+  /** Seals the personal data of identity events (sealedFields); erasure destroys the key. */
   readonly vault: PersonalDataVault;
+  /** Attempt limits on password checks (the HTTP service's; none from the command line). */
+  readonly passwordAttempts?: PasswordAttempts;
+  /** After an erasure: forget what else is kept of the user (e.g. kept Idempotency-Key answers). */
+  readonly onErased?: (userId: string) => Promise<void>;
+  /** Work the answer does not wait for (the record of a failed login) that failed. */
+  readonly onBackgroundError?: (error: unknown) => void;
   readonly accessTokens: AccessTokens;
   readonly refreshTokenTtlDays: number;
   /** Read-your-writes: resolves once the identity read model reached the position (bounded). */
@@ -70,12 +103,9 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
   async function load<S, E extends IdentityEvent>(streamId: string, evolve: (s: S, e: E) => S, initial: S): Promise<Loaded<S>> {
     const recorded = await store.readStream(streamId);
     let state = initial;
+    // Sealed fields (the email, request facts, key names) stay sealed: no decision reads them.
     for (const r of recorded) {
-      if (!isIdentityEventType(r.type)) continue;
-      const event = parseIdentityEvent(r.type, r.data);
-      // The email is sealed with the user's key (crypto-shredding): opened for the decider.
-      const opened = event.type === 'UserRegistered' ? { ...event, data: { ...event.data, email: await deps.vault.open(event.data.userId, event.data.email) } } : event;
-      state = evolve(state, opened as E);
+      if (isIdentityEventType(r.type)) state = evolve(state, parseIdentityEvent(r.type, r.data) as E);
     }
     const last = recorded.at(-1);
     return { state, expected: last === undefined ? 'no_stream' : last.revision };
@@ -93,15 +123,55 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     metadata: eventMetadata(cause, identityEventSchemaVersions[event.type], at),
   });
 
+  /** The event with its personal data (sealedFields) sealed with its user's key. */
+  async function sealed(event: IdentityEvent, keys: PersonalData): Promise<IdentityEvent> {
+    const fields = sealedFields[event.type];
+    if (fields.length === 0) return event;
+    const data: Record<string, unknown> = { ...event.data };
+    for (const field of fields) {
+      const value = data[field];
+      if (typeof value === 'string') data[field] = await sealOrErased(keys, event.data.userId, value);
+    }
+    return { ...event, data } as IdentityEvent;
+  }
+
+  /** Work the answer does not wait for; stop() waits for it. */
+  const pending = new Set<Promise<unknown>>();
+  function inBackground(work: Promise<unknown>): void {
+    const tracked = work
+      .catch((error: unknown) => deps.onBackgroundError?.(error))
+      .finally(() => pending.delete(tracked));
+    pending.add(tracked);
+  }
+
+  /**
+   * Runs a password check under one attempt of the account's (or unknown login name's) budget,
+   * reserved before it: a wrong password keeps the attempt counted, the right one clears the
+   * failures, anything else gives the attempt back.
+   */
+  async function withPasswordAttempt<T>(account: string, check: () => Promise<T>): Promise<T> {
+    const attempt = await deps.passwordAttempts?.reserve(account);
+    try {
+      const result = await check();
+      await attempt?.succeeded();
+      return result;
+    } catch (error) {
+      if (!(error instanceof IdentityDomainError && error.code === 'invalid_credentials')) await attempt?.release();
+      throw error;
+    }
+  }
+
   /**
    * Appends a decision's events, stream by stream in decision order, each with the expected
    * revision given for it ('any' otherwise). Returns the position of the last append.
    */
   async function appendEvents(events: readonly IdentityEvent[], cause: CommandCause, expected: ReadonlyMap<string, ExpectedRevision> = new Map()): Promise<Position | undefined> {
     const at = now();
+    const keys = deps.vault.scope();
     let position: Position | undefined;
     for (const [streamId, streamEvents] of groupByStream(events)) {
-      const result = await store.append(streamId, streamEvents.map((e) => toNew(e, cause, at)), { expectedRevision: expected.get(streamId) ?? 'any' });
+      const stored = await Promise.all(streamEvents.map(async (e) => toNew(await sealed(e, keys), cause, at)));
+      const result = await store.append(streamId, stored, { expectedRevision: expected.get(streamId) ?? 'any' });
       for (const e of streamEvents) if (callerChangingEvents.has(e.type)) changedUsers.set(e.data.userId, result.position);
       if (!position || comparePositions(result.position, position) > 0) position = result.position;
     }
@@ -182,6 +252,21 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     return last;
   }
 
+  /** Revokes every active API key of a user (password change, erasure); the position of the last revocation. */
+  async function revokeApiKeys(userId: string, cause: CommandCause): Promise<Position | undefined> {
+    let last: Position | undefined;
+    for (const keyId of await queries.activeApiKeyIds(knex, userId)) {
+      const position = await withRetry(async () => {
+        const key = await loadApiKey(keyId);
+        const decision = decideApiKey({ type: 'RevokeApiKey', data: { actor: systemActor, now: now() } }, key.state);
+        if (!decision.ok || decision.events.length === 0) return undefined; // revoked already
+        return appendEvents(decision.events, cause, new Map([[identityStreams.apiKey(keyId), key.expected]]));
+      });
+      if (position) last = position;
+    }
+    return last;
+  }
+
   async function issueTokens(userId: string, role: Role, sessionId: string, refreshToken: string): Promise<TokenPair> {
     const access = await deps.accessTokens.sign({ userId, role, sessionId }, now());
     return { accessToken: access.token, refreshToken, tokenType: 'Bearer', expiresIn: access.expiresIn };
@@ -229,38 +314,57 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
 
     register,
 
+    /** Waits for work the answers did not wait for (stop() of the module). */
+    async drain(): Promise<void> {
+      await Promise.all(pending);
+    },
+
     async logIn(login: string, password: string, request: RequestFacts, cause: CommandCause): Promise<TokenPair> {
       const userId = await queries.findUserIdByLogin(knex, login);
-      const user = userId ? await loadUser(userId) : undefined;
-      const passwordHash = user && isRegistered(user.state) ? user.state.passwordHash : undefined;
-      // Unknown users cost the same argon2 work as a wrong password and get the same answer.
-      const passwordVerified = await hasher.verifyOrDummy(passwordHash, password);
-      if (!user || !isRegistered(user.state) || passwordHash === undefined) return fail('invalid_credentials', 'invalid credentials');
-      const sessionId = randomUUID();
-      const refresh = generateRefreshToken(sessionId);
-      const upgradedPasswordHash = passwordVerified && hasher.needsRehash(passwordHash) ? await hasher.hash(password) : undefined;
-      const decision = decideUser(
-        {
-          type: 'LogIn',
-          data: {
-            passwordVerified,
-            sessionId,
-            refreshTokenHash: refresh.tokenHash,
-            sessionTtlSeconds: deps.refreshTokenTtlDays * 86_400,
-            request,
-            now: now(),
-            ...(upgradedPasswordHash ? { upgradedPasswordHash } : {}),
+      // Attempts count per account (its username and email are one budget), per name when unknown.
+      const name = login.includes('@') ? normalizeEmail(login) : normalizeUsername(login);
+      const account = userId ? `account:${userId}` : `name:${name}`;
+      return withPasswordAttempt(account, async () => {
+        // An unknown name does the same work as a wrong password on an account: it reads a stream
+        // (one that does not exist), verifies against a dummy hash and answers alike; recording
+        // the failure of an account is not waited for.
+        const user = await loadUser(userId ?? randomUUID());
+        const passwordHash = isRegistered(user.state) ? user.state.passwordHash : undefined;
+        const passwordVerified = await hasher.verifyOrDummy(passwordHash, password);
+        if (!isRegistered(user.state) || passwordHash === undefined) {
+          return fail('invalid_credentials', 'invalid credentials');
+        }
+        const sessionId = randomUUID();
+        const refresh = generateRefreshToken(sessionId);
+        const rehash = passwordVerified && hasher.needsRehash(passwordHash);
+        const upgradedPasswordHash = rehash ? await hasher.hash(password) : undefined;
+        const decision = decideUser(
+          {
+            type: 'LogIn',
+            data: {
+              passwordVerified,
+              sessionId,
+              refreshTokenHash: refresh.tokenHash,
+              sessionTtlSeconds: deps.refreshTokenTtlDays * 86_400,
+              request,
+              now: now(),
+              ...(upgradedPasswordHash ? { upgradedPasswordHash } : {}),
+            },
           },
-        },
-        user.state,
-      );
-      const expected = new Map<string, ExpectedRevision>([
-        [identityStreams.session(sessionId), 'no_stream'],
-        [identityStreams.user(user.state.userId), user.expected],
-      ]);
-      const actor = { ...cause, actorId: user.state.userId, actorType: 'user' as const };
-      await commit(decision, actor, expected);
-      return issueTokens(user.state.userId, user.state.role, sessionId, refresh.token);
+          user.state,
+        );
+        const actor = { ...cause, actorId: user.state.userId, actorType: 'user' as const };
+        if (!passwordVerified) {
+          inBackground(withRetry(() => appendEvents(decision.events, actor))); // LoginFailed, for the audit trail
+          return fail('invalid_credentials', 'invalid credentials');
+        }
+        const expected = new Map<string, ExpectedRevision>([
+          [identityStreams.session(sessionId), 'no_stream'],
+          [identityStreams.user(user.state.userId), user.expected],
+        ]);
+        await commit(decision, actor, expected);
+        return issueTokens(user.state.userId, user.state.role, sessionId, refresh.token);
+      });
     },
 
     async refresh(refreshToken: string, request: RequestFacts, cause: CommandCause): Promise<TokenPair> {
@@ -306,18 +410,24 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
       });
     },
 
+    /** Ends every session and revokes every API key: whoever held the old password may have made them. */
     async changePassword(actor: Actor, currentPassword: string, newPassword: string, cause: CommandCause): Promise<void> {
-      await withRetry(async () => {
-        const user = await loadUser(actor.userId);
-        if (!isRegistered(user.state)) return fail('not_found', 'user not found');
-        const currentPasswordVerified = await hasher.verify(user.state.passwordHash, currentPassword);
-        // Hash only a password the decider will accept; otherwise it refuses before using the hash.
-        const acceptable = currentPasswordVerified && validatePassword(newPassword, user.state.username, 'newPassword').length === 0;
-        const newPasswordHash = acceptable ? await hasher.hash(newPassword) : '';
-        const decision = decideUser({ type: 'ChangePassword', data: { actor, currentPasswordVerified, newPassword, newPasswordHash, now: now() } }, user.state);
-        return commit(decision, cause, new Map([[identityStreams.user(actor.userId), user.expected]]));
-      });
-      await settle(await revokeOpenSessions(actor.userId, 'password_changed', systemActor, cause));
+      await withPasswordAttempt(`account:${actor.userId}`, () =>
+        withRetry(async () => {
+          const user = await loadUser(actor.userId);
+          if (!isRegistered(user.state)) return fail('not_found', 'user not found');
+          const currentPasswordVerified = await hasher.verify(user.state.passwordHash, currentPassword);
+          // Hash only a password the decider will accept; otherwise it refuses before using the hash.
+          const rules = validatePassword(newPassword, user.state.username, 'newPassword');
+          const newPasswordHash = currentPasswordVerified && rules.length === 0 ? await hasher.hash(newPassword) : '';
+          const data = { actor, currentPasswordVerified, newPassword, newPasswordHash, now: now() };
+          const decision = decideUser({ type: 'ChangePassword', data }, user.state);
+          return commit(decision, cause, new Map([[identityStreams.user(actor.userId), user.expected]]));
+        }),
+      );
+      const sessions = await revokeOpenSessions(actor.userId, 'password_changed', systemActor, cause);
+      const keys = await revokeApiKeys(actor.userId, cause);
+      await settle(keys ?? sessions);
     },
 
     async setActive(actor: Actor, userId: string, active: boolean, cause: CommandCause): Promise<void> {
@@ -339,25 +449,29 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
 
     /** DELETE /auth/me (password required) or an admin's erasure: the account's personal data goes, its sessions and keys stop. */
     async erase(actor: Actor, userId: string, password: string | undefined, cause: CommandCause): Promise<void> {
-      let email: string | undefined;
-      await withRetry(async () => {
-        const user = await loadUser(userId);
-        const self = user.state.status !== 'unregistered' && user.state.userId === actor.userId;
-        const passwordVerified = self && isRegistered(user.state) && password !== undefined ? await hasher.verify(user.state.passwordHash, password) : false;
-        if (isRegistered(user.state)) email = user.state.email;
-        const decision = decideUser({ type: 'EraseUser', data: { actor, passwordVerified, now: now() } }, user.state);
-        return commit(decision, cause, new Map([[identityStreams.user(userId), user.expected]]));
-      });
-      // Crypto-shredding: the sealed email (and dialog text) of this user is unreadable from now on.
+      let sealedEmail: string | undefined;
+      const run = () =>
+        withRetry(async () => {
+          const user = await loadUser(userId);
+          const self = user.state.status !== 'unregistered' && user.state.userId === actor.userId;
+          const checked = self && isRegistered(user.state) && password !== undefined;
+          const passwordVerified = checked ? await hasher.verify(user.state.passwordHash, password) : false;
+          if (isRegistered(user.state)) sealedEmail = user.state.email;
+          const decision = decideUser({ type: 'EraseUser', data: { actor, passwordVerified, now: now() } }, user.state);
+          return commit(decision, cause, new Map([[identityStreams.user(userId), user.expected]]));
+        });
+      // Only a password check counts as an attempt (users erasing themselves).
+      await (password !== undefined && actor.userId === userId ? withPasswordAttempt(`account:${userId}`, run) : run());
+      // The email is needed once more, to free its reservation: opened before the key goes.
+      const email = sealedEmail === undefined ? undefined : await deps.vault.open(userId, sealedEmail);
+      // Crypto-shredding: everything sealed with this user's key is unreadable from now on, in
+      // every process (none keeps a key beyond one unit of work).
       await deps.vault.destroy(userId);
-      let last = await revokeOpenSessions(userId, 'user_erased', systemActor, cause);
-      for (const keyId of await queries.activeApiKeyIds(knex, userId)) {
-        const key = await loadApiKey(keyId);
-        const decision = decideApiKey({ type: 'RevokeApiKey', data: { actor: systemActor, now: now() } }, key.state);
-        if (decision.ok && decision.events.length > 0) last = await appendEvents(decision.events, cause, new Map([[identityStreams.apiKey(keyId), key.expected]]));
-      }
+      await deps.onErased?.(userId);
+      const sessions = await revokeOpenSessions(userId, 'user_erased', systemActor, cause);
+      const keys = await revokeApiKeys(userId, cause);
       // The email may be used again; the username stays reserved so nobody can pose as the erased user.
-      if (email !== undefined) {
+      if (email !== undefined && email !== ERASED) {
         const streamId = identityStreams.emailReservation(email);
         const reservation = await store.readStream(streamId);
         const lastEvent = reservation.at(-1);
@@ -366,7 +480,7 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
           await release({ type: 'EmailReleased', data: { userId, emailHash } }, lastEvent.revision, cause).catch(() => undefined);
         }
       }
-      await settle(last);
+      await settle(keys ?? sessions);
     },
 
     async createApiKey(actor: Actor, name: string, cause: CommandCause): Promise<{ id: string; name: string; key: string; createdAt: string }> {

@@ -14,6 +14,7 @@
 //   apikey-<keyId>                            creation and revocation
 //   apikey-usage-<keyId>-<yyyy-mm-dd>         at most one ApiKeyUsed per key per UTC day ("no_stream" append)
 import { z } from 'zod';
+import { sealedLength } from '../../platform/crypto/personal-data.ts';
 import { eventCatalog, type EventsOf } from '../../platform/eventstore/catalog.ts';
 import { sha256Hex } from './digest.ts';
 
@@ -40,9 +41,12 @@ const argon2idHash = z.string().regex(/^\$argon2id\$/, 'must be an argon2id hash
 const role = z.enum(roles);
 /** Who did it, when it is not the user themself (admin id, or null for the system). */
 const performedBy = z.uuid().nullable();
-/** Request facts kept for the audit trail; personal data (see personalDataFields). */
-const ip = z.string().max(45).nullable();
-const userAgent = z.string().max(256).nullable();
+/**
+ * Request facts kept for the audit trail; personal data (see personalDataFields), sealed with the
+ * user's key (crypto-shredding) in new events, plain in events from before: room for either.
+ */
+const ip = z.string().max(sealedLength(45)).nullable();
+const userAgent = z.string().max(sealedLength(256)).nullable();
 
 // --- user-<id> ---------------------------------------------------------------------------
 
@@ -146,7 +150,8 @@ export const loginFailedSchema = z.strictObject({
 export const apiKeyCreatedSchema = z.strictObject({
   keyId: id,
   userId: id,
-  name: z.string().min(1).max(100),
+  /** 1–100 characters; sealed with the owner's key in new events (see sealedFields). */
+  name: z.string().min(1).max(sealedLength(100)),
   /** The non-secret head of the key (`vlg_<keyId hex>`), shown in lists to recognise a key. */
   prefix: z.string().min(1).max(64),
   secretHash: sha256,
@@ -237,6 +242,19 @@ export const personalDataFields: Readonly<Record<IdentityEventType, readonly str
   ApiKeyCreated: ['name'],
   ApiKeyRevoked: [],
   ApiKeyUsed: [],
+};
+
+/**
+ * The personal data new events carry sealed with the user's key (data.userId): every declared
+ * field except the username, which stays readable by design (it is the id of its reservation
+ * stream, so that nobody can take an erased user's name). After erasure the audit trail shows
+ * these fields as "[erased]", also in events stored before they were sealed.
+ */
+export const sealedFields: Readonly<Record<IdentityEventType, readonly string[]>> = {
+  ...personalDataFields,
+  UserRegistered: ['email'],
+  UsernameReserved: [],
+  UsernameReleased: [],
 };
 
 type Schemas = typeof identityEventSchemas;

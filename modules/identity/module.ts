@@ -8,14 +8,15 @@ import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import type { FailureLimit, FailureLimitOptions } from '../../platform/http/failure-limit.ts';
+import { purgeIdempotencyKeysOf } from '../../platform/http/idempotency.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
-import type { RateLimitFactory } from '../../platform/http/rate-limit.ts';
+import { ipBucket, type RateLimitFactory } from '../../platform/http/rate-limit.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
 import { listenToChannel, type ChannelListener } from '../../platform/database/notifications.ts';
 import { authenticationMiddleware } from './authenticate.ts';
 import { CallerCache } from './caller-cache.ts';
 import { identityChangedChannel } from './events.ts';
-import { createIdentityCommands, type IdentityCommands } from './commands.ts';
+import { createIdentityCommands, type IdentityCommands, type PasswordAttempts } from './commands.ts';
 import { createPasswordHasher, type PasswordHasher } from './passwords.ts';
 import { identityRouters } from './routes.ts';
 import { createAccessTokens } from './tokens.ts';
@@ -52,10 +53,18 @@ export interface IdentityModule {
 export const defaultAdminEmail = (username: string): string => `${username.toLowerCase()}@admin.vialog.invalid`;
 
 export function identityCommandsFor(
-  context: Pick<IdentityModuleContext, 'config' | 'knex' | 'store' | 'waitForProjections' | 'hasher' | 'vault'> & { onCallerChanged?: (userId: string) => void },
+  context: Pick<IdentityModuleContext, 'config' | 'knex' | 'store' | 'waitForProjections' | 'hasher' | 'vault'> & {
+    onCallerChanged?: (userId: string) => void;
+    passwordAttempts?: PasswordAttempts;
+    onBackgroundError?: (error: unknown) => void;
+  },
 ): IdentityCommands {
   return createIdentityCommands({
     ...(context.onCallerChanged ? { onCallerChanged: context.onCallerChanged } : {}),
+    ...(context.passwordAttempts ? { passwordAttempts: context.passwordAttempts } : {}),
+    ...(context.onBackgroundError ? { onBackgroundError: context.onBackgroundError } : {}),
+    // Kept Idempotency-Key answers are the user's data too: they go with the account.
+    onErased: async (userId) => void (await purgeIdempotencyKeysOf(context.knex, userId)),
     store: context.store,
     knex: context.knex,
     vault: context.vault,
@@ -71,14 +80,32 @@ export function identityModule(context: IdentityModuleContext): IdentityModule {
   const hasher = context.hasher ?? createPasswordHasher();
   const accessTokens = createAccessTokens(config);
   const cache = new CallerCache();
-  const commands = identityCommandsFor({ ...context, hasher, onCallerChanged: (userId) => cache.evictUser(userId) });
+  // Failed password checks (login, password change, erasure) per account, in one budget.
+  const failures = { max: config.RATE_LIMIT_LOGIN_FAILURES_PER_15_MINUTES, windowMs: 15 * 60_000 };
+  const commands = identityCommandsFor({
+    ...context,
+    hasher,
+    onCallerChanged: (userId) => cache.evictUser(userId),
+    passwordAttempts: context.failureLimit({ name: 'login', ...failures }),
+    onBackgroundError: (error) => context.logger.warn({ err: error }, 'recording a failed login failed'),
+  });
   let listener: ChannelListener | undefined;
   const routers = identityRouters({
     commands,
     knex: context.knex,
     openapi: context.openapi,
-    authPerIp: context.rateLimit({ name: 'auth-ip', max: config.RATE_LIMIT_AUTH_PER_IP_PER_MINUTE, durationMs: 60_000, key: (ctx) => ctx.ip || 'unknown' }),
-    loginFailures: context.failureLimit({ name: 'login', max: config.RATE_LIMIT_LOGIN_FAILURES_PER_15_MINUTES, windowMs: 15 * 60_000 }),
+    // Per client network: an IPv6 client owns its whole /64.
+    authPerIp: context.rateLimit({
+      name: 'auth-ip',
+      max: config.RATE_LIMIT_AUTH_PER_IP_PER_MINUTE,
+      durationMs: 60_000,
+      key: (ctx) => ipBucket(ctx.ip),
+    }),
+    refreshFailures: context.failureLimit({
+      name: 'refresh',
+      max: config.RATE_LIMIT_REFRESH_FAILURES_PER_15_MINUTES,
+      windowMs: 15 * 60_000,
+    }),
   });
   const authenticate = authenticationMiddleware({ knex: context.knex, accessTokens, cache, recordApiKeyUse: (keyId, userId, cause) => commands.recordApiKeyUse(keyId, userId, cause) });
 
@@ -104,6 +131,7 @@ export function identityModule(context: IdentityModuleContext): IdentityModule {
       }
     },
     async stop() {
+      await commands.drain();
       await listener?.close();
     },
   };

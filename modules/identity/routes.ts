@@ -6,16 +6,18 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import type { FailureLimit } from '../../platform/http/failure-limit.ts';
+import { answerHoldsSecret, ignoresIdempotencyKey } from '../../platform/http/idempotency.ts';
 import { jsonContent, problemResponse, type OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platform/http/pagination.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
-import { requireAuth } from '../../platform/http/require-auth.ts';
+import { ipBucket } from '../../platform/http/rate-limit.ts';
+import { requireAuth, requireSession } from '../../platform/http/require-auth.ts';
 import { createRouter, type AppContext, type AppRouter } from '../../platform/http/state.ts';
 import { parseBody, parseId, parseQuery } from '../../platform/http/validate.ts';
 import { authenticatedCaller } from './authenticate.ts';
 import type { IdentityCommands } from './commands.ts';
 import { IdentityDomainError, identityErrorStatus, type Actor, type RequestFacts } from './decide.ts';
-import { normalizeEmail, normalizeUsername, roles } from './events.ts';
+import { roles } from './events.ts';
 import * as queries from './queries.ts';
 import { passwordLength, usernameLength } from './rules.ts';
 
@@ -25,8 +27,11 @@ export interface IdentityRouteOptions {
   readonly openapi: OpenApiRegistry;
   /** Per-IP limit on the public auth routes (register, login, refresh, logout). */
   readonly authPerIp: Middleware;
-  /** Failed logins per login name; failed refreshes per session. */
-  readonly loginFailures: FailureLimit;
+  /**
+   * Failed refreshes per client network (ipBucket), never per session: a forged token carrying
+   * someone's session id must not use up that session's budget.
+   */
+  readonly refreshFailures: FailureLimit;
 }
 
 // --- schemas (also the OpenAPI document) ---------------------------------------------------------
@@ -92,20 +97,23 @@ function toProblem(error: unknown): unknown {
   });
 }
 
-const requestFacts = (ctx: AppContext): RequestFacts => ({ ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null });
-const actorOf = (ctx: AppContext): Actor => {
-  const auth = requireAuth(ctx);
+const requestFacts = (ctx: AppContext): RequestFacts => ({
+  ip: ctx.ip.slice(0, 45) || null,
+  userAgent: ctx.get('user-agent') || null,
+});
+/** The caller of a login session: what an API key may not do (keys, password, erasure, administration). */
+const sessionActor = (ctx: AppContext, what: string): Actor => {
+  const auth = requireSession(ctx, what);
   return { userId: auth.userId, role: auth.role };
 };
 const requireAdmin = (ctx: AppContext): Actor => {
-  const actor = actorOf(ctx);
+  const actor = sessionActor(ctx, 'Administration');
   if (actor.role !== 'admin') throw new HttpProblem(403, 'forbidden', 'This route is for administrators.');
   return actor;
 };
-const loginKey = (login: string) => (login.includes('@') ? normalizeEmail(login) : normalizeUsername(login));
 
 export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
-  const { commands, knex, openapi, authPerIp, loginFailures } = options;
+  const { commands, knex, openapi, authPerIp, refreshFailures } = options;
   const auth = createRouter({ prefix: '/api/v1/auth', translateErrors: toProblem });
   const admin = createRouter({ prefix: '/api/v1/admin/users', translateErrors: toProblem });
   openapi.tag('auth', 'Accounts, sessions and API keys');
@@ -120,56 +128,53 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     requestBody: json(registerBody),
     responses: { '201': { description: 'Registered', ...json(userSchema) }, '409': problem('`username_taken` or `email_taken` (case-insensitive)') },
   });
-  auth.post('/register', authPerIp, async (ctx) => {
+  // Public routes are not idempotent commands of a user: an Idempotency-Key is ignored there.
+  auth.post('/register', authPerIp, ignoresIdempotencyKey(async (ctx) => {
     const body = parseBody(ctx, registerBody);
     const user = await commands.register(body, commandCause(ctx));
     ctx.status = 201;
     ctx.set('Location', '/api/v1/auth/me');
     ctx.body = { id: user.id, username: user.username, email: user.email, role: user.role, createdAt: user.createdAt };
-  });
+  }));
 
   openapi.add('post', '/api/v1/auth/login', {
     ...publicRoute,
     summary: 'Log in with username or email',
-    description: 'Unknown user and wrong password get the same answer in similar time. After repeated failures for one login name: 429.',
+    description:
+      'Unknown user and wrong password get the same answer after the same work. Attempts are counted per account (its username and email together; per name for an unknown one) before the password is checked: beyond the limit, 429. Each login is a new session: an Idempotency-Key is ignored.',
     requestBody: json(loginBody),
     responses: {
       '200': { description: 'Logged in: a new session', ...json(tokenPairSchema) },
       '401': problem('`invalid_credentials`'),
       '403': problem('`account_inactive` (only after a correct password)'),
+      '429': problem('`rate_limited`: too many failed password attempts for this account'),
     },
   });
-  auth.post('/login', authPerIp, async (ctx) => {
+  auth.post('/login', authPerIp, ignoresIdempotencyKey(async (ctx) => {
     const body = parseBody(ctx, loginBody);
-    const key = loginKey(body.login);
-    await loginFailures.check(`login:${key}`);
-    try {
-      ctx.body = await commands.logIn(body.login, body.password, requestFacts(ctx), commandCause(ctx));
-      await loginFailures.reset(`login:${key}`);
-    } catch (error) {
-      if (error instanceof IdentityDomainError && error.code === 'invalid_credentials') await loginFailures.record(`login:${key}`);
-      throw error;
-    }
-  });
+    ctx.body = await commands.logIn(body.login, body.password, requestFacts(ctx), commandCause(ctx));
+  }));
 
   openapi.add('post', '/api/v1/auth/refresh', {
     ...publicRoute,
     summary: 'Trade a refresh token for new tokens',
-    description: 'Rotation: the answer holds a new refresh token and the old one stops working. Presenting an already used refresh token revokes the whole session.',
+    description:
+      'Rotation: the answer holds a new refresh token and the old one stops working. Presenting an already used refresh token revokes the whole session. Failed refreshes are limited per client network. An Idempotency-Key is ignored: tokens never come from storage.',
     requestBody: json(refreshBody),
     responses: { '200': { description: 'New tokens', ...json(tokenPairSchema) }, '401': problem('`invalid_credentials` or `token_expired`') },
   });
-  auth.post('/refresh', authPerIp, async (ctx) => {
+  auth.post('/refresh', authPerIp, ignoresIdempotencyKey(async (ctx) => {
     const body = parseBody(ctx, refreshBody);
-    const key = `refresh:${body.refreshToken.slice(0, 36)}`; // the session part of the token, never its secret
-    await loginFailures.check(key);
+    const attempt = await refreshFailures.reserve(`refresh:${ipBucket(ctx.ip)}`);
     try {
       ctx.body = await commands.refresh(body.refreshToken, requestFacts(ctx), commandCause(ctx));
     } catch (error) {
-      if (error instanceof IdentityDomainError && error.code === 'invalid_credentials') await loginFailures.record(key);
+      if (error instanceof IdentityDomainError && error.code === 'invalid_credentials') throw error; // stays counted
+      await attempt.release();
       throw error;
     }
-  });
+    await attempt.release(); // a success gives its own attempt back; others' failures from this network stay
+  }));
 
   openapi.add('post', '/api/v1/auth/logout', {
     ...publicRoute,
@@ -177,11 +182,11 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     requestBody: json(refreshBody),
     responses: { '204': noContent, '401': problem('`invalid_credentials`') },
   });
-  auth.post('/logout', authPerIp, async (ctx) => {
+  auth.post('/logout', authPerIp, ignoresIdempotencyKey(async (ctx) => {
     const body = parseBody(ctx, refreshBody);
     await commands.logOut(body.refreshToken, requestFacts(ctx), commandCause(ctx));
     ctx.status = 204;
-  });
+  }));
 
   // --- the caller's own account ---------------------------------------------------------------------
 
@@ -203,14 +208,20 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     '/api/v1/auth/password',
     {
       tags: ['auth'],
-      summary: 'Change the password (ends every session)',
+      summary: 'Change the password (ends every session, revokes every API key)',
+      description: 'Needs a login session (not an API key). Wrong current passwords count against the account\'s attempt limit, as failed logins do.',
       requestBody: json(passwordBody),
-      responses: { '204': noContent, '401': problem('`invalid_credentials`: the current password is wrong') },
+      responses: {
+        '204': noContent,
+        '401': problem('`invalid_credentials`: the current password is wrong'),
+        '403': problem('`forbidden`: called with an API key'),
+        '429': problem('`rate_limited`: too many failed password attempts for this account'),
+      },
     },
     { headers: ['changeReason'] },
   );
   auth.post('/password', async (ctx) => {
-    const actor = actorOf(ctx);
+    const actor = sessionActor(ctx, 'Changing the password');
     const body = parseBody(ctx, passwordBody);
     await commands.changePassword(actor, body.currentPassword, body.newPassword, commandCause(ctx, body.reason));
     ctx.status = 204;
@@ -222,14 +233,20 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     {
       tags: ['auth'],
       summary: 'Erase the own account',
-      description: 'Needs the password. Personal data leaves the read models, every session and API key is revoked, the email can be registered again; the username stays reserved.',
+      description:
+        'Needs a login session (not an API key) and the password; wrong passwords count against the account\'s attempt limit. Personal data leaves the read models and becomes unreadable in the events, every session and API key is revoked, kept Idempotency-Key answers are deleted, the email can be registered again; the username stays reserved.',
       requestBody: json(eraseMeBody),
-      responses: { '204': noContent, '401': problem('`invalid_credentials`: wrong password') },
+      responses: {
+        '204': noContent,
+        '401': problem('`invalid_credentials`: wrong password'),
+        '403': problem('`forbidden`: called with an API key'),
+        '429': problem('`rate_limited`: too many failed password attempts for this account'),
+      },
     },
     { headers: ['changeReason'] },
   );
   auth.delete('/me', async (ctx) => {
-    const actor = actorOf(ctx);
+    const actor = sessionActor(ctx, 'Erasing the account');
     const body = parseBody(ctx, eraseMeBody);
     await commands.erase(actor, actor.userId, body.password, commandCause(ctx, body.reason));
     ctx.status = 204;
@@ -243,28 +260,35 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     {
       tags: ['auth'],
       summary: 'Create an API key',
+      description:
+        'Needs a login session: an API key cannot make keys. The answer holds the secret and is never kept: a repeat with the same Idempotency-Key creates nothing and gets 409 `idempotency_answer_withheld`.',
       requestBody: json(apiKeyBody),
-      responses: { '201': { description: 'Created; `key` is shown only now', ...json(createdApiKeySchema) } },
+      responses: {
+        '201': { description: 'Created; `key` is shown only now', ...json(createdApiKeySchema) },
+        '403': problem('`forbidden`: called with an API key'),
+        '409': problem('`idempotency_answer_withheld`: a repeat of a request that created a key'),
+      },
     },
     { headers: ['idempotencyKey', 'changeReason'] },
   );
-  auth.post('/api-keys', async (ctx) => {
-    const actor = actorOf(ctx);
+  auth.post('/api-keys', answerHoldsSecret(async (ctx: AppContext) => {
+    const actor = sessionActor(ctx, 'Managing API keys');
     const body = parseBody(ctx, apiKeyBody);
     const created = await commands.createApiKey(actor, body.name, commandCause(ctx, body.reason));
     ctx.status = 201;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = created;
-  });
+  }));
 
   openapi.add('get', '/api/v1/auth/api-keys', {
     tags: ['auth'],
     summary: "The caller's API keys, newest first, without secrets",
+    description: 'Needs a login session (not an API key).',
     requestParams: { query: listQuery },
-    responses: { '200': { description: 'A page', ...json(pageSchema(apiKeySchema)) } },
+    responses: { '200': { description: 'A page', ...json(pageSchema(apiKeySchema)) }, '403': problem('`forbidden`: called with an API key') },
   });
   auth.get('/api-keys', async (ctx) => {
-    const caller = requireAuth(ctx);
+    const caller = requireSession(ctx, 'Managing API keys');
     const q = parseQuery(ctx, listQuery);
     const after = decodeCursor(q.cursor, keysetCursor);
     const { rows, total } = await queries.listApiKeys(knex, caller.userId, { limit: q.limit, after });
@@ -277,13 +301,14 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     {
       tags: ['auth'],
       summary: 'Revoke an API key (it stops working at once)',
+      description: 'Needs a login session (not an API key).',
       requestParams: { path: idParam },
-      responses: { '204': noContent, '404': problem('`not_found`: unknown, or another user\'s key') },
+      responses: { '204': noContent, '403': problem('`forbidden`: called with an API key'), '404': problem('`not_found`: unknown, or another user\'s key') },
     },
     { headers: ['changeReason'] },
   );
   auth.delete('/api-keys/:id', async (ctx) => {
-    const actor = actorOf(ctx);
+    const actor = sessionActor(ctx, 'Managing API keys');
     const keyId = parseId(ctx.params.id);
     await commands.revokeApiKey(actor, keyId, commandCause(ctx));
     ctx.status = 204;
@@ -296,7 +321,7 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     ...adminRoute,
     summary: 'Every account, oldest first',
     requestParams: { query: listQuery },
-    responses: { '200': { description: 'A page', ...json(pageSchema(adminUserSchema)) }, '403': problem('`forbidden`: not an admin') },
+    responses: { '200': { description: 'A page', ...json(pageSchema(adminUserSchema)) }, '403': problem('`forbidden`: not an admin, or an API key') },
   });
   admin.get('/', async (ctx) => {
     requireAdmin(ctx);
@@ -314,7 +339,7 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
         ...adminRoute,
         summary,
         requestParams: { path: idParam },
-        responses: { '204': noContent, '403': problem('`forbidden`: not an admin, or an admin acting on their own account'), '404': problem('`not_found`') },
+        responses: { '204': noContent, '403': problem('`forbidden`: not an admin, an API key, or an admin acting on their own account'), '404': problem('`not_found`') },
       },
       { headers: ['changeReason'] },
     );

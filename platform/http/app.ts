@@ -12,6 +12,7 @@ import { problemMiddleware } from './problem.ts';
 import { assignRequestId } from './request-id.ts';
 import { applySecurityHeaders } from './security-headers.ts';
 import { errorTranslationOf } from './state.ts';
+import { registerRoutes } from './route-match.ts';
 import { staticRoutes } from './static-routes.ts';
 import { telemetryMiddleware } from './telemetry.ts';
 
@@ -19,8 +20,12 @@ export interface HttpAppOptions {
   readonly logger: Logger;
   /** BODY_LIMIT_BYTES: larger JSON bodies are refused with 413. */
   readonly bodyLimitBytes: number;
-  /** TRUST_PROXY: take the client address (ctx.ip, per-IP limits) from X-Forwarded-For. */
-  readonly trustProxy: boolean;
+  /**
+   * Proxies of ours in front of the API (TRUST_PROXY_HOPS; true means 1): the client address
+   * (ctx.ip, per-IP limits) is the X-Forwarded-For entry this many from the right, the one our
+   * outermost proxy appended. Entries left of it are written by the client and never read.
+   */
+  readonly trustProxy: boolean | number;
   readonly openapi: OpenApiRegistry;
   /** Checks behind GET /health/ready (event store, Postgres, Redis, projection lag, ...). */
   readonly readinessChecks: readonly ReadinessCheck[];
@@ -41,7 +46,10 @@ const HEALTH_PATHS = /^\/health\//i;
 const DOCS_PATHS = /^\/(?:docs|api\/v1\/openapi\.json)\/?$/i;
 
 export function createHttpApp(options: HttpAppOptions): Koa {
-  const app = new Koa({ proxy: options.trustProxy });
+  const proxy = options.trustProxy;
+  const hops = proxy === true ? 1 : proxy === false ? 0 : Math.max(0, Math.floor(proxy));
+  // maxIpsCount keeps only the rightmost `hops` entries; ctx.ip is the first of those.
+  const app = new Koa({ proxy: hops > 0, maxIpsCount: hops });
   app.silent = true; // request errors are answered and logged by problemMiddleware, never printed by Koa
   // What still reaches Koa (e.g. a streamed body failing after the headers went out) is logged here.
   app.on('error', (error: unknown) => options.logger.warn({ err: error }, 'response failed after it started'));
@@ -72,6 +80,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   if (options.authenticate) app.use(options.authenticate); // ctx.state.auth
   for (const m of options.middleware ?? []) app.use(m); // rate limits, idempotency, ...
   for (const router of options.routers) app.use(mountRouter(router));
+  registerRoutes(app, options.routers); // for middleware that needs the route before it runs (idempotency)
   return app;
 }
 

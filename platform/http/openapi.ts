@@ -50,7 +50,8 @@ export const conventionHeaders = {
     param: { in: 'header', name: 'If-Match', id: 'IfMatch' },
   }),
   idempotencyKey: z.string().min(1).max(128).meta({
-    description: 'Up to 128 visible ASCII characters. A repeat with the same key and body from the same user returns the first (2xx) answer with `Idempotent-Replayed: true` and runs nothing; another body gets 422 `idempotency_key_reused`; a repeat while the first still runs gets 409 `idempotency_request_in_progress`. Kept 24 h by default.',
+    description:
+      'Up to 128 visible ASCII characters, per user and route (method and path pattern: another spelling of the path is the same route). A repeat with the same key and request from the same user returns the first (2xx) answer with `Idempotent-Replayed: true` and runs nothing; another body, query or path parameter gets 422 `idempotency_key_reused`; a repeat while the first still runs gets 409 `idempotency_request_in_progress`; an answer that held a secret (a new API key) is never kept, so its repeat runs nothing and gets 409 `idempotency_answer_withheld`. Kept 24 h by default; deleted when the account is erased.',
     example: '3f7a1c52-create-sample',
     param: { in: 'header', name: 'Idempotency-Key', id: 'IdempotencyKey' },
   }),
@@ -71,7 +72,7 @@ export interface RegisterOptions {
 
 const DESCRIPTION = `Event-sourced clinical sample tracking. All API paths start with \`/api/v1\`.
 
-**Authentication.** \`Authorization: Bearer <accessToken>\` (JWT) or \`X-API-Key: <key>\`, on every route except health, docs, register, login, refresh and logout.
+**Authentication.** \`Authorization: Bearer <accessToken>\` (JWT) or \`X-API-Key: <key>\`, on every route except health, docs, register, login, refresh and logout. API key management, password change, erasure and administration need a login session: an API key gets 403 \`forbidden\` there.
 
 **Request ids and tracing.** Every response carries \`X-Request-Id\`: a valid incoming one (1–128 of \`[A-Za-z0-9._:-]\`) is kept, otherwise a UUID is generated. A W3C \`traceparent\` is honoured and stored with the events a request causes.
 
@@ -81,7 +82,7 @@ const DESCRIPTION = `Event-sourced clinical sample tracking. All API paths start
 
 **Versions.** Single resources carry \`ETag: "<version>"\`. \`PATCH\`, \`PUT\` and \`DELETE\` accept \`If-Match: "<version>"\`; a stale one is 412 \`version_mismatch\` and changes nothing.
 
-**Idempotency.** \`POST\` commands accept \`Idempotency-Key\` (≤ 128 characters, per user, kept 24 h): a repeat with the same body returns the first answer and runs nothing; the same key with a different body is 422 \`idempotency_key_reused\`.
+**Idempotency.** \`POST\` commands accept \`Idempotency-Key\` (≤ 128 characters, per user and route, kept 24 h): a repeat with the same body returns the first answer and runs nothing; the same key with a different body is 422 \`idempotency_key_reused\`. No secret is ever kept: the repeat of a request whose answer held one (a new API key) is 409 \`idempotency_answer_withheld\`; login, refresh, register and logout ignore the header (tokens never come from storage).
 
 **Change reasons.** Every state change accepts \`X-Change-Reason\` (≤ 500 characters) or a body field \`reason\`; it is stored in the event metadata and shown in history.
 

@@ -3,6 +3,7 @@
 // Redis fails, the request is counted in memory instead (each instance then limits on its own):
 // limits keep protecting logins, requests never wait for a dead Redis, and the failure is reported
 // (logged, onFailure, and the readiness check's ping fails).
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Context, Middleware } from 'koa';
 import ratelimit from 'koa-ratelimit';
 import { Redis } from 'ioredis';
@@ -31,6 +32,26 @@ export interface RateLimitOptions {
 
 /** Builds a rate-limit middleware; modules get one from the composition root. */
 export type RateLimitFactory = (options: RateLimitOptions) => Middleware;
+
+/**
+ * The bucket per-IP limits count a client address in: an IPv4 address as it is, an IPv6 address
+ * by its /64 (one subscriber's network: a host picks any of its 2^64 addresses at will), an
+ * IPv4-mapped IPv6 address as its IPv4 address.
+ */
+export function ipBucket(ip: string): string {
+  const address = ip.split('%')[0]!.toLowerCase(); // no zone id (fe80::1%eth0)
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
+  if (!isIPv6(address)) return address.slice(0, 64) || 'unknown';
+  // Expand "::" to the missing groups; an embedded IPv4 tail lies past the first 64 bits.
+  const [head = '', tail] = address.split('::') as [string, string | undefined];
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const width = (g: string[]) => g.reduce((n, x) => n + (x.includes('.') ? 2 : 1), 0);
+  const all = tail === undefined ? left : [...left, ...Array<string>(8 - width(left) - width(right)).fill('0'), ...right];
+  return `${all.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
 
 export function memoryBackend(): RateLimitBackend {
   return { kind: 'memory' };

@@ -10,7 +10,7 @@ import { ownerPolicy } from '../../platform/database/owner-scope.ts';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { dialogEventTypes, isDialogEventType, parseDialogEvent, type DialogEvent } from '../../modules/dialog/events.ts';
 import type { Projection } from '../engine/index.ts';
-import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import type { PersonalData, PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { parseIdentityEvent } from '../../modules/identity/events.ts';
 
 export const dialogProjectionName = 'dialog';
@@ -82,7 +82,7 @@ interface Touch {
  * read-your-writes wait): new conversations, then new messages (RETURNING the ones really
  * inserted, so usage counts each once), the usage they add and every conversation's forward moves.
  */
-async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { event: DialogEvent; revision: number }[], vault: PersonalDataVault): Promise<void> {
+async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { event: DialogEvent; revision: number }[], vault: PersonalData): Promise<void> {
   const started: Record<string, unknown>[] = [];
   const messages: MessageRow[] = [];
   const touches: Touch[] = [];
@@ -91,7 +91,7 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
     switch (e.type) {
       case 'ConversationStarted': {
         const d = e.data;
-        started.push({ conversation_id: d.conversationId, owner_id: d.ownerId, title: d.title, created_at: d.startedAt, last_activity_at: d.startedAt, version });
+        started.push({ conversation_id: d.conversationId, owner_id: d.ownerId, title: await vault.open(d.ownerId, d.title), created_at: d.startedAt, last_activity_at: d.startedAt, version });
         break;
       }
       case 'UserMessagePosted': {
@@ -193,17 +193,18 @@ export const dialogProjection = (vault: PersonalDataVault): Projection => ({
   tables: { dialog_conversations: conversations, dialog_messages: messages, dialog_usage: usage },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
     // Runs of dialog events are applied together; an erasure is applied in its place between runs.
+    const keys = vault.scope(); // each owner's key read once per batch, never kept beyond it
     let run: { event: DialogEvent; revision: number }[] = [];
     for (const event of events) {
       if (isDialogEventType(event.type)) run.push({ event: parseDialogEvent(event.type, event.data), revision: event.revision });
       else if (event.type === 'UserErased') {
-        await applyRun(trx, table, run, vault);
+        await applyRun(trx, table, run, keys);
         run = [];
         // Erasure: the user's conversations leave the read model (their events stay, text shredded).
         const { userId } = parseIdentityEvent('UserErased', event.data).data as { userId: string };
         for (const t of ['dialog_messages', 'dialog_conversations', 'dialog_usage']) await trx(table(t)).where('owner_id', userId).delete();
       }
     }
-    await applyRun(trx, table, run, vault);
+    await applyRun(trx, table, run, keys);
   },
 });

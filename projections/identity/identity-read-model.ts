@@ -15,7 +15,7 @@ import {
   type IdentityEvent,
 } from '../../modules/identity/events.ts';
 import type { Projection } from '../engine/index.ts';
-import { ERASED, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { ERASED, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 
 export const identityProjectionName = 'identity';
 
@@ -62,7 +62,7 @@ CREATE INDEX "${t}_by_user" ON "${t}" (user_id, created_at, key_id)`;
 
 type Trx = Knex.Transaction;
 
-async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEvent, revision: number, vault: PersonalDataVault): Promise<void> {
+async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEvent, revision: number, vault: PersonalData): Promise<void> {
   const u = table('identity_users');
   const s = table('identity_sessions');
   const k = table('identity_api_keys');
@@ -120,6 +120,8 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
         sessions_valid_from: e.data.erasedAt,
         updated_at: e.data.erasedAt,
       });
+      // Key names are personal data too: a rebuild reads them as "[erased]" (the key is gone), so does this.
+      await trx(k).where('user_id', e.data.userId).update({ name: ERASED });
       return;
     case 'UsernameReserved':
     case 'UsernameReleased':
@@ -150,7 +152,7 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
     case 'ApiKeyCreated': {
       const d = e.data;
       await trx(k)
-        .insert({ key_id: d.keyId, user_id: d.userId, name: d.name, prefix: d.prefix, secret_hash: d.secretHash, created_at: d.createdAt, version: revision })
+        .insert({ key_id: d.keyId, user_id: d.userId, name: await vault.open(d.userId, d.name), prefix: d.prefix, secret_hash: d.secretHash, created_at: d.createdAt, version: revision })
         .onConflict('key_id')
         .ignore();
       return;
@@ -166,15 +168,17 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
 
 export const identityProjection = (vault: PersonalDataVault): Projection => ({
   name: identityProjectionName,
-  version: 1,
+  // 2: API key names are sealed in events and dropped on erasure (a rebuild drops those of users erased before).
+  version: 2,
   eventTypes: identityEventTypes,
   tables: { identity_users: users, identity_sessions: sessions, identity_api_keys: apiKeys },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
     const changedUsers = new Set<string>();
+    const keys = vault.scope(); // each user's key read once per batch, never kept beyond it
     for (const event of events) {
       if (!isIdentityEventType(event.type)) continue;
       const parsed = parseIdentityEvent(event.type, event.data);
-      await applyOne(trx, table, parsed, event.revision, vault);
+      await applyOne(trx, table, parsed, event.revision, keys);
       if (callerChangingEvents.has(parsed.type)) changedUsers.add(parsed.data.userId);
     }
     // API processes cache callers: tell them, on commit, whose sessions/keys/role/status changed.

@@ -1,10 +1,19 @@
 // Idempotency-Key over real HTTP against real PostgreSQL: a repeat returns the first answer and
 // runs nothing, another body is 422, concurrent repeats run once, failures are not kept, keys are
-// per user and per path, expired keys are purged, an abandoned claim lapses.
+// per user and per route (whatever the path's spelling), expired keys are purged, an abandoned
+// claim lapses; answers with secrets are never kept; deep bodies do not overflow the stack.
 import test from 'ava';
 import type { Knex } from 'knex';
 import { createKnex } from '../../platform/database/knex.ts';
-import { idempotencyMiddleware, purgeExpiredIdempotencyKeys } from '../../platform/http/idempotency.ts';
+import {
+  answerHoldsSecret,
+  canonicalJson,
+  idempotencyMiddleware,
+  ignoresIdempotencyKey,
+  purgeExpiredIdempotencyKeys,
+  purgeIdempotencyKeysOf,
+} from '../../platform/http/idempotency.ts';
+import { createRouter, type AppContext } from '../../platform/http/state.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { expectProblem, postJson, startTestApp, type TestApp } from './platform-fixture.ts';
@@ -148,4 +157,122 @@ test.serial('a claim abandoned by a crashed process lapses after the lease', asy
   const response = await postJson(app, '/api/v1/items', { name: 'after-crash', count: 1 }, user('user-i', 'crash-1'));
   t.is(response.status, 201);
   t.is(app.calls.items, calls + 1);
+});
+
+// --- scope by route, secrets, deep bodies (issue 16) -------------------------------------------
+
+test.serial('the scope is the matched route: another spelling of the path (case, trailing slash) is the same key', async (t) => {
+  const headers = user('user-j', 'spelling-1');
+  const first = await postJson(app, '/api/v1/items', { name: 'spelt', count: 1 }, headers);
+  t.is(first.status, 201);
+  const calls = app.calls.items;
+  for (const path of ['/API/V1/ITEMS', '/api/v1/items/', '/api/v1/Items/']) {
+    const repeat = await postJson(app, path, { name: 'spelt', count: 1 }, headers);
+    t.is(repeat.status, 201, path);
+    t.is(repeat.headers.get('idempotent-replayed'), 'true', path);
+  }
+  t.is(app.calls.items, calls, 'the command ran once');
+  const rows = await knex('idempotency_keys').where({ owner_id: 'user-j' });
+  t.deepEqual(rows.map((r: { key: string }) => r.key), ['POST /api/v1/items spelling-1']);
+});
+
+/** Routes marked for idempotency: parameters, a secret answer, a route that ignores the key. */
+function markedRouter() {
+  const calls = { tagged: 0, secret: 0, session: 0 };
+  const router = createRouter({ prefix: '/api/v1' });
+  router.post('/things/:id/tag', (ctx) => {
+    calls.tagged += 1;
+    ctx.status = 201;
+    ctx.body = { id: ctx.params.id, n: calls.tagged };
+  });
+  router.post('/secrets', answerHoldsSecret((ctx: AppContext) => {
+    calls.secret += 1;
+    ctx.status = 201;
+    ctx.body = { id: `s${calls.secret}`, key: `very-secret-${calls.secret}` };
+  }));
+  router.post('/sessions', ignoresIdempotencyKey((ctx: AppContext) => {
+    calls.session += 1;
+    ctx.body = { token: `token-${calls.session}` };
+  }));
+  return { router, calls };
+}
+
+test.serial('route parameters belong to the request: the same key on another id is 422 idempotency_key_reused', async (t) => {
+  const { router, calls } = markedRouter();
+  const marked = await startTestApp({ routers: [router], middleware: [idempotencyMiddleware(knex, 24)] });
+  try {
+    const headers = user('user-k', 'tag-1');
+    const id = crypto.randomUUID();
+    t.is((await postJson(marked, `/api/v1/things/${id}/tag`, {}, headers)).status, 201);
+    const again = await postJson(marked, `/api/v1/things/${id}/tag`, {}, headers);
+    t.is(again.headers.get('idempotent-replayed'), 'true');
+    await expectProblem(t, await postJson(marked, `/api/v1/things/${crypto.randomUUID()}/tag`, {}, headers), 422, 'idempotency_key_reused');
+    t.is(calls.tagged, 1);
+    const row = await knex('idempotency_keys').where({ owner_id: 'user-k' }).first<{ key: string }>();
+    t.is(row.key, 'POST /api/v1/things/:id/tag tag-1');
+  } finally {
+    await marked.close();
+  }
+});
+
+test.serial('an answer holding a secret is never kept: a repeat runs nothing and gets 409 idempotency_answer_withheld', async (t) => {
+  const { router, calls } = markedRouter();
+  const marked = await startTestApp({ routers: [router], middleware: [idempotencyMiddleware(knex, 24)] });
+  try {
+    const headers = user('user-l', 'secret-1');
+    const first = await postJson(marked, '/api/v1/secrets', {}, headers);
+    t.is(first.status, 201);
+    t.is(((await first.json()) as { key: string }).key, 'very-secret-1');
+    const stored = JSON.stringify(await knex('idempotency_keys').where({ owner_id: 'user-l' }));
+    t.false(stored.includes('very-secret'), stored);
+    await expectProblem(t, await postJson(marked, '/api/v1/secrets', {}, headers), 409, 'idempotency_answer_withheld');
+    t.is(calls.secret, 1, 'the repeat created nothing');
+  } finally {
+    await marked.close();
+  }
+});
+
+test.serial('a route that ignores the key (a login) runs every time and keeps nothing', async (t) => {
+  const { router, calls } = markedRouter();
+  const marked = await startTestApp({ routers: [router], middleware: [idempotencyMiddleware(knex, 24)] });
+  try {
+    const headers = user('user-m', 'session-1');
+    const tokens = [];
+    for (let i = 0; i < 2; i++) tokens.push(((await (await postJson(marked, '/api/v1/sessions', {}, headers)).json()) as { token: string }).token);
+    t.deepEqual(tokens, ['token-1', 'token-2']);
+    t.is(calls.session, 2);
+    t.is((await knex('idempotency_keys').where({ owner_id: 'user-m' })).length, 0);
+  } finally {
+    await marked.close();
+  }
+});
+
+test.serial('a deeply nested body with an Idempotency-Key is a 4xx, never a stack overflow', async (t) => {
+  const deepApp = await startTestApp({ bodyLimitBytes: 256 * 1024, middleware: [idempotencyMiddleware(knex, 24)] });
+  try {
+    const depth = 100_000;
+    const body = '['.repeat(depth) + ']'.repeat(depth);
+    const response = await postJson(deepApp, '/api/v1/items', body, user('user-n', 'deep-1'));
+    t.true(response.status >= 400 && response.status < 500, `status ${response.status}`);
+    await response.arrayBuffer();
+  } finally {
+    await deepApp.close();
+  }
+});
+
+test.serial("purgeIdempotencyKeysOf deletes one user's kept answers, nobody else's", async (t) => {
+  t.is((await postJson(app, '/api/v1/items', { name: 'mine', count: 1 }, user('user-o', 'purge-1'))).status, 201);
+  t.is((await postJson(app, '/api/v1/items', { name: 'theirs', count: 1 }, user('user-p', 'purge-1'))).status, 201);
+  t.is(await purgeIdempotencyKeysOf(knex, 'user-o'), 1);
+  t.is((await knex('idempotency_keys').where({ owner_id: 'user-o' })).length, 0);
+  t.is((await knex('idempotency_keys').where({ owner_id: 'user-p' })).length, 1);
+});
+
+test('canonicalJson: key order does not matter, and 200,000 levels of nesting do not overflow the stack', (t) => {
+  t.is(canonicalJson({ b: [1, { d: null, c: 'x' }], a: true, u: undefined }), '{"a":true,"b":[1,{"c":"x","d":null}]}');
+  t.is(canonicalJson([undefined, [], {}]), '[null,[],{}]');
+  let deep: unknown = 'leaf';
+  for (let i = 0; i < 200_000; i++) deep = i % 2 ? [deep] : { k: deep };
+  const text = canonicalJson(deep);
+  t.is(text.length, 'leaf'.length + 2 + 100_000 * 2 + 100_000 * '{"k":}'.length);
 });

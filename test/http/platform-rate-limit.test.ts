@@ -1,13 +1,14 @@
 // Rate limits over real HTTP: 429 rate_limited problems with Retry-After and X-RateLimit-*, in
 // memory and in Redis (shared by two app instances), and a dead Redis: requests are never held,
-// they are counted in memory instead and the failure is reported.
+// they are counted in memory instead and the failure is reported. Behind trusted proxies the
+// client address cannot be spoofed, and IPv6 clients are counted per /64.
 import test from 'ava';
 import { Redis } from 'ioredis';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { createHttpApp } from '../../platform/http/app.ts';
 import { OpenApiRegistry } from '../../platform/http/openapi.ts';
-import { createRateLimitRedis, memoryBackend, rateLimiterFactory, redisBackend, redisReadinessCheck, type RateLimitFactory } from '../../platform/http/rate-limit.ts';
+import { createRateLimitRedis, ipBucket, memoryBackend, rateLimiterFactory, redisBackend, redisReadinessCheck, type RateLimitFactory } from '../../platform/http/rate-limit.ts';
 import { redisSkipReason, testRedisUrl } from '../support/database.ts';
 import { listen, type RunningApp } from '../support/http.ts';
 import { captureLogs, expectProblem } from './platform-fixture.ts';
@@ -158,5 +159,70 @@ test('redis down: requests are answered at once, counted in memory, and the fail
   } finally {
     dead.disconnect();
     lazy.disconnect();
+  }
+});
+
+// --- client addresses behind proxies (issue 16) ---------------------------------------------------
+
+test('ipBucket: an IPv4 address as it is, an IPv6 address by its /64, an IPv4-mapped one as IPv4', (t) => {
+  t.is(ipBucket('203.0.113.7'), '203.0.113.7');
+  t.is(ipBucket('2001:db8:aa:bb::1'), '2001:db8:aa:bb::/64');
+  t.is(ipBucket('2001:0DB8:00aa:00bb:ffff:1:2:3'), '2001:db8:aa:bb::/64', 'another host of the same /64, written long');
+  t.not(ipBucket('2001:db8:aa:bc::1'), ipBucket('2001:db8:aa:bb::1'), 'the next /64 is another network');
+  t.is(ipBucket('2001:db8::1'), '2001:db8:0:0::/64');
+  t.is(ipBucket('::ffff:198.51.100.4'), '198.51.100.4');
+  t.is(ipBucket('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  t.is(ipBucket(''), 'unknown');
+});
+
+/** An app behind `hops` trusted proxies: /ip echoes the client address, /limited allows 2 per client network. */
+function proxiedApp(hops: number) {
+  const router = new Router();
+  router.get('/ip', (ctx) => {
+    ctx.body = { ip: ctx.ip };
+  });
+  router.get('/limited', (ctx) => {
+    ctx.body = { ok: true };
+  });
+  const limiter = rateLimiterFactory(memoryBackend())({ name: `proxied-${hops}`, max: 2, durationMs: 60_000, key: (ctx) => (ctx.path === '/limited' ? ipBucket(ctx.ip) : false) });
+  return createHttpApp({ logger: logs.logger, bodyLimitBytes: 1024, trustProxy: hops, openapi: new OpenApiRegistry(), readinessChecks: [], middleware: [limiter], routers: [router] });
+}
+
+test('trusted proxy hops: the client is the entry our outermost proxy appended; entries the client wrote are never read', async (t) => {
+  const one = await listen(proxiedApp(1));
+  const two = await listen(proxiedApp(2));
+  try {
+    const ip = async (target: RunningApp, xff?: string) => ((await (await fetch(`${target.url}/ip`, { headers: xff ? { 'x-forwarded-for': xff } : {} })).json()) as { ip: string }).ip;
+    t.is(await ip(one, '6.6.6.6, 203.0.113.9'), '203.0.113.9', 'one proxy: the rightmost entry');
+    t.is(await ip(one, '203.0.113.9'), '203.0.113.9');
+    t.is(await ip(one), '127.0.0.1', 'no header: the socket address');
+    t.is(await ip(two, '6.6.6.6, 203.0.113.9, 10.0.0.2'), '203.0.113.9', 'two proxies: the second entry from the right');
+    const off = await listen(proxiedApp(0));
+    try {
+      t.is(await ip(off, '6.6.6.6'), '127.0.0.1', 'no trusted proxy: the header is ignored');
+    } finally {
+      await off.close();
+    }
+  } finally {
+    await one.close();
+    await two.close();
+  }
+});
+
+test('a client cannot change its bucket by writing X-Forwarded-For entries; two IPv6 addresses of one /64 share a bucket', async (t) => {
+  const app = await listen(proxiedApp(1));
+  try {
+    const get = async (xff: string) => {
+      const response = await fetch(`${app.url}/limited`, { headers: { 'x-forwarded-for': xff } });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    const spoofed = [await get('1.1.1.1, 203.0.113.20'), await get('2.2.2.2, 203.0.113.20'), await get('3.3.3.3, 4.4.4.4, 203.0.113.20')];
+    t.deepEqual(spoofed, [200, 200, 429], 'the leftmost entries changed, the client did not');
+    t.is(await get('203.0.113.21'), 200, 'another client is counted apart');
+    t.deepEqual([await get('2001:db8:5:6::1'), await get('2001:db8:5:6:ffff::2'), await get('2001:db8:5:6::3')], [200, 200, 429], 'one /64, one bucket');
+    t.is(await get('2001:db8:5:7::1'), 200, 'the next /64 is counted apart');
+  } finally {
+    await app.close();
   }
 });

@@ -4,7 +4,7 @@
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../platform/config.ts';
 import { createLogger } from '../../platform/logging.ts';
-import { createPasswordHasher } from '../../modules/identity/passwords.ts';
+import { createPasswordHasher, type PasswordHasher } from '../../modules/identity/passwords.ts';
 import { startService, type RunningService } from '../../app/service.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -19,7 +19,7 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+export async function startTestService(env: Record<string, string> = {}, options: { passwordHasher?: PasswordHasher } = {}): Promise<TestService> {
   const db = await createTestDatabase('vialog_http');
   const logLines: string[] = [];
   const logger = createLogger(
@@ -42,7 +42,10 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     JWT_KEYS: 'test-k1:0123456789abcdef0123456789abcdef0123456789',
     ...env,
   });
-  const service = await startService(config, logger, { api: true, projector: true }, { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) });
+  const service = await startService(config, logger, { api: true, projector: true }, {
+    handleSignals: false,
+    passwordHasher: options.passwordHasher ?? createPasswordHasher({ parameters: testArgon2 }),
+  });
   const url = service.url!;
   return {
     url,

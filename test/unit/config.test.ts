@@ -60,6 +60,15 @@ test('JWT_KEYS: short secrets and malformed pairs are refused', (t) => {
   t.deepEqual(ok.jwtKeys.map((k) => k.kid), ['new', 'old']);
 });
 
+test('trusted proxies: TRUST_PROXY_HOPS counts them; the older TRUST_PROXY=true means one; none by default', (t) => {
+  const hops = (env: Record<string, string>) => loadConfig({ DATA_DIR: tempDataDir(), ...env }).trustProxyHops;
+  t.is(hops({}), 0);
+  t.is(hops({ TRUST_PROXY: 'true' }), 1);
+  t.is(hops({ TRUST_PROXY_HOPS: '2' }), 2);
+  t.is(hops({ TRUST_PROXY: 'true', TRUST_PROXY_HOPS: '0' }), 0, 'the hop count wins');
+  t.throws(() => loadConfig({ TRUST_PROXY_HOPS: '-1' }), { instanceOf: ConfigError, message: /TRUST_PROXY_HOPS/ });
+});
+
 test('README documents every environment variable', (t) => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const missing = Object.keys(envSchema.shape).filter((name) => !readme.includes(`\`${name}\``));

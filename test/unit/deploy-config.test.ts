@@ -109,6 +109,10 @@ test('Kubernetes: API with Service and HPA, projector, config and secrets with k
     'Service/vialog-api',
   ]);
   for (const doc of docs) for (const key of Object.keys(doc.data ?? doc.stringData ?? {})) t.true(knownVariables.has(key), `${doc.kind}: ${key}`);
+  // Behind the ingress: trust exactly its one hop, never "whatever X-Forwarded-For says".
+  const config = docs.find((d) => d.kind === 'ConfigMap')!.data!;
+  t.is(config.TRUST_PROXY_HOPS, '1');
+  t.false('TRUST_PROXY' in config, 'the hop count, not the older boolean');
 });
 
 test('GitHub workflows: CI with the three service containers and the audit, a scheduled bench keeping its results, releases on tags', (t) => {
