@@ -8,6 +8,7 @@
 import { z } from 'zod';
 
 /** C0 controls other than tab (U+0009), newline (U+000A) and carriage return (U+000D). */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
 const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
