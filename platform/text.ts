@@ -1,8 +1,9 @@
 // Text hygiene (API.md, Conventions): what text the service accepts, at the edge and in depth.
 //   - At the edge (bodies, query strings, path segments, text headers): no U+0000, no other C0
 //     control character except tab, newline and carriage return, no lone UTF-16 surrogate.
-//   - In events (storableText): no U+0000 and no lone surrogate — what PostgreSQL text and jsonb
-//     cannot hold. Other controls stay allowed there, so events from before still read.
+//   - In events (assertStorableEvent, before every append): no U+0000 and no lone surrogate —
+//     what PostgreSQL text and jsonb cannot hold. Other controls stay allowed there (events from
+//     before hold them, and every read model stores them).
 //   - Projections make text they did not validate (sealed personal data, opened) storable.
 //   - Dates and timestamps lie between the years 1900 and 9999.
 import { z } from 'zod';
@@ -47,18 +48,18 @@ export interface TextError {
 const MAX_TEXT_ERRORS = 20;
 
 /**
- * Every string in a parsed JSON value, keys included, that is not acceptable text, with its dotted
- * path (`items.0.name`; `root` for the value itself). Walks with its own stack, so no nesting depth
- * overflows it; stops after a few errors.
+ * Every string in a parsed JSON value, keys included, that `check` refuses (edge text by
+ * default), with its dotted path (`items.0.name`; `root` for the value itself). Walks with its own
+ * stack, so no nesting depth overflows it; stops after a few errors.
  */
-export function unsafeTextIn(value: unknown, root = '(body)'): TextError[] {
+export function unsafeTextIn(value: unknown, root = '(body)', check: (text: string) => string | undefined = textProblem): TextError[] {
   const errors: TextError[] = [];
   const stack: { value: unknown; path: string }[] = [{ value, path: '' }];
   const join = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);
   while (stack.length > 0 && errors.length < MAX_TEXT_ERRORS) {
     const { value: current, path } = stack.pop()!;
     if (typeof current === 'string') {
-      const problem = textProblem(current);
+      const problem = check(current);
       if (problem) errors.push({ path: path || root, message: problem });
     } else if (Array.isArray(current)) {
       for (let i = current.length - 1; i >= 0; i--) stack.push({ value: current[i], path: join(path, String(i)) });
@@ -66,7 +67,7 @@ export function unsafeTextIn(value: unknown, root = '(body)'): TextError[] {
       const keys = Object.keys(current);
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i]!;
-        const problem = textProblem(key);
+        const problem = check(key);
         if (problem) errors.push({ path: join(path, printable(key)), message: `field name ${problem}` });
         else stack.push({ value: (current as Record<string, unknown>)[key], path: join(path, key) });
       }
@@ -98,8 +99,16 @@ export function storableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? storableText(v) : v));
 }
 
-/** A string an event may hold (events.ts schemas): refuses what no read model could store. */
-export const eventText = () => z.string().refine(isStorableText, 'must not contain U+0000 or a lone UTF-16 surrogate');
+const storableProblem = (text: string) => (isStorableText(text) ? undefined : 'holds U+0000 or a lone UTF-16 surrogate');
+
+/**
+ * In depth, before an append: throws when an event holds text no read model could store (the edge
+ * refuses it first). The error names the event type and the fields, never their content.
+ */
+export function assertStorableEvent(type: string, data: unknown, metadata?: unknown): void {
+  const errors = unsafeTextIn({ data, metadata }, '(event)', storableProblem);
+  if (errors.length > 0) throw new Error(`${type} not appended: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`);
+}
 
 // --- dates -------------------------------------------------------------------------------------
 
