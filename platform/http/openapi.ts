@@ -79,6 +79,8 @@ const DESCRIPTION = `Event-sourced clinical sample tracking. All API paths start
 
 **Bodies.** JSON only (\`Content-Type: application/json\`; another type is 415 \`unsupported_media_type\`), at most 64 KiB by default (413 \`payload_too_large\`); malformed JSON is 400 \`malformed_json\`; a body that breaks a rule, or has an unknown field, is 422 \`validation_failed\` with one \`errors[]\` entry per problem. Unknown or invalid query parameters are 400 \`invalid_query\`; an id that is not a UUID is 400 \`invalid_id\`.
 
+**Text hygiene.** Everywhere — JSON bodies (values and field names, at any depth), query parameters, text path segments and \`X-Change-Reason\` (after URL-decoding) — U+0000, the other C0 control characters except tab, newline and carriage return, and lone UTF-16 surrogates are refused: 422 \`validation_failed\` in a body or header, 400 \`invalid_query\` in a query string, 400 \`invalid_id\` in a path, each naming the field in \`errors[]\` (refused characters shown as \`\\uXXXX\`). Dates and timestamps lie between the years 1900 and 9999. Cursors are at most 512 characters and must be one this list made; anything else is 400 \`invalid_query\`. No input gives a 500, and nothing is stored in a form a read model cannot hold.
+
 **Versions.** Single resources carry \`ETag: "<version>"\`. \`PATCH\`, \`PUT\` and \`DELETE\` accept \`If-Match: "<version>"\`; a stale one is 412 \`version_mismatch\` and changes nothing.
 
 **Idempotency.** \`POST\` commands accept \`Idempotency-Key\` (≤ 128 characters, per user, kept 24 h): a repeat with the same body returns the first answer and runs nothing; the same key with a different body is 422 \`idempotency_key_reused\`.
