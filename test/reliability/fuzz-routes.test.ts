@@ -8,14 +8,14 @@
 // forged cursors. No answer may be a 5xx; every error is problem+json; a refused request appends
 // nothing; and afterwards every projection is still running.
 //
-// Fixed seed and a bounded number of runs per operation (VIALOG_FUZZ_RUNS, default 100;
+// Fixed seed and a bounded number of runs per operation (VIALOG_FUZZ_RUNS, default 60;
 // VIALOG_FUZZ_SEED to explore other inputs), so CI stays fast and a failure is reproducible.
 import test from 'ava';
 import fc from 'fast-check';
 import pg from 'pg';
 import { call, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
 
-const RUNS = Number(process.env.VIALOG_FUZZ_RUNS ?? 100);
+const RUNS = Number(process.env.VIALOG_FUZZ_RUNS ?? 60);
 const SEED = Number(process.env.VIALOG_FUZZ_SEED ?? 20261122);
 
 const admin = { username: 'fuzzadmin', password: 'violet-Harbor-fuzz-admin-kestrel' };
