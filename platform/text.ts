@@ -33,6 +33,8 @@ export function textProblem(value: string): string | undefined {
   return undefined;
 }
 
+const isSuspectText = (text: string) => SUSPECT.test(text) && textProblem(text) !== undefined;
+
 /** The value with refused characters shown as \uXXXX, for naming a field in an error. */
 export function printable(value: string): string {
   if (textProblem(value) === undefined) return value;
@@ -58,9 +60,14 @@ const MAX_TEXT_ERRORS = 20;
  * default), with its dotted path (`items.0.name`; `root` for the value itself). Walks with its own
  * stack, so no nesting depth overflows it; stops after a few errors.
  */
-export function unsafeTextIn(value: unknown, root = '(body)', check: (text: string) => string | undefined = textProblem): TextError[] {
+export function unsafeTextIn(
+  value: unknown,
+  root = '(body)',
+  check: (text: string) => string | undefined = textProblem,
+): TextError[] {
   // Nearly every value is clean: find that out without building a path per node.
-  if (!someText(value, check === textProblem ? (text) => SUSPECT.test(text) && textProblem(text) !== undefined : (text) => check(text) !== undefined)) return [];
+  const refused = check === textProblem ? isSuspectText : (text: string) => check(text) !== undefined;
+  if (!someText(value, refused)) return [];
   const errors: TextError[] = [];
   const stack: { value: unknown; path: string }[] = [{ value, path: '' }];
   const join = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);
@@ -126,7 +133,8 @@ export function storableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? storableText(v) : v));
 }
 
-const storableProblem = (text: string) => (isStorableText(text) ? undefined : 'holds U+0000 or a lone UTF-16 surrogate');
+const storableProblem = (text: string) =>
+  isStorableText(text) ? undefined : 'holds U+0000 or a lone UTF-16 surrogate';
 
 /**
  * In depth, before an append: throws when an event holds text no read model could store (the edge
@@ -134,7 +142,8 @@ const storableProblem = (text: string) => (isStorableText(text) ? undefined : 'h
  */
 export function assertStorableEvent(type: string, data: unknown, metadata?: unknown): void {
   const errors = unsafeTextIn({ data, metadata }, '(event)', storableProblem);
-  if (errors.length > 0) throw new Error(`${type} not appended: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`);
+  if (errors.length === 0) return;
+  throw new Error(`${type} not appended: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`);
 }
 
 // --- dates -------------------------------------------------------------------------------------

@@ -87,7 +87,13 @@ const CONTEXT_MESSAGES = 50;
 const upstreamText = (text: string, max: number): string => storableText(text.slice(0, max));
 
 /** A reply as the events and read models can hold it, whatever the provider sent. */
-function storableReply(content: string, model: string, usage: Usage | null): { content: string; model: string; usage: Usage | null } {
+interface Reply {
+  readonly content: string;
+  readonly model: string;
+  readonly usage: Usage | null;
+}
+
+function storableReply(content: string, model: string, usage: Usage | null): Reply {
   const tokens = (n: number) => Math.min(n, MAX_TOKENS_PER_MESSAGE);
   return {
     content: upstreamText(content, MAX_REPLY_CHARS),
@@ -211,7 +217,8 @@ export function createDialogCommands(deps: DialogCommandDeps) {
           content = upstream?.partialContent ?? '';
           partial = true;
         } else {
-          const reason = upstreamText(upstream ? `${upstream.kind}: ${upstream.message}` : 'internal: the assistant failed', MAX_FAILURE_REASON);
+          const failure = upstream ? `${upstream.kind}: ${upstream.message}` : 'internal: the assistant failed';
+          const reason = upstreamText(failure, MAX_FAILURE_REASON);
           await run(question.conversationId, () => ({ type: 'RecordFailure', data: { replyTo: question.messageId, reason, now: now() } }), question.cause, { known: question.after });
           throw new ReplyFailedError(reason, question);
         }

@@ -29,7 +29,13 @@ export const MAX_MESSAGE_CHARS = 100_000;
  */
 const sealedText = (maxChars: number) => z.string().max(4 + Math.ceil(((maxChars * 3 + 28) * 4) / 3));
 
-export const userMessagePostedSchema = z.strictObject({ conversationId: id, ownerId: id, messageId: id, content: sealedText(MAX_MESSAGE_CHARS), postedAt: timestamp });
+export const userMessagePostedSchema = z.strictObject({
+  conversationId: id,
+  ownerId: id,
+  messageId: id,
+  content: sealedText(MAX_MESSAGE_CHARS),
+  postedAt: timestamp,
+});
 export const assistantRepliedSchema = z.strictObject({
   conversationId: id,
   ownerId: id,

@@ -72,7 +72,8 @@ export function createSampleCommands(deps: SampleCommandDeps) {
     if (!decision.ok) throw new SampleDomainError(decision.error);
     if (decision.events.length === 0) return state;
     const at = now();
-    const result = await store.append(sampleStream(sampleId), decision.events.map((e) => appendable(e, cause, at)), { expectedRevision: expected });
+    const events = decision.events.map((e) => appendable(e, cause, at));
+    const result = await store.append(sampleStream(sampleId), events, { expectedRevision: expected });
     await deps.waitForReadModel(result.position);
     return decision.events.reduce<SampleState>((s, e: SampleEvent) => evolveSample(s, e), state);
   }

@@ -94,7 +94,13 @@ const listQuery = z.strictObject({
   collectedFrom: isoDate().optional().meta({ description: 'Inclusive; 1900–9999' }),
   collectedTo: isoDate().optional().meta({ description: 'Inclusive; 1900–9999' }),
 });
-const subjectQuery = z.strictObject({ ...paginationQuery, status: status.optional(), sampleType: sampleType.optional(), collectedFrom: isoDate().optional(), collectedTo: isoDate().optional() });
+const subjectQuery = z.strictObject({
+  ...paginationQuery,
+  status: status.optional(),
+  sampleType: sampleType.optional(),
+  collectedFrom: isoDate().optional(),
+  collectedTo: isoDate().optional(),
+});
 const cursorSchema = z.object({ collectionDate: isoDate(), id: z.uuid() });
 const overviewSchema = z
   .object({

@@ -9,6 +9,7 @@ import { HttpMethodEnum, koaBody } from 'koa-body';
 import { unsafeTextIn } from '../text.ts';
 import { HttpProblem } from './problem.ts';
 
+const NOT_TEXT = 'The request body holds characters that are not text.';
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
@@ -42,7 +43,7 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware {
     }
     await parse(ctx, () => {
       const errors = unsafeTextIn(ctx.request.body);
-      if (errors.length > 0) throw new HttpProblem(422, 'validation_failed', 'The request body holds characters that are not text.', { errors });
+      if (errors.length > 0) throw new HttpProblem(422, 'validation_failed', NOT_TEXT, { errors });
       return next();
     });
   };

@@ -26,9 +26,14 @@ export function changeReason(ctx: Context, bodyReason?: string | null): string |
   const reason = (fromHeader ? decodeHeader(header) : (bodyReason ?? '')).trim();
   const path = fromHeader ? 'X-Change-Reason' : 'reason';
   if (reason.length > MAX_REASON_LENGTH) {
-    throw new HttpProblem(422, 'validation_failed', 'The change reason is too long.', { errors: [{ path, message: `at most ${MAX_REASON_LENGTH} characters` }] });
+    const errors = [{ path, message: `at most ${MAX_REASON_LENGTH} characters` }];
+    throw new HttpProblem(422, 'validation_failed', 'The change reason is too long.', { errors });
   }
   const problem = textProblem(reason);
-  if (problem) throw new HttpProblem(422, 'validation_failed', 'The change reason holds characters that are not text.', { errors: [{ path, message: problem }] });
+  if (problem) {
+    const errors = [{ path, message: problem }];
+    const detail = 'The change reason holds characters that are not text.';
+    throw new HttpProblem(422, 'validation_failed', detail, { errors });
+  }
   return reason === '' ? null : reason;
 }

@@ -39,7 +39,10 @@ export function parseBody<S extends z.ZodType>(ctx: Context, schema: S, alsoChec
 export function parseQuery<S extends z.ZodType>(ctx: Context, schema: S): z.infer<S> {
   const query = ctx.query;
   const unsafe = unsafeTextIn(query, '(query)');
-  if (unsafe.length > 0) throw new HttpProblem(400, 'invalid_query', 'The query string holds characters that are not text.', { errors: unsafe });
+  if (unsafe.length > 0) {
+    const detail = 'The query string holds characters that are not text.';
+    throw new HttpProblem(400, 'invalid_query', detail, { errors: unsafe });
+  }
   const result = schema.safeParse(query);
   if (!result.success) throw new HttpProblem(400, 'invalid_query', 'The query string has unknown or invalid parameters.', { errors: fieldErrors(result.error, '(query)') });
   return result.data;
@@ -59,7 +62,9 @@ export function parseId(value: string | undefined, name = 'id'): string {
 export function parsePathText(value: string | undefined, name: string, maxLength: number): string {
   const text = value ?? '';
   const problem = textProblem(text) ?? (text.length > maxLength ? `at most ${maxLength} characters` : undefined);
-  if (problem) throw new HttpProblem(400, 'invalid_id', `${name} is not valid.`, { errors: [{ path: name, message: problem }] });
+  if (problem) {
+    throw new HttpProblem(400, 'invalid_id', `${name} is not valid.`, { errors: [{ path: name, message: problem }] });
+  }
   return text;
 }
 

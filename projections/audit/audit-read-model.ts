@@ -64,7 +64,7 @@ export function globalChainHash(previous: Buffer, eventHashHex: string | undefin
   return hash('sha256', linkInput.subarray(0, length), 'buffer');
 }
 
-/** Text for a text column: the log holds it as written (an event from before the append-time checks may hold U+0000). */
+/** Text for a text column (an event from before the append-time checks may hold U+0000). */
 const text = (value: string | null): string | null => (value === null ? null : storableText(value));
 
 export const auditEventTypes: readonly string[] = [...identityEventTypes, ...sampleEventTypes, ...dialogEventTypes];

@@ -132,7 +132,9 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
   // New conversations first (their own statement: the moves below must see them), then the
   // messages, the usage they add and the conversations' moves as ONE statement — a reply's
   // read-your-writes wait pays for every round trip here.
-  if (started.length > 0) await trx(table('dialog_conversations')).insert(started.map(storableRow)).onConflict('conversation_id').ignore();
+  if (started.length > 0) {
+    await trx(table('dialog_conversations')).insert(started.map(storableRow)).onConflict('conversation_id').ignore();
+  }
   const parts: { sql: string; bindings: string[] }[] = [];
   if (messages.length > 0) {
     parts.push({
@@ -144,8 +146,10 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
       ), added AS (
         -- Usage per owner and UTC day from the messages really inserted now (a replayed one counts nothing).
         SELECT owner_id, (created_at AT TIME ZONE 'UTC')::date AS day, count(*) FILTER (WHERE role = 'user') AS messages,
-               LEAST(coalesce(sum(prompt_tokens) FILTER (WHERE role = 'assistant'), 0), ${MAX_INT}) AS prompt_tokens,
-               LEAST(coalesce(sum(completion_tokens) FILTER (WHERE role = 'assistant'), 0), ${MAX_INT}) AS completion_tokens
+               LEAST(coalesce(sum(prompt_tokens) FILTER (WHERE role = 'assistant'), 0), ${MAX_INT})
+                 AS prompt_tokens,
+               LEAST(coalesce(sum(completion_tokens) FILTER (WHERE role = 'assistant'), 0), ${MAX_INT})
+                 AS completion_tokens
         FROM inserted WHERE role = 'user' OR prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL
         GROUP BY 1, 2
       ), counted AS (

@@ -240,7 +240,8 @@ class SampleBatch {
     // All changed rows as one JSON parameter, upserted together with the statistics in one
     // statement: one round trip, and no per-value binding work in Node.
     // storableJson: text an event from before the append-time checks may hold (U+0000) still fits.
-    const upsert: Statement | undefined = rows.length === 0 ? undefined : { sql: upsertRowsSql(table('samples')), bindings: [storableJson(rows)] };
+    const upsert: Statement | undefined =
+      rows.length === 0 ? undefined : { sql: upsertRowsSql(table('samples')), bindings: [storableJson(rows)] };
     const { statements, lowered } = this.deltas.take(table);
     await writeTogether(trx, [upsert, ...statements]);
     // Days that dropped to zero go (after the counts landed), so a replay in other batch sizes

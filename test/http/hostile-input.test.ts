@@ -14,12 +14,17 @@ let conversationId: string;
 let events: pg.Client;
 
 test.before(async () => {
-  svc = await startTestService({ RATE_LIMIT_PER_USER_PER_MINUTE: '100000', RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '100000' });
+  svc = await startTestService({
+    RATE_LIMIT_PER_USER_PER_MINUTE: '100000',
+    RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '100000',
+  });
   api = svc.api;
   user = await newUser(api, 'hostile');
   const today = new Date().toISOString().slice(0, 10);
-  sampleId = (await call(api, 'POST', '/samples', { token: user.accessToken, body: { sampleType: 'blood', subjectId: 'H001', collectionDate: today } })).body.id;
-  conversationId = (await call(api, 'POST', '/dialog/conversations', { token: user.accessToken, body: { title: 'first' } })).body.id;
+  const token = user.accessToken;
+  const sampleBody = { sampleType: 'blood', subjectId: 'H001', collectionDate: today };
+  sampleId = (await call(api, 'POST', '/samples', { token, body: sampleBody })).body.id;
+  conversationId = (await call(api, 'POST', '/dialog/conversations', { token, body: { title: 'first' } })).body.id;
   events = new pg.Client({ connectionString: svc.db.url });
   await events.connect();
 });
@@ -28,7 +33,8 @@ test.after.always(async () => {
   await svc?.stop();
 });
 
-const eventCount = async (): Promise<number> => (await events.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n;
+const eventCount = async (): Promise<number> =>
+  (await events.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n;
 const cursor = (key: Record<string, unknown>) => Buffer.from(JSON.stringify(key)).toString('base64url');
 const NUL = '\u0000';
 const LONE = '\ud800';
@@ -52,7 +58,9 @@ async function refused(t: ExecutionContext, send: () => Promise<Answer>, expecte
   t.is(await eventCount(), before, 'nothing appended');
 }
 
-const post = (path: string, body: unknown, headers: Record<string, string> = {}) => () => call(api, 'POST', path, { token: user.accessToken, body, headers });
+const send = (method: string, path: string, body: unknown, headers: Record<string, string> = {}) => () =>
+  call(api, method, path, { token: user.accessToken, body, headers });
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) => send('POST', path, body, headers);
 const get = (path: string) => () => call(api, 'GET', path, { token: user.accessToken });
 const body422 = (path: string): Expected => ({ status: 422, code: 'validation_failed', path });
 const query400 = (path: string): Expected => ({ status: 400, code: 'invalid_query', path });
@@ -71,7 +79,7 @@ test.serial('U+0000 and a lone surrogate in sample notes: 422 naming notes', asy
 
 test.serial('other C0 controls are refused too; tab, newline and carriage return are text', async (t) => {
   await refused(t, post('/samples', { ...sample, notes: 'esc\u001b[31m' }), body422('notes'));
-  const ok = await call(api, 'POST', '/samples', { token: user.accessToken, body: { ...sample, notes: 'line 1\r\nline\t2 🧪' } });
+  const ok = await post('/samples', { ...sample, notes: 'line 1\r\nline\t2 🧪' })();
   t.is(ok.status, 201);
   t.is(ok.body.notes, 'line 1\r\nline\t2 🧪');
 });
@@ -82,14 +90,14 @@ test.serial('U+0000 in a nested value and in a key: 422 naming the JSON path', a
 });
 
 test.serial('U+0000 and a lone surrogate in the body reason: 422 naming reason', async (t) => {
-  const patch = (reason: string) => () => call(api, 'PATCH', `/samples/${sampleId}`, { token: user.accessToken, body: { status: 'processing', reason } });
+  const patch = (reason: string) => send('PATCH', `/samples/${sampleId}`, { status: 'processing', reason });
   await refused(t, patch(`why${NUL}`), body422('reason'));
   await refused(t, patch(`why${LONE}`), body422('reason'));
 });
 
 test.serial('X-Change-Reason: %00 (decoded) and a raw control: 422 naming X-Change-Reason', async (t) => {
-  const patch = (header: string) => () =>
-    call(api, 'PATCH', `/samples/${sampleId}`, { token: user.accessToken, body: { status: 'processing' }, headers: { 'x-change-reason': header } });
+  const patch = (header: string) =>
+    send('PATCH', `/samples/${sampleId}`, { status: 'processing' }, { 'x-change-reason': header });
   await refused(t, patch('%00'), body422('X-Change-Reason'));
   await refused(t, patch('why%1B'), body422('X-Change-Reason'));
 });
@@ -106,13 +114,15 @@ test.serial('U+0000, U+0000 alone and a lone surrogate in a conversation title: 
 });
 
 test.serial('U+0000 and a lone surrogate in a dialog message: 422 naming content, never a poison event', async (t) => {
-  await refused(t, post(`/dialog/conversations/${conversationId}/messages`, { content: `how many${NUL}?` }), body422('content'));
-  await refused(t, post(`/dialog/conversations/${conversationId}/messages`, { content: `how many${LONE}?` }), body422('content'));
+  const ask = (content: string) => post(`/dialog/conversations/${conversationId}/messages`, { content });
+  await refused(t, ask(`how many${NUL}?`), body422('content'));
+  await refused(t, ask(`how many${LONE}?`), body422('content'));
 });
 
 test.serial('U+0000 and a lone surrogate in the login name: 422 naming login', async (t) => {
-  await refused(t, () => call(api, 'POST', '/auth/login', { body: { login: `${user.username}${NUL}`, password: 'x' } }), body422('login'));
-  await refused(t, () => call(api, 'POST', '/auth/login', { body: { login: `a${LONE}@lab.example`, password: 'x' } }), body422('login'));
+  const logIn = (login: string) => () => call(api, 'POST', '/auth/login', { body: { login, password: 'x' } });
+  await refused(t, logIn(`${user.username}${NUL}`), body422('login'));
+  await refused(t, logIn(`a${LONE}@lab.example`), body422('login'));
 });
 
 test.serial('U+0000 in a filter: 400 invalid_query naming the parameter', async (t) => {
@@ -132,18 +142,21 @@ test.serial('year 0000 (and anything outside 1900–9999) in date filters: 400 i
   await refused(t, get('/samples/subject/P001?collectedTo=1899-12-31'), query400('collectedTo'));
   await refused(t, get('/audit?from=0000-01-01T00:00:00Z'), query400('from'));
   await refused(t, get('/audit/export?to=0000-01-01T00:00:00.000Z'), query400('to'));
-  t.is((await call(api, 'GET', '/samples?collectedFrom=1900-01-01&collectedTo=9999-12-31', { token: user.accessToken })).status, 200);
+  t.is((await get('/samples?collectedFrom=1900-01-01&collectedTo=9999-12-31')()).status, 200);
 });
 
 test.serial('year 0000 inside the cursors of samples, API keys and conversations: 400 invalid_query', async (t) => {
   const zeroUuid = '00000000-0000-4000-8000-000000000000';
-  await refused(t, get(`/samples?cursor=${cursor({ collectionDate: '0000-01-01', id: zeroUuid })}`), query400('cursor'));
-  await refused(t, get(`/auth/api-keys?cursor=${cursor({ createdAt: '0000-01-01T00:00:00.000Z', id: zeroUuid })}`), query400('cursor'));
-  await refused(t, get(`/dialog/conversations?cursor=${cursor({ at: '0000-01-01T00:00:00.000Z', id: zeroUuid })}`), query400('cursor'));
+  const zero = '0000-01-01T00:00:00.000Z';
+  const zeroDate = cursor({ collectionDate: '0000-01-01', id: zeroUuid });
+  await refused(t, get(`/samples?cursor=${zeroDate}`), query400('cursor'));
+  await refused(t, get(`/auth/api-keys?cursor=${cursor({ createdAt: zero, id: zeroUuid })}`), query400('cursor'));
+  await refused(t, get(`/dialog/conversations?cursor=${cursor({ at: zero, id: zeroUuid })}`), query400('cursor'));
 });
 
 test.serial('an audit cursor beyond bigint and a message cursor beyond integer: 400 invalid_query', async (t) => {
   await refused(t, get(`/audit?cursor=${cursor({ commit: '1', prepare: '9223372036854775808' })}`), query400('cursor'));
   await refused(t, get(`/audit?cursor=${cursor({ commit: '9'.repeat(21), prepare: '1' })}`), query400('cursor'));
-  await refused(t, get(`/dialog/conversations/${conversationId}/messages?cursor=${cursor({ seq: 2 ** 40 })}`), query400('cursor'));
+  const messages = `/dialog/conversations/${conversationId}/messages`;
+  await refused(t, get(`${messages}?cursor=${cursor({ seq: 2 ** 40 })}`), query400('cursor'));
 });

@@ -30,7 +30,8 @@ test.before(async () => {
   await migrateToLatest(knex);
   store = openPostgresEventStore({ url: db.url, pollIntervalMs: 100, poolMax: 3 });
   vault = new PersonalDataVault(knex, randomBytes(32));
-  engine = new ProjectionEngine({ projections: allProjections(vault), store, knex, databaseUrl: db.url, batchSize: 100, pollIntervalMs: 100 });
+  const projections = allProjections(vault);
+  engine = new ProjectionEngine({ projections, store, knex, databaseUrl: db.url, batchSize: 100, pollIntervalMs: 100 });
   engine.start();
 });
 test.after.always(async () => {
@@ -83,11 +84,22 @@ async function appendEdgeCases(): Promise<Record<string, Position>> {
     }),
   ]);
   await append(`session-${randomUUID()}`, [
-    event('SessionStarted', { sessionId: randomUUID(), userId, refreshTokenHash: 'a'.repeat(64), startedAt: now, expiresAt: now, ip: odd(45), userAgent: odd(256) }),
+    event('SessionStarted', {
+      sessionId: randomUUID(),
+      userId,
+      refreshTokenHash: 'a'.repeat(64),
+      startedAt: now,
+      expiresAt: now,
+      ip: odd(45),
+      userAgent: odd(256),
+    }),
   ]);
-  const identity = await append(`apikey-${keyId}`, [event('ApiKeyCreated', { keyId, userId, name: odd(100), prefix: odd(64), secretHash: 'b'.repeat(64), createdAt: now })]);
+  const key = { keyId, userId, name: odd(100), prefix: odd(64), secretHash: 'b'.repeat(64), createdAt: now };
+  const identity = await append(`apikey-${keyId}`, [event('ApiKeyCreated', key)]);
   let samples = identity;
   for (const [i, sampleId] of sampleIds.entries()) {
+    const owned = { sampleId, ownerId: userId };
+    const notesChange = { from: odd(2000), to: odd(1999) };
     samples = await append(`sample-${sampleId}`, [
       event('SampleRegistered', {
         sampleId,
@@ -100,13 +112,15 @@ async function appendEdgeCases(): Promise<Record<string, Position>> {
         notes: odd(2000),
         registeredAt: now,
       }),
-      event('SampleDetailsCorrected', { sampleId, ownerId: userId, changes: { notes: { from: odd(2000), to: odd(1999) } }, correctedAt: now }),
-      event('SampleStatusChanged', { sampleId, ownerId: userId, from: 'collected', to: 'processing', reason: odd(500), changedAt: now }),
-      event('SampleMoved', { sampleId, ownerId: userId, from: odd(64), to: odd(63), movedAt: now }),
+      event('SampleDetailsCorrected', { ...owned, changes: { notes: notesChange }, correctedAt: now }),
+      event('SampleStatusChanged', { ...owned, from: 'collected', to: 'processing', reason: odd(500), changedAt: now }),
+      event('SampleMoved', { ...owned, from: odd(64), to: odd(63), movedAt: now }),
     ]);
   }
-  const question = () => randomUUID();
-  const [q1, q2, q3] = [question(), question(), question()];
+  const [q1, q2, q3] = [randomUUID(), randomUUID(), randomUUID()];
+  const conversation = { conversationId, ownerId: userId };
+  const question = async (messageId: string, text: string) =>
+    event('UserMessagePosted', { ...conversation, messageId, content: await vault.seal(userId, text), postedAt: now });
   const reply = async (replyTo: string) =>
     event('AssistantReplied', {
       conversationId,
@@ -123,11 +137,11 @@ async function appendEdgeCases(): Promise<Record<string, Position>> {
   const dialog = await append(`conversation-${conversationId}`, [
     event('ConversationStarted', { conversationId, ownerId: userId, title: odd(200), startedAt: now }),
     // The poison of old: a message whose plain text holds U+0000 and a lone surrogate.
-    event('UserMessagePosted', { conversationId, ownerId: userId, messageId: q1, content: await vault.seal(userId, 'how\u0000 many\ud800?'), postedAt: now }),
+    await question(q1, 'how\u0000 many\ud800?'),
     await reply(q1),
-    event('UserMessagePosted', { conversationId, ownerId: userId, messageId: q2, content: await vault.seal(userId, odd(100_000)), postedAt: now }),
+    await question(q2, odd(100_000)),
     await reply(q2), // a second reply at the integer limit: the day's sums must not overflow
-    event('UserMessagePosted', { conversationId, ownerId: userId, messageId: q3, content: await vault.seal(userId, 'x'), postedAt: now }),
+    await question(q3, 'x'),
     event('AssistantReplyFailed', { conversationId, ownerId: userId, replyTo: q3, reason: odd(500), failedAt: now }),
   ]);
   return { identity, samples, dialog, audit: dialog };
@@ -135,7 +149,8 @@ async function appendEdgeCases(): Promise<Record<string, Position>> {
 
 test.serial('every projection applies events at the edges of their schemas and keeps running', async (t) => {
   const last = await appendEdgeCases();
-  const reached = await Promise.all(engine.projections.map((p) => engine.waitForProjections([p.name], last[p.name]!, { timeoutMs: 30_000 })));
+  const wait = (name: string) => engine.waitForProjections([name], last[name]!, { timeoutMs: 30_000 });
+  const reached = await Promise.all(engine.projections.map((p) => wait(p.name)));
   const statuses = await engine.status();
   t.deepEqual(
     statuses.filter((s) => s.status === 'failed' || s.lastError !== null).map((s) => s.name),
@@ -145,7 +160,7 @@ test.serial('every projection applies events at the edges of their schemas and k
   t.deepEqual(reached, engine.projections.map(() => true), 'every projection applied the last of its events');
 });
 
-test.serial('the read models hold the text as the events hold it, made storable only where it could not be stored', async (t) => {
+test.serial('the read models hold text as the events do, made storable only where it could not be', async (t) => {
   const sample = await knex('samples').where('sample_id', sampleIds[1]).first();
   t.is(sample.notes, odd(1999), 'control and astral characters kept as they are');
   t.is(sample.subject_id, odd(32));
@@ -170,18 +185,21 @@ test.serial('the read models hold the text as the events hold it, made storable 
   t.is(audit.rows[0]!.n, events.rows[0]!.n, 'the audit trail holds every event');
 });
 
-const eventCount = async () => (await knex.raw<{ rows: { n: number }[] }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n;
+const eventCount = async () =>
+  (await knex.raw<{ rows: { n: number }[] }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n;
 
 test.serial('in depth: the samples commands append nothing that holds U+0000 or a lone surrogate', async (t) => {
   const commands = createSampleCommands({ store, waitForReadModel: () => Promise.resolve(true) });
   const before = await eventCount();
-  const register = (notes: string) =>
-    commands.register(randomUUID(), { sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10), notes }, systemCause());
+  const today = new Date().toISOString().slice(0, 10);
+  const fields = { sampleType: 'blood', subjectId: 'P001', collectionDate: today } as const;
+  const register = (notes: string) => commands.register(randomUUID(), { ...fields, notes }, systemCause());
   const error = await t.throwsAsync(register('fasting\u0000'));
   t.regex(error.message, /SampleRegistered not appended: data\.notes/);
   t.false(error.message.includes('fasting'), 'the error names the field, never its content');
   await t.throwsAsync(register('fasting\udc00'));
-  await t.throwsAsync(commands.register(randomUUID(), { sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10) }, systemCause('why\u0000')));
+  const badReason = commands.register(randomUUID(), fields, systemCause('why\u0000'));
+  await t.throwsAsync(badReason, { message: /metadata\.reason/ });
   t.is(await eventCount(), before);
 });
 
@@ -192,12 +210,20 @@ test.serial('in depth: the dialog commands append nothing that holds U+0000, eve
     vault,
     assistant: { model: 'none', answer: () => Promise.reject(new Error('not asked')) },
     waitForReadModel: () => Promise.resolve(true),
-    limits: { maxMessageChars: 100, maxMessagesPerConversation: 10, contextTokens: 1000, dailyMessages: 10, dailyTokens: 1000 },
+    limits: {
+      maxMessageChars: 100,
+      maxMessagesPerConversation: 10,
+      contextTokens: 1000,
+      dailyMessages: 10,
+      dailyTokens: 1000,
+    },
   });
   const before = await eventCount();
-  await t.throwsAsync(commands.start(randomUUID(), 'title\u0000', systemCause()), { message: /ConversationStarted not appended: data\.title/ });
+  const badTitle = commands.start(randomUUID(), 'title\u0000', systemCause());
+  await t.throwsAsync(badTitle, { message: /ConversationStarted not appended: data\.title/ });
   const owner = randomUUID();
   const started = await commands.start(owner, 'fine', systemCause());
-  await t.throwsAsync(commands.ask(owner, started.id, 'how\ud800 many?', systemCause()), { message: /UserMessagePosted not appended: data\.content/ });
+  const badQuestion = commands.ask(owner, started.id, 'how\ud800 many?', systemCause());
+  await t.throwsAsync(badQuestion, { message: /UserMessagePosted not appended: data\.content/ });
   t.is(await eventCount(), before + 1, 'only the conversation with a fine title');
 });

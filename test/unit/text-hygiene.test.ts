@@ -1,7 +1,16 @@
 // platform/text.ts: what text the edge accepts, what an event may hold, what a read model stores,
 // and the range of dates.
 import test from 'ava';
-import { assertStorableEvent, isoDate, isoDateTime, printable, storableJson, storableText, textProblem, unsafeTextIn } from '../../platform/text.ts';
+import {
+  assertStorableEvent,
+  isoDate,
+  isoDateTime,
+  printable,
+  storableJson,
+  storableText,
+  textProblem,
+  unsafeTextIn,
+} from '../../platform/text.ts';
 
 test('the edge refuses U+0000, other C0 controls and lone surrogates, and names the character', (t) => {
   t.is(textProblem('a\u0000b'), 'must not contain U+0000');
@@ -13,7 +22,9 @@ test('the edge refuses U+0000, other C0 controls and lone surrogates, and names 
 });
 
 test('the edge accepts tab, newline, carriage return, astral characters and everything above U+001F', (t) => {
-  for (const text of ['', 'plain', 'a\tb\nc\r\n', '🧪 tube', '\u007f\u0080\u009f', '\u202e\ufeff\uffff', 'é', '𝒳']) t.is(textProblem(text), undefined, JSON.stringify(text));
+  for (const text of ['', 'plain', 'a\tb\nc\r\n', '🧪 tube', '\u007f\u0080\u009f', '\u202e\ufeff\uffff', 'é', '𝒳']) {
+    t.is(textProblem(text), undefined, JSON.stringify(text));
+  }
 });
 
 test('printable shows refused characters as escapes and keeps the rest', (t) => {
@@ -53,7 +64,8 @@ test('storableJson escapes nothing PostgreSQL refuses, and leaves other JSON as 
 
 test('assertStorableEvent names the event and the fields, never the content', (t) => {
   t.notThrows(() => assertStorableEvent('Fine', { notes: 'a\u001b\tb' }, { reason: 'why' }));
-  const error = t.throws(() => assertStorableEvent('SampleRegistered', { notes: 'secret\u0000' }, { reason: 'also\ud800' }));
+  const refuse = () => assertStorableEvent('SampleRegistered', { notes: 'secret\u0000' }, { reason: 'also\ud800' });
+  const error = t.throws(refuse);
   t.regex(error.message, /^SampleRegistered not appended: /);
   t.regex(error.message, /data\.notes/);
   t.regex(error.message, /metadata\.reason/);
@@ -62,7 +74,13 @@ test('assertStorableEvent names the event and the fields, never the content', (t
 
 test('dates and timestamps lie between the years 1900 and 9999', (t) => {
   for (const ok of ['1900-01-01', '2026-02-28', '9999-12-31']) t.true(isoDate().safeParse(ok).success, ok);
-  for (const bad of ['0000-01-01', '1899-12-31', '2026-02-30', '10000-01-01']) t.false(isoDate().safeParse(bad).success, bad);
-  for (const ok of ['1900-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z']) t.true(isoDateTime().safeParse(ok).success, ok);
-  for (const bad of ['0000-01-01T00:00:00Z', '1899-12-31T23:59:59Z', '2026-01-01']) t.false(isoDateTime().safeParse(bad).success, bad);
+  for (const bad of ['0000-01-01', '1899-12-31', '2026-02-30', '10000-01-01']) {
+    t.false(isoDate().safeParse(bad).success, bad);
+  }
+  for (const ok of ['1900-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z']) {
+    t.true(isoDateTime().safeParse(ok).success, ok);
+  }
+  for (const bad of ['0000-01-01T00:00:00Z', '1899-12-31T23:59:59Z', '2026-01-01']) {
+    t.false(isoDateTime().safeParse(bad).success, bad);
+  }
 });
