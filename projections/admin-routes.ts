@@ -8,6 +8,7 @@ import { problemResponse, type OpenApiRegistry } from '../platform/http/openapi.
 import { HttpProblem } from '../platform/http/problem.ts';
 import { requireAuth } from '../platform/http/require-auth.ts';
 import { createRouter, type AppContext, type AppRouter } from '../platform/http/state.ts';
+import { parsePathText } from '../platform/http/validate.ts';
 import type { ProjectionEngine } from './engine/index.ts';
 
 const statusSchema = z
@@ -66,7 +67,7 @@ export function projectionAdminRouter(engine: ProjectionEngine, openapi: OpenApi
   );
   router.post('/:name/rebuild', async (ctx) => {
     requireAdmin(ctx);
-    const name = ctx.params.name ?? '';
+    const name = parsePathText(ctx.params.name, 'name', 100);
     if (!engine.projections.some((p) => p.name === name)) throw new HttpProblem(404, 'not_found', `No projection named ${name}.`);
     const requestedAt = await engine.requestRebuild(name);
     ctx.status = 202;

@@ -9,6 +9,7 @@ import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platfor
 import { requireAuth } from '../../platform/http/require-auth.ts';
 import { createRouter, stateOf, type AppContext, type AppRouter } from '../../platform/http/state.ts';
 import { parseQuery } from '../../platform/http/validate.ts';
+import { isoDateTime } from '../../platform/text.ts';
 import { listAudit, type AuditItem, type AuditScope } from './queries.ts';
 import { verifyAll, verifyOwner } from './verify.ts';
 import { ERASED, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
@@ -24,12 +25,20 @@ const filterQuery = {
   streamId: z.string().max(200).optional(),
   type: z.string().max(100).optional(),
   actorId: z.string().max(100).optional(),
-  from: z.iso.datetime().optional().meta({ description: 'occurredAt ≥ (inclusive)' }),
-  to: z.iso.datetime().optional().meta({ description: 'occurredAt ≤ (inclusive)' }),
+  from: isoDateTime().optional().meta({ description: 'occurredAt ≥ (inclusive); years 1900–9999' }),
+  to: isoDateTime().optional().meta({ description: 'occurredAt ≤ (inclusive); years 1900–9999' }),
 };
 const listQuery = z.strictObject({ ...paginationQuery, ...filterQuery });
 const exportQuery = z.strictObject({ format: z.enum(['ndjson', 'csv']).default('ndjson'), ...filterQuery });
-const cursorSchema = z.object({ commit: z.string().regex(/^-?\d+$/), prepare: z.string().regex(/^-?\d+$/) });
+// The position's columns: commit numeric(20,0), prepare bigint. A cursor beyond them is not ours.
+const INT64 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+const cursorSchema = z.object({
+  commit: z.string().regex(/^-?\d{1,20}$/),
+  prepare: z
+    .string()
+    .regex(/^-?\d{1,19}$/)
+    .refine((p) => BigInt(p) >= INT64.min && BigInt(p) <= INT64.max),
+});
 
 const auditItemSchema = z
   .object({

@@ -11,12 +11,17 @@ import { eventMetadata } from '../../platform/eventstore/metadata.ts';
 import { StreamConflictError, type EventStore, type ExpectedRevision, type Position } from '../../platform/eventstore/port.ts';
 import type { Assistant } from './assistant.ts';
 import { sealOrErased, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { assertStorableEvent, storableText } from '../../platform/text.ts';
 import { contextWithinBudget } from './context.ts';
 import { decideConversation, DialogDomainError, type DialogCommand, type DialogLimits } from './decide.ts';
 import {
   conversationStream,
   dialogEventSchemaVersions,
   isDialogEventType,
+  MAX_FAILURE_REASON,
+  MAX_MODEL_CHARS,
+  MAX_REPLY_CHARS,
+  MAX_TOKENS_PER_MESSAGE,
   parseDialogEvent,
   sealedFields,
   type DialogEvent,
@@ -90,6 +95,25 @@ export const utcDay = (at: Date): string => at.toISOString().slice(0, 10);
 /** Newest messages read as context; the token budget (DIALOG_CONTEXT_TOKENS) then picks from them. */
 const CONTEXT_MESSAGES = 50;
 
+/** Text from the provider (untrusted) as an event may hold it: within `max`, no U+0000 or lone surrogate. */
+const upstreamText = (text: string, max: number): string => storableText(text.slice(0, max));
+
+/** A reply as the events and read models can hold it, whatever the provider sent. */
+interface Reply {
+  readonly content: string;
+  readonly model: string;
+  readonly usage: Usage | null;
+}
+
+function storableReply(content: string, model: string, usage: Usage | null): Reply {
+  const tokens = (n: number) => Math.min(n, MAX_TOKENS_PER_MESSAGE);
+  return {
+    content: upstreamText(content, MAX_REPLY_CHARS),
+    model: upstreamText(model, MAX_MODEL_CHARS),
+    usage: usage && { promptTokens: tokens(usage.promptTokens), completionTokens: tokens(usage.completionTokens) },
+  };
+}
+
 export function createDialogCommands(deps: DialogCommandDeps) {
   const { store, knex, assistant, limits } = deps;
   const now = deps.now ?? (() => new Date());
@@ -123,11 +147,15 @@ export function createDialogCommands(deps: DialogCommandDeps) {
         const at = now();
         const keys = deps.vault.scope();
         const stored = await Promise.all(
-          decision.events.map(async (e) => ({
-            type: e.type,
-            data: await sealed(keys, e),
-            metadata: eventMetadata(cause, dialogEventSchemaVersions[e.type], at),
-          })),
+          decision.events.map(async (e) => {
+            // In depth: the plain text holds only what a read model can store, and the event as
+            // appended (sealed) matches its schema; otherwise nothing is appended.
+            const metadata = eventMetadata(cause, dialogEventSchemaVersions[e.type], at);
+            assertStorableEvent(e.type, e.data, metadata);
+            const data = await sealed(keys, e);
+            parseDialogEvent(e.type, data);
+            return { type: e.type, data, metadata };
+          }),
         );
         const result = await store.append(conversationStream(conversationId), stored, { expectedRevision: expected });
         if (options.wait ?? true) await deps.waitForReadModel(result.position);
@@ -202,11 +230,13 @@ export function createDialogCommands(deps: DialogCommandDeps) {
           content = upstream?.partialContent ?? '';
           partial = true;
         } else {
-          const reason = upstream ? `${upstream.kind}: ${upstream.message}` : 'internal: the assistant failed';
+          const failure = upstream ? `${upstream.kind}: ${upstream.message}` : 'internal: the assistant failed';
+          const reason = upstreamText(failure, MAX_FAILURE_REASON);
           await run(question.conversationId, () => ({ type: 'RecordFailure', data: { replyTo: question.messageId, reason, now: now() } }), question.cause, { known: question.after });
           throw new ReplyFailedError(reason, question);
         }
       }
+      ({ content, model, usage } = storableReply(content, model, usage));
       const latencyMs = Math.round(performance.now() - started);
       const messageId = randomUUID();
       const at = now();

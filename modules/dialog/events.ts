@@ -10,7 +10,15 @@ import { eventCatalog, type EventsOf } from '../../platform/eventstore/catalog.t
 const id = z.uuid();
 const timestamp = z.iso.datetime();
 
-export const usageSchema = z.strictObject({ promptTokens: z.number().int().min(0), completionTokens: z.number().int().min(0) });
+/** Limits of what the provider sends (untrusted): the command cuts a reply to them before it is recorded. */
+export const MAX_REPLY_CHARS = 200_000;
+export const MAX_MODEL_CHARS = 200;
+export const MAX_FAILURE_REASON = 500;
+/** The read model counts tokens in integer columns. */
+export const MAX_TOKENS_PER_MESSAGE = 2 ** 31 - 1;
+
+const tokens = z.number().int().min(0).max(MAX_TOKENS_PER_MESSAGE);
+export const usageSchema = z.strictObject({ promptTokens: tokens, completionTokens: tokens });
 export type Usage = z.infer<typeof usageSchema>;
 
 /** The title (≤ 200 characters) is sealed with the owner's key in new events, plain in events from before. */
@@ -20,14 +28,25 @@ export const conversationStartedSchema = z.strictObject({
   title: z.string().max(sealedLength(200)),
   startedAt: timestamp,
 });
-export const userMessagePostedSchema = z.strictObject({ conversationId: id, ownerId: id, messageId: id, content: z.string().max(100_000), postedAt: timestamp });
+/** The longest message text (DIALOG_MAX_MESSAGE_CHARS is at most this). */
+export const MAX_MESSAGE_CHARS = 100_000;
+/** Message text is stored sealed (platform/crypto/personal-data.ts): the schema bounds the sealed form. */
+const sealedText = (maxChars: number) => z.string().max(sealedLength(maxChars));
+
+export const userMessagePostedSchema = z.strictObject({
+  conversationId: id,
+  ownerId: id,
+  messageId: id,
+  content: sealedText(MAX_MESSAGE_CHARS),
+  postedAt: timestamp,
+});
 export const assistantRepliedSchema = z.strictObject({
   conversationId: id,
   ownerId: id,
   messageId: id,
   replyTo: id,
-  content: z.string().max(200_000),
-  model: z.string().max(200),
+  content: sealedText(MAX_REPLY_CHARS),
+  model: z.string().max(MAX_MODEL_CHARS),
   usage: usageSchema.nullable(),
   latencyMs: z.number().int().min(0),
   /** The client went away mid-stream: what had arrived is kept, marked as partial. */
@@ -38,7 +57,7 @@ export const assistantReplyFailedSchema = z.strictObject({
   conversationId: id,
   ownerId: id,
   replyTo: id,
-  reason: z.string().max(500),
+  reason: z.string().max(MAX_FAILURE_REASON),
   failedAt: timestamp,
 });
 export const conversationArchivedSchema = z.strictObject({ conversationId: id, ownerId: id, archivedAt: timestamp });

@@ -11,6 +11,7 @@ import { HttpProblem, problemBody } from '../../platform/http/problem.ts';
 import { requireAuth } from '../../platform/http/require-auth.ts';
 import { createRouter, stateOf, type AppRouter } from '../../platform/http/state.ts';
 import { parseBody, parseId, parseQuery } from '../../platform/http/validate.ts';
+import { isoDateTime } from '../../platform/text.ts';
 import { ReplyFailedError, type DialogCommands } from './commands.ts';
 import { DialogDomainError, dialogErrorStatus } from './decide.ts';
 import * as queries from './queries.ts';
@@ -47,8 +48,8 @@ const assistantMessageSchema = z
 const exchangeSchema = z.object({ userMessage: userMessageSchema, assistantMessage: assistantMessageSchema }).meta({ id: 'Exchange' });
 const startBody = z.strictObject({ title: z.string().max(200).optional() });
 const listQuery = z.strictObject({ ...paginationQuery });
-const conversationCursor = z.object({ at: z.iso.datetime(), id: z.uuid() });
-const messageCursor = z.object({ seq: z.number().int().min(0) });
+const conversationCursor = z.object({ at: isoDateTime(), id: z.uuid() });
+const messageCursor = z.object({ seq: z.number().int().min(0).max(2 ** 31 - 1) }); // seq is an integer column
 
 /**
  * Dialog's domain errors as problems (the router's error translation); anything else unchanged.

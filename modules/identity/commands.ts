@@ -36,6 +36,7 @@ import type { ApiKeyState, RegisteredUser, SessionState, UserState } from './evo
 import { evolveApiKey, evolveSession, evolveUser, initialApiKeyState, initialSessionState, initialUserState } from './evolve.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { ERASED, sealOrErased, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { assertStorableEvent } from '../../platform/text.ts';
 import * as queries from './queries.ts';
 import { validatePassword, validateRegistration } from './rules.ts';
 import { generateApiKey, generateRefreshToken, parseRefreshToken, type AccessTokens } from './tokens.ts';
@@ -117,11 +118,13 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
   /** Users whose callers changed, with the position of that change, until a settle() reaches it. */
   const changedUsers = new Map<string, Position>();
 
-  const toNew = (event: IdentityEvent, cause: CommandCause, at: Date) => ({
-    type: event.type,
-    data: event.data,
-    metadata: eventMetadata(cause, identityEventSchemaVersions[event.type], at),
-  });
+  /** An event as appended, checked in depth: its schema and storable text, or no append at all. */
+  const toNew = (event: IdentityEvent, cause: CommandCause, at: Date) => {
+    parseIdentityEvent(event.type, event.data);
+    const metadata = eventMetadata(cause, identityEventSchemaVersions[event.type], at);
+    assertStorableEvent(event.type, event.data, metadata);
+    return { type: event.type, data: event.data, metadata };
+  };
 
   /** The event with its personal data (sealedFields) sealed with its user's key. */
   async function sealed(event: IdentityEvent, keys: PersonalData): Promise<IdentityEvent> {

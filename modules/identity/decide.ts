@@ -102,12 +102,14 @@ const iso = (date: Date): string => date.toISOString();
 const isRegistered = (state: UserState): state is RegisteredUser => state.status === 'active' || state.status === 'inactive';
 const before = (a: string, b: string): boolean => Date.parse(a) < Date.parse(b);
 
-/** Request facts for the audit trail; userAgent is cut to what the event schema keeps. */
+/** Request facts for the audit trail; ip and userAgent are cut to what the event schemas keep. */
 export interface RequestFacts {
   readonly ip: string | null;
   readonly userAgent: string | null;
 }
 const userAgentOf = (facts: RequestFacts): string | null => (facts.userAgent === null ? null : facts.userAgent.slice(0, 256));
+// From X-Forwarded-For behind a proxy, the address is whatever the client wrote there.
+const ipOf = (facts: RequestFacts): string | null => (facts.ip === null ? null : facts.ip.slice(0, 45));
 
 // --- user-<id> ---------------------------------------------------------------------------
 
@@ -225,7 +227,7 @@ function logIn(c: LogIn['data'], state: UserState): Decision<UserDecisionEvent> 
   const failure = (reason: 'wrong_password' | 'account_inactive') =>
     ({
       type: 'LoginFailed',
-      data: { userId: state.userId, reason, failedAt: iso(c.now), ip: c.request.ip, userAgent: userAgentOf(c.request) },
+      data: { userId: state.userId, reason, failedAt: iso(c.now), ip: ipOf(c.request), userAgent: userAgentOf(c.request) },
     }) as const;
   // The password is checked first: only its owner learns that an account is inactive.
   if (!c.passwordVerified) return refuse('invalid_credentials', badCredentials, [failure('wrong_password')]);
@@ -239,7 +241,7 @@ function logIn(c: LogIn['data'], state: UserState): Decision<UserDecisionEvent> 
         refreshTokenHash: c.refreshTokenHash,
         startedAt: iso(c.now),
         expiresAt: iso(new Date(c.now.getTime() + c.sessionTtlSeconds * 1000)),
-        ip: c.request.ip,
+        ip: ipOf(c.request),
         userAgent: userAgentOf(c.request),
       },
     },
@@ -376,7 +378,7 @@ function reuseDetected(state: SessionState & { status: 'active' }, presentedToke
   return refuse('invalid_credentials', badCredentials, [
     {
       type: 'RefreshTokenReuseDetected',
-      data: { sessionId: state.sessionId, userId: state.userId, reusedTokenHash: presentedTokenHash, detectedAt: iso(now), ip: request.ip },
+      data: { sessionId: state.sessionId, userId: state.userId, reusedTokenHash: presentedTokenHash, detectedAt: iso(now), ip: ipOf(request) },
     },
     revoked(state, 'reuse_detected', null, now),
   ]);

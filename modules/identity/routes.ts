@@ -14,6 +14,7 @@ import { ipBucket } from '../../platform/http/rate-limit.ts';
 import { requireAuth, requireSession } from '../../platform/http/require-auth.ts';
 import { createRouter, type AppContext, type AppRouter } from '../../platform/http/state.ts';
 import { parseBody, parseId, parseQuery } from '../../platform/http/validate.ts';
+import { isoDateTime } from '../../platform/text.ts';
 import { authenticatedCaller } from './authenticate.ts';
 import type { IdentityCommands } from './commands.ts';
 import { IdentityDomainError, identityErrorStatus, type Actor, type RequestFacts } from './decide.ts';
@@ -77,7 +78,7 @@ const apiKeySchema = z
   })
   .meta({ id: 'ApiKey' });
 const listQuery = z.strictObject({ ...paginationQuery });
-const keysetCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
+const keysetCursor = z.object({ createdAt: isoDateTime(), id: z.uuid() });
 const adminActionBody = z.strictObject({ reason });
 
 const json = jsonContent;

@@ -11,6 +11,7 @@ import { decideSample, SampleDomainError, type Decision } from './decide.ts';
 import { isSampleEventType, parseSampleEvent, sampleEventSchemaVersions, sampleStream, type SampleEvent, type SampleStatus, type SampleType } from './events.ts';
 import { evolveSample, initialSampleState, isRegistered, type SampleState } from './evolve.ts';
 import type { SampleView } from './queries.ts';
+import { assertStorableEvent } from '../../platform/text.ts';
 
 export interface SampleCommandDeps {
   readonly store: EventStore;
@@ -42,6 +43,17 @@ export function viewOf(state: SampleState): SampleView {
   };
 }
 
+/**
+ * An event as it is appended, checked in depth: it matches its own schema and holds only text a
+ * read model can store, or it is not appended at all (the edge should have refused it already).
+ */
+function appendable(e: SampleEvent, cause: CommandCause, at: Date) {
+  parseSampleEvent(e.type, e.data);
+  const metadata = eventMetadata(cause, sampleEventSchemaVersions[e.type], at);
+  assertStorableEvent(e.type, e.data, metadata);
+  return { type: e.type, data: e.data, metadata };
+}
+
 export function createSampleCommands(deps: SampleCommandDeps) {
   const { store } = deps;
   const now = deps.now ?? (() => new Date());
@@ -60,11 +72,8 @@ export function createSampleCommands(deps: SampleCommandDeps) {
     if (!decision.ok) throw new SampleDomainError(decision.error);
     if (decision.events.length === 0) return state;
     const at = now();
-    const result = await store.append(
-      sampleStream(sampleId),
-      decision.events.map((e) => ({ type: e.type, data: e.data, metadata: eventMetadata(cause, sampleEventSchemaVersions[e.type], at) })),
-      { expectedRevision: expected },
-    );
+    const events = decision.events.map((e) => appendable(e, cause, at));
+    const result = await store.append(sampleStream(sampleId), events, { expectedRevision: expected });
     await deps.waitForReadModel(result.position);
     return decision.events.reduce<SampleState>((s, e: SampleEvent) => evolveSample(s, e), state);
   }

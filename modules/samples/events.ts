@@ -6,6 +6,7 @@
 // Stream: sample-<sampleId>.
 import { z } from 'zod';
 import { eventCatalog, type EventsOf } from '../../platform/eventstore/catalog.ts';
+import { isoDate } from '../../platform/text.ts';
 
 export const sampleTypes = ['blood', 'saliva', 'tissue'] as const;
 export type SampleType = (typeof sampleTypes)[number];
@@ -18,7 +19,8 @@ export type CorrectableField = (typeof correctableFields)[number];
 
 const id = z.uuid();
 const timestamp = z.iso.datetime();
-const date = z.iso.date();
+/** A calendar date in the years 1900–9999: what the read models' date columns hold. */
+const date = isoDate();
 const sampleType = z.enum(sampleTypes);
 const status = z.enum(sampleStatuses);
 const storage = z.string().max(64).nullable();

@@ -10,7 +10,8 @@ import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platfor
 import { HttpProblem } from '../../platform/http/problem.ts';
 import { requireAuth } from '../../platform/http/require-auth.ts';
 import { createRouter, type AppRouter } from '../../platform/http/state.ts';
-import { parseBody, parseId, parseQuery } from '../../platform/http/validate.ts';
+import { parseBody, parseId, parsePathText, parseQuery } from '../../platform/http/validate.ts';
+import { isoDate } from '../../platform/text.ts';
 import type { SampleCommands } from './commands.ts';
 import { SampleDomainError, sampleErrorStatus } from './decide.ts';
 import { sampleStatuses, sampleTypes } from './events.ts';
@@ -85,17 +86,22 @@ export const sampleSchema = z
   })
   .meta({ id: 'Sample' });
 
-const isoDate = z.iso.date();
 const listQuery = z.strictObject({
   ...paginationQuery,
   status: status.optional(),
   sampleType: sampleType.optional(),
   subjectId: z.string().max(32).optional(),
-  collectedFrom: isoDate.optional().meta({ description: 'Inclusive' }),
-  collectedTo: isoDate.optional().meta({ description: 'Inclusive' }),
+  collectedFrom: isoDate().optional().meta({ description: 'Inclusive; 1900–9999' }),
+  collectedTo: isoDate().optional().meta({ description: 'Inclusive; 1900–9999' }),
 });
-const subjectQuery = z.strictObject({ ...paginationQuery, status: status.optional(), sampleType: sampleType.optional(), collectedFrom: isoDate.optional(), collectedTo: isoDate.optional() });
-const cursorSchema = z.object({ collectionDate: z.iso.date(), id: z.uuid() });
+const subjectQuery = z.strictObject({
+  ...paginationQuery,
+  status: status.optional(),
+  sampleType: sampleType.optional(),
+  collectedFrom: isoDate().optional(),
+  collectedTo: isoDate().optional(),
+});
+const cursorSchema = z.object({ collectionDate: isoDate(), id: z.uuid() });
 const overviewSchema = z
   .object({
     total: z.number().int(),
@@ -166,8 +172,7 @@ export function sampleRouters(options: SampleRouteOptions): AppRouter[] {
   router.get('/subject/:subjectId', async (ctx) => {
     const auth = requireAuth(ctx);
     const q = parseQuery(ctx, subjectQuery);
-    const subject = ctx.params.subjectId ?? '';
-    if (subject.length > 32) throw new HttpProblem(400, 'invalid_id', 'subjectId is too long.', { errors: [{ path: 'subjectId', message: 'at most 32 characters' }] });
+    const subject = parsePathText(ctx.params.subjectId, 'subjectId', 32);
     const after = decodeCursor(q.cursor, cursorSchema);
     const { rows, total } = await queries.listSamples(knex, auth.userId, { ...q, subjectId: subject }, { limit: q.limit, after });
     ctx.body = toPage(rows, q.limit, total, (last) => ({ collectionDate: last.collectionDate, id: last.id }));

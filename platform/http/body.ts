@@ -1,11 +1,15 @@
 // JSON bodies only, within a size limit. The content type and the declared length are checked
 // before anything is read, and the parser stops reading at the limit (an undeclared, chunked
 // body too), so an oversized body is never buffered beyond the limit; the connection is then
-// closed rather than drained.
+// closed rather than drained. Every string of a parsed body, keys included, must be text
+// (platform/text.ts): U+0000, other C0 controls and lone surrogates are 422 validation_failed
+// naming the JSON path, before any route sees the body.
 import type { Context, Middleware, Next } from 'koa';
 import { HttpMethodEnum, koaBody } from 'koa-body';
+import { unsafeTextIn } from '../text.ts';
 import { HttpProblem } from './problem.ts';
 
+const NOT_TEXT = 'The request body holds characters that are not text.';
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
@@ -37,7 +41,11 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware {
       const declared = Number(ctx.get('content-length'));
       if (Number.isFinite(declared) && declared > limitBytes) throw payloadTooLarge(limitBytes);
     }
-    await parse(ctx, next);
+    await parse(ctx, () => {
+      const errors = unsafeTextIn(ctx.request.body);
+      if (errors.length > 0) throw new HttpProblem(422, 'validation_failed', NOT_TEXT, { errors });
+      return next();
+    });
   };
   // Reads (GET, HEAD, OPTIONS) pass straight on, in the caller's promise: koa-body would only work
   // out the content type.

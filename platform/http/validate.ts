@@ -1,9 +1,11 @@
 // zod at the HTTP edge: bodies (422 validation_failed), query strings (400 invalid_query) and
 // path parameters (400 invalid_id), each listing every problem in errors[] as { path, message }
 // with dotted paths (items.0.name). Use z.strictObject for bodies and queries so unknown fields
-// are refused, not silently dropped.
+// are refused, not silently dropped. Query parameters and text path segments must be text
+// (platform/text.ts) before their schema sees them; bodies are checked when parsed (body.ts).
 import type { Context } from 'koa';
 import { z } from 'zod';
+import { textProblem, unsafeTextIn } from '../text.ts';
 import { HttpProblem, type FieldError } from './problem.ts';
 
 export function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
@@ -35,7 +37,13 @@ export function parseBody<S extends z.ZodType>(ctx: Context, schema: S, alsoChec
 
 /** Query parameters: unknown ones are refused too (strict schema), so a typo never silently widens a filter. */
 export function parseQuery<S extends z.ZodType>(ctx: Context, schema: S): z.infer<S> {
-  const result = schema.safeParse(ctx.query);
+  const query = ctx.query;
+  const unsafe = unsafeTextIn(query, '(query)');
+  if (unsafe.length > 0) {
+    const detail = 'The query string holds characters that are not text.';
+    throw new HttpProblem(400, 'invalid_query', detail, { errors: unsafe });
+  }
+  const result = schema.safeParse(query);
   if (!result.success) throw new HttpProblem(400, 'invalid_query', 'The query string has unknown or invalid parameters.', { errors: fieldErrors(result.error, '(query)') });
   return result.data;
 }
@@ -45,6 +53,19 @@ export function parseId(value: string | undefined, name = 'id'): string {
   const result = z.uuid().safeParse(value);
   if (!result.success) throw new HttpProblem(400, 'invalid_id', `${name} must be a UUID.`, { errors: [{ path: name, message: 'must be a UUID' }] });
   return result.data.toLowerCase();
+}
+
+/**
+ * A path segment that is text, not an id (e.g. a subject id), at most `maxLength` characters;
+ * 400 invalid_id naming it otherwise.
+ */
+export function parsePathText(value: string | undefined, name: string, maxLength: number): string {
+  const text = value ?? '';
+  const problem = textProblem(text) ?? (text.length > maxLength ? `at most ${maxLength} characters` : undefined);
+  if (problem) {
+    throw new HttpProblem(400, 'invalid_id', `${name} is not valid.`, { errors: [{ path: name, message: problem }] });
+  }
+  return text;
 }
 
 /** All path parameters against a schema (e.g. { id: z.uuid() }); 400 invalid_id when one is bad. */

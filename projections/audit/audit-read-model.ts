@@ -5,6 +5,7 @@
 import { createHash, hash } from 'node:crypto';
 import { copyRows, type CopyValue } from '../../platform/database/copy.ts';
 import { ownerPolicy } from '../../platform/database/owner-scope.ts';
+import { storableJson, storableText } from '../../platform/text.ts';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { identityEventTypes } from '../../modules/identity/events.ts';
 import { sampleEventTypes } from '../../modules/samples/events.ts';
@@ -63,6 +64,9 @@ export function globalChainHash(previous: Buffer, eventHashHex: string | undefin
   return hash('sha256', linkInput.subarray(0, length), 'buffer');
 }
 
+/** Text for a text column (an event from before the append-time checks may hold U+0000). */
+const text = (value: string | null): string | null => (value === null ? null : storableText(value));
+
 export const auditEventTypes: readonly string[] = [...identityEventTypes, ...sampleEventTypes, ...dialogEventTypes];
 
 const AUDIT_COLUMNS = [
@@ -106,16 +110,16 @@ export const auditProjection: Projection = {
       rows.push([
         e.position.commit,
         e.position.prepare,
-        e.streamId,
+        storableText(e.streamId),
         e.revision,
-        e.type,
+        storableText(e.type),
         m.occurredAt,
-        m.actorId,
+        text(m.actorId),
         m.actorType,
-        m.requestId,
-        m.correlationId,
-        m.reason ?? null,
-        JSON.stringify(redact(e.data)),
+        text(m.requestId),
+        text(m.correlationId),
+        text(m.reason ?? null),
+        storableJson(redact(e.data)),
         ownerOf(e.data),
         // bytea in COPY's text format: copyField doubles the backslash of \x, as it does for a Buffer.
         e.hash ? `\\x${e.hash}` : null,

@@ -2,6 +2,8 @@
 //   dialog_conversations  one row per conversation; lists by newest activity
 //   dialog_messages       every message in conversation order (the stream revision)
 //   dialog_usage          per owner and UTC day: messages posted and tokens spent (the quota)
+// Text is stored as the events hold it; text they hold sealed (message content) is made storable
+// when opened (U+0000 and lone surrogates become U+FFFD), so no event can stop the projection.
 // Idempotent: messages insert once (their id), usage counts only rows that were inserted,
 // conversation rows only move forward (version guard). A batch costs a few statements, not a
 // few per event.
@@ -11,6 +13,7 @@ import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { dialogEventTypes, isDialogEventType, parseDialogEvent, type DialogEvent } from '../../modules/dialog/events.ts';
 import type { Projection } from '../engine/index.ts';
 import type { PersonalData, PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { storableJson, storableText } from '../../platform/text.ts';
 import { parseIdentityEvent } from '../../modules/identity/events.ts';
 
 export const dialogProjectionName = 'dialog';
@@ -96,7 +99,7 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
       }
       case 'UserMessagePosted': {
         const d = e.data;
-        messages.push({ message_id: d.messageId, conversation_id: d.conversationId, owner_id: d.ownerId, seq: revision, role: 'user', content: await vault.open(d.ownerId, d.content), model: null, prompt_tokens: null, completion_tokens: null, partial: false, created_at: d.postedAt });
+        messages.push({ message_id: d.messageId, conversation_id: d.conversationId, owner_id: d.ownerId, seq: revision, role: 'user', content: storableText(await vault.open(d.ownerId, d.content)), model: null, prompt_tokens: null, completion_tokens: null, partial: false, created_at: d.postedAt });
         touches.push({ conversationId: d.conversationId, version, at: d.postedAt, messages: 1, archivedAt: null });
         break;
       }
@@ -108,7 +111,7 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
           owner_id: d.ownerId,
           seq: revision,
           role: 'assistant',
-          content: await vault.open(d.ownerId, d.content),
+          content: storableText(await vault.open(d.ownerId, d.content)),
           model: d.model,
           prompt_tokens: d.usage?.promptTokens ?? null,
           completion_tokens: d.usage?.completionTokens ?? null,
@@ -129,7 +132,9 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
   // New conversations first (their own statement: the moves below must see them), then the
   // messages, the usage they add and the conversations' moves as ONE statement — a reply's
   // read-your-writes wait pays for every round trip here.
-  if (started.length > 0) await trx(table('dialog_conversations')).insert(started).onConflict('conversation_id').ignore();
+  if (started.length > 0) {
+    await trx(table('dialog_conversations')).insert(started.map(storableRow)).onConflict('conversation_id').ignore();
+  }
   const parts: { sql: string; bindings: string[] }[] = [];
   if (messages.length > 0) {
     parts.push({
@@ -141,22 +146,32 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
       ), added AS (
         -- Usage per owner and UTC day from the messages really inserted now (a replayed one counts nothing).
         SELECT owner_id, (created_at AT TIME ZONE 'UTC')::date AS day, count(*) FILTER (WHERE role = 'user') AS messages,
-               coalesce(sum(prompt_tokens) FILTER (WHERE role = 'assistant'), 0) AS prompt_tokens,
-               coalesce(sum(completion_tokens) FILTER (WHERE role = 'assistant'), 0) AS completion_tokens
+               LEAST(coalesce(sum(prompt_tokens) FILTER (WHERE role = 'assistant'), 0), ${MAX_INT})
+                 AS prompt_tokens,
+               LEAST(coalesce(sum(completion_tokens) FILTER (WHERE role = 'assistant'), 0), ${MAX_INT})
+                 AS completion_tokens
         FROM inserted WHERE role = 'user' OR prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL
         GROUP BY 1, 2
       ), counted AS (
         INSERT INTO "${table('dialog_usage')}" AS u (owner_id, day, messages, prompt_tokens, completion_tokens)
         SELECT owner_id, day, messages, prompt_tokens, completion_tokens FROM added
         ON CONFLICT (owner_id, day) DO UPDATE SET messages = u.messages + EXCLUDED.messages,
-          prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens, completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens
+          prompt_tokens = LEAST(u.prompt_tokens::bigint + EXCLUDED.prompt_tokens, ${MAX_INT}),
+          completion_tokens = LEAST(u.completion_tokens::bigint + EXCLUDED.completion_tokens, ${MAX_INT})
       )`,
-      bindings: [JSON.stringify(messages)],
+      bindings: [storableJson(messages)],
     });
   }
   if (touches.length > 0) parts.push(moveConversations(table('dialog_conversations'), touches));
   if (parts.length > 0) await trx.raw(`WITH ${parts.map((part) => part.sql).join(', ')} SELECT 1`, parts.flatMap((part) => part.bindings));
 }
+
+/** Token counts are integer columns: a day's sum stops at the largest one (the quota is long used up by then). */
+const MAX_INT = 2 ** 31 - 1;
+
+/** A row's text columns as PostgreSQL can store them (a title from an event this code did not write). */
+const storableRow = (row: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' ? storableText(v) : v]));
 
 const MESSAGE_COLUMNS = ['message_id', 'conversation_id', 'owner_id', 'seq', 'role', 'content', 'model', 'prompt_tokens', 'completion_tokens', 'partial', 'created_at'] as const;
 const MESSAGE_RECORD =

@@ -2,6 +2,8 @@
 // authentication middleware query them (modules/identity/queries.ts). One projection, so one
 // read-your-writes wait covers a command that touches several of them (a login: user + session).
 //
+// Text columns take text as PostgreSQL can store it (storableText: an event written before the
+// append-time checks, or personal data opened from its seal, may hold U+0000).
 // Idempotent: every row carries the revision of its stream and an update only applies when the
 // event is newer; inserts ignore rows that exist; "last used" style columns only move forward.
 import type { Knex } from 'knex';
@@ -16,6 +18,7 @@ import {
 } from '../../modules/identity/events.ts';
 import type { Projection } from '../engine/index.ts';
 import { ERASED, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { storableText } from '../../platform/text.ts';
 
 export const identityProjectionName = 'identity';
 
@@ -76,12 +79,12 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
     case 'UserRegistered': {
       const d = e.data;
       const opened = await vault.open(d.userId, d.email);
-      const email = opened === ERASED ? null : opened; // erased later: a rebuild keeps it erased
+      const email = opened === ERASED ? null : storableText(opened); // erased later: a rebuild keeps it erased
       await trx(u)
         .insert({
           user_id: d.userId,
-          username: d.username,
-          username_lower: d.username.toLowerCase(),
+          username: storableText(d.username),
+          username_lower: storableText(d.username).toLowerCase(),
           email,
           email_lower: email?.toLowerCase() ?? null,
           role: d.role,
@@ -152,7 +155,7 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
     case 'ApiKeyCreated': {
       const d = e.data;
       await trx(k)
-        .insert({ key_id: d.keyId, user_id: d.userId, name: await vault.open(d.userId, d.name), prefix: d.prefix, secret_hash: d.secretHash, created_at: d.createdAt, version: revision })
+        .insert({ key_id: d.keyId, user_id: d.userId, name: storableText(await vault.open(d.userId, d.name)), prefix: storableText(d.prefix), secret_hash: d.secretHash, created_at: d.createdAt, version: revision })
         .onConflict('key_id')
         .ignore();
       return;

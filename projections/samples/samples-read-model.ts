@@ -12,6 +12,7 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { ownerPolicy } from '../../platform/database/owner-scope.ts';
+import { storableJson, storableText } from '../../platform/text.ts';
 import {
   isSampleEventType,
   parseSampleEvent,
@@ -238,7 +239,9 @@ class SampleBatch {
     this.dirty.clear();
     // All changed rows as one JSON parameter, upserted together with the statistics in one
     // statement: one round trip, and no per-value binding work in Node.
-    const upsert: Statement | undefined = rows.length === 0 ? undefined : { sql: upsertRowsSql(table('samples')), bindings: [JSON.stringify(rows)] };
+    // storableJson: text an event from before the append-time checks may hold (U+0000) still fits.
+    const upsert: Statement | undefined =
+      rows.length === 0 ? undefined : { sql: upsertRowsSql(table('samples')), bindings: [storableJson(rows)] };
     const { statements, lowered } = this.deltas.take(table);
     await writeTogether(trx, [upsert, ...statements]);
     // Days that dropped to zero go (after the counts landed), so a replay in other batch sizes
@@ -281,7 +284,7 @@ export const samplesProjection: Projection = {
       if (sample) batch.apply(sample, event.revision + 1); // the sample's version after this event
       else if (event.type === 'UserRegistered' || event.type === 'UserErased') {
         const e = parseIdentityEvent(event.type, event.data);
-        const username = e.type === 'UserRegistered' ? e.data.username : null;
+        const username = e.type === 'UserRegistered' ? storableText(e.data.username) : null;
         await trx(table('sample_actors')).insert({ user_id: e.data.userId, username }).onConflict('user_id').merge();
         // Erasure: the user's samples leave the read models (their events and history stay).
         if (e.type === 'UserErased') await batch.erase(trx, table, e.data.userId);

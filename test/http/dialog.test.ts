@@ -68,6 +68,17 @@ test('a normal reply: 201 with both messages, the model and usage; stored in ord
   t.true(usage.body.today.promptTokens >= 11);
 });
 
+test('a hostile reply (U+0000, a lone surrogate, token counts beyond integer) is stored as text the read model can hold', async (t) => {
+  const who = await newUser(api, 'hostilellm'); // its usage of the day is used up by this reply
+  const id = await conversation(who);
+  const r = await ask(id, 'hello [s:hostile]', who);
+  t.is(r.status, 201);
+  t.like(r.body.assistantMessage, { content: 'bad\ufffd text\ufffd end', usage: { promptTokens: 2 ** 31 - 1, completionTokens: 2 ** 31 - 1 } });
+  t.deepEqual((await messages(id, who)).map((m) => m.content), ['hello [s:hostile]', 'bad\ufffd text\ufffd end']);
+  const failed = (await svc.service.engine.status()).filter((s) => s.status === 'failed' || s.lastError !== null);
+  t.deepEqual(failed.map((s) => s.name), [], 'the dialog read model keeps running');
+});
+
 test('earlier messages go along as context', async (t) => {
   const id = await conversation();
   await ask(id, 'first question [s:ctx1]');

@@ -81,7 +81,7 @@ test('GET /api/v1/openapi.json is an OpenAPI 3.1 document with the registered ro
   t.true(refs.some((r) => /XChangeReason/.test(String(r))));
   t.is(doc.components.parameters?.IdempotencyKey?.name, 'Idempotency-Key');
   t.truthy(doc.components.securitySchemes.bearer);
-  for (const word of ['X-Request-Id', 'If-Match', 'Idempotency-Key', 'X-Change-Reason', 'cursor', 'application/problem+json']) t.true(doc.info.description.includes(word), word);
+  for (const word of ['X-Request-Id', 'If-Match', 'Idempotency-Key', 'X-Change-Reason', 'cursor', 'application/problem+json', 'U+0000', 'lone UTF-16 surrogates', '1900 and 9999']) t.true(doc.info.description.includes(word), word);
 });
 
 test('GET /docs is a self-contained HTML page of the document', async (t) => {

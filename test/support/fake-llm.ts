@@ -9,6 +9,7 @@
 //   hang        never answers (the client's timeout must fire)
 //   tool:<name>:<json args>  first call asks for the tool, the next call answers with the tool result it got
 //   bad         a reply of the wrong shape
+//   hostile     a reply holding U+0000 and a lone surrogate, with token counts beyond a 32-bit integer
 //   delay:<ms>  a normal reply after <ms> milliseconds (the benchmark's provider)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -96,6 +97,8 @@ export async function startFakeLlm(): Promise<FakeLlm> {
         return json(500, { error: { message: 'boom' } });
       case 'bad':
         return json(200, { choices: 'nope' });
+      case 'hostile':
+        return json(200, { ...completion('bad\u0000 text\ud800 end'), usage: { prompt_tokens: 2 ** 40, completion_tokens: 2 ** 40, total_tokens: 2 ** 41 } });
       default:
         if (body.stream) return streamOut([`answer to: ${lastUser}`], 1);
         return json(200, completion(`answer to: ${lastUser}`));

@@ -153,6 +153,15 @@ test('login: a very long user agent is cut to what the event keeps', (t) => {
   t.is((outcome.events[0] as { data: { userAgent: string } }).data.userAgent.length, 256);
 });
 
+test('login: an address longer than an IP (from X-Forwarded-For) is cut to what the event keeps', (t) => {
+  const command = logIn(true);
+  const outcome = spec(t)
+    .given([registered])
+    .when({ ...command, data: { ...command.data, request: { ip: 'x'.repeat(1000), userAgent: null } } } as UserCommand)
+    .outcome();
+  t.is((outcome.events[0] as { data: { ip: string } }).data.ip.length, 45);
+});
+
 // --- password change --------------------------------------------------------------------
 
 const changePassword = (currentPasswordVerified: boolean, newPassword = 'an even better passphrase', actor = self): UserCommand => ({
