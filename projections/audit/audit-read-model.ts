@@ -9,7 +9,7 @@ import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { identityEventTypes } from '../../modules/identity/events.ts';
 import { sampleEventTypes } from '../../modules/samples/events.ts';
 import { dialogEventTypes } from '../../modules/dialog/events.ts';
-import type { Projection } from '../engine/index.ts';
+import { projectionOperationEventTypes, type Projection } from '../engine/index.ts';
 
 export const auditProjectionName = 'audit';
 
@@ -63,7 +63,8 @@ export function globalChainHash(previous: Buffer, eventHashHex: string | undefin
   return hash('sha256', linkInput.subarray(0, length), 'buffer');
 }
 
-export const auditEventTypes: readonly string[] = [...identityEventTypes, ...sampleEventTypes, ...dialogEventTypes];
+/** Every module's events, and operators' decisions about projections (a skipped event). */
+export const auditEventTypes: readonly string[] = [...identityEventTypes, ...sampleEventTypes, ...dialogEventTypes, ...projectionOperationEventTypes];
 
 const AUDIT_COLUMNS = [
   'position_commit',
