@@ -53,8 +53,9 @@ const UNIQUE_VIOLATION = '23505';
 const NOTIFY_COALESCE_MS = 5;
 /** Two `any` appends to one stream can race for the same revision; the loser tries again this often. */
 const ANY_APPEND_ATTEMPTS = 10;
-/** First re-poll while committed events wait above the horizon; doubles up to the poll interval. */
+/** Re-polls while committed events wait above the horizon: the first after 10 ms, doubling up to 250 ms. */
 const WAITING_REPOLL_MS = 10;
+const WAITING_REPOLL_MAX_MS = 250;
 /** Streams whose last-seen (revision, hash) are remembered for the light append. */
 const KNOWN_HEADS_MAX = 10_000;
 
@@ -389,7 +390,7 @@ export class PostgresEventStore implements EventStore {
         if (full) continue; // catching up: read on at once
         if (woken) continue;
         // Events wait above the horizon: the transaction holding it may end with no append to wake us.
-        repollMs = batch.waiting ? Math.min(repollMs * 2, this.#pollIntervalMs) : WAITING_REPOLL_MS;
+        repollMs = batch.waiting ? Math.min(repollMs * 2, WAITING_REPOLL_MAX_MS, this.#pollIntervalMs) : WAITING_REPOLL_MS;
         await this.#sleep(batch.waiting ? repollMs : this.#pollIntervalMs, signal, (w) => (wake = w));
       }
     } finally {

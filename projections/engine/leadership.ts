@@ -34,6 +34,7 @@ export async function tryAcquireProjectionLock(databaseUrl: string, projectionNa
     application_name: `vialog-projection-${projectionName}`,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
+    connectionTimeoutMillis: 10_000,
     options: SERVER_KEEPALIVES,
   });
   const lost = new AbortController();
