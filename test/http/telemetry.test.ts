@@ -88,7 +88,7 @@ test.serial('POST /samples: HTTP span, append span, projection span linked to it
   }
 });
 
-test.serial('/metrics: the route histogram, events appended, projection lag, event-loop lag', async (t) => {
+test.serial('/metrics: the route histogram, events appended, projection lag and failure, the horizon, event-loop lag', async (t) => {
   const user = await newUser(svc.api, 'metered');
   await call(svc.api, 'GET', '/samples', { token: user.accessToken });
   const text = await (await fetch(telemetry.metricsUrl!)).text();
@@ -96,6 +96,9 @@ test.serial('/metrics: the route histogram, events appended, projection lag, eve
   t.regex(text, /http_server_request_duration_count\{[^}]*http_route="\/api\/v1\/samples",http_response_status_code="200"/);
   t.regex(text, /vialog_events_appended_total\{[^}]*type="UserRegistered"/);
   t.regex(text, /vialog_projection_lag_events\{[^}]*projection="samples"/);
+  t.regex(text, /vialog_projection_failed\{[^}]*projection="samples"[^}]*\} 0/);
+  t.regex(text, /vialog_eventstore_horizon_age_seconds\{[^}]*\} \d/);
+  t.regex(text, /vialog_eventstore_events_waiting\{[^}]*\} \d/);
   t.regex(text, /vialog_event_loop_lag\{/);
 });
 
