@@ -117,24 +117,47 @@ async function projectionsStatus(engine: ProjectionEngine, store: EventStore) {
   const statuses = await engine.status();
   if (statuses.length === 0) console.log('no projections registered');
   else {
-    console.table(statuses.map((s) => ({ name: s.name, version: s.version, status: s.status, position: s.position, lagEvents: s.lagEvents, lagSeconds: s.lagSeconds, applied: s.eventsApplied })));
+    console.table(
+      statuses.map((s) => ({
+        name: s.name,
+        version: s.version,
+        status: s.status,
+        position: s.position,
+        lagEvents: s.lagEvents,
+        lagSeconds: s.lagSeconds,
+        applied: s.eventsApplied,
+      })),
+    );
   }
-  for (const s of statuses.filter((x) => x.failedEvent)) {
-    console.log(`${s.name}: FAILED at event ${s.failedEvent!.position} (${s.failedEvent!.type}) after ${s.failedEvent!.attempts} attempts: ${s.lastError ?? ''}`);
-    console.log(`  fix and \`projections resume ${s.name}\`, or \`projections skip ${s.name} --position ${s.failedEvent!.position} --type ${s.failedEvent!.type} --reason "..."\``);
+  for (const { name, failedEvent: failed, lastError } of statuses) {
+    if (!failed) continue;
+    const attempts = `after ${failed.attempts} attempts`;
+    console.log(`${name}: FAILED at event ${failed.position} (${failed.type}) ${attempts}: ${lastError ?? ''}`);
+    const skip = `projections skip ${name} --position ${failed.position} --type ${failed.type} --reason "..."`;
+    console.log(`  fix and \`projections resume ${name}\`, or \`${skip}\``);
   }
   const horizon = await store.horizon?.();
   if (horizon && (horizon.ageSeconds >= 1 || horizon.waitingEvents > 0)) {
-    const holder = horizon.holder ? ` by pid ${horizon.holder.pid} (${horizon.holder.applicationName ?? 'unknown application'}, ${horizon.holder.state ?? 'state unknown'})` : '';
-    console.log(`event readers held back for ${horizon.ageSeconds} s${holder}; ${horizon.waitingEvents} committed events wait`);
+    const { holder: h } = horizon;
+    const who = h ? `${h.applicationName ?? 'application unknown'}, ${h.state ?? 'state unknown'}` : '';
+    const holder = h ? ` by pid ${h.pid} (${who})` : '';
+    console.log(
+      `event readers held back for ${horizon.ageSeconds} s${holder}; ${horizon.waitingEvents} committed events wait`,
+    );
   }
 }
 
 /** `projections resume <name>` and `projections skip <name> --position --type --reason`. */
 async function projectionsOperation(engine: ProjectionEngine, action: 'resume' | 'skip', args: string[]) {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { position: { type: 'string' }, type: { type: 'string' }, reason: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { position: { type: 'string' }, type: { type: 'string' }, reason: { type: 'string' } },
+  });
   const [name] = positionals;
-  if (!name || !engine.projections.some((p) => p.name === name)) fail(`projections ${action} needs a projection name; known: ${engine.projections.map((p) => p.name).join(', ')}`);
+  if (!name || !engine.projections.some((p) => p.name === name)) {
+    fail(`projections ${action} needs a projection name; known: ${engine.projections.map((p) => p.name).join(', ')}`);
+  }
   try {
     if (action === 'resume') {
       await engine.resume(name);
@@ -142,10 +165,18 @@ async function projectionsOperation(engine: ProjectionEngine, action: 'resume' |
       return;
     }
     if (!values.position || !/^\d{1,20}\/\d{1,20}$/.test(values.position) || !values.type || !values.reason?.trim()) {
-      fail('projections skip needs --position <commit/prepare> --type <event type> --reason "<why>" (the failed event\'s, see projections status)');
+      fail(
+        'projections skip needs --position <commit/prepare> --type <event type> --reason "<why>" ' +
+          "(the failed event's, see projections status)",
+      );
     }
-    const skipped = await engine.skip(name, { position: parsePosition(values.position), type: values.type, reason: values.reason.trim().slice(0, 500) }, systemCause(`vialog projections skip (command line): ${values.reason.trim()}`.slice(0, 500)));
-    console.log(`${name}: skip of ${values.position} (${values.type}) recorded at ${formatPosition(skipped.position)}; its leader goes on past it within a poll interval`);
+    const skipped = await engine.skip(
+      name,
+      { position: parsePosition(values.position), type: values.type, reason: values.reason.trim().slice(0, 500) },
+      systemCause(`vialog projections skip (command line): ${values.reason.trim()}`.slice(0, 500)),
+    );
+    const recorded = formatPosition(skipped.position);
+    console.log(`${name}: skip of ${values.position} (${values.type}) recorded at ${recorded}; its leader goes on`);
   } catch (error) {
     if (error instanceof ProjectionOperationError) fail(`projections ${action} ${name}: ${error.message}`, 1);
     throw error;

@@ -37,7 +37,8 @@ export async function openDatabase(config: Config, logger: Logger): Promise<{ ur
 export async function openInfrastructure(config: Config, logger: Logger): Promise<Infrastructure> {
   const { url, embedded } = await openDatabase(config, logger);
   const idleInTransactionTimeoutMs = config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS;
-  const knex = createKnex({ url, poolMax: config.DATABASE_POOL_MAX, applicationName: 'vialog', idleInTransactionTimeoutMs });
+  const poolMax = config.DATABASE_POOL_MAX;
+  const knex = createKnex({ url, poolMax, applicationName: 'vialog', idleInTransactionTimeoutMs });
   const appliedMigrations = await migrateToLatest(knex);
   if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, 'migrations applied');
   const store = tracedEventStore(openEventStore({

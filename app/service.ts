@@ -87,7 +87,8 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       failureLimit: (options) => failureLimit(backend, options),
       // A wait that falls short marks the answer `Vialog-Read-Your-Writes: stale` (platform/http/read-your-writes.ts).
       waitForProjections: async (names, position) => {
-        const outcome = await engine.awaitProjections(names, position, { timeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS });
+        const timeoutMs = config.READ_YOUR_WRITES_TIMEOUT_MS;
+        const outcome = await engine.awaitProjections(names, position, { timeoutMs });
         if (!outcome.reached) noteStaleRead();
         return outcome.reached;
       },
@@ -98,7 +99,10 @@ export async function startService(config: Config, logger: Logger, roles: Servic
     const readinessChecks: ReadinessCheck[] = [
       { name: 'postgres', check: async () => void (await knex.raw('SELECT 1')) },
       { name: 'eventStore', check: async () => { await store.ping(); return { kind: store.kind }; } },
-      { name: 'projections', check: () => projectionsReadiness(engine, store, config.READY_MAX_PROJECTION_LAG_SECONDS) },
+      {
+        name: 'projections',
+        check: () => projectionsReadiness(engine, store, config.READY_MAX_PROJECTION_LAG_SECONDS),
+      },
     ];
     if (infrastructure.redis) readinessChecks.push(redisReadinessCheck(infrastructure.redis));
     const app = createHttpApp({
@@ -142,19 +146,36 @@ export async function startService(config: Config, logger: Logger, roles: Servic
 
 /** Where each read model stands, and how long the transaction horizon holds readers back: sampled at every scrape. */
 function registerProjectionMetrics(engine: ProjectionEngine, store: EventStore): void {
-  const lagEvents = meter().createObservableGauge('vialog.projection.lag.events', { description: 'Events in the log after the projection checkpoint' });
-  const lagSeconds = meter().createObservableGauge('vialog.projection.lag.seconds', { description: 'Age of the oldest event the projection has not applied', unit: 's' });
-  const applied = meter().createObservableGauge('vialog.projection.events_applied', { description: 'Events applied since the last rebuild' });
-  const failed = meter().createObservableGauge('vialog.projection.failed', { description: '1 while the projection is failed at an event and waits for an operator (resume or skip)' });
-  const horizonAge = meter().createObservableGauge('vialog.eventstore.horizon.age_seconds', { description: 'How long an older transaction has held event readers back', unit: 's' });
-  const waiting = meter().createObservableGauge('vialog.eventstore.events_waiting', { description: 'Committed events readers cannot see yet (held back by an older transaction)' });
+  const lagEvents = meter().createObservableGauge('vialog.projection.lag.events', {
+    description: 'Events in the log after the projection checkpoint',
+  });
+  const lagSeconds = meter().createObservableGauge('vialog.projection.lag.seconds', {
+    description: 'Age of the oldest event the projection has not applied',
+    unit: 's',
+  });
+  const applied = meter().createObservableGauge('vialog.projection.events_applied', {
+    description: 'Events applied since the last rebuild',
+  });
+  const failed = meter().createObservableGauge('vialog.projection.failed', {
+    description: '1 while the projection is failed at an event and waits for an operator (resume or skip)',
+  });
+  const horizonAge = meter().createObservableGauge('vialog.eventstore.horizon.age_seconds', {
+    description: 'How long an older transaction has held event readers back',
+    unit: 's',
+  });
+  const waiting = meter().createObservableGauge('vialog.eventstore.events_waiting', {
+    description: 'Committed events readers cannot see yet (held back by an older transaction)',
+  });
   meter().addBatchObservableCallback(
     async (result) => {
       for (const s of await engine.status().catch(() => [])) {
         result.observe(lagEvents, s.lagEvents, { projection: s.name });
         result.observe(lagSeconds, s.lagSeconds, { projection: s.name });
         result.observe(applied, s.eventsApplied, { projection: s.name });
-        result.observe(failed, s.status === 'failed' ? 1 : 0, { projection: s.name, event_type: s.failedEvent?.type ?? '' });
+        result.observe(failed, s.status === 'failed' ? 1 : 0, {
+          projection: s.name,
+          event_type: s.failedEvent?.type ?? '',
+        });
       }
       const horizon = await store.horizon?.().catch(() => undefined);
       if (horizon) {
@@ -172,12 +193,19 @@ function registerProjectionMetrics(engine: ProjectionEngine, store: EventStore):
  * is the same for every pod, so taking pods out of service would take every unrelated route down
  * with it, for good; the failed projection is shown here, in its status, and alerted on.
  */
-async function projectionsReadiness(engine: ProjectionEngine, store: EventStore, maxLagSeconds: number): Promise<Record<string, unknown> | Degraded> {
+async function projectionsReadiness(
+  engine: ProjectionEngine,
+  store: EventStore,
+  maxLagSeconds: number,
+): Promise<Record<string, unknown> | Degraded> {
   const [statuses, horizon] = await Promise.all([engine.status(), store.horizon?.()]);
   const failed = statuses.filter((s) => s.status === 'failed');
   const lagging = statuses.filter((s) => s.status !== 'failed' && s.lagSeconds > maxLagSeconds);
   if (lagging.length > 0) {
-    const held = horizon && horizon.ageSeconds > maxLagSeconds ? ` (an older transaction has held readers back for ${horizon.ageSeconds} s)` : '';
+    const held =
+      horizon && horizon.ageSeconds > maxLagSeconds
+        ? ` (an older transaction has held readers back for ${horizon.ageSeconds} s)`
+        : '';
     throw new Error(`lagging: ${lagging.map((s) => `${s.name} ${s.lagSeconds}s`).join(', ')}${held}`);
   }
   const detail = {
@@ -186,8 +214,11 @@ async function projectionsReadiness(engine: ProjectionEngine, store: EventStore,
     ...(failed.length > 0 ? { failed: failed.map((s) => ({ name: s.name, ...s.failedEvent })) } : {}),
   };
   if (failed.length > 0) {
-    return new Degraded(`failed: ${failed.map((s) => `${s.name} at ${s.failedEvent?.position ?? '?'} (${s.failedEvent?.type ?? '?'})`).join(', ')}`, detail);
+    const named = failed.map((s) => `${s.name} at ${s.failedEvent?.position ?? '?'} (${s.failedEvent?.type ?? '?'})`);
+    return new Degraded(`failed: ${named.join(', ')}`, detail);
   }
-  if (horizon && horizon.ageSeconds > maxLagSeconds) return new Degraded(`an older transaction has held event readers back for ${horizon.ageSeconds} s`, detail);
+  if (horizon && horizon.ageSeconds > maxLagSeconds) {
+    return new Degraded(`an older transaction has held event readers back for ${horizon.ageSeconds} s`, detail);
+  }
   return detail;
 }

@@ -22,13 +22,23 @@ const statusSchema = z
     version: z.number().int(),
     codeVersion: z.number().int(),
     position: z.string().meta({ description: 'Checkpoint, "<commit>/<prepare>"' }),
-    lagEvents: z.number().int().meta({ description: 'Events after the checkpoint, those waiting behind an older transaction (the horizon) too' }),
+    lagEvents: z
+      .number()
+      .int()
+      .meta({
+        description: 'Events after the checkpoint, those waiting behind an older transaction (the horizon) too',
+      }),
     lagSeconds: z.number(),
     status: z.enum(['running', 'catching_up', 'rebuilding', 'retrying', 'stopped', 'failed']).meta({
-      description: '`retrying`: an attempt failed and is retried with backoff. `failed`: an event could not be applied after every attempt (see failedEvent); the projection waits for resume or skip.',
+      description:
+        '`retrying`: an attempt failed and is retried with backoff. `failed`: an event could not be applied ' +
+        'after every attempt (see failedEvent); the projection waits for resume or skip.',
     }),
     hasLeader: z.boolean(),
-    lastError: z.string().nullable().meta({ description: 'The class of the last error (SQLSTATE, error name, code location); never event content' }),
+    lastError: z
+      .string()
+      .nullable()
+      .meta({ description: 'The class of the last error (SQLSTATE, error name, code location); never event content' }),
     failedEvent: z
       .object({ position: z.string(), type: z.string(), attempts: z.number().int(), failedAt: z.string().nullable() })
       .nullable()
@@ -47,12 +57,18 @@ const cleanText = (max: number) =>
     .trim()
     .min(1)
     .max(max)
-    // eslint-disable-next-line no-control-regex -- the very characters refused
-    .refine((v) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(v) && v.isWellFormed(), 'must be visible text');
+    .refine(
+      // eslint-disable-next-line no-control-regex -- the very characters refused
+      (v) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(v) && v.isWellFormed(),
+      'must be visible text',
+    );
 
 const skipSchema = z.strictObject({
-  position: z.string().regex(/^\d{1,20}\/\d{1,20}$/).meta({ description: 'The failed event\'s position, "<commit>/<prepare>" (failedEvent.position)' }),
-  type: z.string().min(1).max(200).meta({ description: 'The failed event\'s type (failedEvent.type): must match too' }),
+  position: z
+    .string()
+    .regex(/^\d{1,20}\/\d{1,20}$/)
+    .meta({ description: 'The failed event\'s position, "<commit>/<prepare>" (failedEvent.position)' }),
+  type: z.string().min(1).max(200).meta({ description: "The failed event's type (failedEvent.type): must match too" }),
   reason: cleanText(500).meta({ description: 'Why it is skipped: recorded in the log with who skipped it' }),
 });
 
@@ -64,7 +80,9 @@ const requireAdmin = (ctx: AppContext) => {
 
 function operationProblem(error: unknown): unknown {
   if (!(error instanceof ProjectionOperationError)) return error;
-  return error.code === 'not_found' ? new HttpProblem(404, 'not_found', error.message) : new HttpProblem(409, error.code, error.message);
+  return error.code === 'not_found'
+    ? new HttpProblem(404, 'not_found', error.message)
+    : new HttpProblem(409, error.code, error.message);
 }
 
 export function projectionAdminRouter(engine: ProjectionEngine, openapi: OpenApiRegistry): AppRouter {
@@ -74,14 +92,19 @@ export function projectionAdminRouter(engine: ProjectionEngine, openapi: OpenApi
   const notFound = problemResponse('`not_found`: no such projection');
   const named = (ctx: { params: Record<string, string | undefined> }) => {
     const name = ctx.params.name ?? '';
-    if (!engine.projections.some((p) => p.name === name)) throw new HttpProblem(404, 'not_found', 'No such projection.');
+    if (!engine.projections.some((p) => p.name === name)) {
+      throw new HttpProblem(404, 'not_found', 'No such projection.');
+    }
     return name;
   };
 
   openapi.add('get', '/api/v1/admin/projections', {
     tags,
     summary: 'Every read model: position, lag, status',
-    responses: { '200': { description: 'Statuses', content: { 'application/json': { schema: z.array(statusSchema) } } }, '403': forbidden },
+    responses: {
+      '200': { description: 'Statuses', content: { 'application/json': { schema: z.array(statusSchema) } } },
+      '403': forbidden,
+    },
   });
   router.get('/', async (ctx) => {
     requireAdmin(ctx);
@@ -96,7 +119,10 @@ export function projectionAdminRouter(engine: ProjectionEngine, openapi: OpenApi
       summary: 'Rebuild a read model from the first event, without downtime',
       requestParams: { path: z.object({ name: z.string() }) },
       responses: {
-        '202': { description: 'Requested; follow it in GET /admin/projections (status rebuilding, then running)', content: { 'application/json': { schema: z.object({ name: z.string(), requestedAt: z.iso.datetime() }) } } },
+        '202': {
+          description: 'Requested; follow it in GET /admin/projections (status rebuilding, then running)',
+          content: { 'application/json': { schema: z.object({ name: z.string(), requestedAt: z.iso.datetime() }) } },
+        },
         '403': forbidden,
         '404': notFound,
       },
@@ -116,7 +142,10 @@ export function projectionAdminRouter(engine: ProjectionEngine, openapi: OpenApi
     summary: 'A failed read model tries its failed event again (after a fix)',
     requestParams: { path: z.object({ name: z.string() }) },
     responses: {
-      '202': { description: 'Requested; the leader tries again within a poll interval', content: { 'application/json': { schema: z.object({ name: z.string(), requestedAt: z.iso.datetime() }) } } },
+      '202': {
+        description: 'Requested; the leader tries again within a poll interval',
+        content: { 'application/json': { schema: z.object({ name: z.string(), requestedAt: z.iso.datetime() }) } },
+      },
       '403': forbidden,
       '404': notFound,
       '409': problemResponse('`not_failed`: the projection is not failed'),
@@ -135,27 +164,51 @@ export function projectionAdminRouter(engine: ProjectionEngine, openapi: OpenApi
     summary: 'A failed read model passes over the event it stopped at (recorded in the log)',
     description:
       'Name the event by the `failedEvent` position AND type from GET /admin/projections; anything else is refused. ' +
-      'The skip is appended to the log as a `ProjectionEventSkipped` event on the stream `projection-{name}` (actor, reason, position, type), ' +
+      'The skip is appended to the log as a `ProjectionEventSkipped` event on the stream `projection-{name}` ' +
+      '(actor, reason, position, type), ' +
       'so every later rebuild and consistency check skips the event too.',
     requestParams: { path: z.object({ name: z.string() }) },
     requestBody: { content: { 'application/json': { schema: skipSchema } } },
     responses: {
       '202': {
         description: 'Recorded; the leader goes on past the event within a poll interval',
-        content: { 'application/json': { schema: z.object({ name: z.string(), position: z.string(), type: z.string(), recordedAt: z.iso.datetime(), recordedPosition: z.string() }) } },
+        content: {
+          'application/json': {
+            schema: z.object({
+              name: z.string(),
+              position: z.string(),
+              type: z.string(),
+              recordedAt: z.iso.datetime(),
+              recordedPosition: z.string(),
+            }),
+          },
+        },
       },
       '403': forbidden,
       '404': notFound,
-      '409': problemResponse('`not_failed`: the projection is not failed at an event; `not_the_failed_event`: position or type is not the failed event\'s'),
+      '409': problemResponse(
+        '`not_failed`: the projection is not failed at an event; ' +
+          "`not_the_failed_event`: position or type is not the failed event's",
+      ),
     },
   });
   router.post('/:name/skip', async (ctx) => {
     requireAdmin(ctx);
     const name = named(ctx);
     const body = parseBody(ctx, skipSchema);
-    const skipped = await engine.skip(name, { position: parsePosition(body.position), type: body.type, reason: body.reason }, { ...commandCause(ctx, body.reason), reason: body.reason });
+    const skipped = await engine.skip(
+      name,
+      { position: parsePosition(body.position), type: body.type, reason: body.reason },
+      { ...commandCause(ctx, body.reason), reason: body.reason },
+    );
     ctx.status = 202;
-    ctx.body = { name, position: body.position, type: body.type, recordedAt: skipped.recordedAt.toISOString(), recordedPosition: formatPosition(skipped.position) };
+    ctx.body = {
+      name,
+      position: body.position,
+      type: body.type,
+      recordedAt: skipped.recordedAt.toISOString(),
+      recordedPosition: formatPosition(skipped.position),
+    };
   });
   return router;
 }

@@ -23,7 +23,9 @@ export function createKnex(options: DatabaseOptions): Knex {
       application_name: options.applicationName ?? 'vialog',
       // A session left idle in a transaction holds an xid, and with it the horizon every event
       // reader waits behind (platform/eventstore/postgres.ts): the server ends it instead.
-      ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
+      ...(options.idleInTransactionTimeoutMs
+        ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }
+        : {}),
     },
     pool: { min: 0, max: options.poolMax ?? 10 },
     acquireConnectionTimeout: 10_000,

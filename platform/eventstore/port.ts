@@ -113,6 +113,13 @@ export interface SubscriptionBatch {
   readonly checkpoint: Position;
 }
 
+/** A session holding a transaction id: its process id, application name and state. */
+export interface HorizonHolder {
+  readonly pid: number;
+  readonly applicationName: string | null;
+  readonly state: string | null;
+}
+
 /** How long event readers have been held back by the transaction horizon (PostgreSQL adapter). */
 export interface HorizonStatus {
   /**
@@ -124,7 +131,7 @@ export interface HorizonStatus {
   /** Committed events readers cannot see yet because an older transaction still runs. */
   readonly waitingEvents: number;
   /** The oldest xid holder, when the role may see it. */
-  readonly holder: { readonly pid: number; readonly applicationName: string | null; readonly state: string | null } | null;
+  readonly holder: HorizonHolder | null;
 }
 
 export interface EventStore {
@@ -140,7 +147,10 @@ export interface EventStore {
   streamExists(streamId: string): Promise<boolean>;
   /** Position of the newest event visible to readers, or undefined for an empty log. */
   headPosition(): Promise<Position | undefined>;
-  /** Events after `after` (for lag figures; on PostgreSQL also those still waiting above the horizon; may be an estimate on esdb). */
+  /**
+   * Events after `after`, for lag figures: on PostgreSQL those still waiting above the horizon
+   * too; may be an estimate on esdb.
+   */
   countAfter(after: Position): Promise<number>;
   /** Liveness probe for /health/ready. */
   ping(): Promise<void>;

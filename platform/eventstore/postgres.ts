@@ -221,7 +221,9 @@ export class PostgresEventStore implements EventStore {
       connectionString: options.url,
       max: options.poolMax ?? 10,
       application_name: 'vialog-eventstore',
-      ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
+      ...(options.idleInTransactionTimeoutMs
+        ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }
+        : {}),
     });
     this.pool.on('error', (error) => this.#onError(error));
     this.#upcasters = options.upcasters;
@@ -229,7 +231,12 @@ export class PostgresEventStore implements EventStore {
     this.#onError = options.onError ?? (() => undefined);
   }
 
-  async append(streamId: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }, attempt = 1): Promise<AppendResult> {
+  async append(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: { expectedRevision: ExpectedRevision },
+    attempt = 1,
+  ): Promise<AppendResult> {
     if (events.length === 0) throw new TypeError('append needs at least one event');
     const eventIds: string[] = [];
     const types: string[] = [];
@@ -317,7 +324,11 @@ export class PostgresEventStore implements EventStore {
     return (await this.#readBatch(options.after, options.maxCount, options.eventTypes)).events;
   }
 
-  async #readBatch(after: Position | undefined, maxCount: number, eventTypes: readonly string[] | undefined): Promise<Batch> {
+  async #readBatch(
+    after: Position | undefined,
+    maxCount: number,
+    eventTypes: readonly string[] | undefined,
+  ): Promise<Batch> {
     if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new TypeError('maxCount must be a positive integer');
     const [commit, prepare] = positionParams(after);
     const variant: keyof typeof READ_BATCH_SQL = commit === null ? (eventTypes ? 'fromStartFiltered' : 'fromStart') : eventTypes ? 'afterFiltered' : 'after';
@@ -333,7 +344,9 @@ export class PostgresEventStore implements EventStore {
       if (row.kind === 'event') events.push(this.#toEvent(row));
       else {
         waiting = row.waiting === true;
-        if (row.head_transaction_id !== null && row.head_position !== null) head = { commit: BigInt(row.head_transaction_id), prepare: BigInt(row.head_position) };
+        if (row.head_transaction_id !== null && row.head_position !== null) {
+          head = { commit: BigInt(row.head_transaction_id), prepare: BigInt(row.head_position) };
+        }
       }
     }
     events.sort((a, b) => comparePositions(a.position, b.position));
@@ -390,7 +403,8 @@ export class PostgresEventStore implements EventStore {
         if (full) continue; // catching up: read on at once
         if (woken) continue;
         // Events wait above the horizon: the transaction holding it may end with no append to wake us.
-        repollMs = batch.waiting ? Math.min(repollMs * 2, WAITING_REPOLL_MAX_MS, this.#pollIntervalMs) : WAITING_REPOLL_MS;
+        const maxRepollMs = Math.min(WAITING_REPOLL_MAX_MS, this.#pollIntervalMs);
+        repollMs = batch.waiting ? Math.min(repollMs * 2, maxRepollMs) : WAITING_REPOLL_MS;
         await this.#sleep(batch.waiting ? repollMs : this.#pollIntervalMs, signal, (w) => (wake = w));
       }
     } finally {
@@ -428,7 +442,11 @@ export class PostgresEventStore implements EventStore {
   #startListener(): Promise<void> {
     if (this.#listener || this.#closed) return Promise.resolve();
     this.#listenerStarting ??= (async () => {
-      const client = new pg.Client({ connectionString: this.#url, application_name: 'vialog-eventstore-listener', keepAlive: true });
+      const client = new pg.Client({
+        connectionString: this.#url,
+        application_name: 'vialog-eventstore-listener',
+        keepAlive: true,
+      });
       client.on('notification', () => {
         for (const w of this.#wakers) w();
       });
@@ -491,7 +509,15 @@ export class PostgresEventStore implements EventStore {
   }
 
   async horizon(): Promise<HorizonStatus> {
-    const result = await this.pool.query<{ holder_age: number | null; pid: number | null; application_name: string | null; state: string | null; waiting: number; waiting_age: number | null }>({
+    interface Row {
+      holder_age: number | null;
+      pid: number | null;
+      application_name: string | null;
+      state: string | null;
+      waiting: number;
+      waiting_age: number | null;
+    }
+    const result = await this.pool.query<Row>({
       name: 'vialog_horizon',
       text: `WITH holder AS (
                SELECT pid, application_name, state, xact_start FROM pg_stat_activity
@@ -524,16 +550,19 @@ export class PostgresEventStore implements EventStore {
    */
   async assertAppendsSortLast(): Promise<void> {
     const result = await this.pool.query<{ highest: string | null; next: string }>(
-      'SELECT (SELECT MAX(transaction_id) FROM events)::text AS highest, pg_snapshot_xmax(pg_current_snapshot())::text AS next',
+      `SELECT (SELECT MAX(transaction_id) FROM events)::text AS highest,
+              pg_snapshot_xmax(pg_current_snapshot())::text AS next`,
     );
     const row = result.rows[0];
     if (!row?.highest || BigInt(row.highest) < BigInt(row.next)) return;
     const epoch = (BigInt(row.highest) >> 32n) + 1n;
     throw new TransactionIdsBehindLogError(
-      `The event log holds transaction ids up to ${row.highest}, but this PostgreSQL cluster's next transaction id is ${row.next}: ` +
-        'the log was restored logically (pg_dump/pg_restore) into another cluster, and new events would sort before old ones and never ' +
-        `reach the read models. Repair: stop the cluster and run \`pg_resetwal -e ${epoch} <data directory>\` (advances the transaction id ` +
-        'epoch past the log\'s; nothing else changes), start it again, then start Vialog. See docs/operations.md, "Restoring a logical dump".',
+      `The event log holds transaction ids up to ${row.highest}, but this PostgreSQL cluster's next ` +
+        `transaction id is ${row.next}: the log was restored logically (pg_dump/pg_restore) into another ` +
+        'cluster, and new events would sort before old ones and never reach the read models. Repair: stop ' +
+        `the cluster and run \`pg_resetwal -e ${epoch} <data directory>\` (advances the transaction id epoch ` +
+        "past the log's; nothing else changes), start it again, then start Vialog. See docs/operations.md, " +
+        '"Restoring a logical dump".',
     );
   }
 

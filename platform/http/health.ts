@@ -46,7 +46,9 @@ export async function runCheck(check: ReadinessCheck): Promise<CheckResult> {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
-    if (detail instanceof Degraded) return { ...detail.detail, status: 'degraded', reason: detail.reason, durationMs: elapsed() };
+    if (detail instanceof Degraded) {
+      return { ...detail.detail, status: 'degraded', reason: detail.reason, durationMs: elapsed() };
+    }
     return { ...(detail ?? {}), status: 'ok', durationMs: elapsed() };
   } catch (error) {
     return { status: 'failed', durationMs: elapsed(), error: error instanceof Error ? error.message : String(error) };
@@ -55,7 +57,9 @@ export async function runCheck(check: ReadinessCheck): Promise<CheckResult> {
   }
 }
 
-export async function runReadinessChecks(checks: readonly ReadinessCheck[]): Promise<{ ok: boolean; degraded: boolean; checks: Record<string, CheckResult> }> {
+export async function runReadinessChecks(
+  checks: readonly ReadinessCheck[],
+): Promise<{ ok: boolean; degraded: boolean; checks: Record<string, CheckResult> }> {
   const results = await Promise.all(checks.map(async (c) => [c.name, await runCheck(c)] as const));
   return {
     ok: results.every(([, r]) => r.status !== 'failed'),

@@ -64,7 +64,12 @@ export function globalChainHash(previous: Buffer, eventHashHex: string | undefin
 }
 
 /** Every module's events, and operators' decisions about projections (a skipped event). */
-export const auditEventTypes: readonly string[] = [...identityEventTypes, ...sampleEventTypes, ...dialogEventTypes, ...projectionOperationEventTypes];
+export const auditEventTypes: readonly string[] = [
+  ...identityEventTypes,
+  ...sampleEventTypes,
+  ...dialogEventTypes,
+  ...projectionOperationEventTypes,
+];
 
 const AUDIT_COLUMNS = [
   'position_commit',

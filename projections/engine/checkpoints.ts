@@ -42,7 +42,8 @@ export interface FailedEvent {
 
 /** The event a failed projection stopped at, if any. */
 export function failedEventOf(row: CheckpointRow | undefined): FailedEvent | undefined {
-  if (!row || row.failed_position_commit === null || row.failed_position_prepare === null || row.failed_event_type === null) return undefined;
+  if (!row || row.failed_position_commit === null || row.failed_position_prepare === null) return undefined;
+  if (row.failed_event_type === null) return undefined;
   return {
     position: { commit: BigInt(row.failed_position_commit), prepare: BigInt(row.failed_position_prepare) },
     type: row.failed_event_type,
@@ -50,7 +51,13 @@ export function failedEventOf(row: CheckpointRow | undefined): FailedEvent | und
   };
 }
 
-const NO_FAILURE = { failed_position_commit: null, failed_position_prepare: null, failed_event_type: null, failed_attempts: null, failed_at: null } as const;
+const NO_FAILURE = {
+  failed_position_commit: null,
+  failed_position_prepare: null,
+  failed_event_type: null,
+  failed_attempts: null,
+  failed_at: null,
+} as const;
 
 type Db = Knex | Knex.Transaction;
 
@@ -137,15 +144,28 @@ export async function resetCheckpoint(
       last_event_at: options.lastEventAt ?? null,
       // A rebuild ends with the swap: running from then on (past any event the old tables failed at).
       ...(options.rebuilt
-        ? { rebuild_requested_at: null, rebuild_finished_at: trx.raw('clock_timestamp()'), rebuild_error: null, rebuild_scanned_prepare: null, status: 'running', last_error: null, ...NO_FAILURE }
+        ? {
+            rebuild_requested_at: null,
+            rebuild_finished_at: trx.raw('clock_timestamp()'),
+            rebuild_error: null,
+            rebuild_scanned_prepare: null,
+            status: 'running',
+            last_error: null,
+            ...NO_FAILURE,
+          }
         : {}),
       updated_at: trx.fn.now(),
     });
   return (await whereCheckpointIs(query, options.from)) === 1;
 }
 
-/** Sets the state (and the error shown with it); clears a recorded failed event. `lastError` must be safe text (errors.ts). */
-export async function setStatus(db: Db, name: string, status: Exclude<ProjectionState, 'failed'>, lastError: string | null = null): Promise<void> {
+/** Sets the state (and the error shown with it); clears a recorded failed event. `lastError`: safe text (errors.ts). */
+export async function setStatus(
+  db: Db,
+  name: string,
+  status: Exclude<ProjectionState, 'failed'>,
+  lastError: string | null = null,
+): Promise<void> {
   await db(TABLE).where({ name }).update({ status, last_error: lastError, ...NO_FAILURE, updated_at: db.fn.now() });
 }
 
@@ -172,7 +192,11 @@ export async function requestResume(db: Db, name: string): Promise<boolean> {
 
 /** Takes up a resume request: true when there was one. */
 export async function takeResumeRequest(db: Db, name: string): Promise<boolean> {
-  return (await db(TABLE).where({ name }).whereNotNull('resume_requested_at').update({ resume_requested_at: null })) === 1;
+  const taken = await db(TABLE)
+    .where({ name })
+    .whereNotNull('resume_requested_at')
+    .update({ resume_requested_at: null });
+  return taken === 1;
 }
 
 /** Marks a rebuild as wanted; the projection's leader picks it up. Returns the request time. */

@@ -33,15 +33,21 @@ export interface ConsistencyReport {
   readonly consistent: boolean;
 }
 
-async function replay(knex: Knex, store: EventStore, projection: Projection, range: { from: Position; to: Position }, batchSize: number, skipped: SkippedEvents): Promise<{ position: Position; applied: number }> {
-  const { from, to } = range;
+async function replay(
+  knex: Knex,
+  store: EventStore,
+  projection: Projection,
+  range: { from: Position; to: Position; batchSize: number; skipped: SkippedEvents },
+): Promise<{ position: Position; applied: number }> {
+  const { from, to, batchSize, skipped } = range;
+  const scratch = tableNamer(projection, (name) => `${name}${SCRATCH_SUFFIX}`);
   let position = from;
   let applied = 0;
   for (;;) {
     const page = await store.readAll({ after: position, maxCount: batchSize, eventTypes: projection.eventTypes });
     const events = page.filter((e) => comparePositions(e.position, to) <= 0);
     const kept = skipped.filter(events);
-    if (kept.length > 0) await knex.transaction((trx) => projection.apply(kept, { trx, table: tableNamer(projection, (name) => `${name}${SCRATCH_SUFFIX}`) }));
+    if (kept.length > 0) await knex.transaction((trx) => projection.apply(kept, { trx, table: scratch }));
     applied += kept.length;
     if (events.length > 0) {
       position = events.at(-1)!.position;
@@ -57,7 +63,12 @@ export interface CheckOptions {
   readonly inSnapshot?: () => Promise<void>;
 }
 
-export async function checkProjection(knex: Knex, store: EventStore, projection: Projection, options: CheckOptions = {}): Promise<ConsistencyReport> {
+export async function checkProjection(
+  knex: Knex,
+  store: EventStore,
+  projection: Projection,
+  options: CheckOptions = {},
+): Promise<ConsistencyReport> {
   const batchSize = options.batchSize ?? 2_000;
   const tables = Object.keys(projection.tables);
   const skipped = await readSkippedEvents(store, projection.name);
@@ -68,7 +79,7 @@ export async function checkProjection(knex: Knex, store: EventStore, projection:
     for (let attempt = 0; attempt < (options.attempts ?? 20); attempt++) {
       const live = rowPosition(await readCheckpoint(knex, projection.name));
       if (comparePositions(live, position) > 0) {
-        const r = await replay(knex, store, projection, { from: position, to: live }, batchSize, skipped);
+        const r = await replay(knex, store, projection, { from: position, to: live, batchSize, skipped });
         position = r.position;
         applied += r.applied;
       }

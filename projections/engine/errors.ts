@@ -68,7 +68,8 @@ const TRANSIENT_CLASSES = new Set(['08', '40', '53', '57', '58']);
 const TRANSIENT_CODES = new Set(['55P03', '25P03']);
 const NOT_TRANSIENT_CODES = new Set(['57014']); // a statement timeout may be the event's doing (a huge value)
 /** A dropped connection from node-postgres or knex has no SQLSTATE; these messages carry no data. */
-const CONNECTION_MESSAGES = /^(Connection terminated|Client has encountered a connection error|Client was closed|Knex: Timeout acquiring a connection)/;
+const CONNECTION_MESSAGES =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed|Knex: Timeout acquiring)/;
 
 const identifier = (value: unknown): string | undefined =>
   typeof value === 'string' && /^[\w$.]{1,128}$/.test(value) ? value : undefined;
@@ -96,7 +97,9 @@ function thrownAt(error: Error): string | undefined {
 
 export function safeError(error: unknown): SafeError {
   if (error instanceof ReducedError) return error.reduced;
-  if (error instanceof PoisonEventError || error instanceof SafeTextError) return { text: error.message, code: error.code, transient: false };
+  if (error instanceof PoisonEventError || error instanceof SafeTextError) {
+    return { text: error.message, code: error.code, transient: false };
+  }
   const pgError = (typeof error === 'object' && error !== null ? error : {}) as PgLike;
   if (isSqlState(pgError.code)) {
     const code = pgError.code;
@@ -104,8 +107,10 @@ export function safeError(error: unknown): SafeError {
       .map((field) => [field, identifier(pgError[field])] as const)
       .filter(([, value]) => value !== undefined)
       .map(([field, value]) => `${field} "${value}"`);
-    const text = `SQLSTATE ${code} ${CONDITIONS[code] ?? CLASSES[code.slice(0, 2)] ?? 'error'}${objects.length > 0 ? ` (${objects.join(', ')})` : ''}`;
-    const transient = !NOT_TRANSIENT_CODES.has(code) && (TRANSIENT_CLASSES.has(code.slice(0, 2)) || TRANSIENT_CODES.has(code));
+    const condition = CONDITIONS[code] ?? CLASSES[code.slice(0, 2)] ?? 'error';
+    const text = `SQLSTATE ${code} ${condition}${objects.length > 0 ? ` (${objects.join(', ')})` : ''}`;
+    const transient =
+      !NOT_TRANSIENT_CODES.has(code) && (TRANSIENT_CLASSES.has(code.slice(0, 2)) || TRANSIENT_CODES.has(code));
     return { text, code, transient };
   }
   if (error instanceof Error) {
@@ -114,8 +119,16 @@ export function safeError(error: unknown): SafeError {
     const connection = CONNECTION_MESSAGES.test(error.message) || error.name === 'KnexTimeoutError';
     const name = /^\w{1,60}$/.test(error.name) ? error.name : 'Error';
     const at = thrownAt(error);
-    const text = connection ? `${name}: ${error.message.slice(0, 80)}` : `${name}${nodeCode ? ` ${nodeCode}` : ''}${at ? ` at ${at}` : ''}`;
-    return { text, code: nodeCode, transient: connection || (nodeCode !== undefined && /^E(CONN|PIPE|TIMEDOUT|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH)/.test(nodeCode)) };
+    const text = connection
+      ? `${name}: ${error.message.slice(0, 80)}`
+      : `${name}${nodeCode ? ` ${nodeCode}` : ''}${at ? ` at ${at}` : ''}`;
+    return {
+      text,
+      code: nodeCode,
+      transient:
+        connection ||
+        (nodeCode !== undefined && /^E(CONN|PIPE|TIMEDOUT|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH)/.test(nodeCode)),
+    };
   }
   return { text: typeof error, code: undefined, transient: false };
 }
@@ -140,7 +153,10 @@ export class PoisonEventError extends Error {
   readonly error: SafeError;
   readonly code: string | undefined;
   constructor(event: { position: Position; type: string }, attempts: number, error: SafeError) {
-    super(`event ${formatPosition(event.position)} (${event.type}) could not be applied after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${error.text}`);
+    super(
+      `event ${formatPosition(event.position)} (${event.type}) could not be applied ` +
+        `after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${error.text}`,
+    );
     this.position = event.position;
     this.type = event.type;
     this.attempts = attempts;

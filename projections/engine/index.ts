@@ -21,7 +21,8 @@ export { projectionOperationEventTypes } from './operations.ts';
 export { safeError } from './errors.ts';
 
 /** The runners' options (one runner per projection), for the whole list of projections. */
-export interface ProjectionEngineOptions extends Omit<ProjectionRunnerOptions, 'projection' | 'onAdvance' | 'onActivity' | 'sharedReads'> {
+export interface ProjectionEngineOptions
+  extends Omit<ProjectionRunnerOptions, 'projection' | 'onAdvance' | 'onActivity' | 'sharedReads'> {
   readonly projections: readonly Projection[];
 }
 
@@ -140,7 +141,12 @@ export class ProjectionEngine {
   async resume(name: string): Promise<Date> {
     this.#find(name);
     const row = await readCheckpoint(this.#options.knex, name);
-    if (row?.status !== 'failed') throw new ProjectionOperationError('not_failed', `projection ${name} is not failed (it is ${row?.status ?? 'not started'})`);
+    if (row?.status !== 'failed') {
+      throw new ProjectionOperationError(
+        'not_failed',
+        `projection ${name} is not failed (it is ${row?.status ?? 'not started'})`,
+      );
+    }
     await requestResume(this.#options.knex, name);
     return new Date();
   }
@@ -150,13 +156,26 @@ export class ProjectionEngine {
    * position cannot skip another event): records a ProjectionEventSkipped event in the log (who,
    * why) and asks the leader to resume past it. Rebuilds and the consistency check skip it too.
    */
-  async skip(name: string, event: { position: Position; type: string; reason: string }, cause: CommandCause): Promise<{ recordedAt: Date; position: Position }> {
+  async skip(
+    name: string,
+    event: { position: Position; type: string; reason: string },
+    cause: CommandCause,
+  ): Promise<{ recordedAt: Date; position: Position }> {
     this.#find(name);
     const row = await readCheckpoint(this.#options.knex, name);
     const failed = failedEventOf(row);
-    if (row?.status !== 'failed' || !failed) throw new ProjectionOperationError('not_failed', `projection ${name} is not failed at an event (it is ${row?.status ?? 'not started'})`);
+    if (row?.status !== 'failed' || !failed) {
+      throw new ProjectionOperationError(
+        'not_failed',
+        `projection ${name} is not failed at an event (it is ${row?.status ?? 'not started'})`,
+      );
+    }
     if (comparePositions(failed.position, event.position) !== 0 || failed.type !== event.type) {
-      throw new ProjectionOperationError('not_the_failed_event', `projection ${name} failed at ${formatPosition(failed.position)} (${failed.type}), not at ${formatPosition(event.position)} (${event.type})`);
+      throw new ProjectionOperationError(
+        'not_the_failed_event',
+        `projection ${name} failed at ${formatPosition(failed.position)} (${failed.type}), ` +
+          `not at ${formatPosition(event.position)} (${event.type})`,
+      );
     }
     const recorded = await recordSkip(this.#options.store, name, event, cause);
     await requestResume(this.#options.knex, name);

@@ -23,12 +23,16 @@ export interface ProjectionLock {
 }
 
 export interface LockOptions {
-  /** How often the lock connection is checked; a check that fails or takes as long ends the leadership. Default 5000. */
+  /** How often the lock connection is checked; a check that fails or takes as long ends leadership. Default 5000. */
   readonly heartbeatMs?: number;
 }
 
 /** Tries once; undefined when another session holds the lock. */
-export async function tryAcquireProjectionLock(databaseUrl: string, projectionName: string, options: LockOptions = {}): Promise<ProjectionLock | undefined> {
+export async function tryAcquireProjectionLock(
+  databaseUrl: string,
+  projectionName: string,
+  options: LockOptions = {},
+): Promise<ProjectionLock | undefined> {
   const client = new pg.Client({
     connectionString: databaseUrl,
     application_name: `vialog-projection-${projectionName}`,

@@ -61,7 +61,12 @@ export async function recordSkip(
   skip: { position: Position; type: string; reason: string },
   cause: CommandCause,
 ): Promise<AppendResult> {
-  const data: ProjectionEventSkipped = { projection, position: formatPosition(skip.position), type: skip.type, reason: skip.reason };
+  const data: ProjectionEventSkipped = {
+    projection,
+    position: formatPosition(skip.position),
+    type: skip.type,
+    reason: skip.reason,
+  };
   return store.append(
     projectionOperationsStream(projection),
     [{ type: PROJECTION_EVENT_SKIPPED, data, metadata: eventMetadata({ ...cause, reason: skip.reason }, 1) }],

@@ -19,7 +19,9 @@ export interface WaitOptions {
 /** Why a wait ended without the position reached. */
 export type StaleReason = 'timeout' | 'failed' | 'rebuilding' | 'stopping';
 
-export type WaitOutcome = { readonly reached: true } | { readonly reached: false; readonly reason: StaleReason; readonly projections: readonly string[] };
+export type WaitOutcome =
+  | { readonly reached: true }
+  | { readonly reached: false; readonly reason: StaleReason; readonly projections: readonly string[] };
 
 const REACHED: WaitOutcome = Object.freeze({ reached: true });
 
@@ -52,9 +54,17 @@ export class ProjectionProgress {
 
   /**
    * `leadsHere`: whether a runner in this process leads the projection (it reports every commit).
-   * `codeVersion`: the projection's version in this process's code (a rebuild to another version freezes the live tables).
+   * `codeVersion`: the projection's version in this process's code (a rebuild to another version
+   * freezes the live tables).
    */
-  constructor(knex: Knex, options: { pollIntervalMs?: number; leadsHere?: (name: string) => boolean; codeVersion?: (name: string) => number | undefined } = {}) {
+  constructor(
+    knex: Knex,
+    options: {
+      pollIntervalMs?: number;
+      leadsHere?: (name: string) => boolean;
+      codeVersion?: (name: string) => number | undefined;
+    } = {},
+  ) {
     this.#knex = knex;
     this.#pollIntervalMs = options.pollIntervalMs ?? 50;
     this.#leadsHere = options.leadsHere ?? (() => false);
@@ -83,7 +93,9 @@ export class ProjectionProgress {
     this.#closed = true;
     clearTimeout(this.#polling);
     this.#polling = undefined;
-    for (const waiter of this.#waiters) waiter.settle({ reached: false, reason: 'stopping', projections: waiter.names });
+    for (const waiter of this.#waiters) {
+      waiter.settle({ reached: false, reason: 'stopping', projections: waiter.names });
+    }
   }
 
   /** True once every named projection reached `position`; false after `timeoutMs` (never hangs). */
@@ -109,9 +121,19 @@ export class ProjectionProgress {
     const frozen = this.#frozen(names);
     if (frozen) return frozen;
     const remaining = deadline - Date.now();
-    if (remaining <= 0) return { reached: false, reason: 'timeout', projections: names.filter((n) => !this.#reached([n], position)) };
+    if (remaining <= 0) {
+      return { reached: false, reason: 'timeout', projections: names.filter((n) => !this.#reached([n], position)) };
+    }
     return new Promise<WaitOutcome>((resolve) => {
-      const timer = setTimeout(() => waiter.settle({ reached: false, reason: 'timeout', projections: names.filter((n) => !this.#reached([n], position)) }), remaining);
+      const timer = setTimeout(
+        () =>
+          waiter.settle({
+            reached: false,
+            reason: 'timeout',
+            projections: names.filter((n) => !this.#reached([n], position)),
+          }),
+        remaining,
+      );
       const waiter: Waiter = {
         names: [...names],
         position,
@@ -153,7 +175,8 @@ export class ProjectionProgress {
 
   #fromRow(row: CheckpointRow): ProjectionActivity {
     const codeVersion = this.#codeVersion(row.name);
-    const rebuildingToNewVersion = row.status === 'rebuilding' && codeVersion !== undefined && row.version !== codeVersion;
+    const rebuildingToNewVersion =
+      row.status === 'rebuilding' && codeVersion !== undefined && row.version !== codeVersion;
     return { state: row.status, frozen: row.status === 'failed' || rebuildingToNewVersion };
   }
 

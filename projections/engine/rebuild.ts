@@ -63,7 +63,8 @@ interface Progress {
 export async function rebuildProjection(options: RebuildOptions): Promise<RebuildResult> {
   const { knex, projection, token } = options;
   try {
-    const deferredIndexes = await createTables(knex, projection, (logical) => nextTableName(logical, token), { deferIndexes: true });
+    const copies = (logical: string) => nextTableName(logical, token);
+    const deferredIndexes = await createTables(knex, projection, copies, { deferIndexes: true });
     // Phase 1, live runner untouched: everything up to the head as of now.
     const progress: Progress = { position: START, applied: 0, lastEvent: undefined };
     await fillShared(options, progress, options.sharedReads.join(projection.eventTypes));

@@ -11,7 +11,14 @@
 // What the status row, the logs and the spans say about an error is reduced to its class
 // (errors.ts): a database error's message can quote the event's content.
 import type { Knex } from 'knex';
-import { START, comparePositions, formatPosition, type EventStore, type Position, type RecordedEvent } from '../../platform/eventstore/port.ts';
+import {
+  START,
+  comparePositions,
+  formatPosition,
+  type EventStore,
+  type Position,
+  type RecordedEvent,
+} from '../../platform/eventstore/port.ts';
 import {
   advanceCheckpoint,
   ensureCheckpoint,
@@ -53,7 +60,7 @@ export interface ProjectionRunnerOptions {
   readonly databaseUrl: string;
   /** Most events per transaction while catching up. Default 500. */
   readonly batchSize?: number;
-  /** How often a standby tries for the lock, and how often the leader looks for rebuild and resume requests. Default 1000. */
+  /** How often a standby tries for the lock, and the leader looks for rebuild and resume requests. Default 1000. */
   readonly pollIntervalMs?: number;
   /** Longest wait between retries. Default 30 s. */
   readonly maxBackoffMs?: number;
@@ -138,7 +145,9 @@ export class ProjectionRunner {
     const stop = this.#stop.signal;
     const { name } = this.projection;
     while (!stop.aborted) {
-      const lock = await tryAcquireProjectionLock(this.#options.databaseUrl, name, { heartbeatMs: this.#options.heartbeatMs }).catch((error: unknown) => {
+      const lock = await tryAcquireProjectionLock(this.#options.databaseUrl, name, {
+        heartbeatMs: this.#options.heartbeatMs,
+      }).catch((error: unknown) => {
         this.#log.warn({ projection: name, error: safeError(error).text }, 'projection lock unavailable');
         return undefined;
       });
@@ -150,7 +159,9 @@ export class ProjectionRunner {
       const lead = AbortSignal.any([stop, lock.lost]);
       try {
         await this.#lead(lead);
-        if (lock.lost.aborted && !stop.aborted) this.#log.warn({ projection: name }, 'projection lock connection lost or silent: leadership given up');
+        if (lock.lost.aborted && !stop.aborted) {
+          this.#log.warn({ projection: name }, 'projection lock connection lost or silent: leadership given up');
+        }
       } catch (error) {
         if (error instanceof LostLeadershipError) {
           this.#log.warn({ projection: name, error: error.message }, 'projection leadership lost');
@@ -171,7 +182,11 @@ export class ProjectionRunner {
   }
 
   /** Writes the state to the status row (clearing a recorded failed event) and tells local waiters. */
-  async #setState(state: Exclude<ProjectionState, 'failed'>, lastError: string | null = null, frozen = false): Promise<void> {
+  async #setState(
+    state: Exclude<ProjectionState, 'failed'>,
+    lastError: string | null = null,
+    frozen = false,
+  ): Promise<void> {
     await setStatus(this.#options.knex, this.projection.name, state, lastError);
     this.#reported = state;
     this.#options.onActivity?.(this.projection.name, { state, frozen });
@@ -213,7 +228,14 @@ export class ProjectionRunner {
       // No tables yet (or a checkpoint that cannot belong to them): start them empty at START.
       await knex.transaction(async (trx) => {
         await createTables(trx, this.projection, (logical) => logical);
-        await resetCheckpoint(trx, name, { from: this.#checkpoint, to: START, version, applied: 0, lastEventAt: undefined, rebuilt: false });
+        await resetCheckpoint(trx, name, {
+          from: this.#checkpoint,
+          to: START,
+          version,
+          applied: 0,
+          lastEventAt: undefined,
+          rebuilt: false,
+        });
       });
       this.#checkpoint = START;
       this.#persisted = START;
@@ -222,13 +244,21 @@ export class ProjectionRunner {
     if (tablesVersion === version && missing.length === 0) return true;
     // New code with tables of the old one, or some tables gone: rebuild all of them before going
     // live; readers keep the tables there are meanwhile (none is dropped before the swap).
-    this.#log.info({ projection: name, from: tablesVersion, to: version, missingTables: missing }, 'projection tables out of date: rebuilding');
+    this.#log.info(
+      { projection: name, from: tablesVersion, to: version, missingTables: missing },
+      'projection tables out of date: rebuilding',
+    );
     for (;;) {
       const outcome = await this.#runRebuild(signal, { live: false });
       if (outcome === 'swapped') return true;
       if (signal.aborted) return false;
-      if (outcome === 'failed') throw new SafeTextError(`rebuild of ${name} for version ${version} failed; the tables of version ${tablesVersion} keep serving`);
-      await this.#awaitOperator(signal, { passable: false }); // an event the new code cannot apply: resume or skip, then rebuild again
+      if (outcome === 'failed') {
+        throw new SafeTextError(
+          `rebuild of ${name} for version ${version} failed; the tables of version ${tablesVersion} keep serving`,
+        );
+      }
+      // An event the new code cannot apply: resume or skip, then rebuild again.
+      await this.#awaitOperator(signal, { passable: false });
       if (signal.aborted) return false;
     }
   }
@@ -250,7 +280,12 @@ export class ProjectionRunner {
           const head = await store.headPosition();
           await report(head === undefined || comparePositions(this.#checkpoint, head) >= 0 ? 'running' : 'catching_up');
         }
-        const batches = store.subscribe({ after: this.#checkpoint, eventTypes: this.projection.eventTypes, maxBatchSize: this.#batchSize, signal });
+        const batches = store.subscribe({
+          after: this.#checkpoint,
+          eventTypes: this.projection.eventTypes,
+          maxBatchSize: this.#batchSize,
+          signal,
+        });
         for await (const batch of batches) {
           await this.#exclusive(() => this.#applyBatch(batch.events, batch.checkpoint, signal));
           failures = 0;
@@ -269,13 +304,24 @@ export class ProjectionRunner {
           failures += 1;
           const backoff = this.#backoff(failures);
           const reduced = safeError(error);
-          this.#log.error({ projection: name, error: reduced.text, failures, checkpoint: formatPosition(this.#checkpoint), retryInMs: backoff }, 'projection batch failed; retrying');
+          this.#log.error(
+            {
+              projection: name,
+              error: reduced.text,
+              failures,
+              checkpoint: formatPosition(this.#checkpoint),
+              retryInMs: backoff,
+            },
+            'projection batch failed; retrying',
+          );
           await this.#setState('retrying', reduced.text).catch(() => undefined);
           await sleep(backoff, signal);
         }
         // Resubscribe from the last committed checkpoint (the failed batch rolled back).
         const row = await readCheckpoint(knex, name);
-        if (comparePositions(rowPosition(row), this.#persisted) !== 0) throw new LostLeadershipError(`checkpoint of ${name} moved under us`);
+        if (comparePositions(rowPosition(row), this.#persisted) !== 0) {
+          throw new LostLeadershipError(`checkpoint of ${name} moved under us`);
+        }
         this.#checkpoint = this.#persisted;
       }
     }
@@ -297,7 +343,9 @@ export class ProjectionRunner {
       if (error instanceof LostLeadershipError || safeError(error).transient) throw error;
       const fresh = this.#fresh(events);
       if (fresh.length === 0) throw error;
-      for (const [i, event] of fresh.entries()) await this.#applyOne(event, signal, fresh.length === 1 && i === 0 ? error : undefined);
+      for (const [i, event] of fresh.entries()) {
+        await this.#applyOne(event, signal, fresh.length === 1 && i === 0 ? error : undefined);
+      }
       await this.#apply([], to);
     }
   }
@@ -312,8 +360,21 @@ export class ProjectionRunner {
         if (attempts >= this.#maxAttempts) throw new PoisonEventError(event, attempts, last);
         const backoff = this.#backoff(attempts);
         const where = `event ${formatPosition(event.position)} (${event.type})`;
-        this.#log.warn({ projection: name, position: formatPosition(event.position), type: event.type, attempts, error: last.text, retryInMs: backoff }, 'projection event failed; retrying');
-        await this.#setState('retrying', `attempt ${attempts} of ${this.#maxAttempts} at ${where} failed: ${last.text}`).catch(() => undefined);
+        this.#log.warn(
+          {
+            projection: name,
+            position: formatPosition(event.position),
+            type: event.type,
+            attempts,
+            error: last.text,
+            retryInMs: backoff,
+          },
+          'projection event failed; retrying',
+        );
+        await this.#setState(
+          'retrying',
+          `attempt ${attempts} of ${this.#maxAttempts} at ${where} failed: ${last.text}`,
+        ).catch(() => undefined);
         await sleep(backoff, signal);
         if (signal.aborted) throw new RebuildAbortedError(`${name} stopped`);
       }
@@ -334,7 +395,13 @@ export class ProjectionRunner {
     const { name } = this.projection;
     this.#failed = { position: error.position, type: error.type, attempts: error.attempts, text: error.message };
     this.#log.error(
-      { projection: name, position: formatPosition(error.position), type: error.type, attempts: error.attempts, error: error.error.text },
+      {
+        projection: name,
+        position: formatPosition(error.position),
+        type: error.type,
+        attempts: error.attempts,
+        error: error.error.text,
+      },
       'projection failed at an event: it waits for an operator (projections resume | skip)',
     );
     await markFailed(this.#options.knex, name, this.#failed, error.message).catch(() => undefined);
@@ -402,10 +469,11 @@ export class ProjectionRunner {
         },
       },
       // The span records what it throws: only the reduced error, never the driver's message.
-      () => this.#commit(fresh, to).catch((error: unknown) => {
-        if (error instanceof LostLeadershipError) throw error;
-        throw new ReducedError(error);
-      }),
+      () =>
+        this.#commit(fresh, to).catch((error: unknown) => {
+          if (error instanceof LostLeadershipError) throw error;
+          throw new ReducedError(error);
+        }),
     );
   }
 
@@ -416,7 +484,9 @@ export class ProjectionRunner {
       // Read models are rebuilt from the events, and rows and checkpoint commit together: losing the
       // last few commits in a server crash only replays them, so no need to wait for the WAL flush.
       // (Visibility to readers does not wait for the flush either, so read-your-writes is unaffected.)
-      if (!(await advanceCheckpoint(trx, name, from, to, fresh.length, fresh.at(-1)?.recordedAt, { relaxedCommit: true }))) {
+      if (
+        !(await advanceCheckpoint(trx, name, from, to, fresh.length, fresh.at(-1)?.recordedAt, { relaxedCommit: true }))
+      ) {
         throw new LostLeadershipError(`checkpoint of ${name} moved under us`);
       }
       if (fresh.length > 0) await this.projection.apply(fresh, { trx, table: this.#liveTable });
@@ -456,7 +526,10 @@ export class ProjectionRunner {
    * serving (and, when live, keep being updated). `poisoned`: an event could not be applied (the
    * projection is then failed at it when not `live`).
    */
-  async #runRebuild(signal: AbortSignal, options: { live: boolean }): Promise<'swapped' | 'stopped' | 'poisoned' | 'failed'> {
+  async #runRebuild(
+    signal: AbortSignal,
+    options: { live: boolean },
+  ): Promise<'swapped' | 'stopped' | 'poisoned' | 'failed'> {
     const { knex, store } = this.#options;
     const { name } = this.projection;
     const started = Date.now();
@@ -471,7 +544,8 @@ export class ProjectionRunner {
       progressAt = Date.now();
       progressWrite = progressWrite.then(() => recordRebuildProgress(knex, name, position)).catch(() => undefined);
     };
-    const clearProgress = () => progressWrite.then(() => recordRebuildProgress(knex, name, null)).catch(() => undefined);
+    const clearProgress = () =>
+      progressWrite.then(() => recordRebuildProgress(knex, name, null)).catch(() => undefined);
     try {
       this.#skipped = await readSkippedEvents(store, name);
       const result = await rebuildProjection({
@@ -495,7 +569,10 @@ export class ProjectionRunner {
       });
       await clearProgress();
       await this.#setState('running');
-      this.#log.info({ projection: name, events: result.eventsApplied, ms: Date.now() - started }, 'projection rebuilt and swapped in');
+      this.#log.info(
+        { projection: name, events: result.eventsApplied, ms: Date.now() - started },
+        'projection rebuilt and swapped in',
+      );
       return 'swapped';
     } catch (error) {
       await clearProgress();

@@ -5,6 +5,13 @@ import { failedEventOf, readCheckpoints, rowPosition, type ProjectionState } fro
 import { projectionsWithLeader } from './leadership.ts';
 import type { Projection } from './projection.ts';
 
+export interface FailedEventStatus {
+  readonly position: string;
+  readonly type: string;
+  readonly attempts: number;
+  readonly failedAt: string | null;
+}
+
 export interface ProjectionStatus {
   readonly name: string;
   /** Version of the code the current tables were built by (0: never ran). */
@@ -24,10 +31,10 @@ export interface ProjectionStatus {
   readonly status: ProjectionState;
   /** Whether some process holds the projection's lock right now. */
   readonly hasLeader: boolean;
-  /** The runner's last error, else the last rebuild's error (until a rebuild succeeds): its class only, never event content. */
+  /** The runner's last error, else the last rebuild's (until one succeeds): its class only, never event content. */
   readonly lastError: string | null;
   /** Status failed: the event the projection stopped at (position and type, never its content). */
-  readonly failedEvent: { readonly position: string; readonly type: string; readonly attempts: number; readonly failedAt: string | null } | null;
+  readonly failedEvent: FailedEventStatus | null;
   readonly rebuildRequested: boolean;
   readonly lastEventAt: string | null;
   readonly updatedAt: string | null;
@@ -42,7 +49,13 @@ export async function projectionStatuses(knex: Knex, store: EventStore, projecti
   const byName = new Map(rows.map((row) => [row.name, row]));
   // Events held back by an older transaction are not readable yet, but they are lag all the same.
   let horizon: Promise<number> | undefined;
-  const waitingAge = () => (horizon ??= store.horizon ? store.horizon().then((h) => h.ageSeconds, () => 0) : Promise.resolve(0));
+  const waitingAge = () =>
+    (horizon ??= store.horizon
+      ? store.horizon().then(
+          (h) => h.ageSeconds,
+          () => 0,
+        )
+      : Promise.resolve(0));
   return Promise.all(
     projections.map(async (projection): Promise<ProjectionStatus> => {
       const row = byName.get(projection.name);
@@ -70,7 +83,12 @@ export async function projectionStatuses(knex: Knex, store: EventStore, projecti
         hasLeader,
         lastError: row?.last_error ?? (row?.rebuild_error ? `rebuild failed: ${row.rebuild_error}` : null),
         failedEvent: failed
-          ? { position: formatPosition(failed.position), type: failed.type, attempts: failed.attempts, failedAt: row?.failed_at?.toISOString() ?? null }
+          ? {
+              position: formatPosition(failed.position),
+              type: failed.type,
+              attempts: failed.attempts,
+              failedAt: row?.failed_at?.toISOString() ?? null,
+            }
           : null,
         rebuildRequested: row?.rebuild_requested_at != null,
         lastEventAt: row?.last_event_at?.toISOString() ?? null,

@@ -14,7 +14,9 @@ export const newRebuildToken = (): string => randomBytes(3).toString('hex');
 export const nextTableName = (logical: string, token: string): string => `${logical}${NEXT_SUFFIX}_${token}`;
 
 async function tableExists(db: Knex | Knex.Transaction, name: string): Promise<boolean> {
-  const result = await db.raw<{ rows: { exists: boolean }[] }>('SELECT to_regclass(?) IS NOT NULL AS exists', [`"${name}"`]);
+  const result = await db.raw<{ rows: { exists: boolean }[] }>('SELECT to_regclass(?) IS NOT NULL AS exists', [
+    `"${name}"`,
+  ]);
   return result.rows[0]?.exists === true;
 }
 
@@ -61,14 +63,20 @@ export async function createTables(
  * build, and with it the horizon every event reader waits behind (platform/eventstore/postgres.ts);
  * a concurrent build holds none. (It must run outside a transaction block.)
  */
-export const concurrentIndex = (statement: string): string => statement.replace(/^CREATE\s+INDEX\b(?!\s+CONCURRENTLY)/i, 'CREATE INDEX CONCURRENTLY');
+export const concurrentIndex = (statement: string): string =>
+  statement.replace(/^CREATE\s+INDEX\b(?!\s+CONCURRENTLY)/i, 'CREATE INDEX CONCURRENTLY');
 
 /**
  * Replaces each live table by its rebuilt copy, renaming the copy's indexes and constraints too.
  * Runs with `lock_timeout`: the DROP needs an exclusive lock, and waiting behind a long reader
  * would queue every other reader behind the DROP. The caller retries a swap that timed out.
  */
-export async function swapInNextTables(trx: Knex.Transaction, projection: Projection, token: string, lockTimeoutMs: number): Promise<void> {
+export async function swapInNextTables(
+  trx: Knex.Transaction,
+  projection: Projection,
+  token: string,
+  lockTimeoutMs: number,
+): Promise<void> {
   await trx.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
   for (const logical of Object.keys(projection.tables)) {
     const next = nextTableName(logical, token);
@@ -86,7 +94,11 @@ export async function swapInNextTables(trx: Knex.Transaction, projection: Projec
 }
 
 /** Drops one rebuild's copies (with its token), or every leftover copy of any rebuild (without). */
-export async function dropNextTables(db: Knex | Knex.Transaction, projection: Projection, token?: string): Promise<void> {
+export async function dropNextTables(
+  db: Knex | Knex.Transaction,
+  projection: Projection,
+  token?: string,
+): Promise<void> {
   for (const logical of Object.keys(projection.tables)) {
     if (token !== undefined) {
       await db.raw(`DROP TABLE IF EXISTS "${nextTableName(logical, token)}" CASCADE`);

@@ -13,7 +13,10 @@ import { eventually, fixture } from './projections-fixtures.ts';
 const cli = fileURLToPath(new URL('../../app/cli.ts', import.meta.url));
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -38,20 +41,46 @@ test('projections status shows the failed event; skip refuses another event, rec
 
     const status = await run(['projections', 'status'], env);
     t.is(status.code, 0, status.output);
-    t.true(status.output.includes(`samples: FAILED at event ${position} (SampleRegistered) after 1 attempts`), status.output);
-    t.true(status.output.includes(`projections skip samples --position ${position} --type SampleRegistered`), status.output);
+    t.true(
+      status.output.includes(`samples: FAILED at event ${position} (SampleRegistered) after 1 attempts`),
+      status.output,
+    );
+    t.true(
+      status.output.includes(`projections skip samples --position ${position} --type SampleRegistered`),
+      status.output,
+    );
     t.false(status.output.includes('Jane'));
 
-    const wrong = await run(['projections', 'skip', 'samples', '--position', position, '--type', 'SampleUpdated', '--reason', 'typo'], env);
+    const wrong = await run(
+      ['projections', 'skip', 'samples', '--position', position, '--type', 'SampleUpdated', '--reason', 'typo'],
+      env,
+    );
     t.is(wrong.code, 1, wrong.output);
     t.regex(wrong.output, /failed at \d+\/\d+ \(SampleRegistered\), not at/);
     t.deepEqual(await f.store.readStream('projection-samples'), []);
 
-    const skipped = await run(['projections', 'skip', 'samples', '--position', position, '--type', 'SampleRegistered', '--reason', 'ticket 4711'], env);
+    const skipped = await run(
+      [
+        'projections',
+        'skip',
+        'samples',
+        '--position',
+        position,
+        '--type',
+        'SampleRegistered',
+        '--reason',
+        'ticket 4711',
+      ],
+      env,
+    );
     t.is(skipped.code, 0, skipped.output);
     t.regex(skipped.output, /skip of \d+\/\d+ \(SampleRegistered\) recorded/);
     const [recorded] = await f.store.readStream('projection-samples');
-    t.like(recorded, { type: 'ProjectionEventSkipped', data: { projection: 'samples', position, type: 'SampleRegistered', reason: 'ticket 4711' }, metadata: { actorType: 'system' } });
+    t.like(recorded, {
+      type: 'ProjectionEventSkipped',
+      data: { projection: 'samples', position, type: 'SampleRegistered', reason: 'ticket 4711' },
+      metadata: { actorType: 'system' },
+    });
 
     const resumed = await run(['projections', 'resume', 'samples'], env);
     t.is(resumed.code, 0, resumed.output);

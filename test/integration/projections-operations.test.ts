@@ -16,17 +16,30 @@ import { ProjectionProgress } from '../../projections/engine/read-your-writes.ts
 import { CheckpointMovedError, rebuildProjection } from '../../projections/engine/rebuild.ts';
 import { SharedReads } from '../../projections/engine/shared-reads.ts';
 import type { Projection } from '../../projections/engine/index.ts';
-import { allRows, appendCounted, countingProjection, counts, eventually, expectedCounts, fixture } from './projections-fixtures.ts';
+import {
+  allRows,
+  appendCounted,
+  countingProjection,
+  counts,
+  eventually,
+  expectedCounts,
+  fixture,
+} from './projections-fixtures.ts';
 
 test('a rebuild builds its deferred indexes without holding a transaction id (which would hold back every reader of the log)', async (t) => {
   const f = await fixture();
   try {
     // An index whose build takes a while (an expression that sleeps per row).
-    await f.knex.raw(`CREATE FUNCTION slow_key(text) RETURNS text IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN $1; END $$`);
+    await f.knex.raw(
+      `CREATE FUNCTION slow_key(text) RETURNS text IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN $1; END $$`,
+    );
     const counting = countingProjection();
     const indexed: Projection = {
       ...counting,
-      tables: { test_counts: (table) => `${counting.tables.test_counts!(table)};\nCREATE INDEX "${table}_slow" ON "${table}" (slow_key(stream_id))` },
+      tables: {
+        test_counts: (table) =>
+          `${counting.tables.test_counts!(table)};\nCREATE INDEX "${table}_slow" ON "${table}" (slow_key(stream_id))`,
+      },
     };
     const last = await appendCounted(f.store, 'slow', 30, 1);
     const engine = f.engine(indexed);
@@ -48,7 +61,10 @@ test('a rebuild builds its deferred indexes without holding a transaction id (wh
     }
     await rebuilt;
     t.true(samples >= 5, `the index build was watched (${samples} samples)`);
-    t.true(withXid <= samples / 3, `the index build holds no transaction id while it builds (${withXid} of ${samples} samples did)`);
+    t.true(
+      withXid <= samples / 3,
+      `the index build holds no transaction id while it builds (${withXid} of ${samples} samples did)`,
+    );
   } finally {
     await f.teardown();
   }
@@ -74,7 +90,10 @@ async function silentableProxy(targetPort: number) {
     goSilent: () => void (silent = true),
     /** What the server's keepalives would do in the end: its side of the dead connections goes. */
     dropServerSide: () => pairs.forEach((p) => p.upstream.destroy()),
-    close: () => (pairs.forEach((p) => (p.client.destroy(), p.upstream.destroy())), new Promise((resolve) => server.close(resolve))),
+    close: () => (
+      pairs.forEach((p) => (p.client.destroy(), p.upstream.destroy())),
+      new Promise((resolve) => server.close(resolve))
+    ),
   };
 }
 
@@ -89,7 +108,10 @@ test('a lock connection that goes silent ends the leadership (heartbeat); a stan
     first.start();
     t.true(await eventually(() => first.leading().length === 1));
     proxy.goSilent();
-    t.true(await eventually(() => first.leading().length === 0, 15_000), 'leadership given up while the lock may be gone');
+    t.true(
+      await eventually(() => first.leading().length === 0, 15_000),
+      'leadership given up while the lock may be gone',
+    );
     proxy.dropServerSide();
     const second = f.engine();
     second.start();
@@ -103,7 +125,7 @@ test('a lock connection that goes silent ends the leadership (heartbeat); a stan
   }
 });
 
-test('two leaders\' rebuilds never share tables: each fills its own copies, and the read model ends whole', async (t) => {
+test("two leaders' rebuilds never share tables: each fills its own copies, and the read model ends whole", async (t) => {
   const f = await fixture();
   try {
     const engine = f.engine();
@@ -115,7 +137,9 @@ test('two leaders\' rebuilds never share tables: each fills its own copies, and 
     // As two processes that both believe they lead would run them (the live runners paused alike).
     let gate!: () => void;
     const opened = new Promise<void>((resolve) => (gate = resolve));
-    const slow = countingProjection({ beforeApply: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5) });
+    const slow = countingProjection({
+      beforeApply: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5),
+    });
     const rebuild = (token: string, first: boolean) =>
       rebuildProjection({
         knex: f.knex,
@@ -136,11 +160,18 @@ test('two leaders\' rebuilds never share tables: each fills its own copies, and 
         },
       });
     let bothCopies = false;
-    const copies = async () => (await f.knex.raw<{ rows: { tablename: string }[] }>(`SELECT tablename FROM pg_tables WHERE tablename LIKE 'test\\_counts\\_\\_next%'`)).rows.map((r) => r.tablename);
+    const copies = async () =>
+      (
+        await f.knex.raw<{ rows: { tablename: string }[] }>(
+          `SELECT tablename FROM pg_tables WHERE tablename LIKE 'test\\_counts\\_\\_next%'`,
+        )
+      ).rows.map((r) => r.tablename);
     const outcomes = await Promise.allSettled([rebuild('aaaaaa', true), rebuild('bbbbbb', false)]);
     t.true(bothCopies, 'each leader filled its own copies');
     // One after the other they swap (each copy is whole), or the second finds the checkpoint moved.
-    for (const outcome of outcomes) if (outcome.status === 'rejected') t.true(outcome.reason instanceof CheckpointMovedError, String(outcome.reason));
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') t.true(outcome.reason instanceof CheckpointMovedError, String(outcome.reason));
+    }
     t.true(outcomes.some((o) => o.status === 'fulfilled'));
     t.deepEqual(await counts(f.knex), expectedCounts('split', 10, 10));
     t.deepEqual(await copies(), []);
@@ -214,16 +245,24 @@ test('the consistency check compares inside a snapshot no swap can change: the l
   }
 });
 
-test('one missing table is rebuilt; the projection\'s other tables keep serving their rows meanwhile', async (t) => {
+test("one missing table is rebuilt; the projection's other tables keep serving their rows meanwhile", async (t) => {
   const f = await fixture();
   try {
     const counting = countingProjection();
     const twoTables: Projection = {
       ...counting,
-      tables: { ...counting.tables, test_counts_mirror: (table) => `CREATE TABLE "${table}" (stream_id text CONSTRAINT "${table}_pkey" PRIMARY KEY)` },
+      tables: {
+        ...counting.tables,
+        test_counts_mirror: (table) =>
+          `CREATE TABLE "${table}" (stream_id text CONSTRAINT "${table}_pkey" PRIMARY KEY)`,
+      },
       async apply(events, ctx) {
         await counting.apply(events, ctx);
-        for (const e of events) await ctx.trx.raw(`INSERT INTO "${ctx.table('test_counts_mirror')}" VALUES (?) ON CONFLICT DO NOTHING`, [e.streamId]);
+        for (const e of events) {
+          await ctx.trx.raw(`INSERT INTO "${ctx.table('test_counts_mirror')}" VALUES (?) ON CONFLICT DO NOTHING`, [
+            e.streamId,
+          ]);
+        }
       },
     };
     const engine = f.engine(twoTables);
@@ -244,11 +283,20 @@ test('one missing table is rebuilt; the projection\'s other tables keep serving 
       }
     })();
     restarted.start();
-    t.true(await eventually(async () => (await f.knex.raw<{ rows: { r: string | null }[] }>(`SELECT to_regclass('test_counts_mirror')::text AS r`)).rows[0]?.r !== null));
+    t.true(
+      await eventually(
+        async () =>
+          (await f.knex.raw<{ rows: { r: string | null }[] }>(`SELECT to_regclass('test_counts_mirror')::text AS r`))
+            .rows[0]?.r !== null,
+      ),
+    );
     t.true(await eventually(async () => (await restarted.status())[0]?.status === 'running'));
     reading = false;
     await reads;
-    t.true(seen.length > 0 && seen.every((count) => count === 6), `the other table never lost its rows (${[...new Set(seen)].join(', ')})`);
+    t.true(
+      seen.length > 0 && seen.every((count) => count === 6),
+      `the other table never lost its rows (${[...new Set(seen)].join(', ')})`,
+    );
     t.deepEqual(await allRows(f.knex), before);
     t.is((await f.knex('test_counts_mirror').count<{ count: string }[]>('* as count'))[0]?.count, '6');
   } finally {
@@ -283,7 +331,13 @@ test('read-your-writes: a projection rebuilding for a new version is not waited 
     t.true(await v1.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
     await v1.stop();
     // The new version's rebuild is slow; the live tables stand still until it swaps.
-    const v2 = f.engine(countingProjection({ version: 2, beforeApply: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300) }), { batchSize: 10 });
+    const v2 = f.engine(
+      countingProjection({
+        version: 2,
+        beforeApply: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300),
+      }),
+      { batchSize: 10 },
+    );
     v2.start();
     t.true(await eventually(async () => (await v2.status())[0]?.status === 'rebuilding'));
     const next = await appendCounted(f.store, 'meanwhile', 1, 1);

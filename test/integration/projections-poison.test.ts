@@ -35,11 +35,10 @@ function notesProjection(options: NotesOptions = {}): Projection {
     async apply(events, { trx, table }) {
       options.beforeApply?.(events);
       for (const e of events) {
-        await trx.raw(`INSERT INTO "${table('test_notes')}" (stream_id, note, amount) VALUES (?, ?, ?) ON CONFLICT (stream_id) DO NOTHING`, [
-          e.streamId,
-          String(e.data.note),
-          String(e.data.amount),
-        ]);
+        await trx.raw(
+          `INSERT INTO "${table('test_notes')}" (stream_id, note, amount) VALUES (?, ?, ?) ON CONFLICT (stream_id) DO NOTHING`,
+          [e.streamId, String(e.data.note), String(e.data.amount)],
+        );
       }
     },
   };
@@ -55,18 +54,24 @@ async function notes(f: Fixture): Promise<string[]> {
 
 function capturedLogger() {
   const lines: string[] = [];
-  const logger = createLogger({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
+  const logger = createLogger(
+    { level: 'info' },
+    new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }),
+  );
   return { lines, logger };
 }
 
-const statusOf = async (engine: ProjectionEngine, name = 'test_notes') => (await engine.status()).find((s) => s.name === name);
+const statusOf = async (engine: ProjectionEngine, name = 'test_notes') =>
+  (await engine.status()).find((s) => s.name === name);
 
-test('after maxAttempts the projection is failed at the event\'s position and type; events before it are applied, none after; no content in status or logs', async (t) => {
+test("after maxAttempts the projection is failed at the event's position and type; events before it are applied, none after; no content in status or logs", async (t) => {
   const f = await fixture();
   const { lines, logger } = capturedLogger();
   try {
     let poisonAttempts = 0;
-    const projection = notesProjection({ beforeApply: (events) => void (events.some((e) => e.streamId === 'n3') && (poisonAttempts += 1)) });
+    const projection = notesProjection({
+      beforeApply: (events) => void (events.some((e) => e.streamId === 'n3') && (poisonAttempts += 1)),
+    });
     await note(f, 'n0', 'fine');
     await note(f, 'n1', 'fine');
     await note(f, 'n2', 'fine');
@@ -83,7 +88,10 @@ test('after maxAttempts the projection is failed at the event\'s position and ty
       attempts: 3,
       failedAt: 'string',
     });
-    t.regex(status.lastError ?? '', /^event \d+\/\d+ \(Noted\) could not be applied after 3 attempts: SQLSTATE 23514 check_violation \(table "test_notes", constraint "test_notes_note_check"/);
+    t.regex(
+      status.lastError ?? '',
+      /^event \d+\/\d+ \(Noted\) could not be applied after 3 attempts: SQLSTATE 23514 check_violation \(table "test_notes", constraint "test_notes_note_check"/,
+    );
     t.deepEqual(await notes(f), ['n0', 'n1', 'n2'], 'the events before it are applied, none after');
     // It stopped trying: no attempt while it waits for an operator.
     const attemptsThen = poisonAttempts;
@@ -93,14 +101,22 @@ test('after maxAttempts the projection is failed at the event\'s position and ty
 
     const everything = JSON.stringify(await engine.status()) + lines.join('\n');
     t.false(everything.includes('Jane'), 'no event content in the status or the logs');
-    const failedLine = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).startsWith('projection failed at an event'));
-    t.like(failedLine, { level: 'error', projection: 'test_notes', position: formatPosition(poison.position), type: 'Noted', attempts: 3 });
+    const failedLine = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => String(l.msg).startsWith('projection failed at an event'));
+    t.like(failedLine, {
+      level: 'error',
+      projection: 'test_notes',
+      position: formatPosition(poison.position),
+      type: 'Noted',
+      attempts: 3,
+    });
   } finally {
     await f.teardown();
   }
 });
 
-test('a value quoted in the driver\'s message (invalid input syntax) reaches neither lastError nor the logs', async (t) => {
+test("a value quoted in the driver's message (invalid input syntax) reaches neither lastError nor the logs", async (t) => {
   const f = await fixture();
   const { lines, logger } = capturedLogger();
   try {
@@ -111,7 +127,10 @@ test('a value quoted in the driver\'s message (invalid input syntax) reaches nei
     const status = (await engine.status())[0]!;
     t.like(status.failedEvent, { position: formatPosition(poison.position), type: 'Noted', attempts: 2 });
     t.regex(status.lastError ?? '', /SQLSTATE 22P02 invalid_text_representation/);
-    t.true(lines.some((l) => l.includes('projection event failed; retrying')), 'each failed attempt is logged');
+    t.true(
+      lines.some((l) => l.includes('projection event failed; retrying')),
+      'each failed attempt is logged',
+    );
     t.false(JSON.stringify(status).includes('Jane') || lines.join('\n').includes('Jane'));
   } finally {
     await f.teardown();
@@ -127,17 +146,24 @@ test('the other projections keep running while one is failed; read-your-writes s
     const poison = await note(f, 'n0', `POISON ${SECRET}`);
     t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
     const counted = await appendCounted(f.store, 'alive', 3, 4);
-    t.true(await engine.waitForProjections(['test_counts'], counted.position, { timeoutMs: 30_000 }), 'the other projection stays current');
+    t.true(
+      await engine.waitForProjections(['test_counts'], counted.position, { timeoutMs: 30_000 }),
+      'the other projection stays current',
+    );
     t.true(await eventually(async () => (await statusOf(engine, 'test_counts'))?.lagEvents === 0));
     t.like(await statusOf(engine, 'test_counts'), { status: 'running', lagEvents: 0, failedEvent: null });
 
     for (const waiter of [engine, bystander]) {
       const started = Date.now();
-      const outcome = await waiter.awaitProjections(['test_counts', 'test_notes'], poison.position, { timeoutMs: 30_000 });
+      const outcome = await waiter.awaitProjections(['test_counts', 'test_notes'], poison.position, {
+        timeoutMs: 30_000,
+      });
       t.deepEqual(outcome, { reached: false, reason: 'failed', projections: ['test_notes'] });
       t.true(Date.now() - started < 10_000, `at once, not after the 30 s timeout (${Date.now() - started} ms)`);
     }
-    t.deepEqual(await bystander.awaitProjections(['test_counts'], counted.position, { timeoutMs: 30_000 }), { reached: true });
+    t.deepEqual(await bystander.awaitProjections(['test_counts'], counted.position, { timeoutMs: 30_000 }), {
+      reached: true,
+    });
   } finally {
     await f.teardown();
   }
@@ -147,10 +173,13 @@ test('skip: named by position AND type, recorded in the log with actor and reaso
   const f = await fixture();
   try {
     const engine = f.engine(notesProjection(), { maxAttempts: 1 });
-    await t.throwsAsync(engine.skip('test_notes', { position: { commit: 1n, prepare: 1n }, type: 'Noted', reason: 'x' }, systemCause()), {
-      instanceOf: ProjectionOperationError,
-      message: /is not failed/,
-    });
+    await t.throwsAsync(
+      engine.skip('test_notes', { position: { commit: 1n, prepare: 1n }, type: 'Noted', reason: 'x' }, systemCause()),
+      {
+        instanceOf: ProjectionOperationError,
+        message: /is not failed/,
+      },
+    );
     engine.start();
     await note(f, 'n0', 'fine');
     const poison = await note(f, 'n1', `POISON ${SECRET}`);
@@ -159,16 +188,28 @@ test('skip: named by position AND type, recorded in the log with actor and reaso
 
     const cause = { ...systemCause(), actorId: 'admin-7', actorType: 'user' as const };
     const wrongType = engine.skip('test_notes', { position: poison.position, type: 'Counted', reason: 'typo' }, cause);
-    await t.throwsAsync(wrongType, { instanceOf: ProjectionOperationError, message: /failed at \d+\/\d+ \(Noted\), not at/ });
+    await t.throwsAsync(wrongType, {
+      instanceOf: ProjectionOperationError,
+      message: /failed at \d+\/\d+ \(Noted\), not at/,
+    });
     const wrongPosition = engine.skip('test_notes', { position: after.position, type: 'Noted', reason: 'typo' }, cause);
     await t.throwsAsync(wrongPosition, { instanceOf: ProjectionOperationError });
     t.deepEqual(await f.store.readStream('projection-test_notes'), [], 'a refused skip records nothing');
 
-    await engine.skip('test_notes', { position: poison.position, type: 'Noted', reason: 'ticket 4711: bad import' }, cause);
+    await engine.skip(
+      'test_notes',
+      { position: poison.position, type: 'Noted', reason: 'ticket 4711: bad import' },
+      cause,
+    );
     const [recorded] = await f.store.readStream('projection-test_notes');
     t.like(recorded, {
       type: 'ProjectionEventSkipped',
-      data: { projection: 'test_notes', position: formatPosition(poison.position), type: 'Noted', reason: 'ticket 4711: bad import' },
+      data: {
+        projection: 'test_notes',
+        position: formatPosition(poison.position),
+        type: 'Noted',
+        reason: 'ticket 4711: bad import',
+      },
       metadata: { actorId: 'admin-7', actorType: 'user', reason: 'ticket 4711: bad import' },
     });
     // (Until its leader takes the skip up, read-your-writes still fails fast: it is failed.)
@@ -189,12 +230,22 @@ test('resume after a fix: the failed event is applied and the projection goes on
   const f = await fixture();
   try {
     let broken = true;
-    const engine = f.engine(notesProjection({ beforeApply: () => { if (broken) throw new TypeError('cannot read the note'); } }), { maxAttempts: 2 });
+    const engine = f.engine(
+      notesProjection({
+        beforeApply: () => {
+          if (broken) throw new TypeError('cannot read the note');
+        },
+      }),
+      { maxAttempts: 2 },
+    );
     engine.start();
     const first = await note(f, 'n0', 'fine');
     t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
     t.like((await engine.status())[0]!.failedEvent, { position: formatPosition(first.position), type: 'Noted' });
-    t.regex((await engine.status())[0]!.lastError ?? '', /TypeError at test\/integration\/projections-poison\.test\.ts:\d+:\d+/);
+    t.regex(
+      (await engine.status())[0]!.lastError ?? '',
+      /TypeError at test\/integration\/projections-poison\.test\.ts:\d+:\d+/,
+    );
     broken = false; // the fix is deployed
     await engine.resume('test_notes');
     await note(f, 'n1', 'fine');
@@ -212,7 +263,14 @@ test('a transient error (deadlock, lost connection) is retried for as long as it
   try {
     let transientFailures = 0;
     const deadlock = () => Object.assign(new Error('deadlock detected'), { code: '40P01' });
-    const engine = f.engine(notesProjection({ beforeApply: () => { if (transientFailures < 5) throw (transientFailures++, deadlock()); } }), { maxAttempts: 2, maxBackoffMs: 100 });
+    const engine = f.engine(
+      notesProjection({
+        beforeApply: () => {
+          if (transientFailures < 5) throw (transientFailures++, deadlock());
+        },
+      }),
+      { maxAttempts: 2, maxBackoffMs: 100 },
+    );
     engine.start();
     const written = await note(f, 'n0', 'fine');
     t.true(await engine.waitForProjections(['test_notes'], written.position, { timeoutMs: 30_000 }));
@@ -227,7 +285,13 @@ test('a failed projection stays failed while nobody runs it; the next leader tri
   const f = await fixture();
   try {
     let attempts = 0;
-    const failing = () => notesProjection({ beforeApply: () => { attempts += 1; throw new Error('no'); } });
+    const failing = () =>
+      notesProjection({
+        beforeApply: () => {
+          attempts += 1;
+          throw new Error('no');
+        },
+      });
     const first = f.engine(failing(), { maxAttempts: 2 });
     first.start();
     await note(f, 'n0', 'fine');
