@@ -3,6 +3,7 @@
 // way to a long reader instead of queueing every reader behind it; a dead lock connection ends the
 // leadership; the consistency check cannot be fooled by a swap; a missing table is rebuilt, not a
 // reason to empty the others; read-your-writes never hangs on a busy pool or a frozen read model.
+// Serial: each test runs an engine with its own pools, and the test server has few connections to spare.
 import test from 'ava';
 import net from 'node:net';
 import pg from 'pg';
@@ -26,7 +27,7 @@ import {
   fixture,
 } from './projections-fixtures.ts';
 
-test('a rebuild builds its deferred indexes without holding a transaction id (which would hold back every reader of the log)', async (t) => {
+test.serial('a rebuild builds its deferred indexes without holding a transaction id (which would hold back every reader of the log)', async (t) => {
   const f = await fixture();
   try {
     // An index whose build takes a while (an expression that sleeps per row).
@@ -97,7 +98,7 @@ async function silentableProxy(targetPort: number) {
   };
 }
 
-test('a lock connection that goes silent ends the leadership (heartbeat); a standby takes over once the server drops the session', async (t) => {
+test.serial('a lock connection that goes silent ends the leadership (heartbeat); a standby takes over once the server drops the session', async (t) => {
   const f = await fixture();
   const target = new URL(f.db.url);
   const proxy = await silentableProxy(Number(target.port || 5432));
@@ -125,7 +126,7 @@ test('a lock connection that goes silent ends the leadership (heartbeat); a stan
   }
 });
 
-test("two leaders' rebuilds never share tables: each fills its own copies, and the read model ends whole", async (t) => {
+test.serial("two leaders' rebuilds never share tables: each fills its own copies, and the read model ends whole", async (t) => {
   const f = await fixture();
   try {
     const engine = f.engine();
@@ -180,7 +181,7 @@ test("two leaders' rebuilds never share tables: each fills its own copies, and t
   }
 });
 
-test('a swap gives way to a long reader (lock_timeout) instead of queueing every other reader behind it, and completes after', async (t) => {
+test.serial('a swap gives way to a long reader (lock_timeout) instead of queueing every other reader behind it, and completes after', async (t) => {
   const f = await fixture();
   const reader = new pg.Client({ connectionString: f.db.url });
   try {
@@ -210,7 +211,7 @@ test('a swap gives way to a long reader (lock_timeout) instead of queueing every
   }
 });
 
-test('the consistency check compares inside a snapshot no swap can change: the live tables are locked before the checkpoint is read', async (t) => {
+test.serial('the consistency check compares inside a snapshot no swap can change: the live tables are locked before the checkpoint is read', async (t) => {
   const f = await fixture();
   try {
     const engine = f.engine();
@@ -245,7 +246,7 @@ test('the consistency check compares inside a snapshot no swap can change: the l
   }
 });
 
-test("one missing table is rebuilt; the projection's other tables keep serving their rows meanwhile", async (t) => {
+test.serial("one missing table is rebuilt; the projection's other tables keep serving their rows meanwhile", async (t) => {
   const f = await fixture();
   try {
     const counting = countingProjection();
@@ -304,7 +305,7 @@ test("one missing table is rebuilt; the projection's other tables keep serving t
   }
 });
 
-test('read-your-writes: bounded even when the first look at the database cannot get a connection', async (t) => {
+test.serial('read-your-writes: bounded even when the first look at the database cannot get a connection', async (t) => {
   const f = await fixture();
   const knex: Knex = createKnex({ url: f.db.url, poolMax: 1 });
   try {
@@ -322,7 +323,7 @@ test('read-your-writes: bounded even when the first look at the database cannot 
   }
 });
 
-test('read-your-writes: a projection rebuilding for a new version is not waited for; the answer says so at once', async (t) => {
+test.serial('read-your-writes: a projection rebuilding for a new version is not waited for; the answer says so at once', async (t) => {
   const f = await fixture();
   try {
     const v1 = f.engine(countingProjection({ version: 1 }));

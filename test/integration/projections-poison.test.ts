@@ -2,6 +2,7 @@
 // skips it in silence. After maxAttempts it is failed at that event's position and type (never its
 // content, in the status or the logs), the other projections keep running, read-your-writes stops
 // waiting for it, and an operator resumes it after a fix or skips the event (recorded in the log).
+// Serial: each test runs an engine with its own pools, and the test server has few connections to spare.
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../platform/logging.ts';
@@ -64,7 +65,7 @@ function capturedLogger() {
 const statusOf = async (engine: ProjectionEngine, name = 'test_notes') =>
   (await engine.status()).find((s) => s.name === name);
 
-test("after maxAttempts the projection is failed at the event's position and type; events before it are applied, none after; no content in status or logs", async (t) => {
+test.serial("after maxAttempts the projection is failed at the event's position and type; events before it are applied, none after; no content in status or logs", async (t) => {
   const f = await fixture();
   const { lines, logger } = capturedLogger();
   try {
@@ -116,7 +117,7 @@ test("after maxAttempts the projection is failed at the event's position and typ
   }
 });
 
-test("a value quoted in the driver's message (invalid input syntax) reaches neither lastError nor the logs", async (t) => {
+test.serial("a value quoted in the driver's message (invalid input syntax) reaches neither lastError nor the logs", async (t) => {
   const f = await fixture();
   const { lines, logger } = capturedLogger();
   try {
@@ -137,7 +138,7 @@ test("a value quoted in the driver's message (invalid input syntax) reaches neit
   }
 });
 
-test('the other projections keep running while one is failed; read-your-writes stops waiting for the failed one, here and elsewhere', async (t) => {
+test.serial('the other projections keep running while one is failed; read-your-writes stops waiting for the failed one, here and elsewhere', async (t) => {
   const f = await fixture();
   try {
     const engine = f.engine([notesProjection(), countingProjection()], { maxAttempts: 2 });
@@ -169,7 +170,7 @@ test('the other projections keep running while one is failed; read-your-writes s
   }
 });
 
-test('skip: named by position AND type, recorded in the log with actor and reason; the projection goes on after it, and rebuilds and the consistency check skip it too', async (t) => {
+test.serial('skip: named by position AND type, recorded in the log with actor and reason; the projection goes on after it, and rebuilds and the consistency check skip it too', async (t) => {
   const f = await fixture();
   try {
     const engine = f.engine(notesProjection(), { maxAttempts: 1 });
@@ -226,7 +227,7 @@ test('skip: named by position AND type, recorded in the log with actor and reaso
   }
 });
 
-test('resume after a fix: the failed event is applied and the projection goes on', async (t) => {
+test.serial('resume after a fix: the failed event is applied and the projection goes on', async (t) => {
   const f = await fixture();
   try {
     let broken = true;
@@ -258,7 +259,7 @@ test('resume after a fix: the failed event is applied and the projection goes on
   }
 });
 
-test('a transient error (deadlock, lost connection) is retried for as long as it lasts, not counted against the event', async (t) => {
+test.serial('a transient error (deadlock, lost connection) is retried for as long as it lasts, not counted against the event', async (t) => {
   const f = await fixture();
   try {
     let transientFailures = 0;
@@ -281,7 +282,7 @@ test('a transient error (deadlock, lost connection) is retried for as long as it
   }
 });
 
-test('a failed projection stays failed while nobody runs it; the next leader tries the event again', async (t) => {
+test.serial('a failed projection stays failed while nobody runs it; the next leader tries the event again', async (t) => {
   const f = await fixture();
   try {
     let attempts = 0;
