@@ -2,7 +2,12 @@
 // held back by an older transaction count as lag and are re-read promptly, the horizon's age is
 // reported, the service's sessions end when left idle in a transaction, `any` appenders do not
 // conflict, and a log restored logically into a new cluster is refused with the repair named.
+// On a PostgreSQL server of its own (the embedded one): the horizon is server-wide, so holding it
+// here would stall every other test file on the shared test server, and theirs would stall these.
 import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import type { Knex } from 'knex';
 import { openInfrastructure } from '../../app/infrastructure.ts';
@@ -16,16 +21,36 @@ import {
   type PostgresEventStore,
 } from '../../platform/eventstore/postgres.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../platform/database/embedded.ts';
 import { newEvent } from './eventstore-contract.ts';
 import { eventually } from './projections-fixtures.ts';
 
-let db: TestDatabase;
+const dataDir = mkdtempSync(path.join(tmpdir(), 'vialog-horizon-'));
+let server: EmbeddedPostgresHandle;
+let db: { url: string };
 let knex: Knex;
 let store: PostgresEventStore;
 
+/** Another database on the test's own server. */
+async function createDatabase(name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
+  const url = new URL(server.url);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: server.url });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => c.end());
+    },
+  };
+}
+
 test.before(async () => {
-  db = await createTestDatabase('vialog_horizon');
+  server = await startEmbeddedPostgres({ dataDir, database: 'vialog_horizon' });
+  db = { url: server.url };
   knex = createKnex({ url: db.url, poolMax: 4 });
   await migrateToLatest(knex);
   store = openPostgresEventStore({ url: db.url, poolMax: 6 });
@@ -34,7 +59,8 @@ test.before(async () => {
 test.after.always(async () => {
   await store?.close();
   await knex?.destroy();
-  await db?.drop();
+  await server?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** A session in a transaction that holds an xid (as a deferred CREATE INDEX or an idle session would). */
@@ -177,7 +203,7 @@ test.serial(
   "start-up refuses a log whose transaction ids lie ahead of the cluster's (a logical restore), naming the repair",
   async (t) => {
     await store.assertAppendsSortLast(); // an ordinary log passes
-    const restored = await createTestDatabase('vialog_restored');
+    const restored = await createDatabase('vialog_restored');
     const restoredKnex = createKnex({ url: restored.url, poolMax: 2 });
     try {
       await migrateToLatest(restoredKnex);
