@@ -14,7 +14,7 @@ import type { Knex } from 'knex';
 const LOCK_NAMESPACE = 0x5649414c;
 
 /** Server side: probe an idle lock connection after 10 s, every 5 s, give up after 3 misses. */
-const SERVER_KEEPALIVES = '-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3';
+const SERVER_KEEPALIVES = 'SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3';
 
 export interface ProjectionLock {
   /** Aborted when the lock connection drops or misses a heartbeat: the lock may be gone, stop leading. */
@@ -39,13 +39,13 @@ export async function tryAcquireProjectionLock(
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     connectionTimeoutMillis: 10_000,
-    options: SERVER_KEEPALIVES,
   });
   const lost = new AbortController();
   client.on('error', () => lost.abort());
   client.on('end', () => lost.abort());
   await client.connect();
   try {
+    await client.query(SERVER_KEEPALIVES);
     const result = await client.query<{ locked: boolean }>(
       `SELECT pg_try_advisory_lock($1::int4, hashtext('projection:' || $2::text)) AS locked`,
       [LOCK_NAMESPACE, projectionName],
