@@ -8,6 +8,7 @@
 import type { Knex } from 'knex';
 import { comparePositions, formatPosition, START, type EventStore, type Position } from '../../platform/eventstore/port.ts';
 import { readCheckpoint, rowPosition } from './checkpoints.ts';
+import { SafeTextError, safeError } from './errors.ts';
 import { readSkippedEvents, type SkippedEvents } from './operations.ts';
 import { tableNamer, type Projection } from './projection.ts';
 import { createTables } from './tables.ts';
@@ -47,7 +48,12 @@ async function replay(
     const page = await store.readAll({ after: position, maxCount: batchSize, eventTypes: projection.eventTypes });
     const events = page.filter((e) => comparePositions(e.position, to) <= 0);
     const kept = skipped.filter(events);
-    if (kept.length > 0) await knex.transaction((trx) => projection.apply(kept, { trx, table: scratch }));
+    if (kept.length > 0) {
+      // The error's class only: a driver's message can quote the event's content.
+      await knex.transaction((trx) => projection.apply(kept, { trx, table: scratch })).catch((error: unknown) => {
+        throw new SafeTextError(`${projection.name}: replay failed: ${safeError(error).text}`);
+      });
+    }
     applied += kept.length;
     if (events.length > 0) {
       position = events.at(-1)!.position;

@@ -3,7 +3,8 @@
 // route's duration histogram and the projection lag gauge.
 import test from 'ava';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { startTelemetry, type Telemetry } from '../../platform/telemetry.ts';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { inSpan, startTelemetry, type Telemetry } from '../../platform/telemetry.ts';
 import { redisSkipReason, testRedisUrl } from '../support/database.ts';
 import { call, newUser, startTestService, type TestService } from '../support/service.ts';
 
@@ -100,6 +101,16 @@ test.serial('/metrics: the route histogram, events appended, projection lag and 
   t.regex(text, /vialog_eventstore_horizon_age_seconds\{[^}]*\} \d/);
   t.regex(text, /vialog_eventstore_events_waiting\{[^}]*\} \d/);
   t.regex(text, /vialog_event_loop_lag\{/);
+});
+
+test.serial("a failed query's span keeps the SQLSTATE, not the driver's message (it can quote the value)", async (t) => {
+  spans.reset();
+  const failing = inSpan('quoting', {}, () => svc.service.infrastructure.knex.raw(`SELECT 'Jane Doe'::integer`));
+  await t.throwsAsync(failing);
+  const query = spans.getFinishedSpans().find((s) => s.status.code === SpanStatusCode.ERROR && s.name.startsWith('pg.query'));
+  t.truthy(query, 'the query span was recorded');
+  t.is(query?.status.message, 'PostgreSQL error 22P02');
+  t.false(JSON.stringify({ status: query?.status, events: query?.events }).includes('Jane'));
 });
 
 test.serial('log lines written inside a request carry its trace and span ids', async (t) => {
