@@ -580,13 +580,11 @@ export class ProjectionRunner {
       if (error instanceof RebuildAbortedError || signal.aborted) return 'stopped';
       const reduced = safeError(error);
       this.#log.error({ projection: name, error: reduced.text }, 'rebuild failed; the old tables keep serving');
-      await finishRebuildWithError(knex, name, reduced.text).catch(() => undefined);
-      if (error instanceof PoisonEventError && !options.live) {
-        await this.#fail(error);
-        return 'poisoned';
-      }
+      // The state first: whoever waits for the rebuild's answer then sees the state that follows it.
+      if (error instanceof PoisonEventError && !options.live) await this.#fail(error);
       // A failed manual rebuild leaves the live projection as it was; status() shows the rebuild error.
       if (options.live) await this.#restoreLiveState();
+      await finishRebuildWithError(knex, name, reduced.text).catch(() => undefined);
       return error instanceof PoisonEventError ? 'poisoned' : 'failed';
     }
   }
