@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../platform/config.ts';
 import { createLogger, type Logger } from '../platform/logging.ts';
 import { PartsProgress } from '../platform/progress.ts';
-import { ProjectionEngine } from '../projections/engine/index.ts';
+import { ProjectionEngine, ProjectionOperationError } from '../projections/engine/index.ts';
+import { formatPosition, parsePosition, type EventStore } from '../platform/eventstore/port.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { allProjections } from './modules.ts';
 import { startService } from './service.ts';
@@ -21,8 +22,13 @@ const USAGE = `Usage: vialog <command>
   api                           the HTTP API only
   projector                     projection workers only
   migrate                       apply database migrations
-  projections status            position, lag and state of every projection
+  projections status            position, lag and state of every projection (a failed one with the
+                                position and type of the event it stopped at)
   projections rebuild <name>    rebuild one read model (zero downtime); --all for every one
+  projections resume <name>     a failed projection tries its failed event again (after a fix)
+  projections skip <name> --position <commit/prepare> --type <event type> --reason "<why>"
+                                a failed projection passes over the event it stopped at (position
+                                and type must be the failed event's); recorded in the log
   verify-read-models            replay the log into scratch tables and compare every read model
                                 with it; exit code 1 when any differs
   users create --username <name> --email <email> [--admin]
@@ -68,15 +74,12 @@ async function projections(config: Config, logger: Logger, args: string[]) {
     databaseUrl: infrastructure.databaseUrl,
     batchSize: config.PROJECTION_BATCH_SIZE,
     pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
+    maxAttempts: config.PROJECTION_MAX_ATTEMPTS,
     logger,
   });
   try {
-    if (action === 'status') {
-      const statuses = await engine.status();
-      if (statuses.length === 0) console.log('no projections registered');
-      else console.table(statuses.map((s) => ({ name: s.name, version: s.version, status: s.status, position: s.position, lagEvents: s.lagEvents, lagSeconds: s.lagSeconds, applied: s.eventsApplied })));
-      return;
-    }
+    if (action === 'status') return await projectionsStatus(engine, infrastructure.store);
+    if (action === 'resume' || action === 'skip') return await projectionsOperation(engine, action, args.slice(1));
     if (action === 'rebuild') {
       const names = name === '--all' ? engine.projections.map((p) => p.name) : name ? [name] : [];
       if (names.length === 0) fail(`projections rebuild needs a name or --all; known: ${engine.projections.map((p) => p.name).join(', ') || '(none)'}`);
@@ -107,6 +110,76 @@ async function projections(config: Config, logger: Logger, args: string[]) {
   } finally {
     await engine.stop();
     await infrastructure.close();
+  }
+}
+
+async function projectionsStatus(engine: ProjectionEngine, store: EventStore) {
+  const statuses = await engine.status();
+  if (statuses.length === 0) console.log('no projections registered');
+  else {
+    console.table(
+      statuses.map((s) => ({
+        name: s.name,
+        version: s.version,
+        status: s.status,
+        position: s.position,
+        lagEvents: s.lagEvents,
+        lagSeconds: s.lagSeconds,
+        applied: s.eventsApplied,
+      })),
+    );
+  }
+  for (const { name, failedEvent: failed, lastError } of statuses) {
+    if (!failed) continue;
+    const attempts = `after ${failed.attempts} attempts`;
+    console.log(`${name}: FAILED at event ${failed.position} (${failed.type}) ${attempts}: ${lastError ?? ''}`);
+    const skip = `projections skip ${name} --position ${failed.position} --type ${failed.type} --reason "..."`;
+    console.log(`  fix and \`projections resume ${name}\`, or \`${skip}\``);
+  }
+  const horizon = await store.horizon?.();
+  if (horizon && (horizon.ageSeconds >= 1 || horizon.waitingEvents > 0)) {
+    const { holder: h } = horizon;
+    const who = h ? `${h.applicationName ?? 'application unknown'}, ${h.state ?? 'state unknown'}` : '';
+    const holder = h ? ` by pid ${h.pid} (${who})` : '';
+    console.log(
+      `event readers held back for ${horizon.ageSeconds} s${holder}; ${horizon.waitingEvents} committed events wait`,
+    );
+  }
+}
+
+/** `projections resume <name>` and `projections skip <name> --position --type --reason`. */
+async function projectionsOperation(engine: ProjectionEngine, action: 'resume' | 'skip', args: string[]) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { position: { type: 'string' }, type: { type: 'string' }, reason: { type: 'string' } },
+  });
+  const [name] = positionals;
+  if (!name || !engine.projections.some((p) => p.name === name)) {
+    fail(`projections ${action} needs a projection name; known: ${engine.projections.map((p) => p.name).join(', ')}`);
+  }
+  try {
+    if (action === 'resume') {
+      await engine.resume(name);
+      console.log(`${name}: resume requested; its leader tries again within a poll interval`);
+      return;
+    }
+    if (!values.position || !/^\d{1,20}\/\d{1,20}$/.test(values.position) || !values.type || !values.reason?.trim()) {
+      fail(
+        'projections skip needs --position <commit/prepare> --type <event type> --reason "<why>" ' +
+          "(the failed event's, see projections status)",
+      );
+    }
+    const skipped = await engine.skip(
+      name,
+      { position: parsePosition(values.position), type: values.type, reason: values.reason.trim().slice(0, 500) },
+      systemCause(`vialog projections skip (command line): ${values.reason.trim()}`.slice(0, 500)),
+    );
+    const recorded = formatPosition(skipped.position);
+    console.log(`${name}: skip of ${values.position} (${values.type}) recorded at ${recorded}; its leader goes on`);
+  } catch (error) {
+    if (error instanceof ProjectionOperationError) fail(`projections ${action} ${name}: ${error.message}`, 1);
+    throw error;
   }
 }
 

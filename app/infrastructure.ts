@@ -10,6 +10,7 @@ import { openEventStore } from '../platform/eventstore/open.ts';
 import { tracedEventStore } from '../platform/eventstore/traced.ts';
 import type { EventStore } from '../platform/eventstore/port.ts';
 import { createRateLimitRedis } from '../platform/http/rate-limit.ts';
+import { safeError } from '../projections/engine/index.ts';
 import { migrateToLatest } from '../projections/migrations/index.ts';
 
 export interface Infrastructure {
@@ -35,7 +36,9 @@ export async function openDatabase(config: Config, logger: Logger): Promise<{ ur
 
 export async function openInfrastructure(config: Config, logger: Logger): Promise<Infrastructure> {
   const { url, embedded } = await openDatabase(config, logger);
-  const knex = createKnex({ url, poolMax: config.DATABASE_POOL_MAX, applicationName: 'vialog' });
+  const idleInTransactionTimeoutMs = config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS;
+  const poolMax = config.DATABASE_POOL_MAX;
+  const knex = createKnex({ url, poolMax, applicationName: 'vialog', idleInTransactionTimeoutMs });
   const appliedMigrations = await migrateToLatest(knex);
   if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, 'migrations applied');
   const store = tracedEventStore(openEventStore({
@@ -43,8 +46,19 @@ export async function openInfrastructure(config: Config, logger: Logger): Promis
     databaseUrl: url,
     poolMax: config.DATABASE_POOL_MAX,
     pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
-    onError: (error) => logger.warn({ err: error }, 'event store connection problem'),
+    idleInTransactionTimeoutMs,
+    // The error's class only: a read error may quote an event's content.
+    onError: (error) => logger.warn({ error: safeError(error).text }, 'event store connection problem'),
   }));
+  try {
+    // A log restored logically into another cluster would let new events sort before old ones.
+    await store.assertAppendsSortLast?.();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    await knex.destroy();
+    await embedded?.stop();
+    throw error;
+  }
   // Fail fast instead of queueing: a rate limiter must never make a request wait for Redis.
   const redis = config.REDIS_URL ? createRateLimitRedis(config.REDIS_URL, logger) : undefined;
   return {

@@ -10,10 +10,12 @@ import { memoryBackend, rateLimit, rateLimiterFactory, redisBackend, redisReadin
 import { failureLimit } from '../platform/http/failure-limit.ts';
 import { sessionOnlyPaths } from '../platform/http/require-auth.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
-import type { ReadinessCheck } from '../platform/http/health.ts';
+import { Degraded, type ReadinessCheck } from '../platform/http/health.ts';
+import { noteStaleRead, readYourWritesMiddleware } from '../platform/http/read-your-writes.ts';
 import type { AppState } from '../platform/http/state.ts';
 import { Shutdown, closeHttpServer } from '../platform/shutdown.ts';
 import { ProjectionEngine } from '../projections/engine/index.ts';
+import type { EventStore } from '../platform/eventstore/port.ts';
 import { meter } from '../platform/telemetry.ts';
 import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import { projectionAdminRouter } from '../projections/admin-routes.ts';
@@ -54,22 +56,10 @@ export async function startService(config: Config, logger: Logger, roles: Servic
     databaseUrl: infrastructure.databaseUrl,
     batchSize: config.PROJECTION_BATCH_SIZE,
     pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
+    maxAttempts: config.PROJECTION_MAX_ATTEMPTS,
     logger,
   });
-  // Where each read model stands, sampled at every scrape.
-  const lagEvents = meter().createObservableGauge('vialog.projection.lag.events', { description: 'Events in the log after the projection checkpoint' });
-  const lagSeconds = meter().createObservableGauge('vialog.projection.lag.seconds', { description: 'Age of the oldest event the projection has not applied', unit: 's' });
-  const applied = meter().createObservableGauge('vialog.projection.events_applied', { description: 'Events applied since the last rebuild' });
-  meter().addBatchObservableCallback(
-    async (result) => {
-      for (const s of await engine.status().catch(() => [])) {
-        result.observe(lagEvents, s.lagEvents, { projection: s.name });
-        result.observe(lagSeconds, s.lagSeconds, { projection: s.name });
-        result.observe(applied, s.eventsApplied, { projection: s.name });
-      }
-    },
-    [lagEvents, lagSeconds, applied],
-  );
+  registerProjectionMetrics(engine, store);
   if (roles.projector) {
     engine.start();
     shutdown.register('projections', () => engine.stop());
@@ -96,7 +86,13 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       logger,
       rateLimit: rateLimiterFactory(backend),
       failureLimit: (options) => failureLimit(backend, options),
-      waitForProjections: (names, position) => engine.waitForProjections(names, position, { timeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS }),
+      // A wait that falls short marks the answer `Vialog-Read-Your-Writes: stale` (platform/http/read-your-writes.ts).
+      waitForProjections: async (names, position) => {
+        const timeoutMs = config.READ_YOUR_WRITES_TIMEOUT_MS;
+        const outcome = await engine.awaitProjections(names, position, { timeoutMs });
+        if (!outcome.reached) noteStaleRead();
+        return outcome.reached;
+      },
       ...(options.passwordHasher ? { passwordHasher: options.passwordHasher } : {}),
     });
     await modules.start();
@@ -106,12 +102,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       { name: 'eventStore', check: async () => { await store.ping(); return { kind: store.kind }; } },
       {
         name: 'projections',
-        check: async () => {
-          const statuses = await engine.status();
-          const lagging = statuses.filter((s) => s.lagSeconds > config.READY_MAX_PROJECTION_LAG_SECONDS);
-          if (lagging.length > 0) throw new Error(`lagging: ${lagging.map((s) => `${s.name} ${s.lagSeconds}s`).join(', ')}`);
-          return { count: statuses.length };
-        },
+        check: () => projectionsReadiness(engine, store, config.READY_MAX_PROJECTION_LAG_SECONDS),
       },
     ];
     if (infrastructure.redis) readinessChecks.push(redisReadinessCheck(infrastructure.redis));
@@ -132,6 +123,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
         // Administration is for people: an API key (a program's credential) is refused there.
         sessionOnlyPaths(/^\/api\/v1\/admin(?:\/|$)/i, 'Administration'),
         idempotencyMiddleware(knex, config.IDEMPOTENCY_TTL_HOURS),
+        readYourWritesMiddleware(),
       ],
       routers: [...modules.routers, projectionAdminRouter(engine, openapi)],
     });
@@ -153,4 +145,83 @@ export async function startService(config: Config, logger: Logger, roles: Servic
   }
   if (options.handleSignals ?? true) shutdown.onSignals();
   return { infrastructure, engine, server, url, stop: () => shutdown.run() };
+}
+
+/** Where each read model stands, and how long the transaction horizon holds readers back: sampled at every scrape. */
+function registerProjectionMetrics(engine: ProjectionEngine, store: EventStore): void {
+  const lagEvents = meter().createObservableGauge('vialog.projection.lag.events', {
+    description: 'Events in the log after the projection checkpoint',
+  });
+  const lagSeconds = meter().createObservableGauge('vialog.projection.lag.seconds', {
+    description: 'Age of the oldest event the projection has not applied',
+    unit: 's',
+  });
+  const applied = meter().createObservableGauge('vialog.projection.events_applied', {
+    description: 'Events applied since the last rebuild',
+  });
+  const failed = meter().createObservableGauge('vialog.projection.failed', {
+    description: '1 while the projection is failed at an event and waits for an operator (resume or skip)',
+  });
+  const horizonAge = meter().createObservableGauge('vialog.eventstore.horizon.age_seconds', {
+    description: 'How long an older transaction has held event readers back',
+    unit: 's',
+  });
+  const waiting = meter().createObservableGauge('vialog.eventstore.events_waiting', {
+    description: 'Committed events readers cannot see yet (held back by an older transaction)',
+  });
+  meter().addBatchObservableCallback(
+    async (result) => {
+      for (const s of await engine.status().catch(() => [])) {
+        result.observe(lagEvents, s.lagEvents, { projection: s.name });
+        result.observe(lagSeconds, s.lagSeconds, { projection: s.name });
+        result.observe(applied, s.eventsApplied, { projection: s.name });
+        result.observe(failed, s.status === 'failed' ? 1 : 0, {
+          projection: s.name,
+          event_type: s.failedEvent?.type ?? '',
+        });
+      }
+      const horizon = await store.horizon?.().catch(() => undefined);
+      if (horizon) {
+        result.observe(horizonAge, horizon.ageSeconds);
+        result.observe(waiting, horizon.waitingEvents);
+      }
+    },
+    [lagEvents, lagSeconds, applied, failed, horizonAge, waiting],
+  );
+}
+
+/**
+ * Readiness of the read models. Lag past the threshold fails it (API.md): this pod cannot keep its
+ * read-your-writes promise. A FAILED projection only degrades it: one event the code cannot apply
+ * is the same for every pod, so taking pods out of service would take every unrelated route down
+ * with it, for good; the failed projection is shown here, in its status, and alerted on.
+ */
+async function projectionsReadiness(
+  engine: ProjectionEngine,
+  store: EventStore,
+  maxLagSeconds: number,
+): Promise<Record<string, unknown> | Degraded> {
+  const [statuses, horizon] = await Promise.all([engine.status(), store.horizon?.()]);
+  const failed = statuses.filter((s) => s.status === 'failed');
+  const lagging = statuses.filter((s) => s.status !== 'failed' && s.lagSeconds > maxLagSeconds);
+  if (lagging.length > 0) {
+    const held =
+      horizon && horizon.ageSeconds > maxLagSeconds
+        ? ` (an older transaction has held readers back for ${horizon.ageSeconds} s)`
+        : '';
+    throw new Error(`lagging: ${lagging.map((s) => `${s.name} ${s.lagSeconds}s`).join(', ')}${held}`);
+  }
+  const detail = {
+    count: statuses.length,
+    ...(horizon ? { horizonAgeSeconds: horizon.ageSeconds, eventsWaiting: horizon.waitingEvents } : {}),
+    ...(failed.length > 0 ? { failed: failed.map((s) => ({ name: s.name, ...s.failedEvent })) } : {}),
+  };
+  if (failed.length > 0) {
+    const named = failed.map((s) => `${s.name} at ${s.failedEvent?.position ?? '?'} (${s.failedEvent?.type ?? '?'})`);
+    return new Degraded(`failed: ${named.join(', ')}`, detail);
+  }
+  if (horizon && horizon.ageSeconds > maxLagSeconds) {
+    return new Degraded(`an older transaction has held event readers back for ${horizon.ageSeconds} s`, detail);
+  }
+  return detail;
 }

@@ -36,6 +36,8 @@ export const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./.data'),
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
   DATABASE_POOL_MAX: int(20, 1, 500),
+  /** Ends a session of the service left idle inside a transaction (it would hold back every subscriber); 0: off. */
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(30_000, 0, 3_600_000),
   EVENTSTORE_URL: optionalUrl(['esdb', 'esdb+discover', 'kurrentdb', 'kurrentdb+discover', 'kdb', 'kdb+discover']),
   REDIS_URL: optionalUrl(['redis', 'rediss']),
   BODY_LIMIT_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
@@ -52,6 +54,8 @@ export const envSchema = z.object({
   READ_YOUR_WRITES_TIMEOUT_MS: int(5000, 0, 60_000),
   PROJECTION_BATCH_SIZE: int(500, 1, 10_000),
   PROJECTION_POLL_INTERVAL_MS: int(1000, 10, 60_000),
+  /** Attempts at one event before its projection is marked failed and waits for an operator. */
+  PROJECTION_MAX_ATTEMPTS: int(5, 1, 100),
   READY_MAX_PROJECTION_LAG_SECONDS: int(60, 1, 86_400),
   SHUTDOWN_TIMEOUT_MS: int(15_000, 100, 300_000),
   /** Comma-separated `kid:secret` pairs; the first signs, all verify. Generated in development. */

@@ -30,6 +30,28 @@ export interface TelemetryOptions {
   readonly spanProcessors?: readonly SpanProcessor[];
 }
 
+/**
+ * The pg instrumentation puts the driver's error message into a failed query span's status, and
+ * that message can quote the value that broke the write (`invalid input syntax for type integer:
+ * "<value>"`): event content, personal data. Before any exporter sees the span, the status keeps
+ * the SQLSTATE only.
+ */
+const databaseErrorScrubber: SpanProcessor = {
+  onStart: () => undefined,
+  onEnding: (span) => {
+    if (span.status.code !== SpanStatusCode.ERROR || span.status.message === undefined) return;
+    const system = span.attributes['db.system.name'] ?? span.attributes['db.system'];
+    if (system !== 'postgresql') return;
+    // The instrumentation's exception event is sanitised already: "... occurred (code: 22P02)".
+    const recorded = span.events.map((e) => e.attributes?.['exception.message']).join(' ');
+    const code = /\(code: ([0-9A-Z]{5})\)/.exec(recorded)?.[1];
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `PostgreSQL error${code ? ` ${code}` : ''}` });
+  },
+  onEnd: () => undefined,
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+};
+
 export interface Telemetry {
   /** The Prometheus text, as GET /metrics answers it. */
   readonly metricsUrl: string | undefined;
@@ -43,7 +65,7 @@ let started: Telemetry | undefined;
 export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
   if (started) return started;
   const exporter = new PrometheusExporter({ preventServerStart: true });
-  const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
+  const spanProcessors: SpanProcessor[] = [databaseErrorScrubber, ...(options.spanProcessors ?? [])];
   if (options.otlpEndpoint) spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }) }));
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),

@@ -10,6 +10,8 @@ export interface OpenEventStoreOptions {
   readonly databaseUrl: string;
   readonly poolMax: number;
   readonly pollIntervalMs: number;
+  /** PostgreSQL: the server ends a session idle inside a transaction for longer (0: never). */
+  readonly idleInTransactionTimeoutMs?: number;
   readonly upcasters?: UpcasterRegistry;
   readonly onError?: (error: unknown) => void;
 }
@@ -22,6 +24,7 @@ export function openEventStore(options: OpenEventStoreOptions): EventStore {
     url: options.databaseUrl,
     poolMax: options.poolMax,
     pollIntervalMs: options.pollIntervalMs,
+    ...(options.idleInTransactionTimeoutMs ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs } : {}),
     ...(options.upcasters ? { upcasters: options.upcasters } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
   });

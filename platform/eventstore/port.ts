@@ -113,6 +113,27 @@ export interface SubscriptionBatch {
   readonly checkpoint: Position;
 }
 
+/** A session holding a transaction id: its process id, application name and state. */
+export interface HorizonHolder {
+  readonly pid: number;
+  readonly applicationName: string | null;
+  readonly state: string | null;
+}
+
+/** How long event readers have been held back by the transaction horizon (PostgreSQL adapter). */
+export interface HorizonStatus {
+  /**
+   * Age of the oldest transaction holding an xid (as far as the role may see other sessions in
+   * pg_stat_activity; pg_monitor sees all), or of the oldest committed event waiting behind it,
+   * whichever is older; 0 when nothing holds readers back.
+   */
+  readonly ageSeconds: number;
+  /** Committed events readers cannot see yet because an older transaction still runs. */
+  readonly waitingEvents: number;
+  /** The oldest xid holder, when the role may see it. */
+  readonly holder: HorizonHolder | null;
+}
+
 export interface EventStore {
   readonly kind: 'postgres' | 'esdb';
   /** Appends all events atomically, or none (StreamConflictError when expectedRevision does not hold). */
@@ -126,10 +147,17 @@ export interface EventStore {
   streamExists(streamId: string): Promise<boolean>;
   /** Position of the newest event visible to readers, or undefined for an empty log. */
   headPosition(): Promise<Position | undefined>;
-  /** Events after `after` up to the head (for lag figures; may be an estimate on esdb). */
+  /**
+   * Events after `after`, for lag figures: on PostgreSQL those still waiting above the horizon
+   * too; may be an estimate on esdb.
+   */
   countAfter(after: Position): Promise<number>;
   /** Liveness probe for /health/ready. */
   ping(): Promise<void>;
+  /** PostgreSQL only: how long readers have been held back by an older transaction (postgres.ts). */
+  horizon?(): Promise<HorizonStatus>;
+  /** PostgreSQL only: throws when new events would not sort after the log's (a logical restore; postgres.ts). */
+  assertAppendsSortLast?(): Promise<void>;
   close(): Promise<void>;
 }
 

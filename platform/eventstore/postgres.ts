@@ -15,7 +15,17 @@
 // unique key alone decides the race. Measured: about 1.7× the appends/s of the general statement.
 // Wake-ups: subscribers in this process are woken at once; other processes through NOTIFY,
 // coalesced to one per few milliseconds (a NOTIFY per append would serialise every commit on
-// PostgreSQL's notification queue lock). Subscribers also poll, since a notification can be missed.
+// PostgreSQL's notification queue lock). Subscribers also poll, since a notification can be missed,
+// and poll again at once (with a short backoff) while committed events wait above the horizon:
+// the transaction holding it back may end without anything to notify.
+//
+// The horizon is the server's, not the table's: ANY transaction holding an xid, in any database of
+// the cluster, holds every reader back. So the service ends its own sessions idle in a transaction
+// (idle_in_transaction_session_timeout), builds rebuild indexes without holding an xid, counts
+// events waiting above the horizon as lag, and reports how long the horizon has been held
+// (horizon()). A log restored logically into a new cluster keeps its old transaction ids, which
+// can lie ahead of the new cluster's: new events would then sort before old ones and be skipped,
+// so assertAppendsSortLast() refuses to start on such a log.
 import pg from 'pg';
 import { CHAIN_CONTENT_SQL } from './hash-chain.ts';
 import {
@@ -27,6 +37,7 @@ import {
   type EventData,
   type EventStore,
   type ExpectedRevision,
+  type HorizonStatus,
   type NewEvent,
   type Position,
   type ReadAllOptions,
@@ -40,6 +51,11 @@ import type { UpcasterRegistry } from './upcasting.ts';
 const NOTIFY_CHANNEL = 'vialog_events';
 const UNIQUE_VIOLATION = '23505';
 const NOTIFY_COALESCE_MS = 5;
+/** Two `any` appends to one stream can race for the same revision; the loser tries again this often. */
+const ANY_APPEND_ATTEMPTS = 10;
+/** Re-polls while committed events wait above the horizon: the first after 10 ms, doubling up to 250 ms. */
+const WAITING_REPOLL_MS = 10;
+const WAITING_REPOLL_MAX_MS = 250;
 /** Streams whose last-seen (revision, hash) are remembered for the light append. */
 const KNOWN_HEADS_MAX = 10_000;
 
@@ -49,7 +65,14 @@ export interface PostgresEventStoreOptions {
   readonly upcasters?: UpcasterRegistry;
   /** Polling fallback for subscribers when a notification is missed. */
   readonly pollIntervalMs?: number;
+  /** The server ends a session idle inside a transaction for longer (0 or unset: never). */
+  readonly idleInTransactionTimeoutMs?: number;
   readonly onError?: (error: unknown) => void;
+}
+
+/** The log's transaction ids lie ahead of the cluster's: see assertAppendsSortLast. */
+export class TransactionIdsBehindLogError extends Error {
+  override readonly name = 'TransactionIdsBehindLogError';
 }
 
 interface EventRow {
@@ -137,9 +160,12 @@ page AS (
   ORDER BY events.transaction_id DESC, events.position DESC
   LIMIT 1
 )
-SELECT 'event' AS kind, page.*, NULL AS head_transaction_id, NULL AS head_position FROM page
+SELECT 'event' AS kind, page.*, NULL AS head_transaction_id, NULL AS head_position, NULL::boolean AS waiting FROM page
 UNION ALL
-SELECT 'head', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, head.transaction_id, head.position FROM head`;
+-- waiting: committed events above the horizon (an older transaction still runs): poll again soon.
+SELECT 'head', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, head.transaction_id, head.position,
+  EXISTS (SELECT 1 FROM events, horizon WHERE events.transaction_id >= horizon.xmin)
+FROM (SELECT 1) AS one LEFT JOIN head ON true`;
 }
 
 const READ_BATCH_SQL = {
@@ -153,6 +179,14 @@ interface BatchRow extends EventRow {
   kind: 'event' | 'head';
   head_transaction_id: string | null;
   head_position: string | null;
+  waiting: boolean | null;
+}
+
+interface Batch {
+  events: RecordedEvent[];
+  scannedTo: Position | undefined;
+  /** Committed events wait above the horizon. */
+  waiting: boolean;
 }
 
 function expectedToText(expected: ExpectedRevision): string {
@@ -183,14 +217,26 @@ export class PostgresEventStore implements EventStore {
 
   constructor(options: PostgresEventStoreOptions) {
     this.#url = options.url;
-    this.pool = new pg.Pool({ connectionString: options.url, max: options.poolMax ?? 10, application_name: 'vialog-eventstore' });
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolMax ?? 10,
+      application_name: 'vialog-eventstore',
+      ...(options.idleInTransactionTimeoutMs
+        ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }
+        : {}),
+    });
     this.pool.on('error', (error) => this.#onError(error));
     this.#upcasters = options.upcasters;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.#onError = options.onError ?? (() => undefined);
   }
 
-  async append(streamId: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+  async append(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: { expectedRevision: ExpectedRevision },
+    attempt = 1,
+  ): Promise<AppendResult> {
     if (events.length === 0) throw new TypeError('append needs at least one event');
     const eventIds: string[] = [];
     const types: string[] = [];
@@ -227,6 +273,11 @@ export class PostgresEventStore implements EventStore {
     } catch (error) {
       if (error instanceof pg.DatabaseError && error.code === UNIQUE_VIOLATION && error.constraint === 'events_stream_revision_key') {
         this.#knownHeads.delete(streamId);
+        // Another `any` append took the same next revision first; `any` accepts whichever comes next.
+        if (options.expectedRevision === 'any' && attempt < ANY_APPEND_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * attempt));
+          return this.append(streamId, events, options, attempt + 1);
+        }
         throw new StreamConflictError(streamId, options.expectedRevision, undefined);
       }
       throw error;
@@ -273,7 +324,11 @@ export class PostgresEventStore implements EventStore {
     return (await this.#readBatch(options.after, options.maxCount, options.eventTypes)).events;
   }
 
-  async #readBatch(after: Position | undefined, maxCount: number, eventTypes: readonly string[] | undefined): Promise<{ events: RecordedEvent[]; scannedTo: Position | undefined }> {
+  async #readBatch(
+    after: Position | undefined,
+    maxCount: number,
+    eventTypes: readonly string[] | undefined,
+  ): Promise<Batch> {
     if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new TypeError('maxCount must be a positive integer');
     const [commit, prepare] = positionParams(after);
     const variant: keyof typeof READ_BATCH_SQL = commit === null ? (eventTypes ? 'fromStartFiltered' : 'fromStart') : eventTypes ? 'afterFiltered' : 'after';
@@ -284,10 +339,14 @@ export class PostgresEventStore implements EventStore {
     });
     const events: RecordedEvent[] = [];
     let head: Position | undefined;
+    let waiting = false;
     for (const row of result.rows) {
       if (row.kind === 'event') events.push(this.#toEvent(row));
-      else if (row.head_transaction_id !== null && row.head_position !== null) {
-        head = { commit: BigInt(row.head_transaction_id), prepare: BigInt(row.head_position) };
+      else {
+        waiting = row.waiting === true;
+        if (row.head_transaction_id !== null && row.head_position !== null) {
+          head = { commit: BigInt(row.head_transaction_id), prepare: BigInt(row.head_position) };
+        }
       }
     }
     events.sort((a, b) => comparePositions(a.position, b.position));
@@ -297,7 +356,7 @@ export class PostgresEventStore implements EventStore {
     const last = events.at(-1);
     let scannedTo = events.length === maxCount ? last?.position : (head ?? last?.position);
     if (scannedTo && after && comparePositions(scannedTo, after) < 0) scannedTo = after;
-    return { events, scannedTo };
+    return { events, scannedTo, waiting };
   }
 
   async *subscribe(options: SubscribeOptions): AsyncGenerator<SubscriptionBatch> {
@@ -306,6 +365,7 @@ export class PostgresEventStore implements EventStore {
     let after: Position = options.after ?? START;
     let woken = false;
     let wake: (() => void) | undefined;
+    let repollMs = WAITING_REPOLL_MS;
     const waker = () => {
       woken = true;
       wake?.();
@@ -314,7 +374,6 @@ export class PostgresEventStore implements EventStore {
     signal.addEventListener('abort', waker);
     try {
       await this.#startListener().catch((error: unknown) => this.#onError(error));
-      type Batch = { events: RecordedEvent[]; scannedTo: Position | undefined };
       // While catching up, the next page is read while the consumer handles the current one.
       let prefetched: Promise<Batch> | undefined;
       while (!signal.aborted) {
@@ -343,7 +402,10 @@ export class PostgresEventStore implements EventStore {
         }
         if (full) continue; // catching up: read on at once
         if (woken) continue;
-        await this.#sleep(this.#pollIntervalMs, signal, (w) => (wake = w));
+        // Events wait above the horizon: the transaction holding it may end with no append to wake us.
+        const maxRepollMs = Math.min(WAITING_REPOLL_MAX_MS, this.#pollIntervalMs);
+        repollMs = batch.waiting ? Math.min(repollMs * 2, maxRepollMs) : WAITING_REPOLL_MS;
+        await this.#sleep(batch.waiting ? repollMs : this.#pollIntervalMs, signal, (w) => (wake = w));
       }
     } finally {
       this.#wakers.delete(waker);
@@ -380,7 +442,11 @@ export class PostgresEventStore implements EventStore {
   #startListener(): Promise<void> {
     if (this.#listener || this.#closed) return Promise.resolve();
     this.#listenerStarting ??= (async () => {
-      const client = new pg.Client({ connectionString: this.#url, application_name: 'vialog-eventstore-listener' });
+      const client = new pg.Client({
+        connectionString: this.#url,
+        application_name: 'vialog-eventstore-listener',
+        keepAlive: true,
+      });
       client.on('notification', () => {
         for (const w of this.#wakers) w();
       });
@@ -427,20 +493,77 @@ export class PostgresEventStore implements EventStore {
     return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) } : undefined;
   }
 
+  /** Every committed event after `after`, those waiting above the horizon too (they are lag as well). */
   async countAfter(after: Position): Promise<number> {
     const [commit, prepare] = positionParams(after);
     const result = await this.pool.query<{ count: string }>(
       commit === null
-        ? { name: 'vialog_count_all', text: 'SELECT COUNT(*) AS count FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())' }
+        ? { name: 'vialog_count_all', text: 'SELECT COUNT(*) AS count FROM events' }
         : {
             name: 'vialog_count_after',
-            text: `SELECT COUNT(*) AS count FROM events
-                   WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-                     AND (transaction_id, position) > ($1::xid8, $2::bigint)`,
+            text: 'SELECT COUNT(*) AS count FROM events WHERE (transaction_id, position) > ($1::xid8, $2::bigint)',
             values: [commit, prepare],
           },
     );
     return Number(result.rows[0]?.count ?? 0);
+  }
+
+  async horizon(): Promise<HorizonStatus> {
+    interface Row {
+      holder_age: number | null;
+      pid: number | null;
+      application_name: string | null;
+      state: string | null;
+      waiting: number;
+      waiting_age: number | null;
+    }
+    const result = await this.pool.query<Row>({
+      name: 'vialog_horizon',
+      text: `WITH holder AS (
+               SELECT pid, application_name, state, xact_start FROM pg_stat_activity
+               WHERE backend_xid IS NOT NULL AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
+               ORDER BY xact_start LIMIT 1
+             ), waiting AS (
+               SELECT COUNT(*)::integer AS waiting, MIN(recorded_at) AS oldest FROM events
+               WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+             )
+             SELECT EXTRACT(EPOCH FROM clock_timestamp() - holder.xact_start)::float8 AS holder_age,
+                    holder.pid, holder.application_name, holder.state, waiting.waiting,
+                    EXTRACT(EPOCH FROM clock_timestamp() - waiting.oldest)::float8 AS waiting_age
+             FROM waiting LEFT JOIN holder ON true`,
+    });
+    const row = result.rows[0];
+    if (!row) return { ageSeconds: 0, waitingEvents: 0, holder: null };
+    const age = Math.max(0, row.holder_age ?? 0, row.waiting_age ?? 0);
+    return {
+      ageSeconds: Math.round(age * 10) / 10,
+      waitingEvents: row.waiting,
+      holder: row.pid === null ? null : { pid: row.pid, applicationName: row.application_name, state: row.state },
+    };
+  }
+
+  /**
+   * Refuses a log whose transaction ids are not all below the cluster's next one: a logical
+   * restore (pg_dump into a new cluster) keeps the old ids, and new events would sort before old
+   * ones, behind every checkpoint, and be skipped forever. The repair advances the cluster's
+   * transaction id epoch past the log's (docs/operations.md).
+   */
+  async assertAppendsSortLast(): Promise<void> {
+    const result = await this.pool.query<{ highest: string | null; next: string }>(
+      `SELECT (SELECT MAX(transaction_id) FROM events)::text AS highest,
+              pg_snapshot_xmax(pg_current_snapshot())::text AS next`,
+    );
+    const row = result.rows[0];
+    if (!row?.highest || BigInt(row.highest) < BigInt(row.next)) return;
+    const epoch = (BigInt(row.highest) >> 32n) + 1n;
+    throw new TransactionIdsBehindLogError(
+      `The event log holds transaction ids up to ${row.highest}, but this PostgreSQL cluster's next ` +
+        `transaction id is ${row.next}: the log was restored logically (pg_dump/pg_restore) into another ` +
+        'cluster, and new events would sort before old ones and never reach the read models. Repair: stop ' +
+        `the cluster and run \`pg_resetwal -e ${epoch} <data directory>\` (advances the transaction id epoch ` +
+        "past the log's; nothing else changes), start it again, then start Vialog. See docs/operations.md, " +
+        '"Restoring a logical dump".',
+    );
   }
 
   async ping(): Promise<void> {

@@ -55,6 +55,12 @@ export const conventionHeaders = {
     example: '3f7a1c52-create-sample',
     param: { in: 'header', name: 'Idempotency-Key', id: 'IdempotencyKey' },
   }),
+  readYourWrites: z.literal('stale').meta({
+    description:
+      "Present on a command's 2xx answer when its read-your-writes wait fell short: the write is recorded, " +
+      'but queries may not show it yet (a read model is behind, failed or rebuilding). Absent: reads already show it.',
+    header: { id: 'VialogReadYourWrites' },
+  }),
   changeReason: z.string().max(500).meta({
     description: 'Why the change is made (≤ 500 characters; URL-encode non-ASCII). Stored in the event metadata and shown in history. A body field `reason` does the same.',
     example: 'Re-analysis requested by the PI',
@@ -92,12 +98,22 @@ const DESCRIPTION = `Event-sourced clinical sample tracking. All API paths start
 
 **Rate limits.** 429 \`rate_limited\` (and \`quota_exceeded\`) with \`Retry-After\` (seconds) and \`X-RateLimit-Limit\`, \`X-RateLimit-Remaining\`, \`X-RateLimit-Reset\` (epoch seconds). Admitted requests carry \`RateLimit: "user";r=<requests left>;t=<seconds to the reset>\` (IETF draft-ietf-httpapi-ratelimit-headers).
 
-**Read-your-writes.** Once a command answered 2xx, the same user's queries already show its effect.`;
+**Read-your-writes.** Once a command answered 2xx, the same user's queries already show its effect —
+unless the answer carries \`Vialog-Read-Your-Writes: stale\`: the command succeeded and its events are
+recorded, but a read model did not reach them in time (it is behind, failed, or rebuilding for a new version;
+the command then answers at once instead of waiting). Re-read later, or poll the resource.`;
 
-const withRequestIdHeader = (response: ZodOpenApiResponseObject): ZodOpenApiResponseObject => {
+const withConventionHeaders = (
+  response: ZodOpenApiResponseObject,
+  commandSuccess: boolean,
+): ZodOpenApiResponseObject => {
+  const added = {
+    'X-Request-Id': conventionHeaders.requestId,
+    ...(commandSuccess ? { 'Vialog-Read-Your-Writes': conventionHeaders.readYourWrites.optional() } : {}),
+  };
   const headers = response.headers;
-  if (headers instanceof z.ZodObject) return { ...response, headers: headers.extend({ 'X-Request-Id': conventionHeaders.requestId }) };
-  if (headers === undefined) return { ...response, headers: z.object({ 'X-Request-Id': conventionHeaders.requestId }) };
+  if (headers instanceof z.ZodObject) return { ...response, headers: headers.extend(added) };
+  if (headers === undefined) return { ...response, headers: z.object(added) };
   return response;
 };
 
@@ -134,7 +150,11 @@ export class OpenApiRegistry {
     const responses: ZodOpenApiResponsesObject = { ...defaults, ...operation.responses };
     for (const [status, response] of Object.entries(responses)) {
       if (/^[1-5]/.test(status) && response && typeof response === 'object' && !('$ref' in response)) {
-        responses[status as `${1 | 2 | 3 | 4 | 5}${string}`] = withRequestIdHeader(response as ZodOpenApiResponseObject);
+        const commandSuccess = method !== 'get' && status.startsWith('2');
+        responses[status as `${1 | 2 | 3 | 4 | 5}${string}`] = withConventionHeaders(
+          response as ZodOpenApiResponseObject,
+          commandSuccess,
+        );
       }
     }
     const conventionParams = (options.headers ?? []).map((name) => conventionHeaders[name]);

@@ -10,7 +10,7 @@ import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { identityEventTypes } from '../../modules/identity/events.ts';
 import { sampleEventTypes } from '../../modules/samples/events.ts';
 import { dialogEventTypes } from '../../modules/dialog/events.ts';
-import type { Projection } from '../engine/index.ts';
+import { projectionOperationEventTypes, type Projection } from '../engine/index.ts';
 
 export const auditProjectionName = 'audit';
 
@@ -67,7 +67,13 @@ export function globalChainHash(previous: Buffer, eventHashHex: string | undefin
 /** Text for a text column (an event from before the append-time checks may hold U+0000). */
 const text = (value: string | null): string | null => (value === null ? null : storableText(value));
 
-export const auditEventTypes: readonly string[] = [...identityEventTypes, ...sampleEventTypes, ...dialogEventTypes];
+/** Every module's events, and operators' decisions about projections (a skipped event). */
+export const auditEventTypes: readonly string[] = [
+  ...identityEventTypes,
+  ...sampleEventTypes,
+  ...dialogEventTypes,
+  ...projectionOperationEventTypes,
+];
 
 const AUDIT_COLUMNS = [
   'position_commit',

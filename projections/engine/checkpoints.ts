@@ -2,7 +2,11 @@
 import type { Knex } from 'knex';
 import { START, type Position } from '../../platform/eventstore/port.ts';
 
-export const projectionStates = ['running', 'catching_up', 'rebuilding', 'stopped', 'failed'] as const;
+/**
+ * `retrying`: an attempt failed and is being retried with backoff. `failed`: an event could not be
+ * applied after every attempt; the projection waits for an operator (resume or skip).
+ */
+export const projectionStates = ['running', 'catching_up', 'rebuilding', 'retrying', 'stopped', 'failed'] as const;
 export type ProjectionState = (typeof projectionStates)[number];
 
 export interface CheckpointRow {
@@ -19,8 +23,41 @@ export interface CheckpointRow {
   rebuild_error: string | null;
   /** How far a running rebuild has read the log (the position's prepare part); null otherwise. */
   rebuild_scanned_prepare: string | null;
+  /** The event the projection gave up on (status failed): its position and type, never its content. */
+  failed_position_commit: string | null;
+  failed_position_prepare: string | null;
+  failed_event_type: string | null;
+  failed_attempts: number | null;
+  failed_at: Date | null;
+  /** An operator asked the failed projection to try again (after a fix, or a recorded skip). */
+  resume_requested_at: Date | null;
   updated_at: Date;
 }
+
+export interface FailedEvent {
+  readonly position: Position;
+  readonly type: string;
+  readonly attempts: number;
+}
+
+/** The event a failed projection stopped at, if any. */
+export function failedEventOf(row: CheckpointRow | undefined): FailedEvent | undefined {
+  if (!row || row.failed_position_commit === null || row.failed_position_prepare === null) return undefined;
+  if (row.failed_event_type === null) return undefined;
+  return {
+    position: { commit: BigInt(row.failed_position_commit), prepare: BigInt(row.failed_position_prepare) },
+    type: row.failed_event_type,
+    attempts: row.failed_attempts ?? 0,
+  };
+}
+
+const NO_FAILURE = {
+  failed_position_commit: null,
+  failed_position_prepare: null,
+  failed_event_type: null,
+  failed_attempts: null,
+  failed_at: null,
+} as const;
 
 type Db = Knex | Knex.Transaction;
 
@@ -105,14 +142,61 @@ export async function resetCheckpoint(
       version: options.version,
       events_applied: options.applied,
       last_event_at: options.lastEventAt ?? null,
-      ...(options.rebuilt ? { rebuild_requested_at: null, rebuild_finished_at: trx.raw('clock_timestamp()'), rebuild_error: null, rebuild_scanned_prepare: null } : {}),
+      // A rebuild ends with the swap: running from then on (past any event the old tables failed at).
+      ...(options.rebuilt
+        ? {
+            rebuild_requested_at: null,
+            rebuild_finished_at: trx.raw('clock_timestamp()'),
+            rebuild_error: null,
+            rebuild_scanned_prepare: null,
+            status: 'running',
+            last_error: null,
+            ...NO_FAILURE,
+          }
+        : {}),
       updated_at: trx.fn.now(),
     });
   return (await whereCheckpointIs(query, options.from)) === 1;
 }
 
-export async function setStatus(db: Db, name: string, status: ProjectionState, lastError: string | null = null): Promise<void> {
-  await db(TABLE).where({ name }).update({ status, last_error: lastError, updated_at: db.fn.now() });
+/** Sets the state (and the error shown with it); clears a recorded failed event. `lastError`: safe text (errors.ts). */
+export async function setStatus(
+  db: Db,
+  name: string,
+  status: Exclude<ProjectionState, 'failed'>,
+  lastError: string | null = null,
+): Promise<void> {
+  await db(TABLE).where({ name }).update({ status, last_error: lastError, ...NO_FAILURE, updated_at: db.fn.now() });
+}
+
+/** Gives up on one event: status failed, with its position, type and the reduced error (no content). */
+export async function markFailed(db: Db, name: string, failed: FailedEvent, lastError: string): Promise<void> {
+  await db(TABLE)
+    .where({ name })
+    .update({
+      status: 'failed',
+      last_error: lastError,
+      failed_position_commit: failed.position.commit.toString(),
+      failed_position_prepare: failed.position.prepare.toString(),
+      failed_event_type: failed.type,
+      failed_attempts: failed.attempts,
+      failed_at: db.raw('clock_timestamp()'),
+      updated_at: db.fn.now(),
+    });
+}
+
+/** Asks a failed projection's leader (in any process) to try again. False when there is no such row. */
+export async function requestResume(db: Db, name: string): Promise<boolean> {
+  return (await db(TABLE).where({ name }).update({ resume_requested_at: db.raw('clock_timestamp()') })) === 1;
+}
+
+/** Takes up a resume request: true when there was one. */
+export async function takeResumeRequest(db: Db, name: string): Promise<boolean> {
+  const taken = await db(TABLE)
+    .where({ name })
+    .whereNotNull('resume_requested_at')
+    .update({ resume_requested_at: null });
+  return taken === 1;
 }
 
 /** Marks a rebuild as wanted; the projection's leader picks it up. Returns the request time. */

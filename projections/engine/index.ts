@@ -1,11 +1,13 @@
 // The projection engine's front door, used by the composition root (app/): one runner per
 // projection (each leads only while it holds the projection's advisory lock), their status,
 // rebuilds and read-your-writes waits. Create one engine per process.
-import type { Position } from '../../platform/eventstore/port.ts';
-import { ensureCheckpoint, readCheckpoint, requestRebuild } from './checkpoints.ts';
+import type { CommandCause } from '../../platform/eventstore/metadata.ts';
+import { comparePositions, formatPosition, type Position } from '../../platform/eventstore/port.ts';
+import { ensureCheckpoint, failedEventOf, readCheckpoint, requestRebuild, requestResume } from './checkpoints.ts';
+import { recordSkip } from './operations.ts';
 import { liveTablesExist } from './tables.ts';
 import type { Projection } from './projection.ts';
-import { ProjectionProgress, type WaitOptions } from './read-your-writes.ts';
+import { ProjectionProgress, type WaitOptions, type WaitOutcome } from './read-your-writes.ts';
 import { ProjectionRunner, type ProjectionRunnerOptions } from './runner.ts';
 import { SharedReads } from './shared-reads.ts';
 import { projectionStatuses, type ProjectionStatus } from './status.ts';
@@ -14,15 +16,28 @@ export type { Projection, ProjectionContext } from './projection.ts';
 export type { ProjectionState } from './checkpoints.ts';
 export type { ProjectionStatus } from './status.ts';
 export type { RunnerLogger } from './runner.ts';
-export type { WaitOptions } from './read-your-writes.ts';
+export type { StaleReason, WaitOptions, WaitOutcome } from './read-your-writes.ts';
+export { projectionOperationEventTypes } from './operations.ts';
+export { safeError } from './errors.ts';
 
 /** The runners' options (one runner per projection), for the whole list of projections. */
-export interface ProjectionEngineOptions extends Omit<ProjectionRunnerOptions, 'projection' | 'onAdvance' | 'sharedReads'> {
+export interface ProjectionEngineOptions
+  extends Omit<ProjectionRunnerOptions, 'projection' | 'onAdvance' | 'onActivity' | 'sharedReads'> {
   readonly projections: readonly Projection[];
 }
 
 export class ProjectionRebuildError extends Error {
   override readonly name = 'ProjectionRebuildError';
+}
+
+/** A resume or skip that does not fit the projection's state; `code` says how. */
+export class ProjectionOperationError extends Error {
+  override readonly name = 'ProjectionOperationError';
+  readonly code: 'not_found' | 'not_failed' | 'not_the_failed_event';
+  constructor(code: ProjectionOperationError['code'], message: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 export class ProjectionEngine {
@@ -45,7 +60,10 @@ export class ProjectionEngine {
     }
     this.projections = options.projections;
     this.#options = options;
-    this.#progress = new ProjectionProgress(options.knex, { leadsHere: (name) => this.leading().includes(name) });
+    this.#progress = new ProjectionProgress(options.knex, {
+      leadsHere: (name) => this.leading().includes(name),
+      codeVersion: (name) => this.projections.find((p) => p.name === name)?.version,
+    });
   }
 
   /** Starts a runner per projection (idempotent). Returns at once; runners lead or stand by in the background. */
@@ -59,7 +77,13 @@ export class ProjectionEngine {
       joinWindowMs: Math.min(this.#options.pollIntervalMs ?? 1000, 1000) + 50,
     });
     for (const projection of this.projections) {
-      const runner = new ProjectionRunner({ ...this.#options, projection, sharedReads, onAdvance: (name, position) => this.#progress.advanced(name, position) });
+      const runner = new ProjectionRunner({
+        ...this.#options,
+        projection,
+        sharedReads,
+        onAdvance: (name, position) => this.#progress.advanced(name, position),
+        onActivity: (name, activity) => this.#progress.activity(name, activity),
+      });
       runner.start();
       this.#runners.push(runner);
     }
@@ -106,6 +130,59 @@ export class ProjectionEngine {
   }
 
   /**
+   * Read-your-writes that says why it was not reached: after `timeoutMs`, or at once when a named
+   * projection is failed or rebuilding for a new version (it will not move soon).
+   */
+  awaitProjections(names: readonly string[], position: Position, options: WaitOptions): Promise<WaitOutcome> {
+    return this.#progress.wait(names, position, options);
+  }
+
+  /** Asks a failed projection's leader (in any process) to try its failed event again (after a fix). */
+  async resume(name: string): Promise<Date> {
+    this.#find(name);
+    const row = await readCheckpoint(this.#options.knex, name);
+    if (row?.status !== 'failed') {
+      throw new ProjectionOperationError(
+        'not_failed',
+        `projection ${name} is not failed (it is ${row?.status ?? 'not started'})`,
+      );
+    }
+    await requestResume(this.#options.knex, name);
+    return new Date();
+  }
+
+  /**
+   * Skips the event a failed projection stopped at, named by position AND type (so a mistyped
+   * position cannot skip another event): records a ProjectionEventSkipped event in the log (who,
+   * why) and asks the leader to resume past it. Rebuilds and the consistency check skip it too.
+   */
+  async skip(
+    name: string,
+    event: { position: Position; type: string; reason: string },
+    cause: CommandCause,
+  ): Promise<{ recordedAt: Date; position: Position }> {
+    this.#find(name);
+    const row = await readCheckpoint(this.#options.knex, name);
+    const failed = failedEventOf(row);
+    if (row?.status !== 'failed' || !failed) {
+      throw new ProjectionOperationError(
+        'not_failed',
+        `projection ${name} is not failed at an event (it is ${row?.status ?? 'not started'})`,
+      );
+    }
+    if (comparePositions(failed.position, event.position) !== 0 || failed.type !== event.type) {
+      throw new ProjectionOperationError(
+        'not_the_failed_event',
+        `projection ${name} failed at ${formatPosition(failed.position)} (${failed.type}), ` +
+          `not at ${formatPosition(event.position)} (${event.type})`,
+      );
+    }
+    const recorded = await recordSkip(this.#options.store, name, event, cause);
+    await requestResume(this.#options.knex, name);
+    return { recordedAt: new Date(), position: recorded.position };
+  }
+
+  /**
    * Asks the projection's leader (in any process) for a zero-downtime rebuild and returns at once.
    * Nothing happens until some process runs the projection.
    */
@@ -141,7 +218,7 @@ export class ProjectionEngine {
 
   #find(name: string): Projection {
     const projection = this.projections.find((p) => p.name === name);
-    if (!projection) throw new Error(`unknown projection ${name}`);
+    if (!projection) throw new ProjectionOperationError('not_found', `unknown projection ${name}`);
     return projection;
   }
 }

@@ -11,6 +11,7 @@ import * as readerRole from './004_read_model_reader_role.ts';
 import * as hashChain from './005_event_hash_chain.ts';
 import * as personalDataKeys from './006_personal_data_keys.ts';
 import * as rebuildProgress from './007_rebuild_progress.ts';
+import * as projectionFailures from './008_projection_failures.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '005_event_hash_chain': hashChain,
   '006_personal_data_keys': personalDataKeys,
   '007_rebuild_progress': rebuildProgress,
+  '008_projection_failures': projectionFailures,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -47,6 +47,8 @@ const contract: readonly [string, string][] = [
   ['get', '/api/v1/audit/verify'],
   ['get', '/api/v1/admin/projections'],
   ['post', '/api/v1/admin/projections/{name}/rebuild'],
+  ['post', '/api/v1/admin/projections/{name}/resume'],
+  ['post', '/api/v1/admin/projections/{name}/skip'],
 ];
 
 test('every route of API.md is in the OpenAPI document, with its method and problem answers', async (t) => {

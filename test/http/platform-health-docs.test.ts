@@ -1,10 +1,12 @@
 // Health (live, ready with per-check detail and timeouts, 503 not_ready) and the OpenAPI 3.1
 // document and /docs page, over real HTTP.
 import test from 'ava';
+import { Degraded } from '../../platform/http/health.ts';
 import { captureLogs, expectProblem, startTestApp, type TestApp } from './platform-fixture.ts';
 
 let app: TestApp;
 let failing = false;
+let degraded = false;
 
 test.before(async () => {
   app = await startTestApp(
@@ -13,6 +15,7 @@ test.before(async () => {
         { name: 'database', check: () => Promise.resolve() },
         { name: 'projections', check: () => (failing ? Promise.reject(new Error('projection samples lags 120 s')) : Promise.resolve({ lagSeconds: 0 })) },
         { name: 'slow', timeoutMs: 150, check: () => new Promise((resolve) => setTimeout(resolve, failing ? 5_000 : 0)) },
+        { name: 'readModels', check: () => Promise.resolve(degraded ? new Degraded('failed: samples at 7/1 (SampleRegistered)', { failed: ['samples'] }) : { failed: [] }) },
       ],
     },
     captureLogs(),
@@ -51,6 +54,20 @@ test.serial('GET /health/ready is a 503 not_ready problem with per-check detail 
     t.regex(body.detail, /projections/);
   } finally {
     failing = false;
+  }
+});
+
+test.serial('GET /health/ready stays 200 when a check is only degraded, and says so in the check and at the top', async (t) => {
+  degraded = true;
+  try {
+    const response = await fetch(`${app.url}/health/ready`);
+    t.is(response.status, 200);
+    t.like(await response.json(), {
+      status: 'degraded',
+      checks: { database: { status: 'ok' }, readModels: { status: 'degraded', reason: 'failed: samples at 7/1 (SampleRegistered)', failed: ['samples'] } },
+    });
+  } finally {
+    degraded = false;
   }
 });
 

@@ -3,7 +3,8 @@
 // route's duration histogram and the projection lag gauge.
 import test from 'ava';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { startTelemetry, type Telemetry } from '../../platform/telemetry.ts';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { inSpan, startTelemetry, type Telemetry } from '../../platform/telemetry.ts';
 import { redisSkipReason, testRedisUrl } from '../support/database.ts';
 import { call, newUser, startTestService, type TestService } from '../support/service.ts';
 
@@ -88,7 +89,7 @@ test.serial('POST /samples: HTTP span, append span, projection span linked to it
   }
 });
 
-test.serial('/metrics: the route histogram, events appended, projection lag, event-loop lag', async (t) => {
+test.serial('/metrics: the route histogram, events appended, projection lag and failure, the horizon, event-loop lag', async (t) => {
   const user = await newUser(svc.api, 'metered');
   await call(svc.api, 'GET', '/samples', { token: user.accessToken });
   const text = await (await fetch(telemetry.metricsUrl!)).text();
@@ -96,7 +97,20 @@ test.serial('/metrics: the route histogram, events appended, projection lag, eve
   t.regex(text, /http_server_request_duration_count\{[^}]*http_route="\/api\/v1\/samples",http_response_status_code="200"/);
   t.regex(text, /vialog_events_appended_total\{[^}]*type="UserRegistered"/);
   t.regex(text, /vialog_projection_lag_events\{[^}]*projection="samples"/);
+  t.regex(text, /vialog_projection_failed\{[^}]*projection="samples"[^}]*\} 0/);
+  t.regex(text, /vialog_eventstore_horizon_age_seconds\{[^}]*\} \d/);
+  t.regex(text, /vialog_eventstore_events_waiting\{[^}]*\} \d/);
   t.regex(text, /vialog_event_loop_lag\{/);
+});
+
+test.serial("a failed query's span keeps the SQLSTATE, not the driver's message (it can quote the value)", async (t) => {
+  spans.reset();
+  const failing = inSpan('quoting', {}, () => svc.service.infrastructure.knex.raw(`SELECT 'Jane Doe'::integer`));
+  await t.throwsAsync(failing);
+  const query = spans.getFinishedSpans().find((s) => s.status.code === SpanStatusCode.ERROR && s.name.startsWith('pg.query'));
+  t.truthy(query, 'the query span was recorded');
+  t.is(query?.status.message, 'PostgreSQL error 22P02');
+  t.false(JSON.stringify({ status: query?.status, events: query?.events }).includes('Jane'));
 });
 
 test.serial('log lines written inside a request carry its trace and span ids', async (t) => {

@@ -54,8 +54,8 @@ export interface Fixture {
   readonly db: TestDatabase;
   readonly knex: Knex;
   readonly store: PostgresEventStore;
-  /** An engine for one projection (not started); stopped at teardown. */
-  engine(projection?: Projection, options?: Partial<ProjectionEngineOptions>): ProjectionEngine;
+  /** An engine for one projection, or several (not started); stopped at teardown. */
+  engine(projection?: Projection | Projection[], options?: Partial<ProjectionEngineOptions>): ProjectionEngine;
   teardown(): Promise<void>;
 }
 
@@ -71,7 +71,8 @@ export async function fixture(): Promise<Fixture> {
     knex,
     store,
     engine(projection = countingProjection(), options = {}) {
-      const engine = new ProjectionEngine({ projections: [projection], store, knex, databaseUrl: db.url, batchSize: 100, pollIntervalMs: 100, maxBackoffMs: 400, ...options });
+      const projections = Array.isArray(projection) ? projection : [projection];
+      const engine = new ProjectionEngine({ projections, store, knex, databaseUrl: db.url, batchSize: 100, pollIntervalMs: 100, maxBackoffMs: 400, ...options });
       engines.push(engine);
       return engine;
     },
@@ -114,7 +115,7 @@ export async function allRows(knex: Knex, table = 'test_counts'): Promise<unknow
   return knex(table).select('*').orderBy('stream_id');
 }
 
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<boolean> {
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return true;

@@ -79,11 +79,13 @@ test('Prometheus: config loads the alert rules; every rule has an expression', (
   t.true(all.length >= 5);
   for (const rule of all) t.true(rule.alert.length > 0 && rule.expr.trim().length > 0);
   t.true(all.some((r) => r.expr.includes('vialog_projection_lag_seconds')));
+  t.true(all.some((r) => r.expr.includes('vialog_projection_failed')), 'a failed projection alerts');
+  t.true(all.some((r) => r.expr.includes('vialog_eventstore_horizon_age_seconds')), 'a stalled horizon alerts');
   t.true(all.some((r) => r.expr.includes('http_response_status_code=~"5..'))); // 5xx rate
 });
 
 test('Grafana dashboards parse and query only metrics Vialog exports', (t) => {
-  const exported = ['http_server_request_duration', 'vialog_events_appended_total', 'vialog_projection_lag_events', 'vialog_projection_lag_seconds', 'vialog_projection_events_applied', 'vialog_llm_calls_total', 'vialog_llm_duration', 'vialog_llm_tokens_total', 'vialog_rate_limit_rejections_total', 'vialog_event_loop_lag'];
+  const exported = ['http_server_request_duration', 'vialog_events_appended_total', 'vialog_projection_lag_events', 'vialog_projection_lag_seconds', 'vialog_projection_events_applied', 'vialog_projection_failed', 'vialog_eventstore_horizon_age_seconds', 'vialog_eventstore_events_waiting', 'vialog_llm_calls_total', 'vialog_llm_duration', 'vialog_llm_tokens_total', 'vialog_rate_limit_rejections_total', 'vialog_event_loop_lag'];
   const files = readdirSync('deploy/grafana/dashboards').filter((f) => f.endsWith('.json'));
   t.true(files.length >= 3);
   for (const file of files) {
