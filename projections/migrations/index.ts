@@ -11,6 +11,9 @@ import * as readerRole from './004_read_model_reader_role.ts';
 import * as hashChain from './005_event_hash_chain.ts';
 import * as personalDataKeys from './006_personal_data_keys.ts';
 import * as rebuildProgress from './007_rebuild_progress.ts';
+import * as eventHashV2 from './008_event_hash_v2.ts';
+import * as eventsImmutable from './009_events_immutable_by_privilege.ts';
+import * as auditDigests from './010_audit_digests.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +28,9 @@ const migrations: Record<string, Migration> = {
   '005_event_hash_chain': hashChain,
   '006_personal_data_keys': personalDataKeys,
   '007_rebuild_progress': rebuildProgress,
+  '008_event_hash_v2': eventHashV2,
+  '009_events_immutable_by_privilege': eventsImmutable,
+  '010_audit_digests': auditDigests,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
