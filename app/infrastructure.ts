@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../platform/config.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../platform/database/embedded.ts';
 import { createKnex } from '../platform/database/knex.ts';
+import { eventRewriteRisk, grantRuntimeRole } from '../platform/database/runtime-role.ts';
 import { openEventStore } from '../platform/eventstore/open.ts';
 import { tracedEventStore } from '../platform/eventstore/traced.ts';
 import type { EventStore } from '../platform/eventstore/port.ts';
@@ -33,11 +34,29 @@ export async function openDatabase(config: Config, logger: Logger): Promise<{ ur
   return { url: embedded.url, embedded };
 }
 
+/** Migrations run as the owner when DATABASE_MIGRATION_URL is set (and make the runtime login a member of vialog_runtime). */
+async function migrate(config: Config, knex: Knex, logger: Logger): Promise<string[]> {
+  if (!config.DATABASE_MIGRATION_URL) return migrateToLatest(knex);
+  const owner = createKnex({ url: config.DATABASE_MIGRATION_URL, poolMax: 2, applicationName: 'vialog-migrate' });
+  try {
+    const applied = await migrateToLatest(owner);
+    const login = await grantRuntimeRole(owner, knex);
+    logger.debug({ login }, 'migrations ran as the owner; the service runs as the runtime role');
+    return applied;
+  } finally {
+    await owner.destroy();
+  }
+}
+
 export async function openInfrastructure(config: Config, logger: Logger): Promise<Infrastructure> {
   const { url, embedded } = await openDatabase(config, logger);
   const knex = createKnex({ url, poolMax: config.DATABASE_POOL_MAX, applicationName: 'vialog' });
-  const appliedMigrations = await migrateToLatest(knex);
+  const appliedMigrations = await migrate(config, knex, logger);
   if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, 'migrations applied');
+  if (!config.EVENTSTORE_URL && config.NODE_ENV === 'production') {
+    const risk = await eventRewriteRisk(knex);
+    if (risk) logger.warn(`${risk}: it could rewrite events. Run it as a runtime role, migrations as the owner (DATABASE_MIGRATION_URL; docs/operations.md)`);
+  }
   const store = tracedEventStore(openEventStore({
     eventStoreUrl: config.EVENTSTORE_URL,
     databaseUrl: url,

@@ -16,6 +16,7 @@ import { ProjectionEngine } from '../projections/engine/index.ts';
 import { meter } from '../platform/telemetry.ts';
 import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import { projectionAdminRouter } from '../projections/admin-routes.ts';
+import { AuditDigester } from '../platform/audit/digester.ts';
 import { openInfrastructure, type Infrastructure } from './infrastructure.ts';
 import { allProjections, composeModules } from './modules.ts';
 
@@ -69,9 +70,21 @@ export async function startService(config: Config, logger: Logger, roles: Servic
     },
     [lagEvents, lagSeconds, applied],
   );
+  const auditDigester = new AuditDigester({
+    store,
+    knex,
+    keys: config.auditKeys,
+    logger,
+    databaseUrl: infrastructure.databaseUrl,
+    everyEvents: config.AUDIT_DIGEST_EVERY_EVENTS,
+    intervalSeconds: config.AUDIT_DIGEST_INTERVAL_SECONDS,
+  });
+  shutdown.register('audit digests', () => auditDigester.stop());
   if (roles.projector) {
     engine.start();
     shutdown.register('projections', () => engine.stop());
+    // Background work runs where the projections do: one scheduled signer across processes (a lock).
+    auditDigester.start();
   }
 
   let server: Server | undefined;
@@ -93,6 +106,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       store,
       openapi,
       logger,
+      auditDigester,
       rateLimit: rateLimiterFactory(backend),
       failureLimit: (options) => failureLimit(backend, options),
       waitForProjections: (names, position) => engine.waitForProjections(names, position, { timeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS }),

@@ -10,8 +10,7 @@
 // Roles are cluster-wide: several databases on one server (tests) may race to create it.
 import type { Knex } from 'knex';
 import { READER_ROLE } from '../../platform/database/owner-scope.ts';
-
-export const RUNTIME_ROLE = 'vialog_runtime';
+import { RUNTIME_ROLE } from '../../platform/database/runtime-role.ts';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`

@@ -4,7 +4,7 @@
 // DBA can delete them), which is why every digest also goes to the service's log. Append-only, as
 // the events are: the runtime role may read and add, never change or remove.
 import type { Knex } from 'knex';
-import { RUNTIME_ROLE } from './009_events_immutable_by_privilege.ts';
+import { RUNTIME_ROLE } from '../../platform/database/runtime-role.ts';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
