@@ -45,6 +45,9 @@ const contract: readonly [string, string][] = [
   ['get', '/api/v1/audit'],
   ['get', '/api/v1/audit/export'],
   ['get', '/api/v1/audit/verify'],
+  ['get', '/api/v1/audit/digest'],
+  ['get', '/api/v1/audit/keys'],
+  ['post', '/api/v1/audit/verify'],
   ['get', '/api/v1/admin/projections'],
   ['post', '/api/v1/admin/projections/{name}/rebuild'],
 ];
