@@ -40,7 +40,7 @@ test.before(async () => {
   for (let i = 0; i < 20; i++) last = await store.append(`sample-cli-${i}`, [newEvent('SampleRegistered', { i }), newEvent('SampleMoved', { to: `shelf-${i}` })], { expectedRevision: 'no_stream' });
   for (let tries = 0; tries < 400; tries++) {
     const head = await store.headPosition();
-    if (head && comparePositions(head, last!.position) >= 0) break;
+    if (head && comparePositions(head, last.position) >= 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   await store.close();
