@@ -2,6 +2,7 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { generateAuditKey } from '../../platform/audit/keys.ts';
 import { ConfigError, envSchema, loadConfig } from '../../platform/config.ts';
 
 const tempDataDir = () => mkdtempSync(path.join(tmpdir(), 'vialog-config-'));
@@ -29,6 +30,7 @@ test('production: missing secrets and database are fatal, all named at once', (t
   t.true(error.problems.some((p) => p.startsWith('JWT_KEYS')));
   t.true(error.problems.some((p) => p.startsWith('DATABASE_URL')));
   t.true(error.problems.some((p) => p.startsWith('PERSONAL_DATA_KEY')));
+  t.true(error.problems.some((p) => p.startsWith('AUDIT_SIGNING_KEY')));
 });
 
 test('PERSONAL_DATA_KEY must be 32 bytes; in development one is generated and kept', (t) => {
@@ -58,6 +60,31 @@ test('JWT_KEYS: short secrets and malformed pairs are refused', (t) => {
   t.throws(() => loadConfig({ JWT_KEYS: 'no-colon-here' }), { instanceOf: ConfigError, message: /kid:secret/ });
   const ok = loadConfig({ JWT_KEYS: `new:${'a'.repeat(40)},old:${'b'.repeat(40)}` });
   t.deepEqual(ok.jwtKeys.map((k) => k.kid), ['new', 'old']);
+});
+
+test('AUDIT_SIGNING_KEY: an Ed25519 seed with a key id; in development one is generated and kept', (t) => {
+  const dataDir = tempDataDir();
+  const first = loadConfig({ DATA_DIR: dataDir });
+  t.is(first.auditKeys.signing.kid, 'dev');
+  t.deepEqual(first.auditKeys.signing.publicKey.export({ format: 'jwk' }), loadConfig({ DATA_DIR: dataDir }).auditKeys.signing.publicKey.export({ format: 'jwk' }));
+  t.is(statSync(path.join(dataDir, 'secrets', 'audit-signing-dev')).mode & 0o777, 0o600);
+  const given = generateAuditKey('k2');
+  const config = loadConfig({ AUDIT_SIGNING_KEY: given.signingKey, DATA_DIR: tempDataDir() });
+  t.is(config.auditKeys.signing.kid, 'k2');
+  t.is(`k2:${config.auditKeys.signing.publicKey.export({ format: 'jwk' }).x}`, given.verifyKey);
+  for (const bad of ['k2', 'k2:short', `bad kid:${Buffer.alloc(32).toString('base64')}`]) {
+    t.throws(() => loadConfig({ AUDIT_SIGNING_KEY: bad, DATA_DIR: tempDataDir() }), { instanceOf: ConfigError, message: /AUDIT_SIGNING_KEY/ }, bad);
+  }
+});
+
+test('AUDIT_VERIFY_KEYS: retired public keys verify beside the signing key; ids are unique', (t) => {
+  const current = generateAuditKey('k3');
+  const retired = [generateAuditKey('k1').verifyKey, generateAuditKey('k2').verifyKey];
+  const config = loadConfig({ AUDIT_SIGNING_KEY: current.signingKey, AUDIT_VERIFY_KEYS: retired.join(','), DATA_DIR: tempDataDir() });
+  t.deepEqual(config.auditKeys.verify.map((k) => k.kid), ['k3', 'k1', 'k2']);
+  const reused = t.throws(() => loadConfig({ AUDIT_SIGNING_KEY: current.signingKey, AUDIT_VERIFY_KEYS: current.verifyKey, DATA_DIR: tempDataDir() }), { instanceOf: ConfigError });
+  t.regex(reused.message, /AUDIT_VERIFY_KEYS: key id k3 is used twice/);
+  t.throws(() => loadConfig({ AUDIT_VERIFY_KEYS: 'k1:nope', DATA_DIR: tempDataDir() }), { instanceOf: ConfigError, message: /AUDIT_VERIFY_KEYS/ });
 });
 
 test('README documents every environment variable', (t) => {
