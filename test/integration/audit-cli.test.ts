@@ -11,7 +11,7 @@ import pg from 'pg';
 import { generateAuditKey } from '../../platform/audit/keys.ts';
 import { createKnex } from '../../platform/database/knex.ts';
 import { openPostgresEventStore } from '../../platform/eventstore/postgres.ts';
-import { comparePositions } from '../../platform/eventstore/port.ts';
+import { comparePositions, type AppendResult } from '../../platform/eventstore/port.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { newEvent } from './eventstore-contract.ts';
@@ -36,11 +36,11 @@ test.before(async () => {
   await migrateToLatest(knex);
   await knex.destroy();
   const store = openPostgresEventStore({ url: db.url });
-  let last;
+  let last: AppendResult | undefined;
   for (let i = 0; i < 20; i++) last = await store.append(`sample-cli-${i}`, [newEvent('SampleRegistered', { i }), newEvent('SampleMoved', { to: `shelf-${i}` })], { expectedRevision: 'no_stream' });
   for (let tries = 0; tries < 400; tries++) {
     const head = await store.headPosition();
-    if (head && comparePositions(head, last.position) >= 0) break;
+    if (head && last && comparePositions(head, last.position) >= 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   await store.close();

@@ -52,7 +52,7 @@ test.before(async () => {
     await knex.migrate.latest({ migrationSource: migrationsUpTo('007_rebuild_progress') });
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    let previous = Buffer.alloc(0);
+    let previous: Buffer = Buffer.alloc(0);
     for (const [revision, type] of ['UserRegistered', 'UserRenamed', 'UserPromoted'].entries()) {
       const e = newEvent(type, { revision, name: 'Zoë' });
       const { rows } = await client.query<{ hash: Buffer }>(V1_APPEND, [v1, revision, e.metadata.eventId, type, previous, JSON.stringify(e.data), JSON.stringify(e.metadata)]);
