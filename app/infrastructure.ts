@@ -34,7 +34,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<{ ur
   return { url: embedded.url, embedded };
 }
 
-/** Migrations run as the owner when DATABASE_MIGRATION_URL is set (and make the runtime login a member of vialog_runtime). */
+/** As the owner when DATABASE_MIGRATION_URL is set, which then makes the runtime login a member of vialog_runtime. */
 async function migrate(config: Config, knex: Knex, logger: Logger): Promise<string[]> {
   if (!config.DATABASE_MIGRATION_URL) return migrateToLatest(knex);
   const owner = createKnex({ url: config.DATABASE_MIGRATION_URL, poolMax: 2, applicationName: 'vialog-migrate' });
@@ -55,7 +55,8 @@ export async function openInfrastructure(config: Config, logger: Logger): Promis
   if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, 'migrations applied');
   if (!config.EVENTSTORE_URL && config.NODE_ENV === 'production') {
     const risk = await eventRewriteRisk(knex);
-    if (risk) logger.warn(`${risk}: it could rewrite events. Run it as a runtime role, migrations as the owner (DATABASE_MIGRATION_URL; docs/operations.md)`);
+    const fix = 'run the service as a runtime role, migrations as the owner (docs/operations.md)';
+    if (risk) logger.warn(`${risk}: it could rewrite events; ${fix}`);
   }
   const store = tracedEventStore(openEventStore({
     eventStoreUrl: config.EVENTSTORE_URL,

@@ -46,10 +46,13 @@ const dialog = read<{ ours: { requestsPerSecond: number }; overheadP50: number }
 if (dialog) add('dialog: overhead per message p50', `${fmt(dialog.overheadP50, 1)} ms`, `${fmt(dialog.ours.requestsPerSecond)} msg/s`, undefined, '< 10 ms', dialog.overheadP50 < 10);
 const rebuild = read<{ events: number; seconds: number; eventsPerSecond: number; peakRssMb: number; projections: number }>('rebuild.json');
 if (rebuild) add('rebuild --all: every read model', `${fmt(rebuild.eventsPerSecond)} events/s, ${fmt(rebuild.seconds, 1)} s, RSS ${fmt(rebuild.peakRssMb)} MB`, `${fmt(rebuild.events)} events, ${rebuild.projections} read models`, rebuild.eventsPerSecond / 50_000, '≥ 50,000/s, < 60 s', rebuild.eventsPerSecond >= 50_000 && rebuild.seconds < 60);
-const verify = read<{ events: number; rows: { figure: string; seconds: number; eventsPerSecond: number }[]; ratio: number; pass: boolean }>('verify.json');
+type VerifyRow = { figure: string; seconds: number; eventsPerSecond: number };
+const verify = read<{ events: number; rows: VerifyRow[]; ratio: number; pass: boolean }>('verify.json');
 if (verify) {
   const v = verify.rows.at(-1)!;
-  add('verify: an audit digest against the log', `${fmt(v.seconds, 1)} s, ${fmt(v.eventsPerSecond)} events/s`, `${fmt(verify.events)} events; read floor ${fmt(verify.rows[0]!.seconds, 1)} s`, verify.ratio, '< 30 s per 1,000,000', verify.pass);
+  const value = `${fmt(v.seconds, 1)} s, ${fmt(v.eventsPerSecond)} events/s`;
+  const baseline = `${fmt(verify.events)} events; read floor ${fmt(verify.rows[0]!.seconds, 1)} s`;
+  add('verify: an audit digest against the log', value, baseline, verify.ratio, '< 30 s per 1,000,000', verify.pass);
 }
 const otel = read<{ on: { requestsPerSecond: number }; off: { requestsPerSecond: number }; overhead: number }>('otel.json');
 if (otel) add('otel: overhead (create sample)', `${fmt(otel.overhead * 100, 1)} %`, `off ${fmt(otel.off.requestsPerSecond)} / on ${fmt(otel.on.requestsPerSecond)}`, undefined, '≤ 15 %', otel.overhead <= 0.15);

@@ -5,7 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseSigningKey, parseVerifyKeys, signingKeyFromSeed, type AuditKeyRing, type AuditSigningKey } from './audit/keys.ts';
+import { parseSigningKey, parseVerifyKeys, signingKeyFromSeed } from './audit/keys.ts';
+import type { AuditKeyRing, AuditSigningKey } from './audit/keys.ts';
 
 const optionalUrl = (protocols: readonly string[]) =>
   z
@@ -154,17 +155,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } else if (e.NODE_ENV === 'production') problems.push('PERSONAL_DATA_KEY: required in production (32 random bytes, base64)');
   let auditSigningKey: AuditSigningKey | undefined;
   if (e.AUDIT_SIGNING_KEY) auditSigningKey = parseSigningKey(e.AUDIT_SIGNING_KEY, problems);
-  else if (e.NODE_ENV === 'production') problems.push('AUDIT_SIGNING_KEY: required in production (make one with `npm run vialog -- audit keygen`)');
-  const retiredAuditKeys = parseVerifyKeys(e.AUDIT_VERIFY_KEYS, e.AUDIT_SIGNING_KEY ? auditSigningKey?.kid : 'dev', problems);
+  else if (e.NODE_ENV === 'production') problems.push('AUDIT_SIGNING_KEY: required in production (see `audit keygen`)');
+  const signingKid = e.AUDIT_SIGNING_KEY ? auditSigningKey?.kid : 'dev';
+  const retiredAuditKeys = parseVerifyKeys(e.AUDIT_VERIFY_KEYS, signingKid, problems);
   if (e.NODE_ENV === 'production' && !e.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded PostgreSQL is for development)');
-  if (e.DATABASE_MIGRATION_URL && !e.DATABASE_URL) problems.push('DATABASE_MIGRATION_URL: needs DATABASE_URL (the runtime role) beside it');
+  if (e.DATABASE_MIGRATION_URL && !e.DATABASE_URL) {
+    problems.push('DATABASE_MIGRATION_URL: needs DATABASE_URL (the runtime role) beside it');
+  }
   if ((e.ADMIN_USERNAME === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_USERNAME and ADMIN_PASSWORD: set both or neither');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   if (jwtKeys.length === 0) jwtKeys = [{ kid: 'dev', secret: developmentSecret(dataDir, 'jwt-dev') }];
   personalDataKey ??= createHash('sha256').update(developmentSecret(dataDir, 'personal-data-dev')).digest();
-  auditSigningKey ??= signingKeyFromSeed('dev', createHash('sha256').update(developmentSecret(dataDir, 'audit-signing-dev')).digest());
+  const devSeed = () => createHash('sha256').update(developmentSecret(dataDir, 'audit-signing-dev')).digest();
+  auditSigningKey ??= signingKeyFromSeed('dev', devSeed());
   const auditKeys: AuditKeyRing = { signing: auditSigningKey, verify: [auditSigningKey, ...retiredAuditKeys] };
   return { ...e, dataDir, jwtKeys, personalDataKey, auditKeys };
 }

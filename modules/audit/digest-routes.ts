@@ -9,7 +9,7 @@ import type { AuditDigester } from '../../platform/audit/digester.ts';
 import { jwkSet, type AuditKeyRing } from '../../platform/audit/keys.ts';
 import { problemKinds, verifyLog } from '../../platform/audit/verify-log.ts';
 import type { EventStore } from '../../platform/eventstore/port.ts';
-import { problemResponse, type OpenApiRegistry } from '../../platform/http/openapi.ts';
+import { jsonContent, problemResponse, type OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
 import { requireAuth } from '../../platform/http/require-auth.ts';
 import { createRouter, type AppContext, type AppRouter } from '../../platform/http/state.ts';
@@ -29,7 +29,14 @@ const requireAdmin = (ctx: AppContext) => {
   return auth;
 };
 
-const jwkSchema = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), alg: z.literal('EdDSA'), use: z.literal('sig') });
+const jwkSchema = z.object({
+  kty: z.literal('OKP'),
+  crv: z.literal('Ed25519'),
+  x: z.string(),
+  kid: z.string(),
+  alg: z.literal('EdDSA'),
+  use: z.literal('sig'),
+});
 const keySetSchema = z.object({ keys: z.array(jwkSchema) }).meta({ id: 'AuditKeySet' });
 const verifyBody = z.strictObject({ digest: auditDigestSchema });
 const problemSchema = z.object({
@@ -39,7 +46,12 @@ const problemSchema = z.object({
   detail: z.string(),
 });
 const verificationSchema = z
-  .object({ ok: z.boolean(), checkedEvents: z.number().int(), firstBrokenPosition: z.string().nullable(), problems: z.array(problemSchema) })
+  .object({
+    ok: z.boolean(),
+    checkedEvents: z.number().int(),
+    firstBrokenPosition: z.string().nullable(),
+    problems: z.array(problemSchema),
+  })
   .meta({ id: 'AuditLogVerification' });
 
 export function digestRouter(options: DigestRoutesOptions): AppRouter {
@@ -54,7 +66,10 @@ export function digestRouter(options: DigestRoutesOptions): AppRouter {
     description:
       'Ed25519 over position, event count and head (a hash over every event in the order subscribers read them). ' +
       'Keep it outside the service: `POST /api/v1/audit/verify` later shows whether the log still reproduces it.',
-    responses: { '200': { description: 'The digest', content: { 'application/json': { schema: auditDigestSchema } } }, '403': forbidden },
+    responses: {
+      '200': { description: 'The digest', ...jsonContent(auditDigestSchema) },
+      '403': forbidden,
+    },
   });
   router.get('/digest', async (ctx) => {
     requireAdmin(ctx);
@@ -64,8 +79,12 @@ export function digestRouter(options: DigestRoutesOptions): AppRouter {
   openapi.add('get', '/api/v1/audit/keys', {
     tags,
     summary: 'The public keys that sign audit digests, as a JWK set (any signed-in caller)',
-    description: 'The signing key first, then retired keys whose digests still verify. The CLI prints the same: `npm run vialog -- audit keys`.',
-    responses: { '200': { description: 'JWK set (RFC 7517, Ed25519 keys as in RFC 8037)', content: { 'application/json': { schema: keySetSchema } } } },
+    description:
+      'The signing key first, then retired keys whose digests still verify. ' +
+      'The CLI prints the same: `npm run vialog -- audit keys`.',
+    responses: {
+      '200': { description: 'JWK set (RFC 7517, Ed25519 keys as in RFC 8037)', ...jsonContent(keySetSchema) },
+    },
   });
   router.get('/keys', (ctx) => {
     requireAuth(ctx);
@@ -78,16 +97,24 @@ export function digestRouter(options: DigestRoutesOptions): AppRouter {
     tags,
     summary: 'Check a digest against the event log itself (admin)',
     description:
-      'Checks the signature, then recomputes the head from the events (never a read model) up to the digest position. ' +
-      'Problems by kind: `bad_signature`, `modified`, `missing`, `inserted`, `reordered`, `emptied`, with position and stream where known. ' +
+      'Checks the signature, then recomputes the head from the events (never a read model) ' +
+      'up to the digest position. ' +
+      'Problems by kind: `bad_signature`, `modified`, `missing`, `inserted`, `reordered`, `emptied`, ' +
+      'with position and stream where known. ' +
       'One verification runs at a time; another meanwhile is 429 `rate_limited`.',
     requestBody: { content: { 'application/json': { schema: verifyBody } } },
-    responses: { '200': { description: 'The result (`ok: false` lists the problems)', content: { 'application/json': { schema: verificationSchema } } }, '403': forbidden },
+    responses: {
+      '200': { description: 'The result (`ok: false` lists the problems)', ...jsonContent(verificationSchema) },
+      '403': forbidden,
+    },
   });
   router.post('/verify', async (ctx) => {
     requireAdmin(ctx);
     const { digest } = parseBody(ctx, verifyBody);
-    if (verifying) throw new HttpProblem(429, 'rate_limited', 'A verification is running; try again when it is done.', { headers: { 'Retry-After': '10' } });
+    if (verifying) {
+      const detail = 'A verification is running; try again when it is done.';
+      throw new HttpProblem(429, 'rate_limited', detail, { headers: { 'Retry-After': '10' } });
+    }
     verifying = true;
     try {
       ctx.body = await verifyLog(store, digest, auditKeys.verify, { checkpoints: await storedDigests(knex) });

@@ -47,11 +47,14 @@ class Findings {
   }
 }
 
-const SELECT_EVENTS = `SELECT stream_id, revision, type, schema_version, data::text AS data_text, metadata::text AS metadata_text,
-  encode(hash, 'hex') AS hash, hash_version, transaction_id::text AS commit, position::text AS prepare FROM events`;
+const SELECT_EVENTS = `SELECT stream_id, revision, type, schema_version, data::text AS data_text,
+  metadata::text AS metadata_text, encode(hash, 'hex') AS hash, hash_version,
+  transaction_id::text AS commit, position::text AS prepare FROM events`;
 
 /** Walks events in (stream, revision) order and checks each against its stored predecessor. */
-function checkRows(rows: readonly EventRow[], state: { stream: string | undefined; links: StreamLinks }, findings: Findings): void {
+type ChainState = { stream: string | undefined; links: StreamLinks };
+
+function checkRows(rows: readonly EventRow[], state: ChainState, findings: Findings): void {
   for (const row of rows) {
     if (row.stream_id !== state.stream) {
       state.stream = row.stream_id;

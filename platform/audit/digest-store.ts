@@ -11,18 +11,18 @@ export type DigestTrigger = (typeof digestTriggers)[number];
 
 export async function saveDigest(knex: Knex, digest: AuditDigest, trigger: DigestTrigger): Promise<void> {
   const position = parsePosition(digest.position);
-  await knex.raw('INSERT INTO audit_digests (position_commit, position_prepare, event_count, trigger, digest) VALUES (?, ?, ?, ?, ?::jsonb)', [
-    position.commit.toString(),
-    position.prepare.toString(),
-    digest.eventCount,
-    trigger,
-    JSON.stringify(digest),
-  ]);
+  await knex.raw(
+    `INSERT INTO audit_digests (position_commit, position_prepare, event_count, trigger, digest)
+     VALUES (?, ?, ?, ?, ?::jsonb)`,
+    [position.commit.toString(), position.prepare.toString(), digest.eventCount, trigger, JSON.stringify(digest)],
+  );
 }
 
 /** Every stored digest that is well-formed, oldest position first (signatures not checked here). */
 export async function storedDigests(knex: Knex): Promise<AuditDigest[]> {
-  const { rows } = await knex.raw<{ rows: { digest: unknown }[] }>('SELECT digest FROM audit_digests ORDER BY position_commit, position_prepare, id');
+  const { rows } = await knex.raw<{ rows: { digest: unknown }[] }>(
+    'SELECT digest FROM audit_digests ORDER BY position_commit, position_prepare, id',
+  );
   return rows.flatMap((row) => {
     const parsed = auditDigestSchema.safeParse(row.digest);
     return parsed.success ? [parsed.data] : [];
@@ -31,7 +31,9 @@ export async function storedDigests(knex: Knex): Promise<AuditDigest[]> {
 
 /** The newest stored digest whose signature holds under one of `keys`. */
 export async function latestValidDigest(knex: Knex, keys: readonly AuditVerifyKey[]): Promise<AuditDigest | undefined> {
-  const { rows } = await knex.raw<{ rows: { digest: unknown }[] }>('SELECT digest FROM audit_digests ORDER BY position_commit DESC, position_prepare DESC, id DESC LIMIT 1000');
+  const { rows } = await knex.raw<{ rows: { digest: unknown }[] }>(
+    'SELECT digest FROM audit_digests ORDER BY position_commit DESC, position_prepare DESC, id DESC LIMIT 1000',
+  );
   for (const row of rows) {
     const parsed = auditDigestSchema.safeParse(row.digest);
     if (parsed.success && digestSignatureProblem(parsed.data, keys) === undefined) return parsed.data;

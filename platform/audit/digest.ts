@@ -27,7 +27,15 @@ export type AuditDigest = z.infer<typeof auditDigestSchema>;
 
 /** The bytes signed: a fixed text form of every field but the signature. */
 export function digestMessage(d: Omit<AuditDigest, 'signature'>): Buffer {
-  const lines = ['vialog-audit-digest/1', `position ${d.position}`, `eventCount ${d.eventCount}`, `head ${d.head}`, `signedAt ${d.signedAt}`, `keyId ${d.keyId}`, `algorithm ${d.algorithm}`];
+  const lines = [
+    'vialog-audit-digest/1',
+    `position ${d.position}`,
+    `eventCount ${d.eventCount}`,
+    `head ${d.head}`,
+    `signedAt ${d.signedAt}`,
+    `keyId ${d.keyId}`,
+    `algorithm ${d.algorithm}`,
+  ];
   return Buffer.from(`${lines.join('\n')}\n`, 'utf8');
 }
 
@@ -54,5 +62,6 @@ export function digestSignatureProblem(digest: AuditDigest, keys: readonly Audit
 
 /** The log state a (verified) digest states. */
 export function digestState(digest: AuditDigest): LogState {
-  return { position: parsePosition(digest.position), eventCount: digest.eventCount, head: Buffer.from(digest.head, 'hex') };
+  const { eventCount } = digest;
+  return { position: parsePosition(digest.position), eventCount, head: Buffer.from(digest.head, 'hex') };
 }

@@ -28,13 +28,15 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export function signingKeyFromSeed(kid: string, seed: Buffer): AuditSigningKey {
   if (seed.length !== 32) throw new Error('an Ed25519 seed is 32 bytes');
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const der = Buffer.concat([PKCS8_PREFIX, seed]);
+  const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
   return { kid, privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 export function verifyKeyFromRaw(kid: string, raw: Buffer): AuditVerifyKey {
   if (raw.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
-  return { kid, publicKey: createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }) };
+  const der = Buffer.concat([SPKI_PREFIX, raw]);
+  return { kid, publicKey: createPublicKey({ key: der, format: 'der', type: 'spki' }) };
 }
 
 /** `kid:<base64 or base64url>` → its parts; undefined when it is not of that form. */
@@ -51,12 +53,18 @@ function splitPair(text: string): { kid: string; bytes: Buffer } | undefined {
 export function parseSigningKey(text: string, problems: string[]): AuditSigningKey | undefined {
   const pair = splitPair(text);
   if (pair?.bytes.length === 32) return signingKeyFromSeed(pair.kid, pair.bytes);
-  problems.push('AUDIT_SIGNING_KEY: must be kid:<32-byte Ed25519 seed, base64> (make one with `npm run vialog -- audit keygen`)');
+  problems.push(
+    'AUDIT_SIGNING_KEY: must be kid:<32-byte Ed25519 seed, base64> (make one with `npm run vialog -- audit keygen`)',
+  );
   return undefined;
 }
 
 /** Parses AUDIT_VERIFY_KEYS (the retired keys); problems are pushed to `problems`. */
-export function parseVerifyKeys(text: string | undefined, signingKid: string | undefined, problems: string[]): AuditVerifyKey[] {
+export function parseVerifyKeys(
+  text: string | undefined,
+  signingKid: string | undefined,
+  problems: string[],
+): AuditVerifyKey[] {
   const retired: AuditVerifyKey[] = [];
   for (const item of (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const parsed = splitPair(item);
@@ -65,7 +73,7 @@ export function parseVerifyKeys(text: string | undefined, signingKid: string | u
       return [];
     }
     if (parsed.kid === signingKid || retired.some((k) => k.kid === parsed.kid)) {
-      problems.push(`AUDIT_VERIFY_KEYS: key id ${parsed.kid} is used twice (key ids must be unique across the signing and retired keys)`);
+      problems.push(`AUDIT_VERIFY_KEYS: key id ${parsed.kid} is used twice (ids are unique across all audit keys)`);
       return [];
     }
     retired.push(verifyKeyFromRaw(parsed.kid, parsed.bytes));
@@ -92,7 +100,10 @@ export interface Jwk {
 /** The public keys as a JWK set, the signing key first. */
 export function jwkSet(keys: readonly AuditVerifyKey[]): { keys: Jwk[] } {
   return {
-    keys: keys.map((k) => ({ kty: 'OKP', crv: 'Ed25519', x: rawPublicKey(k.publicKey).toString('base64url'), kid: k.kid, alg: 'EdDSA', use: 'sig' })),
+    keys: keys.map((k) => {
+      const x = rawPublicKey(k.publicKey).toString('base64url');
+      return { kty: 'OKP', crv: 'Ed25519', x, kid: k.kid, alg: 'EdDSA', use: 'sig' };
+    }),
   };
 }
 
@@ -102,7 +113,8 @@ export function keysFromJwkSet(value: unknown): AuditVerifyKey[] {
   if (!Array.isArray(keys)) throw new Error('not a JWK set: no "keys" array');
   return keys.map((k: unknown, i) => {
     const jwk = k as Partial<Jwk> | null;
-    if (jwk?.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string' || typeof jwk.kid !== 'string' || !KEY_ID.test(jwk.kid)) {
+    const ed25519 = jwk?.kty === 'OKP' && jwk.crv === 'Ed25519' && typeof jwk.x === 'string';
+    if (!ed25519 || typeof jwk.kid !== 'string' || !KEY_ID.test(jwk.kid)) {
       throw new Error(`JWK set: key ${i} is not an Ed25519 key with a kid`);
     }
     return verifyKeyFromRaw(jwk.kid, Buffer.from(jwk.x, 'base64url'));
@@ -114,5 +126,8 @@ export function generateAuditKey(kid: string): { signingKey: string; verifyKey: 
   if (!KEY_ID.test(kid)) throw new Error('a key id is 1–64 of [A-Za-z0-9_.-]');
   const seed = randomBytes(32);
   const key = signingKeyFromSeed(kid, seed);
-  return { signingKey: `${kid}:${seed.toString('base64url')}`, verifyKey: `${kid}:${rawPublicKey(key.publicKey).toString('base64url')}` };
+  return {
+    signingKey: `${kid}:${seed.toString('base64url')}`,
+    verifyKey: `${kid}:${rawPublicKey(key.publicKey).toString('base64url')}`,
+  };
 }

@@ -30,7 +30,11 @@ export interface ScanOptions {
  * Pages of stored events after `after`, up to `upTo`, each page read while the one before is
  * handled.
  */
-export async function* storedPages(store: EventStore, after: Position, options: { upTo?: Position; pageSize?: number } = {}): AsyncGenerator<StoredEvent[]> {
+export async function* storedPages(
+  store: EventStore,
+  after: Position,
+  options: { upTo?: Position; pageSize?: number } = {},
+): AsyncGenerator<StoredEvent[]> {
   const pageSize = options.pageSize ?? PAGE_SIZE;
   const read = (from: Position) => store.readAllStored({ after: from, maxCount: pageSize });
   let next: Promise<StoredEvent[]> | undefined = read(after);

@@ -12,7 +12,8 @@
 // Stored digests (audit_digests) whose signatures hold serve as checkpoints: the first one the
 // log no longer reproduces bounds where an unlocated change happened.
 import { GENESIS, eventDigest, expectedChainHash, link, type HashedContent } from '../eventstore/hash-chain.ts';
-import { START, comparePositions, formatPosition, type EventStore, type Position, type StoredEvent } from '../eventstore/port.ts';
+import { START, comparePositions, formatPosition } from '../eventstore/port.ts';
+import type { EventStore, Position, StoredEvent } from '../eventstore/port.ts';
 import { digestSignatureProblem, digestState, type AuditDigest } from './digest.ts';
 import type { AuditVerifyKey } from './keys.ts';
 import { EMPTY_LOG, storedPages, type LogState } from './log-head.ts';
@@ -54,7 +55,7 @@ export class StreamLinks {
     let problem: string | undefined;
     if (event.hash === undefined) {
       // No hash is allowed only for events stored before chains existed, at the start of a stream.
-      if (this.#started || event.hashVersion >= 2) problem = 'its hash was removed after the stream\'s chain had started';
+      if (this.#started || event.hashVersion >= 2) problem = "its hash was removed after its stream's chain started";
     } else {
       const previous = this.#hash === undefined ? GENESIS : Buffer.from(this.#hash, 'hex');
       if (event.hashVersion < this.#version) problem = 'its hash follows an older formula than the event before it';
@@ -131,15 +132,20 @@ class LogWalk {
 
   #check(links: StreamLinks, event: StoredEvent, digest: Buffer): void {
     const problem = links.check(event, digest);
-    if (problem) this.#found.push({ kind: 'modified', position: event.position, streamId: event.streamId, detail: `Revision ${event.revision}: ${problem}.` });
+    if (!problem) return;
+    const { position, streamId } = event;
+    this.#found.push({ kind: 'modified', position, streamId, detail: `Revision ${event.revision}: ${problem}.` });
   }
 
   /** Compares the state with every checkpoint before `before` (all of them when undefined). */
   #passCheckpoints(before: Position | undefined): void {
-    for (let cp = this.#checkpoints[this.#nextCheckpoint]; cp && (!before || comparePositions(cp.position, before) < 0); cp = this.#checkpoints[++this.#nextCheckpoint]) {
+    for (;;) {
+      const cp = this.#checkpoints[this.#nextCheckpoint];
+      if (!cp || (before && comparePositions(cp.position, before) >= 0)) return;
       const holds = cp.eventCount === this.count && cp.head.equals(this.head);
       if (!holds) this.#firstBad ??= cp.position;
       else if (!this.#firstBad) this.#lastGood = cp.position;
+      this.#nextCheckpoint += 1;
     }
   }
 
@@ -155,11 +161,13 @@ class LogWalk {
         const { revision, position } = arrival.event;
         if (revision <= links.revision || seen.has(revision)) {
           this.#duplicates += 1;
-          this.#found.push({ kind: 'inserted', position, streamId, detail: `A second event with revision ${revision}.` });
+          const detail = `A second event with revision ${revision}.`;
+          this.#found.push({ kind: 'inserted', position, streamId, detail });
           continue;
         }
         if (revision < highest) {
-          this.#found.push({ kind: 'reordered', position, streamId, detail: `Revision ${revision} comes after revision ${highest} of the same stream in the log's order.` });
+          const detail = `Revision ${revision} comes after revision ${highest} of the same stream in the log's order.`;
+          this.#found.push({ kind: 'reordered', position, streamId, detail });
         }
         highest = Math.max(highest, revision);
         seen.add(revision);
@@ -173,16 +181,22 @@ class LogWalk {
           continue;
         }
         this.#missingRevisions += event.revision - expected;
-        const which = event.revision - expected === 1 ? `Revision ${expected} is` : `Revisions ${expected}–${event.revision - 1} are`;
-        this.#found.push({ kind: 'missing', position: event.position, streamId, detail: `${which} missing before this event.` });
+        const last = event.revision - 1;
+        const gap = last === expected ? `Revision ${expected} is` : `Revisions ${expected}–${last} are`;
+        const detail = `${gap} missing before this event.`;
+        this.#found.push({ kind: 'missing', position: event.position, streamId, detail });
         links.skip(event);
       }
     }
   }
 
   #where(): string {
-    const after = this.#lastGood ? `after ${formatPosition(this.#lastGood)} (the last stored digest the log still reproduces)` : 'anywhere from the first event';
-    const upTo = this.#firstBad ? ` and at or before ${formatPosition(this.#firstBad)} (the first stored digest it no longer reproduces)` : '';
+    const after = this.#lastGood
+      ? `after ${formatPosition(this.#lastGood)} (the last stored digest the log still reproduces)`
+      : 'anywhere from the first event';
+    const upTo = this.#firstBad
+      ? ` and at or before ${formatPosition(this.#firstBad)} (the first stored digest it no longer reproduces)`
+      : '';
     return `${after}${upTo}`;
   }
 
@@ -192,19 +206,23 @@ class LogWalk {
     const found = this.#found;
     const at = formatPosition(claimed.position);
     if (this.count === 0 && claimed.eventCount > 0) {
-      found.push({ kind: 'emptied', detail: `The log holds no events up to ${at}; the digest counts ${claimed.eventCount}.` });
+      const detail = `The log holds no events up to ${at}; the digest counts ${claimed.eventCount}.`;
+      found.push({ kind: 'emptied', detail });
     } else {
       // Deletions and insertions found in the streams explain part of the difference in count.
       const unexplained = claimed.eventCount - this.count - this.#missingRevisions + this.#duplicates;
       const counts = `the log holds ${this.count} events up to ${at}, the digest counts ${claimed.eventCount}`;
-      if (unexplained > 0) found.push({ kind: 'missing', detail: `${unexplained} event(s) missing (${counts}), ${this.#where()}.` });
-      if (unexplained < 0) found.push({ kind: 'inserted', detail: `${-unexplained} event(s) added (${counts}), ${this.#where()}.` });
+      const where = this.#where();
+      if (unexplained > 0) {
+        found.push({ kind: 'missing', detail: `${unexplained} event(s) missing (${counts}), ${where}.` });
+      } else if (unexplained < 0) {
+        found.push({ kind: 'inserted', detail: `${-unexplained} event(s) added (${counts}), ${where}.` });
+      }
     }
     if (found.length === 0 && !this.head.equals(claimed.head)) {
-      found.push({
-        kind: 'modified',
-        detail: `The events up to ${at} no longer reproduce the signed head, though their count matches: an event was changed and its hashes recomputed, or events of different streams swapped places, ${this.#where()}.`,
-      });
+      const why = 'an event was changed and its hashes recomputed, or events of different streams swapped places';
+      const detail = `The events up to ${at} no longer reproduce the signed head, though their count matches: ${why}, `;
+      found.push({ kind: 'modified', detail: `${detail}${this.#where()}.` });
     }
     return result(this.count, found);
   }
@@ -212,14 +230,17 @@ class LogWalk {
 
 function result(checkedEvents: number, found: readonly Found[]): LogVerification {
   let first: Position | undefined;
-  for (const f of found) if (f.position && (!first || comparePositions(f.position, first) < 0)) first = f.position;
+  for (const f of found) {
+    if (f.position && (!first || comparePositions(f.position, first) < 0)) first = f.position;
+  }
   const problems = found.map((f) => ({
     kind: f.kind,
     ...(f.position ? { position: formatPosition(f.position) } : {}),
     ...(f.streamId !== undefined ? { streamId: f.streamId } : {}),
     detail: f.detail,
   }));
-  return { ok: problems.length === 0, checkedEvents, firstBrokenPosition: first ? formatPosition(first) : null, problems };
+  const firstBrokenPosition = first ? formatPosition(first) : null;
+  return { ok: problems.length === 0, checkedEvents, firstBrokenPosition, problems };
 }
 
 export interface VerifyLogOptions {
@@ -231,9 +252,14 @@ export interface VerifyLogOptions {
 }
 
 /** Checks `digest`'s signature, then that the log itself still reproduces it. */
-export async function verifyLog(store: EventStore, digest: AuditDigest, keys: readonly AuditVerifyKey[], options: VerifyLogOptions = {}): Promise<LogVerification> {
+export async function verifyLog(
+  store: EventStore,
+  digest: AuditDigest,
+  keys: readonly AuditVerifyKey[],
+  options: VerifyLogOptions = {},
+): Promise<LogVerification> {
   const signature = digestSignatureProblem(digest, keys);
-  if (signature) return result(0, [{ kind: 'bad_signature', detail: `The digest is not one of ours: ${signature}.` }]);
+  if (signature) return result(0, [{ kind: 'bad_signature', detail: `Not a digest we signed: ${signature}.` }]);
   const claimed = digestState(digest);
   const checkpoints = (options.checkpoints ?? [])
     .filter((d) => digestSignatureProblem(d, keys) === undefined)
@@ -241,7 +267,8 @@ export async function verifyLog(store: EventStore, digest: AuditDigest, keys: re
     .filter((s) => comparePositions(s.position, claimed.position) <= 0)
     .sort((a, b) => comparePositions(a.position, b.position));
   const walk = new LogWalk(checkpoints);
-  const pages = storedPages(store, START, { upTo: claimed.position, ...(options.pageSize ? { pageSize: options.pageSize } : {}) });
+  const pageSize = options.pageSize ? { pageSize: options.pageSize } : {};
+  const pages = storedPages(store, START, { upTo: claimed.position, ...pageSize });
   for await (const page of pages) {
     for (const event of page) walk.add(event);
     options.onProgress?.(walk.count, claimed.eventCount);

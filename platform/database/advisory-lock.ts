@@ -17,13 +17,20 @@ export interface AdvisoryLock {
 
 /** Tries once; undefined when another session holds the lock. */
 export async function tryAdvisoryLock(databaseUrl: string, name: string): Promise<AdvisoryLock | undefined> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: `vialog-lock-${name}`.slice(0, 63), keepAlive: true });
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    application_name: `vialog-lock-${name}`.slice(0, 63),
+    keepAlive: true,
+  });
   const lost = new AbortController();
   client.on('error', () => lost.abort());
   client.on('end', () => lost.abort());
   await client.connect();
   try {
-    const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::int4, hashtext($2::text)) AS locked', [LOCK_NAMESPACE, name]);
+    const result = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1::int4, hashtext($2::text)) AS locked',
+      [LOCK_NAMESPACE, name],
+    );
     if (result.rows[0]?.locked !== true) {
       await client.end();
       return undefined;

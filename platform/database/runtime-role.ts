@@ -9,7 +9,10 @@ export const RUNTIME_ROLE = 'vialog_runtime';
 export async function grantRuntimeRole(owner: Knex, runtime: Knex): Promise<string> {
   const { rows } = await runtime.raw<{ rows: { name: string }[] }>('SELECT current_user AS name');
   const login = rows[0]!.name;
-  const member = await owner.raw<{ rows: { member: boolean }[] }>(`SELECT pg_has_role(?, '${RUNTIME_ROLE}', 'MEMBER') AS member`, [login]);
+  const member = await owner.raw<{ rows: { member: boolean }[] }>(
+    `SELECT pg_has_role(?, '${RUNTIME_ROLE}', 'MEMBER') AS member`,
+    [login],
+  );
   if (!member.rows[0]?.member) await owner.raw(`GRANT ${RUNTIME_ROLE} TO ??`, [login]);
   return login;
 }
@@ -21,7 +24,8 @@ export async function grantRuntimeRole(owner: Knex, runtime: Knex): Promise<stri
 export async function eventRewriteRisk(knex: Knex): Promise<string | undefined> {
   const { rows } = await knex.raw<{ rows: { superuser: boolean; owner: boolean | null }[] }>(
     `SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-            (SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = to_regclass('events')) AS owner`,
+            (SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c
+              WHERE c.oid = to_regclass('events')) AS owner`,
   );
   const row = rows[0];
   if (row?.superuser) return 'the service connects as a superuser';

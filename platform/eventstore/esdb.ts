@@ -159,7 +159,8 @@ export class EsdbEventStore implements EventStore {
   }
 
   async readAllStored(options: ReadStoredOptions): Promise<StoredEvent[]> {
-    return (await this.#readAllPage(options.after, options.maxCount, undefined, (resolved) => this.#toStored(resolved))).events;
+    const toStored = (resolved: ResolvedEvent) => this.#toStored(resolved);
+    return (await this.#readAllPage(options.after, options.maxCount, undefined, toStored)).events;
   }
 
   /** A page after `after` (exclusive), and how far the scan went (past filtered-out events). */
@@ -271,7 +272,8 @@ export class EsdbEventStore implements EventStore {
     let count = 0;
     let from: Position | undefined = after;
     while (count < this.#countLimit) {
-      const page: { events: RecordedEvent[]; scannedTo: Position | undefined } = await this.#readAllPage(from, Math.min(4096, this.#countLimit - count), undefined);
+      type Page = { events: RecordedEvent[]; scannedTo: Position | undefined };
+      const page: Page = await this.#readAllPage(from, Math.min(4096, this.#countLimit - count), undefined);
       count += page.events.length;
       if (page.events.length === 0 || !page.scannedTo) break;
       from = page.scannedTo;
@@ -287,7 +289,7 @@ export class EsdbEventStore implements EventStore {
     await this.client.dispose();
   }
 
-  /** The event as stored: data re-serialised exactly as JSON.stringify wrote it, the chain fields taken out of the metadata. */
+  /** The event as stored: the JSON text as JSON.stringify wrote it, the chain fields out of the metadata. */
   #toStored(resolved: ResolvedEvent): StoredEvent | undefined {
     const e = resolved.event;
     if (!e?.position || !e.isJson || isSystem(e.type, e.streamId)) return undefined;

@@ -40,17 +40,20 @@ export const GENESIS = Buffer.alloc(0);
 export function eventDigest(event: HashedContent): Buffer {
   const { streamId, type } = event;
   const content =
-    `vialog-event/2\n${Buffer.byteLength(streamId)}:${streamId}\n${event.revision}\n${Buffer.byteLength(type)}:${type}\n` +
+    `vialog-event/2\n${Buffer.byteLength(streamId)}:${streamId}\n${event.revision}\n` +
+    `${Buffer.byteLength(type)}:${type}\n` +
     `${event.schemaVersion}\n${event.dataText}\n${event.metadataText}`;
   return hash('sha256', content, 'buffer');
 }
 
-/** The input of one link (previous hash and a digest side by side), reused: verification makes millions. */
+/** One link's input (previous hash and digest side by side), reused: verification makes millions. */
 const linkInput = Buffer.alloc(64);
 
 /** sha256(previous || digest) for a previous hash of 0 or 32 bytes. */
 export function link(previous: Buffer, digest: Buffer): Buffer {
-  if (previous.length > 32 || digest.length !== 32) return createHash('sha256').update(previous).update(digest).digest();
+  if (previous.length > 32 || digest.length !== 32) {
+    return createHash('sha256').update(previous).update(digest).digest();
+  }
   previous.copy(linkInput, 0);
   digest.copy(linkInput, previous.length);
   return hash('sha256', linkInput.subarray(0, previous.length + 32), 'buffer');

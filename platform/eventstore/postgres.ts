@@ -116,9 +116,10 @@ SELECT (SELECT revision FROM current_revision) AS current_revision,
 // recursion: a concurrent writer that took revision $2 + 1 first makes this a unique violation.
 const APPEND_ONE_AFTER_KNOWN_HEAD_SQL = `
 INSERT INTO events (stream_id, revision, event_id, type, schema_version, data, metadata, hash, hash_version)
-SELECT $1, e.revision, $3::uuid, e.type, e.schema_version, e.data, e.metadata, sha256($8::bytea || sha256(${CONTENT_V2_SQL('e')})),
-       ${CURRENT_HASH_VERSION}
-FROM (SELECT $2::integer + 1 AS revision, $4::text AS type, $5::integer AS schema_version, $6::jsonb AS data, $7::jsonb AS metadata) e
+SELECT $1, e.revision, $3::uuid, e.type, e.schema_version, e.data, e.metadata,
+       sha256($8::bytea || sha256(${CONTENT_V2_SQL('e')})), ${CURRENT_HASH_VERSION}
+FROM (SELECT $2::integer + 1 AS revision, $4::text AS type, $5::integer AS schema_version,
+             $6::jsonb AS data, $7::jsonb AS metadata) e
 RETURNING revision AS last_revision, transaction_id::text AS transaction_id, position::text AS position, encode(hash, 'hex') AS hash`;
 
 // One statement, so the page and the scanned-up-to head come from the same snapshot.
@@ -155,13 +156,14 @@ const READ_BATCH_SQL = {
 
 // Events as stored, for tamper evidence: the same gap-safe order and horizon as readBatchSql,
 // data and metadata as jsonb text (what the chain hashes), nothing parsed or upcast.
-const STORED_COLUMNS = `transaction_id::text AS commit, position::text AS prepare, stream_id, revision, type, schema_version,
-  data::text AS data, metadata::text AS metadata, encode(hash, 'hex') AS hash, hash_version`;
+const STORED_COLUMNS = `transaction_id::text AS commit, position::text AS prepare, stream_id, revision, type,
+  schema_version, data::text AS data, metadata::text AS metadata, encode(hash, 'hex') AS hash, hash_version`;
+const STORED_VISIBLE = 'events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+const STORED_ORDER = 'ORDER BY events.transaction_id, events.position LIMIT $1';
 const READ_STORED_SQL = {
-  fromStart: `SELECT ${STORED_COLUMNS} FROM events WHERE events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-    ORDER BY events.transaction_id, events.position LIMIT $1`,
-  after: `SELECT ${STORED_COLUMNS} FROM events WHERE events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-    AND (events.transaction_id, events.position) > ($2::xid8, $3::bigint) ORDER BY events.transaction_id, events.position LIMIT $1`,
+  fromStart: `SELECT ${STORED_COLUMNS} FROM events WHERE ${STORED_VISIBLE} ${STORED_ORDER}`,
+  after: `SELECT ${STORED_COLUMNS} FROM events WHERE ${STORED_VISIBLE}
+    AND (events.transaction_id, events.position) > ($2::xid8, $3::bigint) ${STORED_ORDER}`,
 } as const;
 
 interface StoredRow {
@@ -485,12 +487,13 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAllStored(options: ReadStoredOptions): Promise<StoredEvent[]> {
-    if (!Number.isSafeInteger(options.maxCount) || options.maxCount < 1) throw new TypeError('maxCount must be a positive integer');
+    const { maxCount } = options;
+    if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new TypeError('maxCount must be a positive integer');
     const [commit, prepare] = positionParams(options.after);
     const result = await this.pool.query<StoredRow>(
       commit === null
-        ? { name: 'vialog_read_stored_from_start', text: READ_STORED_SQL.fromStart, values: [options.maxCount] }
-        : { name: 'vialog_read_stored_after', text: READ_STORED_SQL.after, values: [options.maxCount, commit, prepare] },
+        ? { name: 'vialog_read_stored_from_start', text: READ_STORED_SQL.fromStart, values: [maxCount] }
+        : { name: 'vialog_read_stored_after', text: READ_STORED_SQL.after, values: [maxCount, commit, prepare] },
     );
     return result.rows.map((row) => ({
       streamId: row.stream_id,

@@ -29,9 +29,11 @@ test.before(async () => {
     AUDIT_DIGEST_INTERVAL_SECONDS: '2',
   });
   api = svc.api;
-  adminToken = (await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } })).body.accessToken;
+  const login = { login: admin.username, password: admin.password };
+  adminToken = (await call(api, 'POST', '/auth/login', { body: login })).body.accessToken;
   alice = await newUser(api, 'alice');
-  await call(api, 'POST', '/samples', { token: alice.accessToken, body: { sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10) } });
+  const sample = { sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10) };
+  await call(api, 'POST', '/samples', { token: alice.accessToken, body: sample });
 });
 test.after.always(async () => {
   await svc?.stop();
@@ -57,19 +59,21 @@ test.serial('digests and verification are for administrators; the keys for any s
   t.is(asUser.status, 403);
 });
 
-test.serial('a digest checks offline with nothing but the published JWK set; retired keys are published too', async (t) => {
+test.serial('a digest checks offline with nothing but the published JWK set, retired keys included', async (t) => {
   const answer = await call(api, 'GET', '/audit/digest', { token: adminToken });
   t.is(answer.status, 200);
   const digest = answer.body;
   t.like(digest, { keyId: 'k2', algorithm: 'Ed25519' });
   t.regex(digest.position, /^\d+\/\d+$/);
   t.true(digest.eventCount >= 5);
-  const { keys } = (await call(api, 'GET', '/audit/keys', { token: adminToken })).body as { keys: { kid: string; kty: string; crv: string; x: string }[] };
+  type Jwk = { kid: string; kty: string; crv: string; x: string };
+  const { keys } = (await call(api, 'GET', '/audit/keys', { token: adminToken })).body as { keys: Jwk[] };
   t.deepEqual(keys.map((k) => k.kid), ['k2', 'k1']);
   t.is(keys[1]!.x, retiredPublic);
   const jwk = keys.find((k) => k.kid === digest.keyId)!;
   const { signature, ...unsigned } = digest;
-  t.true(verify(null, digestMessage(unsigned), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(signature, 'base64url')));
+  const publicKey = createPublicKey({ key: jwk, format: 'jwk' });
+  t.true(verify(null, digestMessage(unsigned), publicKey, Buffer.from(signature, 'base64url')));
 });
 
 test.serial('verify: ok for the log as it is; a digest signed with a retired key still verifies', async (t) => {
@@ -79,34 +83,41 @@ test.serial('verify: ok for the log as it is; a digest signed with a retired key
   t.deepEqual(answer.body, { ok: true, checkedEvents: digest.eventCount, firstBrokenPosition: null, problems: [] });
   // What the service signed with k1 before the rotation: the same statement, the old key.
   const [commit, prepare] = (digest.position as string).split('/').map(BigInt) as [bigint, bigint];
-  const old = signDigest({ position: { commit, prepare }, eventCount: digest.eventCount, head: Buffer.from(digest.head, 'hex') }, { signing: retired, verify: [retired] });
+  const state = { position: { commit, prepare }, eventCount: digest.eventCount, head: Buffer.from(digest.head, 'hex') };
+  const old = signDigest(state, { signing: retired, verify: [retired] });
   t.like((await call(api, 'POST', '/audit/verify', { token: adminToken, body: { digest: old } })).body, { ok: true });
   const stranger = signingKeyFromSeed('k3', randomBytes(32));
-  const foreign = signDigest({ position: { commit, prepare }, eventCount: digest.eventCount, head: Buffer.from(digest.head, 'hex') }, { signing: stranger, verify: [stranger] });
+  const foreign = signDigest(state, { signing: stranger, verify: [stranger] });
   const refused = (await call(api, 'POST', '/audit/verify', { token: adminToken, body: { digest: foreign } })).body;
   t.like(refused, { ok: false, checkedEvents: 0, problems: [{ kind: 'bad_signature' }] });
 });
 
 test.serial('verify refuses what is not a digest: 422 naming the fields, nothing checked', async (t) => {
   const digest = (await call(api, 'GET', '/audit/digest', { token: adminToken })).body;
-  const bad = await call(api, 'POST', '/audit/verify', { token: adminToken, body: { digest: { ...digest, head: 'nope', extra: 1 } } });
+  const verifying = (body: unknown) => call(api, 'POST', '/audit/verify', { token: adminToken, body });
+  const bad = await verifying({ digest: { ...digest, head: 'nope', extra: 1 } });
   t.is(bad.status, 422);
   t.deepEqual(bad.body.errors.map((e: { path: string }) => e.path).sort(), ['digest.extra', 'digest.head']);
-  t.is((await call(api, 'POST', '/audit/verify', { token: adminToken, body: {} })).status, 422);
-  t.is((await call(api, 'POST', '/audit/verify', { token: adminToken, body: { digest: { ...digest, position: '1/2/3' } } })).status, 422);
+  t.is((await verifying({})).status, 422);
+  t.is((await verifying({ digest: { ...digest, position: '1/2/3' } })).status, 422);
 });
 
-test.serial('the service signs digests on its own, by events and by time, into its log and the audit_digests table', async (t) => {
+test.serial('the service signs digests on its own, by events and by time, into its log and table', async (t) => {
   const client = new pg.Client({ connectionString: svc.db.url });
   await client.connect();
   try {
-    const triggers = async () => new Set((await client.query<{ trigger: string }>('SELECT DISTINCT trigger FROM audit_digests')).rows.map((r) => r.trigger));
+    const triggers = async () => {
+      const { rows } = await client.query<{ trigger: string }>('SELECT DISTINCT trigger FROM audit_digests');
+      return new Set(rows.map((r) => r.trigger));
+    };
     for (let i = 0; i < 3; i++) await newUser(api, 'busy'); // well over 5 events
     const seen = await eventually(triggers, (s) => s.has('events') && s.has('time'));
     t.true(seen.has('events'), 'signed after AUDIT_DIGEST_EVERY_EVENTS events');
     t.true(seen.has('time'), 'signed after AUDIT_DIGEST_INTERVAL_SECONDS');
-    const logged = svc.logLines.map((l) => JSON.parse(l) as { msg: string; auditDigest?: { signature: string } }).filter((l) => l.msg === 'audit digest signed');
-    const stored = (await client.query<{ digest: { signature: string } }>('SELECT digest FROM audit_digests')).rows.map((r) => r.digest.signature);
+    type Line = { msg: string; auditDigest?: { signature: string } };
+    const logged = svc.logLines.map((l) => JSON.parse(l) as Line).filter((l) => l.msg === 'audit digest signed');
+    const { rows } = await client.query<{ digest: { signature: string } }>('SELECT digest FROM audit_digests');
+    const stored = rows.map((r) => r.digest.signature);
     t.true(logged.length > 0);
     t.true(logged.every((l) => stored.includes(l.auditDigest!.signature)), 'every digest in the log is the one stored');
   } finally {
@@ -121,18 +132,20 @@ test.serial('verify finds an event a DBA edited after the digest was signed, at 
   let tampered: string;
   try {
     const target = await client.query<{ commit: string; position: string; stream_id: string }>(
-      `SELECT transaction_id::text AS commit, position::text AS position, stream_id FROM events WHERE type = 'SampleRegistered' AND data->>'ownerId' = $1`,
+      `SELECT transaction_id::text AS commit, position::text AS position, stream_id FROM events
+        WHERE type = 'SampleRegistered' AND data->>'ownerId' = $1`,
       [alice.id],
     );
     const row = target.rows[0]!;
     tampered = `${row.commit}/${row.position}`;
     await client.query('BEGIN');
     await client.query('ALTER TABLE events DISABLE TRIGGER USER');
-    await client.query(`UPDATE events SET data = jsonb_set(data, '{subjectId}', '"P999"') WHERE position = $1`, [row.position]);
+    await client.query(`UPDATE events SET data = data || '{"subjectId": "P999"}' WHERE position = $1`, [row.position]);
     await client.query('ALTER TABLE events ENABLE TRIGGER USER');
     await client.query('COMMIT');
     const answer = await call(api, 'POST', '/audit/verify', { token: adminToken, body: { digest } });
-    t.like(answer.body, { ok: false, firstBrokenPosition: tampered, problems: [{ kind: 'modified', position: tampered, streamId: row.stream_id }] });
+    const problems = [{ kind: 'modified', position: tampered, streamId: row.stream_id }];
+    t.like(answer.body, { ok: false, firstBrokenPosition: tampered, problems });
   } finally {
     await client.end();
   }

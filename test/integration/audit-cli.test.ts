@@ -21,8 +21,10 @@ const dir = mkdtempSync(path.join(tmpdir(), 'vialog-audit-cli-'));
 let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
 
-function run(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH, ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+type Run = { code: number | null; stdout: string; stderr: string };
+
+function run(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH, ...env, ...extra } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -37,14 +39,18 @@ test.before(async () => {
   await knex.destroy();
   const store = openPostgresEventStore({ url: db.url });
   let last: AppendResult | undefined;
-  for (let i = 0; i < 20; i++) last = await store.append(`sample-cli-${i}`, [newEvent('SampleRegistered', { i }), newEvent('SampleMoved', { to: `shelf-${i}` })], { expectedRevision: 'no_stream' });
+  for (let i = 0; i < 20; i++) {
+    const events = [newEvent('SampleRegistered', { i }), newEvent('SampleMoved', { to: `shelf-${i}` })];
+    last = await store.append(`sample-cli-${i}`, events, { expectedRevision: 'no_stream' });
+  }
   for (let tries = 0; tries < 400; tries++) {
     const head = await store.headPosition();
     if (head && last && comparePositions(head, last.position) >= 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   await store.close();
-  env = { DATABASE_URL: db.url, DATA_DIR: dir, LOG_LEVEL: 'silent', AUDIT_SIGNING_KEY: generateAuditKey('cli').signingKey };
+  const key = generateAuditKey('cli').signingKey;
+  env = { DATABASE_URL: db.url, DATA_DIR: dir, LOG_LEVEL: 'silent', AUDIT_SIGNING_KEY: key };
 });
 test.after.always(async () => {
   await db?.drop();
@@ -67,9 +73,11 @@ test.serial('audit digest, then audit verify: exit 0 and ok; with the published 
   const keys = await run(['audit', 'keys']);
   writeFileSync(path.join(dir, 'keys.json'), keys.stdout);
   // The auditor's own copy of the keys; the service's configuration plays no part (another signing key here).
-  const offline = await run(['audit', 'verify', '--digest', path.join(dir, 'd.json'), '--keys', path.join(dir, 'keys.json')], { AUDIT_SIGNING_KEY: generateAuditKey('other').signingKey });
+  const other = { AUDIT_SIGNING_KEY: generateAuditKey('other').signingKey };
+  const withKeys = ['--keys', path.join(dir, 'keys.json')];
+  const offline = await run(['audit', 'verify', '--digest', path.join(dir, 'd.json'), ...withKeys], other);
   t.is(offline.code, 0, offline.stderr);
-  const unknown = await run(['audit', 'verify', '--digest', path.join(dir, 'd.json')], { AUDIT_SIGNING_KEY: generateAuditKey('other').signingKey });
+  const unknown = await run(['audit', 'verify', '--digest', path.join(dir, 'd.json')], other);
   t.is(unknown.code, 1);
   t.like(JSON.parse(unknown.stdout), { ok: false, problems: [{ kind: 'bad_signature' }] });
 });
@@ -79,7 +87,10 @@ test.serial('audit verify after an edit in the database: exit 1, the problem on 
   writeFileSync(path.join(dir, 'before.json'), signed.stdout);
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
-  const { rows } = await client.query<{ at: string }>("SELECT transaction_id::text || '/' || position::text AS at FROM events WHERE stream_id = 'sample-cli-7' AND revision = 1");
+  const { rows } = await client.query<{ at: string }>(
+    `SELECT transaction_id::text || '/' || position::text AS at FROM events
+      WHERE stream_id = 'sample-cli-7' AND revision = 1`,
+  );
   await client.query('BEGIN');
   await client.query('SET LOCAL session_replication_role = replica');
   await client.query(`UPDATE events SET data = '{"to": "nowhere"}' WHERE stream_id = 'sample-cli-7' AND revision = 1`);
@@ -87,11 +98,12 @@ test.serial('audit verify after an edit in the database: exit 1, the problem on 
   await client.end();
   const checked = await run(['audit', 'verify', '--digest', path.join(dir, 'before.json')]);
   t.is(checked.code, 1);
-  t.like(JSON.parse(checked.stdout), { ok: false, firstBrokenPosition: rows[0]!.at, problems: [{ kind: 'modified', streamId: 'sample-cli-7' }] });
+  const problems = [{ kind: 'modified', streamId: 'sample-cli-7' }];
+  t.like(JSON.parse(checked.stdout), { ok: false, firstBrokenPosition: rows[0]!.at, problems });
   t.regex(checked.stderr, new RegExp(`modified at ${rows[0]!.at} in sample-cli-7`));
 });
 
-test.serial('audit verify without a digest file, or with one that is not a digest: exit 2, nothing checked', async (t) => {
+test.serial('audit verify without a digest file, or with one that is not a digest: exit 2', async (t) => {
   t.is((await run(['audit', 'verify'])).code, 2);
   writeFileSync(path.join(dir, 'not.json'), '{"position": "1/1"}');
   const bad = await run(['audit', 'verify', '--digest', path.join(dir, 'not.json')]);

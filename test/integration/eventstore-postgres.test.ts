@@ -163,16 +163,21 @@ test.serial('bad metadata is refused before anything is written', async (t) => {
 
 /** Recomputes a stream's chain from the stored rows (as verify does) and compares it with the stored hashes. */
 async function chainHolds(streamId: string): Promise<{ rows: number; broken: number[] }> {
-  const rows = await store.pool.query<{ revision: number; type: string; schema_version: number; data: string; metadata: string; hash: string; hash_version: number }>(
-    `SELECT revision, type, schema_version, data::text AS data, metadata::text AS metadata, encode(hash, 'hex') AS hash, hash_version
+  type Row = { revision: number; type: string; schema_version: number; data: string; metadata: string; hash: string };
+  type Versioned = Row & { version: number };
+  const rows = await store.pool.query<Versioned>(
+    `SELECT revision, type, schema_version, data::text AS data, metadata::text AS metadata, encode(hash, 'hex') AS hash,
+            hash_version AS version
        FROM events WHERE stream_id = $1 ORDER BY revision`,
     [streamId],
   );
   const links = new StreamLinks();
   const broken: number[] = [];
   for (const row of rows.rows) {
-    const event = { streamId, revision: row.revision, type: row.type, schemaVersion: row.schema_version, dataText: row.data, metadataText: row.metadata, hash: row.hash, hashVersion: row.hash_version };
-    if (row.hash_version !== 2 || links.check(event, eventDigest(event))) broken.push(row.revision);
+    const { revision, type, hash } = row;
+    const stored = { dataText: row.data, metadataText: row.metadata, hash, hashVersion: row.version };
+    const event = { streamId, revision, type, schemaVersion: row.schema_version, ...stored };
+    if (row.version !== 2 || links.check(event, eventDigest(event))) broken.push(row.revision);
   }
   return { rows: rows.rowCount ?? 0, broken };
 }

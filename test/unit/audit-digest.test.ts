@@ -7,7 +7,19 @@ import { digestMessage, digestSignatureProblem, signDigest } from '../../platfor
 import { generateAuditKey, jwkSet, keysFromJwkSet, signingKeyFromSeed } from '../../platform/audit/keys.ts';
 import { chainHashV1, eventDigest, link, type HashedContent } from '../../platform/eventstore/hash-chain.ts';
 
-const event: HashedContent = { streamId: 'sample-1', revision: 3, type: 'SampleMoved', schemaVersion: 1, dataText: '{"to": "bench"}', metadataText: '{"eventId": "x"}' };
+const event: HashedContent = {
+  streamId: 'sample-1',
+  revision: 3,
+  type: 'SampleMoved',
+  schemaVersion: 1,
+  dataText: '{"to": "bench"}',
+  metadataText: '{"eventId": "x"}',
+};
+const sha256 = (...parts: (string | Buffer)[]) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest();
+const ring = (kid: string) => {
+  const key = signingKeyFromSeed(kid, randomBytes(32));
+  return { signing: key, verify: [key] };
+};
 
 test('the event digest changes with every field it covers', (t) => {
   const base = eventDigest(event).toString('hex');
@@ -34,30 +46,31 @@ test('stream and type are length-prefixed: text moved from one into the other ch
 
 test('the version 2 content is exactly the documented bytes', (t) => {
   const text = `vialog-event/2\n8:sample-1\n3\n11:SampleMoved\n1\n{"to": "bench"}\n{"eventId": "x"}`;
-  t.true(eventDigest(event).equals(createHash('sha256').update(text, 'utf8').digest()));
+  t.true(eventDigest(event).equals(sha256(text)));
   const multibyte = { ...event, streamId: 'probe-Zoë' };
-  t.true(eventDigest(multibyte).equals(createHash('sha256').update(text.replace('8:sample-1', '10:probe-Zoë'), 'utf8').digest()));
+  t.true(eventDigest(multibyte).equals(sha256(text.replace('8:sample-1', '10:probe-Zoë'))));
 });
 
 test('a link is sha256(previous || digest), for the first link and later ones', (t) => {
   const digest = randomBytes(32);
   const previous = randomBytes(32);
-  t.true(link(Buffer.alloc(0), digest).equals(createHash('sha256').update(digest).digest()));
-  t.true(link(previous, digest).equals(createHash('sha256').update(previous).update(digest).digest()));
+  t.true(link(Buffer.alloc(0), digest).equals(sha256(digest)));
+  t.true(link(previous, digest).equals(sha256(previous, digest)));
   const first = link(previous, digest);
   link(randomBytes(32), randomBytes(32));
-  t.true(first.equals(createHash('sha256').update(previous).update(digest).digest()), 'a result shares no memory with the next call');
+  t.true(first.equals(sha256(previous, digest)), 'a result shares no memory with the next call');
 });
 
 test('a digest signs and verifies; any changed field, or an unknown key, fails', (t) => {
-  const key = signingKeyFromSeed('k1', randomBytes(32));
-  const digest = signDigest({ position: { commit: 812n, prepare: 40n }, eventCount: 12, head: randomBytes(32) }, { signing: key, verify: [key] });
+  const keys = ring('k1');
+  const digest = signDigest({ position: { commit: 812n, prepare: 40n }, eventCount: 12, head: randomBytes(32) }, keys);
   t.is(digest.position, '812/40');
-  t.is(digestSignatureProblem(digest, [key]), undefined);
-  t.regex(digestSignatureProblem({ ...digest, eventCount: 13 }, [key]) ?? '', /does not match/);
-  t.regex(digestSignatureProblem({ ...digest, signedAt: new Date(0).toISOString() }, [key]) ?? '', /does not match/);
-  t.regex(digestSignatureProblem(digest, [signingKeyFromSeed('k2', randomBytes(32))]) ?? '', /no known key has the id k1/);
-  t.regex(digestSignatureProblem(digest, [signingKeyFromSeed('k1', randomBytes(32))]) ?? '', /does not match/, 'another key under the same id');
+  t.is(digestSignatureProblem(digest, keys.verify), undefined);
+  t.regex(digestSignatureProblem({ ...digest, eventCount: 13 }, keys.verify) ?? '', /does not match/);
+  const earlier = { ...digest, signedAt: new Date(0).toISOString() };
+  t.regex(digestSignatureProblem(earlier, keys.verify) ?? '', /does not match/);
+  t.regex(digestSignatureProblem(digest, ring('k2').verify) ?? '', /no known key has the id k1/);
+  t.regex(digestSignatureProblem(digest, ring('k1').verify) ?? '', /does not match/, 'another key under the same id');
   t.true(digestMessage(digest).toString().startsWith('vialog-audit-digest/1\nposition 812/40\neventCount 12\n'));
 });
 
@@ -66,8 +79,10 @@ test('the JWK set round-trips: the keys it publishes verify what the signing key
   const seed = Buffer.from(made.signingKey.split(':')[1]!, 'base64url');
   const key = signingKeyFromSeed('k9', seed);
   const published = JSON.parse(JSON.stringify(jwkSet([key])));
-  t.like(published.keys[0], { kty: 'OKP', crv: 'Ed25519', kid: 'k9', alg: 'EdDSA', use: 'sig', x: made.verifyKey.split(':')[1] });
-  const digest = signDigest({ position: { commit: 1n, prepare: 1n }, eventCount: 1, head: randomBytes(32) }, { signing: key, verify: [key] });
+  const x = made.verifyKey.split(':')[1];
+  t.like(published.keys[0], { kty: 'OKP', crv: 'Ed25519', kid: 'k9', alg: 'EdDSA', use: 'sig', x });
+  const state = { position: { commit: 1n, prepare: 1n }, eventCount: 1, head: randomBytes(32) };
+  const digest = signDigest(state, { signing: key, verify: [key] });
   t.is(digestSignatureProblem(digest, keysFromJwkSet(published)), undefined);
   t.throws(() => keysFromJwkSet({ keys: [{ kty: 'RSA', kid: 'x' }] }), { message: /not an Ed25519 key/ });
   t.throws(() => keysFromJwkSet({}), { message: /no "keys" array/ });

@@ -66,25 +66,31 @@ test('AUDIT_SIGNING_KEY: an Ed25519 seed with a key id; in development one is ge
   const dataDir = tempDataDir();
   const first = loadConfig({ DATA_DIR: dataDir });
   t.is(first.auditKeys.signing.kid, 'dev');
-  t.deepEqual(first.auditKeys.signing.publicKey.export({ format: 'jwk' }), loadConfig({ DATA_DIR: dataDir }).auditKeys.signing.publicKey.export({ format: 'jwk' }));
+  const publicJwk = (config: ReturnType<typeof loadConfig>) =>
+    config.auditKeys.signing.publicKey.export({ format: 'jwk' });
+  t.deepEqual(publicJwk(first), publicJwk(loadConfig({ DATA_DIR: dataDir })));
   t.is(statSync(path.join(dataDir, 'secrets', 'audit-signing-dev')).mode & 0o777, 0o600);
   const given = generateAuditKey('k2');
   const config = loadConfig({ AUDIT_SIGNING_KEY: given.signingKey, DATA_DIR: tempDataDir() });
   t.is(config.auditKeys.signing.kid, 'k2');
   t.is(`k2:${config.auditKeys.signing.publicKey.export({ format: 'jwk' }).x}`, given.verifyKey);
   for (const bad of ['k2', 'k2:short', `bad kid:${Buffer.alloc(32).toString('base64')}`]) {
-    t.throws(() => loadConfig({ AUDIT_SIGNING_KEY: bad, DATA_DIR: tempDataDir() }), { instanceOf: ConfigError, message: /AUDIT_SIGNING_KEY/ }, bad);
+    const expected = { instanceOf: ConfigError, message: /AUDIT_SIGNING_KEY/ };
+    t.throws(() => loadConfig({ AUDIT_SIGNING_KEY: bad, DATA_DIR: tempDataDir() }), expected, bad);
   }
 });
 
 test('AUDIT_VERIFY_KEYS: retired public keys verify beside the signing key; ids are unique', (t) => {
   const current = generateAuditKey('k3');
   const retired = [generateAuditKey('k1').verifyKey, generateAuditKey('k2').verifyKey];
-  const config = loadConfig({ AUDIT_SIGNING_KEY: current.signingKey, AUDIT_VERIFY_KEYS: retired.join(','), DATA_DIR: tempDataDir() });
+  const signing = { AUDIT_SIGNING_KEY: current.signingKey, DATA_DIR: tempDataDir() };
+  const config = loadConfig({ ...signing, AUDIT_VERIFY_KEYS: retired.join(',') });
   t.deepEqual(config.auditKeys.verify.map((k) => k.kid), ['k3', 'k1', 'k2']);
-  const reused = t.throws(() => loadConfig({ AUDIT_SIGNING_KEY: current.signingKey, AUDIT_VERIFY_KEYS: current.verifyKey, DATA_DIR: tempDataDir() }), { instanceOf: ConfigError });
+  const reuse = { ...signing, AUDIT_VERIFY_KEYS: current.verifyKey };
+  const reused = t.throws(() => loadConfig(reuse), { instanceOf: ConfigError });
   t.regex(reused.message, /AUDIT_VERIFY_KEYS: key id k3 is used twice/);
-  t.throws(() => loadConfig({ AUDIT_VERIFY_KEYS: 'k1:nope', DATA_DIR: tempDataDir() }), { instanceOf: ConfigError, message: /AUDIT_VERIFY_KEYS/ });
+  const malformed = { AUDIT_VERIFY_KEYS: 'k1:nope', DATA_DIR: tempDataDir() };
+  t.throws(() => loadConfig(malformed), { instanceOf: ConfigError, message: /AUDIT_VERIFY_KEYS/ });
 });
 
 test('README documents every environment variable', (t) => {
