@@ -88,7 +88,6 @@ export function digestRouter(options: DigestRoutesOptions): AppRouter {
   });
   router.get('/keys', (ctx) => {
     requireAuth(ctx);
-    ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = jwkSet(auditKeys.verify);
   });
 

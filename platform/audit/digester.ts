@@ -109,7 +109,8 @@ export class AuditDigester {
       this.#scanned = stored ? digestState(stored) : EMPTY_LOG;
       this.#lastSigned = stored ? { eventCount: stored.eventCount, at: Date.parse(stored.signedAt) } : undefined;
     }
-    this.#scanned = await advance(this.#options.store, this.#scanned);
+    const signal = this.#stop?.signal;
+    this.#scanned = await advance(this.#options.store, this.#scanned, signal ? { signal } : {});
     return this.#scanned;
   }
 

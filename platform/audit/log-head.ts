@@ -24,6 +24,8 @@ export interface ScanOptions {
   /** Called for every event, with its digest, before it is added to the head. */
   readonly onEvent?: (event: StoredEvent, digest: Buffer) => void;
   readonly onPage?: (state: LogState) => void;
+  /** Stops between pages; the state returned is then that of the pages read. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -33,12 +35,12 @@ export interface ScanOptions {
 export async function* storedPages(
   store: EventStore,
   after: Position,
-  options: { upTo?: Position; pageSize?: number } = {},
+  options: { upTo?: Position; pageSize?: number; signal?: AbortSignal } = {},
 ): AsyncGenerator<StoredEvent[]> {
   const pageSize = options.pageSize ?? PAGE_SIZE;
   const read = (from: Position) => store.readAllStored({ after: from, maxCount: pageSize });
   let next: Promise<StoredEvent[]> | undefined = read(after);
-  while (next) {
+  while (next && !options.signal?.aborted) {
     let page = await next;
     next = undefined;
     const last = page.at(-1);

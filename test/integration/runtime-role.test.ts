@@ -86,7 +86,7 @@ test.serial('the service works as the runtime role: accounts, samples, rebuilds,
   // A rebuild drops and swaps read-model tables: the runtime role owns those it created.
   t.is((await call(api, 'POST', '/admin/projections/samples/rebuild', { token: adminToken })).status, 202);
   let samples: { rebuildRequested: boolean; status: string; lastError: string | null } | undefined;
-  for (let i = 0; i < 200 && (!samples || samples.rebuildRequested); i++) {
+  for (let i = 0; i < 300 && (!samples || samples.rebuildRequested || samples.status !== 'running'); i++) {
     await new Promise((r) => setTimeout(r, 100));
     const statuses = (await call(api, 'GET', '/admin/projections', { token: adminToken })).body;
     samples = statuses.find((p: { name: string }) => p.name === 'samples');
