@@ -9,11 +9,17 @@ export const RUNTIME_ROLE = 'vialog_runtime';
 export async function grantRuntimeRole(owner: Knex, runtime: Knex): Promise<string> {
   const { rows } = await runtime.raw<{ rows: { name: string }[] }>('SELECT current_user AS name');
   const login = rows[0]!.name;
-  const member = await owner.raw<{ rows: { member: boolean }[] }>(
-    `SELECT pg_has_role(?, '${RUNTIME_ROLE}', 'MEMBER') AS member`,
-    [login],
-  );
-  if (!member.rows[0]?.member) await owner.raw(`GRANT ${RUNTIME_ROLE} TO ??`, [login]);
+  const isMember = async () => {
+    const sql = `SELECT pg_has_role(?, '${RUNTIME_ROLE}', 'MEMBER') AS member`;
+    return (await owner.raw<{ rows: { member: boolean }[] }>(sql, [login])).rows[0]?.member === true;
+  };
+  if (await isMember()) return login;
+  try {
+    await owner.raw(`GRANT ${RUNTIME_ROLE} TO ??`, [login]);
+  } catch (error) {
+    // Several processes starting at once may grant it together (memberships are cluster-wide).
+    if (!(await isMember())) throw error;
+  }
   return login;
 }
 

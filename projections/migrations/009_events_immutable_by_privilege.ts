@@ -39,8 +39,13 @@ END $$`);
   await knex.raw(`GRANT SELECT, INSERT ON events TO ${RUNTIME_ROLE}`);
   // The runtime never migrates: the migration bookkeeping is the owner's.
   await knex.raw(`REVOKE ALL ON knex_migrations, knex_migrations_lock FROM ${RUNTIME_ROLE}`);
-  // Per-user queries switch to the reader role (row-level security).
-  await knex.raw(`GRANT ${READER_ROLE} TO ${RUNTIME_ROLE}`);
+  // Per-user queries switch to the reader role (row-level security). Memberships are cluster-wide
+  // too: a concurrent migration of another database may grant it at the same moment.
+  await knex.raw(`DO $$
+BEGIN
+  GRANT ${READER_ROLE} TO ${RUNTIME_ROLE};
+EXCEPTION WHEN unique_violation OR duplicate_object OR internal_error THEN NULL;
+END $$`);
 }
 
 export async function down(knex: Knex): Promise<void> {
