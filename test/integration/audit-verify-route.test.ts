@@ -33,7 +33,7 @@ test.before(async () => {
   }
   // Reads of the stored log wait while `held`, so a verification stays in flight.
   const gate = () => new Promise<void>((resolve) => (release = resolve));
-  const store = new Proxy(fx.store as EventStore, {
+  const store = new Proxy(fx.store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (property !== 'readAllStored') {
