@@ -3,7 +3,7 @@
 // verifies. The administrator edits as the owner/superuser, getting past the append-only trigger
 // the way only they can (session_replication_role = replica, or ALTER TABLE … DISABLE TRIGGER).
 import { randomBytes, randomUUID } from 'node:crypto';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import { createKnex } from '../../platform/database/knex.ts';
@@ -84,8 +84,12 @@ const rehash = (where: string) => `UPDATE events e SET hash = sha256(
     sha256(${CONTENT_V2_SQL('e', 'e.stream_id')}))
   WHERE ${where}`;
 
-/** A fresh database holding exactly the seeded log (CREATE DATABASE … TEMPLATE). */
-async function copyOfLog(): Promise<TestDatabase> {
+/**
+ * A fresh database holding exactly the seeded log (CREATE DATABASE … TEMPLATE), dropped after the
+ * test. One at a time: CREATE DATABASE holds a transaction id while it copies, which holds back the
+ * read horizon of every database on the server.
+ */
+async function copyOfLog(t: ExecutionContext): Promise<TestDatabase> {
   const name = `vialog_tamper_copy_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: testServerUrl() });
   await admin.connect();
@@ -106,6 +110,7 @@ async function copyOfLog(): Promise<TestDatabase> {
     },
   };
   copies.push(copy);
+  t.teardown(() => copy.drop());
   return copy;
 }
 
@@ -146,14 +151,14 @@ async function untilVisible(store: EventStore, position: Position): Promise<void
   throw new Error('the appended events did not become visible');
 }
 
-test('an untouched copy verifies', async (t) => {
-  const report = await verifyCopy(await copyOfLog());
+test.serial('an untouched copy verifies', async (t) => {
+  const report = await verifyCopy(await copyOfLog(t));
   t.deepEqual(report, { ok: true, checkedEvents: before.eventCount, firstBrokenPosition: null, problems: [] });
   t.is(before.eventCount, 10);
 });
 
-test('an event edited with its hash left alone: modified, at that event', async (t) => {
-  const db = await copyOfLog();
+test.serial('an event edited with its hash left alone: modified, at that event', async (t) => {
+  const db = await copyOfLog(t);
   const target = at(streams.sample, 2);
   await asDba(db, `UPDATE events SET data = '{"to": "incinerator"}' WHERE position = ${target.prepare}`);
   const report = await verifyCopy(db);
@@ -163,15 +168,15 @@ test('an event edited with its hash left alone: modified, at that event', async 
   t.is(report.firstBrokenPosition, target.position);
 });
 
-test('the schema version edited (which upcaster runs): modified', async (t) => {
-  const db = await copyOfLog();
+test.serial('the schema version edited (which upcaster runs): modified', async (t) => {
+  const db = await copyOfLog(t);
   const target = at(streams.user, 1);
   await asDba(db, `UPDATE events SET schema_version = 2 WHERE position = ${target.prepare}`);
   t.like((await verifyCopy(db)).problems, [{ kind: 'modified', position: target.position, streamId: streams.user }]);
 });
 
-test("deleting a stream's last event: missing", async (t) => {
-  const db = await copyOfLog();
+test.serial("deleting a stream's last event: missing", async (t) => {
+  const db = await copyOfLog(t);
   await asDba(db, `DELETE FROM events WHERE position = ${at(streams.sample, 3).prepare}`);
   const report = await verifyCopy(db);
   t.false(report.ok);
@@ -180,16 +185,16 @@ test("deleting a stream's last event: missing", async (t) => {
   t.regex(report.problems[0]!.detail, /^1 event\(s\) missing/);
 });
 
-test('deleting a whole stream: missing', async (t) => {
-  const db = await copyOfLog();
+test.serial('deleting a whole stream: missing', async (t) => {
+  const db = await copyOfLog(t);
   await asDba(db, `DELETE FROM events WHERE stream_id = '${streams.other}'`);
   const report = await verifyCopy(db);
   t.deepEqual(report.problems.map((p) => p.kind), ['missing']);
   t.regex(report.problems[0]!.detail, /^2 event\(s\) missing/);
 });
 
-test("deleting an event inside a stream: missing, at the event after the gap", async (t) => {
-  const db = await copyOfLog();
+test.serial("deleting an event inside a stream: missing, at the event after the gap", async (t) => {
+  const db = await copyOfLog(t);
   await asDba(db, `DELETE FROM events WHERE position = ${at(streams.sample, 1).prepare}`);
   const report = await verifyCopy(db);
   const detail = 'Revision 1 is missing before this event.';
@@ -197,8 +202,8 @@ test("deleting an event inside a stream: missing, at the event after the gap", a
   t.deepEqual(report.problems, [{ kind: 'missing', position, streamId: streams.sample, detail }]);
 });
 
-test('hash set to NULL on later events while their data changes: modified (a break, not a restart)', async (t) => {
-  const db = await copyOfLog();
+test.serial('hash set to NULL on later events while their data changes: modified (a break, not a restart)', async (t) => {
+  const db = await copyOfLog(t);
   const later = [at(streams.sample, 2), at(streams.sample, 3)];
   const rows = later.map((p) => p.prepare).join(', ');
   await asDba(db, `UPDATE events SET hash = NULL, data = '{"to": "elsewhere"}' WHERE position IN (${rows})`);
@@ -209,16 +214,16 @@ test('hash set to NULL on later events while their data changes: modified (a bre
   t.regex(report.problems[0]!.detail, /hash was removed/);
 });
 
-test('TRUNCATE events: emptied', async (t) => {
-  const db = await copyOfLog();
+test.serial('TRUNCATE events: emptied', async (t) => {
+  const db = await copyOfLog(t);
   await asDba(db, 'TRUNCATE events');
   const report = await verifyCopy(db);
   t.like(report, { ok: false, checkedEvents: 0, firstBrokenPosition: null });
   t.deepEqual(report.problems.map((p) => p.kind), ['emptied']);
 });
 
-test('an event edited and every later hash recomputed (the formula is public): the signed head shows it', async (t) => {
-  const db = await copyOfLog();
+test.serial('an event edited and every later hash recomputed (the formula is public): the signed head shows it', async (t) => {
+  const db = await copyOfLog(t);
   const target = at(streams.sample, 1);
   // Rewrite the stream's chain from the edited event on, exactly as the append would have.
   await asDba(
@@ -232,8 +237,8 @@ test('an event edited and every later hash recomputed (the formula is public): t
   t.regex(report.problems[0]!.detail, /no longer reproduce the signed head/);
 });
 
-test('a forged event inserted into the past, with a correct chain hash: inserted', async (t) => {
-  const db = await copyOfLog();
+test.serial('a forged event inserted into the past, with a correct chain hash: inserted', async (t) => {
+  const db = await copyOfLog(t);
   const first = at(streams.sample, 0);
   const metadata = JSON.stringify(newEvent('SampleDisposed').metadata);
   // A new stream placed before the digest's position (an old transaction id), hashed as the append would.
@@ -256,8 +261,8 @@ test('a forged event inserted into the past, with a correct chain hash: inserted
   t.deepEqual(report.problems.map((p) => p.kind), ['inserted']);
 });
 
-test("two events of one stream swapped in the log's order: reordered", async (t) => {
-  const db = await copyOfLog();
+test.serial("two events of one stream swapped in the log's order: reordered", async (t) => {
+  const db = await copyOfLog(t);
   const [a, b] = [at(streams.sample, 1), at(streams.sample, 2)];
   // The order is (transaction id, position): swapping the transaction ids swaps the two events.
   await asDba(
@@ -271,8 +276,8 @@ test("two events of one stream swapped in the log's order: reordered", async (t)
   t.deepEqual(found, [['reordered', streams.sample, `${b.commit}/${a.prepare}`]]);
 });
 
-test('a digest whose figures were altered, or signed by an unknown key: bad signature, nothing read', async (t) => {
-  const db = await copyOfLog();
+test.serial('a digest whose figures were altered, or signed by an unknown key: bad signature, nothing read', async (t) => {
+  const db = await copyOfLog(t);
   const altered = await verifyCopy(db, { ...before, eventCount: before.eventCount - 1 });
   t.like(altered, { ok: false, checkedEvents: 0 });
   t.deepEqual(altered.problems.map((p) => p.kind), ['bad_signature']);
@@ -282,8 +287,8 @@ test('a digest whose figures were altered, or signed by an unknown key: bad sign
   t.deepEqual((await verifyCopy(db, forged)).problems.map((p) => p.kind), ['bad_signature']);
 });
 
-test('stored digests narrow down where an unlocated change happened', async (t) => {
-  const db = await copyOfLog();
+test.serial('stored digests narrow down where an unlocated change happened', async (t) => {
+  const db = await copyOfLog(t);
   // Two more digests on this copy: one now, one after more events.
   const store = openPostgresEventStore({ url: db.url });
   const knex = createKnex({ url: db.url });
