@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../platform/logging.ts';
 import { PartsProgress } from '../platform/progress.ts';
 import { ProjectionEngine, ProjectionOperationError } from '../projections/engine/index.ts';
 import { formatPosition, parsePosition, type EventStore } from '../platform/eventstore/port.ts';
+import { audit, auditKeygen } from './cli-audit.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { allProjections } from './modules.ts';
 import { startService } from './service.ts';
@@ -31,6 +32,12 @@ const USAGE = `Usage: vialog <command>
                                 and type must be the failed event's); recorded in the log
   verify-read-models            replay the log into scratch tables and compare every read model
                                 with it; exit code 1 when any differs
+  audit digest                  sign a digest of the whole log now; the digest (JSON) on stdout
+  audit verify --digest <file> [--keys <jwks file>]
+                                check a digest against the event log itself: JSON result on
+                                stdout, a summary on stderr; exit code 1 when there are problems
+  audit keys                    the public keys that verify digests (a JWK set)
+  audit keygen [--kid <id>]     a new signing key pair for AUDIT_SIGNING_KEY / AUDIT_VERIFY_KEYS
   users create --username <name> --email <email> [--admin]
                                 create an account (the password is read from stdin, or asked for
                                 on a terminal); with --admin an existing account is promoted
@@ -289,6 +296,8 @@ async function main() {
     console.log(USAGE);
     return;
   }
+  // Needs no configuration: it makes the key that configuration will hold.
+  if (command === 'audit' && rest[0] === 'keygen') return auditKeygen(rest.slice(1));
   let config: Config;
   try {
     config = loadConfig();
@@ -310,6 +319,8 @@ async function main() {
       return projections(config, logger, rest);
     case 'users':
       return users(config, logger, rest);
+    case 'audit':
+      return audit(config, logger, rest, USAGE);
     case 'verify-read-models':
       return verifyReadModels(config, logger);
     default:

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../platform/config.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../platform/database/embedded.ts';
 import { createKnex } from '../platform/database/knex.ts';
+import { eventRewriteRisk, grantRuntimeRole } from '../platform/database/runtime-role.ts';
 import { openEventStore } from '../platform/eventstore/open.ts';
 import { tracedEventStore } from '../platform/eventstore/traced.ts';
 import type { EventStore } from '../platform/eventstore/port.ts';
@@ -34,13 +35,32 @@ export async function openDatabase(config: Config, logger: Logger): Promise<{ ur
   return { url: embedded.url, embedded };
 }
 
+/** As the owner when DATABASE_MIGRATION_URL is set, which then makes the runtime login a member of vialog_runtime. */
+async function migrate(config: Config, knex: Knex, logger: Logger): Promise<string[]> {
+  if (!config.DATABASE_MIGRATION_URL) return migrateToLatest(knex);
+  const owner = createKnex({ url: config.DATABASE_MIGRATION_URL, poolMax: 2, applicationName: 'vialog-migrate' });
+  try {
+    const applied = await migrateToLatest(owner);
+    const login = await grantRuntimeRole(owner, knex);
+    logger.debug({ login }, 'migrations ran as the owner; the service runs as the runtime role');
+    return applied;
+  } finally {
+    await owner.destroy();
+  }
+}
+
 export async function openInfrastructure(config: Config, logger: Logger): Promise<Infrastructure> {
   const { url, embedded } = await openDatabase(config, logger);
   const idleInTransactionTimeoutMs = config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS;
   const poolMax = config.DATABASE_POOL_MAX;
   const knex = createKnex({ url, poolMax, applicationName: 'vialog', idleInTransactionTimeoutMs });
-  const appliedMigrations = await migrateToLatest(knex);
+  const appliedMigrations = await migrate(config, knex, logger);
   if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, 'migrations applied');
+  if (!config.EVENTSTORE_URL && config.NODE_ENV === 'production') {
+    const risk = await eventRewriteRisk(knex);
+    const fix = 'run the service as a runtime role, migrations as the owner (docs/operations.md)';
+    if (risk) logger.warn(`${risk}: it could rewrite events; ${fix}`);
+  }
   const store = tracedEventStore(openEventStore({
     eventStoreUrl: config.EVENTSTORE_URL,
     databaseUrl: url,

@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
+import type { AuditDigester } from '../platform/audit/digester.ts';
 import type { Config } from '../platform/config.ts';
 import type { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import type { EventStore, Position } from '../platform/eventstore/port.ts';
@@ -33,6 +34,8 @@ export interface ModuleContext {
   readonly logger: Logger;
   readonly rateLimit: RateLimitFactory;
   readonly failureLimit: (options: FailureLimitOptions) => FailureLimit;
+  /** Signs audit digests (on request here; on a schedule in the projector role). */
+  readonly auditDigester: AuditDigester;
   /** Read-your-writes: resolves once the named projections reached the position (bounded). */
   readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
   /** Tests only: a cheaper argon2 than production's. */

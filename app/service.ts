@@ -19,6 +19,7 @@ import type { EventStore } from '../platform/eventstore/port.ts';
 import { meter } from '../platform/telemetry.ts';
 import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import { projectionAdminRouter } from '../projections/admin-routes.ts';
+import { AuditDigester } from '../platform/audit/digester.ts';
 import { openInfrastructure, type Infrastructure } from './infrastructure.ts';
 import { allProjections, composeModules } from './modules.ts';
 
@@ -60,9 +61,21 @@ export async function startService(config: Config, logger: Logger, roles: Servic
     logger,
   });
   registerProjectionMetrics(engine, store);
+  const auditDigester = new AuditDigester({
+    store,
+    knex,
+    keys: config.auditKeys,
+    logger,
+    databaseUrl: infrastructure.databaseUrl,
+    everyEvents: config.AUDIT_DIGEST_EVERY_EVENTS,
+    intervalSeconds: config.AUDIT_DIGEST_INTERVAL_SECONDS,
+  });
+  shutdown.register('audit digests', () => auditDigester.stop());
   if (roles.projector) {
     engine.start();
     shutdown.register('projections', () => engine.stop());
+    // Background work runs where the projections do: one scheduled signer across processes (a lock).
+    auditDigester.start();
   }
 
   let server: Server | undefined;
@@ -84,6 +97,7 @@ export async function startService(config: Config, logger: Logger, roles: Servic
       store,
       openapi,
       logger,
+      auditDigester,
       rateLimit: rateLimiterFactory(backend),
       failureLimit: (options) => failureLimit(backend, options),
       // A wait that falls short marks the answer `Vialog-Read-Your-Writes: stale` (platform/http/read-your-writes.ts).

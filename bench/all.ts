@@ -1,6 +1,6 @@
 // npm run bench — every benchmark in one go, then one table: figure, value, baseline, ratio,
 // target, pass/fail, saved as bench/results/summary.json. BENCH_ONLY (comma-separated: eventstore,
-// auth,samples,dialog,rebuild,otel,soak) runs some; BENCH_REPORT_ONLY=1 only tabulates the last
+// auth,samples,dialog,rebuild,verify,otel,soak) runs some; BENCH_REPORT_ONLY=1 only tabulates the last
 // results. The soak alone takes SOAK_MINUTES (default 10).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const results = path.join(here, 'results');
-const all = ['eventstore', 'auth', 'samples', 'dialog', 'rebuild', 'otel', 'soak'] as const;
+const all = ['eventstore', 'auth', 'samples', 'dialog', 'rebuild', 'verify', 'otel', 'soak'] as const;
 const nodeArguments: Partial<Record<(typeof all)[number], string[]>> = { soak: ['--expose-gc'] };
 const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : [...all];
 
@@ -46,6 +46,14 @@ const dialog = read<{ ours: { requestsPerSecond: number }; overheadP50: number }
 if (dialog) add('dialog: overhead per message p50', `${fmt(dialog.overheadP50, 1)} ms`, `${fmt(dialog.ours.requestsPerSecond)} msg/s`, undefined, '< 10 ms', dialog.overheadP50 < 10);
 const rebuild = read<{ events: number; seconds: number; eventsPerSecond: number; peakRssMb: number; projections: number }>('rebuild.json');
 if (rebuild) add('rebuild --all: every read model', `${fmt(rebuild.eventsPerSecond)} events/s, ${fmt(rebuild.seconds, 1)} s, RSS ${fmt(rebuild.peakRssMb)} MB`, `${fmt(rebuild.events)} events, ${rebuild.projections} read models`, rebuild.eventsPerSecond / 50_000, '≥ 50,000/s, < 60 s', rebuild.eventsPerSecond >= 50_000 && rebuild.seconds < 60);
+type VerifyRow = { figure: string; seconds: number; eventsPerSecond: number };
+const verify = read<{ events: number; rows: VerifyRow[]; ratio: number; pass: boolean }>('verify.json');
+if (verify) {
+  const v = verify.rows.at(-1)!;
+  const value = `${fmt(v.seconds, 1)} s, ${fmt(v.eventsPerSecond)} events/s`;
+  const baseline = `${fmt(verify.events)} events; read floor ${fmt(verify.rows[0]!.seconds, 1)} s`;
+  add('verify: an audit digest against the log', value, baseline, verify.ratio, '< 30 s per 1,000,000', verify.pass);
+}
 const otel = read<{ on: { requestsPerSecond: number }; off: { requestsPerSecond: number }; overhead: number }>('otel.json');
 if (otel) add('otel: overhead (create sample)', `${fmt(otel.overhead * 100, 1)} %`, `off ${fmt(otel.off.requestsPerSecond)} / on ${fmt(otel.on.requestsPerSecond)}`, undefined, '≤ 15 %', otel.overhead <= 0.15);
 const soak = read<{ minutes: number; noGrowth: boolean; trend: { rssGrowth: number; heapGrowth: number; lag: { slope: number } }; result: { requestsPerSecond: number; non2xx: number; errors: number }; created: number; inReadModel: number }>('soak.json');

@@ -5,6 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseSigningKey, parseVerifyKeys, signingKeyFromSeed } from './audit/keys.ts';
+import type { AuditKeyRing, AuditSigningKey } from './audit/keys.ts';
 
 const optionalUrl = (protocols: readonly string[]) =>
   z
@@ -35,6 +37,8 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().min(1).default('./.data'),
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
+  /** The owner role's URL: migrations run as it, the service as DATABASE_URL's (runtime) role. */
+  DATABASE_MIGRATION_URL: optionalUrl(['postgres', 'postgresql']),
   DATABASE_POOL_MAX: int(20, 1, 500),
   /** Ends a session of the service left idle inside a transaction (it would hold back every subscriber); 0: off. */
   DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(30_000, 0, 3_600_000),
@@ -64,6 +68,12 @@ export const envSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default('vialog-api'),
   /** 32 bytes, base64: wraps the per-person keys of crypto-shredding. Generated in development. */
   PERSONAL_DATA_KEY: z.string().trim().optional(),
+  /** `kid:<32-byte Ed25519 seed, base64>`: signs audit digests. Generated in development. */
+  AUDIT_SIGNING_KEY: z.string().trim().optional(),
+  /** Comma-separated `kid:<32-byte Ed25519 public key, base64>` of retired signing keys. */
+  AUDIT_VERIFY_KEYS: z.string().trim().optional(),
+  AUDIT_DIGEST_EVERY_EVENTS: int(10_000, 0, 1_000_000_000),
+  AUDIT_DIGEST_INTERVAL_SECONDS: int(3600, 0, 31 * 24 * 3600),
   ACCESS_TOKEN_TTL_SECONDS: int(15 * 60, 30, 24 * 3600),
   REFRESH_TOKEN_TTL_DAYS: int(30, 1, 365),
   ADMIN_USERNAME: z.string().trim().optional(),
@@ -93,6 +103,8 @@ export interface Config extends Env {
   readonly personalDataKey: Buffer;
   /** X-Forwarded-For entries appended by our own proxies (0: the socket's address is the client). */
   readonly trustProxyHops: number;
+  /** Ed25519 keys of the audit digests: the one that signs, and every one that verifies. */
+  readonly auditKeys: AuditKeyRing;
 }
 
 export class ConfigError extends Error {
@@ -152,7 +164,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     personalDataKey = Buffer.from(e.PERSONAL_DATA_KEY, 'base64');
     if (personalDataKey.length !== 32) problems.push('PERSONAL_DATA_KEY: must be 32 bytes, base64 (e.g. `openssl rand -base64 32`)');
   } else if (e.NODE_ENV === 'production') problems.push('PERSONAL_DATA_KEY: required in production (32 random bytes, base64)');
+  let auditSigningKey: AuditSigningKey | undefined;
+  if (e.AUDIT_SIGNING_KEY) auditSigningKey = parseSigningKey(e.AUDIT_SIGNING_KEY, problems);
+  else if (e.NODE_ENV === 'production') problems.push('AUDIT_SIGNING_KEY: required in production (see `audit keygen`)');
+  const signingKid = e.AUDIT_SIGNING_KEY ? auditSigningKey?.kid : 'dev';
+  const retiredAuditKeys = parseVerifyKeys(e.AUDIT_VERIFY_KEYS, signingKid, problems);
   if (e.NODE_ENV === 'production' && !e.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded PostgreSQL is for development)');
+  if (e.DATABASE_MIGRATION_URL && !e.DATABASE_URL) {
+    problems.push('DATABASE_MIGRATION_URL: needs DATABASE_URL (the runtime role) beside it');
+  }
   if ((e.ADMIN_USERNAME === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_USERNAME and ADMIN_PASSWORD: set both or neither');
   }
@@ -160,5 +180,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (jwtKeys.length === 0) jwtKeys = [{ kid: 'dev', secret: developmentSecret(dataDir, 'jwt-dev') }];
   personalDataKey ??= createHash('sha256').update(developmentSecret(dataDir, 'personal-data-dev')).digest();
   const trustProxyHops = e.TRUST_PROXY_HOPS ?? (e.TRUST_PROXY ? 1 : 0);
-  return { ...e, dataDir, jwtKeys, personalDataKey, trustProxyHops };
+  const devSeed = () => createHash('sha256').update(developmentSecret(dataDir, 'audit-signing-dev')).digest();
+  auditSigningKey ??= signingKeyFromSeed('dev', devSeed());
+  const auditKeys: AuditKeyRing = { signing: auditSigningKey, verify: [auditSigningKey, ...retiredAuditKeys] };
+  return { ...e, dataDir, jwtKeys, personalDataKey, trustProxyHops, auditKeys };
 }

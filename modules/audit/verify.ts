@@ -1,11 +1,15 @@
-// Recomputes the tamper-evidence chains (platform/eventstore/hash-chain.ts):
-//   - every stream's chain, from the events table: an edited, deleted or reordered event breaks
-//     it at exactly that event (each row is checked against its stored predecessor);
+// GET /audit/verify: recomputes the tamper-evidence chains (platform/eventstore/hash-chain.ts):
+//   - every stream's chain, from the events table: an edited event, or a hash removed after the
+//     chain started, breaks it at exactly that event (each row is checked against its stored
+//     predecessor; a gap in revisions breaks it at the event after the gap);
 //   - for an admin, also the audit read model's chain over the whole log.
-// A user's call checks the streams their events belong to; an admin's, the whole log.
+// A user's call checks the streams their events belong to; an admin's, the whole log. This shows
+// what an edit that left the hashes alone did; what survives a database administrator is the
+// signed digests (POST /audit/verify, platform/audit/verify-log.ts).
 import type { Knex } from 'knex';
 import { queryAsOwner } from '../../platform/database/owner-scope.ts';
-import { chainHash, GENESIS } from '../../platform/eventstore/hash-chain.ts';
+import { StreamLinks } from '../../platform/audit/verify-log.ts';
+import { eventDigest } from '../../platform/eventstore/hash-chain.ts';
 import { createHash } from 'node:crypto';
 
 export interface VerifyResult {
@@ -19,9 +23,11 @@ interface EventRow {
   stream_id: string;
   revision: number;
   type: string;
+  schema_version: number;
   data_text: string;
   metadata_text: string;
-  hash: Buffer | null;
+  hash: string | null;
+  hash_version: number;
   commit: string;
   prepare: string;
 }
@@ -41,34 +47,38 @@ class Findings {
   }
 }
 
-const SELECT_EVENTS = `SELECT stream_id, revision, type, data::text AS data_text, metadata::text AS metadata_text, hash,
+const SELECT_EVENTS = `SELECT stream_id, revision, type, schema_version, data::text AS data_text,
+  metadata::text AS metadata_text, encode(hash, 'hex') AS hash, hash_version,
   transaction_id::text AS commit, position::text AS prepare FROM events`;
 
 /** Walks events in (stream, revision) order and checks each against its stored predecessor. */
-function checkRows(rows: readonly EventRow[], state: { stream: string | undefined; previous: Buffer; revision: number }, findings: Findings): void {
+type ChainState = { stream: string | undefined; links: StreamLinks };
+
+function checkRows(rows: readonly EventRow[], state: ChainState, findings: Findings): void {
   for (const row of rows) {
     if (row.stream_id !== state.stream) {
       state.stream = row.stream_id;
-      state.previous = GENESIS;
-      state.revision = -1;
+      state.links = new StreamLinks();
     }
     findings.checked += 1;
-    const gap = row.revision !== state.revision + 1;
-    if (row.hash === null) {
-      // Appended before the chain existed: nothing to check; the next event chains from empty.
-      state.previous = GENESIS;
-    } else {
-      const expected = chainHash(state.previous, { streamId: row.stream_id, revision: row.revision, type: row.type, dataText: row.data_text, metadataText: row.metadata_text });
-      if (gap || !expected.equals(row.hash)) findings.broken(row.commit, row.prepare);
-      state.previous = row.hash;
-    }
-    state.revision = row.revision;
+    const event = {
+      streamId: row.stream_id,
+      revision: row.revision,
+      type: row.type,
+      schemaVersion: row.schema_version,
+      dataText: row.data_text,
+      metadataText: row.metadata_text,
+      hash: row.hash ?? undefined,
+      hashVersion: row.hash_version,
+    };
+    const gap = row.revision !== state.links.revision + 1;
+    if (state.links.check(event, eventDigest(event)) !== undefined || gap) findings.broken(row.commit, row.prepare);
   }
 }
 
 export async function verifyAll(knex: Knex): Promise<VerifyResult> {
   const findings = new Findings();
-  const state = { stream: undefined as string | undefined, previous: GENESIS, revision: -1 };
+  const state = { stream: undefined as string | undefined, links: new StreamLinks() };
   let after: { stream: string; revision: number } | undefined;
   for (;;) {
     const rows = (
@@ -111,7 +121,7 @@ export async function verifyOwner(knex: Knex, ownerId: string): Promise<VerifyRe
     { sql: 'SELECT DISTINCT stream_id FROM audit_events WHERE owner_id = $1::uuid ORDER BY stream_id', params: [ownerId] },
   ]);
   const findings = new Findings();
-  const state = { stream: undefined as string | undefined, previous: GENESIS, revision: -1 };
+  const state = { stream: undefined as string | undefined, links: new StreamLinks() };
   for (let i = 0; i < streams.length; i += 200) {
     const ids = streams.slice(i, i + 200).map((s) => s.stream_id);
     const rows = (await knex.raw<{ rows: EventRow[] }>(`${SELECT_EVENTS} WHERE stream_id = ANY(?) ORDER BY stream_id, revision`, [ids])).rows;

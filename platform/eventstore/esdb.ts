@@ -20,7 +20,7 @@ import {
   type ReadPosition,
   type ResolvedEvent,
 } from '@eventstore/db-client';
-import { chainHash, GENESIS } from './hash-chain.ts';
+import { CURRENT_HASH_VERSION, eventDigest, GENESIS, link } from './hash-chain.ts';
 import {
   START,
   StreamConflictError,
@@ -33,8 +33,10 @@ import {
   type NewEvent,
   type Position,
   type ReadAllOptions,
+  type ReadStoredOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StoredEvent,
   type SubscribeOptions,
   type SubscriptionBatch,
 } from './port.ts';
@@ -104,12 +106,21 @@ export class EsdbEventStore implements EventStore {
   }
 
   async #appendChained(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision, previous: { revision: number; hash: Buffer }): Promise<AppendResult> {
-    let link = previous.hash;
+    let chain = previous.hash;
     const payload = events.map((event, i) => {
       const metadata = eventMetadataSchema.parse(event.metadata);
       // The same chain as the Postgres adapter (hash-chain.ts), over the JSON text as stored here.
-      link = chainHash(link, { streamId, revision: previous.revision + 1 + i, type: event.type, dataText: JSON.stringify(event.data), metadataText: JSON.stringify(metadata) });
-      return jsonEvent({ id: metadata.eventId, type: event.type, data: event.data, metadata: { ...metadata, chainHash: link.toString('hex') } });
+      const content = {
+        streamId,
+        revision: previous.revision + 1 + i,
+        type: event.type,
+        schemaVersion: metadata.schemaVersion,
+        dataText: JSON.stringify(event.data),
+        metadataText: JSON.stringify(metadata),
+      };
+      chain = link(chain, eventDigest(content));
+      const chained = { ...metadata, chainHash: chain.toString('hex'), chainVersion: CURRENT_HASH_VERSION };
+      return jsonEvent({ id: metadata.eventId, type: event.type, data: event.data, metadata: chained });
     });
     try {
       const result = await this.client.appendToStream(streamId, payload, { expectedRevision: toEsdbExpected(expected) });
@@ -147,10 +158,20 @@ export class EsdbEventStore implements EventStore {
     return (await this.#readAllPage(options.after, options.maxCount, options.eventTypes)).events;
   }
 
+  async readAllStored(options: ReadStoredOptions): Promise<StoredEvent[]> {
+    const toStored = (resolved: ResolvedEvent) => this.#toStored(resolved);
+    return (await this.#readAllPage(options.after, options.maxCount, undefined, toStored)).events;
+  }
+
   /** A page after `after` (exclusive), and how far the scan went (past filtered-out events). */
-  async #readAllPage(after: Position | undefined, maxCount: number, eventTypes: readonly string[] | undefined): Promise<{ events: RecordedEvent[]; scannedTo: Position | undefined }> {
+  async #readAllPage<T extends { type: string } = RecordedEvent>(
+    after: Position | undefined,
+    maxCount: number,
+    eventTypes: readonly string[] | undefined,
+    convert: (resolved: ResolvedEvent) => T | undefined = (resolved) => this.#toEvent(resolved) as T | undefined,
+  ): Promise<{ events: T[]; scannedTo: Position | undefined }> {
     const types = eventTypes ? new Set(eventTypes) : undefined;
-    const events: RecordedEvent[] = [];
+    const events: T[] = [];
     let scannedTo: Position | undefined;
     let from: ReadPosition = isStart(after) ? ESDB_START : { commit: after!.commit, prepare: after!.prepare };
     // Server-side maxCount counts every record, also system and filtered ones: read until the page
@@ -165,7 +186,7 @@ export class EsdbEventStore implements EventStore {
         last = { commit: position.commit, prepare: position.prepare };
         if (after && !isStart(after) && comparePositions(last, after) <= 0) continue; // fromPosition is inclusive
         scannedTo = last;
-        const event = this.#toEvent(resolved);
+        const event = convert(resolved);
         if (event && (!types || types.has(event.type))) events.push(event);
         if (events.length === maxCount) return { events, scannedTo };
       }
@@ -251,7 +272,8 @@ export class EsdbEventStore implements EventStore {
     let count = 0;
     let from: Position | undefined = after;
     while (count < this.#countLimit) {
-      const page = await this.#readAllPage(from, Math.min(4096, this.#countLimit - count), undefined);
+      type Page = { events: RecordedEvent[]; scannedTo: Position | undefined };
+      const page: Page = await this.#readAllPage(from, Math.min(4096, this.#countLimit - count), undefined);
       count += page.events.length;
       if (page.events.length === 0 || !page.scannedTo) break;
       from = page.scannedTo;
@@ -265,6 +287,26 @@ export class EsdbEventStore implements EventStore {
 
   async close(): Promise<void> {
     await this.client.dispose();
+  }
+
+  /** The event as stored: the JSON text as JSON.stringify wrote it, the chain fields out of the metadata. */
+  #toStored(resolved: ResolvedEvent): StoredEvent | undefined {
+    const e = resolved.event;
+    if (!e?.position || !e.isJson || isSystem(e.type, e.streamId)) return undefined;
+    const { chainHash, chainVersion, ...metadata } = (e.metadata ?? {}) as Record<string, unknown>;
+    const hash = typeof chainHash === 'string' ? chainHash : undefined;
+    return {
+      streamId: e.streamId,
+      revision: Number(e.revision),
+      position: { commit: e.position.commit, prepare: e.position.prepare },
+      type: e.type,
+      schemaVersion: typeof metadata.schemaVersion === 'number' ? metadata.schemaVersion : 1,
+      dataText: JSON.stringify(e.data ?? {}),
+      metadataText: JSON.stringify(metadata),
+      hash,
+      // Events chained before versions were recorded carry a chain hash and no version: version 1.
+      hashVersion: typeof chainVersion === 'number' ? chainVersion : 1,
+    };
   }
 
   #toEvent(resolved: ResolvedEvent): RecordedEvent | undefined {

@@ -94,6 +94,32 @@ export interface ReadAllOptions {
   readonly eventTypes?: readonly string[];
 }
 
+/**
+ * An event exactly as the store keeps it: no upcasting, the JSON as stored text. What tamper
+ * evidence hashes (platform/eventstore/hash-chain.ts, platform/audit/).
+ */
+export interface StoredEvent {
+  readonly streamId: string;
+  readonly revision: number;
+  readonly position: Position;
+  readonly type: string;
+  readonly schemaVersion: number;
+  /** PostgreSQL: jsonb::text; EventStoreDB: the JSON as written. */
+  readonly dataText: string;
+  /** The metadata as stored, without the chain fields an adapter keeps in it. */
+  readonly metadataText: string;
+  /** Hex chain hash, or undefined when the event was stored without one. */
+  readonly hash: string | undefined;
+  /** Which formula `hash` follows (hash-chain.ts). */
+  readonly hashVersion: number;
+}
+
+export interface ReadStoredOptions {
+  /** Events strictly after this position. Default: from the start. */
+  readonly after?: Position;
+  readonly maxCount: number;
+}
+
 export interface SubscribeOptions {
   /** Deliver events strictly after this position (a stored checkpoint). Default: from the start. */
   readonly after?: Position;
@@ -142,6 +168,8 @@ export interface EventStore {
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** A page of the global log in order, every event exactly once across pages. */
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** The same global order as readAll, each event as stored (for tamper evidence). */
+  readAllStored(options: ReadStoredOptions): Promise<StoredEvent[]>;
   /** Catch-up then live: an endless async iterable of batches in global order; ends when `signal` aborts. */
   subscribe(options: SubscribeOptions): AsyncIterable<SubscriptionBatch>;
   streamExists(streamId: string): Promise<boolean>;

@@ -27,7 +27,7 @@
 // can lie ahead of the new cluster's: new events would then sort before old ones and be skipped,
 // so assertAppendsSortLast() refuses to start on such a log.
 import pg from 'pg';
-import { CHAIN_CONTENT_SQL } from './hash-chain.ts';
+import { CONTENT_V2_SQL, CURRENT_HASH_VERSION } from './hash-chain.ts';
 import {
   START,
   comparePositions,
@@ -41,8 +41,10 @@ import {
   type NewEvent,
   type Position,
   type ReadAllOptions,
+  type ReadStoredOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StoredEvent,
   type SubscribeOptions,
   type SubscriptionBatch,
 } from './port.ts';
@@ -94,7 +96,8 @@ const EVENT_COLUMNS =
 
 // $1 stream, $2 expected ('any' | 'no_stream' | digits), $3..$7 parallel arrays of the events.
 // Each event's hash chains it to the previous event of its stream (tamper evidence, see
-// hash-chain.ts for the exact bytes): sha256(previous hash || stream, revision, type, data, metadata).
+// hash-chain.ts for the exact bytes): sha256(previous hash || sha256(stream, revision, type,
+// schema version, data, metadata)).
 const APPEND_SQL = `
 WITH RECURSIVE last AS (
   -- One probe of (stream_id, revision) gives both the stream's revision and the hash to chain to.
@@ -113,14 +116,14 @@ WITH RECURSIVE last AS (
   FROM allowed, unnest($3::uuid[], $4::text[], $5::integer[], $6::jsonb[], $7::jsonb[])
     WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, ordinal)
 ), chain AS (
-  SELECT i.ordinal, sha256(p.hash || convert_to(${CHAIN_CONTENT_SQL('i')}, 'UTF8')) AS hash
+  SELECT i.ordinal, sha256(p.hash || sha256(${CONTENT_V2_SQL('i')})) AS hash
   FROM input i, previous p WHERE i.ordinal = 1
   UNION ALL
-  SELECT i.ordinal, sha256(c.hash || convert_to(${CHAIN_CONTENT_SQL('i')}, 'UTF8'))
+  SELECT i.ordinal, sha256(c.hash || sha256(${CONTENT_V2_SQL('i')}))
   FROM chain c JOIN input i ON i.ordinal = c.ordinal + 1
 ), inserted AS (
-  INSERT INTO events (stream_id, revision, event_id, type, schema_version, data, metadata, hash)
-  SELECT $1, i.revision, i.event_id, i.type, i.schema_version, i.data, i.metadata, chain.hash
+  INSERT INTO events (stream_id, revision, event_id, type, schema_version, data, metadata, hash, hash_version)
+  SELECT $1, i.revision, i.event_id, i.type, i.schema_version, i.data, i.metadata, chain.hash, ${CURRENT_HASH_VERSION}
   FROM input i JOIN chain ON chain.ordinal = i.ordinal
   ORDER BY i.ordinal
   RETURNING revision, transaction_id, position, hash
@@ -135,9 +138,11 @@ SELECT (SELECT revision FROM current_revision) AS current_revision,
 // version, $6 data, $7 metadata, $8 the head's hash (empty for a new stream). No probe, no
 // recursion: a concurrent writer that took revision $2 + 1 first makes this a unique violation.
 const APPEND_ONE_AFTER_KNOWN_HEAD_SQL = `
-INSERT INTO events (stream_id, revision, event_id, type, schema_version, data, metadata, hash)
-SELECT $1, e.revision, $3::uuid, e.type, $5::integer, e.data, e.metadata, sha256($8::bytea || convert_to(${CHAIN_CONTENT_SQL('e')}, 'UTF8'))
-FROM (SELECT $2::integer + 1 AS revision, $4::text AS type, $6::jsonb AS data, $7::jsonb AS metadata) e
+INSERT INTO events (stream_id, revision, event_id, type, schema_version, data, metadata, hash, hash_version)
+SELECT $1, e.revision, $3::uuid, e.type, e.schema_version, e.data, e.metadata,
+       sha256($8::bytea || sha256(${CONTENT_V2_SQL('e')})), ${CURRENT_HASH_VERSION}
+FROM (SELECT $2::integer + 1 AS revision, $4::text AS type, $5::integer AS schema_version,
+             $6::jsonb AS data, $7::jsonb AS metadata) e
 RETURNING revision AS last_revision, transaction_id::text AS transaction_id, position::text AS position, encode(hash, 'hex') AS hash`;
 
 // One statement, so the page and the scanned-up-to head come from the same snapshot.
@@ -174,6 +179,31 @@ const READ_BATCH_SQL = {
   after: readBatchSql(true, false),
   afterFiltered: readBatchSql(true, true),
 } as const;
+
+// Events as stored, for tamper evidence: the same gap-safe order and horizon as readBatchSql,
+// data and metadata as jsonb text (what the chain hashes), nothing parsed or upcast.
+const STORED_COLUMNS = `transaction_id::text AS commit, position::text AS prepare, stream_id, revision, type,
+  schema_version, data::text AS data, metadata::text AS metadata, encode(hash, 'hex') AS hash, hash_version`;
+const STORED_VISIBLE = 'events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+const STORED_ORDER = 'ORDER BY events.transaction_id, events.position LIMIT $1';
+const READ_STORED_SQL = {
+  fromStart: `SELECT ${STORED_COLUMNS} FROM events WHERE ${STORED_VISIBLE} ${STORED_ORDER}`,
+  after: `SELECT ${STORED_COLUMNS} FROM events WHERE ${STORED_VISIBLE}
+    AND (events.transaction_id, events.position) > ($2::xid8, $3::bigint) ${STORED_ORDER}`,
+} as const;
+
+interface StoredRow {
+  commit: string;
+  prepare: string;
+  stream_id: string;
+  revision: number;
+  type: string;
+  schema_version: number;
+  data: string;
+  metadata: string;
+  hash: string | null;
+  hash_version: number;
+}
 
 interface BatchRow extends EventRow {
   kind: 'event' | 'head';
@@ -577,6 +607,28 @@ export class PostgresEventStore implements EventStore {
     this.#listener = undefined;
     await listener?.end().catch(() => undefined);
     await this.pool.end();
+  }
+
+  async readAllStored(options: ReadStoredOptions): Promise<StoredEvent[]> {
+    const { maxCount } = options;
+    if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new TypeError('maxCount must be a positive integer');
+    const [commit, prepare] = positionParams(options.after);
+    const result = await this.pool.query<StoredRow>(
+      commit === null
+        ? { name: 'vialog_read_stored_from_start', text: READ_STORED_SQL.fromStart, values: [maxCount] }
+        : { name: 'vialog_read_stored_after', text: READ_STORED_SQL.after, values: [maxCount, commit, prepare] },
+    );
+    return result.rows.map((row) => ({
+      streamId: row.stream_id,
+      revision: row.revision,
+      position: { commit: BigInt(row.commit), prepare: BigInt(row.prepare) },
+      type: row.type,
+      schemaVersion: row.schema_version,
+      dataText: row.data,
+      metadataText: row.metadata,
+      hash: row.hash ?? undefined,
+      hashVersion: row.hash_version,
+    }));
   }
 
   #toEvent(row: EventRow): RecordedEvent {

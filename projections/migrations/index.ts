@@ -12,6 +12,9 @@ import * as hashChain from './005_event_hash_chain.ts';
 import * as personalDataKeys from './006_personal_data_keys.ts';
 import * as rebuildProgress from './007_rebuild_progress.ts';
 import * as projectionFailures from './008_projection_failures.ts';
+import * as eventHashV2 from './009_event_hash_v2.ts';
+import * as eventsImmutable from './010_events_immutable_by_privilege.ts';
+import * as auditDigests from './011_audit_digests.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +30,9 @@ const migrations: Record<string, Migration> = {
   '006_personal_data_keys': personalDataKeys,
   '007_rebuild_progress': rebuildProgress,
   '008_projection_failures': projectionFailures,
+  '009_event_hash_v2': eventHashV2,
+  '010_events_immutable_by_privilege': eventsImmutable,
+  '011_audit_digests': auditDigests,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

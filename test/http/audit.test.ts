@@ -155,9 +155,11 @@ test.serial('verify passes, then finds an event edited in the database at exactl
       [alice.id],
     );
     tampered = `${target.rows[0]!.commit}/${target.rows[0]!.position}`;
+    // As a DBA would: the table's owner disables the append-only trigger around the edit.
     await client.query('BEGIN');
-    await client.query(`SET LOCAL vialog.allow_event_rewrite = 'on'`);
+    await client.query('ALTER TABLE events DISABLE TRIGGER USER');
     await client.query(`UPDATE events SET data = jsonb_set(data, '{subjectId}', '"P999"') WHERE position = $1`, [target.rows[0]!.position]);
+    await client.query('ALTER TABLE events ENABLE TRIGGER USER');
     await client.query('COMMIT');
   } finally {
     await client.end();

@@ -1,7 +1,12 @@
 // The one contract every event store adapter must keep. It uses only the port, so the same
 // tests run against PostgreSQL (always) and EventStoreDB (when EVENTSTORE_URL is set).
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { TestFn } from 'ava';
+import { signDigest } from '../../platform/audit/digest.ts';
+import { signingKeyFromSeed } from '../../platform/audit/keys.ts';
+import { EMPTY_LOG, advance, type LogState } from '../../platform/audit/log-head.ts';
+import { StreamLinks, verifyLog } from '../../platform/audit/verify-log.ts';
+import { eventDigest } from '../../platform/eventstore/hash-chain.ts';
 import {
   StreamConflictError,
   comparePositions,
@@ -81,6 +86,19 @@ async function readAllUntil(store: EventStore, after: Position | undefined, maxC
   }
   return seen;
 }
+
+/** Waits until readers see `position` (a transaction still open anywhere on a PostgreSQL server holds it back). */
+async function untilVisible(store: EventStore, position: Position): Promise<void> {
+  for (let tries = 0; tries < 600; tries++) {
+    const head = await store.headPosition();
+    if (head && comparePositions(head, position) >= 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`position ${formatPosition(position)} never became visible`);
+}
+
+const auditKey = signingKeyFromSeed('contract', randomBytes(32));
+const auditKeys = { signing: auditKey, verify: [auditKey] };
 
 export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore>): void {
   let opened: OpenedStore | undefined;
@@ -299,5 +317,57 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
     }
     t.is(await store().countAfter(head!), 0);
     await t.notThrowsAsync(store().ping());
+  });
+
+  test.serial('stored events: the same order as readAll, data as stored, chain hashes that hold', async (t) => {
+    const id = streamName('stored');
+    const events = [newEvent('A', { n: 1, text: 'Zoë ✓' }), newEvent('B', { nested: { b: [1, 2.5], a: null } })];
+    const appended = await store().append(id, events, { expectedRevision: 'no_stream' });
+    await store().append(id, [newEvent('C')], { expectedRevision: appended.nextExpectedRevision });
+    await untilVisible(store(), (await store().readStream(id)).at(-1)!.position);
+    const before = (await store().readStream(id))[0]!.position;
+    const after = { commit: before.commit, prepare: before.prepare - 1n };
+    const stored = (await store().readAllStored({ after, maxCount: 1000 })).filter((e) => e.streamId === id);
+    const read = (await store().readAll({ after, maxCount: 1000 })).filter((e) => e.streamId === id);
+    const shape = (e: { type: string; revision: number; position: Position }) =>
+      [e.type, e.revision, formatPosition(e.position)];
+    t.deepEqual(stored.map(shape), read.map(shape));
+    t.deepEqual(JSON.parse(stored[0]!.dataText), { n: 1, text: 'Zoë ✓' });
+    t.is(JSON.parse(stored[0]!.metadataText).eventId, read[0]!.metadata.eventId);
+    const links = new StreamLinks();
+    t.deepEqual(stored.map((e) => links.check(e, eventDigest(e)) ?? 'holds'), ['holds', 'holds', 'holds']);
+    t.true(stored.every((e) => e.hashVersion === 2 && e.hash === read.find((r) => r.revision === e.revision)!.hash));
+  });
+
+  test.serial('audit digest: a signed head over the whole log verifies, and still does as the log grows', async (t) => {
+    const fresh = { expectedRevision: 'no_stream' } as const;
+    const first = await store().append(streamName('digest'), [newEvent('A'), newEvent('B')], fresh);
+    await untilVisible(store(), first.position);
+    const state = await advance(store(), EMPTY_LOG);
+    t.true(state.eventCount >= 2);
+    const digest = signDigest(state, auditKeys);
+    const ok = { ok: true, checkedEvents: state.eventCount, firstBrokenPosition: null, problems: [] };
+    t.deepEqual(await verifyLog(store(), digest, auditKeys.verify, { pageSize: 7 }), ok);
+    const more = await store().append(streamName('digest'), [newEvent('C')], { expectedRevision: 'no_stream' });
+    await untilVisible(store(), more.position);
+    t.true((await verifyLog(store(), digest, auditKeys.verify)).ok, 'events after the digest do not matter');
+    // Going on from a digest gives the head a full pass gives.
+    const onward = await advance(store(), state, { pageSize: 3 });
+    const whole = await advance(store(), EMPTY_LOG, { upTo: onward.position });
+    t.deepEqual([onward.eventCount, onward.head.toString('hex')], [whole.eventCount, whole.head.toString('hex')]);
+  });
+
+  test.serial('audit digest: a log that does not reproduce the digest, or a foreign digest, by kind', async (t) => {
+    const appended = await store().append(streamName('digest-bad'), [newEvent('A')], { expectedRevision: 'no_stream' });
+    await untilVisible(store(), appended.position);
+    const state = await advance(store(), EMPTY_LOG);
+    const kinds = async (claimed: LogState) =>
+      (await verifyLog(store(), signDigest(claimed, auditKeys), auditKeys.verify)).problems.map((p) => p.kind);
+    t.deepEqual(await kinds({ ...state, eventCount: state.eventCount + 2 }), ['missing']);
+    t.deepEqual(await kinds({ ...state, eventCount: state.eventCount - 1 }), ['inserted']);
+    t.deepEqual(await kinds({ ...state, head: Buffer.alloc(32, 7) }), ['modified']);
+    const digest = signDigest(state, auditKeys);
+    const forged = { ...digest, head: Buffer.alloc(32, 7).toString('hex') };
+    t.deepEqual((await verifyLog(store(), forged, auditKeys.verify)).problems.map((p) => p.kind), ['bad_signature']);
   });
 }

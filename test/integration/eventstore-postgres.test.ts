@@ -6,7 +6,8 @@ import { openPostgresEventStore, type PostgresEventStore } from '../../platform/
 import { UpcasterRegistry } from '../../platform/eventstore/upcasting.ts';
 import { createKnex } from '../../platform/database/knex.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
-import { chainHash, GENESIS } from '../../platform/eventstore/hash-chain.ts';
+import { eventDigest } from '../../platform/eventstore/hash-chain.ts';
+import { StreamLinks } from '../../platform/audit/verify-log.ts';
 import { comparePositions, StreamConflictError, type Position, type RecordedEvent } from '../../platform/eventstore/port.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { eventStoreContract, newEvent } from './eventstore-contract.ts';
@@ -136,10 +137,25 @@ test.serial('old schema versions are upcast on read, the stored row stays as wri
   t.deepEqual(raw.rows[0], { data: { first: 'Ada', last: 'Lovelace' }, schema_version: 1 });
 });
 
-test.serial('stored events cannot be updated or deleted', async (t) => {
+test.serial('stored events cannot be updated, deleted or truncated, and no setting turns that off', async (t) => {
   await store.append('immutable-1', [newEvent('Fact')], { expectedRevision: 'no_stream' });
   await t.throwsAsync(store.pool.query("UPDATE events SET data = '{\"x\":1}' WHERE stream_id = 'immutable-1'"), { message: /append-only/ });
   await t.throwsAsync(store.pool.query("DELETE FROM events WHERE stream_id = 'immutable-1'"), { message: /append-only/ });
+  // The former bypass setting is gone: setting it changes nothing.
+  const client = await store.pool.connect();
+  try {
+    // TRUNCATE takes its lock before the trigger refuses: never wait behind a transaction left open.
+    await client.query("SET lock_timeout = '10s'");
+    await t.throwsAsync(client.query('TRUNCATE events'), { message: /append-only/ });
+    await client.query('RESET lock_timeout');
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL vialog.allow_event_rewrite = 'on'`);
+    await t.throwsAsync(client.query("DELETE FROM events WHERE stream_id = 'immutable-1'"), { message: /append-only/ });
+    await client.query('ROLLBACK');
+  } finally {
+    client.release();
+  }
+  t.is((await store.readStream('immutable-1')).length, 1);
 });
 
 test.serial('bad metadata is refused before anything is written', async (t) => {
@@ -150,16 +166,21 @@ test.serial('bad metadata is refused before anything is written', async (t) => {
 
 /** Recomputes a stream's chain from the stored rows (as verify does) and compares it with the stored hashes. */
 async function chainHolds(streamId: string): Promise<{ rows: number; broken: number[] }> {
-  const rows = await store.pool.query<{ revision: number; type: string; data: string; metadata: string; hash: Buffer }>(
-    'SELECT revision, type, data::text AS data, metadata::text AS metadata, hash FROM events WHERE stream_id = $1 ORDER BY revision',
+  type Row = { revision: number; type: string; schema_version: number; data: string; metadata: string; hash: string };
+  type Versioned = Row & { version: number };
+  const rows = await store.pool.query<Versioned>(
+    `SELECT revision, type, schema_version, data::text AS data, metadata::text AS metadata, encode(hash, 'hex') AS hash,
+            hash_version AS version
+       FROM events WHERE stream_id = $1 ORDER BY revision`,
     [streamId],
   );
-  let previous: Buffer = GENESIS;
+  const links = new StreamLinks();
   const broken: number[] = [];
   for (const row of rows.rows) {
-    const expected = chainHash(previous, { streamId, revision: row.revision, type: row.type, dataText: row.data, metadataText: row.metadata });
-    if (!expected.equals(row.hash)) broken.push(row.revision);
-    previous = row.hash;
+    const { revision, type, hash } = row;
+    const stored = { dataText: row.data, metadataText: row.metadata, hash, hashVersion: row.version };
+    const event = { streamId, revision, type, schemaVersion: row.schema_version, ...stored };
+    if (row.version !== 2 || links.check(event, eventDigest(event))) broken.push(row.revision);
   }
   return { rows: rows.rowCount ?? 0, broken };
 }
