@@ -89,7 +89,9 @@ test('GET /api/v1/openapi.json is an OpenAPI 3.1 document with the registered ro
 async function docsPage(): Promise<{ response: Response; html: string; assets: string[] }> {
   const response = await fetch(`${app.url}/docs`);
   const html = await response.text();
-  const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((url) => url !== '/api/v1/openapi.json');
+  const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)]
+    .map((m) => m[1]!)
+    .filter((url) => url !== '/api/v1/openapi.json');
   return { response, html, assets };
 }
 
@@ -110,7 +112,8 @@ test('GET /docs is Swagger UI on the document, loading only files this service s
 
 test('GET /docs has a CSP that allows scripts, styles and requests from its own origin only', async (t) => {
   const { response } = await docsPage();
-  const csp = new Map((response.headers.get('content-security-policy') ?? '').split(/;\s*/).map((d) => [d.split(' ')[0]!, d.split(' ').slice(1).join(' ')]));
+  const directives = (response.headers.get('content-security-policy') ?? '').split(/;\s*/);
+  const csp = new Map(directives.map((d) => [d.split(' ')[0]!, d.split(' ').slice(1).join(' ')]));
   t.is(csp.get('default-src'), "'none'");
   t.is(csp.get('script-src'), "'self'");
   t.is(csp.get('style-src'), "'self'");
@@ -118,14 +121,18 @@ test('GET /docs has a CSP that allows scripts, styles and requests from its own 
   t.is(csp.get('frame-ancestors'), "'none'");
 });
 
-test('GET /docs/assets/<file>: the right content type, cached for good (the name carries a hash of the content)', async (t) => {
+test('GET /docs/assets/<file>: the right content type, cached for good (its name has a content hash)', async (t) => {
   const { assets } = await docsPage();
-  const types = { '.js': /^text\/javascript; charset=utf-8$/, '.css': /^text\/css; charset=utf-8$/, '.png': /^image\/png$/ };
+  const types: Record<string, RegExp> = {
+    '.js': /^text\/javascript; charset=utf-8$/,
+    '.css': /^text\/css; charset=utf-8$/,
+    '.png': /^image\/png$/,
+  };
   for (const url of assets) {
     const response = await fetch(`${app.url}${url}`);
     const body = Buffer.from(await response.arrayBuffer());
     t.is(response.status, 200, url);
-    t.regex(response.headers.get('content-type') ?? '', types[url.slice(url.lastIndexOf('.')) as keyof typeof types], url);
+    t.regex(response.headers.get('content-type') ?? '', types[url.slice(url.lastIndexOf('.'))]!, url);
     t.is(response.headers.get('cache-control'), 'public, max-age=31536000, immutable', url);
     t.is(response.headers.get('x-content-type-options'), 'nosniff', url);
     t.true(body.length > 0, url);
@@ -150,7 +157,15 @@ test('GET /docs/assets/<file> is gzipped for a client that accepts it', async (t
 test('GET /docs/assets/<anything else> is a 404 not_found problem', async (t) => {
   const { assets } = await docsPage();
   const bundle = assets.find((url) => url.includes('swagger-ui-bundle'))!;
-  for (const path of ['/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui-bundle.js.map', '/docs/assets/index.html', '/docs/assets/..%2Fpackage.json', bundle.toUpperCase(), '/docs/assets/']) {
+  const others = [
+    '/docs/assets/swagger-ui-bundle.js',
+    '/docs/assets/swagger-ui-bundle.js.map',
+    '/docs/assets/index.html',
+    '/docs/assets/..%2Fpackage.json',
+    bundle.toUpperCase(),
+    '/docs/assets/',
+  ];
+  for (const path of others) {
     await expectProblem(t, await fetch(`${app.url}${path}`), 404, 'not_found');
   }
 });

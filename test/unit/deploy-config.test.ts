@@ -54,9 +54,10 @@ test('Dockerfile: the image gets the production sources and the licence, no test
     .split('\n')
     .filter((l) => l.startsWith('COPY ') && !l.includes('--from'))
     .flatMap((l) => l.trim().split(/\s+/).slice(1, -1));
-  t.deepEqual(copied.sort(), ['LICENSE', 'app', 'modules', 'package-lock.json', 'package.json', 'package.json', 'platform', 'projections'].sort());
+  const expected = ['LICENSE', 'app', 'modules', 'package-lock.json', 'package.json', 'package.json', 'platform'];
+  t.deepEqual(copied.sort(), [...expected, 'projections'].sort());
   const ignored = read('.dockerignore').split('\n');
-  for (const dev of ['test', 'bench', 'node_modules', '.git']) t.true(ignored.includes(dev), `.dockerignore leaves out ${dev}`);
+  for (const dev of ['test', 'bench', 'node_modules', '.git']) t.true(ignored.includes(dev), `.dockerignore: ${dev}`);
 });
 
 // The Docker language service's linter (syntax, instruction arguments, ports, casing, one CMD /
@@ -140,16 +141,18 @@ test('GitHub workflows: CI with the three service containers and the audit, a sc
 
 test('release workflow: the image gets an SBOM and a build provenance attestation, signed for its digest', (t) => {
   type Step = { id?: string; uses?: string; with?: Record<string, unknown> };
-  const release = parse(read('.github/workflows/release.yml')) as { permissions: Record<string, string>; jobs: Record<string, { steps: Step[] }> };
+  type Workflow = { permissions: Record<string, string>; jobs: Record<string, { steps: Step[] }> };
+  const release = parse(read('.github/workflows/release.yml')) as Workflow;
   t.like(release.permissions, { 'id-token': 'write', attestations: 'write', packages: 'write' });
   const steps = Object.values(release.jobs)[0]!.steps;
   const using = (action: string) => steps.find((s) => s.uses?.startsWith(`${action}@`));
   for (const step of steps.filter((s) => s.uses)) t.regex(step.uses!, /@v\d+$/, `${step.uses}: a pinned major version`);
   const build = using('docker/build-push-action');
-  t.like(build?.with, { push: true, sbom: true, provenance: 'mode=max' }, 'BuildKit attaches an SBOM and max provenance to the image');
+  t.like(build?.with, { push: true, sbom: true, provenance: 'mode=max' }, 'BuildKit attaches an SBOM and provenance');
   const digest = `\${{ steps.${build?.id}.outputs.digest }}`;
   t.like(using('actions/attest-build-provenance')?.with, { 'subject-digest': digest, 'push-to-registry': true });
   const sbom = using('anchore/sbom-action')?.with;
   t.truthy(sbom?.['output-file']);
-  t.like(using('actions/attest-sbom')?.with, { 'subject-digest': digest, 'sbom-path': sbom?.['output-file'], 'push-to-registry': true });
+  const attestSbom = using('actions/attest-sbom')?.with;
+  t.like(attestSbom, { 'subject-digest': digest, 'sbom-path': sbom?.['output-file'], 'push-to-registry': true });
 });
