@@ -43,7 +43,7 @@ export interface HttpAppOptions {
 type Step = (ctx: Context, next: Next) => Promise<unknown>;
 
 const HEALTH_PATHS = /^\/health\//i;
-const DOCS_PATHS = /^\/(?:docs|api\/v1\/openapi\.json)\/?$/i;
+const DOCS_PATHS = /^\/(?:docs|docs\/assets\/[^/]+|api\/v1\/openapi\.json)\/?$/i;
 
 export function createHttpApp(options: HttpAppOptions): Koa {
   const proxy = options.trustProxy;

@@ -1,10 +1,9 @@
 // The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with.
 // Routers register their operations in the registry; /api/v1/openapi.json serves the document and
-// /docs a self-contained HTML page of it, rendered here (no CDN, no assets: the page must work on a
-// closed network). Every operation gets the conventions for free: X-Request-Id on every answer and
-// the problem responses every route can give.
+// /docs renders it with Swagger UI (docs-page.ts). Every operation gets the conventions for free:
+// X-Request-Id on every answer and the problem responses every route can give.
 import Router from '@koa/router';
-import { documentSecurityHeaders } from './security-headers.ts';
+import { addDocsPage } from './docs-page.ts';
 import { z } from 'zod';
 import {
   createDocument,
@@ -122,7 +121,7 @@ export class OpenApiRegistry {
   readonly #tags = new Map<string, string | undefined>();
   #cached: ReturnType<typeof createDocument> | undefined;
 
-  /** Describes a tag (operations are grouped by their first tag on /docs). */
+  /** Describes a tag (/docs groups operations by their tags). */
   tag(name: string, description?: string): this {
     this.#tags.set(name, description);
     this.#cached = undefined;
@@ -186,116 +185,11 @@ export class OpenApiRegistry {
   }
 }
 
-// ---- /docs: the document rendered as plain HTML -------------------------------------------
-
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** Just enough Markdown for the description: paragraphs, **bold** and `code`. */
-const inlineMarkdown = (text: string) =>
-  escapeHtml(text)
-    .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
-    .replace(/`([^`]+)`/g, '<code>$1</code>');
-const paragraphs = (text: string) =>
-  text
-    .split(/\n{2,}/)
-    .map((p) => `<p>${inlineMarkdown(p)}</p>`)
-    .join('\n');
-
-interface DocParameter {
-  name?: string;
-  in?: string;
-  required?: boolean;
-  description?: string;
-  $ref?: string;
-}
-interface DocOperation {
-  summary?: string;
-  description?: string;
-  operationId?: string;
-  tags?: string[];
-  security?: unknown[];
-  parameters?: DocParameter[];
-  requestBody?: { content?: Record<string, { schema?: unknown }> };
-  responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
-}
-interface DocDocument {
-  info: { title: string; version: string; description?: string };
-  tags?: { name: string; description?: string }[];
-  paths?: Record<string, Record<string, DocOperation>>;
-  components?: { schemas?: Record<string, unknown>; parameters?: Record<string, DocParameter> };
-}
-
-const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
-const json = (value: unknown) => `<pre>${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;
-const anchor = (s: string) => s.replace(/[^A-Za-z0-9]+/g, '-');
-
-function renderOperation(document: DocDocument, path: string, method: string, op: DocOperation): string {
-  const params = (op.parameters ?? []).map((p) => (p.$ref ? (document.components?.parameters?.[p.$ref.split('/').pop() ?? ''] ?? p) : p));
-  const paramRows = params
-    .map((p) => `<tr><td><code>${escapeHtml(p.name ?? '')}</code></td><td>${escapeHtml(p.in ?? '')}</td><td>${p.required ? 'yes' : ''}</td><td>${inlineMarkdown(p.description ?? '')}</td></tr>`)
-    .join('');
-  const body = op.requestBody?.content?.['application/json']?.schema;
-  const responses = Object.entries(op.responses ?? {})
-    .map(([status, r]) => {
-      const schema = Object.values(r.content ?? {})[0]?.schema;
-      const isProblem = JSON.stringify(schema ?? '').includes('#/components/schemas/Problem');
-      return `<li><strong>${escapeHtml(status)}</strong> ${inlineMarkdown(r.description ?? '')}${schema && !isProblem ? `<details><summary>schema</summary>${json(schema)}</details>` : ''}</li>`;
-    })
-    .join('');
-  return `<section id="${anchor(`${method}-${path}`)}"><h3><span class="m ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code>${op.security?.length === 0 ? ' <small>(no authentication)</small>' : ''}</h3>
-${op.summary ? `<p>${inlineMarkdown(op.summary)}</p>` : ''}${op.description ? paragraphs(op.description) : ''}
-${paramRows ? `<table><tr><th>parameter</th><th>in</th><th>required</th><th></th></tr>${paramRows}</table>` : ''}
-${body ? `<details><summary>request body (application/json)</summary>${json(body)}</details>` : ''}
-<ul>${responses}</ul></section>`;
-}
-
-export function docsPage(document: DocDocument): string {
-  const groups = new Map<string, string[]>();
-  for (const tag of document.tags ?? []) groups.set(tag.name, []);
-  for (const [path, item] of Object.entries(document.paths ?? {})) {
-    for (const method of METHODS) {
-      const op = item[method];
-      if (!op) continue;
-      const tag = op.tags?.[0] ?? 'other';
-      if (!groups.has(tag)) groups.set(tag, []);
-      groups.get(tag)!.push(renderOperation(document, path, method, op));
-    }
-  }
-  const tagDescriptions = new Map((document.tags ?? []).map((t) => [t.name, t.description]));
-  const nav = [...groups].filter(([, ops]) => ops.length > 0).map(([tag]) => `<a href="#tag-${anchor(tag)}">${escapeHtml(tag)}</a>`).join(' · ');
-  const sections = [...groups]
-    .filter(([, ops]) => ops.length > 0)
-    .map(([tag, ops]) => `<h2 id="tag-${anchor(tag)}">${escapeHtml(tag)}</h2>${tagDescriptions.get(tag) ? paragraphs(tagDescriptions.get(tag)!) : ''}\n${ops.join('\n')}`)
-    .join('\n');
-  const schemas = Object.entries(document.components?.schemas ?? {})
-    .map(([name, schema]) => `<details id="schema-${anchor(name)}"><summary><code>${escapeHtml(name)}</code></summary>${json(schema)}</details>`)
-    .join('\n');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(document.info.title)} API</title>
-<style>body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.4}
-section{border-top:1px solid #ddd;padding:.5rem 0}h2{margin-top:2rem;border-bottom:2px solid #333}
-.m{font-family:monospace;padding:.1rem .4rem;border-radius:.2rem;color:#fff;background:#555}
-.get{background:#2b7}.post{background:#27b}.put,.patch{background:#b72}.delete{background:#b33}
-pre{background:#f6f6f6;padding:.5rem;overflow:auto;font-size:.8rem}table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #ddd;padding:.2rem .4rem;text-align:left;vertical-align:top}</style></head>
-<body><h1>${escapeHtml(document.info.title)} <small>v${escapeHtml(document.info.version)}</small></h1>
-<p>Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1)</p>
-<nav>${nav}</nav>
-<h2>Conventions</h2>${paragraphs(document.info.description ?? '')}
-${sections}
-<h2 id="schemas">Schemas</h2>${schemas}</body></html>`;
-}
-
 export function openApiRouter(registry: OpenApiRegistry, info: { title: string; version: string }): Router {
   const router = new Router();
   router.get('/api/v1/openapi.json', (ctx) => {
     ctx.body = registry.document(info);
   });
-  router.get('/docs', (ctx) => {
-    ctx.type = 'text/html; charset=utf-8';
-    documentSecurityHeaders(ctx);
-    // The page has no script and loads nothing: forbid both, whatever the global CSP says.
-    ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
-    ctx.body = docsPage(registry.document(info) as DocDocument);
-  });
+  addDocsPage(router, info);
   return router;
 }

@@ -6,7 +6,8 @@
 // Security Cheat Sheet asks an API for a deny-all CSP, no framing, nosniff, HSTS and no caching of
 // what may be clinical data. Helmet's remaining defaults only mean something to a browser rendering
 // a document (COOP, Origin-Agent-Cluster, DNS prefetch, IE download options, Flash policies, the
-// old XSS auditor), so only the HTML page (/docs) adds them, with documentSecurityHeaders().
+// old XSS auditor), so only the HTML page (/docs) adds them, with documentSecurityHeaders(), and
+// a CSP that lets that page run Swagger UI from this origin.
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { Context } from 'koa';
@@ -47,9 +48,25 @@ export function applySecurityHeaders(ctx: Context): void {
   for (const [name, value] of API_HEADERS) ctx.res.setHeader(name, value);
 }
 
-/** For an HTML answer: helmet's document headers on top of the API profile. */
+/**
+ * The docs page's CSP: Swagger UI's script, init script and stylesheet from this origin only (no
+ * inline script), its icons as data: images, and "try it" requests to this origin only.
+ */
+export const DOCUMENT_CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** For an HTML answer (/docs): helmet's document headers on top of the API profile, and its own CSP. */
 export function documentSecurityHeaders(ctx: Context): void {
   for (const [name, value] of DOCUMENT_HEADERS) ctx.res.setHeader(name, value);
+  ctx.res.setHeader('content-security-policy', DOCUMENT_CONTENT_SECURITY_POLICY);
 }
 
 /** What every answer carries (for tests and docs). */

@@ -248,7 +248,7 @@ test('security headers: the API profile of koa-helmet on every answer and proble
   await docs.arrayBuffer();
   for (const name of documentOnly) t.is(docs.headers.get(name), defaults.get(name)!, `/docs ${name}`);
   t.is(docs.headers.get('x-frame-options'), 'DENY');
-  t.regex(docs.headers.get('content-security-policy') ?? '', /^default-src 'none'; style-src 'unsafe-inline'/);
+  t.regex(docs.headers.get('content-security-policy') ?? '', /^default-src 'none'; script-src 'self';/);
 });
 
 test('every request is logged once at completion with requestId, method, route, status, duration; credentials never', async (t) => {

@@ -1,5 +1,6 @@
 // Health (live, ready with per-check detail and timeouts, 503 not_ready) and the OpenAPI 3.1
-// document and /docs page, over real HTTP.
+// document and the /docs page (Swagger UI, from files this service serves), over real HTTP. What the
+// page does in a browser: test/browser/docs-page.test.ts.
 import test from 'ava';
 import { Degraded } from '../../platform/http/health.ts';
 import { captureLogs, expectProblem, startTestApp, type TestApp } from './platform-fixture.ts';
@@ -101,15 +102,87 @@ test('GET /api/v1/openapi.json is an OpenAPI 3.1 document with the registered ro
   for (const word of ['X-Request-Id', 'If-Match', 'Idempotency-Key', 'X-Change-Reason', 'cursor', 'application/problem+json', 'U+0000', 'lone UTF-16 surrogates', '1900 and 9999']) t.true(doc.info.description.includes(word), word);
 });
 
-test('GET /docs is a self-contained HTML page of the document', async (t) => {
+/** The /docs page and the URLs of the files it loads. */
+async function docsPage(): Promise<{ response: Response; html: string; assets: string[] }> {
   const response = await fetch(`${app.url}/docs`);
+  const html = await response.text();
+  const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)]
+    .map((m) => m[1]!)
+    .filter((url) => url !== '/api/v1/openapi.json');
+  return { response, html, assets };
+}
+
+test('GET /docs is Swagger UI on the document, loading only files this service serves', async (t) => {
+  const { response, html, assets } = await docsPage();
   t.is(response.status, 200);
   t.regex(response.headers.get('content-type') ?? '', /^text\/html/);
-  const html = await response.text();
-  t.regex(html, /<h2 id="tag-items">items<\/h2>/);
-  t.regex(html, /Create an item/);
-  t.regex(html, /\/api\/v1\/items/);
-  t.regex(html, /Idempotency-Key/);
-  t.regex(html, /Problem/);
-  t.notRegex(html, /<script|https?:\/\/(?!127\.0\.0\.1)/, 'loads nothing from elsewhere');
+  t.regex(html, /<div id="swagger-ui"><\/div>/);
+  t.regex(html, /\/api\/v1\/openapi\.json/, 'links the document for readers without JavaScript');
+  t.notRegex(html, /<script>|<script(?![^>]*\ssrc=)|<style|\son\w+=/i, 'no inline script, style or handler');
+  t.deepEqual(assets.map((url) => url.replace(/\.[0-9a-f]{12}\./, '.<hash>.')).sort(), [
+    '/docs/assets/docs-init.<hash>.js',
+    '/docs/assets/favicon-32x32.<hash>.png',
+    '/docs/assets/swagger-ui-bundle.<hash>.js',
+    '/docs/assets/swagger-ui.<hash>.css',
+  ]);
+});
+
+test('GET /docs has a CSP that allows scripts, styles and requests from its own origin only', async (t) => {
+  const { response } = await docsPage();
+  const directives = (response.headers.get('content-security-policy') ?? '').split(/;\s*/);
+  const csp = new Map(directives.map((d) => [d.split(' ')[0]!, d.split(' ').slice(1).join(' ')]));
+  t.is(csp.get('default-src'), "'none'");
+  t.is(csp.get('script-src'), "'self'");
+  t.is(csp.get('style-src'), "'self'");
+  t.is(csp.get('connect-src'), "'self'");
+  t.is(csp.get('frame-ancestors'), "'none'");
+});
+
+test('GET /docs/assets/<file>: the right content type, cached for good (its name has a content hash)', async (t) => {
+  const { assets } = await docsPage();
+  const types: Record<string, RegExp> = {
+    '.js': /^text\/javascript; charset=utf-8$/,
+    '.css': /^text\/css; charset=utf-8$/,
+    '.png': /^image\/png$/,
+  };
+  for (const url of assets) {
+    const response = await fetch(`${app.url}${url}`);
+    const body = Buffer.from(await response.arrayBuffer());
+    t.is(response.status, 200, url);
+    t.regex(response.headers.get('content-type') ?? '', types[url.slice(url.lastIndexOf('.'))]!, url);
+    t.is(response.headers.get('cache-control'), 'public, max-age=31536000, immutable', url);
+    t.is(response.headers.get('x-content-type-options'), 'nosniff', url);
+    t.true(body.length > 0, url);
+  }
+  const init = await (await fetch(`${app.url}${assets.find((url) => url.includes('docs-init'))!}`)).text();
+  t.regex(init, /SwaggerUIBundle\(\{\s*url: "\/api\/v1\/openapi\.json"/);
+});
+
+test('GET /docs/assets/<file> is gzipped for a client that accepts it', async (t) => {
+  const { assets } = await docsPage();
+  const bundle = assets.find((url) => url.includes('swagger-ui-bundle'))!;
+  const plain = await fetch(`${app.url}${bundle}`, { headers: { 'accept-encoding': 'identity' } });
+  const plainBytes = (await plain.arrayBuffer()).byteLength;
+  t.is(plain.headers.get('content-encoding'), null);
+  const gzipped = await fetch(`${app.url}${bundle}`, { headers: { 'accept-encoding': 'gzip' } });
+  t.is(gzipped.headers.get('content-encoding'), 'gzip');
+  t.regex(gzipped.headers.get('vary') ?? '', /accept-encoding/i);
+  t.true(Number(gzipped.headers.get('content-length')) < plainBytes / 2);
+  t.is((await gzipped.arrayBuffer()).byteLength, plainBytes, 'fetch decodes it to the same file');
+});
+
+test('GET /docs/assets/<anything else> is a 404 not_found problem', async (t) => {
+  const { assets } = await docsPage();
+  const bundle = assets.find((url) => url.includes('swagger-ui-bundle'))!;
+  const others = [
+    '/docs/assets/swagger-ui-bundle.js',
+    '/docs/assets/swagger-ui-bundle.js.map',
+    '/docs/assets/index.html',
+    '/docs/assets/..%2Fpackage.json',
+    bundle.toUpperCase(),
+    '/docs/assets/',
+  ];
+  for (const path of others) {
+    await expectProblem(t, await fetch(`${app.url}${path}`), 404, 'not_found');
+  }
 });

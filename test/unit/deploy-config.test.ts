@@ -49,6 +49,17 @@ test('Dockerfile: multi-stage, Node 24 slim, production dependencies only, non-r
   t.false(lines.some((l) => /^ADD\s+https?:/.test(l)), 'no remote ADD');
 });
 
+test('Dockerfile: the image gets the production sources and the licence, no tests, benchmarks or dev files', (t) => {
+  const copied = read('Dockerfile')
+    .split('\n')
+    .filter((l) => l.startsWith('COPY ') && !l.includes('--from'))
+    .flatMap((l) => l.trim().split(/\s+/).slice(1, -1));
+  const expected = ['LICENSE', 'app', 'modules', 'package-lock.json', 'package.json', 'package.json', 'platform'];
+  t.deepEqual(copied.sort(), [...expected, 'projections'].sort());
+  const ignored = read('.dockerignore').split('\n');
+  for (const dev of ['test', 'bench', 'node_modules', '.git']) t.true(ignored.includes(dev), `.dockerignore: ${dev}`);
+});
+
 // The Docker language service's linter (syntax, instruction arguments, ports, casing, one CMD /
 // ENTRYPOINT / HEALTHCHECK per stage, JSON-form quoting, absolute WORKDIR), every rule an error.
 const lintEverything: ValidatorSettings = {
@@ -132,4 +143,22 @@ test('GitHub workflows: CI with the three service containers and the audit, a sc
   const release = workflow('release.yml');
   t.truthy((release.on.push as { tags?: unknown } | undefined)?.tags, 'runs on version tags');
   t.true(existsSync('.github/dependabot.yml') && existsSync('.github/workflows/codeql.yml'));
+});
+
+test('release workflow: the image gets an SBOM and a build provenance attestation, signed for its digest', (t) => {
+  type Step = { id?: string; uses?: string; with?: Record<string, unknown> };
+  type Workflow = { permissions: Record<string, string>; jobs: Record<string, { steps: Step[] }> };
+  const release = parse(read('.github/workflows/release.yml')) as Workflow;
+  t.like(release.permissions, { 'id-token': 'write', attestations: 'write', packages: 'write' });
+  const steps = Object.values(release.jobs)[0]!.steps;
+  const using = (action: string) => steps.find((s) => s.uses?.startsWith(`${action}@`));
+  for (const step of steps.filter((s) => s.uses)) t.regex(step.uses!, /@v\d+$/, `${step.uses}: a pinned major version`);
+  const build = using('docker/build-push-action');
+  t.like(build?.with, { push: true, sbom: true, provenance: 'mode=max' }, 'BuildKit attaches an SBOM and provenance');
+  const digest = `\${{ steps.${build?.id}.outputs.digest }}`;
+  t.like(using('actions/attest-build-provenance')?.with, { 'subject-digest': digest, 'push-to-registry': true });
+  const sbom = using('anchore/sbom-action')?.with;
+  t.truthy(sbom?.['output-file']);
+  const attestSbom = using('actions/attest-sbom')?.with;
+  t.like(attestSbom, { 'subject-digest': digest, 'sbom-path': sbom?.['output-file'], 'push-to-registry': true });
 });
