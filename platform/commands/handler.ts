@@ -8,6 +8,7 @@ import type { CommandCause } from '../eventstore/metadata.ts';
 import { eventMetadata } from '../eventstore/metadata.ts';
 import type { EventData, EventStore, ExpectedRevision, Position } from '../eventstore/port.ts';
 import { StreamConflictError } from '../eventstore/port.ts';
+import { assertStorableEvent } from '../text.ts';
 import { DomainError, type Decision } from './decision.ts';
 
 /** A module's event as its events.ts types it: `{ type, data }`. */
@@ -137,13 +138,20 @@ export class CommandHandler<Command, State, Event extends DomainEvent> {
     return handled;
   }
 
-  /** Appends events to a stream as one atomic write, sealed and with the cause's metadata. */
+  /**
+   * Appends events to a stream as one atomic write, sealed and with the cause's metadata. In depth,
+   * each event must hold only text a read model can store and, as appended, match its schema;
+   * otherwise nothing is appended (the edge should have refused the input already).
+   */
   async append(streamId: string, events: readonly Event[], cause: CommandCause, expected: ExpectedRevision): Promise<{ position: Position; nextExpectedRevision: number }> {
     const at = this.#now();
     const stored = await Promise.all(
       events.map(async (event) => {
+        const metadata = eventMetadata(cause, this.#codec.schemaVersions[event.type as Event['type']], at);
+        assertStorableEvent(event.type, event.data, metadata);
         const sealed = this.#codec.seal ? await this.#codec.seal(event) : event;
-        return { type: sealed.type, data: sealed.data, metadata: eventMetadata(cause, this.#codec.schemaVersions[event.type as Event['type']], at) };
+        this.#codec.parse(sealed.type, sealed.data);
+        return { type: sealed.type, data: sealed.data, metadata };
       }),
     );
     const result = await this.#deps.store.append(streamId, stored, { expectedRevision: expected });

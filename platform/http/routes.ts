@@ -60,7 +60,7 @@ const routerPath = (path: string): string => path.replace(/\{([A-Za-z0-9_]+)\}/g
 function responseObject(status: number, spec: ResponseSpec): ZodOpenApiResponseObject {
   if (typeof spec === 'string') return status >= 400 ? problemResponse(spec) : { description: spec };
   if ('schema' in spec && spec.schema instanceof z.ZodType) return { description: spec.description, ...jsonContent(spec.schema) };
-  return spec as ZodOpenApiResponseObject;
+  return spec;
 }
 
 /** One module's routes: declared once, documented in the registry, served by `router`. */
