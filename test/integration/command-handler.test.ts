@@ -54,8 +54,8 @@ const codec: EventCodec<CounterEvent> = {
   isType: catalog.isType,
   parse: catalog.parse,
   schemaVersions: { CounterOpened: 1, CounterAdded: 1, CounterRefused: 1 },
-  seal: async (e) => (e.type === 'CounterOpened' ? { ...e, data: { label: `sealed:${e.data.label}` } } : e),
-  open: async (e) => (e.type === 'CounterOpened' ? { ...e, data: { label: e.data.label.replace(/^sealed:/, '') } } : e),
+  seal: (e) => Promise.resolve(e.type === 'CounterOpened' ? { ...e, data: { label: `sealed:${e.data.label}` } } : e),
+  open: (e) => Promise.resolve(e.type === 'CounterOpened' ? { ...e, data: { label: e.data.label.replace(/^sealed:/, '') } } : e),
 };
 
 let db: TestDatabase;
@@ -73,7 +73,7 @@ test.after.always(async () => {
 });
 
 function handlerWaitingFor(waits: Position[]) {
-  return new CommandHandler({ store, waitForReadModels: async (p) => (waits.push(p), true), now: () => new Date('2026-11-30T12:00:00Z') }, decider, codec);
+  return new CommandHandler({ store, waitForReadModels: (p) => (waits.push(p), Promise.resolve(true)), now: () => new Date('2026-11-30T12:00:00Z') }, decider, codec);
 }
 
 test('a decision is appended with the cause as metadata, then the read models are awaited at its position', async (t) => {
@@ -141,7 +141,7 @@ test('a command computed from the state sees the state it is decided on', async 
 });
 
 test('past the retry budget the conflict is thrown, nothing half-done', async (t) => {
-  const handler = new CommandHandler({ store, waitForReadModels: async () => true, retry: { attempts: 1, delayMs: () => 0 } }, decider, codec);
+  const handler = new CommandHandler({ store, waitForReadModels: () => Promise.resolve(true), retry: { attempts: 1, delayMs: () => 0 } }, decider, codec);
   await handler.handle('counter-h', { type: 'Open', label: 'x' }, systemCause());
   const stale = await handler.load('counter-h');
   await handler.handle('counter-h', { type: 'Add', by: 1 }, systemCause());
