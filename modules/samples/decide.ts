@@ -2,36 +2,16 @@
 // A sample belongs to its owner: any other caller gets not_found, exactly like an unknown id.
 // An update that changes several things yields the matching events together (appended atomically):
 // SampleDetailsCorrected, then SampleMoved, then SampleStatusChanged.
+import { accept, refuse, type Decision } from '../../platform/commands/decision.ts';
+import type { Decider } from '../../platform/commands/handler.ts';
 import type { CorrectableField, SampleEvent, SampleStatus, SampleType } from './events.ts';
 import { correctableFields } from './events.ts';
 import type { SampleState } from './evolve.ts';
 import { evolveSample, initialSampleState, isRegistered } from './evolve.ts';
-import type { FieldError, SampleFields } from './rules.ts';
+import type { SampleFields } from './rules.ts';
 import { checkStatusMove, validateSampleFields } from './rules.ts';
 
-export type SampleErrorCode = 'validation_failed' | 'invalid_transition' | 'not_found' | 'version_mismatch' | 'conflict';
-
-export const sampleErrorStatus: Readonly<Record<SampleErrorCode, number>> = {
-  validation_failed: 422,
-  invalid_transition: 422,
-  not_found: 404,
-  version_mismatch: 412,
-  conflict: 409,
-};
-
-export interface SampleError {
-  readonly code: SampleErrorCode;
-  readonly message: string;
-  readonly errors?: readonly FieldError[];
-  /** version_mismatch: the current version, for the client to re-read. */
-  readonly currentVersion?: number;
-}
-
-export type Decision = { readonly ok: true; readonly events: readonly SampleEvent[] } | { readonly ok: false; readonly error: SampleError };
-
-const accept = (...events: SampleEvent[]): Decision => ({ ok: true, events });
-const refuse = (error: SampleError): Decision => ({ ok: false, error });
-const notFound = (): Decision => refuse({ code: 'not_found', message: 'sample not found' });
+const notFound = (): Decision<SampleEvent> => refuse({ code: 'not_found', message: 'sample not found' });
 
 export interface RegisterSample {
   readonly type: 'RegisterSample';
@@ -78,7 +58,7 @@ export interface DiscardSample {
 
 export type SampleCommand = RegisterSample | UpdateSample | DiscardSample;
 
-export function decideSample(command: SampleCommand, state: SampleState): Decision {
+export function decideSample(command: SampleCommand, state: SampleState): Decision<SampleEvent> {
   switch (command.type) {
     case 'RegisterSample':
       return register(command.data, state);
@@ -89,7 +69,7 @@ export function decideSample(command: SampleCommand, state: SampleState): Decisi
   }
 }
 
-function register(c: RegisterSample['data'], state: SampleState): Decision {
+function register(c: RegisterSample['data'], state: SampleState): Decision<SampleEvent> {
   if (state.kind !== 'none') return refuse({ code: 'conflict', message: 'sample already exists' });
   const fields: SampleFields = {
     sampleType: c.sampleType,
@@ -115,7 +95,7 @@ function ownSample(state: SampleState, actorId: string, expectedVersion: number 
   return state;
 }
 
-function update(c: UpdateSample['data'], state: SampleState): Decision {
+function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEvent> {
   const sample = ownSample(state, c.actorId, c.expectedVersion);
   if ('ok' in sample) return sample;
   const next: SampleFields & { status: SampleStatus } = {
@@ -152,23 +132,14 @@ function update(c: UpdateSample['data'], state: SampleState): Decision {
   return accept(...events);
 }
 
-function discard(c: DiscardSample['data'], state: SampleState): Decision {
+function discard(c: DiscardSample['data'], state: SampleState): Decision<SampleEvent> {
   const sample = ownSample(state, c.actorId, c.expectedVersion);
   if ('ok' in sample) return sample;
   return accept({ type: 'SampleDiscarded', data: { sampleId: sample.sampleId, ownerId: sample.ownerId, reason: c.reason, discardedAt: c.now.toISOString() } });
 }
 
-export const sampleDecider = { decide: decideSample, evolve: evolveSample, initialState: initialSampleState };
-
-export class SampleDomainError extends Error {
-  override readonly name = 'SampleDomainError';
-  readonly code: SampleErrorCode;
-  readonly errors: readonly FieldError[];
-  readonly currentVersion: number | undefined;
-  constructor(error: SampleError) {
-    super(error.message);
-    this.code = error.code;
-    this.errors = error.errors ?? [];
-    this.currentVersion = error.currentVersion;
-  }
-}
+export const sampleDecider: Decider<SampleCommand, SampleState, SampleEvent> = {
+  decide: decideSample,
+  evolve: evolveSample,
+  initialState: initialSampleState,
+};

@@ -1,11 +1,9 @@
 // The rules of a sample record (API.md, Samples). Each check returns every broken rule as
 // { path, message } so a client can show them all at once (422 validation_failed).
+import type { FieldError } from '../../platform/commands/decision.ts';
 import { sampleTypes, type SampleStatus, type SampleType } from './events.ts';
 
-export interface FieldError {
-  readonly path: string;
-  readonly message: string;
-}
+export type { FieldError };
 
 export const SUBJECT_ID_PATTERN = /^[A-Z][0-9]{3,}$/;
 export const STORAGE_PATTERN = /^(?:freezer-[0-9]+-row[A-Z]|shelf-[0-9]+)$/;

@@ -19,11 +19,3 @@ export function expectedVersionFromIfMatch(ctx: Context): number | undefined {
   if (!match) throw new HttpProblem(400, 'invalid_if_match', 'If-Match must be one quoted version, e.g. "3".', { errors: [{ path: 'If-Match', message: 'expected a quoted version such as "3"' }] });
   return Number(match[1]);
 }
-
-/** Shorter name for expectedVersionFromIfMatch. */
-export const ifMatchVersion = expectedVersionFromIfMatch;
-
-/** The 412 answer for a stale If-Match; carries the current ETag so the client can refetch. */
-export function versionMismatch(current: number): HttpProblem {
-  return new HttpProblem(412, 'version_mismatch', `The resource has changed: its current version is ${current}.`, { headers: { ETag: `"${current}"` } });
-}

@@ -3,12 +3,10 @@
 // request id. Answers that Koa or the router produce without a body (404, 405, 501) become
 // problems too.
 import type { Context, Middleware } from 'koa';
+import { DomainError, type FieldError } from '../commands/decision.ts';
 import type { AppState } from './state.ts';
 
-export interface FieldError {
-  readonly path: string;
-  readonly message: string;
-}
+export type { FieldError };
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -124,9 +122,22 @@ interface HttpErrorLike {
   message?: unknown;
 }
 
+/** A module's refusal: its status and code, its message as the detail ("sample not found" → "Sample not found."). */
+export function domainProblem(error: DomainError): HttpProblem {
+  if (error.code === 'version_mismatch' && error.currentVersion !== undefined) {
+    // The current ETag comes along, so the client can refetch.
+    return new HttpProblem(412, 'version_mismatch', `The resource has changed: its current version is ${error.currentVersion}.`, {
+      headers: { ETag: `"${error.currentVersion}"` },
+    });
+  }
+  const detail = error.message.charAt(0).toUpperCase() + error.message.slice(1) + (/[.!?]$/.test(error.message) ? '' : '.');
+  return new HttpProblem(error.status, error.code, detail, { ...(error.errors.length > 0 ? { errors: error.errors } : {}), headers: { ...error.headers } });
+}
+
 /** Maps client errors thrown by Koa, the router and the body parser; undefined = unexpected. */
 function toProblem(error: unknown, path: string): HttpProblem | undefined {
   if (error instanceof HttpProblem) return error;
+  if (error instanceof DomainError) return domainProblem(error);
   if (typeof error !== 'object' || error === null) return undefined;
   const e = error as HttpErrorLike;
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;

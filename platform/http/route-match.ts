@@ -31,8 +31,9 @@ export function matchedRoute(ctx: { readonly app: object; readonly method: strin
   for (const router of registries.get(ctx.app) ?? []) {
     const match = router.match(ctx.path, ctx.method);
     if (!match.route) continue;
-    // The router's own choice: the last matching layer that is a route (not router-level middleware).
-    const layer = match.pathAndMethod.toReversed().find((l) => l.methods.length > 0);
+    // The route that answers: the first matching layer that is a route (not router-level middleware);
+    // route handlers end the chain, so a later match (`/samples/:id` after `/samples/stats`) never runs.
+    const layer = match.pathAndMethod.find((l) => l.methods.length > 0);
     if (!layer || typeof layer.path !== 'string') continue;
     return { method: ctx.method, pattern: layer.path, params: layer.params(ctx.path, layer.captures(ctx.path)), handlers: layer.stack };
   }

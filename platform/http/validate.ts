@@ -70,7 +70,10 @@ export function parsePathText(value: string | undefined, name: string, maxLength
 
 /** All path parameters against a schema (e.g. { id: z.uuid() }); 400 invalid_id when one is bad. */
 export function parseParams<S extends z.ZodType>(ctx: { params?: Record<string, string> }, schema: S): z.infer<S> {
-  const result = schema.safeParse(ctx.params ?? {});
+  const params = ctx.params ?? {};
+  const unsafe = unsafeTextIn(params, '(path)');
+  if (unsafe.length > 0) throw new HttpProblem(400, 'invalid_id', 'A path parameter holds characters that are not text.', { errors: unsafe });
+  const result = schema.safeParse(params);
   if (!result.success) throw new HttpProblem(400, 'invalid_id', 'A path parameter is not valid.', { errors: fieldErrors(result.error, '(path)') });
   return result.data;
 }

@@ -5,7 +5,8 @@ import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { createHttpApp, type HttpAppOptions } from '../../platform/http/app.ts';
 import { changeReason } from '../../platform/http/change-reason.ts';
-import { expectedVersionFromIfMatch, setETag, versionMismatch } from '../../platform/http/etag.ts';
+import { DomainError } from '../../platform/commands/decision.ts';
+import { expectedVersionFromIfMatch, setETag } from '../../platform/http/etag.ts';
 import { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platform/http/pagination.ts';
 import { HttpProblem, type ProblemBody } from '../../platform/http/problem.ts';
@@ -99,7 +100,7 @@ export function testRouter(openapi: OpenApiRegistry): TestRouter {
   });
   router.patch('/items/:id', (ctx) => {
     const expected = expectedVersionFromIfMatch(ctx);
-    if (expected !== undefined && expected !== ITEM_VERSION) throw versionMismatch(ITEM_VERSION);
+    if (expected !== undefined && expected !== ITEM_VERSION) throw new DomainError({ code: 'version_mismatch', message: 'stale', currentVersion: ITEM_VERSION });
     ctx.body = { ok: true, expected: expected ?? null };
   });
   router.post('/slow', async (ctx) => {

@@ -1,0 +1,108 @@
+// The samples module's HTTP contract as zod schemas (API.md, Samples): what the routes validate
+// and what the OpenAPI document shows.
+import { z } from 'zod';
+import { paginationQuery } from '../../platform/http/pagination.ts';
+import { isoDate } from '../../platform/text.ts';
+import { sampleStatuses, sampleTypes } from './events.ts';
+import { MAX_NOTES_LENGTH } from './rules.ts';
+
+const sampleType = z.enum(sampleTypes).meta({ description: 'blood | saliva | tissue' });
+const status = z.enum(sampleStatuses).meta({ description: 'collected | processing | archived' });
+const subjectId = z.string().max(32).meta({ description: 'One capital letter and 3+ digits', example: 'P001' });
+const collectionDate = z.string().max(10).meta({ description: 'YYYY-MM-DD; not in the future, not older than 10 years', example: '2026-11-02' });
+const storageLocation = z
+  .string()
+  .max(64)
+  .nullable()
+  .meta({ description: 'freezer-<n>-row<X> or shelf-<n>; required (a freezer) for tissue', example: 'freezer-3-rowB' });
+const notes = z.string().max(MAX_NOTES_LENGTH).nullable();
+const reason = z.string().max(500).optional().meta({ description: 'Why (stored in the event metadata and history); X-Change-Reason wins' });
+
+export const createBody = z.strictObject({
+  sampleType,
+  subjectId,
+  collectionDate,
+  status: status.optional().meta({ description: 'Defaults to collected' }),
+  storageLocation: storageLocation.optional(),
+  notes: notes.optional(),
+  reason,
+});
+export const patchBody = z
+  .strictObject({
+    sampleType: sampleType.optional(),
+    subjectId: subjectId.optional(),
+    collectionDate: collectionDate.optional(),
+    status: status.optional(),
+    storageLocation: storageLocation.optional(),
+    notes: notes.optional(),
+    reason,
+  })
+  .refine((b) => Object.keys(b).some((k) => k !== 'reason'), { message: 'send at least one field to change' });
+export const putBody = z.strictObject({
+  sampleType,
+  subjectId,
+  collectionDate,
+  status,
+  storageLocation: storageLocation.optional().meta({ description: 'Absent means none' }),
+  notes: notes.optional().meta({ description: 'Absent means none' }),
+  reason,
+});
+export const deleteBody = z.strictObject({ reason });
+
+export const sampleSchema = z
+  .object({
+    id: z.uuid(),
+    sampleType,
+    subjectId: z.string(),
+    collectionDate: z.iso.date(),
+    status,
+    storageLocation: z.string().nullable(),
+    notes: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    version: z.number().int().meta({ description: 'Events in the sample\'s stream; the ETag' }),
+  })
+  .meta({ id: 'Sample' });
+
+export const listQuery = z.strictObject({
+  ...paginationQuery,
+  status: status.optional(),
+  sampleType: sampleType.optional(),
+  subjectId: z.string().max(32).optional(),
+  collectedFrom: isoDate().optional().meta({ description: 'Inclusive; 1900–9999' }),
+  collectedTo: isoDate().optional().meta({ description: 'Inclusive; 1900–9999' }),
+});
+export const subjectQuery = z.strictObject({
+  ...paginationQuery,
+  status: status.optional(),
+  sampleType: sampleType.optional(),
+  collectedFrom: isoDate().optional(),
+  collectedTo: isoDate().optional(),
+});
+export const cursorSchema = z.object({ collectionDate: isoDate(), id: z.uuid() });
+export const overviewSchema = z
+  .object({
+    total: z.number().int(),
+    byStatus: z.object({ collected: z.number().int(), processing: z.number().int(), archived: z.number().int() }),
+    byType: z.object({ blood: z.number().int(), saliva: z.number().int(), tissue: z.number().int() }),
+    collectedLast30Days: z.number().int().meta({ description: 'Samples whose collection date is within the 30 days ending today (UTC)' }),
+  })
+  .meta({ id: 'SampleOverview' });
+export const historySchema = z
+  .object({
+    items: z.array(
+      z.object({
+        version: z.number().int(),
+        type: z.string(),
+        occurredAt: z.iso.datetime(),
+        actor: z.object({ id: z.string().nullable(), username: z.string().nullable() }),
+        requestId: z.string().nullable(),
+        reason: z.string().nullable(),
+        changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
+      }),
+    ),
+  })
+  .meta({ id: 'SampleHistory' });
+
+export const idParams = z.object({ id: z.uuid().overwrite((id) => id.toLowerCase()) });
+export const subjectParams = z.object({ subjectId: z.string().max(32).meta({ description: 'One capital letter and 3+ digits' }) });
