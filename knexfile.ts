@@ -6,7 +6,9 @@ import { migrationSource } from './projections/migrations/index.ts';
 
 const config = loadConfig();
 if (!config.DATABASE_URL) {
-  throw new Error('knexfile: set DATABASE_URL (the embedded PostgreSQL is started by `vialog migrate`, not by the knex CLI)');
+  throw new Error(
+    'knexfile: set DATABASE_URL (the embedded PostgreSQL is started by `vialog migrate`, not by the knex CLI)',
+  );
 }
 
 const knexConfig: Knex.Config = {

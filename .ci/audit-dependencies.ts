@@ -7,14 +7,25 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-const advisory = z.object({ source: z.number().optional(), title: z.string().optional(), url: z.string().optional(), severity: z.string(), name: z.string().optional() });
+const advisory = z.object({
+  source: z.number().optional(),
+  title: z.string().optional(),
+  url: z.string().optional(),
+  severity: z.string(),
+  name: z.string().optional(),
+});
 const report = z.object({
-  vulnerabilities: z.record(z.string(), z.object({ severity: z.string(), via: z.array(z.union([z.string(), advisory])) })),
+  vulnerabilities: z.record(
+    z.string(),
+    z.object({ severity: z.string(), via: z.array(z.union([z.string(), advisory])) }),
+  ),
 });
 
 const required = process.env.VIALOG_REQUIRE_AUDIT === '1';
 const saved = process.env.VIALOG_AUDIT_REPORT;
-const run = saved ? { stdout: readFileSync(saved, 'utf8'), stderr: '' } : spawnSync('npm', ['audit', '--omit=dev', '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+const run = saved
+  ? { stdout: readFileSync(saved, 'utf8'), stderr: '' }
+  : spawnSync('npm', ['audit', '--omit=dev', '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
 let parsed: unknown;
 try {
   parsed = JSON.parse(run.stdout);
@@ -23,24 +34,48 @@ try {
 }
 const answer = report.safeParse(parsed);
 if (!answer.success) {
-  const reason = typeof parsed === 'object' && parsed !== null && 'message' in parsed ? String(parsed.message) : (run.stderr.trim().split('\n').at(-1) ?? 'no answer');
-  console.log(`audit:deps: the advisory endpoint did not answer (${reason}); dependencies NOT checked${required ? '' : ' — the GitHub workflow checks them'}`);
+  const reason =
+    typeof parsed === 'object' && parsed !== null && 'message' in parsed
+      ? String(parsed.message)
+      : (run.stderr.trim().split('\n').at(-1) ?? 'no answer');
+  console.log(
+    `audit:deps: the advisory endpoint did not answer (${reason}); dependencies NOT checked${required ? '' : ' — the GitHub workflow checks them'}`,
+  );
   process.exit(required ? 1 : 0);
 }
 
 const explained = readFileSync(new URL('../docs/security.md', import.meta.url), 'utf8');
-const serious = Object.entries(answer.data.vulnerabilities).filter(([, v]) => v.severity === 'high' || v.severity === 'critical');
+const serious = Object.entries(answer.data.vulnerabilities).filter(
+  ([, v]) => v.severity === 'high' || v.severity === 'critical',
+);
 const unexplained: string[] = [];
 for (const [name, vulnerability] of serious) {
-  const ids = vulnerability.via.flatMap((via) => (typeof via === 'string' ? [] : [via.url?.split('/').at(-1) ?? `advisory ${via.source ?? '?'}`]));
-  for (const id of ids.length > 0 ? ids : [`${name} (via ${vulnerability.via.filter((v) => typeof v === 'string').join(', ')})`]) {
+  const ids = vulnerability.via.flatMap((via) =>
+    typeof via === 'string' ? [] : [via.url?.split('/').at(-1) ?? `advisory ${via.source ?? '?'}`],
+  );
+  for (const id of ids.length > 0
+    ? ids
+    : [`${name} (via ${vulnerability.via.filter((v) => typeof v === 'string').join(', ')})`]) {
     if (!explained.includes(id)) unexplained.push(`${vulnerability.severity}: ${name} — ${id}`);
   }
 }
-const counts = Object.values(answer.data.vulnerabilities).reduce<Record<string, number>>((c, v) => ({ ...c, [v.severity]: (c[v.severity] ?? 0) + 1 }), {});
-console.log(`audit:deps: production dependencies — ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || 'no advisories'}`);
+const counts = Object.values(answer.data.vulnerabilities).reduce<Record<string, number>>(
+  (c, v) => ({ ...c, [v.severity]: (c[v.severity] ?? 0) + 1 }),
+  {},
+);
+console.log(
+  `audit:deps: production dependencies — ${
+    Object.entries(counts)
+      .map(([s, n]) => `${n} ${s}`)
+      .join(', ') || 'no advisories'
+  }`,
+);
 if (unexplained.length > 0) {
-  console.log(`audit:deps: high or critical advisories not explained in docs/security.md:\n  ${unexplained.join('\n  ')}`);
+  console.log(
+    `audit:deps: high or critical advisories not explained in docs/security.md:\n  ${unexplained.join('\n  ')}`,
+  );
   process.exit(1);
 }
-console.log(`audit:deps: ${serious.length === 0 ? 'no high or critical advisory' : `${serious.length} high/critical, each explained in docs/security.md`}`);
+console.log(
+  `audit:deps: ${serious.length === 0 ? 'no high or critical advisory' : `${serious.length} high/critical, each explained in docs/security.md`}`,
+);

@@ -60,14 +60,20 @@ async function serve(config: Config, logger: Logger, roles: { api: boolean; proj
   });
   const service = await startService(config, logger, roles);
   const where = service.url ? `API on ${service.url} (docs: ${service.url}/docs)` : 'no API';
-  console.log(`vialog: ${where}; projections ${roles.projector ? 'running' : 'not running here'}; event store ${service.infrastructure.store.kind}; ` +
-    `database ${service.infrastructure.embedded ? `embedded (${service.infrastructure.embedded.dataDirectory})` : 'DATABASE_URL'}; metrics ${telemetry.metricsUrl ?? 'off'}` +
-    `; traces ${config.OTEL_EXPORTER_OTLP_ENDPOINT ? `to ${config.OTEL_EXPORTER_OTLP_ENDPOINT}` : 'kept in the process'}`);
+  console.log(
+    `vialog: ${where}; projections ${roles.projector ? 'running' : 'not running here'}; event store ${service.infrastructure.store.kind}; ` +
+      `database ${service.infrastructure.embedded ? `embedded (${service.infrastructure.embedded.dataDirectory})` : 'DATABASE_URL'}; metrics ${telemetry.metricsUrl ?? 'off'}` +
+      `; traces ${config.OTEL_EXPORTER_OTLP_ENDPOINT ? `to ${config.OTEL_EXPORTER_OTLP_ENDPOINT}` : 'kept in the process'}`,
+  );
 }
 
 async function migrate(config: Config, logger: Logger) {
   const infrastructure = await openInfrastructure(config, logger);
-  console.log(infrastructure.appliedMigrations.length > 0 ? `applied: ${infrastructure.appliedMigrations.join(', ')}` : 'migrations: already up to date');
+  console.log(
+    infrastructure.appliedMigrations.length > 0
+      ? `applied: ${infrastructure.appliedMigrations.join(', ')}`
+      : 'migrations: already up to date',
+  );
   await infrastructure.close();
 }
 
@@ -89,8 +95,13 @@ async function projections(config: Config, logger: Logger, args: string[]) {
     if (action === 'resume' || action === 'skip') return await projectionsOperation(engine, action, args.slice(1));
     if (action === 'rebuild') {
       const names = name === '--all' ? engine.projections.map((p) => p.name) : name ? [name] : [];
-      if (names.length === 0) fail(`projections rebuild needs a name or --all; known: ${engine.projections.map((p) => p.name).join(', ') || '(none)'}`);
-      for (const n of names) if (!engine.projections.some((p) => p.name === n)) fail(`unknown projection ${n}; known: ${engine.projections.map((p) => p.name).join(', ')}`);
+      if (names.length === 0)
+        fail(
+          `projections rebuild needs a name or --all; known: ${engine.projections.map((p) => p.name).join(', ') || '(none)'}`,
+        );
+      for (const n of names)
+        if (!engine.projections.some((p) => p.name === n))
+          fail(`unknown projection ${n}; known: ${engine.projections.map((p) => p.name).join(', ')}`);
       // This process stands by as a runner: if no service leads the projection, it leads and rebuilds itself.
       engine.start();
       // All at once: rebuilds that start together share one read of the log.
@@ -105,7 +116,11 @@ async function projections(config: Config, logger: Logger, args: string[]) {
           console.log(`rebuilt ${n} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         }),
       );
-      const failed = outcomes.flatMap((outcome, i) => (outcome.status === 'rejected' ? [`${names[i]}: ${outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason)}`] : []));
+      const failed = outcomes.flatMap((outcome, i) =>
+        outcome.status === 'rejected'
+          ? [`${names[i]}: ${outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason)}`]
+          : [],
+      );
       progress.done();
       if (failed.length > 0) {
         console.error(`rebuild failed (the old tables keep serving):\n  ${failed.join('\n  ')}`);
@@ -236,7 +251,8 @@ async function verifyReadModels(config: Config, logger: Logger) {
         `${report.projection}: ${report.consistent ? 'consistent' : `${differing.map((t) => `${t.table} ${t.differences} rows differ`).join(', ')}`}` +
           ` (${report.eventsReplayed} events replayed to ${report.position} in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
       );
-      for (const t of differing) for (const example of t.examples) console.log(`  ${t.table} ${example.side}: ${JSON.stringify(example.row)}`);
+      for (const t of differing)
+        for (const example of t.examples) console.log(`  ${t.table} ${example.side}: ${JSON.stringify(example.row)}`);
     }
   } finally {
     await infrastructure.close();
@@ -256,7 +272,13 @@ async function users(config: Config, logger: Logger, args: string[]) {
   const password = await readPassword();
   const infrastructure = await openInfrastructure(config, logger);
   const vault = new PersonalDataVault(infrastructure.knex, config.personalDataKey);
-  const engine = new ProjectionEngine({ projections: allProjections(vault), store: infrastructure.store, knex: infrastructure.knex, databaseUrl: infrastructure.databaseUrl, logger });
+  const engine = new ProjectionEngine({
+    projections: allProjections(vault),
+    store: infrastructure.store,
+    knex: infrastructure.knex,
+    databaseUrl: infrastructure.databaseUrl,
+    logger,
+  });
   engine.start(); // stands by if a running service leads the projections; leads them otherwise
   try {
     const commands = identityCommandsFor({
@@ -278,7 +300,13 @@ async function users(config: Config, logger: Logger, args: string[]) {
       }
     } catch (error) {
       if (error instanceof IdentityDomainError) {
-        fail([`vialog users create: ${error.message} (${error.code})`, ...error.errors.map((e) => `  ${e.path}: ${e.message}`)].join('\n'), 1);
+        fail(
+          [
+            `vialog users create: ${error.message} (${error.code})`,
+            ...error.errors.map((e) => `  ${e.path}: ${e.message}`),
+          ].join('\n'),
+          1,
+        );
       }
       throw error;
     }

@@ -24,7 +24,10 @@ export interface Infrastructure {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded: EmbeddedPostgresHandle | undefined }> {
+export async function openDatabase(
+  config: Config,
+  logger: Logger,
+): Promise<{ url: string; embedded: EmbeddedPostgresHandle | undefined }> {
   if (config.DATABASE_URL) return { url: config.DATABASE_URL, embedded: undefined };
   const embedded = await startEmbeddedPostgres({
     dataDir: config.dataDir,
@@ -61,15 +64,17 @@ export async function openInfrastructure(config: Config, logger: Logger): Promis
     const fix = 'run the service as a runtime role, migrations as the owner (docs/operations.md)';
     if (risk) logger.warn(`${risk}: it could rewrite events; ${fix}`);
   }
-  const store = tracedEventStore(openEventStore({
-    eventStoreUrl: config.EVENTSTORE_URL,
-    databaseUrl: url,
-    poolMax: config.DATABASE_POOL_MAX,
-    pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
-    idleInTransactionTimeoutMs,
-    // The error's class only: a read error may quote an event's content.
-    onError: (error) => logger.warn({ error: safeError(error).text }, 'event store connection problem'),
-  }));
+  const store = tracedEventStore(
+    openEventStore({
+      eventStoreUrl: config.EVENTSTORE_URL,
+      databaseUrl: url,
+      poolMax: config.DATABASE_POOL_MAX,
+      pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
+      idleInTransactionTimeoutMs,
+      // The error's class only: a read error may quote an event's content.
+      onError: (error) => logger.warn({ error: safeError(error).text }, 'event store connection problem'),
+    }),
+  );
   try {
     // A log restored logically into another cluster would let new events sort before old ones.
     await store.assertAppendsSortLast?.();

@@ -56,9 +56,17 @@ export function allProjections(vault: PersonalDataVault): Projection[] {
 }
 
 export function composeModules(context: ModuleContext): ComposedModules {
-  const identity = identityModule({ ...context, ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}) });
+  const identity = identityModule({
+    ...context,
+    ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}),
+  });
   return {
-    routers: [...identity.routers, ...samplesModule(context).routers, ...dialogModule(context).routers, ...auditModule(context).routers],
+    routers: [
+      ...identity.routers,
+      ...samplesModule(context).routers,
+      ...dialogModule(context).routers,
+      ...auditModule(context).routers,
+    ],
     authenticate: identity.authenticate,
     async start() {
       await identity.start();

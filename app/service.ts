@@ -6,7 +6,14 @@ import type { Config } from '../platform/config.ts';
 import { createHttpApp } from '../platform/http/app.ts';
 import { OpenApiRegistry } from '../platform/http/openapi.ts';
 import { idempotencyMiddleware, purgeExpiredIdempotencyKeys } from '../platform/http/idempotency.ts';
-import { memoryBackend, rateLimit, rateLimiterFactory, redisBackend, redisReadinessCheck, type RateLimitBackend } from '../platform/http/rate-limit.ts';
+import {
+  memoryBackend,
+  rateLimit,
+  rateLimiterFactory,
+  redisBackend,
+  redisReadinessCheck,
+  type RateLimitBackend,
+} from '../platform/http/rate-limit.ts';
 import { failureLimit } from '../platform/http/failure-limit.ts';
 import { sessionOnlyPaths } from '../platform/http/require-auth.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
@@ -43,7 +50,12 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export async function startService(config: Config, logger: Logger, roles: ServiceRoles, options: ServiceOptions = {}): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  logger: Logger,
+  roles: ServiceRoles,
+  options: ServiceOptions = {},
+): Promise<RunningService> {
   const shutdown = new Shutdown(logger, config.SHUTDOWN_TIMEOUT_MS);
   const infrastructure = await openInfrastructure(config, logger);
   shutdown.register('infrastructure', () => infrastructure.close());
@@ -83,11 +95,15 @@ export async function startService(config: Config, logger: Logger, roles: Servic
   if (roles.api) {
     // Queries must never meet a read model whose tables are not there yet (first start).
     if (!(await engine.tablesReady(roles.projector ? 60_000 : 10_000))) {
-      logger.warn('some read-model tables do not exist yet (is a projector running?): their queries fail until it creates them');
+      logger.warn(
+        'some read-model tables do not exist yet (is a projector running?): their queries fail until it creates them',
+      );
     }
     const openapi = new OpenApiRegistry();
     const backend: RateLimitBackend = infrastructure.redis
-      ? redisBackend(infrastructure.redis, (error) => logger.warn({ err: error }, 'Redis rate limiter failed: counting in memory'))
+      ? redisBackend(infrastructure.redis, (error) =>
+          logger.warn({ err: error }, 'Redis rate limiter failed: counting in memory'),
+        )
       : memoryBackend();
     const modules = composeModules({
       config,
@@ -113,7 +129,13 @@ export async function startService(config: Config, logger: Logger, roles: Servic
     shutdown.register('modules', () => modules.stop());
     const readinessChecks: ReadinessCheck[] = [
       { name: 'postgres', check: async () => void (await knex.raw('SELECT 1')) },
-      { name: 'eventStore', check: async () => { await store.ping(); return { kind: store.kind }; } },
+      {
+        name: 'eventStore',
+        check: async () => {
+          await store.ping();
+          return { kind: store.kind };
+        },
+      },
       {
         name: 'projections',
         check: () => projectionsReadiness(engine, store, config.READY_MAX_PROJECTION_LAG_SECONDS),

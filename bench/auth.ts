@@ -31,14 +31,20 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_SECONDS = Math.max(3, Math.round(SECONDS / 2));
 const WARMUP_SECONDS = 2;
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'logins,me,hello,floor').split(','));
-const skipped: LoadResult = { requestsPerSecond: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, total: 0, non2xx: 0, errors: 0 };
+const skipped: LoadResult = {
+  requestsPerSecond: Number.NaN,
+  p50Ms: Number.NaN,
+  p99Ms: Number.NaN,
+  total: 0,
+  non2xx: 0,
+  errors: 0,
+};
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quiet = !process.stdout.isTTY || process.env.CI !== undefined;
 const say = (line: string) => console.log(line);
 const step = (line: string) => {
   if (!quiet) process.stdout.write(`… ${line} (about ${SECONDS} s)\n`);
 };
-
 
 // argon2 with a stopwatch: the time each hash/verify call takes (queueing on the threadpool included).
 let argon2Ms = 0;
@@ -64,7 +70,12 @@ const config = loadConfig({
 });
 const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
 const hasher = createPasswordHasher({ backend: timedBackend });
-const service = await startService(config, logger, { api: true, projector: true }, { handleSignals: false, passwordHasher: hasher });
+const service = await startService(
+  config,
+  logger,
+  { api: true, projector: true },
+  { handleSignals: false, passwordHasher: hasher },
+);
 const api = `${service.url!}/api/v1`;
 
 const hello = new Koa();
@@ -87,14 +98,16 @@ try {
 
   step(`logins at concurrency ${LOGIN_CONCURRENCY}`);
   argon2Ms = 0;
-  const logins = !PHASES.has('logins') ? skipped : await load({
-    url: `${api}/auth/login`,
-    connections: LOGIN_CONCURRENCY,
-    seconds: SECONDS,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(credentials),
-  });
+  const logins = !PHASES.has('logins')
+    ? skipped
+    : await load({
+        url: `${api}/auth/login`,
+        connections: LOGIN_CONCURRENCY,
+        seconds: SECONDS,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(credentials),
+      });
   // Time in argon2 over the total time requests spent in flight (connections × seconds).
   const argon2Share = argon2Ms / (LOGIN_CONCURRENCY * SECONDS * 1000);
 
@@ -115,7 +128,11 @@ try {
   }
   const verificationsPerSecond = verifications / SECONDS;
 
-  const login = await fetch(`${api}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) });
+  const login = await fetch(`${api}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(credentials),
+  });
   const { accessToken } = (await login.json()) as { accessToken: string };
 
   // /me, hello-world and the floor are measured in interleaved rounds after a warm-up of each: the
@@ -132,7 +149,9 @@ try {
   for (const name of active) await load({ ...targets[name], seconds: WARMUP_SECONDS });
   const rounds: Record<'me' | 'hello' | 'floor', LoadResult>[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    step(`round ${round}/${ROUNDS}: GET /auth/me, Koa hello-world, GET /health/live at ${CONNECTIONS} connections, ${ROUND_SECONDS} s each`);
+    step(
+      `round ${round}/${ROUNDS}: GET /auth/me, Koa hello-world, GET /health/live at ${CONNECTIONS} connections, ${ROUND_SECONDS} s each`,
+    );
     const results = { me: skipped, hello: skipped, floor: skipped };
     for (const name of active) results[name] = await load({ ...targets[name], seconds: ROUND_SECONDS });
     rounds.push(results);
@@ -144,19 +163,48 @@ try {
 
   const ratio = me.requestsPerSecond / helloWorld.requestsPerSecond;
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  say(`logins:       ${fmt(logins.requestsPerSecond)}/s at concurrency ${LOGIN_CONCURRENCY}, p50 ${logins.p50Ms} ms, p99 ${logins.p99Ms} ms, non-2xx ${logins.non2xx}; argon2 share of login time ${(argon2Share * 100).toFixed(0)} %`);
-  say(`argon2 alone: ${fmt(verificationsPerSecond)} verifications/s at concurrency ${LOGIN_CONCURRENCY} (m=${hasher.parameters.memoryCost} KiB, t=${hasher.parameters.timeCost}, p=${hasher.parameters.parallelism}); logins reach ${((logins.requestsPerSecond / verificationsPerSecond) * 100).toFixed(0)} % of that ceiling`);
+  say(
+    `logins:       ${fmt(logins.requestsPerSecond)}/s at concurrency ${LOGIN_CONCURRENCY}, p50 ${logins.p50Ms} ms, p99 ${logins.p99Ms} ms, non-2xx ${logins.non2xx}; argon2 share of login time ${(argon2Share * 100).toFixed(0)} %`,
+  );
+  say(
+    `argon2 alone: ${fmt(verificationsPerSecond)} verifications/s at concurrency ${LOGIN_CONCURRENCY} (m=${hasher.parameters.memoryCost} KiB, t=${hasher.parameters.timeCost}, p=${hasher.parameters.parallelism}); logins reach ${((logins.requestsPerSecond / verificationsPerSecond) * 100).toFixed(0)} % of that ceiling`,
+  );
   say(`GET /auth/me: ${fmt(me.requestsPerSecond)} req/s, p50 ${me.p50Ms} ms, p99 ${me.p99Ms} ms, non-2xx ${me.non2xx}`);
-  say(`hello-world:  ${fmt(helloWorld.requestsPerSecond)} req/s, p50 ${helloWorld.p50Ms} ms, p99 ${helloWorld.p99Ms} ms`);
-  say(`/health/live: ${fmt(floor.requestsPerSecond)} req/s through the same HTTP platform, no authentication (${(floor.requestsPerSecond / helloWorld.requestsPerSecond).toFixed(2)} × hello-world)`);
-  say(`ratio /me ÷ hello-world = ${ratio.toFixed(2)} (target ≥ 0.5; the median of ${rounds.length} interleaved rounds: ${roundRatios.map((r) => r.toFixed(2)).join(', ')}); /me ÷ platform floor = ${(me.requestsPerSecond / floor.requestsPerSecond).toFixed(2)}`);
+  say(
+    `hello-world:  ${fmt(helloWorld.requestsPerSecond)} req/s, p50 ${helloWorld.p50Ms} ms, p99 ${helloWorld.p99Ms} ms`,
+  );
+  say(
+    `/health/live: ${fmt(floor.requestsPerSecond)} req/s through the same HTTP platform, no authentication (${(floor.requestsPerSecond / helloWorld.requestsPerSecond).toFixed(2)} × hello-world)`,
+  );
+  say(
+    `ratio /me ÷ hello-world = ${ratio.toFixed(2)} (target ≥ 0.5; the median of ${rounds.length} interleaved rounds: ${roundRatios.map((r) => r.toFixed(2)).join(', ')}); /me ÷ platform floor = ${(me.requestsPerSecond / floor.requestsPerSecond).toFixed(2)}`,
+  );
   const results = path.join(here, 'results');
   mkdirSync(results, { recursive: true });
   writeFileSync(
     path.join(results, 'auth.json'),
-    JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, roundSeconds: ROUND_SECONDS, connections: CONNECTIONS, logins, argon2Share, verificationsPerSecond, me, helloWorld, floor, ratio, roundRatios, rounds }, null, 2),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        seconds: SECONDS,
+        roundSeconds: ROUND_SECONDS,
+        connections: CONNECTIONS,
+        logins,
+        argon2Share,
+        verificationsPerSecond,
+        me,
+        helloWorld,
+        floor,
+        ratio,
+        roundRatios,
+        rounds,
+      },
+      null,
+      2,
+    ),
   );
-  if (logins.non2xx > 0 || me.non2xx > 0) say('warning: some requests did not answer 2xx; the figures above include them');
+  if (logins.non2xx > 0 || me.non2xx > 0)
+    say('warning: some requests did not answer 2xx; the figures above include them');
 } finally {
   helloServer.close();
   await service.stop();

@@ -22,13 +22,18 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CONVERSATIONS = 320;
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-
 const scratch = await scratchDatabase('dialog');
 const url = scratch.url;
 // The provider runs in a child process, as a remote provider would: its work is not our overhead.
 const provider = spawn(process.execPath, [path.join(here, 'fake-provider.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
 const [firstLine] = (await once(provider.stdout, 'data')) as [Buffer];
-const llm = { url: firstLine.toString().trim().split('\n')[0]!, close: async () => { provider.stdin.end(); await once(provider, 'exit'); } };
+const llm = {
+  url: firstLine.toString().trim().split('\n')[0]!,
+  close: async () => {
+    provider.stdin.end();
+    await once(provider, 'exit');
+  },
+};
 const config = loadConfig({
   ...benchEnvironment(url),
   LLM_BASE_URL: llm.url,
@@ -38,13 +43,29 @@ const config = loadConfig({
   DATABASE_POOL_MAX: process.env.BENCH_POOL ?? '20',
 });
 const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
-const service = await startService(config, logger, { api: true, projector: true }, { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }) });
+const service = await startService(
+  config,
+  logger,
+  { api: true, projector: true },
+  {
+    handleSignals: false,
+    passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
+  },
+);
 const api = `${service.url!}/api/v1`;
 try {
-  await post(`${api}/auth/register`, { username: 'bench_dialog', email: 'bench@lab.example', password: 'Quiet-Harbor-Lantern-93' });
-  const { accessToken } = (await post(`${api}/auth/login`, { login: 'bench_dialog', password: 'Quiet-Harbor-Lantern-93' })) as { accessToken: string };
+  await post(`${api}/auth/register`, {
+    username: 'bench_dialog',
+    email: 'bench@lab.example',
+    password: 'Quiet-Harbor-Lantern-93',
+  });
+  const { accessToken } = (await post(`${api}/auth/login`, {
+    login: 'bench_dialog',
+    password: 'Quiet-Harbor-Lantern-93',
+  })) as { accessToken: string };
   const ids: string[] = [];
-  for (let i = 0; i < CONVERSATIONS; i++) ids.push(String((await post(`${api}/dialog/conversations`, { title: `bench ${i}` }, accessToken)).id));
+  for (let i = 0; i < CONVERSATIONS; i++)
+    ids.push(String((await post(`${api}/dialog/conversations`, { title: `bench ${i}` }, accessToken)).id));
   // The provider alone, same load: its own latency under this concurrency is the baseline.
   const providerCpuStart = machineCpu();
   const providerAlone = await load({
@@ -69,19 +90,45 @@ try {
   const oursCpu = cpuPerUnit(oursCpuStart, ours.total, 'message');
   const overheadP50 = ours.p50Ms - providerAlone.p50Ms;
   const overheadP99 = ours.p99Ms - providerAlone.p99Ms;
-  console.log(`provider alone: ${Math.round(providerAlone.requestsPerSecond)} req/s, p50 ${providerAlone.p50Ms} ms, p99 ${providerAlone.p99Ms} ms (fixed ${PROVIDER_MS} ms reply time)`);
-  console.log(`messages:       ${Math.round(ours.requestsPerSecond)}/s at concurrency ${CONNECTIONS}, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx}`);
-  console.log(`overhead per message beyond the provider: p50 ${overheadP50.toFixed(1)} ms, p99 ${overheadP99.toFixed(1)} ms (target p50 < 10 ms)`);
+  console.log(
+    `provider alone: ${Math.round(providerAlone.requestsPerSecond)} req/s, p50 ${providerAlone.p50Ms} ms, p99 ${providerAlone.p99Ms} ms (fixed ${PROVIDER_MS} ms reply time)`,
+  );
+  console.log(
+    `messages:       ${Math.round(ours.requestsPerSecond)}/s at concurrency ${CONNECTIONS}, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx}`,
+  );
+  console.log(
+    `overhead per message beyond the provider: p50 ${overheadP50.toFixed(1)} ms, p99 ${overheadP99.toFixed(1)} ms (target p50 < 10 ms)`,
+  );
   // What the target asks of the CPU: every client waiting at most provider + 10 ms per message.
   let ourMicros: number | undefined;
   if (oursCpu && providerCpu) {
     ourMicros = oursCpu.microsPerUnit - providerCpu.microsPerUnit; // the provider's and the load generator's share taken out
     const targetRate = CONNECTIONS / ((PROVIDER_MS + 10) / 1000);
-    console.log(`${oursCpu.line}; of which ours (the provider's and the load generator's share, measured alone, taken out): ${Math.round(ourMicros).toLocaleString('en-US')} µs`);
-    console.log(`at the target (overhead < 10 ms at concurrency ${CONNECTIONS}: ${Math.round(targetRate)} messages/s) the whole machine would be ${((oursCpu.microsPerUnit * targetRate) / 1e6).toFixed(1)} cores busy of ${oursCpu.cores}`);
+    console.log(
+      `${oursCpu.line}; of which ours (the provider's and the load generator's share, measured alone, taken out): ${Math.round(ourMicros).toLocaleString('en-US')} µs`,
+    );
+    console.log(
+      `at the target (overhead < 10 ms at concurrency ${CONNECTIONS}: ${Math.round(targetRate)} messages/s) the whole machine would be ${((oursCpu.microsPerUnit * targetRate) / 1e6).toFixed(1)} cores busy of ${oursCpu.cores}`,
+    );
   }
   mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(path.join(here, 'results', 'dialog.json'), JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, providerAlone, ours, overheadP50, overheadP99, cpuMicrosPerMessage: oursCpu?.microsPerUnit, ourCpuMicrosPerMessage: ourMicros }, null, 2));
+  writeFileSync(
+    path.join(here, 'results', 'dialog.json'),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        seconds: SECONDS,
+        providerAlone,
+        ours,
+        overheadP50,
+        overheadP99,
+        cpuMicrosPerMessage: oursCpu?.microsPerUnit,
+        ourCpuMicrosPerMessage: ourMicros,
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   await service.stop();
   await llm.close();

@@ -73,7 +73,8 @@ async function measure(label: string, work: (worker: number, iteration: number) 
 /** Each worker owns its streams and appends with the exact expected revision, as a command handler would. */
 function streamPlan(prefix: string) {
   const revisions = new Map<string, number>();
-  const streamOf = (worker: number, i: number) => `${prefix}-${worker + CONCURRENCY * (i % Math.floor(STREAMS / CONCURRENCY))}`;
+  const streamOf = (worker: number, i: number) =>
+    `${prefix}-${worker + CONCURRENCY * (i % Math.floor(STREAMS / CONCURRENCY))}`;
   return { revisions, streamOf };
 }
 
@@ -144,7 +145,11 @@ async function benchEmmett(): Promise<number> {
       const stream = streamOf(worker, i);
       const e = event();
       const expected = revisions.get(stream);
-      const r = await store.appendToStream(stream, [{ type: e.type, data: e.data }], expected === undefined ? {} : { expectedStreamVersion: expected });
+      const r = await store.appendToStream(
+        stream,
+        [{ type: e.type, data: e.data }],
+        expected === undefined ? {} : { expectedStreamVersion: expected },
+      );
       revisions.set(stream, r.nextExpectedStreamVersion);
     });
   } finally {
@@ -163,7 +168,9 @@ async function benchCatchUp(): Promise<number> {
     let written = 0;
     let last;
     while (written < CATCH_UP_EVENTS) {
-      const batch = Array.from({ length: Math.min(500, CATCH_UP_EVENTS - written) }, (_, k) => event(k % 4 === 0 ? 'SampleMoved' : 'SampleRegistered'));
+      const batch = Array.from({ length: Math.min(500, CATCH_UP_EVENTS - written) }, (_, k) =>
+        event(k % 4 === 0 ? 'SampleMoved' : 'SampleRegistered'),
+      );
       last = await store.append(`seed-${written}`, batch, { expectedRevision: 'no_stream' });
       written += batch.length;
       progress.update(written);
@@ -180,16 +187,29 @@ async function benchCatchUp(): Promise<number> {
       name: 'bench_counts',
       version: 1,
       eventTypes: ['SampleRegistered', 'SampleMoved'],
-      tables: { bench_counts: (t) => `CREATE TABLE "${t}" (type text CONSTRAINT "${t}_pkey" PRIMARY KEY, events bigint NOT NULL)` },
+      tables: {
+        bench_counts: (t) =>
+          `CREATE TABLE "${t}" (type text CONSTRAINT "${t}_pkey" PRIMARY KEY, events bigint NOT NULL)`,
+      },
       async apply(events, { trx, table }) {
         const byType = new Map<string, number>();
         for (const e of events) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
         for (const [type, n] of byType) {
-          await trx.raw(`INSERT INTO "${table('bench_counts')}" AS c (type, events) VALUES (?, ?) ON CONFLICT (type) DO UPDATE SET events = c.events + EXCLUDED.events`, [type, n]);
+          await trx.raw(
+            `INSERT INTO "${table('bench_counts')}" AS c (type, events) VALUES (?, ?) ON CONFLICT (type) DO UPDATE SET events = c.events + EXCLUDED.events`,
+            [type, n],
+          );
         }
       },
     };
-    const engine = new ProjectionEngine({ projections: [counting], store, knex, databaseUrl: db.url, batchSize: Number(process.env.BENCH_BATCH ?? 1000), pollIntervalMs: 100 });
+    const engine = new ProjectionEngine({
+      projections: [counting],
+      store,
+      knex,
+      databaseUrl: db.url,
+      batchSize: Number(process.env.BENCH_BATCH ?? 1000),
+      pollIntervalMs: 100,
+    });
     const started = Date.now();
     engine.start();
     const reached = await engine.waitForProjections(['bench_counts'], head, { timeoutMs: 600_000 });
@@ -218,13 +238,27 @@ const emmett = phases.has('emmett') ? await benchEmmettInChild() : Number.NaN;
 const catchUp = phases.has('catchup') ? await benchCatchUp() : Number.NaN;
 
 const rows = [
-  { figure: 'appends/s (vialog postgres adapter)', value: ours, baseline: 'raw INSERT', ratio: ours / raw, target: 0.6 },
+  {
+    figure: 'appends/s (vialog postgres adapter)',
+    value: ours,
+    baseline: 'raw INSERT',
+    ratio: ours / raw,
+    target: 0.6,
+  },
   { figure: 'appends/s vs Emmett', value: ours, baseline: 'Emmett', ratio: ours / emmett, target: 2 },
   { figure: 'raw single-row INSERT tx/s', value: raw, baseline: '', ratio: Number.NaN, target: Number.NaN },
   { figure: 'Emmett appends/s', value: emmett, baseline: '', ratio: Number.NaN, target: Number.NaN },
-  { figure: 'catch-up events/s (trivial projection)', value: catchUp, baseline: '50,000/s', ratio: catchUp / 50_000, target: 1 },
+  {
+    figure: 'catch-up events/s (trivial projection)',
+    value: catchUp,
+    baseline: '50,000/s',
+    ratio: catchUp / 50_000,
+    target: 1,
+  },
 ];
-console.log(`\nevent store benchmark: ${CONCURRENCY} clients, ${STREAMS} streams, ${SECONDS} s per append phase, ${CATCH_UP_EVENTS} events caught up\n`);
+console.log(
+  `\nevent store benchmark: ${CONCURRENCY} clients, ${STREAMS} streams, ${SECONDS} s per append phase, ${CATCH_UP_EVENTS} events caught up\n`,
+);
 console.table(
   rows.map((r) => ({
     figure: r.figure,
@@ -238,5 +272,19 @@ console.table(
 const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 mkdirSync(resultsDir, { recursive: true });
 const file = path.join(resultsDir, `eventstore-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), concurrency: CONCURRENCY, streams: STREAMS, seconds: SECONDS, catchUpEvents: CATCH_UP_EVENTS, rows }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      at: new Date().toISOString(),
+      concurrency: CONCURRENCY,
+      streams: STREAMS,
+      seconds: SECONDS,
+      catchUpEvents: CATCH_UP_EVENTS,
+      rows,
+    },
+    null,
+    2,
+  ),
+);
 console.log(`results saved to ${path.relative(process.cwd(), file)}`);

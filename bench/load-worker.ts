@@ -15,7 +15,11 @@ export interface LoadRequest {
   /** Paths used in turn instead of the URL's own. */
   readonly rotatePaths?: readonly string[];
   /** Whole requests used in turn (a mixed load); overrides method, body and rotatePaths. */
-  readonly rotateRequests?: readonly { readonly method: 'GET' | 'POST' | 'PATCH'; readonly path: string; readonly body?: string }[];
+  readonly rotateRequests?: readonly {
+    readonly method: 'GET' | 'POST' | 'PATCH';
+    readonly path: string;
+    readonly body?: string;
+  }[];
   /** A steady load: at most this many requests per second over all connections. */
   readonly overallRate?: number;
 }
@@ -47,12 +51,22 @@ const result = await autocannon({
           {
             setupRequest: (req: autocannon.Request) => {
               turn += 1;
-              const headers = request.rotateHeaders ? request.rotateHeaders[turn % request.rotateHeaders.length] : undefined;
+              const headers = request.rotateHeaders
+                ? request.rotateHeaders[turn % request.rotateHeaders.length]
+                : undefined;
               const path = request.rotatePaths ? request.rotatePaths[turn % request.rotatePaths.length] : undefined;
-              const whole = request.rotateRequests ? request.rotateRequests[turn % request.rotateRequests.length] : undefined;
+              const whole = request.rotateRequests
+                ? request.rotateRequests[turn % request.rotateRequests.length]
+                : undefined;
               if (whole) {
                 const content = whole.body !== undefined ? { 'content-type': 'application/json' } : {};
-                return { ...req, method: whole.method, path: whole.path, body: whole.body ?? '', headers: { ...req.headers, ...content, ...headers } };
+                return {
+                  ...req,
+                  method: whole.method,
+                  path: whole.path,
+                  body: whole.body ?? '',
+                  headers: { ...req.headers, ...content, ...headers },
+                };
               }
               return { ...req, ...(path ? { path } : {}), headers: { ...req.headers, ...headers } };
             },
@@ -68,6 +82,8 @@ const answer: LoadResult = {
   total: result.requests.total,
   non2xx: result.non2xx,
   errors: result.errors,
-  statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => [code, (stats as { count: number }).count])),
+  statusCodes: Object.fromEntries(
+    Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => [code, (stats as { count: number }).count]),
+  ),
 };
 process.stdout.write(JSON.stringify(answer));

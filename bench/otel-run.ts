@@ -15,23 +15,53 @@ const on = process.env.BENCH_OTEL === 'on';
 
 // Spans are built and handed to an exporter as in production, which here just drops them.
 const dropping: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: () => Promise.resolve() };
-const telemetry = on ? await startTelemetry({ serviceName: 'vialog-bench', metricsPort: 0, spanProcessors: [new BatchSpanProcessor({ exporter: dropping })] }) : undefined;
+const telemetry = on
+  ? await startTelemetry({
+      serviceName: 'vialog-bench',
+      metricsPort: 0,
+      spanProcessors: [new BatchSpanProcessor({ exporter: dropping })],
+    })
+  : undefined;
 
 const scratch = await scratchDatabase('otel');
 const url = scratch.url;
 const config = loadConfig({
   ...benchEnvironment(url),
 });
-const service = await startService(config, createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() })), { api: true, projector: true }, {
-  handleSignals: false,
-  passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
-});
+const service = await startService(
+  config,
+  createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() })),
+  { api: true, projector: true },
+  {
+    handleSignals: false,
+    passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
+  },
+);
 const api = `${service.url!}/api/v1`;
 try {
-  await postJson(`${api}/auth/register`, { username: 'bench_otel', email: 'otel@lab.example', password: 'Quiet-Harbor-Lantern-93' });
-  const { accessToken } = (await postJson(`${api}/auth/login`, { login: 'bench_otel', password: 'Quiet-Harbor-Lantern-93' })) as { accessToken: string };
-  const body = JSON.stringify({ sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10), storageLocation: 'shelf-1' });
-  const result = await load({ url: `${api}/samples`, connections: 32, seconds: SECONDS, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` }, body });
+  await postJson(`${api}/auth/register`, {
+    username: 'bench_otel',
+    email: 'otel@lab.example',
+    password: 'Quiet-Harbor-Lantern-93',
+  });
+  const { accessToken } = (await postJson(`${api}/auth/login`, {
+    login: 'bench_otel',
+    password: 'Quiet-Harbor-Lantern-93',
+  })) as { accessToken: string };
+  const body = JSON.stringify({
+    sampleType: 'blood',
+    subjectId: 'P001',
+    collectionDate: new Date().toISOString().slice(0, 10),
+    storageLocation: 'shelf-1',
+  });
+  const result = await load({
+    url: `${api}/samples`,
+    connections: 32,
+    seconds: SECONDS,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+    body,
+  });
   process.stdout.write(JSON.stringify(result));
 } finally {
   await service.stop();

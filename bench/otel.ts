@@ -14,7 +14,10 @@ const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 async function side(otel: 'on' | 'off'): Promise<LoadResult> {
-  const { stdout } = await run(process.execPath, [path.join(here, 'otel-run.ts')], { env: { ...process.env, BENCH_OTEL: otel }, maxBuffer: 1 << 20 });
+  const { stdout } = await run(process.execPath, [path.join(here, 'otel-run.ts')], {
+    env: { ...process.env, BENCH_OTEL: otel },
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult;
 }
 
@@ -24,7 +27,10 @@ for (let round = 1; round <= ROUNDS; round++) {
   const offRound = await side('off');
   const onRound = await side('on');
   rounds.push({ off: offRound, on: onRound });
-  if (ROUNDS > 1) console.log(`round ${round}: off ${Math.round(offRound.requestsPerSecond)} req/s, on ${Math.round(onRound.requestsPerSecond)} req/s`);
+  if (ROUNDS > 1)
+    console.log(
+      `round ${round}: off ${Math.round(offRound.requestsPerSecond)} req/s, on ${Math.round(onRound.requestsPerSecond)} req/s`,
+    );
 }
 const combine = (results: LoadResult[]): LoadResult => ({
   ...results[0]!,
@@ -39,4 +45,7 @@ console.log(`telemetry off: ${Math.round(off.requestsPerSecond)} req/s, p50 ${of
 console.log(`telemetry on:  ${Math.round(on.requestsPerSecond)} req/s, p50 ${on.p50Ms} ms, p99 ${on.p99Ms} ms`);
 console.log(`overhead ${(overhead * 100).toFixed(1)} % (target ≤ 15 %)`);
 mkdirSync(path.join(here, 'results'), { recursive: true });
-writeFileSync(path.join(here, 'results', 'otel.json'), JSON.stringify({ at: new Date().toISOString(), rounds, off, on, overhead }, null, 2));
+writeFileSync(
+  path.join(here, 'results', 'otel.json'),
+  JSON.stringify({ at: new Date().toISOString(), rounds, off, on, overhead }, null, 2),
+);

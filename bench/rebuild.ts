@@ -48,15 +48,45 @@ try {
         if (i >= samples) return;
         const ownerId = owners[i % owners.length]!;
         const sampleId = randomUUID();
-        const cause: CommandCause = { actorId: ownerId, actorType: 'user', requestId: randomUUID(), correlationId: null, causationId: null, traceparent: null, reason: null };
+        const cause: CommandCause = {
+          actorId: ownerId,
+          actorType: 'user',
+          requestId: randomUUID(),
+          correlationId: null,
+          causationId: null,
+          traceparent: null,
+          reason: null,
+        };
         const at = new Date().toISOString();
         const meta = () => eventMetadata(cause, 1);
         const result = await store.append(
           `sample-${sampleId}`,
           [
-            { type: 'SampleRegistered', data: { sampleId, ownerId, sampleType: 'blood', subjectId: `P${100 + (i % 900)}`, collectionDate: day(i % 1000), status: 'collected', storageLocation: 'shelf-1', notes: null, registeredAt: at }, metadata: meta() },
-            { type: 'SampleMoved', data: { sampleId, ownerId, from: 'shelf-1', to: 'freezer-1-rowA', movedAt: at }, metadata: meta() },
-            { type: 'SampleStatusChanged', data: { sampleId, ownerId, from: 'collected', to: 'processing', reason: null, changedAt: at }, metadata: meta() },
+            {
+              type: 'SampleRegistered',
+              data: {
+                sampleId,
+                ownerId,
+                sampleType: 'blood',
+                subjectId: `P${100 + (i % 900)}`,
+                collectionDate: day(i % 1000),
+                status: 'collected',
+                storageLocation: 'shelf-1',
+                notes: null,
+                registeredAt: at,
+              },
+              metadata: meta(),
+            },
+            {
+              type: 'SampleMoved',
+              data: { sampleId, ownerId, from: 'shelf-1', to: 'freezer-1-rowA', movedAt: at },
+              metadata: meta(),
+            },
+            {
+              type: 'SampleStatusChanged',
+              data: { sampleId, ownerId, from: 'collected', to: 'processing', reason: null, changedAt: at },
+              metadata: meta(),
+            },
           ],
           { expectedRevision: 'no_stream' },
         );
@@ -70,8 +100,15 @@ try {
   console.log(`seeded ${appended.toLocaleString('en-US')} events`);
 
   const only = process.env.BENCH_PROJECTIONS?.split(',');
-  const engine = new ProjectionEngine({ projections: allProjections(vault).filter((p) => !only || only.includes(p.name)), store, knex, databaseUrl: url, batchSize: 2_000 });
-  if (engine.projections.length === 0) throw new Error(`BENCH_PROJECTIONS=${process.env.BENCH_PROJECTIONS ?? ''} names no projection`);
+  const engine = new ProjectionEngine({
+    projections: allProjections(vault).filter((p) => !only || only.includes(p.name)),
+    store,
+    knex,
+    databaseUrl: url,
+    batchSize: 2_000,
+  });
+  if (engine.projections.length === 0)
+    throw new Error(`BENCH_PROJECTIONS=${process.env.BENCH_PROJECTIONS ?? ''} names no projection`);
   engine.start();
   // The first start builds every read model from the first event: that is the rebuild we time.
   const names = engine.projections.map((p) => p.name);
@@ -81,7 +118,9 @@ try {
   const caughtUp = await engine.waitForProjections(names, last!, { timeoutMs: 60 * 60_000 });
   const firstSeconds = (Date.now() - firstStarted) / 1000;
   const firstPeakRss = peakRss;
-  console.log(`first start: ${projections} read models caught up over ${appended.toLocaleString('en-US')} events in ${firstSeconds.toFixed(1)} s${caughtUp ? '' : ' (NOT caught up)'} = ${Math.round(appended / firstSeconds).toLocaleString('en-US')} events/s, peak RSS ${mb(firstPeakRss).toFixed(0)} MB`);
+  console.log(
+    `first start: ${projections} read models caught up over ${appended.toLocaleString('en-US')} events in ${firstSeconds.toFixed(1)} s${caughtUp ? '' : ' (NOT caught up)'} = ${Math.round(appended / firstSeconds).toLocaleString('en-US')} events/s, peak RSS ${mb(firstPeakRss).toFixed(0)} MB`,
+  );
 
   // What `npm run projections -- rebuild --all` does: every rebuild requested at once.
   peakRss = process.memoryUsage().rss;
@@ -89,7 +128,14 @@ try {
   const nodeCpuAtStart = process.cpuUsage();
   const started = Date.now();
   const rebuildProgress = new PartsProgress('rebuild --all (thousandths of the log read, summed)', names.length);
-  await Promise.all(names.map((name) => engine.rebuild(name, { timeoutMs: 60 * 60_000, onProgress: (fraction) => rebuildProgress.update(name, fraction) })));
+  await Promise.all(
+    names.map((name) =>
+      engine.rebuild(name, {
+        timeoutMs: 60 * 60_000,
+        onProgress: (fraction) => rebuildProgress.update(name, fraction),
+      }),
+    ),
+  );
   rebuildProgress.done();
   const seconds = (Date.now() - started) / 1000;
   const perProjection = appended / seconds;
@@ -101,17 +147,38 @@ try {
   const otherMicrosPerEvent = cpu ? cpu.microsPerUnit - nodeMicrosPerEvent : undefined;
   await engine.stop();
   clearInterval(rssSampler);
-  console.log(`rebuild --all: ${projections} read models rebuilt over ${appended.toLocaleString('en-US')} events in ${seconds.toFixed(1)} s`);
-  console.log(`= ${Math.round(perProjection).toLocaleString('en-US')} events/s through all read models at once (${Math.round(perProjection * projections).toLocaleString('en-US')} event applications/s); target ≥ 50,000 events/s, < 60 s`);
+  console.log(
+    `rebuild --all: ${projections} read models rebuilt over ${appended.toLocaleString('en-US')} events in ${seconds.toFixed(1)} s`,
+  );
+  console.log(
+    `= ${Math.round(perProjection).toLocaleString('en-US')} events/s through all read models at once (${Math.round(perProjection * projections).toLocaleString('en-US')} event applications/s); target ≥ 50,000 events/s, < 60 s`,
+  );
   console.log(`peak RSS ${mb(peakRss).toFixed(0)} MB`);
   if (cpu) console.log(`${cpu.line} (target 50,000)`);
   if (cpu && otherMicrosPerEvent !== undefined) {
-    console.log(`of which this Node process ${nodeMicrosPerEvent.toFixed(1)} µs per event, PostgreSQL (every other process) ${otherMicrosPerEvent.toFixed(1)} µs: PostgreSQL's share alone caps ${cpu.cores} cores at ${Math.round((cpu.cores * 1e6) / otherMicrosPerEvent).toLocaleString('en-US')} events/s`);
+    console.log(
+      `of which this Node process ${nodeMicrosPerEvent.toFixed(1)} µs per event, PostgreSQL (every other process) ${otherMicrosPerEvent.toFixed(1)} µs: PostgreSQL's share alone caps ${cpu.cores} cores at ${Math.round((cpu.cores * 1e6) / otherMicrosPerEvent).toLocaleString('en-US')} events/s`,
+    );
   }
   mkdirSync(path.join(here, 'results'), { recursive: true });
   writeFileSync(
     path.join(here, 'results', 'rebuild.json'),
-    JSON.stringify({ at: new Date().toISOString(), events: appended, seconds, eventsPerSecond: perProjection, projections, peakRssMb: mb(peakRss), cpuMicrosPerEvent: cpu?.microsPerUnit, nodeMicrosPerEvent, postgresMicrosPerEvent: otherMicrosPerEvent, firstStart: { seconds: firstSeconds, eventsPerSecond: appended / firstSeconds, peakRssMb: mb(firstPeakRss) } }, null, 2),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        events: appended,
+        seconds,
+        eventsPerSecond: perProjection,
+        projections,
+        peakRssMb: mb(peakRss),
+        cpuMicrosPerEvent: cpu?.microsPerUnit,
+        nodeMicrosPerEvent,
+        postgresMicrosPerEvent: otherMicrosPerEvent,
+        firstStart: { seconds: firstSeconds, eventsPerSecond: appended / firstSeconds, peakRssMb: mb(firstPeakRss) },
+      },
+      null,
+      2,
+    ),
   );
 } finally {
   clearInterval(rssSampler);

@@ -32,13 +32,20 @@ step('starting the embedded PostgreSQL under .data/bench');
 const embedded = await embeddedScratchDatabase('query');
 const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
 // The projector creates the read-model tables; the rows are then written directly (fast).
-const service = await startService(loadConfig(benchEnvironment(embedded.url)), logger, { api: false, projector: true }, { handleSignals: false });
+const service = await startService(
+  loadConfig(benchEnvironment(embedded.url)),
+  logger,
+  { api: false, projector: true },
+  { handleSignals: false },
+);
 const knex = service.infrastructure.knex;
 const owner = (i: number) => `00000000-0000-4000-8000-${String(i % USERS).padStart(12, '0')}`;
 try {
   // Runners create their tables as they start, in the background.
   for (let tries = 0; ; tries++) {
-    const { rows } = await knex.raw<{ rows: { ready: boolean }[] }>(`SELECT to_regclass('samples') IS NOT NULL AND to_regclass('sample_stats') IS NOT NULL AS ready`);
+    const { rows } = await knex.raw<{ rows: { ready: boolean }[] }>(
+      `SELECT to_regclass('samples') IS NOT NULL AND to_regclass('sample_stats') IS NOT NULL AS ready`,
+    );
     if (rows[0]?.ready) break;
     if (tries > 300) throw new Error('the samples read model was not created within 30 s');
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -55,19 +62,35 @@ try {
     FROM samples GROUP BY owner_id`);
   await knex.raw('VACUUM ANALYZE');
 
-  const columns = 'sample_id, owner_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version';
+  const columns =
+    'sample_id, owner_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version';
   const calls: Record<string, (i: number) => Promise<unknown>> = {
     'select 1': () => knex.raw('SELECT 1'),
     'RLS transaction alone': (i) =>
-      knex.raw(`BEGIN READ ONLY; SET LOCAL ROLE vialog_reader; SELECT set_config('vialog.user_id', '${owner(i)}', true); COMMIT`),
+      knex.raw(
+        `BEGIN READ ONLY; SET LOCAL ROLE vialog_reader; SELECT set_config('vialog.user_id', '${owner(i)}', true); COMMIT`,
+      ),
     'page query alone': (i) =>
-      knex.raw(`SELECT ${columns} FROM samples WHERE owner_id = ?::uuid AND deleted_at IS NULL AND status = ? ORDER BY collection_date DESC, sample_id DESC LIMIT 21`, [owner(i), 'collected']),
+      knex.raw(
+        `SELECT ${columns} FROM samples WHERE owner_id = ?::uuid AND deleted_at IS NULL AND status = ? ORDER BY collection_date DESC, sample_id DESC LIMIT 21`,
+        [owner(i), 'collected'],
+      ),
     'listSamples (RLS, page + total)': (i) => listSamples(knex, owner(i), { status: 'collected' }, { limit: 20 }),
   };
   // The list must answer a full page and the right total, or the timings mean nothing.
   const check = await listSamples(knex, owner(7), { status: 'collected' }, { limit: 20 });
-  const expected = Number((await knex.raw<{ rows: { n: number }[] }>(`SELECT count(*)::int AS n FROM samples WHERE owner_id = ? AND status = 'collected'`, [owner(7)])).rows[0]!.n);
-  if (check.rows.length !== 21 || check.total !== expected) throw new Error(`listSamples answered ${check.rows.length} rows, total ${check.total} (expected 21: the page and one to tell there is a next, and ${expected})`);
+  const expected = Number(
+    (
+      await knex.raw<{ rows: { n: number }[] }>(
+        `SELECT count(*)::int AS n FROM samples WHERE owner_id = ? AND status = 'collected'`,
+        [owner(7)],
+      )
+    ).rows[0]!.n,
+  );
+  if (check.rows.length !== 21 || check.total !== expected)
+    throw new Error(
+      `listSamples answered ${check.rows.length} rows, total ${check.total} (expected 21: the page and one to tell there is a next, and ${expected})`,
+    );
 
   const perRound: Record<string, number[]> = Object.fromEntries(Object.keys(calls).map((name) => [name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
@@ -79,13 +102,22 @@ try {
     }
   }
   const floor = median(perRound['select 1']!);
-  const figures = Object.fromEntries(Object.entries(perRound).map(([name, values]) => [name, { medianMicros: median(values), rounds: values }]));
+  const figures = Object.fromEntries(
+    Object.entries(perRound).map(([name, values]) => [name, { medianMicros: median(values), rounds: values }]),
+  );
   for (const [name, { medianMicros, rounds }] of Object.entries(figures)) {
-    console.log(`${name.padEnd(32)} ${Math.round(medianMicros).toString().padStart(5)} µs per call  (${(medianMicros / floor).toFixed(1)} × select 1; rounds ${rounds.map((r) => Math.round(r)).join(', ')})`);
+    console.log(
+      `${name.padEnd(32)} ${Math.round(medianMicros).toString().padStart(5)} µs per call  (${(medianMicros / floor).toFixed(1)} × select 1; rounds ${rounds.map((r) => Math.round(r)).join(', ')})`,
+    );
   }
-  console.log(`a list request can reach at most ${(floor / median(perRound['listSamples (RLS, page + total)']!)).toFixed(2)} × the select-1 endpoint's database time (bench:samples (b) target: 0.7 × its requests/s)`);
+  console.log(
+    `a list request can reach at most ${(floor / median(perRound['listSamples (RLS, page + total)']!)).toFixed(2)} × the select-1 endpoint's database time (bench:samples (b) target: 0.7 × its requests/s)`,
+  );
   mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(path.join(here, 'results', 'samples-query.json'), JSON.stringify({ at: new Date().toISOString(), calls: CALLS, rounds: ROUNDS, figures }, null, 2));
+  writeFileSync(
+    path.join(here, 'results', 'samples-query.json'),
+    JSON.stringify({ at: new Date().toISOString(), calls: CALLS, rounds: ROUNDS, figures }, null, 2),
+  );
 } finally {
   await service.stop();
   await embedded.drop();

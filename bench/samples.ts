@@ -26,7 +26,14 @@ import { eventMetadata, type CommandCause } from '../platform/eventstore/metadat
 import { comparePositions, type Position } from '../platform/eventstore/port.ts';
 import { createLogger } from '../platform/logging.ts';
 import { Progress } from '../platform/progress.ts';
-import { benchEnvironment, cpuPerUnit, embeddedScratchDatabase, load, machineCpu, postJson as post } from './support.ts';
+import {
+  benchEnvironment,
+  cpuPerUnit,
+  embeddedScratchDatabase,
+  load,
+  machineCpu,
+  postJson as post,
+} from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100_000);
@@ -40,15 +47,18 @@ const step = (line: string) => {
 };
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-
-
 step('starting the embedded PostgreSQL under .data/bench');
 const embedded = await embeddedScratchDatabase('samples');
 const config = loadConfig(benchEnvironment(embedded.url));
 // Logins are not what this bench measures: cheap argon2 so 102 accounts are made in a moment.
 const hasher = createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
 const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
-const service = await startService(config, logger, { api: true, projector: true }, { handleSignals: false, passwordHasher: hasher });
+const service = await startService(
+  config,
+  logger,
+  { api: true, projector: true },
+  { handleSignals: false, passwordHasher: hasher },
+);
 const api = `${service.url!}/api/v1`;
 const { store, engine } = { store: service.infrastructure.store, engine: service.engine };
 
@@ -62,11 +72,25 @@ const plain = new Koa();
 plain.use(koaBody({ jsonLimit: '64kb' }));
 plain.use(async (ctx) => {
   if (ctx.method === 'POST') {
-    const b = ctx.request.body as { sampleType: string; subjectId: string; collectionDate: string; storageLocation?: string; notes?: string };
+    const b = ctx.request.body as {
+      sampleType: string;
+      subjectId: string;
+      collectionDate: string;
+      storageLocation?: string;
+      notes?: string;
+    };
     const r = await pool.query(
       `INSERT INTO plain_samples (sample_id, owner_id, sample_type, subject_id, collection_date, status, storage_location, notes)
        VALUES ($1, $2, $3, $4, $5, 'collected', $6, $7) RETURNING *`,
-      [randomUUID(), '00000000-0000-4000-8000-000000000000', b.sampleType, b.subjectId, b.collectionDate, b.storageLocation ?? null, b.notes ?? null],
+      [
+        randomUUID(),
+        '00000000-0000-4000-8000-000000000000',
+        b.sampleType,
+        b.subjectId,
+        b.collectionDate,
+        b.storageLocation ?? null,
+        b.notes ?? null,
+      ],
     );
     ctx.status = 201;
     ctx.body = r.rows[0];
@@ -100,21 +124,47 @@ try {
   if (PHASES.has('create')) {
     step(`(a) POST /samples, 32 connections, ${SECONDS} s`);
     const oursCpuStart = machineCpu();
-    const ours = await load({ url: `${api}/samples`, connections: 32, seconds: SECONDS, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${users[0]!.token}` }, body: JSON.stringify(body) });
+    const ours = await load({
+      url: `${api}/samples`,
+      connections: 32,
+      seconds: SECONDS,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${users[0]!.token}` },
+      body: JSON.stringify(body),
+    });
     // The projections finish the last creates' batches before the CPU count stops.
     const oursCpu = cpuPerUnit(oursCpuStart, ours.total, 'create');
     step(`(a) plain Koa + pg INSERT, 32 connections, ${SECONDS} s`);
     const baselineCpuStart = machineCpu();
-    const baseline = await load({ url: `${plainUrl}/samples`, connections: 32, seconds: SECONDS, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const baseline = await load({
+      url: `${plainUrl}/samples`,
+      connections: 32,
+      seconds: SECONDS,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     const baselineCpu = cpuPerUnit(baselineCpuStart, baseline.total, 'insert');
-    results.create = { ours, baseline, ratio: ours.requestsPerSecond / baseline.requestsPerSecond, cpuMicrosPerCreate: oursCpu?.microsPerUnit, cpuMicrosPerPlainInsert: baselineCpu?.microsPerUnit };
-    say(`(a) POST /samples:        ${fmt(ours.requestsPerSecond)} req/s, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx} (event append + read model + read-your-writes)`);
-    say(`    plain Koa + INSERT:    ${fmt(baseline.requestsPerSecond)} req/s, p50 ${baseline.p50Ms} ms, p99 ${baseline.p99Ms} ms`);
+    results.create = {
+      ours,
+      baseline,
+      ratio: ours.requestsPerSecond / baseline.requestsPerSecond,
+      cpuMicrosPerCreate: oursCpu?.microsPerUnit,
+      cpuMicrosPerPlainInsert: baselineCpu?.microsPerUnit,
+    };
+    say(
+      `(a) POST /samples:        ${fmt(ours.requestsPerSecond)} req/s, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx} (event append + read model + read-your-writes)`,
+    );
+    say(
+      `    plain Koa + INSERT:    ${fmt(baseline.requestsPerSecond)} req/s, p50 ${baseline.p50Ms} ms, p99 ${baseline.p99Ms} ms`,
+    );
     say(`    ratio ${(ours.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)} (target ≥ 0.5)`);
     if (oursCpu && baselineCpu) {
       say(`    ${oursCpu.line}`);
       say(`    ${baselineCpu.line}`);
-      say(`    CPU ratio plain ÷ ours ${(baselineCpu.microsPerUnit / oursCpu.microsPerUnit).toFixed(2)}: on a saturated machine, the most (a) can reach`);
+      say(
+        `    CPU ratio plain ÷ ours ${(baselineCpu.microsPerUnit / oursCpu.microsPerUnit).toFixed(2)}: on a saturated machine, the most (a) can reach`,
+      );
     }
   }
 
@@ -140,7 +190,15 @@ try {
           if (!next) return;
           const sampleId = randomUUID();
           const sampleType = types[next.i % 3]!;
-          const cause: CommandCause = { actorId: next.owner, actorType: 'user', requestId: null, correlationId: null, causationId: null, traceparent: null, reason: null };
+          const cause: CommandCause = {
+            actorId: next.owner,
+            actorType: 'user',
+            requestId: null,
+            correlationId: null,
+            causationId: null,
+            traceparent: null,
+            reason: null,
+          };
           const data = {
             sampleId,
             ownerId: next.owner,
@@ -152,7 +210,11 @@ try {
             notes: null,
             registeredAt: new Date().toISOString(),
           };
-          const result = await store.append(`sample-${sampleId}`, [{ type: 'SampleRegistered', data, metadata: eventMetadata(cause, 1) }], { expectedRevision: 'no_stream' });
+          const result = await store.append(
+            `sample-${sampleId}`,
+            [{ type: 'SampleRegistered', data, metadata: eventMetadata(cause, 1) }],
+            { expectedRevision: 'no_stream' },
+          );
           if (!last || comparePositions(result.position, last) > 0) last = result.position;
           appended += 1;
           progress.update(appended);
@@ -166,7 +228,9 @@ try {
     const projectSeconds = (Date.now() - started) / 1000;
     // What autovacuum does in production after a bulk load: fresh planner statistics, visibility map.
     await pool.query('VACUUM ANALYZE samples, sample_stats, sample_daily_counts');
-    say(`seeded ${fmt(total)} samples: appended in ${appendSeconds.toFixed(0)} s, read model ready after ${projectSeconds.toFixed(0)} s${caughtUp ? '' : ' (NOT caught up)'}`);
+    say(
+      `seeded ${fmt(total)} samples: appended in ${appendSeconds.toFixed(0)} s, read model ready after ${projectSeconds.toFixed(0)} s${caughtUp ? '' : ' (NOT caught up)'}`,
+    );
     results.seed = { total, appendSeconds, projectSeconds };
 
     if (PHASES.has('list')) {
@@ -180,8 +244,12 @@ try {
       step(`(b) Koa + pg Pool select 1, 32 connections, ${SECONDS} s`);
       const floor = await load({ url: `${plainUrl}/select1`, connections: 32, seconds: SECONDS });
       results.list = { ours, floor, ratio: ours.requestsPerSecond / floor.requestsPerSecond };
-      say(`(b) GET /samples (20):    ${fmt(ours.requestsPerSecond)} req/s, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx}`);
-      say(`    Koa + select 1:        ${fmt(floor.requestsPerSecond)} req/s, p50 ${floor.p50Ms} ms, p99 ${floor.p99Ms} ms`);
+      say(
+        `(b) GET /samples (20):    ${fmt(ours.requestsPerSecond)} req/s, p50 ${ours.p50Ms} ms, p99 ${ours.p99Ms} ms, non-2xx ${ours.non2xx}`,
+      );
+      say(
+        `    Koa + select 1:        ${fmt(floor.requestsPerSecond)} req/s, p50 ${floor.p50Ms} ms, p99 ${floor.p99Ms} ms`,
+      );
       say(`    ratio ${(ours.requestsPerSecond / floor.requestsPerSecond).toFixed(2)} (target ≥ 0.7)`);
     }
 
@@ -200,10 +268,14 @@ try {
       step('(c) stats overview latency, 300 sequential requests per user');
       const few = await latency(small.token);
       const many = await latency(big.token);
-      const check = (await (await fetch(`${api}/samples/stats/overview`, { headers: { authorization: `Bearer ${big.token}` } })).json()) as { total: number };
+      const check = (await (
+        await fetch(`${api}/samples/stats/overview`, { headers: { authorization: `Bearer ${big.token}` } })
+      ).json()) as { total: number };
       results.stats = { few, many, ratioP50: many.p50Ms / few.p50Ms, bigTotal: check.total };
       say(`(c) stats, 100 samples:     p50 ${few.p50Ms.toFixed(2)} ms, p99 ${few.p99Ms.toFixed(2)} ms`);
-      say(`    stats, ${fmt(check.total)} samples: p50 ${many.p50Ms.toFixed(2)} ms, p99 ${many.p99Ms.toFixed(2)} ms  (ratio ${(many.p50Ms / few.p50Ms).toFixed(2)}; flat ≈ 1)`);
+      say(
+        `    stats, ${fmt(check.total)} samples: p50 ${many.p50Ms.toFixed(2)} ms, p99 ${many.p99Ms.toFixed(2)} ms  (ratio ${(many.p50Ms / few.p50Ms).toFixed(2)}; flat ≈ 1)`,
+      );
     }
   }
   mkdirSync(path.join(here, 'results'), { recursive: true });

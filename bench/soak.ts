@@ -33,10 +33,15 @@ const config = loadConfig({
   ...benchEnvironment(url),
   ACCESS_TOKEN_TTL_SECONDS: String(Math.max(900, MINUTES * 60 + 300)),
 });
-const service = await startService(config, createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() })), { api: true, projector: true }, {
-  handleSignals: false,
-  passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
-});
+const service = await startService(
+  config,
+  createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() })),
+  { api: true, projector: true },
+  {
+    handleSignals: false,
+    passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
+  },
+);
 const api = `${service.url!}/api/v1`;
 
 interface Sample {
@@ -63,9 +68,17 @@ try {
     const username = `soak_${i}`;
     const password = `Quiet-Harbor-Lantern-${i}-93`;
     await postJson(`${api}/auth/register`, { username, email: `${username}@lab.example`, password });
-    tokens.push(((await postJson(`${api}/auth/login`, { login: username, password })) as { accessToken: string }).accessToken);
+    tokens.push(
+      ((await postJson(`${api}/auth/login`, { login: username, password })) as { accessToken: string }).accessToken,
+    );
   }
-  const sample = (i: number) => JSON.stringify({ sampleType: ['blood', 'saliva', 'tissue'][i % 3], subjectId: `S${String(i).padStart(3, '0')}`, collectionDate: '2026-11-01', storageLocation: `freezer-${i % 4}-rowB` });
+  const sample = (i: number) =>
+    JSON.stringify({
+      sampleType: ['blood', 'saliva', 'tissue'][i % 3],
+      subjectId: `S${String(i).padStart(3, '0')}`,
+      collectionDate: '2026-11-01',
+      storageLocation: `freezer-${i % 4}-rowB`,
+    });
   const requests = [
     { method: 'GET', path: '/api/v1/samples?status=collected&limit=20' },
     { method: 'POST', path: '/api/v1/samples', body: sample(1) },
@@ -80,7 +93,9 @@ try {
   ] as const;
 
   const seconds = Math.round(MINUTES * 60);
-  console.log(`soak: ${MINUTES} min at ${RATE} req/s over 16 connections, ${USERS} users, mixed lists/stats/creates/me/audit; sampling every ${SAMPLE_EVERY_MS / 1000} s${collectGarbage ? '' : ' (heap without forced GC: run with --expose-gc)'}`);
+  console.log(
+    `soak: ${MINUTES} min at ${RATE} req/s over 16 connections, ${USERS} users, mixed lists/stats/creates/me/audit; sampling every ${SAMPLE_EVERY_MS / 1000} s${collectGarbage ? '' : ' (heap without forced GC: run with --expose-gc)'}`,
+  );
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const samples: Sample[] = [];
@@ -103,7 +118,12 @@ try {
     if (finished) break;
     collectGarbage?.();
     const memory = process.memoryUsage();
-    samples.push({ atSeconds: (Date.now() - started) / 1000, rssMb: memory.rss / 2 ** 20, heapMb: memory.heapUsed / 2 ** 20, loopP99Ms: loop.percentile(99) / 1e6 });
+    samples.push({
+      atSeconds: (Date.now() - started) / 1000,
+      rssMb: memory.rss / 2 ** 20,
+      heapMb: memory.heapUsed / 2 ** 20,
+      loopP99Ms: loop.percentile(99) / 1e6,
+    });
     loop.reset();
     progress.update(Math.min(seconds, Math.round((Date.now() - started) / 1000)));
   }
@@ -113,7 +133,9 @@ try {
   // Nothing lost: every 2xx create is in the read model once the projections caught up.
   const db = new pg.Client({ connectionString: url });
   await db.connect();
-  const events = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE type = 'SampleRegistered'`)).rows[0]!.n);
+  const events = Number(
+    (await db.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE type = 'SampleRegistered'`)).rows[0]!.n,
+  );
   let rows = -1;
   for (let attempt = 0; attempt < 600 && rows !== events; attempt++) {
     rows = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM samples`)).rows[0]!.n);
@@ -130,16 +152,42 @@ try {
   const lagRise = lag.end - lag.start;
   const noGrowth = window.length >= 3 && rssGrowth < 0.1 && heapGrowth < 0.1 && lagRise < 10;
   const fmt = (n: number, digits = 1) => n.toFixed(digits);
-  console.log(`requests: ${result.total} (${fmt(result.requestsPerSecond, 0)}/s), non-2xx ${result.non2xx}, errors ${result.errors}, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms; by status ${JSON.stringify(result.statusCodes ?? {})}`);
-  console.log(`RSS: ${fmt(Math.min(...window.map((s) => s.rssMb)))}–${fmt(Math.max(...window.map((s) => s.rssMb)))} MB, trend ${fmt(rss.slope, 2)} MB/min (${fmt(rssGrowth * 100)} % over the window)`);
-  console.log(`heap after GC: ${fmt(Math.min(...window.map((s) => s.heapMb)))}–${fmt(Math.max(...window.map((s) => s.heapMb)))} MB, trend ${fmt(heap.slope, 2)} MB/min (${fmt(heapGrowth * 100)} %)`);
-  console.log(`event-loop p99: ${fmt(Math.min(...window.map((s) => s.loopP99Ms)))}–${fmt(Math.max(...window.map((s) => s.loopP99Ms)))} ms, trend ${fmt(lag.slope, 2)} ms/min`);
-  console.log(`samples created ${events}, in the read model ${rows}${rows === events ? ' (nothing lost)' : ' — MISMATCH'}`);
-  console.log(`growth trend: ${noGrowth ? 'none' : 'YES'} (window after ${fmt(window[0]?.atSeconds ?? 0, 0)} s warm-up, ${window.length} samples)`);
+  console.log(
+    `requests: ${result.total} (${fmt(result.requestsPerSecond, 0)}/s), non-2xx ${result.non2xx}, errors ${result.errors}, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms; by status ${JSON.stringify(result.statusCodes ?? {})}`,
+  );
+  console.log(
+    `RSS: ${fmt(Math.min(...window.map((s) => s.rssMb)))}–${fmt(Math.max(...window.map((s) => s.rssMb)))} MB, trend ${fmt(rss.slope, 2)} MB/min (${fmt(rssGrowth * 100)} % over the window)`,
+  );
+  console.log(
+    `heap after GC: ${fmt(Math.min(...window.map((s) => s.heapMb)))}–${fmt(Math.max(...window.map((s) => s.heapMb)))} MB, trend ${fmt(heap.slope, 2)} MB/min (${fmt(heapGrowth * 100)} %)`,
+  );
+  console.log(
+    `event-loop p99: ${fmt(Math.min(...window.map((s) => s.loopP99Ms)))}–${fmt(Math.max(...window.map((s) => s.loopP99Ms)))} ms, trend ${fmt(lag.slope, 2)} ms/min`,
+  );
+  console.log(
+    `samples created ${events}, in the read model ${rows}${rows === events ? ' (nothing lost)' : ' — MISMATCH'}`,
+  );
+  console.log(
+    `growth trend: ${noGrowth ? 'none' : 'YES'} (window after ${fmt(window[0]?.atSeconds ?? 0, 0)} s warm-up, ${window.length} samples)`,
+  );
   mkdirSync(path.join(here, 'results'), { recursive: true });
   writeFileSync(
     path.join(here, 'results', 'soak.json'),
-    JSON.stringify({ at: new Date().toISOString(), minutes: MINUTES, rate: RATE, result, samples, trend: { rss, heap, lag, rssGrowth, heapGrowth, lagRise }, noGrowth, created: events, inReadModel: rows }, null, 2),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        minutes: MINUTES,
+        rate: RATE,
+        result,
+        samples,
+        trend: { rss, heap, lag, rssGrowth, heapGrowth, lagRise },
+        noGrowth,
+        created: events,
+        inReadModel: rows,
+      },
+      null,
+      2,
+    ),
   );
 } finally {
   await service.stop();

@@ -16,12 +16,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** Runs autocannon in a child process (never in the event loop of the server it measures). */
 export async function load(request: LoadRequest): Promise<LoadResult> {
-  const { stdout } = await run(process.execPath, [path.join(here, 'load-worker.ts'), JSON.stringify(request)], { maxBuffer: 1 << 22 });
+  const { stdout } = await run(process.execPath, [path.join(here, 'load-worker.ts'), JSON.stringify(request)], {
+    maxBuffer: 1 << 22,
+  });
   return JSON.parse(stdout) as LoadResult;
 }
 
 export async function postJson(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
   if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
   return (await r.json()) as Record<string, unknown>;
 }
@@ -56,17 +62,27 @@ export function machineCpu(): MachineCpu | undefined {
 }
 
 /** Busy CPU time since `start` per unit of work, and what it caps throughput at on this machine. */
-export function cpuPerUnit(start: MachineCpu | undefined, units: number, unit: string): { microsPerUnit: number; ceilingPerSecond: number; cores: number; line: string } | undefined {
+export function cpuPerUnit(
+  start: MachineCpu | undefined,
+  units: number,
+  unit: string,
+): { microsPerUnit: number; ceilingPerSecond: number; cores: number; line: string } | undefined {
   const end = machineCpu();
   if (!start || !end || units <= 0) return undefined;
   const microsPerUnit = ((end.busySeconds - start.busySeconds) / units) * 1e6;
   const ceilingPerSecond = (end.cores * 1e6) / microsPerUnit;
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  return { microsPerUnit, ceilingPerSecond, cores: end.cores, line: `machine CPU: ${fmt(microsPerUnit)} µs busy per ${unit} (all processes); ${end.cores} cores cap this at ${fmt(ceilingPerSecond)} ${unit}s/s` };
+  return {
+    microsPerUnit,
+    ceilingPerSecond,
+    cores: end.cores,
+    line: `machine CPU: ${fmt(microsPerUnit)} µs busy per ${unit} (all processes); ${end.cores} cores cap this at ${fmt(ceilingPerSecond)} ${unit}s/s`,
+  };
 }
 
 /** The server benchmarks create their scratch databases on. */
-export const BENCH_SERVER = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const BENCH_SERVER =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A fresh database on BENCH_SERVER; drop() removes it (and ends connections still open to it). */
 export async function scratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {

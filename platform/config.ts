@@ -158,18 +158,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(e.DATA_DIR);
   let jwtKeys: { kid: string; secret: string }[] = [];
   if (e.JWT_KEYS) jwtKeys = parseJwtKeys(e.JWT_KEYS, problems);
-  else if (e.NODE_ENV === 'production') problems.push('JWT_KEYS: required in production (e.g. "k1:<48 random bytes, base64>")');
+  else if (e.NODE_ENV === 'production')
+    problems.push('JWT_KEYS: required in production (e.g. "k1:<48 random bytes, base64>")');
   let personalDataKey: Buffer | undefined;
   if (e.PERSONAL_DATA_KEY) {
     personalDataKey = Buffer.from(e.PERSONAL_DATA_KEY, 'base64');
-    if (personalDataKey.length !== 32) problems.push('PERSONAL_DATA_KEY: must be 32 bytes, base64 (e.g. `openssl rand -base64 32`)');
-  } else if (e.NODE_ENV === 'production') problems.push('PERSONAL_DATA_KEY: required in production (32 random bytes, base64)');
+    if (personalDataKey.length !== 32)
+      problems.push('PERSONAL_DATA_KEY: must be 32 bytes, base64 (e.g. `openssl rand -base64 32`)');
+  } else if (e.NODE_ENV === 'production')
+    problems.push('PERSONAL_DATA_KEY: required in production (32 random bytes, base64)');
   let auditSigningKey: AuditSigningKey | undefined;
   if (e.AUDIT_SIGNING_KEY) auditSigningKey = parseSigningKey(e.AUDIT_SIGNING_KEY, problems);
   else if (e.NODE_ENV === 'production') problems.push('AUDIT_SIGNING_KEY: required in production (see `audit keygen`)');
   const signingKid = e.AUDIT_SIGNING_KEY ? auditSigningKey?.kid : 'dev';
   const retiredAuditKeys = parseVerifyKeys(e.AUDIT_VERIFY_KEYS, signingKid, problems);
-  if (e.NODE_ENV === 'production' && !e.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded PostgreSQL is for development)');
+  if (e.NODE_ENV === 'production' && !e.DATABASE_URL)
+    problems.push('DATABASE_URL: required in production (the embedded PostgreSQL is for development)');
   if (e.DATABASE_MIGRATION_URL && !e.DATABASE_URL) {
     problems.push('DATABASE_MIGRATION_URL: needs DATABASE_URL (the runtime role) beside it');
   }

@@ -4,13 +4,32 @@
 import pino, { type Logger, type DestinationStream } from 'pino';
 import { traceIds } from './telemetry.ts';
 
-const SECRET_FIELDS = ['password', 'currentPassword', 'newPassword', 'passwordHash', 'accessToken', 'refreshToken', 'token', 'apiKey', 'key', 'secret', 'authorization', 'cookie'];
+const SECRET_FIELDS = [
+  'password',
+  'currentPassword',
+  'newPassword',
+  'passwordHash',
+  'accessToken',
+  'refreshToken',
+  'token',
+  'apiKey',
+  'key',
+  'secret',
+  'authorization',
+  'cookie',
+];
 const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'];
 
 export const REDACTED_PATHS = [
   ...SECRET_FIELDS,
   ...SECRET_FIELDS.map((field) => `*.${field}`),
-  ...SECRET_HEADERS.flatMap((h) => [`headers["${h}"]`, `req.headers["${h}"]`, `res.headers["${h}"]`, `request.headers["${h}"]`, `*.headers["${h}"]`]),
+  ...SECRET_HEADERS.flatMap((h) => [
+    `headers["${h}"]`,
+    `req.headers["${h}"]`,
+    `res.headers["${h}"]`,
+    `request.headers["${h}"]`,
+    `*.headers["${h}"]`,
+  ]),
 ];
 
 export function createLogger(options: { level: string; name?: string }, destination?: DestinationStream): Logger {

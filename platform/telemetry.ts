@@ -8,7 +8,17 @@
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { context, metrics, propagation, trace, type Attributes, type Link, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import {
+  context,
+  metrics,
+  propagation,
+  trace,
+  type Attributes,
+  type Link,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+} from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -66,7 +76,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   if (started) return started;
   const exporter = new PrometheusExporter({ preventServerStart: true });
   const spanProcessors: SpanProcessor[] = [databaseErrorScrubber, ...(options.spanProcessors ?? [])];
-  if (options.otlpEndpoint) spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }) }));
+  if (options.otlpEndpoint)
+    spanProcessors.push(
+      new BatchSpanProcessor({
+        exporter: new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }),
+      }),
+    );
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),
     metricReaders: [exporter],
@@ -135,7 +150,10 @@ function registerProcessMetrics(): void {
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
   meter()
-    .createObservableGauge('vialog.event_loop.lag', { description: 'Event-loop delay, p99 over the last interval', unit: 's' })
+    .createObservableGauge('vialog.event_loop.lag', {
+      description: 'Event-loop delay, p99 over the last interval',
+      unit: 's',
+    })
     .addCallback((result) => {
       result.observe(histogram.percentile(99) / 1e9);
       histogram.reset();
@@ -145,18 +163,30 @@ function registerProcessMetrics(): void {
 // --- helpers for the rest of the code base ---------------------------------------------------------
 
 /** Runs `work` in a new active span; records errors; ends the span. */
-export async function inSpan<T>(name: string, options: { kind?: SpanKind; attributes?: Attributes; links?: Link[] }, work: (span: Span) => Promise<T>): Promise<T> {
-  return tracer().startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}), ...(options.links ? { links: options.links } : {}) }, async (span) => {
-    try {
-      return await work(span);
-    } catch (error) {
-      span.recordException(error instanceof Error ? error : new Error(String(error)));
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+export async function inSpan<T>(
+  name: string,
+  options: { kind?: SpanKind; attributes?: Attributes; links?: Link[] },
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
+  return tracer().startActiveSpan(
+    name,
+    {
+      kind: options.kind ?? SpanKind.INTERNAL,
+      ...(options.attributes ? { attributes: options.attributes } : {}),
+      ...(options.links ? { links: options.links } : {}),
+    },
+    async (span) => {
+      try {
+        return await work(span);
+      } catch (error) {
+        span.recordException(error instanceof Error ? error : new Error(String(error)));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /** The W3C traceparent of the active span, or null when nothing is being traced. */
@@ -176,7 +206,9 @@ export function linkTo(traceparent: string | null | undefined, attributes?: Attr
 /** The active trace and span ids, for log lines. */
 export function traceIds(): { traceId: string; spanId: string } | undefined {
   const spanContext = trace.getActiveSpan()?.spanContext();
-  return spanContext && spanContext.traceId !== '00000000000000000000000000000000' ? { traceId: spanContext.traceId, spanId: spanContext.spanId } : undefined;
+  return spanContext && spanContext.traceId !== '00000000000000000000000000000000'
+    ? { traceId: spanContext.traceId, spanId: spanContext.spanId }
+    : undefined;
 }
 
 export { SpanKind, context, propagation, trace };

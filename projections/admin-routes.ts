@@ -22,12 +22,9 @@ const statusSchema = z
     version: z.number().int(),
     codeVersion: z.number().int(),
     position: z.string().meta({ description: 'Checkpoint, "<commit>/<prepare>"' }),
-    lagEvents: z
-      .number()
-      .int()
-      .meta({
-        description: 'Events after the checkpoint, those waiting behind an older transaction (the horizon) too',
-      }),
+    lagEvents: z.number().int().meta({
+      description: 'Events after the checkpoint, those waiting behind an older transaction (the horizon) too',
+    }),
     lagSeconds: z.number(),
     status: z.enum(['running', 'catching_up', 'rebuilding', 'retrying', 'stopped', 'failed']).meta({
       description:

@@ -27,7 +27,13 @@ async function postgresAnswers(url: string): Promise<boolean> {
 }
 
 async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -68,11 +74,15 @@ if (await redisAnswers(redisUrl)) {
   }
 }
 
-const ava = spawn(process.execPath, [path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), ...process.argv.slice(2)], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env,
-  cwd: root,
-});
+const ava = spawn(
+  process.execPath,
+  [path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), ...process.argv.slice(2)],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env,
+    cwd: root,
+  },
+);
 // Pass ava's output through, and close with one plain summary line that any CI reader understands.
 let tail = '';
 let passedMarks = 0;

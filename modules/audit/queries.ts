@@ -56,7 +56,12 @@ const toItem = (r: Row): AuditItem => ({
 
 export type AuditScope = { readonly kind: 'admin' } | { readonly kind: 'owner'; readonly ownerId: string };
 
-function statements(scope: AuditScope, filter: AuditFilter, page: { limit: number; after?: AuditCursor | undefined }, withCount: boolean) {
+function statements(
+  scope: AuditScope,
+  filter: AuditFilter,
+  page: { limit: number; after?: AuditCursor | undefined },
+  withCount: boolean,
+) {
   const params: SqlParam[] = [];
   const where: string[] = [];
   const add = (condition: (p: string) => string, value: SqlParam) => {
@@ -95,7 +100,8 @@ export async function listAudit(
 ): Promise<{ rows: AuditItem[]; total: number }> {
   const withTotal = page.withTotal ?? true;
   const queries = statements(scope, filter, page, withTotal);
-  const results: unknown[][] = scope.kind === 'owner' ? await queryAsOwner(knex, scope.ownerId, queries) : await queryUnscoped(knex, queries);
+  const results: unknown[][] =
+    scope.kind === 'owner' ? await queryAsOwner(knex, scope.ownerId, queries) : await queryUnscoped(knex, queries);
   const rows = results[0] as Row[];
   const total = withTotal ? ((results[1] as { total: number }[])[0]?.total ?? 0) : -1;
   return { rows: rows.map(toItem), total };

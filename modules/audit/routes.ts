@@ -59,7 +59,18 @@ const scopeOf = (ctx: AppContext): AuditScope => {
   return auth.role === 'admin' ? { kind: 'admin' } : { kind: 'owner', ownerId: auth.userId };
 };
 
-const CSV_COLUMNS = ['position', 'streamId', 'type', 'occurredAt', 'actorId', 'actorType', 'requestId', 'correlationId', 'reason', 'data'] as const;
+const CSV_COLUMNS = [
+  'position',
+  'streamId',
+  'type',
+  'occurredAt',
+  'actorId',
+  'actorType',
+  'requestId',
+  'correlationId',
+  'reason',
+  'data',
+] as const;
 
 /** One CSV cell: quoted when needed; a leading = + - @ is defused so a spreadsheet never runs it. */
 export function csvCell(value: string | null): string {
@@ -69,7 +80,18 @@ export function csvCell(value: string | null): string {
 }
 
 const csvLine = (item: AuditItem) =>
-  [item.position, item.streamId, item.type, item.occurredAt, item.actor.id, item.actor.type, item.requestId, item.correlationId, item.reason, JSON.stringify(item.data)]
+  [
+    item.position,
+    item.streamId,
+    item.type,
+    item.occurredAt,
+    item.actor.id,
+    item.actor.type,
+    item.requestId,
+    item.correlationId,
+    item.reason,
+    JSON.stringify(item.data),
+  ]
     .map(csvCell)
     .join(',') + '\r\n';
 
@@ -96,14 +118,19 @@ export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry; va
     );
   };
   const router = createRouter({ prefix: '/api/v1/audit' });
-  openapi.tag('audit', 'The audit trail: every change, attributable, time-stamped, with reason; export; tamper evidence');
+  openapi.tag(
+    'audit',
+    'The audit trail: every change, attributable, time-stamped, with reason; export; tamper evidence',
+  );
   const tags = ['audit'];
 
   openapi.add('get', '/api/v1/audit', {
     tags,
     summary: 'Events, oldest first: your own streams, or all for an admin',
     requestParams: { query: listQuery },
-    responses: { '200': { description: 'A page', content: { 'application/json': { schema: pageSchema(auditItemSchema) } } } },
+    responses: {
+      '200': { description: 'A page', content: { 'application/json': { schema: pageSchema(auditItemSchema) } } },
+    },
   });
   router.get('/', async (ctx) => {
     const scope = scopeOf(ctx);
@@ -122,7 +149,8 @@ export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry; va
     requestParams: { query: exportQuery },
     responses: {
       '200': {
-        description: 'One event per line (NDJSON) or per row (CSV, header first; cells starting with = + - @ are prefixed with \')',
+        description:
+          "One event per line (NDJSON) or per row (CSV, header first; cells starting with = + - @ are prefixed with ')",
         content: { 'application/x-ndjson': { schema: z.string() }, 'text/csv': { schema: z.string() } },
       },
     },
@@ -173,7 +201,13 @@ export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry; va
     responses: {
       '200': {
         description: 'The result',
-        content: { 'application/json': { schema: z.object({ ok: z.boolean(), checkedEvents: z.number().int(), firstBrokenPosition: z.string().nullable() }).meta({ id: 'AuditVerification' }) } },
+        content: {
+          'application/json': {
+            schema: z
+              .object({ ok: z.boolean(), checkedEvents: z.number().int(), firstBrokenPosition: z.string().nullable() })
+              .meta({ id: 'AuditVerification' }),
+          },
+        },
       },
     },
   });

@@ -40,10 +40,15 @@ class Findings {
   broken(commit: string, prepare: string): void {
     const c = BigInt(commit);
     const p = BigInt(prepare);
-    if (!this.first || c < this.first.commit || (c === this.first.commit && p < this.first.prepare)) this.first = { commit: c, prepare: p };
+    if (!this.first || c < this.first.commit || (c === this.first.commit && p < this.first.prepare))
+      this.first = { commit: c, prepare: p };
   }
   result(): VerifyResult {
-    return { ok: this.first === undefined, checkedEvents: this.checked, firstBrokenPosition: this.first ? `${this.first.commit}/${this.first.prepare}` : null };
+    return {
+      ok: this.first === undefined,
+      checkedEvents: this.checked,
+      firstBrokenPosition: this.first ? `${this.first.commit}/${this.first.prepare}` : null,
+    };
   }
 }
 
@@ -104,7 +109,10 @@ export async function verifyAll(knex: Knex): Promise<VerifyResult> {
       )
     ).rows;
     for (const row of rows) {
-      chain = createHash('sha256').update(chain).update(row.event_hash ?? Buffer.alloc(0)).digest();
+      chain = createHash('sha256')
+        .update(chain)
+        .update(row.event_hash ?? Buffer.alloc(0))
+        .digest();
       if (!chain.equals(row.chain_hash)) {
         findings.broken(row.commit, row.prepare);
         chain = row.chain_hash; // report each break once, then go on from what is stored
@@ -118,13 +126,20 @@ export async function verifyAll(knex: Knex): Promise<VerifyResult> {
 
 export async function verifyOwner(knex: Knex, ownerId: string): Promise<VerifyResult> {
   const [streams] = await queryAsOwner<[{ stream_id: string }[]]>(knex, ownerId, [
-    { sql: 'SELECT DISTINCT stream_id FROM audit_events WHERE owner_id = $1::uuid ORDER BY stream_id', params: [ownerId] },
+    {
+      sql: 'SELECT DISTINCT stream_id FROM audit_events WHERE owner_id = $1::uuid ORDER BY stream_id',
+      params: [ownerId],
+    },
   ]);
   const findings = new Findings();
   const state = { stream: undefined as string | undefined, links: new StreamLinks() };
   for (let i = 0; i < streams.length; i += 200) {
     const ids = streams.slice(i, i + 200).map((s) => s.stream_id);
-    const rows = (await knex.raw<{ rows: EventRow[] }>(`${SELECT_EVENTS} WHERE stream_id = ANY(?) ORDER BY stream_id, revision`, [ids])).rows;
+    const rows = (
+      await knex.raw<{ rows: EventRow[] }>(`${SELECT_EVENTS} WHERE stream_id = ANY(?) ORDER BY stream_id, revision`, [
+        ids,
+      ])
+    ).rows;
     checkRows(rows, state, findings);
   }
   return findings.result();

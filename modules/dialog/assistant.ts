@@ -41,16 +41,29 @@ export function offlineAssistant(facts: SampleFacts): Assistant {
 // --- tools ----------------------------------------------------------------------------------------
 
 export const sampleTools: readonly ToolDefinition[] = [
-  { name: 'sample_counts', description: "The user's samples: total, by status and by type.", parameters: { type: 'object', properties: {}, additionalProperties: false } },
+  {
+    name: 'sample_counts',
+    description: "The user's samples: total, by status and by type.",
+    parameters: { type: 'object', properties: {}, additionalProperties: false },
+  },
   {
     name: 'subject_samples',
     description: "The user's samples of one subject, newest collection first.",
-    parameters: { type: 'object', properties: { subjectId: { type: 'string', description: 'e.g. P001' } }, required: ['subjectId'], additionalProperties: false },
+    parameters: {
+      type: 'object',
+      properties: { subjectId: { type: 'string', description: 'e.g. P001' } },
+      required: ['subjectId'],
+      additionalProperties: false,
+    },
   },
   {
     name: 'recent_samples',
     description: "The user's most recently registered samples.",
-    parameters: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 20 } }, additionalProperties: false },
+    parameters: {
+      type: 'object',
+      properties: { limit: { type: 'integer', minimum: 1, maximum: 20 } },
+      additionalProperties: false,
+    },
   },
 ];
 
@@ -113,9 +126,11 @@ export function llmAssistant(provider: ChatProvider, facts: SampleFacts, systemP
           ...(request.onDelta ? { onDelta: request.onDelta } : {}),
         });
         if (completion.usage) usage = addUsage(usage, completion.usage);
-        if (completion.toolCalls.length === 0 || tools.length === 0) return { content: completion.content, model: completion.model, usage };
+        if (completion.toolCalls.length === 0 || tools.length === 0)
+          return { content: completion.content, model: completion.model, usage };
         messages.push({ role: 'assistant', content: completion.content || null, toolCalls: completion.toolCalls });
-        for (const call of completion.toolCalls) messages.push({ role: 'tool', toolCallId: call.id, content: await runTool(call, request.ownerId, facts) });
+        for (const call of completion.toolCalls)
+          messages.push({ role: 'tool', toolCallId: call.id, content: await runTool(call, request.ownerId, facts) });
       }
     },
   };

@@ -8,7 +8,12 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { eventMetadata } from '../../platform/eventstore/metadata.ts';
-import { StreamConflictError, type EventStore, type ExpectedRevision, type Position } from '../../platform/eventstore/port.ts';
+import {
+  StreamConflictError,
+  type EventStore,
+  type ExpectedRevision,
+  type Position,
+} from '../../platform/eventstore/port.ts';
 import type { Assistant } from './assistant.ts';
 import { sealOrErased, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { assertStorableEvent, storableText } from '../../platform/text.ts';
@@ -38,7 +43,11 @@ export interface DialogCommandDeps {
   /** Message text and titles are personal data: sealed with the owner's key (crypto-shredding). */
   readonly vault: PersonalDataVault;
   readonly waitForReadModel: (position: Position) => Promise<boolean>;
-  readonly limits: DialogLimits & { readonly contextTokens: number; readonly dailyMessages: number; readonly dailyTokens: number };
+  readonly limits: DialogLimits & {
+    readonly contextTokens: number;
+    readonly dailyMessages: number;
+    readonly dailyTokens: number;
+  };
   readonly now?: () => Date;
 }
 
@@ -121,7 +130,8 @@ export function createDialogCommands(deps: DialogCommandDeps) {
   async function load(conversationId: string): Promise<{ state: ConversationState; expected: ExpectedRevision }> {
     const events = await store.readStream(conversationStream(conversationId));
     let state = initialConversationState();
-    for (const e of events) if (isDialogEventType(e.type)) state = evolveConversation(state, parseDialogEvent(e.type, e.data));
+    for (const e of events)
+      if (isDialogEventType(e.type)) state = evolveConversation(state, parseDialogEvent(e.type, e.data));
     const last = events.at(-1);
     return { state, expected: last === undefined ? 'no_stream' : last.revision };
   }
@@ -136,7 +146,12 @@ export function createDialogCommands(deps: DialogCommandDeps) {
    * read model unless told not to. `known` skips the first load when the caller just appended.
    * Returns the state after the append, for a follow-up command.
    */
-  async function run(conversationId: string, command: (state: ConversationState) => DialogCommand, cause: CommandCause, options: { wait?: boolean; known?: Known } = {}): Promise<Known> {
+  async function run(
+    conversationId: string,
+    command: (state: ConversationState) => DialogCommand,
+    cause: CommandCause,
+    options: { wait?: boolean; known?: Known } = {},
+  ): Promise<Known> {
     let known = options.known;
     for (let attempt = 1; ; attempt++) {
       const { state, expected } = known ?? (await load(conversationId));
@@ -167,10 +182,18 @@ export function createDialogCommands(deps: DialogCommandDeps) {
   }
 
   return {
-    async start(ownerId: string, title: string, cause: CommandCause): Promise<{ id: string; title: string; createdAt: string }> {
+    async start(
+      ownerId: string,
+      title: string,
+      cause: CommandCause,
+    ): Promise<{ id: string; title: string; createdAt: string }> {
       const conversationId = randomUUID();
       const at = now();
-      await run(conversationId, () => ({ type: 'StartConversation', data: { conversationId, ownerId, title, now: at } }), cause);
+      await run(
+        conversationId,
+        () => ({ type: 'StartConversation', data: { conversationId, ownerId, title, now: at } }),
+        cause,
+      );
       return { id: conversationId, title: title.trim() || 'New conversation', createdAt: at.toISOString() };
     },
 
@@ -190,19 +213,41 @@ export function createDialogCommands(deps: DialogCommandDeps) {
         queries.usageAndLastMessages(knex, ownerId, utcDay(now()), conversationId, CONTEXT_MESSAGES),
         load(conversationId),
       ]);
-      const quota = { messages: usage.messages, tokens: usage.promptTokens + usage.completionTokens, maxMessages: limits.dailyMessages, maxTokens: limits.dailyTokens };
+      const quota = {
+        messages: usage.messages,
+        tokens: usage.promptTokens + usage.completionTokens,
+        maxMessages: limits.dailyMessages,
+        maxTokens: limits.dailyTokens,
+      };
       const messageId = randomUUID();
       const at = now();
       // No read-model wait here: the reply's wait (a later position) covers the question too.
-      const after = await run(conversationId, () => ({ type: 'PostUserMessage', data: { actorId: ownerId, messageId, content, limits, quota, now: at } }), cause, { wait: false, known: loaded });
-      return { after, ownerId, conversationId, messageId, content: content.trim(), createdAt: at.toISOString(), cause, earlier };
+      const after = await run(
+        conversationId,
+        () => ({ type: 'PostUserMessage', data: { actorId: ownerId, messageId, content, limits, quota, now: at } }),
+        cause,
+        { wait: false, known: loaded },
+      );
+      return {
+        after,
+        ownerId,
+        conversationId,
+        messageId,
+        content: content.trim(),
+        createdAt: at.toISOString(),
+        cause,
+        earlier,
+      };
     },
 
     /**
      * Gets the reply and records it. `signal` aborts when the client goes away: what arrived is
      * stored as a partial reply. Throws ReplyFailedError when the provider failed.
      */
-    async answer(question: PostedQuestion, options: { signal?: AbortSignal; onDelta?: (text: string) => void } = {}): Promise<Exchange> {
+    async answer(
+      question: PostedQuestion,
+      options: { signal?: AbortSignal; onDelta?: (text: string) => void } = {},
+    ): Promise<Exchange> {
       const earlier = question.earlier.filter((m) => m.id !== question.messageId);
       const history = contextWithinBudget(
         earlier.map((m) => ({ role: m.role, content: m.content })),
@@ -232,7 +277,12 @@ export function createDialogCommands(deps: DialogCommandDeps) {
         } else {
           const failure = upstream ? `${upstream.kind}: ${upstream.message}` : 'internal: the assistant failed';
           const reason = upstreamText(failure, MAX_FAILURE_REASON);
-          await run(question.conversationId, () => ({ type: 'RecordFailure', data: { replyTo: question.messageId, reason, now: now() } }), question.cause, { known: question.after });
+          await run(
+            question.conversationId,
+            () => ({ type: 'RecordFailure', data: { replyTo: question.messageId, reason, now: now() } }),
+            question.cause,
+            { known: question.after },
+          );
           throw new ReplyFailedError(reason, question);
         }
       }
@@ -242,13 +292,24 @@ export function createDialogCommands(deps: DialogCommandDeps) {
       const at = now();
       await run(
         question.conversationId,
-        () => ({ type: 'RecordReply', data: { messageId, replyTo: question.messageId, content, model, usage, latencyMs, partial, now: at } }),
+        () => ({
+          type: 'RecordReply',
+          data: { messageId, replyTo: question.messageId, content, model, usage, latencyMs, partial, now: at },
+        }),
         { ...question.cause, actorId: null, actorType: 'system' },
         { known: question.after },
       );
       return {
         userMessage: { id: question.messageId, role: 'user', content: question.content, createdAt: question.createdAt },
-        assistantMessage: { id: messageId, role: 'assistant', content, createdAt: at.toISOString(), model, usage: usage ?? { promptTokens: 0, completionTokens: 0 }, partial },
+        assistantMessage: {
+          id: messageId,
+          role: 'assistant',
+          content,
+          createdAt: at.toISOString(),
+          model,
+          usage: usage ?? { promptTokens: 0, completionTokens: 0 },
+          partial,
+        },
       };
     },
   };

@@ -9,7 +9,11 @@ export interface ContextMessage {
 export const estimateTokens = (text: string): number => Math.ceil(text.length / 4) + 4;
 
 /** `history` oldest first, without the new question; returns the tail that fits next to it. */
-export function contextWithinBudget(history: readonly ContextMessage[], question: string, budgetTokens: number): ContextMessage[] {
+export function contextWithinBudget(
+  history: readonly ContextMessage[],
+  question: string,
+  budgetTokens: number,
+): ContextMessage[] {
   let remaining = budgetTokens - estimateTokens(question);
   const kept: ContextMessage[] = [];
   for (let i = history.length - 1; i >= 0 && remaining > 0; i--) {

@@ -10,16 +10,32 @@ export interface ConversationState {
   readonly awaitingReply: readonly string[];
 }
 
-export const initialConversationState = (): ConversationState => ({ kind: 'none', conversationId: '', ownerId: '', messages: 0, awaitingReply: [] });
+export const initialConversationState = (): ConversationState => ({
+  kind: 'none',
+  conversationId: '',
+  ownerId: '',
+  messages: 0,
+  awaitingReply: [],
+});
 
 export function evolveConversation(state: ConversationState, event: DialogEvent): ConversationState {
   switch (event.type) {
     case 'ConversationStarted':
-      return { kind: 'open', conversationId: event.data.conversationId, ownerId: event.data.ownerId, messages: 0, awaitingReply: [] };
+      return {
+        kind: 'open',
+        conversationId: event.data.conversationId,
+        ownerId: event.data.ownerId,
+        messages: 0,
+        awaitingReply: [],
+      };
     case 'UserMessagePosted':
       return { ...state, messages: state.messages + 1, awaitingReply: [...state.awaitingReply, event.data.messageId] };
     case 'AssistantReplied':
-      return { ...state, messages: state.messages + 1, awaitingReply: state.awaitingReply.filter((m) => m !== event.data.replyTo) };
+      return {
+        ...state,
+        messages: state.messages + 1,
+        awaitingReply: state.awaitingReply.filter((m) => m !== event.data.replyTo),
+      };
     case 'AssistantReplyFailed':
       return { ...state, awaitingReply: state.awaitingReply.filter((m) => m !== event.data.replyTo) };
     case 'ConversationArchived':

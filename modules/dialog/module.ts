@@ -56,5 +56,13 @@ export function dialogModule(context: DialogModuleContext): { routers: AppRouter
       dailyTokens: config.DIALOG_DAILY_TOKENS,
     },
   });
-  return { routers: dialogRouters({ commands, knex: context.knex, openapi: context.openapi, maxMessageChars: config.DIALOG_MAX_MESSAGE_CHARS, dailyMessages: config.DIALOG_DAILY_MESSAGES }) };
+  return {
+    routers: dialogRouters({
+      commands,
+      knex: context.knex,
+      openapi: context.openapi,
+      maxMessageChars: config.DIALOG_MAX_MESSAGE_CHARS,
+      dailyMessages: config.DIALOG_DAILY_MESSAGES,
+    }),
+  };
 }

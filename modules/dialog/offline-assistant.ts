@@ -22,7 +22,10 @@ export async function offlineAnswer(question: string, ownerId: string, facts: Sa
   if (subject) {
     const samples = await facts.subjectSamples(ownerId, subject, 20);
     if (samples.length === 0) return `You have no samples of subject ${subject}.`;
-    return [`Your samples of subject ${subject} (${samples.length}${samples.length === 20 ? ', the newest 20' : ''}):`, ...samples.map(describe)].join('\n');
+    return [
+      `Your samples of subject ${subject} (${samples.length}${samples.length === 20 ? ', the newest 20' : ''}):`,
+      ...samples.map(describe),
+    ].join('\n');
   }
   if (/\b(how many|count|counts|number of|total|stat|stats|statistics|overview|status|statuses)\b/i.test(question)) {
     const c = await facts.counts(ownerId);

@@ -48,7 +48,8 @@ export interface ChatProvider {
   complete(request: CompletionRequest): Promise<Completion>;
 }
 
-export type UpstreamFailure = 'timeout' | 'rate_limited' | 'server_error' | 'network' | 'bad_reply' | 'refused' | 'aborted';
+export type UpstreamFailure =
+  'timeout' | 'rate_limited' | 'server_error' | 'network' | 'bad_reply' | 'refused' | 'aborted';
 
 /** The provider failed (after retries where they apply). `reason` goes into AssistantReplyFailed. */
 export class UpstreamError extends Error {
@@ -79,11 +80,22 @@ const usageSchema = z
   .object({ prompt_tokens: z.number().int().min(0), completion_tokens: z.number().int().min(0) })
   .loose()
   .nullish();
-const toolCallSchema = z.object({ id: z.string().max(200), type: z.literal('function').optional(), function: z.object({ name: z.string().max(100), arguments: z.string().max(20_000) }) });
+const toolCallSchema = z.object({
+  id: z.string().max(200),
+  type: z.literal('function').optional(),
+  function: z.object({ name: z.string().max(100), arguments: z.string().max(20_000) }),
+});
 const replySchema = z.object({
   model: z.string().max(200).optional(),
   choices: z
-    .array(z.object({ message: z.object({ content: z.string().max(200_000).nullish(), tool_calls: z.array(toolCallSchema).max(16).nullish() }) }))
+    .array(
+      z.object({
+        message: z.object({
+          content: z.string().max(200_000).nullish(),
+          tool_calls: z.array(toolCallSchema).max(16).nullish(),
+        }),
+      }),
+    )
     .min(1),
   usage: usageSchema,
 });
@@ -96,7 +108,15 @@ const chunkSchema = z.object({
           .object({
             content: z.string().max(100_000).nullish(),
             tool_calls: z
-              .array(z.object({ index: z.number().int().min(0).max(15), id: z.string().max(200).nullish(), function: z.object({ name: z.string().max(100).nullish(), arguments: z.string().max(20_000).nullish() }).nullish() }))
+              .array(
+                z.object({
+                  index: z.number().int().min(0).max(15),
+                  id: z.string().max(200).nullish(),
+                  function: z
+                    .object({ name: z.string().max(100).nullish(), arguments: z.string().max(20_000).nullish() })
+                    .nullish(),
+                }),
+              )
               .nullish(),
           })
           .nullish(),
@@ -106,7 +126,8 @@ const chunkSchema = z.object({
   usage: usageSchema,
 });
 
-const toUsage = (u: z.infer<typeof usageSchema>): Usage | null => (u ? { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens } : null);
+const toUsage = (u: z.infer<typeof usageSchema>): Usage | null =>
+  u ? { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens } : null;
 
 function toOpenAiMessages(messages: readonly ChatMessage[]): OpenAI.Chat.Completions.ChatCompletionMessageParam[] {
   return messages.map((m) => {
@@ -116,7 +137,13 @@ function toOpenAiMessages(messages: readonly ChatMessage[]): OpenAI.Chat.Complet
         role: 'assistant',
         content: m.content,
         ...(m.toolCalls && m.toolCalls.length > 0
-          ? { tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) }
+          ? {
+              tool_calls: m.toolCalls.map((c) => ({
+                id: c.id,
+                type: 'function' as const,
+                function: { name: c.name, arguments: c.arguments },
+              })),
+            }
           : {}),
       };
     }
@@ -127,15 +154,19 @@ function toOpenAiMessages(messages: readonly ChatMessage[]): OpenAI.Chat.Complet
 function classify(error: unknown): UpstreamError {
   if (error instanceof UpstreamError) return error;
   if (error instanceof APIUserAbortError) return new UpstreamError('aborted', 'the request was aborted');
-  if (error instanceof APIConnectionTimeoutError) return new UpstreamError('timeout', 'the provider did not answer in time');
+  if (error instanceof APIConnectionTimeoutError)
+    return new UpstreamError('timeout', 'the provider did not answer in time');
   if (error instanceof APIConnectionError) return new UpstreamError('network', 'the provider could not be reached');
   if (error instanceof APIError) {
     if (error.status === 429) return new UpstreamError('rate_limited', 'the provider is rate limiting us');
-    if (error.status !== undefined && error.status >= 500) return new UpstreamError('server_error', `the provider failed (HTTP ${error.status})`);
+    if (error.status !== undefined && error.status >= 500)
+      return new UpstreamError('server_error', `the provider failed (HTTP ${error.status})`);
     return new UpstreamError('refused', `the provider refused the request (HTTP ${error.status ?? '?'})`);
   }
-  if (error instanceof z.ZodError) return new UpstreamError('bad_reply', 'the provider sent a reply of an unexpected shape');
-  if (error instanceof Error && error.name === 'AbortError') return new UpstreamError('aborted', 'the request was aborted');
+  if (error instanceof z.ZodError)
+    return new UpstreamError('bad_reply', 'the provider sent a reply of an unexpected shape');
+  if (error instanceof Error && error.name === 'AbortError')
+    return new UpstreamError('aborted', 'the request was aborted');
   return new UpstreamError('network', 'the provider call failed');
 }
 
@@ -153,15 +184,24 @@ function retryAfterMs(error: unknown): number | undefined {
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 export function openAiCompatibleProvider(config: ProviderConfig): ChatProvider {
   // Retries are ours (the client's would also retry 408/409 and timeouts, and mid-way is not ours to decide).
-  const client = new OpenAI({ baseURL: config.baseUrl, apiKey: config.apiKey ?? 'not-needed', timeout: config.timeoutMs, maxRetries: 0 });
+  const client = new OpenAI({
+    baseURL: config.baseUrl,
+    apiKey: config.apiKey ?? 'not-needed',
+    timeout: config.timeoutMs,
+    maxRetries: 0,
+  });
   const baseMs = config.retryBaseMs ?? 250;
 
   /** Calls `start` until it resolves, retrying what may be retried; nothing of the reply has been seen yet. */
@@ -180,67 +220,78 @@ export function openAiCompatibleProvider(config: ProviderConfig): ChatProvider {
 
   const calls = meter().createCounter('vialog.llm.calls', { description: 'Provider calls, by outcome' });
   const latency = meter().createHistogram('vialog.llm.duration', { description: 'Provider call duration', unit: 's' });
-  const tokens = meter().createCounter('vialog.llm.tokens', { description: 'Tokens reported by the provider, by kind' });
+  const tokens = meter().createCounter('vialog.llm.tokens', {
+    description: 'Tokens reported by the provider, by kind',
+  });
 
   async function completeOnce(request: CompletionRequest): Promise<Completion> {
-      const messages = toOpenAiMessages(request.messages);
-      const tools = request.tools?.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.parameters } }));
-      const body = { model: config.model, messages, ...(tools && tools.length > 0 ? { tools } : {}) };
-      const options = request.signal ? { signal: request.signal } : {};
+    const messages = toOpenAiMessages(request.messages);
+    const tools = request.tools?.map((t) => ({
+      type: 'function' as const,
+      function: { name: t.name, description: t.description, parameters: t.parameters },
+    }));
+    const body = { model: config.model, messages, ...(tools && tools.length > 0 ? { tools } : {}) };
+    const options = request.signal ? { signal: request.signal } : {};
 
-      if (!request.onDelta) {
-        const raw = await withRetries(request.signal, () => client.chat.completions.create({ ...body, stream: false }, options));
-        let reply;
-        try {
-          reply = replySchema.parse(raw);
-        } catch (error) {
-          throw classify(error);
-        }
-        const message = reply.choices[0]!.message;
-        return {
-          content: message.content ?? '',
-          model: reply.model ?? config.model,
-          usage: toUsage(reply.usage),
-          toolCalls: (message.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
-        };
-      }
-
-      // Streaming: retries end where the stream begins.
-      const stream = await withRetries(request.signal, () =>
-        client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, options),
+    if (!request.onDelta) {
+      const raw = await withRetries(request.signal, () =>
+        client.chat.completions.create({ ...body, stream: false }, options),
       );
-      let content = '';
-      let model = config.model;
-      let usage: Usage | null = null;
-      const calls = new Map<number, { id: string; name: string; arguments: string }>();
+      let reply;
       try {
-        for await (const raw of stream) {
-          const chunk = chunkSchema.parse(raw);
-          if (chunk.model) model = chunk.model;
-          if (chunk.usage) usage = toUsage(chunk.usage);
-          for (const choice of chunk.choices) {
-            const delta = choice.delta;
-            if (delta?.content) {
-              content += delta.content;
-              request.onDelta(delta.content);
-            }
-            for (const t of delta?.tool_calls ?? []) {
-              const call = calls.get(t.index) ?? { id: '', name: '', arguments: '' };
-              if (t.id) call.id = t.id;
-              if (t.function?.name) call.name += t.function.name;
-              if (t.function?.arguments) call.arguments += t.function.arguments;
-              calls.set(t.index, call);
-            }
+        reply = replySchema.parse(raw);
+      } catch (error) {
+        throw classify(error);
+      }
+      const message = reply.choices[0]!.message;
+      return {
+        content: message.content ?? '',
+        model: reply.model ?? config.model,
+        usage: toUsage(reply.usage),
+        toolCalls: (message.tool_calls ?? []).map((c) => ({
+          id: c.id,
+          name: c.function.name,
+          arguments: c.function.arguments,
+        })),
+      };
+    }
+
+    // Streaming: retries end where the stream begins.
+    const stream = await withRetries(request.signal, () =>
+      client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, options),
+    );
+    let content = '';
+    let model = config.model;
+    let usage: Usage | null = null;
+    const calls = new Map<number, { id: string; name: string; arguments: string }>();
+    try {
+      for await (const raw of stream) {
+        const chunk = chunkSchema.parse(raw);
+        if (chunk.model) model = chunk.model;
+        if (chunk.usage) usage = toUsage(chunk.usage);
+        for (const choice of chunk.choices) {
+          const delta = choice.delta;
+          if (delta?.content) {
+            content += delta.content;
+            request.onDelta(delta.content);
+          }
+          for (const t of delta?.tool_calls ?? []) {
+            const call = calls.get(t.index) ?? { id: '', name: '', arguments: '' };
+            if (t.id) call.id = t.id;
+            if (t.function?.name) call.name += t.function.name;
+            if (t.function?.arguments) call.arguments += t.function.arguments;
+            calls.set(t.index, call);
           }
         }
-      } catch (error) {
-        const failure = classify(error);
-        throw new UpstreamError(failure.kind, failure.message, content);
       }
-      // An aborted stream may just end (no error): it is still not a whole reply.
-      if (request.signal?.aborted) throw new UpstreamError('aborted', 'the request was aborted', content);
-      return { content, model, usage, toolCalls: [...calls.values()].filter((c) => c.name !== '') };
+    } catch (error) {
+      const failure = classify(error);
+      throw new UpstreamError(failure.kind, failure.message, content);
     }
+    // An aborted stream may just end (no error): it is still not a whole reply.
+    if (request.signal?.aborted) throw new UpstreamError('aborted', 'the request was aborted', content);
+    return { content, model, usage, toolCalls: [...calls.values()].filter((c) => c.name !== '') };
+  }
 
   return {
     model: config.model,

@@ -62,7 +62,11 @@ export const messageView = (r: MessageRow): MessageView =>
         partial: r.partial,
       };
 
-export async function listConversations(knex: Knex, ownerId: string, page: { limit: number; after?: { at: string; id: string } | undefined }): Promise<{ rows: ConversationView[]; total: number }> {
+export async function listConversations(
+  knex: Knex,
+  ownerId: string,
+  page: { limit: number; after?: { at: string; id: string } | undefined },
+): Promise<{ rows: ConversationView[]; total: number }> {
   const params: (string | number)[] = [ownerId];
   let keyset = '';
   if (page.after) {
@@ -76,13 +80,20 @@ export async function listConversations(knex: Knex, ownerId: string, page: { lim
              WHERE owner_id = $1::uuid AND archived_at IS NULL${keyset} ORDER BY last_activity_at DESC, conversation_id DESC LIMIT $${params.length}`,
       params,
     },
-    { sql: 'SELECT count(*)::int AS total FROM dialog_conversations WHERE owner_id = $1::uuid AND archived_at IS NULL', params: [ownerId] },
+    {
+      sql: 'SELECT count(*)::int AS total FROM dialog_conversations WHERE owner_id = $1::uuid AND archived_at IS NULL',
+      params: [ownerId],
+    },
   ]);
   return { rows: rows.map(conversationView), total: count[0]?.total ?? 0 };
 }
 
 /** The conversation if it is the caller's and not archived. */
-export async function findConversation(knex: Knex, ownerId: string, conversationId: string): Promise<ConversationView | undefined> {
+export async function findConversation(
+  knex: Knex,
+  ownerId: string,
+  conversationId: string,
+): Promise<ConversationView | undefined> {
   const [rows] = await queryAsOwner<[ConversationRow[]]>(knex, ownerId, [
     {
       sql: 'SELECT conversation_id, title, created_at, last_activity_at, messages FROM dialog_conversations WHERE owner_id = $1::uuid AND conversation_id = $2::uuid AND archived_at IS NULL',
@@ -106,7 +117,10 @@ export async function listMessages(
       sql: `SELECT ${messageColumns} FROM dialog_messages WHERE owner_id = $1::uuid AND conversation_id = $2::uuid AND seq > $3 ORDER BY seq LIMIT $4`,
       params: [ownerId, conversationId, page.afterSeq ?? -1, page.limit + 1],
     },
-    { sql: 'SELECT count(*)::int AS total FROM dialog_messages WHERE owner_id = $1::uuid AND conversation_id = $2::uuid', params: [ownerId, conversationId] },
+    {
+      sql: 'SELECT count(*)::int AS total FROM dialog_messages WHERE owner_id = $1::uuid AND conversation_id = $2::uuid',
+      params: [ownerId, conversationId],
+    },
   ]);
   return { rows: rows.map((r) => ({ ...messageView(r), seq: r.seq })), total: count[0]?.total ?? 0 };
 }
@@ -122,14 +136,27 @@ const usageStatement = (ownerId: string, day: string) => ({
 });
 
 type UsageRow = { messages: number; prompt_tokens: number; completion_tokens: number };
-const dayUsage = (r: UsageRow | undefined): DayUsage => ({ messages: r?.messages ?? 0, promptTokens: r?.prompt_tokens ?? 0, completionTokens: r?.completion_tokens ?? 0 });
+const dayUsage = (r: UsageRow | undefined): DayUsage => ({
+  messages: r?.messages ?? 0,
+  promptTokens: r?.prompt_tokens ?? 0,
+  completionTokens: r?.completion_tokens ?? 0,
+});
 
 /**
  * What a new question needs from the read models in one round trip: today's usage (the quota)
  * and the conversation's newest messages, oldest first (the context it goes with).
  */
-export async function usageAndLastMessages(knex: Knex, ownerId: string, day: string, conversationId: string, limit: number): Promise<{ usage: DayUsage; messages: MessageView[] }> {
-  const [usage, rows] = await queryAsOwner<[UsageRow[], MessageRow[]]>(knex, ownerId, [usageStatement(ownerId, day), lastMessagesStatement(ownerId, conversationId, limit)]);
+export async function usageAndLastMessages(
+  knex: Knex,
+  ownerId: string,
+  day: string,
+  conversationId: string,
+  limit: number,
+): Promise<{ usage: DayUsage; messages: MessageView[] }> {
+  const [usage, rows] = await queryAsOwner<[UsageRow[], MessageRow[]]>(knex, ownerId, [
+    usageStatement(ownerId, day),
+    lastMessagesStatement(ownerId, conversationId, limit),
+  ]);
   return { usage: dayUsage(usage[0]), messages: rows.reverse().map(messageView) };
 }
 

@@ -30,10 +30,16 @@ const problem = problemResponse;
 const idParam = z.object({ id: z.uuid() });
 const notFound = problem("`not_found`: unknown, archived, or another user's conversation");
 
-const conversationSchema = z.object({ id: z.uuid(), title: z.string(), createdAt: z.iso.datetime() }).meta({ id: 'Conversation' });
-const conversationListItem = conversationSchema.extend({ lastActivityAt: z.iso.datetime(), messages: z.number().int() }).meta({ id: 'ConversationSummary' });
+const conversationSchema = z
+  .object({ id: z.uuid(), title: z.string(), createdAt: z.iso.datetime() })
+  .meta({ id: 'Conversation' });
+const conversationListItem = conversationSchema
+  .extend({ lastActivityAt: z.iso.datetime(), messages: z.number().int() })
+  .meta({ id: 'ConversationSummary' });
 const usageSchema = z.object({ promptTokens: z.number().int(), completionTokens: z.number().int() });
-const userMessageSchema = z.object({ id: z.uuid(), role: z.literal('user'), content: z.string(), createdAt: z.iso.datetime() }).meta({ id: 'UserMessage' });
+const userMessageSchema = z
+  .object({ id: z.uuid(), role: z.literal('user'), content: z.string(), createdAt: z.iso.datetime() })
+  .meta({ id: 'UserMessage' });
 const assistantMessageSchema = z
   .object({
     id: z.uuid(),
@@ -45,11 +51,19 @@ const assistantMessageSchema = z
     partial: z.boolean().meta({ description: 'True when the client left mid-stream: what had arrived was kept' }),
   })
   .meta({ id: 'AssistantMessage' });
-const exchangeSchema = z.object({ userMessage: userMessageSchema, assistantMessage: assistantMessageSchema }).meta({ id: 'Exchange' });
+const exchangeSchema = z
+  .object({ userMessage: userMessageSchema, assistantMessage: assistantMessageSchema })
+  .meta({ id: 'Exchange' });
 const startBody = z.strictObject({ title: z.string().max(200).optional() });
 const listQuery = z.strictObject({ ...paginationQuery });
 const conversationCursor = z.object({ at: isoDateTime(), id: z.uuid() });
-const messageCursor = z.object({ seq: z.number().int().min(0).max(2 ** 31 - 1) }); // seq is an integer column
+const messageCursor = z.object({
+  seq: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
+}); // seq is an integer column
 
 /**
  * Dialog's domain errors as problems (the router's error translation); anything else unchanged.
@@ -68,13 +82,18 @@ function domainProblemWith(dailyMessages: number): (error: unknown) => unknown {
       headers['X-RateLimit-Remaining'] = '0';
       headers['X-RateLimit-Reset'] = String(midnight.getTime() / 1000);
     }
-    return new HttpProblem(dialogErrorStatus[error.code], error.code, detail, { ...(error.errors.length > 0 ? { errors: error.errors } : {}), headers });
+    return new HttpProblem(dialogErrorStatus[error.code], error.code, detail, {
+      ...(error.errors.length > 0 ? { errors: error.errors } : {}),
+      headers,
+    });
   };
 }
 
 const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 const upstreamFailed = (e: ReplyFailedError) =>
-  new HttpProblem(502, 'upstream_failed', 'The assistant could not answer; your message is stored. Try again later.', { extensions: { userMessageId: e.question.messageId } });
+  new HttpProblem(502, 'upstream_failed', 'The assistant could not answer; your message is stored. Try again later.', {
+    extensions: { userMessageId: e.question.messageId },
+  });
 
 export function dialogRouters(options: DialogRouteOptions): AppRouter[] {
   const { commands, knex, openapi } = options;
@@ -85,7 +104,12 @@ export function dialogRouters(options: DialogRouteOptions): AppRouter[] {
   openapi.add(
     'post',
     '/api/v1/dialog/conversations',
-    { tags, summary: 'Start a conversation', requestBody: json(startBody), responses: { '201': { description: 'Started', ...json(conversationSchema) } } },
+    {
+      tags,
+      summary: 'Start a conversation',
+      requestBody: json(startBody),
+      responses: { '201': { description: 'Started', ...json(conversationSchema) } },
+    },
     { headers: ['idempotencyKey'] },
   );
   router.post('/conversations', async (ctx) => {
@@ -111,7 +135,12 @@ export function dialogRouters(options: DialogRouteOptions): AppRouter[] {
     ctx.body = toPage(rows, q.limit, total, (last) => ({ at: last.lastActivityAt, id: last.id }));
   });
 
-  const messageBody = z.strictObject({ content: z.string().max(options.maxMessageChars * 4).meta({ description: `The question, 1–${options.maxMessageChars} characters` }) });
+  const messageBody = z.strictObject({
+    content: z
+      .string()
+      .max(options.maxMessageChars * 4)
+      .meta({ description: `The question, 1–${options.maxMessageChars} characters` }),
+  });
   openapi.add(
     'post',
     '/api/v1/dialog/conversations/{id}/messages',
@@ -126,7 +155,9 @@ export function dialogRouters(options: DialogRouteOptions): AppRouter[] {
         '201': { description: 'The question and the reply', ...json(exchangeSchema) },
         '404': notFound,
         '422': problem('`validation_failed` (empty or too long) or `conversation_full`'),
-        '429': problem('`quota_exceeded` (daily messages or tokens; Retry-After = until midnight UTC) or `rate_limited`'),
+        '429': problem(
+          '`quota_exceeded` (daily messages or tokens; Retry-After = until midnight UTC) or `rate_limited`',
+        ),
         '502': problem('`upstream_failed`: the provider failed after retries; the question stays stored'),
       },
     },
@@ -165,10 +196,20 @@ export function dialogRouters(options: DialogRouteOptions): AppRouter[] {
     const log = stateOf(ctx).log;
     void (async () => {
       try {
-        const exchange = await commands.answer(question, { signal: abort.signal, onDelta: (content) => stream.write(sse('delta', { content })) });
+        const exchange = await commands.answer(question, {
+          signal: abort.signal,
+          onDelta: (content) => stream.write(sse('delta', { content })),
+        });
         stream.write(sse('done', exchange));
       } catch (error) {
-        const problem = error instanceof ReplyFailedError ? upstreamFailed(error) : new HttpProblem(500, 'internal_error', 'Something went wrong on our side. Quote the request id when reporting it.');
+        const problem =
+          error instanceof ReplyFailedError
+            ? upstreamFailed(error)
+            : new HttpProblem(
+                500,
+                'internal_error',
+                'Something went wrong on our side. Quote the request id when reporting it.',
+              );
         if (!(error instanceof ReplyFailedError)) log.error({ err: error }, 'streaming a reply failed');
         stream.write(sse('error', problemBody(problem, requestId)));
       } finally {
@@ -181,16 +222,29 @@ export function dialogRouters(options: DialogRouteOptions): AppRouter[] {
     tags,
     summary: 'The messages of a conversation, oldest first',
     requestParams: { path: idParam, query: listQuery },
-    responses: { '200': { description: 'A page', ...json(pageSchema(z.union([userMessageSchema, assistantMessageSchema]))) }, '404': notFound },
+    responses: {
+      '200': { description: 'A page', ...json(pageSchema(z.union([userMessageSchema, assistantMessageSchema]))) },
+      '404': notFound,
+    },
   });
   router.get('/conversations/:id/messages', async (ctx) => {
     const auth = requireAuth(ctx);
     const conversationId = parseId(ctx.params.id);
     const q = parseQuery(ctx, listQuery);
     const after = decodeCursor(q.cursor, messageCursor);
-    if (!(await queries.findConversation(knex, auth.userId, conversationId))) throw new HttpProblem(404, 'not_found', 'Conversation not found.');
-    const { rows, total } = await queries.listMessages(knex, auth.userId, conversationId, { limit: q.limit, afterSeq: after?.seq });
-    ctx.body = toPage(rows, q.limit, total, (last) => ({ seq: last.seq }), ({ seq: _seq, ...message }) => message);
+    if (!(await queries.findConversation(knex, auth.userId, conversationId)))
+      throw new HttpProblem(404, 'not_found', 'Conversation not found.');
+    const { rows, total } = await queries.listMessages(knex, auth.userId, conversationId, {
+      limit: q.limit,
+      afterSeq: after?.seq,
+    });
+    ctx.body = toPage(
+      rows,
+      q.limit,
+      total,
+      (last) => ({ seq: last.seq }),
+      ({ seq: _seq, ...message }) => message,
+    );
   });
 
   openapi.add('delete', '/api/v1/dialog/conversations/{id}', {
@@ -215,7 +269,11 @@ export function dialogRouters(options: DialogRouteOptions): AppRouter[] {
         ...json(
           z
             .object({
-              today: z.object({ messages: z.number().int(), promptTokens: z.number().int(), completionTokens: z.number().int() }),
+              today: z.object({
+                messages: z.number().int(),
+                promptTokens: z.number().int(),
+                completionTokens: z.number().int(),
+              }),
               quota: z.object({ messages: z.number().int(), tokens: z.number().int() }),
             })
             .meta({ id: 'DialogUsage' }),

@@ -49,7 +49,10 @@ export function sampleFacts(knex: Knex): SampleFacts {
   return {
     async counts(ownerId) {
       const [rows] = await queryAsOwner<[Record<string, number>[]]>(knex, ownerId, [
-        { sql: 'SELECT total, collected, processing, archived, blood, saliva, tissue FROM sample_stats WHERE owner_id = $1::uuid', params: [ownerId] },
+        {
+          sql: 'SELECT total, collected, processing, archived, blood, saliva, tissue FROM sample_stats WHERE owner_id = $1::uuid',
+          params: [ownerId],
+        },
       ]);
       const s = rows[0] ?? {};
       const n = (k: string) => s[k] ?? 0;
@@ -70,7 +73,10 @@ export function sampleFacts(knex: Knex): SampleFacts {
     },
     async recentSamples(ownerId, limit = 5) {
       const [rows] = await queryAsOwner<[Row[]]>(knex, ownerId, [
-        { sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND deleted_at IS NULL ORDER BY created_at DESC, sample_id DESC LIMIT $2`, params: [ownerId, clamp(limit)] },
+        {
+          sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND deleted_at IS NULL ORDER BY created_at DESC, sample_id DESC LIMIT $2`,
+          params: [ownerId, clamp(limit)],
+        },
       ]);
       return rows.map(line);
     },

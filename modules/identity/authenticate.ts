@@ -17,7 +17,12 @@ import * as queries from './queries.ts';
 import { parseApiKey, TokenError, type AccessTokens, type VerifiedAccessToken } from './tokens.ts';
 
 const unauthenticated = (detail: string, code: 'unauthenticated' | 'token_expired' = 'unauthenticated') =>
-  new HttpProblem(401, code, detail, { headers: { 'WWW-Authenticate': code === 'token_expired' ? 'Bearer error="invalid_token", error_description="expired"' : 'Bearer' } });
+  new HttpProblem(401, code, detail, {
+    headers: {
+      'WWW-Authenticate':
+        code === 'token_expired' ? 'Bearer error="invalid_token", error_description="expired"' : 'Bearer',
+    },
+  });
 const inactive = () => new HttpProblem(403, 'account_inactive', 'This account is deactivated.');
 
 export interface AuthenticationOptions {
@@ -71,7 +76,10 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
   /** `<keyId>:<day>` already recorded by this process: one event per key and day, not per request. */
   const usedToday = new Set<string>();
 
-  const lookUp = async (key: string, read: () => Promise<CachedCaller | undefined>): Promise<CachedCaller | undefined> => {
+  const lookUp = async (
+    key: string,
+    read: () => Promise<CachedCaller | undefined>,
+  ): Promise<CachedCaller | undefined> => {
     const cached = cache.get(key);
     if (cached) return cached;
     const generation = cache.generation();
@@ -89,10 +97,17 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
 
   /** Checks a bearer caller and makes it the request's; throws what the client is told. */
   const admitBearer = (ctx: Context, claims: VerifiedAccessToken, caller: CachedCaller | undefined): void => {
-    if (!caller || caller.userId !== claims.userId || caller.status === 'erased' || caller.revoked) throw unauthenticated('The session of this access token has ended.');
+    if (!caller || caller.userId !== claims.userId || caller.status === 'erased' || caller.revoked)
+      throw unauthenticated('The session of this access token has ended.');
     if (caller.status !== 'active') throw inactive();
     // The entry was read by this session id, so its state is this session's.
-    stateOf(ctx).auth = authStateOf(caller, () => ({ userId: caller.userId, username: caller.username, role: caller.role, actorType: 'user', sessionId: claims.sessionId }));
+    stateOf(ctx).auth = authStateOf(caller, () => ({
+      userId: caller.userId,
+      username: caller.username,
+      role: caller.role,
+      actorType: 'user',
+      sessionId: claims.sessionId,
+    }));
   };
 
   /** A token or session not in the cache: verify the token, read the session's caller. */
@@ -103,12 +118,21 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
     } catch (error) {
       if (error instanceof TokenError) {
         stateOf(ctx).log.debug({ reason: error.message }, 'access token refused');
-        throw unauthenticated(error.code === 'token_expired' ? 'The access token has expired: refresh it.' : 'The access token is not valid.', error.code);
+        throw unauthenticated(
+          error.code === 'token_expired'
+            ? 'The access token has expired: refresh it.'
+            : 'The access token is not valid.',
+          error.code,
+        );
       }
       throw error;
     }
     const { claims } = known;
-    admitBearer(ctx, claims, await lookUp(known.sessionKey, () => queries.callerBySession(knex, claims.userId, claims.sessionId)));
+    admitBearer(
+      ctx,
+      claims,
+      await lookUp(known.sessionKey, () => queries.callerBySession(knex, claims.userId, claims.sessionId)),
+    );
     await next();
   };
 
@@ -134,11 +158,23 @@ export function authenticationMiddleware(options: AuthenticationOptions): Middle
     const parsed = parseApiKey(apiKey.trim());
     if (!parsed) throw unauthenticated('The API key is not valid.');
     const caller = await lookUp(`key:${parsed.keyId}`, () => queries.callerByApiKey(knex, parsed.keyId));
-    if (!caller || caller.secretHash === undefined || !digestsEqual(caller.secretHash, parsed.keyHash) || caller.revoked || caller.status === 'erased') {
+    if (
+      !caller ||
+      caller.secretHash === undefined ||
+      !digestsEqual(caller.secretHash, parsed.keyHash) ||
+      caller.revoked ||
+      caller.status === 'erased'
+    ) {
       throw unauthenticated('The API key is not valid.');
     }
     if (caller.status !== 'active') throw inactive();
-    state.auth = authStateOf(caller, () => ({ userId: caller.userId, username: caller.username, role: caller.role, actorType: 'api_key', apiKeyId: parsed.keyId }));
+    state.auth = authStateOf(caller, () => ({
+      userId: caller.userId,
+      username: caller.username,
+      role: caller.role,
+      actorType: 'api_key',
+      apiKeyId: parsed.keyId,
+    }));
 
     const day = new Date().toISOString().slice(0, 10);
     const usage = `${parsed.keyId}:${day}`;

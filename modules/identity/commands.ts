@@ -6,7 +6,13 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { eventMetadata } from '../../platform/eventstore/metadata.ts';
-import { StreamConflictError, type ExpectedRevision, type EventStore, type Position, comparePositions } from '../../platform/eventstore/port.ts';
+import {
+  StreamConflictError,
+  type ExpectedRevision,
+  type EventStore,
+  type Position,
+  comparePositions,
+} from '../../platform/eventstore/port.ts';
 import type { ApiKeyEvent, IdentityEvent, Role, SessionEvent, UserEvent } from './events.ts';
 import {
   callerChangingEvents,
@@ -33,9 +39,21 @@ import {
   type RequestFacts,
 } from './decide.ts';
 import type { ApiKeyState, RegisteredUser, SessionState, UserState } from './evolve.ts';
-import { evolveApiKey, evolveSession, evolveUser, initialApiKeyState, initialSessionState, initialUserState } from './evolve.ts';
+import {
+  evolveApiKey,
+  evolveSession,
+  evolveUser,
+  initialApiKeyState,
+  initialSessionState,
+  initialUserState,
+} from './evolve.ts';
 import type { PasswordHasher } from './passwords.ts';
-import { ERASED, sealOrErased, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import {
+  ERASED,
+  sealOrErased,
+  type PersonalData,
+  type PersonalDataVault,
+} from '../../platform/crypto/personal-data.ts';
 import { assertStorableEvent } from '../../platform/text.ts';
 import * as queries from './queries.ts';
 import { validatePassword, validateRegistration } from './rules.ts';
@@ -86,7 +104,8 @@ export interface TokenPair {
   readonly expiresIn: number;
 }
 
-const isRegistered = (state: UserState): state is RegisteredUser => state.status === 'active' || state.status === 'inactive';
+const isRegistered = (state: UserState): state is RegisteredUser =>
+  state.status === 'active' || state.status === 'inactive';
 const fail = (code: IdentityDomainError['code'], message: string): never => {
   throw new IdentityDomainError({ code, message });
 };
@@ -101,7 +120,11 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
   const { store, knex, hasher } = deps;
   const now = deps.now ?? (() => new Date());
 
-  async function load<S, E extends IdentityEvent>(streamId: string, evolve: (s: S, e: E) => S, initial: S): Promise<Loaded<S>> {
+  async function load<S, E extends IdentityEvent>(
+    streamId: string,
+    evolve: (s: S, e: E) => S,
+    initial: S,
+  ): Promise<Loaded<S>> {
     const recorded = await store.readStream(streamId);
     let state = initial;
     // Sealed fields (the email, request facts, key names) stay sealed: no decision reads them.
@@ -111,9 +134,12 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     const last = recorded.at(-1);
     return { state, expected: last === undefined ? 'no_stream' : last.revision };
   }
-  const loadUser = (userId: string) => load<UserState, UserEvent>(identityStreams.user(userId), evolveUser, initialUserState());
-  const loadSession = (sessionId: string) => load<SessionState, SessionEvent>(identityStreams.session(sessionId), evolveSession, initialSessionState());
-  const loadApiKey = (keyId: string) => load<ApiKeyState, ApiKeyEvent>(identityStreams.apiKey(keyId), evolveApiKey, initialApiKeyState());
+  const loadUser = (userId: string) =>
+    load<UserState, UserEvent>(identityStreams.user(userId), evolveUser, initialUserState());
+  const loadSession = (sessionId: string) =>
+    load<SessionState, SessionEvent>(identityStreams.session(sessionId), evolveSession, initialSessionState());
+  const loadApiKey = (keyId: string) =>
+    load<ApiKeyState, ApiKeyEvent>(identityStreams.apiKey(keyId), evolveApiKey, initialApiKeyState());
 
   /** Users whose callers changed, with the position of that change, until a settle() reaches it. */
   const changedUsers = new Map<string, Position>();
@@ -168,14 +194,19 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
    * Appends a decision's events, stream by stream in decision order, each with the expected
    * revision given for it ('any' otherwise). Returns the position of the last append.
    */
-  async function appendEvents(events: readonly IdentityEvent[], cause: CommandCause, expected: ReadonlyMap<string, ExpectedRevision> = new Map()): Promise<Position | undefined> {
+  async function appendEvents(
+    events: readonly IdentityEvent[],
+    cause: CommandCause,
+    expected: ReadonlyMap<string, ExpectedRevision> = new Map(),
+  ): Promise<Position | undefined> {
     const at = now();
     const keys = deps.vault.scope();
     let position: Position | undefined;
     for (const [streamId, streamEvents] of groupByStream(events)) {
       const stored = await Promise.all(streamEvents.map(async (e) => toNew(await sealed(e, keys), cause, at)));
       const result = await store.append(streamId, stored, { expectedRevision: expected.get(streamId) ?? 'any' });
-      for (const e of streamEvents) if (callerChangingEvents.has(e.type)) changedUsers.set(e.data.userId, result.position);
+      for (const e of streamEvents)
+        if (callerChangingEvents.has(e.type)) changedUsers.set(e.data.userId, result.position);
       if (!position || comparePositions(result.position, position) > 0) position = result.position;
     }
     return position;
@@ -193,7 +224,11 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
   }
 
   /** Appends what the decision produced, waits for the read model, then throws its error if any. */
-  async function commit<E extends IdentityEvent>(decision: Decision<E>, cause: CommandCause, expected?: ReadonlyMap<string, ExpectedRevision>): Promise<Position | undefined> {
+  async function commit<E extends IdentityEvent>(
+    decision: Decision<E>,
+    cause: CommandCause,
+    expected?: ReadonlyMap<string, ExpectedRevision>,
+  ): Promise<Position | undefined> {
     const position = decision.events.length > 0 ? await appendEvents(decision.events, cause, expected) : undefined;
     await settle(position);
     if (!decision.ok) throw new IdentityDomainError(decision.error);
@@ -241,7 +276,12 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
 
   // --- fan-out ----------------------------------------------------------------------------------
 
-  async function revokeOpenSessions(userId: string, reason: 'password_changed' | 'user_deactivated' | 'user_erased', actor: CommandActor, cause: CommandCause): Promise<Position | undefined> {
+  async function revokeOpenSessions(
+    userId: string,
+    reason: 'password_changed' | 'user_deactivated' | 'user_erased',
+    actor: CommandActor,
+    cause: CommandCause,
+  ): Promise<Position | undefined> {
     let last: Position | undefined;
     for (const sessionId of await queries.openSessionIds(knex, userId)) {
       const position = await withRetry(async () => {
@@ -275,10 +315,18 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     return { accessToken: access.token, refreshToken, tokenType: 'Bearer', expiresIn: access.expiresIn };
   }
 
-  async function register(input: { username: string; email: string; password: string; role?: Role }, cause: CommandCause): Promise<queries.UserView> {
+  async function register(
+    input: { username: string; email: string; password: string; role?: Role },
+    cause: CommandCause,
+  ): Promise<queries.UserView> {
     // Cheap rules first: no argon2 work for a request that breaks them.
     const errors = validateRegistration(input, { allowReserved: input.role === 'admin' });
-    if (errors.length > 0) throw new IdentityDomainError({ code: 'validation_failed', message: 'the registration breaks some rules', errors });
+    if (errors.length > 0)
+      throw new IdentityDomainError({
+        code: 'validation_failed',
+        message: 'the registration breaks some rules',
+        errors,
+      });
     const userId = randomUUID();
     const passwordHash = await hasher.hash(input.password);
     const decision = decideUser(
@@ -286,8 +334,13 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
       initialUserState(),
     );
     if (!decision.ok) throw new IdentityDomainError(decision.error);
-    const [usernameReserved, emailReserved, registered] = decision.events as [IdentityEvent, IdentityEvent, IdentityEvent];
-    if (usernameReserved.type !== 'UsernameReserved' || emailReserved.type !== 'EmailReserved') throw new Error('unexpected registration decision');
+    const [usernameReserved, emailReserved, registered] = decision.events as [
+      IdentityEvent,
+      IdentityEvent,
+      IdentityEvent,
+    ];
+    if (usernameReserved.type !== 'UsernameReserved' || emailReserved.type !== 'EmailReserved')
+      throw new Error('unexpected registration decision');
     // Reservations are appended with "no stream" (or at their released revision): of two
     // parallel registrations of one name exactly one gets it. What a later step fails to take
     // is released again, so a failed registration holds nothing.
@@ -296,20 +349,37 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     try {
       emailRevision = await reserve(emailReserved, cause);
       if (registered.type !== 'UserRegistered') throw new Error('unexpected registration decision');
-      const sealed: IdentityEvent = { ...registered, data: { ...registered.data, email: await deps.vault.seal(userId, registered.data.email) } };
-      const result = await store.append(identityStreams.user(userId), [toNew(sealed, cause, now())], { expectedRevision: 'no_stream' });
+      const sealed: IdentityEvent = {
+        ...registered,
+        data: { ...registered.data, email: await deps.vault.seal(userId, registered.data.email) },
+      };
+      const result = await store.append(identityStreams.user(userId), [toNew(sealed, cause, now())], {
+        expectedRevision: 'no_stream',
+      });
       await settle(result.position);
     } catch (error) {
       const released = { ...cause, reason: 'registration did not complete' };
-      await release({ type: 'UsernameReleased', data: usernameReserved.data }, usernameRevision, released).catch(() => undefined);
-      if (emailRevision !== undefined) await release({ type: 'EmailReleased', data: emailReserved.data }, emailRevision, released).catch(() => undefined);
+      await release({ type: 'UsernameReleased', data: usernameReserved.data }, usernameRevision, released).catch(
+        () => undefined,
+      );
+      if (emailRevision !== undefined)
+        await release({ type: 'EmailReleased', data: emailReserved.data }, emailRevision, released).catch(
+          () => undefined,
+        );
       throw error;
     }
     const view = await queries.getUser(knex, userId);
     if (view) return view;
     // The read model is late (wait timed out): answer from the event itself.
     const d = registered.type === 'UserRegistered' ? registered.data : fail('conflict', 'unexpected event');
-    return { id: userId, username: d.username, email: d.email, role: d.role, isActive: true, createdAt: d.registeredAt };
+    return {
+      id: userId,
+      username: d.username,
+      email: d.email,
+      role: d.role,
+      isActive: true,
+      createdAt: d.registeredAt,
+    };
   }
 
   return {
@@ -389,7 +459,11 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
               newRefreshTokenHash: fresh.tokenHash,
               owner: {
                 isActive: owner.state.status === 'active',
-                sessionsValidFrom: isRegistered(owner.state) ? owner.state.sessionsValidFrom : owner.state.status === 'erased' ? new Date(8.64e15).toISOString() : null,
+                sessionsValidFrom: isRegistered(owner.state)
+                  ? owner.state.sessionsValidFrom
+                  : owner.state.status === 'erased'
+                    ? new Date(8.64e15).toISOString()
+                    : null,
               },
               request,
               now: now(),
@@ -398,7 +472,11 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
           session.state,
         );
         // Two refreshes with one token race on the session's revision: the loser reloads and is reuse.
-        return commit(decision, { ...cause, actorId: userId, actorType: 'user' }, new Map([[identityStreams.session(presented.sessionId), session.expected]]));
+        return commit(
+          decision,
+          { ...cause, actorId: userId, actorType: 'user' },
+          new Map([[identityStreams.session(presented.sessionId), session.expected]]),
+        );
       });
       return issueTokens(userId, role, presented.sessionId, fresh.token);
     },
@@ -408,13 +486,25 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
       await withRetry(async () => {
         const session = await loadSession(presented.sessionId);
         const actorId = session.state.status === 'none' ? null : session.state.userId;
-        const decision = decideSession({ type: 'LogOut', data: { presentedTokenHash: presented.tokenHash, request, now: now() } }, session.state);
-        return commit(decision, { ...cause, actorId, actorType: 'user' }, new Map([[identityStreams.session(presented.sessionId), session.expected]]));
+        const decision = decideSession(
+          { type: 'LogOut', data: { presentedTokenHash: presented.tokenHash, request, now: now() } },
+          session.state,
+        );
+        return commit(
+          decision,
+          { ...cause, actorId, actorType: 'user' },
+          new Map([[identityStreams.session(presented.sessionId), session.expected]]),
+        );
       });
     },
 
     /** Ends every session and revokes every API key: whoever held the old password may have made them. */
-    async changePassword(actor: Actor, currentPassword: string, newPassword: string, cause: CommandCause): Promise<void> {
+    async changePassword(
+      actor: Actor,
+      currentPassword: string,
+      newPassword: string,
+      cause: CommandCause,
+    ): Promise<void> {
       await withPasswordAttempt(`account:${actor.userId}`, () =>
         withRetry(async () => {
           const user = await loadUser(actor.userId);
@@ -436,7 +526,10 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     async setActive(actor: Actor, userId: string, active: boolean, cause: CommandCause): Promise<void> {
       await withRetry(async () => {
         const user = await loadUser(userId);
-        const decision = decideUser({ type: active ? 'ActivateUser' : 'DeactivateUser', data: { actor, now: now() } }, user.state);
+        const decision = decideUser(
+          { type: active ? 'ActivateUser' : 'DeactivateUser', data: { actor, now: now() } },
+          user.state,
+        );
         return commit(decision, cause, new Map([[identityStreams.user(userId), user.expected]]));
       });
       if (!active) await settle(await revokeOpenSessions(userId, 'user_deactivated', systemActor, cause));
@@ -480,20 +573,33 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
         const lastEvent = reservation.at(-1);
         if (lastEvent?.type === 'EmailReserved') {
           const emailHash = streamId.slice('email-'.length);
-          await release({ type: 'EmailReleased', data: { userId, emailHash } }, lastEvent.revision, cause).catch(() => undefined);
+          await release({ type: 'EmailReleased', data: { userId, emailHash } }, lastEvent.revision, cause).catch(
+            () => undefined,
+          );
         }
       }
       await settle(keys ?? sessions);
     },
 
-    async createApiKey(actor: Actor, name: string, cause: CommandCause): Promise<{ id: string; name: string; key: string; createdAt: string }> {
+    async createApiKey(
+      actor: Actor,
+      name: string,
+      cause: CommandCause,
+    ): Promise<{ id: string; name: string; key: string; createdAt: string }> {
       const keyId = randomUUID();
       const generated = generateApiKey(keyId);
       const owner = await queries.getUser(knex, actor.userId);
       const decision = decideApiKey(
         {
           type: 'CreateApiKey',
-          data: { keyId, owner: { userId: actor.userId, isActive: owner?.isActive ?? false }, name, prefix: generated.prefix, secretHash: generated.secretHash, now: now() },
+          data: {
+            keyId,
+            owner: { userId: actor.userId, isActive: owner?.isActive ?? false },
+            name,
+            prefix: generated.prefix,
+            secretHash: generated.secretHash,
+            now: now(),
+          },
         },
         initialApiKeyState(),
       );
@@ -507,7 +613,10 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     async revokeApiKey(actor: Actor, keyId: string, cause: CommandCause): Promise<void> {
       await withRetry(async () => {
         const key = await loadApiKey(keyId);
-        const decision = decideApiKey({ type: 'RevokeApiKey', data: { actor: { userId: actor.userId, role: 'user' }, now: now() } }, key.state);
+        const decision = decideApiKey(
+          { type: 'RevokeApiKey', data: { actor: { userId: actor.userId, role: 'user' }, now: now() } },
+          key.state,
+        );
         return commit(decision, cause, new Map([[identityStreams.apiKey(keyId), key.expected]]));
       });
     },
@@ -515,7 +624,10 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
     /** The day's first use of a key, recorded once ("no stream" append; a conflict means already recorded). */
     async recordApiKeyUse(keyId: string, userId: string, cause: CommandCause): Promise<void> {
       const at = now();
-      const event: IdentityEvent = { type: 'ApiKeyUsed', data: { keyId, userId, day: at.toISOString().slice(0, 10), firstUsedAt: at.toISOString() } };
+      const event: IdentityEvent = {
+        type: 'ApiKeyUsed',
+        data: { keyId, userId, day: at.toISOString().slice(0, 10), firstUsedAt: at.toISOString() },
+      };
       try {
         await store.append(streamOf(event), [toNew(event, cause, at)], { expectedRevision: 'no_stream' });
       } catch (error) {
@@ -527,17 +639,26 @@ export function createIdentityCommands(deps: IdentityCommandDeps) {
      * The first admin (ADMIN_USERNAME / ADMIN_PASSWORD at start-up, or `vialog users create --admin`):
      * registers the account, or promotes an existing one. Idempotent.
      */
-    async ensureAdmin(input: { username: string; email: string; password: string }, cause: CommandCause): Promise<'created' | 'promoted' | 'unchanged'> {
+    async ensureAdmin(
+      input: { username: string; email: string; password: string },
+      cause: CommandCause,
+    ): Promise<'created' | 'promoted' | 'unchanged'> {
       const existing = await store.readStream(identityStreams.usernameReservation(input.username));
       const holder = existing.at(-1);
       if (holder?.type === 'UsernameReserved') {
         const userId = (holder.data as { userId: string }).userId;
         const user = await loadUser(userId);
-        if (!isRegistered(user.state)) return fail('conflict', `the username ${input.username} is held by an account that is not active`);
+        if (!isRegistered(user.state))
+          return fail('conflict', `the username ${input.username} is held by an account that is not active`);
         if (user.state.role === 'admin') return 'unchanged';
         const system: Actor = { userId: randomUUID(), role: 'admin' }; // the bootstrap acts with admin rights, as nobody in particular
-        const decision = decideUser({ type: 'ChangeUserRole', data: { actor: system, role: 'admin', now: now() } }, user.state);
-        const events = decision.events.map((e) => (e.type === 'UserRoleChanged' ? { ...e, data: { ...e.data, changedBy: null } } : e));
+        const decision = decideUser(
+          { type: 'ChangeUserRole', data: { actor: system, role: 'admin', now: now() } },
+          user.state,
+        );
+        const events = decision.events.map((e) =>
+          e.type === 'UserRoleChanged' ? { ...e, data: { ...e.data, changedBy: null } } : e,
+        );
         await commit({ ...decision, events }, cause, new Map([[identityStreams.user(userId), user.expected]]));
         return 'promoted';
       }

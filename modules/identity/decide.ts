@@ -78,7 +78,12 @@ export type Decision<E extends IdentityEvent = IdentityEvent> =
   | { readonly ok: false; readonly error: IdentityError; readonly events: readonly E[] };
 
 const accept = <E extends IdentityEvent>(...events: E[]): Decision<E> => ({ ok: true, events });
-const refuse = <E extends IdentityEvent>(code: IdentityErrorCode, message: string, events: E[] = [], errors?: readonly FieldError[]): Decision<E> => ({
+const refuse = <E extends IdentityEvent>(
+  code: IdentityErrorCode,
+  message: string,
+  events: E[] = [],
+  errors?: readonly FieldError[],
+): Decision<E> => ({
   ok: false,
   error: errors ? { code, message, errors } : { code, message },
   events,
@@ -99,7 +104,8 @@ export type CommandActor = Actor | typeof systemActor;
 const performer = (actor: CommandActor): string | null => (actor === systemActor ? null : actor.userId);
 const isAdmin = (actor: CommandActor): boolean => actor !== systemActor && actor.role === 'admin';
 const iso = (date: Date): string => date.toISOString();
-const isRegistered = (state: UserState): state is RegisteredUser => state.status === 'active' || state.status === 'inactive';
+const isRegistered = (state: UserState): state is RegisteredUser =>
+  state.status === 'active' || state.status === 'inactive';
 const before = (a: string, b: string): boolean => Date.parse(a) < Date.parse(b);
 
 /** Request facts for the audit trail; ip and userAgent are cut to what the event schemas keep. */
@@ -107,7 +113,8 @@ export interface RequestFacts {
   readonly ip: string | null;
   readonly userAgent: string | null;
 }
-const userAgentOf = (facts: RequestFacts): string | null => (facts.userAgent === null ? null : facts.userAgent.slice(0, 256));
+const userAgentOf = (facts: RequestFacts): string | null =>
+  facts.userAgent === null ? null : facts.userAgent.slice(0, 256);
 // From X-Forwarded-For behind a proxy, the address is whatever the client wrote there.
 const ipOf = (facts: RequestFacts): string | null => (facts.ip === null ? null : facts.ip.slice(0, 45));
 
@@ -177,9 +184,11 @@ export interface EraseUser {
   };
 }
 
-export type UserCommand = RegisterUser | LogIn | ChangePassword | DeactivateUser | ActivateUser | ChangeUserRole | EraseUser;
+export type UserCommand =
+  RegisterUser | LogIn | ChangePassword | DeactivateUser | ActivateUser | ChangeUserRole | EraseUser;
 /** Events a user decision may produce: its own, plus the reservations, the session of a login and login failures. */
-export type UserDecisionEvent = UserEvent | IdentityEventOf<'UsernameReserved' | 'EmailReserved' | 'SessionStarted' | 'LoginFailed'>;
+export type UserDecisionEvent =
+  UserEvent | IdentityEventOf<'UsernameReserved' | 'EmailReserved' | 'SessionStarted' | 'LoginFailed'>;
 
 export function decideUser(command: UserCommand, state: UserState): Decision<UserDecisionEvent> {
   switch (command.type) {
@@ -227,11 +236,18 @@ function logIn(c: LogIn['data'], state: UserState): Decision<UserDecisionEvent> 
   const failure = (reason: 'wrong_password' | 'account_inactive') =>
     ({
       type: 'LoginFailed',
-      data: { userId: state.userId, reason, failedAt: iso(c.now), ip: ipOf(c.request), userAgent: userAgentOf(c.request) },
+      data: {
+        userId: state.userId,
+        reason,
+        failedAt: iso(c.now),
+        ip: ipOf(c.request),
+        userAgent: userAgentOf(c.request),
+      },
     }) as const;
   // The password is checked first: only its owner learns that an account is inactive.
   if (!c.passwordVerified) return refuse('invalid_credentials', badCredentials, [failure('wrong_password')]);
-  if (state.status === 'inactive') return refuse('account_inactive', 'this account is deactivated', [failure('account_inactive')]);
+  if (state.status === 'inactive')
+    return refuse('account_inactive', 'this account is deactivated', [failure('account_inactive')]);
   const events: UserDecisionEvent[] = [
     {
       type: 'SessionStarted',
@@ -247,7 +263,10 @@ function logIn(c: LogIn['data'], state: UserState): Decision<UserDecisionEvent> 
     },
   ];
   if (c.upgradedPasswordHash !== undefined) {
-    events.push({ type: 'PasswordHashUpgraded', data: { userId: state.userId, passwordHash: c.upgradedPasswordHash, upgradedAt: iso(c.now) } });
+    events.push({
+      type: 'PasswordHashUpgraded',
+      data: { userId: state.userId, passwordHash: c.upgradedPasswordHash, upgradedAt: iso(c.now) },
+    });
   }
   return accept(...events);
 }
@@ -279,20 +298,33 @@ function setActive(command: DeactivateUser | ActivateUser, state: UserState): De
     // An admin locking themselves out would leave nobody to undo it.
     if (user.userId === actor.userId) return refuse('forbidden', 'admins cannot deactivate themselves');
     if (user.status === 'inactive') return accept();
-    return accept<UserDecisionEvent>({ type: 'UserDeactivated', data: { userId: user.userId, deactivatedBy: actor.userId, deactivatedAt: iso(now) } });
+    return accept<UserDecisionEvent>({
+      type: 'UserDeactivated',
+      data: { userId: user.userId, deactivatedBy: actor.userId, deactivatedAt: iso(now) },
+    });
   }
   if (user.status === 'active') return accept();
-  return accept<UserDecisionEvent>({ type: 'UserActivated', data: { userId: user.userId, activatedBy: actor.userId, activatedAt: iso(now) } });
+  return accept<UserDecisionEvent>({
+    type: 'UserActivated',
+    data: { userId: user.userId, activatedBy: actor.userId, activatedAt: iso(now) },
+  });
 }
 
 function changeRole(c: ChangeUserRole['data'], state: UserState): Decision<UserDecisionEvent> {
   const user = adminGuard(c.actor, state);
   if ('code' in user) return refuse(user.code, user.message);
-  if (user.userId === c.actor.userId && c.role !== 'admin') return refuse('forbidden', 'admins cannot demote themselves');
+  if (user.userId === c.actor.userId && c.role !== 'admin')
+    return refuse('forbidden', 'admins cannot demote themselves');
   if (user.role === c.role) return accept();
   return accept<UserDecisionEvent>({
     type: 'UserRoleChanged',
-    data: { userId: user.userId, role: c.role, previousRole: user.role, changedBy: c.actor.userId, changedAt: iso(c.now) },
+    data: {
+      userId: user.userId,
+      role: c.role,
+      previousRole: user.role,
+      changedBy: c.actor.userId,
+      changedAt: iso(c.now),
+    },
   });
 }
 
@@ -374,11 +406,22 @@ const revoked = (
 });
 
 /** A rotated token came back: either the thief or the user holds a copy, so the whole session goes. */
-function reuseDetected(state: SessionState & { status: 'active' }, presentedTokenHash: string, request: RequestFacts, now: Date): Decision<SessionEvent> {
+function reuseDetected(
+  state: SessionState & { status: 'active' },
+  presentedTokenHash: string,
+  request: RequestFacts,
+  now: Date,
+): Decision<SessionEvent> {
   return refuse('invalid_credentials', badCredentials, [
     {
       type: 'RefreshTokenReuseDetected',
-      data: { sessionId: state.sessionId, userId: state.userId, reusedTokenHash: presentedTokenHash, detectedAt: iso(now), ip: ipOf(request) },
+      data: {
+        sessionId: state.sessionId,
+        userId: state.userId,
+        reusedTokenHash: presentedTokenHash,
+        detectedAt: iso(now),
+        ip: ipOf(request),
+      },
     },
     revoked(state, 'reuse_detected', null, now),
   ]);
@@ -392,13 +435,19 @@ function refresh(c: RefreshSession['data'], state: SessionState): Decision<Sessi
   if (presented === 'rotated') return reuseDetected(state, c.presentedTokenHash, c.request, c.now);
   if (!before(iso(c.now), state.expiresAt)) return refuse('token_expired', 'the session has expired');
   // The fan-out after deactivation or a password change may not have reached this session yet.
-  if (!c.owner.isActive) return refuse('account_inactive', 'this account is deactivated', [revoked(state, 'user_deactivated', null, c.now)]);
+  if (!c.owner.isActive)
+    return refuse('account_inactive', 'this account is deactivated', [revoked(state, 'user_deactivated', null, c.now)]);
   if (c.owner.sessionsValidFrom !== null && before(state.startedAt, c.owner.sessionsValidFrom)) {
     return refuse('invalid_credentials', badCredentials, [revoked(state, 'password_changed', null, c.now)]);
   }
   return accept<SessionEvent>({
     type: 'SessionRefreshed',
-    data: { sessionId: state.sessionId, userId: state.userId, refreshTokenHash: c.newRefreshTokenHash, refreshedAt: iso(c.now) },
+    data: {
+      sessionId: state.sessionId,
+      userId: state.userId,
+      refreshTokenHash: c.newRefreshTokenHash,
+      refreshedAt: iso(c.now),
+    },
   });
 }
 
@@ -458,20 +507,31 @@ export function decideApiKey(command: ApiKeyCommand, state: ApiKeyState): Decisi
       if (!c.owner.isActive) return refuse('account_inactive', 'this account is deactivated');
       const name = c.name.trim();
       if (name.length < apiKeyNameLength.min || name.length > apiKeyNameLength.max) {
-        return refuse('validation_failed', 'the api key breaks some rules', [], [
-          { path: 'name', message: `must be ${apiKeyNameLength.min} to ${apiKeyNameLength.max} characters long` },
-        ]);
+        return refuse(
+          'validation_failed',
+          'the api key breaks some rules',
+          [],
+          [{ path: 'name', message: `must be ${apiKeyNameLength.min} to ${apiKeyNameLength.max} characters long` }],
+        );
       }
       return accept<ApiKeyDecisionEvent>({
         type: 'ApiKeyCreated',
-        data: { keyId: c.keyId, userId: c.owner.userId, name, prefix: c.prefix, secretHash: c.secretHash, createdAt: iso(c.now) },
+        data: {
+          keyId: c.keyId,
+          userId: c.owner.userId,
+          name,
+          prefix: c.prefix,
+          secretHash: c.secretHash,
+          createdAt: iso(c.now),
+        },
       });
     }
     case 'RevokeApiKey': {
       const { actor, now } = command.data;
       // Someone else's key is "not found", never "forbidden": its existence stays secret.
       if (state.status === 'none') return refuse('not_found', 'api key not found');
-      if (actor !== systemActor && !isAdmin(actor) && actor.userId !== state.userId) return refuse('not_found', 'api key not found');
+      if (actor !== systemActor && !isAdmin(actor) && actor.userId !== state.userId)
+        return refuse('not_found', 'api key not found');
       if (state.status === 'revoked') return accept();
       return accept<ApiKeyDecisionEvent>({
         type: 'ApiKeyRevoked',
@@ -480,7 +540,8 @@ export function decideApiKey(command: ApiKeyCommand, state: ApiKeyState): Decisi
     }
     case 'AuthenticateApiKey': {
       const c = command.data;
-      if (state.status !== 'active' || !digestsEqual(state.secretHash, c.presentedKeyHash)) return refuse('invalid_credentials', badCredentials);
+      if (state.status !== 'active' || !digestsEqual(state.secretHash, c.presentedKeyHash))
+        return refuse('invalid_credentials', badCredentials);
       if (!c.ownerIsActive) return refuse('account_inactive', 'this account is deactivated');
       const firstUsedAt = iso(c.now);
       // Appended to apikey-usage-<id>-<day> with "no_stream": a conflict means already recorded today.
@@ -535,8 +596,14 @@ export function groupByStream<E extends IdentityEvent>(events: readonly E[]): Ma
 
 /** The domain error for a reservation stream that already existed on a "no_stream" append. */
 export function reservationConflict(streamId: string): IdentityError | undefined {
-  if (streamId.startsWith('username-')) return { code: 'username_taken', message: 'this username is taken', errors: [{ path: 'username', message: 'is taken' }] };
-  if (streamId.startsWith('email-')) return { code: 'email_taken', message: 'this email is taken', errors: [{ path: 'email', message: 'is taken' }] };
+  if (streamId.startsWith('username-'))
+    return {
+      code: 'username_taken',
+      message: 'this username is taken',
+      errors: [{ path: 'username', message: 'is taken' }],
+    };
+  if (streamId.startsWith('email-'))
+    return { code: 'email_taken', message: 'this email is taken', errors: [{ path: 'email', message: 'is taken' }] };
   return undefined;
 }
 

@@ -73,7 +73,11 @@ export const passwordHashUpgradedSchema = z.strictObject({
   upgradedAt: timestamp,
 });
 
-export const userDeactivatedSchema = z.strictObject({ userId: id, deactivatedBy: performedBy, deactivatedAt: timestamp });
+export const userDeactivatedSchema = z.strictObject({
+  userId: id,
+  deactivatedBy: performedBy,
+  deactivatedAt: timestamp,
+});
 export const userActivatedSchema = z.strictObject({ userId: id, activatedBy: performedBy, activatedAt: timestamp });
 export const userRoleChangedSchema = z.strictObject({
   userId: id,
@@ -158,7 +162,12 @@ export const apiKeyCreatedSchema = z.strictObject({
   createdAt: timestamp,
 });
 
-export const apiKeyRevokedSchema = z.strictObject({ keyId: id, userId: id, revokedBy: performedBy, revokedAt: timestamp });
+export const apiKeyRevokedSchema = z.strictObject({
+  keyId: id,
+  userId: id,
+  revokedBy: performedBy,
+  revokedAt: timestamp,
+});
 
 /** First use of a key on a UTC day: enough for "last used" and audit without one event per request. */
 export const apiKeyUsedSchema = z.strictObject({
@@ -263,10 +272,20 @@ export type IdentityEvent = EventsOf<Schemas>;
 export type IdentityEventOf<T extends IdentityEventType> = Extract<IdentityEvent, { type: T }>;
 
 export type UserEvent = IdentityEventOf<
-  'UserRegistered' | 'PasswordChanged' | 'PasswordHashUpgraded' | 'UserDeactivated' | 'UserActivated' | 'UserRoleChanged' | 'UserErased'
+  | 'UserRegistered'
+  | 'PasswordChanged'
+  | 'PasswordHashUpgraded'
+  | 'UserDeactivated'
+  | 'UserActivated'
+  | 'UserRoleChanged'
+  | 'UserErased'
 >;
-export type ReservationEvent = IdentityEventOf<'UsernameReserved' | 'UsernameReleased' | 'EmailReserved' | 'EmailReleased'>;
-export type SessionEvent = IdentityEventOf<'SessionStarted' | 'SessionRefreshed' | 'RefreshTokenReuseDetected' | 'SessionRevoked'>;
+export type ReservationEvent = IdentityEventOf<
+  'UsernameReserved' | 'UsernameReleased' | 'EmailReserved' | 'EmailReleased'
+>;
+export type SessionEvent = IdentityEventOf<
+  'SessionStarted' | 'SessionRefreshed' | 'RefreshTokenReuseDetected' | 'SessionRevoked'
+>;
 export type ApiKeyEvent = IdentityEventOf<'ApiKeyCreated' | 'ApiKeyRevoked'>;
 
 export const isIdentityEventType: (type: string) => type is IdentityEventType = catalog.isType;

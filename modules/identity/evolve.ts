@@ -18,9 +18,7 @@ export interface RegisteredUser {
 }
 
 export type UserState =
-  | { readonly status: 'unregistered' }
-  | RegisteredUser
-  | { readonly status: 'erased'; readonly userId: string };
+  { readonly status: 'unregistered' } | RegisteredUser | { readonly status: 'erased'; readonly userId: string };
 
 export const initialUserState = (): UserState => ({ status: 'unregistered' });
 
@@ -71,7 +69,11 @@ export interface SessionDetails {
 export type SessionState =
   | { readonly status: 'none' }
   | ({ readonly status: 'active' } & SessionDetails)
-  | ({ readonly status: 'revoked'; readonly revokedReason: SessionRevocationReason; readonly revokedAt: string } & SessionDetails);
+  | ({
+      readonly status: 'revoked';
+      readonly revokedReason: SessionRevocationReason;
+      readonly revokedAt: string;
+    } & SessionDetails);
 
 export const initialSessionState = (): SessionState => ({ status: 'none' });
 
@@ -137,6 +139,10 @@ export function evolveApiKey(state: ApiKeyState, event: ApiKeyEvent): ApiKeyStat
 }
 
 /** Folds a stream's events into a state (what a route does after readStream). */
-export function fold<State, Event>(evolve: (state: State, event: Event) => State, initial: State, events: readonly Event[]): State {
+export function fold<State, Event>(
+  evolve: (state: State, event: Event) => State,
+  initial: State,
+  events: readonly Event[],
+): State {
   return events.reduce(evolve, initial);
 }

@@ -107,7 +107,12 @@ export function identityModule(context: IdentityModuleContext): IdentityModule {
       windowMs: 15 * 60_000,
     }),
   });
-  const authenticate = authenticationMiddleware({ knex: context.knex, accessTokens, cache, recordApiKeyUse: (keyId, userId, cause) => commands.recordApiKeyUse(keyId, userId, cause) });
+  const authenticate = authenticationMiddleware({
+    knex: context.knex,
+    accessTokens,
+    cache,
+    recordApiKeyUse: (keyId, userId, cause) => commands.recordApiKeyUse(keyId, userId, cause),
+  });
 
   return {
     routers,
@@ -120,11 +125,16 @@ export function identityModule(context: IdentityModuleContext): IdentityModule {
         channel: identityChangedChannel,
         onMessage: (userId) => cache.evictUser(userId),
         onReconnect: () => cache.clear(),
-        onError: (error) => context.logger.warn({ err: error }, 'identity change notifications interrupted: caller cache cleared'),
+        onError: (error) =>
+          context.logger.warn({ err: error }, 'identity change notifications interrupted: caller cache cleared'),
       });
       if (config.ADMIN_USERNAME !== undefined && config.ADMIN_PASSWORD !== undefined) {
         const outcome = await commands.ensureAdmin(
-          { username: config.ADMIN_USERNAME, email: config.ADMIN_EMAIL ?? defaultAdminEmail(config.ADMIN_USERNAME), password: config.ADMIN_PASSWORD },
+          {
+            username: config.ADMIN_USERNAME,
+            email: config.ADMIN_EMAIL ?? defaultAdminEmail(config.ADMIN_USERNAME),
+            password: config.ADMIN_PASSWORD,
+          },
           systemCause('admin bootstrap from ADMIN_USERNAME'),
         );
         context.logger.info({ username: config.ADMIN_USERNAME, outcome }, 'admin bootstrap');

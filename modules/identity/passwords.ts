@@ -14,7 +14,11 @@ export interface Argon2Parameters {
   readonly parallelism: number;
 }
 
-export const owaspArgon2idParameters: Argon2Parameters = Object.freeze({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+export const owaspArgon2idParameters: Argon2Parameters = Object.freeze({
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+});
 
 /** The subset of the argon2 package we use; injectable so tests can count the work done. */
 export interface Argon2Backend {
@@ -90,5 +94,7 @@ export function argon2ParametersOf(passwordHash: string): (Argon2Parameters & { 
   const fields = new Map(m[2]!.split(',').map((pair) => pair.split('=') as [string, string]));
   const read = (key: string) => Number(fields.get(key));
   const parameters = { type: m[1]!, memoryCost: read('m'), timeCost: read('t'), parallelism: read('p') };
-  return [parameters.memoryCost, parameters.timeCost, parameters.parallelism].every(Number.isInteger) ? parameters : undefined;
+  return [parameters.memoryCost, parameters.timeCost, parameters.parallelism].every(Number.isInteger)
+    ? parameters
+    : undefined;
 }

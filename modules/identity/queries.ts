@@ -59,7 +59,10 @@ export async function findUserIdByLogin(knex: Knex, login: string): Promise<stri
 }
 
 export async function getUser(knex: Knex, userId: string): Promise<UserView | undefined> {
-  const row = await knex('identity_users').where('user_id', userId).whereNot('status', 'erased').first<UserRow | undefined>(userColumns);
+  const row = await knex('identity_users')
+    .where('user_id', userId)
+    .whereNot('status', 'erased')
+    .first<UserRow | undefined>(userColumns);
   return row ? userView(row) : undefined;
 }
 
@@ -69,16 +72,33 @@ export interface UserListFilter {
 }
 
 /** Oldest first, keyset-paginated; erased accounts are listed (without personal data) for the admin. */
-export async function listUsers(knex: Knex, filter: UserListFilter): Promise<{ rows: AdminUserView[]; total: number; keyOf: (u: AdminUserView) => { createdAt: string; id: string } }> {
-  const query = knex('identity_users').select(userColumns).orderBy([{ column: 'created_at' }, { column: 'user_id' }]).limit(filter.limit + 1);
-  if (filter.after) query.whereRaw('(created_at, user_id) > (?::timestamptz, ?::uuid)', [filter.after.createdAt, filter.after.id]);
-  const [rows, count] = await Promise.all([query as Promise<UserRow[]>, knex('identity_users').count<{ count: string }[]>('* as count')]);
-  return { rows: rows.map(adminUserView), total: Number(count[0]?.count ?? 0), keyOf: (u) => ({ createdAt: u.createdAt, id: u.id }) };
+export async function listUsers(
+  knex: Knex,
+  filter: UserListFilter,
+): Promise<{ rows: AdminUserView[]; total: number; keyOf: (u: AdminUserView) => { createdAt: string; id: string } }> {
+  const query = knex('identity_users')
+    .select(userColumns)
+    .orderBy([{ column: 'created_at' }, { column: 'user_id' }])
+    .limit(filter.limit + 1);
+  if (filter.after)
+    query.whereRaw('(created_at, user_id) > (?::timestamptz, ?::uuid)', [filter.after.createdAt, filter.after.id]);
+  const [rows, count] = await Promise.all([
+    query as Promise<UserRow[]>,
+    knex('identity_users').count<{ count: string }[]>('* as count'),
+  ]);
+  return {
+    rows: rows.map(adminUserView),
+    total: Number(count[0]?.count ?? 0),
+    keyOf: (u) => ({ createdAt: u.createdAt, id: u.id }),
+  };
 }
 
 /** Sessions of a user that are not revoked (for the fan-out after a password change, deactivation, erasure). */
 export async function openSessionIds(knex: Knex, userId: string): Promise<string[]> {
-  const rows = await knex('identity_sessions').where('user_id', userId).whereNull('revoked_at').select<{ session_id: string }[]>('session_id');
+  const rows = await knex('identity_sessions')
+    .where('user_id', userId)
+    .whereNull('revoked_at')
+    .select<{ session_id: string }[]>('session_id');
   return rows.map((r) => r.session_id);
 }
 
@@ -109,10 +129,17 @@ export async function listApiKeys(
   const query = knex('identity_api_keys')
     .where('user_id', userId)
     .select<ApiKeyRow[]>('key_id', 'name', 'prefix', 'created_at', 'last_used_at', 'revoked_at')
-    .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'key_id', order: 'desc' }])
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'key_id', order: 'desc' },
+    ])
     .limit(filter.limit + 1);
-  if (filter.after) query.whereRaw('(created_at, key_id) < (?::timestamptz, ?::uuid)', [filter.after.createdAt, filter.after.id]);
-  const [rows, count] = await Promise.all([query, knex('identity_api_keys').where('user_id', userId).count<{ count: string }[]>('* as count')]);
+  if (filter.after)
+    query.whereRaw('(created_at, key_id) < (?::timestamptz, ?::uuid)', [filter.after.createdAt, filter.after.id]);
+  const [rows, count] = await Promise.all([
+    query,
+    knex('identity_api_keys').where('user_id', userId).count<{ count: string }[]>('* as count'),
+  ]);
   return {
     rows: rows.map((r) => ({
       id: r.key_id,
@@ -127,7 +154,10 @@ export async function listApiKeys(
 }
 
 export async function activeApiKeyIds(knex: Knex, userId: string): Promise<string[]> {
-  const rows = await knex('identity_api_keys').where('user_id', userId).whereNull('revoked_at').select<{ key_id: string }[]>('key_id');
+  const rows = await knex('identity_api_keys')
+    .where('user_id', userId)
+    .whereNull('revoked_at')
+    .select<{ key_id: string }[]>('key_id');
   return rows.map((r) => r.key_id);
 }
 

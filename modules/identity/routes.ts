@@ -37,17 +37,32 @@ export interface IdentityRouteOptions {
 
 // --- schemas (also the OpenAPI document) ---------------------------------------------------------
 
-const reason = z.string().max(500).optional().meta({ description: 'Change reason (stored in the event metadata); X-Change-Reason wins' });
+const reason = z
+  .string()
+  .max(500)
+  .optional()
+  .meta({ description: 'Change reason (stored in the event metadata); X-Change-Reason wins' });
 const registerBody = z.strictObject({
-  username: z.string().max(256).meta({ description: `${usernameLength.min}–${usernameLength.max} of [a-zA-Z0-9_.-], not reserved; unique, case-insensitive`, example: 'dr.lee' }),
+  username: z
+    .string()
+    .max(256)
+    .meta({
+      description: `${usernameLength.min}–${usernameLength.max} of [a-zA-Z0-9_.-], not reserved; unique, case-insensitive`,
+      example: 'dr.lee',
+    }),
   email: z.string().max(320).meta({ description: 'Unique, case-insensitive', example: 'lee@lab.example' }),
-  password: z.string().max(1024).meta({ description: `≥ ${passwordLength.min} characters, not containing the username, not a common password` }),
+  password: z
+    .string()
+    .max(1024)
+    .meta({ description: `≥ ${passwordLength.min} characters, not containing the username, not a common password` }),
 });
 const userSchema = z
   .object({ id: z.uuid(), username: z.string(), email: z.string(), role: z.enum(roles), createdAt: z.iso.datetime() })
   .meta({ id: 'RegisteredUser' });
 const meSchema = userSchema.extend({ isActive: z.boolean() }).meta({ id: 'Me' });
-const adminUserSchema = meSchema.extend({ status: z.enum(['active', 'inactive', 'erased']), lastLoginAt: z.iso.datetime().nullable() }).meta({ id: 'AdminUser' });
+const adminUserSchema = meSchema
+  .extend({ status: z.enum(['active', 'inactive', 'erased']), lastLoginAt: z.iso.datetime().nullable() })
+  .meta({ id: 'AdminUser' });
 const loginBody = z.strictObject({
   login: z.string().min(1).max(320).meta({ description: 'Username or email' }),
   password: z.string().min(1).max(1024),
@@ -61,11 +76,23 @@ const tokenPairSchema = z
   })
   .meta({ id: 'TokenPair' });
 const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(256) });
-const passwordBody = z.strictObject({ currentPassword: z.string().min(1).max(1024), newPassword: z.string().max(1024), reason });
+const passwordBody = z.strictObject({
+  currentPassword: z.string().min(1).max(1024),
+  newPassword: z.string().max(1024),
+  reason,
+});
 const eraseMeBody = z.strictObject({ password: z.string().min(1).max(1024), reason });
-const apiKeyBody = z.strictObject({ name: z.string().max(256).meta({ description: '1–100 characters', example: 'LIMS import' }), reason });
+const apiKeyBody = z.strictObject({
+  name: z.string().max(256).meta({ description: '1–100 characters', example: 'LIMS import' }),
+  reason,
+});
 const createdApiKeySchema = z
-  .object({ id: z.uuid(), name: z.string(), key: z.string().meta({ description: 'Shown only in this answer: send it as X-API-Key' }), createdAt: z.iso.datetime() })
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    key: z.string().meta({ description: 'Shown only in this answer: send it as X-API-Key' }),
+    createdAt: z.iso.datetime(),
+  })
   .meta({ id: 'CreatedApiKey' });
 const apiKeySchema = z
   .object({
@@ -127,16 +154,29 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     ...publicRoute,
     summary: 'Create an account',
     requestBody: json(registerBody),
-    responses: { '201': { description: 'Registered', ...json(userSchema) }, '409': problem('`username_taken` or `email_taken` (case-insensitive)') },
+    responses: {
+      '201': { description: 'Registered', ...json(userSchema) },
+      '409': problem('`username_taken` or `email_taken` (case-insensitive)'),
+    },
   });
   // Public routes are not idempotent commands of a user: an Idempotency-Key is ignored there.
-  auth.post('/register', authPerIp, ignoresIdempotencyKey(async (ctx) => {
-    const body = parseBody(ctx, registerBody);
-    const user = await commands.register(body, commandCause(ctx));
-    ctx.status = 201;
-    ctx.set('Location', '/api/v1/auth/me');
-    ctx.body = { id: user.id, username: user.username, email: user.email, role: user.role, createdAt: user.createdAt };
-  }));
+  auth.post(
+    '/register',
+    authPerIp,
+    ignoresIdempotencyKey(async (ctx) => {
+      const body = parseBody(ctx, registerBody);
+      const user = await commands.register(body, commandCause(ctx));
+      ctx.status = 201;
+      ctx.set('Location', '/api/v1/auth/me');
+      ctx.body = {
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        role: user.role,
+        createdAt: user.createdAt,
+      };
+    }),
+  );
 
   openapi.add('post', '/api/v1/auth/login', {
     ...publicRoute,
@@ -151,10 +191,14 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
       '429': problem('`rate_limited`: too many failed password attempts for this account'),
     },
   });
-  auth.post('/login', authPerIp, ignoresIdempotencyKey(async (ctx) => {
-    const body = parseBody(ctx, loginBody);
-    ctx.body = await commands.logIn(body.login, body.password, requestFacts(ctx), commandCause(ctx));
-  }));
+  auth.post(
+    '/login',
+    authPerIp,
+    ignoresIdempotencyKey(async (ctx) => {
+      const body = parseBody(ctx, loginBody);
+      ctx.body = await commands.logIn(body.login, body.password, requestFacts(ctx), commandCause(ctx));
+    }),
+  );
 
   openapi.add('post', '/api/v1/auth/refresh', {
     ...publicRoute,
@@ -162,20 +206,27 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     description:
       'Rotation: the answer holds a new refresh token and the old one stops working. Presenting an already used refresh token revokes the whole session. Failed refreshes are limited per client network. An Idempotency-Key is ignored: tokens never come from storage.',
     requestBody: json(refreshBody),
-    responses: { '200': { description: 'New tokens', ...json(tokenPairSchema) }, '401': problem('`invalid_credentials` or `token_expired`') },
+    responses: {
+      '200': { description: 'New tokens', ...json(tokenPairSchema) },
+      '401': problem('`invalid_credentials` or `token_expired`'),
+    },
   });
-  auth.post('/refresh', authPerIp, ignoresIdempotencyKey(async (ctx) => {
-    const body = parseBody(ctx, refreshBody);
-    const attempt = await refreshFailures.reserve(`refresh:${ipBucket(ctx.ip)}`);
-    try {
-      ctx.body = await commands.refresh(body.refreshToken, requestFacts(ctx), commandCause(ctx));
-    } catch (error) {
-      if (error instanceof IdentityDomainError && error.code === 'invalid_credentials') throw error; // stays counted
-      await attempt.release();
-      throw error;
-    }
-    await attempt.release(); // a success gives its own attempt back; others' failures from this network stay
-  }));
+  auth.post(
+    '/refresh',
+    authPerIp,
+    ignoresIdempotencyKey(async (ctx) => {
+      const body = parseBody(ctx, refreshBody);
+      const attempt = await refreshFailures.reserve(`refresh:${ipBucket(ctx.ip)}`);
+      try {
+        ctx.body = await commands.refresh(body.refreshToken, requestFacts(ctx), commandCause(ctx));
+      } catch (error) {
+        if (error instanceof IdentityDomainError && error.code === 'invalid_credentials') throw error; // stays counted
+        await attempt.release();
+        throw error;
+      }
+      await attempt.release(); // a success gives its own attempt back; others' failures from this network stay
+    }),
+  );
 
   openapi.add('post', '/api/v1/auth/logout', {
     ...publicRoute,
@@ -183,11 +234,15 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     requestBody: json(refreshBody),
     responses: { '204': noContent, '401': problem('`invalid_credentials`') },
   });
-  auth.post('/logout', authPerIp, ignoresIdempotencyKey(async (ctx) => {
-    const body = parseBody(ctx, refreshBody);
-    await commands.logOut(body.refreshToken, requestFacts(ctx), commandCause(ctx));
-    ctx.status = 204;
-  }));
+  auth.post(
+    '/logout',
+    authPerIp,
+    ignoresIdempotencyKey(async (ctx) => {
+      const body = parseBody(ctx, refreshBody);
+      await commands.logOut(body.refreshToken, requestFacts(ctx), commandCause(ctx));
+      ctx.status = 204;
+    }),
+  );
 
   // --- the caller's own account ---------------------------------------------------------------------
 
@@ -201,7 +256,14 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     // The account as the authentication just checked it (same read model row, no second query).
     const caller = authenticatedCaller(ctx);
     if (!caller) throw new HttpProblem(404, 'not_found', 'User not found.');
-    ctx.body = { id: caller.userId, username: caller.username, email: caller.email, role: caller.role, isActive: caller.status === 'active', createdAt: caller.createdAt };
+    ctx.body = {
+      id: caller.userId,
+      username: caller.username,
+      email: caller.email,
+      role: caller.role,
+      isActive: caller.status === 'active',
+      createdAt: caller.createdAt,
+    };
   });
 
   openapi.add(
@@ -210,7 +272,8 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     {
       tags: ['auth'],
       summary: 'Change the password (ends every session, revokes every API key)',
-      description: 'Needs a login session (not an API key). Wrong current passwords count against the account\'s attempt limit, as failed logins do.',
+      description:
+        "Needs a login session (not an API key). Wrong current passwords count against the account's attempt limit, as failed logins do.",
       requestBody: json(passwordBody),
       responses: {
         '204': noContent,
@@ -235,7 +298,7 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
       tags: ['auth'],
       summary: 'Erase the own account',
       description:
-        'Needs a login session (not an API key) and the password; wrong passwords count against the account\'s attempt limit. Personal data leaves the read models and becomes unreadable in the events, every session and API key is revoked, kept Idempotency-Key answers are deleted, the email can be registered again; the username stays reserved.',
+        "Needs a login session (not an API key) and the password; wrong passwords count against the account's attempt limit. Personal data leaves the read models and becomes unreadable in the events, every session and API key is revoked, kept Idempotency-Key answers are deleted, the email can be registered again; the username stays reserved.",
       requestBody: json(eraseMeBody),
       responses: {
         '204': noContent,
@@ -272,21 +335,27 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     },
     { headers: ['idempotencyKey', 'changeReason'] },
   );
-  auth.post('/api-keys', answerHoldsSecret(async (ctx: AppContext) => {
-    const actor = sessionActor(ctx, 'Managing API keys');
-    const body = parseBody(ctx, apiKeyBody);
-    const created = await commands.createApiKey(actor, body.name, commandCause(ctx, body.reason));
-    ctx.status = 201;
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = created;
-  }));
+  auth.post(
+    '/api-keys',
+    answerHoldsSecret(async (ctx: AppContext) => {
+      const actor = sessionActor(ctx, 'Managing API keys');
+      const body = parseBody(ctx, apiKeyBody);
+      const created = await commands.createApiKey(actor, body.name, commandCause(ctx, body.reason));
+      ctx.status = 201;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = created;
+    }),
+  );
 
   openapi.add('get', '/api/v1/auth/api-keys', {
     tags: ['auth'],
     summary: "The caller's API keys, newest first, without secrets",
     description: 'Needs a login session (not an API key).',
     requestParams: { query: listQuery },
-    responses: { '200': { description: 'A page', ...json(pageSchema(apiKeySchema)) }, '403': problem('`forbidden`: called with an API key') },
+    responses: {
+      '200': { description: 'A page', ...json(pageSchema(apiKeySchema)) },
+      '403': problem('`forbidden`: called with an API key'),
+    },
   });
   auth.get('/api-keys', async (ctx) => {
     const caller = requireSession(ctx, 'Managing API keys');
@@ -304,7 +373,11 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
       summary: 'Revoke an API key (it stops working at once)',
       description: 'Needs a login session (not an API key).',
       requestParams: { path: idParam },
-      responses: { '204': noContent, '403': problem('`forbidden`: called with an API key'), '404': problem('`not_found`: unknown, or another user\'s key') },
+      responses: {
+        '204': noContent,
+        '403': problem('`forbidden`: called with an API key'),
+        '404': problem("`not_found`: unknown, or another user's key"),
+      },
     },
     { headers: ['changeReason'] },
   );
@@ -322,7 +395,10 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     ...adminRoute,
     summary: 'Every account, oldest first',
     requestParams: { query: listQuery },
-    responses: { '200': { description: 'A page', ...json(pageSchema(adminUserSchema)) }, '403': problem('`forbidden`: not an admin, or an API key') },
+    responses: {
+      '200': { description: 'A page', ...json(pageSchema(adminUserSchema)) },
+      '403': problem('`forbidden`: not an admin, or an API key'),
+    },
   });
   admin.get('/', async (ctx) => {
     requireAdmin(ctx);
@@ -332,7 +408,11 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
     ctx.body = toPage(rows, q.limit, total, keyOf);
   });
 
-  const adminAction = (path: string, summary: string, run: (actor: Actor, userId: string, ctx: AppContext, reason: string | undefined) => Promise<void>) => {
+  const adminAction = (
+    path: string,
+    summary: string,
+    run: (actor: Actor, userId: string, ctx: AppContext, reason: string | undefined) => Promise<void>,
+  ) => {
     openapi.add(
       'post',
       `/api/v1/admin/users/{id}/${path}`,
@@ -340,7 +420,11 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
         ...adminRoute,
         summary,
         requestParams: { path: idParam },
-        responses: { '204': noContent, '403': problem('`forbidden`: not an admin, an API key, or an admin acting on their own account'), '404': problem('`not_found`') },
+        responses: {
+          '204': noContent,
+          '403': problem('`forbidden`: not an admin, an API key, or an admin acting on their own account'),
+          '404': problem('`not_found`'),
+        },
       },
       { headers: ['changeReason'] },
     );
@@ -352,10 +436,12 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
       ctx.status = 204;
     });
   };
-  adminAction('deactivate', "Deactivate an account: its tokens and keys stop working at once", (actor, id, ctx, r) =>
+  adminAction('deactivate', 'Deactivate an account: its tokens and keys stop working at once', (actor, id, ctx, r) =>
     commands.setActive(actor, id, false, commandCause(ctx, r)),
   );
-  adminAction('activate', 'Activate an account again', (actor, id, ctx, r) => commands.setActive(actor, id, true, commandCause(ctx, r)));
+  adminAction('activate', 'Activate an account again', (actor, id, ctx, r) =>
+    commands.setActive(actor, id, true, commandCause(ctx, r)),
+  );
   adminAction('erase', 'Erase an account (an erasure request received another way)', (actor, id, ctx, r) =>
     commands.erase(actor, id, undefined, commandCause(ctx, r)),
   );

@@ -16,12 +16,61 @@ export const emailMaxLength = 254;
 
 /** Names that would impersonate the service or its staff, or collide with route words. */
 export const reservedUsernames: ReadonlySet<string> = new Set([
-  'admin', 'administrator', 'admins', 'root', 'system', 'sysadmin', 'superuser', 'su', 'sudo',
-  'support', 'help', 'helpdesk', 'info', 'security', 'abuse', 'postmaster', 'hostmaster', 'webmaster',
-  'moderator', 'mod', 'owner', 'staff', 'team', 'official', 'service', 'daemon', 'bot',
-  'vialog', 'api', 'auth', 'login', 'logout', 'register', 'signup', 'signin', 'me', 'self',
-  'user', 'users', 'account', 'accounts', 'settings', 'audit', 'health', 'metrics', 'docs',
-  'anonymous', 'guest', 'null', 'undefined', 'nobody', 'everyone', 'all', 'test', 'example',
+  'admin',
+  'administrator',
+  'admins',
+  'root',
+  'system',
+  'sysadmin',
+  'superuser',
+  'su',
+  'sudo',
+  'support',
+  'help',
+  'helpdesk',
+  'info',
+  'security',
+  'abuse',
+  'postmaster',
+  'hostmaster',
+  'webmaster',
+  'moderator',
+  'mod',
+  'owner',
+  'staff',
+  'team',
+  'official',
+  'service',
+  'daemon',
+  'bot',
+  'vialog',
+  'api',
+  'auth',
+  'login',
+  'logout',
+  'register',
+  'signup',
+  'signin',
+  'me',
+  'self',
+  'user',
+  'users',
+  'account',
+  'accounts',
+  'settings',
+  'audit',
+  'health',
+  'metrics',
+  'docs',
+  'anonymous',
+  'guest',
+  'null',
+  'undefined',
+  'nobody',
+  'everyone',
+  'all',
+  'test',
+  'example',
 ]);
 
 /**
@@ -62,8 +111,10 @@ export function validateEmail(email: string, path = 'email'): FieldError[] {
 export function validatePassword(password: string, username: string | undefined, path = 'password'): FieldError[] {
   const errors: FieldError[] = [];
   const length = characterCount(password);
-  if (length < passwordLength.min) errors.push({ path, message: `must be at least ${passwordLength.min} characters long` });
-  if (length > passwordLength.max) errors.push({ path, message: `must be at most ${passwordLength.max} characters long` });
+  if (length < passwordLength.min)
+    errors.push({ path, message: `must be at least ${passwordLength.min} characters long` });
+  if (length > passwordLength.max)
+    errors.push({ path, message: `must be at most ${passwordLength.max} characters long` });
   if (username !== undefined && username.length > 0 && password.toLowerCase().includes(username.toLowerCase())) {
     errors.push({ path, message: 'must not contain the username' });
   }
@@ -81,7 +132,10 @@ export interface RegistrationInput {
  * All registration rules. Cheap: a route runs it before spending argon2 work on the hash.
  * `allowReserved`: only the admin bootstrap (ADMIN_USERNAME, CLI) may take a name like "admin".
  */
-export function validateRegistration(input: RegistrationInput, options: { allowReserved?: boolean } = {}): FieldError[] {
+export function validateRegistration(
+  input: RegistrationInput,
+  options: { allowReserved?: boolean } = {},
+): FieldError[] {
   return [
     ...validateUsername(input.username, 'username', options.allowReserved ?? false),
     ...validateEmail(input.email),

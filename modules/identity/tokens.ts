@@ -141,7 +141,8 @@ export function createAccessTokens(config: AccessTokenConfig): AccessTokens {
 
 const secretBytes = 32;
 const uuidToHex = (uuid: string) => uuid.replaceAll('-', '').toLowerCase();
-const hexToUuid = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+const hexToUuid = (hex: string) =>
+  `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 const newSecret = () => randomBytes(secretBytes).toString('base64url');
 
 export const refreshTokenPrefix = 'vlr';

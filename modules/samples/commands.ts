@@ -7,7 +7,14 @@ import { CommandHandler } from '../../platform/commands/handler.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import { sampleDecider, type SampleChanges } from './decide.ts';
-import { isSampleEventType, parseSampleEvent, sampleEventSchemaVersions, sampleStream, type SampleStatus, type SampleType } from './events.ts';
+import {
+  isSampleEventType,
+  parseSampleEvent,
+  sampleEventSchemaVersions,
+  sampleStream,
+  type SampleStatus,
+  type SampleType,
+} from './events.ts';
 import { isRegistered, type SampleState } from './evolve.ts';
 import type { SampleView } from './queries.ts';
 
@@ -58,13 +65,30 @@ export function createSampleCommands(deps: SampleCommandDeps) {
     },
 
     /** PATCH (some fields) and PUT (all editable fields). */
-    async update(ownerId: string, sampleId: string, changes: SampleChanges, expectedVersion: number | undefined, cause: CommandCause): Promise<SampleView> {
-      const command = { type: 'UpdateSample', data: { actorId: ownerId, changes, reason: cause.reason, expectedVersion, now: now() } } as const;
+    async update(
+      ownerId: string,
+      sampleId: string,
+      changes: SampleChanges,
+      expectedVersion: number | undefined,
+      cause: CommandCause,
+    ): Promise<SampleView> {
+      const command = {
+        type: 'UpdateSample',
+        data: { actorId: ownerId, changes, reason: cause.reason, expectedVersion, now: now() },
+      } as const;
       return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
 
-    async discard(ownerId: string, sampleId: string, expectedVersion: number | undefined, cause: CommandCause): Promise<void> {
-      const command = { type: 'DiscardSample', data: { actorId: ownerId, reason: cause.reason, expectedVersion, now: now() } } as const;
+    async discard(
+      ownerId: string,
+      sampleId: string,
+      expectedVersion: number | undefined,
+      cause: CommandCause,
+    ): Promise<void> {
+      const command = {
+        type: 'DiscardSample',
+        data: { actorId: ownerId, reason: cause.reason, expectedVersion, now: now() },
+      } as const;
       await samples.handle(sampleStream(sampleId), command, cause);
     },
   };

@@ -53,7 +53,12 @@ export interface UpdateSample {
 
 export interface DiscardSample {
   readonly type: 'DiscardSample';
-  readonly data: { readonly actorId: string; readonly reason: string | null; readonly expectedVersion?: number | undefined; readonly now: Date };
+  readonly data: {
+    readonly actorId: string;
+    readonly reason: string | null;
+    readonly expectedVersion?: number | undefined;
+    readonly now: Date;
+  };
 }
 
 export type SampleCommand = RegisterSample | UpdateSample | DiscardSample;
@@ -82,7 +87,13 @@ function register(c: RegisterSample['data'], state: SampleState): Decision<Sampl
   if (errors.length > 0) return refuse({ code: 'validation_failed', message: 'the sample breaks some rules', errors });
   return accept({
     type: 'SampleRegistered',
-    data: { sampleId: c.sampleId, ownerId: c.ownerId, ...fields, status: c.status ?? 'collected', registeredAt: c.now.toISOString() },
+    data: {
+      sampleId: c.sampleId,
+      ownerId: c.ownerId,
+      ...fields,
+      status: c.status ?? 'collected',
+      registeredAt: c.now.toISOString(),
+    },
   });
 }
 
@@ -90,7 +101,11 @@ function register(c: RegisterSample['data'], state: SampleState): Decision<Sampl
 function ownSample(state: SampleState, actorId: string, expectedVersion: number | undefined) {
   if (!isRegistered(state) || state.kind === 'discarded' || state.ownerId !== actorId) return notFound();
   if (expectedVersion !== undefined && expectedVersion !== state.version) {
-    return refuse({ code: 'version_mismatch', message: `the sample is at version ${state.version}, not ${expectedVersion}`, currentVersion: state.version });
+    return refuse({
+      code: 'version_mismatch',
+      message: `the sample is at version ${state.version}, not ${expectedVersion}`,
+      currentVersion: state.version,
+    });
   }
   return state;
 }
@@ -108,11 +123,18 @@ function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEve
   };
   const errors = validateSampleFields(next, c.now);
   // A date that was valid when registered may have aged out: only a changed date is re-checked.
-  const relevant = next.collectionDate === sample.collectionDate ? errors.filter((e) => e.path !== 'collectionDate') : errors;
-  if (relevant.length > 0) return refuse({ code: 'validation_failed', message: 'the change breaks some rules', errors: relevant });
+  const relevant =
+    next.collectionDate === sample.collectionDate ? errors.filter((e) => e.path !== 'collectionDate') : errors;
+  if (relevant.length > 0)
+    return refuse({ code: 'validation_failed', message: 'the change breaks some rules', errors: relevant });
   if (next.status !== sample.status) {
     const move = checkStatusMove(sample.status, next.status, c.reason);
-    if (!move.ok) return refuse({ code: 'invalid_transition', message: move.message, errors: [{ path: 'status', message: move.message }] });
+    if (!move.ok)
+      return refuse({
+        code: 'invalid_transition',
+        message: move.message,
+        errors: [{ path: 'status', message: move.message }],
+      });
   }
   const at = c.now.toISOString();
   const events: SampleEvent[] = [];
@@ -121,13 +143,35 @@ function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEve
     if (next[field] !== sample[field]) changes[field] = { from: sample[field], to: next[field] };
   }
   if (Object.keys(changes).length > 0) {
-    events.push({ type: 'SampleDetailsCorrected', data: { sampleId: sample.sampleId, ownerId: sample.ownerId, changes: changes as never, correctedAt: at } });
+    events.push({
+      type: 'SampleDetailsCorrected',
+      data: { sampleId: sample.sampleId, ownerId: sample.ownerId, changes: changes as never, correctedAt: at },
+    });
   }
   if (next.storageLocation !== sample.storageLocation) {
-    events.push({ type: 'SampleMoved', data: { sampleId: sample.sampleId, ownerId: sample.ownerId, from: sample.storageLocation, to: next.storageLocation, movedAt: at } });
+    events.push({
+      type: 'SampleMoved',
+      data: {
+        sampleId: sample.sampleId,
+        ownerId: sample.ownerId,
+        from: sample.storageLocation,
+        to: next.storageLocation,
+        movedAt: at,
+      },
+    });
   }
   if (next.status !== sample.status) {
-    events.push({ type: 'SampleStatusChanged', data: { sampleId: sample.sampleId, ownerId: sample.ownerId, from: sample.status, to: next.status, reason: c.reason, changedAt: at } });
+    events.push({
+      type: 'SampleStatusChanged',
+      data: {
+        sampleId: sample.sampleId,
+        ownerId: sample.ownerId,
+        from: sample.status,
+        to: next.status,
+        reason: c.reason,
+        changedAt: at,
+      },
+    });
   }
   return accept(...events);
 }
@@ -135,7 +179,10 @@ function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEve
 function discard(c: DiscardSample['data'], state: SampleState): Decision<SampleEvent> {
   const sample = ownSample(state, c.actorId, c.expectedVersion);
   if ('ok' in sample) return sample;
-  return accept({ type: 'SampleDiscarded', data: { sampleId: sample.sampleId, ownerId: sample.ownerId, reason: c.reason, discardedAt: c.now.toISOString() } });
+  return accept({
+    type: 'SampleDiscarded',
+    data: { sampleId: sample.sampleId, ownerId: sample.ownerId, reason: c.reason, discardedAt: c.now.toISOString() },
+  });
 }
 
 export const sampleDecider: Decider<SampleCommand, SampleState, SampleEvent> = {

@@ -107,4 +107,5 @@ export const isSampleEventType: (type: string) => type is SampleEventType = cata
 export const parseSampleEvent: (type: SampleEventType, data: unknown) => SampleEvent = catalog.parse;
 
 export const sampleStream = (sampleId: string): string => `sample-${sampleId}`;
-export const sampleIdOfStream = (streamId: string): string | undefined => (streamId.startsWith('sample-') ? streamId.slice('sample-'.length) : undefined);
+export const sampleIdOfStream = (streamId: string): string | undefined =>
+  streamId.startsWith('sample-') ? streamId.slice('sample-'.length) : undefined;

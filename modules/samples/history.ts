@@ -16,9 +16,16 @@ export interface HistoryItem {
 }
 
 /** The history, or undefined when the sample does not exist or belongs to someone else. */
-export async function sampleHistory(store: EventStore, knex: Knex, ownerId: string, sampleId: string): Promise<HistoryItem[] | undefined> {
+export async function sampleHistory(
+  store: EventStore,
+  knex: Knex,
+  ownerId: string,
+  sampleId: string,
+): Promise<HistoryItem[] | undefined> {
   const recorded = await store.readStream(sampleStream(sampleId));
-  const events = recorded.filter((r) => isSampleEventType(r.type)).map((r) => ({ r, e: parseSampleEvent(r.type as never, r.data) }));
+  const events = recorded
+    .filter((r) => isSampleEventType(r.type))
+    .map((r) => ({ r, e: parseSampleEvent(r.type as never, r.data) }));
   const first = events[0];
   if (!first || first.e.type !== 'SampleRegistered' || first.e.data.ownerId !== ownerId) return undefined;
   const names = await actorNames(knex, ownerId, events.map(({ r }) => r.metadata.actorId ?? '').filter(Boolean));
@@ -28,7 +35,12 @@ export async function sampleHistory(store: EventStore, knex: Knex, ownerId: stri
     switch (e.type) {
       case 'SampleRegistered': {
         const { sampleType, subjectId, collectionDate, status, storageLocation, notes } = e.data;
-        changes = Object.fromEntries(Object.entries({ sampleType, subjectId, collectionDate, status, storageLocation, notes }).map(([k, v]) => [k, { from: null, to: v }]));
+        changes = Object.fromEntries(
+          Object.entries({ sampleType, subjectId, collectionDate, status, storageLocation, notes }).map(([k, v]) => [
+            k,
+            { from: null, to: v },
+          ]),
+        );
         break;
       }
       case 'SampleDetailsCorrected':

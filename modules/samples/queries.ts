@@ -31,7 +31,8 @@ interface SampleRow {
   version: number;
 }
 
-const columns = 'sample_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version';
+const columns =
+  'sample_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version';
 
 export const toSampleView = (r: SampleRow): SampleView => ({
   id: r.sample_id,
@@ -48,7 +49,10 @@ export const toSampleView = (r: SampleRow): SampleView => ({
 
 export async function getSample(knex: Knex, ownerId: string, sampleId: string): Promise<SampleView | undefined> {
   const [rows] = await queryAsOwner<[SampleRow[]]>(knex, ownerId, [
-    { sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND sample_id = $2::uuid AND deleted_at IS NULL`, params: [ownerId, sampleId] },
+    {
+      sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND sample_id = $2::uuid AND deleted_at IS NULL`,
+      params: [ownerId, sampleId],
+    },
   ]);
   const row = rows[0];
   return row ? toSampleView(row) : undefined;
@@ -107,11 +111,18 @@ export async function listSamples(
  * The list's total: from the pre-aggregated statistics when the filter is one they keep (none,
  * one status, or one type), otherwise counted (an index range of one owner's rows).
  */
-function countStatement(filter: SampleFilter, filtered: string, params: SqlParam[]): { sql: string; params: SqlParam[] } {
+function countStatement(
+  filter: SampleFilter,
+  filtered: string,
+  params: SqlParam[],
+): { sql: string; params: SqlParam[] } {
   const narrowing = [filter.subjectId, filter.collectedFrom, filter.collectedTo].some((v) => v !== undefined);
   const column = filter.status && filter.sampleType ? undefined : (filter.status ?? filter.sampleType ?? 'total');
   if (!narrowing && column !== undefined) {
-    return { sql: `SELECT COALESCE((SELECT "${column}" FROM sample_stats WHERE owner_id = $1::uuid), 0)::int AS total`, params: [params[0]!] };
+    return {
+      sql: `SELECT COALESCE((SELECT "${column}" FROM sample_stats WHERE owner_id = $1::uuid), 0)::int AS total`,
+      params: [params[0]!],
+    };
   }
   return { sql: `SELECT count(*)::int AS total FROM samples WHERE ${filtered}`, params };
 }
@@ -126,7 +137,10 @@ export interface SampleOverview {
 /** Pre-aggregated: one row plus at most 30 daily rows, however many samples there are. */
 export async function sampleOverview(knex: Knex, ownerId: string, today: string): Promise<SampleOverview> {
   const [stats, recent] = await queryAsOwner<[Record<string, number>[], { samples: number }[]]>(knex, ownerId, [
-    { sql: 'SELECT total, collected, processing, archived, blood, saliva, tissue FROM sample_stats WHERE owner_id = $1::uuid', params: [ownerId] },
+    {
+      sql: 'SELECT total, collected, processing, archived, blood, saliva, tissue FROM sample_stats WHERE owner_id = $1::uuid',
+      params: [ownerId],
+    },
     {
       sql: `SELECT COALESCE(sum(samples), 0)::int AS samples FROM sample_daily_counts
              WHERE owner_id = $1::uuid AND collection_date > $2::date - 30 AND collection_date <= $2::date`,
@@ -144,11 +158,18 @@ export async function sampleOverview(knex: Knex, ownerId: string, today: string)
 }
 
 /** Usernames of the given users (for history), as the samples read model knows them. */
-export async function actorNames(knex: Knex, ownerId: string, userIds: readonly string[]): Promise<Map<string, string | null>> {
+export async function actorNames(
+  knex: Knex,
+  ownerId: string,
+  userIds: readonly string[],
+): Promise<Map<string, string | null>> {
   const ids = [...new Set(userIds)].filter((id) => /^[0-9a-f-]{36}$/i.test(id));
   if (ids.length === 0) return new Map();
   const [rows] = await queryAsOwner<[{ user_id: string; username: string | null }[]]>(knex, ownerId, [
-    { sql: `SELECT user_id, username FROM sample_actors WHERE user_id IN (${ids.map((_, i) => `$${i + 1}::uuid`).join(', ')})`, params: ids },
+    {
+      sql: `SELECT user_id, username FROM sample_actors WHERE user_id IN (${ids.map((_, i) => `$${i + 1}::uuid`).join(', ')})`,
+      params: ids,
+    },
   ]);
   return new Map(rows.map((r) => [r.user_id, r.username]));
 }

@@ -56,7 +56,12 @@ function collectionRoutes(routes: RouteGroup, { commands, knex }: SampleRouteOpt
     method: 'get',
     path: '/api/v1/samples/stats/overview',
     summary: "Counts of the caller's samples",
-    responses: { 200: { description: 'Counts (pre-aggregated; the same cost for 10 or 100,000 samples)', schema: schemas.overviewSchema } },
+    responses: {
+      200: {
+        description: 'Counts (pre-aggregated; the same cost for 10 or 100,000 samples)',
+        schema: schemas.overviewSchema,
+      },
+    },
     handler: async (ctx, { auth }) => {
       ctx.body = await queries.sampleOverview(knex, auth.userId, utcDate(new Date()));
     },

@@ -60,7 +60,10 @@ export function validateSampleFields(fields: SampleFields, now: Date): FieldErro
   if (fields.storageLocation !== null && !STORAGE_PATTERN.test(fields.storageLocation)) {
     errors.push({ path: 'storageLocation', message: 'must be freezer-<n>-row<X> (e.g. freezer-3-rowB) or shelf-<n>' });
   }
-  if (fields.sampleType === 'tissue' && (fields.storageLocation === null || !FREEZER_PATTERN.test(fields.storageLocation))) {
+  if (
+    fields.sampleType === 'tissue' &&
+    (fields.storageLocation === null || !FREEZER_PATTERN.test(fields.storageLocation))
+  ) {
     errors.push({ path: 'storageLocation', message: 'tissue must be stored in a freezer (freezer-<n>-row<X>)' });
   }
   if (fields.notes !== null && fields.notes.length > MAX_NOTES_LENGTH) {
@@ -78,10 +81,15 @@ export function ruleErrorsOfWellTypedFields(raw: unknown, now: Date): FieldError
   if (typeof raw !== 'object' || raw === null) return [];
   const body = raw as Record<string, unknown>;
   const text = (key: string): string | undefined => (typeof body[key] === 'string' ? body[key] : undefined);
-  const sampleType = (sampleTypes as readonly unknown[]).includes(body.sampleType) ? (body.sampleType as SampleType) : undefined;
-  const checked = new Set(['subjectId', 'collectionDate', 'storageLocation', 'notes'].filter((key) => text(key) !== undefined));
+  const sampleType = (sampleTypes as readonly unknown[]).includes(body.sampleType)
+    ? (body.sampleType as SampleType)
+    : undefined;
+  const checked = new Set(
+    ['subjectId', 'collectionDate', 'storageLocation', 'notes'].filter((key) => text(key) !== undefined),
+  );
   // Tissue without a freezer is wrong whether the location is missing or elsewhere.
-  if (sampleType === 'tissue' && (body.storageLocation === undefined || body.storageLocation === null)) checked.add('storageLocation');
+  if (sampleType === 'tissue' && (body.storageLocation === undefined || body.storageLocation === null))
+    checked.add('storageLocation');
   const fields: SampleFields = {
     sampleType: sampleType ?? 'blood',
     subjectId: text('subjectId') ?? 'P000',

@@ -9,14 +9,21 @@ import { MAX_NOTES_LENGTH } from './rules.ts';
 const sampleType = z.enum(sampleTypes).meta({ description: 'blood | saliva | tissue' });
 const status = z.enum(sampleStatuses).meta({ description: 'collected | processing | archived' });
 const subjectId = z.string().max(32).meta({ description: 'One capital letter and 3+ digits', example: 'P001' });
-const collectionDate = z.string().max(10).meta({ description: 'YYYY-MM-DD; not in the future, not older than 10 years', example: '2026-11-02' });
+const collectionDate = z
+  .string()
+  .max(10)
+  .meta({ description: 'YYYY-MM-DD; not in the future, not older than 10 years', example: '2026-11-02' });
 const storageLocation = z
   .string()
   .max(64)
   .nullable()
   .meta({ description: 'freezer-<n>-row<X> or shelf-<n>; required (a freezer) for tissue', example: 'freezer-3-rowB' });
 const notes = z.string().max(MAX_NOTES_LENGTH).nullable();
-const reason = z.string().max(500).optional().meta({ description: 'Why (stored in the event metadata and history); X-Change-Reason wins' });
+const reason = z
+  .string()
+  .max(500)
+  .optional()
+  .meta({ description: 'Why (stored in the event metadata and history); X-Change-Reason wins' });
 
 export const createBody = z.strictObject({
   sampleType,
@@ -60,7 +67,7 @@ export const sampleSchema = z
     notes: z.string().nullable(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
-    version: z.number().int().meta({ description: 'Events in the sample\'s stream; the ETag' }),
+    version: z.number().int().meta({ description: "Events in the sample's stream; the ETag" }),
   })
   .meta({ id: 'Sample' });
 
@@ -85,7 +92,10 @@ export const overviewSchema = z
     total: z.number().int(),
     byStatus: z.object({ collected: z.number().int(), processing: z.number().int(), archived: z.number().int() }),
     byType: z.object({ blood: z.number().int(), saliva: z.number().int(), tissue: z.number().int() }),
-    collectedLast30Days: z.number().int().meta({ description: 'Samples whose collection date is within the 30 days ending today (UTC)' }),
+    collectedLast30Days: z
+      .number()
+      .int()
+      .meta({ description: 'Samples whose collection date is within the 30 days ending today (UTC)' }),
   })
   .meta({ id: 'SampleOverview' });
 export const historySchema = z
@@ -105,4 +115,6 @@ export const historySchema = z
   .meta({ id: 'SampleHistory' });
 
 export const idParams = z.object({ id: z.uuid().overwrite((id) => id.toLowerCase()) });
-export const subjectParams = z.object({ subjectId: z.string().max(32).meta({ description: 'One capital letter and 3+ digits' }) });
+export const subjectParams = z.object({
+  subjectId: z.string().max(32).meta({ description: 'One capital letter and 3+ digits' }),
+});

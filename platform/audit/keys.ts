@@ -66,7 +66,10 @@ export function parseVerifyKeys(
   problems: string[],
 ): AuditVerifyKey[] {
   const retired: AuditVerifyKey[] = [];
-  for (const item of (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const parsed = splitPair(item);
     if (parsed?.bytes.length !== 32) {
       problems.push('AUDIT_VERIFY_KEYS: must be comma-separated kid:<32-byte Ed25519 public key, base64>');

@@ -106,13 +106,23 @@ export class CommandHandler<Command, State, Event extends DomainEvent> {
   }
 
   /** Decides on the stream's state and appends the decision; throws DomainError on a refusal. */
-  async handle(streamId: string, command: CommandOf<Command, State>, cause: CommandCause, options: HandleOptions<State> = {}): Promise<Handled<State, Event>> {
+  async handle(
+    streamId: string,
+    command: CommandOf<Command, State>,
+    cause: CommandCause,
+    options: HandleOptions<State> = {},
+  ): Promise<Handled<State, Event>> {
     const retry = this.#deps.retry ?? conflictRetry;
     let known = options.known;
     for (let attempt = 1; ; attempt++) {
       const loaded = known ?? (await this.load(streamId));
       known = undefined;
-      const decision = this.#decider.decide(typeof command === 'function' ? await (command as (s: State) => Command | Promise<Command>)(loaded.state) : command, loaded.state);
+      const decision = this.#decider.decide(
+        typeof command === 'function'
+          ? await (command as (s: State) => Command | Promise<Command>)(loaded.state)
+          : command,
+        loaded.state,
+      );
       try {
         return await this.#commit(streamId, decision, loaded, cause, options.wait ?? true);
       } catch (error) {
@@ -122,7 +132,13 @@ export class CommandHandler<Command, State, Event extends DomainEvent> {
     }
   }
 
-  async #commit(streamId: string, decision: Decision<Event>, loaded: Loaded<State>, cause: CommandCause, wait: boolean): Promise<Handled<State, Event>> {
+  async #commit(
+    streamId: string,
+    decision: Decision<Event>,
+    loaded: Loaded<State>,
+    cause: CommandCause,
+    wait: boolean,
+  ): Promise<Handled<State, Event>> {
     let handled: Handled<State, Event> = { ...loaded, events: [], position: undefined };
     if (decision.events.length > 0) {
       const result = await this.append(streamId, decision.events, cause, loaded.expected);
@@ -143,7 +159,12 @@ export class CommandHandler<Command, State, Event extends DomainEvent> {
    * each event must hold only text a read model can store and, as appended, match its schema;
    * otherwise nothing is appended (the edge should have refused the input already).
    */
-  async append(streamId: string, events: readonly Event[], cause: CommandCause, expected: ExpectedRevision): Promise<{ position: Position; nextExpectedRevision: number }> {
+  async append(
+    streamId: string,
+    events: readonly Event[],
+    cause: CommandCause,
+    expected: ExpectedRevision,
+  ): Promise<{ position: Position; nextExpectedRevision: number }> {
     const at = this.#now();
     const stored = await Promise.all(
       events.map(async (event) => {

@@ -110,7 +110,8 @@ class KeyLookup implements PersonalData {
 
   async openFields<T extends Record<string, unknown>>(subjectId: string | null | undefined, data: T): Promise<T> {
     const out: Record<string, unknown> = { ...data };
-    for (const [field, value] of Object.entries(data)) if (isSealed(value)) out[field] = await this.open(subjectId, value);
+    for (const [field, value] of Object.entries(data))
+      if (isSealed(value)) out[field] = await this.open(subjectId, value);
     return out as T;
   }
 
@@ -137,7 +138,10 @@ export class PersonalDataVault implements PersonalData {
     let row = await this.#knex('personal_data_keys').where('subject_id', subjectId).first<Row>('wrapped_key');
     if (!row && create) {
       const wrapped = encrypt(this.#master, randomBytes(32));
-      await this.#knex('personal_data_keys').insert({ subject_id: subjectId, wrapped_key: wrapped }).onConflict('subject_id').ignore();
+      await this.#knex('personal_data_keys')
+        .insert({ subject_id: subjectId, wrapped_key: wrapped })
+        .onConflict('subject_id')
+        .ignore();
       row = await this.#knex('personal_data_keys').where('subject_id', subjectId).first<Row>('wrapped_key');
     }
     if (!row) return { key: null, destroyed: false };

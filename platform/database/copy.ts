@@ -25,20 +25,32 @@ const SPECIALS = /[\\\t\n\r]/g;
 /** The connection a knex transaction runs on (knex types its client as any). */
 async function transactionConnection(trx: Knex.Transaction): Promise<unknown> {
   const client: unknown = trx.client;
-  if (typeof client !== 'object' || client === null || !('acquireConnection' in client) || typeof client.acquireConnection !== 'function') {
+  if (
+    typeof client !== 'object' ||
+    client === null ||
+    !('acquireConnection' in client) ||
+    typeof client.acquireConnection !== 'function'
+  ) {
     throw new TypeError('not a knex transaction');
   }
   return (client.acquireConnection as () => Promise<unknown>).call(client);
 }
 
 /** Appends rows to `table` (columns in the given order) on the transaction's own connection. */
-export async function copyRows(trx: Knex.Transaction, table: string, columns: readonly string[], rows: readonly (readonly CopyValue[])[]): Promise<void> {
+export async function copyRows(
+  trx: Knex.Transaction,
+  table: string,
+  columns: readonly string[],
+  rows: readonly (readonly CopyValue[])[],
+): Promise<void> {
   if (rows.length === 0) return;
   const connection = await transactionConnection(trx);
-  if (!(connection instanceof pg.Client)) throw new TypeError('COPY needs the PostgreSQL connection of the transaction');
+  if (!(connection instanceof pg.Client))
+    throw new TypeError('COPY needs the PostgreSQL connection of the transaction');
   let text = '';
   for (const row of rows) {
-    for (let i = 0; i < row.length; i++) text += i === 0 ? copyField(row[i] as CopyValue) : `\t${copyField(row[i] as CopyValue)}`;
+    for (let i = 0; i < row.length; i++)
+      text += i === 0 ? copyField(row[i] as CopyValue) : `\t${copyField(row[i] as CopyValue)}`;
     text += '\n';
   }
   const sink = connection.query(copyFrom(`COPY "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) FROM STDIN`));

@@ -43,7 +43,9 @@ function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -66,7 +68,11 @@ function clusterDirectory(dataDir: string, log: (m: string) => void): string {
   if (userInfo().uid !== 0) return wanted;
   for (let dir = path.dirname(wanted); ; dir = path.dirname(dir)) {
     if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
-      const fallback = path.join('/var/lib/vialog', createHash('sha256').update(wanted).digest('hex').slice(0, 12), 'postgres');
+      const fallback = path.join(
+        '/var/lib/vialog',
+        createHash('sha256').update(wanted).digest('hex').slice(0, 12),
+        'postgres',
+      );
       log(`embedded PostgreSQL: ${dir} is not reachable by the postgres user; keeping the cluster in ${fallback}`);
       return fallback;
     }
@@ -87,7 +93,9 @@ async function makeBinariesReachable(warn: (m: string) => void): Promise<void> {
     const mode = statSync(dir).mode & 0o7777;
     if ((mode & 0o001) !== 0) continue;
     chmodSync(dir, mode | 0o001);
-    warn(`embedded PostgreSQL: made ${dir} traversable for other users (o+x) so the postgres user can run PostgreSQL's binaries`);
+    warn(
+      `embedded PostgreSQL: made ${dir} traversable for other users (o+x) so the postgres user can run PostgreSQL's binaries`,
+    );
   }
 }
 
@@ -208,7 +216,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     await server.start();
   } catch (error) {
-    throw new Error(`embedded PostgreSQL did not start (data in ${clusterDir}; see its log above with LOG_LEVEL=debug): ${error instanceof Error ? error.message : 'exited early'}`);
+    throw new Error(
+      `embedded PostgreSQL did not start (data in ${clusterDir}; see its log above with LOG_LEVEL=debug): ${error instanceof Error ? error.message : 'exited early'}`,
+    );
   }
   register();
   const url = urlFor(port);

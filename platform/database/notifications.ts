@@ -37,7 +37,10 @@ export async function listenToChannel(options: ListenOptions): Promise<ChannelLi
   };
 
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: options.databaseUrl, application_name: `vialog-listen-${options.channel}` });
+    const c = new pg.Client({
+      connectionString: options.databaseUrl,
+      application_name: `vialog-listen-${options.channel}`,
+    });
     c.on('notification', (message) => options.onMessage(message.payload ?? ''));
     const dropped = (error?: unknown) => {
       if (client !== c) return; // not (or no longer) the live connection

@@ -51,9 +51,16 @@ function inline(client: pg.ClientBase, statement: Statement): string {
  * Runs the statements in one read-only transaction sent as one message (one round trip) and
  * returns each statement's rows; `prelude` statements (role, settings) run first, rows unused.
  */
-async function readOnly<Rows extends unknown[][]>(knex: Knex, prelude: (client: pg.ClientBase) => string[], statements: readonly Statement[]): Promise<Rows> {
+async function readOnly<Rows extends unknown[][]>(
+  knex: Knex,
+  prelude: (client: pg.ClientBase) => string[],
+  statements: readonly Statement[],
+): Promise<Rows> {
   // knex's pool hands out its pg clients; typed loosely by knex, so narrowed here.
-  const pool = knex.client as { acquireConnection(): Promise<pg.ClientBase>; releaseConnection(client: pg.ClientBase): Promise<void> };
+  const pool = knex.client as {
+    acquireConnection(): Promise<pg.ClientBase>;
+    releaseConnection(client: pg.ClientBase): Promise<void>;
+  };
   const client = await pool.acquireConnection();
   try {
     const first = prelude(client);
@@ -78,12 +85,26 @@ async function readOnly<Rows extends unknown[][]>(knex: Knex, prelude: (client: 
  * Runs the statements as `ownerId` under row-level security, in one read-only transaction, and
  * returns each statement's rows.
  */
-export async function queryAsOwner<Rows extends unknown[][]>(knex: Knex, ownerId: string, statements: readonly Statement[]): Promise<Rows> {
+export async function queryAsOwner<Rows extends unknown[][]>(
+  knex: Knex,
+  ownerId: string,
+  statements: readonly Statement[],
+): Promise<Rows> {
   if (!UUID.test(ownerId)) throw new Error('owner id must be a UUID');
-  return readOnly(knex, (client) => [`SET LOCAL ROLE ${READER_ROLE}`, `SELECT set_config('${OWNER_SETTING}', ${client.escapeLiteral(ownerId)}, true)`], statements);
+  return readOnly(
+    knex,
+    (client) => [
+      `SET LOCAL ROLE ${READER_ROLE}`,
+      `SELECT set_config('${OWNER_SETTING}', ${client.escapeLiteral(ownerId)}, true)`,
+    ],
+    statements,
+  );
 }
 
 /** The same, without row-level security: for an administrator's reads across every owner. */
-export async function queryUnscoped<Rows extends unknown[][]>(knex: Knex, statements: readonly Statement[]): Promise<Rows> {
+export async function queryUnscoped<Rows extends unknown[][]>(
+  knex: Knex,
+  statements: readonly Statement[],
+): Promise<Rows> {
   return readOnly(knex, () => [], statements);
 }

@@ -5,7 +5,9 @@ import type { z } from 'zod';
 type Schemas = Record<string, z.ZodType>;
 
 /** `{ type, data }` for every event type of a catalog, as a discriminated union. */
-export type EventsOf<S extends Schemas> = { [T in keyof S & string]: { readonly type: T; readonly data: z.infer<S[T]> } }[keyof S & string];
+export type EventsOf<S extends Schemas> = {
+  [T in keyof S & string]: { readonly type: T; readonly data: z.infer<S[T]> };
+}[keyof S & string];
 
 export function eventCatalog<S extends Schemas>(schemas: S) {
   type Type = keyof S & string;

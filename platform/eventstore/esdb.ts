@@ -73,13 +73,22 @@ export class EsdbEventStore implements EventStore {
     this.#countLimit = options.countLimit ?? 100_000;
   }
 
-  async append(streamId: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+  async append(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: { expectedRevision: ExpectedRevision },
+  ): Promise<AppendResult> {
     if (events.length === 0) throw new TypeError('append needs at least one event');
     // The hash chain needs the stream's last event, so "any" becomes "exactly what we read",
     // retried a few times if another writer got in between (the caller never sees a conflict).
     for (let attempt = 1; ; attempt++) {
       const previous = await this.#lastLink(streamId, options.expectedRevision);
-      const expected: ExpectedRevision = options.expectedRevision === 'any' ? (previous.revision < 0 ? 'no_stream' : previous.revision) : options.expectedRevision;
+      const expected: ExpectedRevision =
+        options.expectedRevision === 'any'
+          ? previous.revision < 0
+            ? 'no_stream'
+            : previous.revision
+          : options.expectedRevision;
       try {
         return await this.#appendChained(streamId, events, expected, previous);
       } catch (error) {
@@ -92,7 +101,12 @@ export class EsdbEventStore implements EventStore {
   async #lastLink(streamId: string, expected: ExpectedRevision): Promise<{ revision: number; hash: Buffer }> {
     if (expected === 'no_stream') return { revision: -1, hash: GENESIS };
     try {
-      const read = this.client.readStream(streamId, expected === 'any' ? { direction: BACKWARDS, fromRevision: END, maxCount: 1 } : { direction: FORWARDS, fromRevision: BigInt(expected), maxCount: 1 });
+      const read = this.client.readStream(
+        streamId,
+        expected === 'any'
+          ? { direction: BACKWARDS, fromRevision: END, maxCount: 1 }
+          : { direction: FORWARDS, fromRevision: BigInt(expected), maxCount: 1 },
+      );
       for await (const resolved of read) {
         const e = resolved.event;
         if (!e) continue;
@@ -105,7 +119,12 @@ export class EsdbEventStore implements EventStore {
     return { revision: -1, hash: GENESIS };
   }
 
-  async #appendChained(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision, previous: { revision: number; hash: Buffer }): Promise<AppendResult> {
+  async #appendChained(
+    streamId: string,
+    events: readonly NewEvent[],
+    expected: ExpectedRevision,
+    previous: { revision: number; hash: Buffer },
+  ): Promise<AppendResult> {
     let chain = previous.hash;
     const payload = events.map((event, i) => {
       const metadata = eventMetadataSchema.parse(event.metadata);
@@ -123,12 +142,22 @@ export class EsdbEventStore implements EventStore {
       return jsonEvent({ id: metadata.eventId, type: event.type, data: event.data, metadata: chained });
     });
     try {
-      const result = await this.client.appendToStream(streamId, payload, { expectedRevision: toEsdbExpected(expected) });
+      const result = await this.client.appendToStream(streamId, payload, {
+        expectedRevision: toEsdbExpected(expected),
+      });
       if (!result.position) throw new Error('EventStoreDB returned no position for an append');
-      return { nextExpectedRevision: Number(result.nextExpectedRevision), position: { commit: result.position.commit, prepare: result.position.prepare } };
+      return {
+        nextExpectedRevision: Number(result.nextExpectedRevision),
+        position: { commit: result.position.commit, prepare: result.position.prepare },
+      };
     } catch (error) {
       if (error instanceof WrongExpectedVersionError) {
-        const actual = error.actualVersion === 'no_stream' ? -1 : typeof error.actualVersion === 'bigint' ? Number(error.actualVersion) : undefined;
+        const actual =
+          error.actualVersion === 'no_stream'
+            ? -1
+            : typeof error.actualVersion === 'bigint'
+              ? Number(error.actualVersion)
+              : undefined;
         throw new StreamConflictError(streamId, expected, actual);
       }
       throw error;
@@ -179,7 +208,11 @@ export class EsdbEventStore implements EventStore {
     for (;;) {
       let seen = 0;
       let last: Position | undefined;
-      for await (const resolved of this.client.readAll({ direction: FORWARDS, fromPosition: from, maxCount: BigInt(maxCount + 1) })) {
+      for await (const resolved of this.client.readAll({
+        direction: FORWARDS,
+        fromPosition: from,
+        maxCount: BigInt(maxCount + 1),
+      })) {
         seen += 1;
         const position = resolved.event?.position;
         if (!position) continue;
@@ -250,7 +283,12 @@ export class EsdbEventStore implements EventStore {
 
   async streamExists(streamId: string): Promise<boolean> {
     try {
-      for await (const _ of this.client.readStream(streamId, { direction: FORWARDS, fromRevision: ESDB_START, maxCount: 1n })) return true;
+      for await (const _ of this.client.readStream(streamId, {
+        direction: FORWARDS,
+        fromRevision: ESDB_START,
+        maxCount: 1n,
+      }))
+        return true;
       return false;
     } catch (error) {
       if (error instanceof StreamNotFoundError) return false;
@@ -262,7 +300,8 @@ export class EsdbEventStore implements EventStore {
     // Newest first; system events (type or stream starting with $) are not ours.
     for await (const resolved of this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 4096n })) {
       const e = resolved.event;
-      if (e?.position && !isSystem(e.type, e.streamId)) return { commit: e.position.commit, prepare: e.position.prepare };
+      if (e?.position && !isSystem(e.type, e.streamId))
+        return { commit: e.position.commit, prepare: e.position.prepare };
     }
     return undefined;
   }

@@ -16,7 +16,15 @@ export interface CommandCause {
 
 /** A cause for work the service does on its own (start-up bootstrap, CLI, fan-out without a request). */
 export function systemCause(reason: string | null = null, correlationId: string | null = null): CommandCause {
-  return { actorId: null, actorType: 'system', requestId: null, correlationId, causationId: null, traceparent: null, reason };
+  return {
+    actorId: null,
+    actorType: 'system',
+    requestId: null,
+    correlationId,
+    causationId: null,
+    traceparent: null,
+    reason,
+  };
 }
 
 export function eventMetadata(cause: CommandCause, schemaVersion: number, now: Date = new Date()): EventMetadata {

@@ -18,7 +18,10 @@ export interface OpenEventStoreOptions {
 
 export function openEventStore(options: OpenEventStoreOptions): EventStore {
   if (options.eventStoreUrl) {
-    return openEsdbEventStore({ connectionString: options.eventStoreUrl, ...(options.upcasters ? { upcasters: options.upcasters } : {}) });
+    return openEsdbEventStore({
+      connectionString: options.eventStoreUrl,
+      ...(options.upcasters ? { upcasters: options.upcasters } : {}),
+    });
   }
   return openPostgresEventStore({
     url: options.databaseUrl,

@@ -57,8 +57,10 @@ export interface NewEvent<Type extends string = string, Data extends EventData =
   readonly metadata: EventMetadata;
 }
 
-export interface RecordedEvent<Type extends string = string, Data extends EventData = EventData>
-  extends NewEvent<Type, Data> {
+export interface RecordedEvent<Type extends string = string, Data extends EventData = EventData> extends NewEvent<
+  Type,
+  Data
+> {
   readonly streamId: string;
   /** 0-based index of the event in its stream. */
   readonly revision: number;
@@ -163,7 +165,11 @@ export interface HorizonStatus {
 export interface EventStore {
   readonly kind: 'postgres' | 'esdb';
   /** Appends all events atomically, or none (StreamConflictError when expectedRevision does not hold). */
-  append(streamId: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
+  append(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: { expectedRevision: ExpectedRevision },
+  ): Promise<AppendResult>;
   /** The stream's events in revision order; [] when it does not exist. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** A page of the global log in order, every event exactly once across pages. */
@@ -196,7 +202,9 @@ export class StreamConflictError extends Error {
   /** The stream's actual last revision, or -1 when it does not exist (undefined if unknown). */
   readonly actual: number | undefined;
   constructor(streamId: string, expected: ExpectedRevision, actual: number | undefined) {
-    super(`stream ${streamId}: expected revision ${String(expected)}, actual ${actual === undefined ? 'unknown' : String(actual)}`);
+    super(
+      `stream ${streamId}: expected revision ${String(expected)}, actual ${actual === undefined ? 'unknown' : String(actual)}`,
+    );
     this.streamId = streamId;
     this.expected = expected;
     this.actual = actual;

@@ -150,7 +150,9 @@ RETURNING revision AS last_revision, transaction_id::text AS transaction_id, pos
 // (transaction_id, position): an OR there would make every page scan from the beginning.
 // $1/$2 the exclusive start, $3 limit, $4 type filter.
 function readBatchSql(from: boolean, filtered: boolean): string {
-  const start = from ? 'AND (events.transaction_id, events.position) > ($1::xid8, $2::bigint)' : 'AND $1::xid8 IS NULL AND $2::bigint IS NULL';
+  const start = from
+    ? 'AND (events.transaction_id, events.position) > ($1::xid8, $2::bigint)'
+    : 'AND $1::xid8 IS NULL AND $2::bigint IS NULL';
   const types = filtered ? 'AND events.type = ANY($4::text[])' : 'AND $4::text[] IS NULL';
   return `
 WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
@@ -221,7 +223,8 @@ interface Batch {
 
 function expectedToText(expected: ExpectedRevision): string {
   if (expected === 'any' || expected === 'no_stream') return expected;
-  if (!Number.isSafeInteger(expected) || expected < 0) throw new TypeError(`invalid expected revision ${String(expected)}`);
+  if (!Number.isSafeInteger(expected) || expected < 0)
+    throw new TypeError(`invalid expected revision ${String(expected)}`);
   return String(expected);
 }
 
@@ -283,13 +286,30 @@ export class PostgresEventStore implements EventStore {
     }
     const expected = expectedToText(options.expectedRevision);
     const head = this.#headFor(streamId, options.expectedRevision);
-    let row: { current_revision?: number; last_revision: number | null; transaction_id: string | null; position: string | null; hash: string | null } | undefined;
+    let row:
+      | {
+          current_revision?: number;
+          last_revision: number | null;
+          transaction_id: string | null;
+          position: string | null;
+          hash: string | null;
+        }
+      | undefined;
     try {
       if (head && events.length === 1) {
         const result = await this.pool.query<NonNullable<typeof row>>({
           name: 'vialog_append_one_after_known_head',
           text: APPEND_ONE_AFTER_KNOWN_HEAD_SQL,
-          values: [streamId, head.revision, eventIds[0], types[0], versions[0], datas[0], metadatas[0], Buffer.from(head.hash, 'hex')],
+          values: [
+            streamId,
+            head.revision,
+            eventIds[0],
+            types[0],
+            versions[0],
+            datas[0],
+            metadatas[0],
+            Buffer.from(head.hash, 'hex'),
+          ],
         });
         row = result.rows[0];
       } else {
@@ -301,7 +321,11 @@ export class PostgresEventStore implements EventStore {
         row = result.rows[0];
       }
     } catch (error) {
-      if (error instanceof pg.DatabaseError && error.code === UNIQUE_VIOLATION && error.constraint === 'events_stream_revision_key') {
+      if (
+        error instanceof pg.DatabaseError &&
+        error.code === UNIQUE_VIOLATION &&
+        error.constraint === 'events_stream_revision_key'
+      ) {
         this.#knownHeads.delete(streamId);
         // Another `any` append took the same next revision first; `any` accepts whichever comes next.
         if (options.expectedRevision === 'any' && attempt < ANY_APPEND_ATTEMPTS) {
@@ -361,7 +385,8 @@ export class PostgresEventStore implements EventStore {
   ): Promise<Batch> {
     if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new TypeError('maxCount must be a positive integer');
     const [commit, prepare] = positionParams(after);
-    const variant: keyof typeof READ_BATCH_SQL = commit === null ? (eventTypes ? 'fromStartFiltered' : 'fromStart') : eventTypes ? 'afterFiltered' : 'after';
+    const variant: keyof typeof READ_BATCH_SQL =
+      commit === null ? (eventTypes ? 'fromStartFiltered' : 'fromStart') : eventTypes ? 'afterFiltered' : 'after';
     const result = await this.pool.query<BatchRow>({
       name: `vialog_read_batch_${variant}`,
       text: READ_BATCH_SQL[variant],
@@ -507,7 +532,11 @@ export class PostgresEventStore implements EventStore {
   }
 
   async streamExists(streamId: string): Promise<boolean> {
-    const result = await this.pool.query({ name: 'vialog_stream_exists', text: 'SELECT 1 FROM events WHERE stream_id = $1 LIMIT 1', values: [streamId] });
+    const result = await this.pool.query({
+      name: 'vialog_stream_exists',
+      text: 'SELECT 1 FROM events WHERE stream_id = $1 LIMIT 1',
+      values: [streamId],
+    });
     return result.rowCount !== null && result.rowCount > 0;
   }
 
@@ -632,7 +661,10 @@ export class PostgresEventStore implements EventStore {
   }
 
   #toEvent(row: EventRow): RecordedEvent {
-    const upcast = this.#upcasters?.upcast(row.type, row.schema_version, row.data) ?? { data: row.data, schemaVersion: row.schema_version };
+    const upcast = this.#upcasters?.upcast(row.type, row.schema_version, row.data) ?? {
+      data: row.data,
+      schemaVersion: row.schema_version,
+    };
     const metadata = eventMetadataSchema.parse({ ...row.metadata, schemaVersion: upcast.schemaVersion });
     return {
       type: row.type,

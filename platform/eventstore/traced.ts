@@ -27,7 +27,9 @@ export function tracedEventStore(store: EventStore): EventStore {
           },
           async () => {
             const traceparent = currentTraceparent();
-            const traced: NewEvent[] = traceparent ? events.map((e) => ({ ...e, metadata: { ...e.metadata, traceparent } })) : [...events];
+            const traced: NewEvent[] = traceparent
+              ? events.map((e) => ({ ...e, metadata: { ...e.metadata, traceparent } }))
+              : [...events];
             const result = await target.append(streamId, traced, options);
             for (const e of events) appended.add(1, { type: e.type });
             return result;

@@ -18,7 +18,9 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
 }
 
 export function payloadTooLarge(limitBytes: number): HttpProblem {
-  return new HttpProblem(413, 'payload_too_large', `The request body is larger than ${limitBytes} bytes.`, { headers: { Connection: 'close' } });
+  return new HttpProblem(413, 'payload_too_large', `The request body is larger than ${limitBytes} bytes.`, {
+    headers: { Connection: 'close' },
+  });
 }
 
 export function jsonBodyMiddleware(limitBytes: number): Middleware {
@@ -37,7 +39,8 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware {
   });
   const parseChecked = async (ctx: Context, next: Next): Promise<void> => {
     if (hasBody(ctx.req.headers)) {
-      if (!ctx.is('application/json')) throw new HttpProblem(415, 'unsupported_media_type', 'Send the body as application/json.');
+      if (!ctx.is('application/json'))
+        throw new HttpProblem(415, 'unsupported_media_type', 'Send the body as application/json.');
       const declared = Number(ctx.get('content-length'));
       if (Number.isFinite(declared) && declared > limitBytes) throw payloadTooLarge(limitBytes);
     }

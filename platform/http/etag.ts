@@ -16,6 +16,9 @@ export function expectedVersionFromIfMatch(ctx: Context): number | undefined {
   const header = ctx.get('if-match').trim();
   if (header === '' || header === '*') return undefined;
   const match = /^(?:W\/)?"(\d{1,15})"$/.exec(header);
-  if (!match) throw new HttpProblem(400, 'invalid_if_match', 'If-Match must be one quoted version, e.g. "3".', { errors: [{ path: 'If-Match', message: 'expected a quoted version such as "3"' }] });
+  if (!match)
+    throw new HttpProblem(400, 'invalid_if_match', 'If-Match must be one quoted version, e.g. "3".', {
+      errors: [{ path: 'If-Match', message: 'expected a quoted version such as "3"' }],
+    });
   return Number(match[1]);
 }

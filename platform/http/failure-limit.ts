@@ -50,10 +50,13 @@ export function failureLimit(backend: RateLimitBackend, options: FailureLimitOpt
     const client = backend.redis;
     return client && (client.status === 'ready' || client.status === 'wait') ? client : undefined;
   };
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const [key, w] of memory) if (w.resetAt <= now) memory.delete(key);
-  }, Math.max(options.windowMs, 1_000));
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [key, w] of memory) if (w.resetAt <= now) memory.delete(key);
+    },
+    Math.max(options.windowMs, 1_000),
+  );
   sweep.unref();
 
   const memoryWindow = (key: string): Window | undefined => {

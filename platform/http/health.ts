@@ -76,8 +76,13 @@ export function healthRouter(checks: readonly ReadinessCheck[]): Router {
   router.get('/health/ready', async (ctx) => {
     const result = await runReadinessChecks(checks);
     if (!result.ok) {
-      const failed = Object.entries(result.checks).filter(([, r]) => r.status !== 'ok').map(([name]) => name);
-      throw new HttpProblem(503, 'not_ready', `Not ready: ${failed.join(', ')}.`, { extensions: { checks: result.checks }, headers: { 'Retry-After': '5' } });
+      const failed = Object.entries(result.checks)
+        .filter(([, r]) => r.status !== 'ok')
+        .map(([name]) => name);
+      throw new HttpProblem(503, 'not_ready', `Not ready: ${failed.join(', ')}.`, {
+        extensions: { checks: result.checks },
+        headers: { 'Retry-After': '5' },
+      });
     }
     ctx.body = { status: result.degraded ? 'degraded' : 'ok', checks: result.checks };
   });

@@ -138,11 +138,15 @@ export function idempotencyMiddleware(knex: Knex, ttlHours: number, options: Ide
       return;
     }
     if (!KEY_PATTERN.test(key)) {
-      throw new HttpProblem(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1–128 visible ASCII characters.', { errors: [{ path: 'Idempotency-Key', message: '1–128 visible ASCII characters' }] });
+      throw new HttpProblem(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1–128 visible ASCII characters.', {
+        errors: [{ path: 'Idempotency-Key', message: '1–128 visible ASCII characters' }],
+      });
     }
     if (Date.now() - lastPurge > purgeEveryMs) {
       lastPurge = Date.now();
-      void purgeExpiredIdempotencyKeys(knex).catch((error: unknown) => state.log.warn({ err: error }, 'purging expired idempotency keys failed'));
+      void purgeExpiredIdempotencyKeys(knex).catch((error: unknown) =>
+        state.log.warn({ err: error }, 'purging expired idempotency keys failed'),
+      );
     }
     const route = matchedRoute(ctx);
     const marker = route ? markerOf(route.handlers) : undefined;
@@ -186,11 +190,19 @@ export function idempotencyMiddleware(knex: Knex, ttlHours: number, options: Ide
   };
 
   /** Stores a 2xx answer under the claimed key; false when there is nothing to keep or storing failed. */
-  const keep = async (ctx: Context, owner: string, scopedKey: string, marker: RouteMarker | undefined): Promise<boolean> => {
+  const keep = async (
+    ctx: Context,
+    owner: string,
+    scopedKey: string,
+    marker: RouteMarker | undefined,
+  ): Promise<boolean> => {
     if (ctx.status < 200 || ctx.status >= 300 || !storableBody(ctx.body)) return false;
     // An answer with a secret: only that the request succeeded is kept, never what it answered.
     const secret = marker === 'secret';
-    const replayed = REPLAYED_HEADERS.filter((h) => ctx.response.get(h)).map((h): [string, string] => [h, ctx.response.get(h)]);
+    const replayed = REPLAYED_HEADERS.filter((h) => ctx.response.get(h)).map((h): [string, string] => [
+      h,
+      ctx.response.get(h),
+    ]);
     try {
       await knex('idempotency_keys')
         .where({ owner_id: owner, key: scopedKey })
@@ -213,11 +225,21 @@ export function idempotencyMiddleware(knex: Knex, ttlHours: number, options: Ide
 
 /** Answers a repeat from what the first request left: its answer, or why there is none to give. */
 function replay(ctx: Context, stored: StoredAnswer | 'reused' | undefined, marker: RouteMarker | undefined): void {
-  if (stored === 'reused') throw new HttpProblem(422, 'idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
+  if (stored === 'reused')
+    throw new HttpProblem(
+      422,
+      'idempotency_key_reused',
+      'This Idempotency-Key was already used with a different request.',
+    );
   if (!stored) {
-    throw new HttpProblem(409, 'idempotency_request_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly.', {
-      headers: { 'Retry-After': '1' },
-    });
+    throw new HttpProblem(
+      409,
+      'idempotency_request_in_progress',
+      'A request with this Idempotency-Key is still being processed; retry shortly.',
+      {
+        headers: { 'Retry-After': '1' },
+      },
+    );
   }
   if (marker === 'secret') throw withheld();
   for (const [name, value] of Object.entries(stored.response_headers ?? {})) ctx.set(name, value);
@@ -226,7 +248,13 @@ function replay(ctx: Context, stored: StoredAnswer | 'reused' | undefined, marke
   if (stored.response_body !== null) ctx.body = stored.response_body;
 }
 
-async function waitForAnswer(knex: Knex, owner: string, key: string, hash: string, waitMs: number): Promise<StoredAnswer | 'reused' | undefined> {
+async function waitForAnswer(
+  knex: Knex,
+  owner: string,
+  key: string,
+  hash: string,
+  waitMs: number,
+): Promise<StoredAnswer | 'reused' | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const row = await knex('idempotency_keys').where({ owner_id: owner, key }).first<StoredAnswer | undefined>();

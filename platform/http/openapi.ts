@@ -14,7 +14,9 @@ import {
 } from 'zod-openapi';
 
 export const fieldErrorSchema = z.object({
-  path: z.string().meta({ description: 'Dotted path of the offending field, e.g. `items.0.name`', example: 'subjectId' }),
+  path: z
+    .string()
+    .meta({ description: 'Dotted path of the offending field, e.g. `items.0.name`', example: 'subjectId' }),
   message: z.string(),
 });
 
@@ -26,7 +28,10 @@ export const problemSchema = z
     detail: z.string().meta({ description: 'Human-readable; never contains internals (stack, SQL, secrets).' }),
     code: z.string().meta({ example: 'validation_failed', description: 'Stable machine-readable code' }),
     requestId: z.string().meta({ description: 'Same as the X-Request-Id response header' }),
-    errors: z.array(fieldErrorSchema).optional().meta({ description: 'One entry per broken rule (422 validation_failed, 400 invalid_query)' }),
+    errors: z
+      .array(fieldErrorSchema)
+      .optional()
+      .meta({ description: 'One entry per broken rule (422 validation_failed, 400 invalid_query)' }),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details, served as application/problem+json' });
 
@@ -39,32 +44,45 @@ export function problemResponse(description: string): ZodOpenApiResponseObject {
 
 /** Headers of the house conventions, registered once as components and shared by every operation. */
 export const conventionHeaders = {
-  requestId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).meta({
-    description: 'The request id: a valid incoming X-Request-Id (1–128 of `[A-Za-z0-9._:-]`) is kept, otherwise a UUID is generated. Also in every problem body and every event the request caused.',
-    header: { id: 'XRequestId' },
-  }),
+  requestId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/)
+    .meta({
+      description:
+        'The request id: a valid incoming X-Request-Id (1–128 of `[A-Za-z0-9._:-]`) is kept, otherwise a UUID is generated. Also in every problem body and every event the request caused.',
+      header: { id: 'XRequestId' },
+    }),
   ifMatch: z.string().meta({
-    description: 'Optimistic concurrency: the version from the resource\'s ETag, e.g. `"3"`. A stale version is refused with 412 `version_mismatch`; a malformed one with 400 `invalid_if_match`.',
+    description:
+      'Optimistic concurrency: the version from the resource\'s ETag, e.g. `"3"`. A stale version is refused with 412 `version_mismatch`; a malformed one with 400 `invalid_if_match`.',
     example: '"3"',
     param: { in: 'header', name: 'If-Match', id: 'IfMatch' },
   }),
-  idempotencyKey: z.string().min(1).max(128).meta({
-    description:
-      'Up to 128 visible ASCII characters, per user and route (method and path pattern: another spelling of the path is the same route). A repeat with the same key and request from the same user returns the first (2xx) answer with `Idempotent-Replayed: true` and runs nothing; another body, query or path parameter gets 422 `idempotency_key_reused`; a repeat while the first still runs gets 409 `idempotency_request_in_progress`; an answer that held a secret (a new API key) is never kept, so its repeat runs nothing and gets 409 `idempotency_answer_withheld`. Kept 24 h by default; deleted when the account is erased.',
-    example: '3f7a1c52-create-sample',
-    param: { in: 'header', name: 'Idempotency-Key', id: 'IdempotencyKey' },
-  }),
+  idempotencyKey: z
+    .string()
+    .min(1)
+    .max(128)
+    .meta({
+      description:
+        'Up to 128 visible ASCII characters, per user and route (method and path pattern: another spelling of the path is the same route). A repeat with the same key and request from the same user returns the first (2xx) answer with `Idempotent-Replayed: true` and runs nothing; another body, query or path parameter gets 422 `idempotency_key_reused`; a repeat while the first still runs gets 409 `idempotency_request_in_progress`; an answer that held a secret (a new API key) is never kept, so its repeat runs nothing and gets 409 `idempotency_answer_withheld`. Kept 24 h by default; deleted when the account is erased.',
+      example: '3f7a1c52-create-sample',
+      param: { in: 'header', name: 'Idempotency-Key', id: 'IdempotencyKey' },
+    }),
   readYourWrites: z.literal('stale').meta({
     description:
       "Present on a command's 2xx answer when its read-your-writes wait fell short: the write is recorded, " +
       'but queries may not show it yet (a read model is behind, failed or rebuilding). Absent: reads already show it.',
     header: { id: 'VialogReadYourWrites' },
   }),
-  changeReason: z.string().max(500).meta({
-    description: 'Why the change is made (≤ 500 characters; URL-encode non-ASCII). Stored in the event metadata and shown in history. A body field `reason` does the same.',
-    example: 'Re-analysis requested by the PI',
-    param: { in: 'header', name: 'X-Change-Reason', id: 'XChangeReason' },
-  }),
+  changeReason: z
+    .string()
+    .max(500)
+    .meta({
+      description:
+        'Why the change is made (≤ 500 characters; URL-encode non-ASCII). Stored in the event metadata and shown in history. A body field `reason` does the same.',
+      example: 'Re-analysis requested by the PI',
+      param: { in: 'header', name: 'X-Change-Reason', id: 'XChangeReason' },
+    }),
 } as const;
 
 export type ConventionHeader = 'ifMatch' | 'idempotencyKey' | 'changeReason';
@@ -145,7 +163,8 @@ export class OpenApiRegistry {
       defaults['415'] = problemResponse('Body is not application/json (`unsupported_media_type`)');
       defaults['422'] = problemResponse('The body breaks a rule (`validation_failed`, with errors[])');
     }
-    if (operation.security === undefined || operation.security.length > 0) defaults['401'] = problemResponse('Missing, invalid or expired credentials (`unauthenticated`)');
+    if (operation.security === undefined || operation.security.length > 0)
+      defaults['401'] = problemResponse('Missing, invalid or expired credentials (`unauthenticated`)');
     const responses: ZodOpenApiResponsesObject = { ...defaults, ...operation.responses };
     for (const [status, response] of Object.entries(responses)) {
       if (/^[1-5]/.test(status) && response && typeof response === 'object' && !('$ref' in response)) {

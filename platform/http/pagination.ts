@@ -12,8 +12,14 @@ export const DEFAULT_PAGE_SIZE = 20;
 
 /** Spread into a strict query schema. */
 export const paginationQuery = {
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE).meta({ description: `Page size, 1–${MAX_PAGE_SIZE}` }),
-  cursor: z.string().max(512).optional().meta({ description: 'Opaque: the previous page\'s nextCursor' }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE)
+    .default(DEFAULT_PAGE_SIZE)
+    .meta({ description: `Page size, 1–${MAX_PAGE_SIZE}` }),
+  cursor: z.string().max(512).optional().meta({ description: "Opaque: the previous page's nextCursor" }),
 };
 
 export interface Page<T> {
@@ -39,14 +45,22 @@ export function decodeCursor<S extends z.ZodType>(cursor: string | undefined, sc
       // fall through: not JSON
     }
   }
-  throw new HttpProblem(400, 'invalid_query', 'The cursor is not valid.', { errors: [{ path: 'cursor', message: 'not a cursor from this list' }] });
+  throw new HttpProblem(400, 'invalid_query', 'The cursor is not valid.', {
+    errors: [{ path: 'cursor', message: 'not a cursor from this list' }],
+  });
 }
 
 /**
  * A page from rows fetched with `limit + 1`: the extra row only tells that there is a next page,
  * whose cursor is the key of the last row shown.
  */
-export function toPage<Row, Item = Row>(rows: readonly Row[], limit: number, total: number, keyOf: (last: Row) => CursorKey, toItem?: (row: Row) => Item): Page<Item> {
+export function toPage<Row, Item = Row>(
+  rows: readonly Row[],
+  limit: number,
+  total: number,
+  keyOf: (last: Row) => CursorKey,
+  toItem?: (row: Row) => Item,
+): Page<Item> {
   const shown = rows.slice(0, limit);
   const last = shown.at(-1);
   return {

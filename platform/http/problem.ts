@@ -126,12 +126,21 @@ interface HttpErrorLike {
 export function domainProblem(error: DomainError): HttpProblem {
   if (error.code === 'version_mismatch' && error.currentVersion !== undefined) {
     // The current ETag comes along, so the client can refetch.
-    return new HttpProblem(412, 'version_mismatch', `The resource has changed: its current version is ${error.currentVersion}.`, {
-      headers: { ETag: `"${error.currentVersion}"` },
-    });
+    return new HttpProblem(
+      412,
+      'version_mismatch',
+      `The resource has changed: its current version is ${error.currentVersion}.`,
+      {
+        headers: { ETag: `"${error.currentVersion}"` },
+      },
+    );
   }
-  const detail = error.message.charAt(0).toUpperCase() + error.message.slice(1) + (/[.!?]$/.test(error.message) ? '' : '.');
-  return new HttpProblem(error.status, error.code, detail, { ...(error.errors.length > 0 ? { errors: error.errors } : {}), headers: { ...error.headers } });
+  const detail =
+    error.message.charAt(0).toUpperCase() + error.message.slice(1) + (/[.!?]$/.test(error.message) ? '' : '.');
+  return new HttpProblem(error.status, error.code, detail, {
+    ...(error.errors.length > 0 ? { errors: error.errors } : {}),
+    headers: { ...error.headers },
+  });
 }
 
 /** Maps client errors thrown by Koa, the router and the body parser; undefined = unexpected. */
@@ -143,17 +152,28 @@ function toProblem(error: unknown, path: string): HttpProblem | undefined {
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
   if (status === 501) return problemForStatus(501, path);
   if (status === undefined || status < 400 || status >= 500) return undefined;
-  if (status === 413) return new HttpProblem(413, 'payload_too_large', 'The request body is larger than the limit.', { headers: { Connection: 'close' } });
+  if (status === 413)
+    return new HttpProblem(413, 'payload_too_large', 'The request body is larger than the limit.', {
+      headers: { Connection: 'close' },
+    });
   if (status === 415 || e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
     return new HttpProblem(415, 'unsupported_media_type', 'Send the body as application/json (UTF-8, not compressed).');
   }
-  if (status === 400 && (e.type === 'entity.parse.failed' || e.type === 'entity.verify.failed' || (typeof e.message === 'string' && /json/i.test(e.message)))) {
+  if (
+    status === 400 &&
+    (e.type === 'entity.parse.failed' ||
+      e.type === 'entity.verify.failed' ||
+      (typeof e.message === 'string' && /json/i.test(e.message)))
+  ) {
     return new HttpProblem(400, 'malformed_json', 'The request body is not valid JSON.');
   }
-  if (status === 400 && e.type === 'request.aborted') return new HttpProblem(400, 'bad_request', 'The request body was cut off.');
+  if (status === 400 && e.type === 'request.aborted')
+    return new HttpProblem(400, 'bad_request', 'The request body was cut off.');
   // http-errors marks 4xx messages as safe to show (expose); anything else gets the status title.
   const problem = problemForStatus(status, path);
-  return e.expose === true && typeof e.message === 'string' && e.message !== '' ? new HttpProblem(status, problem.code, e.message) : problem;
+  return e.expose === true && typeof e.message === 'string' && e.message !== ''
+    ? new HttpProblem(status, problem.code, e.message)
+    : problem;
 }
 
 export function problemMiddleware(): Middleware {
@@ -161,7 +181,8 @@ export function problemMiddleware(): Middleware {
     try {
       await next();
       // Statuses set without a body (unknown route, 405 from allowedMethods, ...) become problems.
-      if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null)) sendProblem(ctx, problemForStatus(ctx.status, ctx.path));
+      if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null))
+        sendProblem(ctx, problemForStatus(ctx.status, ctx.path));
     } catch (error) {
       const problem = toProblem(error, ctx.path);
       if (problem) {

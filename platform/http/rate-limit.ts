@@ -49,8 +49,12 @@ export function ipBucket(ip: string): string {
   const left = groups(head);
   const right = tail === undefined ? [] : groups(tail);
   const width = (g: string[]) => g.reduce((n, x) => n + (x.includes('.') ? 2 : 1), 0);
-  const all = tail === undefined ? left : [...left, ...Array<string>(8 - width(left) - width(right)).fill('0'), ...right];
-  return `${all.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const all =
+    tail === undefined ? left : [...left, ...Array<string>(8 - width(left) - width(right)).fill('0'), ...right];
+  return `${all
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 export function memoryBackend(): RateLimitBackend {
@@ -76,7 +80,8 @@ export function createRateLimitRedis(url: string, logger: Logger): Redis {
   });
   let reported = false;
   redis.on('error', (error: Error) => {
-    if (!reported) logger.warn({ err: error.message }, 'Redis unavailable: rate limits are counted in memory until it is back');
+    if (!reported)
+      logger.warn({ err: error.message }, 'Redis unavailable: rate limits are counted in memory until it is back');
     reported = true;
   });
   redis.on('ready', () => {
@@ -121,10 +126,13 @@ class MemoryWindows {
   constructor(max: number, durationMs: number) {
     this.#max = max;
     this.#durationMs = durationMs;
-    const timer = setInterval(() => {
-      const now = Date.now();
-      for (const [key, window] of this.#windows) if (window.resetMs <= now) this.#windows.delete(key);
-    }, Math.max(durationMs, 1_000));
+    const timer = setInterval(
+      () => {
+        const now = Date.now();
+        for (const [key, window] of this.#windows) if (window.resetMs <= now) this.#windows.delete(key);
+      },
+      Math.max(durationMs, 1_000),
+    );
     timer.unref();
   }
 
@@ -154,7 +162,13 @@ export function rateLimitField(policy: string, remaining: number, resetMs: numbe
 }
 
 /** The headers of a 429: Retry-After, the contract's X-RateLimit-* trio, RateLimit and RateLimit-Policy. */
-export function limitReachedHeaders(limit: { policy: string; max: number; windowMs: number; resetMs: number; retryAfterSeconds: number }): Record<string, string> {
+export function limitReachedHeaders(limit: {
+  policy: string;
+  max: number;
+  windowMs: number;
+  resetMs: number;
+  retryAfterSeconds: number;
+}): Record<string, string> {
   return {
     'Retry-After': String(limit.retryAfterSeconds),
     'X-RateLimit-Limit': String(limit.max),
@@ -173,20 +187,39 @@ function resetSeconds(ctx: Context): number {
 
 /** 429s given, by limiter (shared with failure limits). */
 let rejectionCounter: Counter | undefined;
-export const rejections = (): Counter => (rejectionCounter ??= meter().createCounter('vialog.rate_limit.rejections', { description: 'Requests refused with 429, by limiter' }));
+export const rejections = (): Counter =>
+  (rejectionCounter ??= meter().createCounter('vialog.rate_limit.rejections', {
+    description: 'Requests refused with 429, by limiter',
+  }));
 
 export function rateLimit(backend: RateLimitBackend, options: RateLimitOptions): Middleware {
   const redis =
     backend.kind === 'redis' && backend.redis
-      ? ratelimit({ namespace: `vialog:ratelimit:${options.name}`, duration: options.durationMs, max: options.max, id: (ctx: Context) => options.key(ctx) ?? false, driver: 'redis', db: backend.redis })
+      ? ratelimit({
+          namespace: `vialog:ratelimit:${options.name}`,
+          duration: options.durationMs,
+          max: options.max,
+          id: (ctx: Context) => options.key(ctx) ?? false,
+          driver: 'redis',
+          db: backend.redis,
+        })
       : undefined;
   const memory = new MemoryWindows(options.max, options.durationMs);
 
   const tooMany = (resetEpochSeconds: number): HttpProblem => {
     rejections().add(1, { limiter: options.name });
-    const retryAfter = Math.min(Math.ceil(options.durationMs / 1000), Math.max(1, Math.ceil(resetEpochSeconds - Date.now() / 1000)));
+    const retryAfter = Math.min(
+      Math.ceil(options.durationMs / 1000),
+      Math.max(1, Math.ceil(resetEpochSeconds - Date.now() / 1000)),
+    );
     return new HttpProblem(429, 'rate_limited', `Too many requests: try again in ${retryAfter} s.`, {
-      headers: limitReachedHeaders({ policy: options.name, max: options.max, windowMs: options.durationMs, resetMs: resetEpochSeconds * 1000, retryAfterSeconds: retryAfter }),
+      headers: limitReachedHeaders({
+        policy: options.name,
+        max: options.max,
+        windowMs: options.durationMs,
+        resetMs: resetEpochSeconds * 1000,
+        retryAfterSeconds: retryAfter,
+      }),
     });
   };
 
@@ -198,7 +231,12 @@ export function rateLimit(backend: RateLimitBackend, options: RateLimitOptions):
     return next();
   };
 
-  const countInRedis = async (limiter: Middleware, ctx: Context, key: string, next: () => Promise<unknown>): Promise<void> => {
+  const countInRedis = async (
+    limiter: Middleware,
+    ctx: Context,
+    key: string,
+    next: () => Promise<unknown>,
+  ): Promise<void> => {
     let passed = false;
     const pass = async () => {
       passed = true;
@@ -214,7 +252,10 @@ export function rateLimit(backend: RateLimitBackend, options: RateLimitOptions):
     } catch (error) {
       if (passed) throw error; // the route's own error
       backend.onFailure?.(error);
-      (ctx.state as AppState).log.warn({ err: error, limiter: options.name }, 'Redis rate limiter failed: counted in memory');
+      (ctx.state as AppState).log.warn(
+        { err: error, limiter: options.name },
+        'Redis rate limiter failed: counted in memory',
+      );
       await countInMemory(ctx, key, next);
       return;
     }

@@ -43,7 +43,11 @@ export function assignRequestId(logger: Logger): (ctx: Context) => void {
     const incoming = headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
     const traceparent = headers.traceparent;
-    ctx.state = new RequestState(requestId, typeof traceparent === 'string' ? parseTraceparent(traceparent) : null, logger);
+    ctx.state = new RequestState(
+      requestId,
+      typeof traceparent === 'string' ? parseTraceparent(traceparent) : null,
+      logger,
+    );
     ctx.res.setHeader('X-Request-Id', requestId);
   };
 }

@@ -7,12 +7,19 @@ import { stateOf, type AuthState } from './state.ts';
 /** The caller, or 401 `unauthenticated` when the request carries no valid credentials. */
 export function requireAuth(ctx: { state: unknown }): AuthState {
   const auth = stateOf(ctx).auth;
-  if (!auth) throw new HttpProblem(401, 'unauthenticated', 'Send a bearer token or an API key.', { headers: { 'WWW-Authenticate': 'Bearer' } });
+  if (!auth)
+    throw new HttpProblem(401, 'unauthenticated', 'Send a bearer token or an API key.', {
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    });
   return auth;
 }
 
 const sessionOnly = (what: string) =>
-  new HttpProblem(403, 'forbidden', `${what} needs an interactive session (Authorization: Bearer <access token> from a login), not an API key.`);
+  new HttpProblem(
+    403,
+    'forbidden',
+    `${what} needs an interactive session (Authorization: Bearer <access token> from a login), not an API key.`,
+  );
 
 /**
  * The caller of a bearer access token (a login), or 403 `forbidden` for an API key: what an

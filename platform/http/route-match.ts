@@ -27,7 +27,11 @@ export function registerRoutes(app: object, routers: readonly AnyRouter[]): void
 }
 
 /** The route the first router that has one for this method and path will run; undefined for a 404 or 405. */
-export function matchedRoute(ctx: { readonly app: object; readonly method: string; readonly path: string }): MatchedRoute | undefined {
+export function matchedRoute(ctx: {
+  readonly app: object;
+  readonly method: string;
+  readonly path: string;
+}): MatchedRoute | undefined {
   for (const router of registries.get(ctx.app) ?? []) {
     const match = router.match(ctx.path, ctx.method);
     if (!match.route) continue;
@@ -35,7 +39,12 @@ export function matchedRoute(ctx: { readonly app: object; readonly method: strin
     // route handlers end the chain, so a later match (`/samples/:id` after `/samples/stats`) never runs.
     const layer = match.pathAndMethod.find((l) => l.methods.length > 0);
     if (!layer || typeof layer.path !== 'string') continue;
-    return { method: ctx.method, pattern: layer.path, params: layer.params(ctx.path, layer.captures(ctx.path)), handlers: layer.stack };
+    return {
+      method: ctx.method,
+      pattern: layer.path,
+      params: layer.params(ctx.path, layer.captures(ctx.path)),
+      handlers: layer.stack,
+    };
   }
   return undefined;
 }

@@ -16,7 +16,8 @@ type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
  * A response: a plain description (a problem+json answer for 4xx/5xx, no body otherwise), a JSON
  * schema with its description, or an OpenAPI response object for other content types.
  */
-export type ResponseSpec = string | { readonly description: string; readonly schema: z.ZodType } | ZodOpenApiResponseObject;
+export type ResponseSpec =
+  string | { readonly description: string; readonly schema: z.ZodType } | ZodOpenApiResponseObject;
 
 /** Who may call: anyone (`public`), or an authenticated caller (`caller`, the default). */
 export type Access = 'public' | 'caller';
@@ -30,7 +31,12 @@ export interface RouteInput<P, Q, B, A extends Access> {
   readonly auth: A extends 'public' ? AuthState | undefined : AuthState;
 }
 
-export interface RouteDefinition<P extends z.ZodType | undefined, Q extends z.ZodType | undefined, B extends z.ZodType | undefined, A extends Access> {
+export interface RouteDefinition<
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  B extends z.ZodType | undefined,
+  A extends Access,
+> {
   readonly method: Method;
   /** In OpenAPI form, with the /api/v1 prefix, e.g. `/api/v1/samples/{id}`. */
   readonly path: string;
@@ -59,7 +65,8 @@ const routerPath = (path: string): string => path.replace(/\{([A-Za-z0-9_]+)\}/g
 
 function responseObject(status: number, spec: ResponseSpec): ZodOpenApiResponseObject {
   if (typeof spec === 'string') return status >= 400 ? problemResponse(spec) : { description: spec };
-  if ('schema' in spec && spec.schema instanceof z.ZodType) return { description: spec.description, ...jsonContent(spec.schema) };
+  if ('schema' in spec && spec.schema instanceof z.ZodType)
+    return { description: spec.description, ...jsonContent(spec.schema) };
   return spec;
 }
 
@@ -74,9 +81,12 @@ export class RouteGroup {
     this.#tag = options.tag;
   }
 
-  add<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined, A extends Access = 'caller'>(
-    route: RouteDefinition<P, Q, B, A>,
-  ): this {
+  add<
+    P extends z.ZodType | undefined = undefined,
+    Q extends z.ZodType | undefined = undefined,
+    B extends z.ZodType | undefined = undefined,
+    A extends Access = 'caller',
+  >(route: RouteDefinition<P, Q, B, A>): this {
     this.#openapi.add(route.method, route.path, this.#operation(route), { headers: route.headers ?? [] });
     const access = route.access ?? 'caller';
     this.router[route.method](routerPath(route.path), async (ctx) => {
@@ -92,7 +102,9 @@ export class RouteGroup {
     return this;
   }
 
-  #operation(route: RouteDefinition<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined, Access>): ZodOpenApiOperationObject {
+  #operation(
+    route: RouteDefinition<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined, Access>,
+  ): ZodOpenApiOperationObject {
     const responses: ZodOpenApiResponsesObject = {};
     for (const [status, spec] of Object.entries(route.responses)) {
       responses[status as `${1 | 2 | 3 | 4 | 5}${string}`] = responseObject(Number(status), spec);

@@ -35,7 +35,10 @@ async function helmetHeaders(options?: HelmetOptions): Promise<[string, string][
   const req = new IncomingMessage(new Socket());
   const res = new ServerResponse(req);
   await helmet(options)({ req, res } as unknown as Context, () => Promise.resolve());
-  return Object.entries(res.getHeaders()).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : String(value)]);
+  return Object.entries(res.getHeaders()).map(([name, value]) => [
+    name,
+    Array.isArray(value) ? value.join(', ') : String(value),
+  ]);
 }
 
 const API_HEADERS: [string, string][] = [...(await helmetHeaders(API_HELMET_OPTIONS)), ...API_EXTRA];

@@ -17,7 +17,12 @@ export function telemetryMiddleware(): Middleware {
     const state = ctx.state as AppState;
     const parent = propagation.extract(context.active(), ctx.headers);
     const span = tracer().startSpan(ctx.method, { kind: SpanKind.SERVER }, parent);
-    if (span.isRecording()) span.setAttributes({ 'http.request.method': ctx.method, 'url.path': ctx.path, 'vialog.request_id': state.requestId });
+    if (span.isRecording())
+      span.setAttributes({
+        'http.request.method': ctx.method,
+        'url.path': ctx.path,
+        'vialog.request_id': state.requestId,
+      });
     try {
       // A span with no valid context (no SDK running) has nothing to hand down: skip the context copy.
       if (isSpanContextValid(span.spanContext())) await context.with(trace.setSpan(parent, span), next);
@@ -31,7 +36,11 @@ export function telemetryMiddleware(): Middleware {
         if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       }
       span.end();
-      duration.record((performance.now() - started) / 1000, { 'http.request.method': ctx.method, 'http.route': route, 'http.response.status_code': ctx.status });
+      duration.record((performance.now() - started) / 1000, {
+        'http.request.method': ctx.method,
+        'http.route': route,
+        'http.response.status_code': ctx.status,
+      });
     }
   };
 }

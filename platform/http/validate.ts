@@ -23,7 +23,11 @@ export function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
  * when the schema fails) adds a module's own rules over the fields that did have the right type,
  * so one answer lists everything wrong, not the type errors first and the rules on the next try.
  */
-export function parseBody<S extends z.ZodType>(ctx: Context, schema: S, alsoCheck?: (raw: unknown) => readonly FieldError[]): z.infer<S> {
+export function parseBody<S extends z.ZodType>(
+  ctx: Context,
+  schema: S,
+  alsoCheck?: (raw: unknown) => readonly FieldError[],
+): z.infer<S> {
   const raw: unknown = ctx.request.body ?? {};
   const result = schema.safeParse(raw);
   if (!result.success) {
@@ -44,14 +48,20 @@ export function parseQuery<S extends z.ZodType>(ctx: Context, schema: S): z.infe
     throw new HttpProblem(400, 'invalid_query', detail, { errors: unsafe });
   }
   const result = schema.safeParse(query);
-  if (!result.success) throw new HttpProblem(400, 'invalid_query', 'The query string has unknown or invalid parameters.', { errors: fieldErrors(result.error, '(query)') });
+  if (!result.success)
+    throw new HttpProblem(400, 'invalid_query', 'The query string has unknown or invalid parameters.', {
+      errors: fieldErrors(result.error, '(query)'),
+    });
   return result.data;
 }
 
 /** One id path parameter, lower-cased; 400 invalid_id when it is not a UUID. */
 export function parseId(value: string | undefined, name = 'id'): string {
   const result = z.uuid().safeParse(value);
-  if (!result.success) throw new HttpProblem(400, 'invalid_id', `${name} must be a UUID.`, { errors: [{ path: name, message: 'must be a UUID' }] });
+  if (!result.success)
+    throw new HttpProblem(400, 'invalid_id', `${name} must be a UUID.`, {
+      errors: [{ path: name, message: 'must be a UUID' }],
+    });
   return result.data.toLowerCase();
 }
 
@@ -72,8 +82,14 @@ export function parsePathText(value: string | undefined, name: string, maxLength
 export function parseParams<S extends z.ZodType>(ctx: { params?: Record<string, string> }, schema: S): z.infer<S> {
   const params = ctx.params ?? {};
   const unsafe = unsafeTextIn(params, '(path)');
-  if (unsafe.length > 0) throw new HttpProblem(400, 'invalid_id', 'A path parameter holds characters that are not text.', { errors: unsafe });
+  if (unsafe.length > 0)
+    throw new HttpProblem(400, 'invalid_id', 'A path parameter holds characters that are not text.', {
+      errors: unsafe,
+    });
   const result = schema.safeParse(params);
-  if (!result.success) throw new HttpProblem(400, 'invalid_id', 'A path parameter is not valid.', { errors: fieldErrors(result.error, '(path)') });
+  if (!result.success)
+    throw new HttpProblem(400, 'invalid_id', 'A path parameter is not valid.', {
+      errors: fieldErrors(result.error, '(path)'),
+    });
   return result.data;
 }

@@ -15,7 +15,12 @@ import { projectionOperationEventTypes, type Projection } from '../engine/index.
 export const auditProjectionName = 'audit';
 
 /** Fields that hold secrets or their digests: never shown in the audit trail. */
-export const SECRET_FIELDS: ReadonlySet<string> = new Set(['passwordHash', 'refreshTokenHash', 'secretHash', 'reusedTokenHash']);
+export const SECRET_FIELDS: ReadonlySet<string> = new Set([
+  'passwordHash',
+  'refreshTokenHash',
+  'secretHash',
+  'reusedTokenHash',
+]);
 
 const auditEvents = (t: string) => `CREATE TABLE "${t}" (
   position_commit  numeric(20,0) NOT NULL,
@@ -57,7 +62,10 @@ const linkInput = Buffer.alloc(64);
 /** chain(n) = sha256(chain(n-1) || event hash(n)); either part may be empty (the first link, an event from before hashes). */
 export function globalChainHash(previous: Buffer, eventHashHex: string | undefined): Buffer {
   if (previous.length > 32 || (eventHashHex !== undefined && eventHashHex.length > 64)) {
-    return createHash('sha256').update(previous).update(eventHashHex ? Buffer.from(eventHashHex, 'hex') : Buffer.alloc(0)).digest();
+    return createHash('sha256')
+      .update(previous)
+      .update(eventHashHex ? Buffer.from(eventHashHex, 'hex') : Buffer.alloc(0))
+      .digest();
   }
   previous.copy(linkInput, 0);
   const length = previous.length + (eventHashHex ? linkInput.write(eventHashHex, previous.length, 'hex') : 0);
@@ -107,10 +115,17 @@ export const auditProjection: Projection = {
       `SELECT a.position_commit::text, a.position_prepare::text, a.chain_hash FROM "${t}" a ORDER BY a.position_commit DESC, a.position_prepare DESC LIMIT 1`,
     );
     let chain = last.rows[0]?.chain_hash ?? Buffer.alloc(0);
-    const after = last.rows[0] ? { commit: BigInt(last.rows[0].position_commit), prepare: BigInt(last.rows[0].position_prepare) } : undefined;
+    const after = last.rows[0]
+      ? { commit: BigInt(last.rows[0].position_commit), prepare: BigInt(last.rows[0].position_prepare) }
+      : undefined;
     const rows: CopyValue[][] = [];
     for (const e of events) {
-      if (after && (e.position.commit < after.commit || (e.position.commit === after.commit && e.position.prepare <= after.prepare))) continue;
+      if (
+        after &&
+        (e.position.commit < after.commit ||
+          (e.position.commit === after.commit && e.position.prepare <= after.prepare))
+      )
+        continue;
       chain = globalChainHash(chain, e.hash);
       const m = e.metadata;
       rows.push([

@@ -10,7 +10,12 @@
 import type { Knex } from 'knex';
 import { ownerPolicy } from '../../platform/database/owner-scope.ts';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
-import { dialogEventTypes, isDialogEventType, parseDialogEvent, type DialogEvent } from '../../modules/dialog/events.ts';
+import {
+  dialogEventTypes,
+  isDialogEventType,
+  parseDialogEvent,
+  type DialogEvent,
+} from '../../modules/dialog/events.ts';
 import type { Projection } from '../engine/index.ts';
 import type { PersonalData, PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { storableJson, storableText } from '../../platform/text.ts';
@@ -85,7 +90,12 @@ interface Touch {
  * read-your-writes wait): new conversations, then new messages (RETURNING the ones really
  * inserted, so usage counts each once), the usage they add and every conversation's forward moves.
  */
-async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { event: DialogEvent; revision: number }[], vault: PersonalData): Promise<void> {
+async function applyRun(
+  trx: Knex.Transaction,
+  table: Table,
+  run: readonly { event: DialogEvent; revision: number }[],
+  vault: PersonalData,
+): Promise<void> {
   const started: Record<string, unknown>[] = [];
   const messages: MessageRow[] = [];
   const touches: Touch[] = [];
@@ -94,12 +104,31 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
     switch (e.type) {
       case 'ConversationStarted': {
         const d = e.data;
-        started.push({ conversation_id: d.conversationId, owner_id: d.ownerId, title: await vault.open(d.ownerId, d.title), created_at: d.startedAt, last_activity_at: d.startedAt, version });
+        started.push({
+          conversation_id: d.conversationId,
+          owner_id: d.ownerId,
+          title: await vault.open(d.ownerId, d.title),
+          created_at: d.startedAt,
+          last_activity_at: d.startedAt,
+          version,
+        });
         break;
       }
       case 'UserMessagePosted': {
         const d = e.data;
-        messages.push({ message_id: d.messageId, conversation_id: d.conversationId, owner_id: d.ownerId, seq: revision, role: 'user', content: storableText(await vault.open(d.ownerId, d.content)), model: null, prompt_tokens: null, completion_tokens: null, partial: false, created_at: d.postedAt });
+        messages.push({
+          message_id: d.messageId,
+          conversation_id: d.conversationId,
+          owner_id: d.ownerId,
+          seq: revision,
+          role: 'user',
+          content: storableText(await vault.open(d.ownerId, d.content)),
+          model: null,
+          prompt_tokens: null,
+          completion_tokens: null,
+          partial: false,
+          created_at: d.postedAt,
+        });
         touches.push({ conversationId: d.conversationId, version, at: d.postedAt, messages: 1, archivedAt: null });
         break;
       }
@@ -122,10 +151,22 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
         break;
       }
       case 'AssistantReplyFailed':
-        touches.push({ conversationId: e.data.conversationId, version, at: e.data.failedAt, messages: 0, archivedAt: null });
+        touches.push({
+          conversationId: e.data.conversationId,
+          version,
+          at: e.data.failedAt,
+          messages: 0,
+          archivedAt: null,
+        });
         break;
       case 'ConversationArchived':
-        touches.push({ conversationId: e.data.conversationId, version, at: e.data.archivedAt, messages: 0, archivedAt: e.data.archivedAt });
+        touches.push({
+          conversationId: e.data.conversationId,
+          version,
+          at: e.data.archivedAt,
+          messages: 0,
+          archivedAt: e.data.archivedAt,
+        });
         break;
     }
   }
@@ -163,7 +204,11 @@ async function applyRun(trx: Knex.Transaction, table: Table, run: readonly { eve
     });
   }
   if (touches.length > 0) parts.push(moveConversations(table('dialog_conversations'), touches));
-  if (parts.length > 0) await trx.raw(`WITH ${parts.map((part) => part.sql).join(', ')} SELECT 1`, parts.flatMap((part) => part.bindings));
+  if (parts.length > 0)
+    await trx.raw(
+      `WITH ${parts.map((part) => part.sql).join(', ')} SELECT 1`,
+      parts.flatMap((part) => part.bindings),
+    );
 }
 
 /** Token counts are integer columns: a day's sum stops at the largest one (the quota is long used up by then). */
@@ -173,7 +218,19 @@ const MAX_INT = 2 ** 31 - 1;
 const storableRow = (row: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' ? storableText(v) : v]));
 
-const MESSAGE_COLUMNS = ['message_id', 'conversation_id', 'owner_id', 'seq', 'role', 'content', 'model', 'prompt_tokens', 'completion_tokens', 'partial', 'created_at'] as const;
+const MESSAGE_COLUMNS = [
+  'message_id',
+  'conversation_id',
+  'owner_id',
+  'seq',
+  'role',
+  'content',
+  'model',
+  'prompt_tokens',
+  'completion_tokens',
+  'partial',
+  'created_at',
+] as const;
 const MESSAGE_RECORD =
   'message_id uuid, conversation_id uuid, owner_id uuid, seq integer, role text, content text, model text, prompt_tokens integer, completion_tokens integer, partial boolean, created_at timestamptz';
 
@@ -197,7 +254,17 @@ function moveConversations(conversationsTable: string, touches: readonly Touch[]
          archived_at = COALESCE(n.archived_at, c.archived_at)
        FROM newer n WHERE c.conversation_id = n.conversation_id
      )`,
-    bindings: [JSON.stringify(touches.map((t) => ({ conversation_id: t.conversationId, version: t.version, at: t.at, messages: t.messages, archived_at: t.archivedAt })))],
+    bindings: [
+      JSON.stringify(
+        touches.map((t) => ({
+          conversation_id: t.conversationId,
+          version: t.version,
+          at: t.at,
+          messages: t.messages,
+          archived_at: t.archivedAt,
+        })),
+      ),
+    ],
   };
 }
 
@@ -211,13 +278,15 @@ export const dialogProjection = (vault: PersonalDataVault): Projection => ({
     const keys = vault.scope(); // each owner's key read once per batch, never kept beyond it
     let run: { event: DialogEvent; revision: number }[] = [];
     for (const event of events) {
-      if (isDialogEventType(event.type)) run.push({ event: parseDialogEvent(event.type, event.data), revision: event.revision });
+      if (isDialogEventType(event.type))
+        run.push({ event: parseDialogEvent(event.type, event.data), revision: event.revision });
       else if (event.type === 'UserErased') {
         await applyRun(trx, table, run, keys);
         run = [];
         // Erasure: the user's conversations leave the read model (their events stay, text shredded).
         const { userId } = parseIdentityEvent('UserErased', event.data).data as { userId: string };
-        for (const t of ['dialog_messages', 'dialog_conversations', 'dialog_usage']) await trx(table(t)).where('owner_id', userId).delete();
+        for (const t of ['dialog_messages', 'dialog_conversations', 'dialog_usage'])
+          await trx(table(t)).where('owner_id', userId).delete();
       }
     }
     await applyRun(trx, table, run, keys);

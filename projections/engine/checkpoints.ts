@@ -63,7 +63,9 @@ type Db = Knex | Knex.Transaction;
 
 const TABLE = 'projection_checkpoints';
 
-export function rowPosition(row: Pick<CheckpointRow, 'checkpoint_commit' | 'checkpoint_prepare'> | undefined): Position {
+export function rowPosition(
+  row: Pick<CheckpointRow, 'checkpoint_commit' | 'checkpoint_prepare'> | undefined,
+): Position {
   if (!row || row.checkpoint_commit === null || row.checkpoint_prepare === null) return START;
   return { commit: BigInt(row.checkpoint_commit), prepare: BigInt(row.checkpoint_prepare) };
 }
@@ -87,12 +89,23 @@ export async function readCheckpoint(db: Db, name: string): Promise<CheckpointRo
 }
 
 export async function readCheckpoints(db: Db, names: readonly string[]): Promise<CheckpointRow[]> {
-  return db<CheckpointRow>(TABLE).select('*').whereIn('name', [...names]).orderBy('name');
+  return db<CheckpointRow>(TABLE)
+    .select('*')
+    .whereIn('name', [...names])
+    .orderBy('name');
 }
 
 /** The projection's row, created (at START, with `version`) if missing; `created` says which. */
-export async function ensureCheckpoint(db: Db, name: string, version: number): Promise<{ row: CheckpointRow; created: boolean }> {
-  const inserted = await db(TABLE).insert({ name, version, status: 'catching_up' }).onConflict('name').ignore().returning('name');
+export async function ensureCheckpoint(
+  db: Db,
+  name: string,
+  version: number,
+): Promise<{ row: CheckpointRow; created: boolean }> {
+  const inserted = await db(TABLE)
+    .insert({ name, version, status: 'catching_up' })
+    .onConflict('name')
+    .ignore()
+    .returning('name');
   const row = await readCheckpoint(db, name);
   if (!row) throw new Error(`checkpoint row for ${name} missing`);
   return { row, created: inserted.length > 0 };
@@ -116,13 +129,12 @@ export async function advanceCheckpoint(
   // relaxedCommit: this transaction's commit does not wait for the WAL flush. Set here, in the
   // checkpoint's own statement, to spare the batch a round trip for a separate SET LOCAL.
   if (options.relaxedCommit) base.whereRaw("set_config('synchronous_commit', 'off', true) IS NOT NULL");
-  const query = base
-    .update({
-      ...positionColumns(to),
-      events_applied: trx.raw('events_applied + ?', [applied]),
-      ...(lastEventAt ? { last_event_at: lastEventAt } : {}),
-      updated_at: trx.fn.now(),
-    });
+  const query = base.update({
+    ...positionColumns(to),
+    events_applied: trx.raw('events_applied + ?', [applied]),
+    ...(lastEventAt ? { last_event_at: lastEventAt } : {}),
+    updated_at: trx.fn.now(),
+  });
   return (await whereCheckpointIs(query, from)) === 1;
 }
 
@@ -133,7 +145,14 @@ export async function advanceCheckpoint(
 export async function resetCheckpoint(
   trx: Knex.Transaction,
   name: string,
-  options: { from: Position; to: Position; version: number; applied: number; lastEventAt: string | undefined; rebuilt: boolean },
+  options: {
+    from: Position;
+    to: Position;
+    version: number;
+    applied: number;
+    lastEventAt: string | undefined;
+    rebuilt: boolean;
+  },
 ): Promise<boolean> {
   const query = trx(TABLE)
     .where({ name })
@@ -166,7 +185,9 @@ export async function setStatus(
   status: Exclude<ProjectionState, 'failed'>,
   lastError: string | null = null,
 ): Promise<void> {
-  await db(TABLE).where({ name }).update({ status, last_error: lastError, ...NO_FAILURE, updated_at: db.fn.now() });
+  await db(TABLE)
+    .where({ name })
+    .update({ status, last_error: lastError, ...NO_FAILURE, updated_at: db.fn.now() });
 }
 
 /** Gives up on one event: status failed, with its position, type and the reduced error (no content). */
@@ -187,7 +208,11 @@ export async function markFailed(db: Db, name: string, failed: FailedEvent, last
 
 /** Asks a failed projection's leader (in any process) to try again. False when there is no such row. */
 export async function requestResume(db: Db, name: string): Promise<boolean> {
-  return (await db(TABLE).where({ name }).update({ resume_requested_at: db.raw('clock_timestamp()') })) === 1;
+  return (
+    (await db(TABLE)
+      .where({ name })
+      .update({ resume_requested_at: db.raw('clock_timestamp()') })) === 1
+  );
 }
 
 /** Takes up a resume request: true when there was one. */
@@ -211,10 +236,18 @@ export async function requestRebuild(db: Db, name: string): Promise<Date | undef
 export async function finishRebuildWithError(db: Db, name: string, error: string): Promise<void> {
   await db(TABLE)
     .where({ name })
-    .update({ rebuild_requested_at: null, rebuild_finished_at: db.raw('clock_timestamp()'), rebuild_error: error, rebuild_scanned_prepare: null, updated_at: db.fn.now() });
+    .update({
+      rebuild_requested_at: null,
+      rebuild_finished_at: db.raw('clock_timestamp()'),
+      rebuild_error: error,
+      rebuild_scanned_prepare: null,
+      updated_at: db.fn.now(),
+    });
 }
 
 /** Records how far a running rebuild has read the log (for progress shown elsewhere); null when it ended. */
 export async function recordRebuildProgress(db: Db, name: string, scanned: Position | null): Promise<void> {
-  await db(TABLE).where({ name }).update({ rebuild_scanned_prepare: scanned ? scanned.prepare.toString() : null });
+  await db(TABLE)
+    .where({ name })
+    .update({ rebuild_scanned_prepare: scanned ? scanned.prepare.toString() : null });
 }

@@ -6,7 +6,13 @@
 // taken after the live tables are locked (ACCESS SHARE), so a rebuild's swap cannot replace a table
 // between the checkpoint read and the table reads. Events an operator skipped are skipped here too.
 import type { Knex } from 'knex';
-import { comparePositions, formatPosition, START, type EventStore, type Position } from '../../platform/eventstore/port.ts';
+import {
+  comparePositions,
+  formatPosition,
+  START,
+  type EventStore,
+  type Position,
+} from '../../platform/eventstore/port.ts';
 import { readCheckpoint, rowPosition } from './checkpoints.ts';
 import { SafeTextError, safeError } from './errors.ts';
 import { readSkippedEvents, type SkippedEvents } from './operations.ts';
@@ -50,9 +56,11 @@ async function replay(
     const kept = skipped.filter(events);
     if (kept.length > 0) {
       // The error's class only: a driver's message can quote the event's content.
-      await knex.transaction((trx) => projection.apply(kept, { trx, table: scratch })).catch((error: unknown) => {
-        throw new SafeTextError(`${projection.name}: replay failed: ${safeError(error).text}`);
-      });
+      await knex
+        .transaction((trx) => projection.apply(kept, { trx, table: scratch }))
+        .catch((error: unknown) => {
+          throw new SafeTextError(`${projection.name}: replay failed: ${safeError(error).text}`);
+        });
     }
     applied += kept.length;
     if (events.length > 0) {
@@ -112,7 +120,13 @@ export async function checkProjection(
         { isolationLevel: 'repeatable read' },
       );
       if (report) {
-        return { projection: projection.name, position: formatPosition(position), eventsReplayed: applied, tables: report, consistent: report.every((t) => t.differences === 0) };
+        return {
+          projection: projection.name,
+          position: formatPosition(position),
+          eventsReplayed: applied,
+          tables: report,
+          consistent: report.every((t) => t.differences === 0),
+        };
       }
     }
     throw new Error(`${projection.name}: the live read model kept moving; try again when it is quieter`);

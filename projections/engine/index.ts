@@ -21,8 +21,10 @@ export { projectionOperationEventTypes } from './operations.ts';
 export { safeError } from './errors.ts';
 
 /** The runners' options (one runner per projection), for the whole list of projections. */
-export interface ProjectionEngineOptions
-  extends Omit<ProjectionRunnerOptions, 'projection' | 'onAdvance' | 'onActivity' | 'sharedReads'> {
+export interface ProjectionEngineOptions extends Omit<
+  ProjectionRunnerOptions,
+  'projection' | 'onAdvance' | 'onActivity' | 'sharedReads'
+> {
   readonly projections: readonly Projection[];
 }
 
@@ -98,7 +100,8 @@ export class ProjectionEngine {
     const deadline = Date.now() + timeoutMs;
     const pending = new Set(this.projections);
     for (;;) {
-      for (const projection of [...pending]) if (await liveTablesExist(this.#options.knex, projection)) pending.delete(projection);
+      for (const projection of [...pending])
+        if (await liveTablesExist(this.#options.knex, projection)) pending.delete(projection);
       if (pending.size === 0) return true;
       if (Date.now() > deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -199,7 +202,10 @@ export class ProjectionEngine {
    * old tables keep serving) or did not finish within `timeoutMs`. A CLI that runs this starts the
    * engine first: then it leads the rebuild itself when no other process runs the projection.
    */
-  async rebuild(name: string, options: WaitOptions & { onProgress?: (fraction: number) => void } = { timeoutMs: 10 * 60_000 }): Promise<void> {
+  async rebuild(
+    name: string,
+    options: WaitOptions & { onProgress?: (fraction: number) => void } = { timeoutMs: 10 * 60_000 },
+  ): Promise<void> {
     const requestedAt = await this.requestRebuild(name);
     const deadline = Date.now() + options.timeoutMs;
     // Progress: how far the rebuild has read, against the head as of the request.
@@ -207,13 +213,23 @@ export class ProjectionEngine {
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       const row = await readCheckpoint(this.#options.knex, name);
-      if (row?.rebuild_scanned_prepare && head && head.prepare > 0n) options.onProgress?.(Math.min(1, Number(row.rebuild_scanned_prepare) / Number(head.prepare)));
-      if (!row || row.rebuild_requested_at !== null || row.rebuild_finished_at === null || row.rebuild_finished_at < requestedAt) continue;
-      if (row.rebuild_error !== null) throw new ProjectionRebuildError(`rebuild of ${name} failed: ${row.rebuild_error}`);
+      if (row?.rebuild_scanned_prepare && head && head.prepare > 0n)
+        options.onProgress?.(Math.min(1, Number(row.rebuild_scanned_prepare) / Number(head.prepare)));
+      if (
+        !row ||
+        row.rebuild_requested_at !== null ||
+        row.rebuild_finished_at === null ||
+        row.rebuild_finished_at < requestedAt
+      )
+        continue;
+      if (row.rebuild_error !== null)
+        throw new ProjectionRebuildError(`rebuild of ${name} failed: ${row.rebuild_error}`);
       options.onProgress?.(1);
       return;
     }
-    throw new ProjectionRebuildError(`rebuild of ${name} did not finish within ${options.timeoutMs} ms (is a runner for it started?)`);
+    throw new ProjectionRebuildError(
+      `rebuild of ${name} did not finish within ${options.timeoutMs} ms (is a runner for it started?)`,
+    );
   }
 
   #find(name: string): Projection {

@@ -29,17 +29,23 @@ export interface Projection {
 }
 
 export function assertValidProjection(projection: Projection): void {
-  if (!/^[a-z][a-z0-9_]{0,40}$/.test(projection.name)) throw new Error(`projection name ${projection.name} must match [a-z][a-z0-9_]{0,40}`);
+  if (!/^[a-z][a-z0-9_]{0,40}$/.test(projection.name))
+    throw new Error(`projection name ${projection.name} must match [a-z][a-z0-9_]{0,40}`);
   for (const table of Object.keys(projection.tables)) {
     if (!/^[a-z][a-z0-9_]{0,40}$/.test(table)) throw new Error(`table name ${table} must match [a-z][a-z0-9_]{0,40}`);
   }
-  if (!Number.isInteger(projection.version) || projection.version < 1) throw new Error(`projection ${projection.name}: version must be a positive integer`);
+  if (!Number.isInteger(projection.version) || projection.version < 1)
+    throw new Error(`projection ${projection.name}: version must be a positive integer`);
 }
 
 /** The `table()` of a ProjectionContext: logical name → physical name; refuses names the projection does not own. */
-export function tableNamer(projection: Projection, physical: (logical: string) => string): (logicalName: string) => string {
+export function tableNamer(
+  projection: Projection,
+  physical: (logical: string) => string,
+): (logicalName: string) => string {
   return (logicalName) => {
-    if (!Object.hasOwn(projection.tables, logicalName)) throw new Error(`projection ${projection.name} has no table ${logicalName}`);
+    if (!Object.hasOwn(projection.tables, logicalName))
+      throw new Error(`projection ${projection.name} has no table ${logicalName}`);
     return physical(logicalName);
   };
 }

@@ -5,7 +5,13 @@
 // operator skipped are passed over here too; an event that cannot be applied ends the rebuild
 // with a PoisonEventError naming it (position and type).
 import type { Knex } from 'knex';
-import { START, comparePositions, type EventStore, type Position, type RecordedEvent } from '../../platform/eventstore/port.ts';
+import {
+  START,
+  comparePositions,
+  type EventStore,
+  type Position,
+  type RecordedEvent,
+} from '../../platform/eventstore/port.ts';
 import { resetCheckpoint } from './checkpoints.ts';
 import { PoisonEventError, safeError } from './errors.ts';
 import type { SkippedEvents } from './operations.ts';

@@ -92,7 +92,8 @@ class ReadGroup {
       const page = this.#pages.get(member.index);
       if (page) return page;
       if (this.#error !== undefined) throw this.#error;
-      if (this.#ended && member.index >= this.#nextToRead) throw new Error('the shared read ended: the previous page was the last');
+      if (this.#ended && member.index >= this.#nextToRead)
+        throw new Error('the shared read ended: the previous page was the last');
       this.#pump();
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
@@ -107,7 +108,8 @@ class ReadGroup {
   }
 
   #pump(): void {
-    if (!this.#joinClosed || this.#reading || this.#ended || this.#error !== undefined || this.members.size === 0) return;
+    if (!this.#joinClosed || this.#reading || this.#ended || this.#error !== undefined || this.members.size === 0)
+      return;
     const lowest = Math.min(...[...this.members].map((m) => m.index));
     // Bounded: the fastest member waits for the slowest once the buffer is full.
     if (this.#nextToRead - lowest >= this.#bufferPages) return;

@@ -43,7 +43,11 @@ export interface ProjectionStatus {
 /** States only a live leader can be in. */
 const leaderStates: readonly ProjectionState[] = ['running', 'catching_up', 'rebuilding', 'retrying'];
 
-export async function projectionStatuses(knex: Knex, store: EventStore, projections: readonly Projection[]): Promise<ProjectionStatus[]> {
+export async function projectionStatuses(
+  knex: Knex,
+  store: EventStore,
+  projections: readonly Projection[],
+): Promise<ProjectionStatus[]> {
   const names = projections.map((p) => p.name);
   const [rows, led] = await Promise.all([readCheckpoints(knex, names), projectionsWithLeader(knex, names)]);
   const byName = new Map(rows.map((row) => [row.name, row]));

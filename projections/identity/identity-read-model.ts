@@ -65,15 +65,27 @@ CREATE INDEX "${t}_by_user" ON "${t}" (user_id, created_at, key_id)`;
 
 type Trx = Knex.Transaction;
 
-async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEvent, revision: number, vault: PersonalData): Promise<void> {
+async function applyOne(
+  trx: Trx,
+  table: (name: string) => string,
+  e: IdentityEvent,
+  revision: number,
+  vault: PersonalData,
+): Promise<void> {
   const u = table('identity_users');
   const s = table('identity_sessions');
   const k = table('identity_api_keys');
   /** Updates a row of a stream-owned table only when this event is newer than what it holds. */
   const updateNewer = (t: string, idColumn: string, id: string, set: Record<string, unknown>) =>
-    trx(t).where(idColumn, id).andWhere('version', '<', revision).update({ ...set, version: revision });
+    trx(t)
+      .where(idColumn, id)
+      .andWhere('version', '<', revision)
+      .update({ ...set, version: revision });
   const moveForward = (t: string, idColumn: string, id: string, column: string, at: string) =>
-    trx.raw(`UPDATE "${t}" SET "${column}" = GREATEST(COALESCE("${column}", ?::timestamptz), ?::timestamptz) WHERE "${idColumn}" = ?`, [at, at, id]);
+    trx.raw(
+      `UPDATE "${t}" SET "${column}" = GREATEST(COALESCE("${column}", ?::timestamptz), ?::timestamptz) WHERE "${idColumn}" = ?`,
+      [at, at, id],
+    );
 
   switch (e.type) {
     case 'UserRegistered': {
@@ -98,13 +110,20 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
       return;
     }
     case 'PasswordChanged':
-      await updateNewer(u, 'user_id', e.data.userId, { sessions_valid_from: e.data.changedAt, updated_at: e.data.changedAt });
+      await updateNewer(u, 'user_id', e.data.userId, {
+        sessions_valid_from: e.data.changedAt,
+        updated_at: e.data.changedAt,
+      });
       return;
     case 'PasswordHashUpgraded':
       await updateNewer(u, 'user_id', e.data.userId, {});
       return;
     case 'UserDeactivated':
-      await updateNewer(u, 'user_id', e.data.userId, { status: 'inactive', sessions_valid_from: e.data.deactivatedAt, updated_at: e.data.deactivatedAt });
+      await updateNewer(u, 'user_id', e.data.userId, {
+        status: 'inactive',
+        sessions_valid_from: e.data.deactivatedAt,
+        updated_at: e.data.deactivatedAt,
+      });
       return;
     case 'UserActivated':
       await updateNewer(u, 'user_id', e.data.userId, { status: 'active', updated_at: e.data.activatedAt });
@@ -134,7 +153,13 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
     case 'SessionStarted': {
       const d = e.data;
       await trx(s)
-        .insert({ session_id: d.sessionId, user_id: d.userId, started_at: d.startedAt, expires_at: d.expiresAt, version: revision })
+        .insert({
+          session_id: d.sessionId,
+          user_id: d.userId,
+          started_at: d.startedAt,
+          expires_at: d.expiresAt,
+          version: revision,
+        })
         .onConflict('session_id')
         .ignore();
       await moveForward(u, 'user_id', d.userId, 'last_login_at', d.startedAt);
@@ -147,7 +172,10 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
       await updateNewer(s, 'session_id', e.data.sessionId, {});
       return;
     case 'SessionRevoked':
-      await updateNewer(s, 'session_id', e.data.sessionId, { revoked_at: e.data.revokedAt, revoked_reason: e.data.reason });
+      await updateNewer(s, 'session_id', e.data.sessionId, {
+        revoked_at: e.data.revokedAt,
+        revoked_reason: e.data.reason,
+      });
       return;
     case 'LoginFailed':
       await moveForward(u, 'user_id', e.data.userId, 'last_failed_login_at', e.data.failedAt);
@@ -155,7 +183,15 @@ async function applyOne(trx: Trx, table: (name: string) => string, e: IdentityEv
     case 'ApiKeyCreated': {
       const d = e.data;
       await trx(k)
-        .insert({ key_id: d.keyId, user_id: d.userId, name: storableText(await vault.open(d.userId, d.name)), prefix: storableText(d.prefix), secret_hash: d.secretHash, created_at: d.createdAt, version: revision })
+        .insert({
+          key_id: d.keyId,
+          user_id: d.userId,
+          name: storableText(await vault.open(d.userId, d.name)),
+          prefix: storableText(d.prefix),
+          secret_hash: d.secretHash,
+          created_at: d.createdAt,
+          version: revision,
+        })
         .onConflict('key_id')
         .ignore();
       return;

@@ -114,7 +114,10 @@ async function writeTogether(trx: Knex.Transaction, statements: readonly (Statem
     await trx.raw(parts[0]!.sql, parts[0]!.bindings);
     return;
   }
-  await trx.raw(`WITH ${parts.map((part, i) => `w${i} AS (${part.sql})`).join(', ')} SELECT 1`, parts.flatMap((part) => part.bindings));
+  await trx.raw(
+    `WITH ${parts.map((part, i) => `w${i} AS (${part.sql})`).join(', ')} SELECT 1`,
+    parts.flatMap((part) => part.bindings),
+  );
 }
 
 /** Statistic deltas gathered over a run of events, written as parts of the batch's one statement. */
@@ -167,8 +170,17 @@ class SampleBatch {
 
   async load(trx: Knex.Transaction, table: Table, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    const found = await trx.raw<{ rows: SampleRow[] }>(`SELECT * FROM "${table('samples')}" WHERE sample_id = ANY(?::uuid[])`, [[...ids]]);
-    for (const row of found.rows) this.rows.set(row.sample_id, { ...row, created_at: iso(row.created_at), updated_at: iso(row.updated_at), deleted_at: row.deleted_at === null ? null : iso(row.deleted_at) });
+    const found = await trx.raw<{ rows: SampleRow[] }>(
+      `SELECT * FROM "${table('samples')}" WHERE sample_id = ANY(?::uuid[])`,
+      [[...ids]],
+    );
+    for (const row of found.rows)
+      this.rows.set(row.sample_id, {
+        ...row,
+        created_at: iso(row.created_at),
+        updated_at: iso(row.updated_at),
+        deleted_at: row.deleted_at === null ? null : iso(row.deleted_at),
+      });
   }
 
   apply(e: SampleEvent, version: number): void {
@@ -257,17 +269,34 @@ class SampleBatch {
   /** Erasure: everything of the owner leaves (written first, so nothing of theirs comes back). */
   async erase(trx: Knex.Transaction, table: Table, ownerId: string): Promise<void> {
     await this.write(trx, table);
-    for (const t of ['samples', 'sample_stats', 'sample_daily_counts']) await trx(table(t)).where('owner_id', ownerId).delete();
+    for (const t of ['samples', 'sample_stats', 'sample_daily_counts'])
+      await trx(table(t)).where('owner_id', ownerId).delete();
     for (const [id, row] of this.rows) if (row.owner_id === ownerId) this.rows.delete(id);
   }
 }
 
-const sampleColumns = ['sample_id', 'owner_id', 'sample_type', 'subject_id', 'collection_date', 'status', 'storage_location', 'notes', 'created_at', 'updated_at', 'version', 'deleted_at'] as const;
+const sampleColumns = [
+  'sample_id',
+  'owner_id',
+  'sample_type',
+  'subject_id',
+  'collection_date',
+  'status',
+  'storage_location',
+  'notes',
+  'created_at',
+  'updated_at',
+  'version',
+  'deleted_at',
+] as const;
 
 const upsertRowsSql = (t: string) => `INSERT INTO "${t}" (${sampleColumns.join(', ')})
   SELECT ${sampleColumns.join(', ')} FROM json_to_recordset(?::json) AS x(sample_id uuid, owner_id uuid, sample_type text, subject_id text,
     collection_date date, status text, storage_location text, notes text, created_at timestamptz, updated_at timestamptz, version integer, deleted_at timestamptz)
-  ON CONFLICT (sample_id) DO UPDATE SET ${sampleColumns.filter((c) => c !== 'sample_id').map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`;
+  ON CONFLICT (sample_id) DO UPDATE SET ${sampleColumns
+    .filter((c) => c !== 'sample_id')
+    .map((c) => `${c} = EXCLUDED.${c}`)
+    .join(', ')}`;
 
 const iso = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value);
 
@@ -278,10 +307,14 @@ export const samplesProjection: Projection = {
   tables: { samples, sample_stats: stats, sample_daily_counts: daily, sample_actors: actors },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
     const batch = new SampleBatch();
-    const parsed = events.map((event) => ({ event, sample: isSampleEventType(event.type) ? parseSampleEvent(event.type, event.data) : undefined }));
+    const parsed = events.map((event) => ({
+      event,
+      sample: isSampleEventType(event.type) ? parseSampleEvent(event.type, event.data) : undefined,
+    }));
     await batch.load(trx, table, [...new Set(parsed.flatMap((p) => (p.sample ? [p.sample.data.sampleId] : [])))]);
     for (const { event, sample } of parsed) {
-      if (sample) batch.apply(sample, event.revision + 1); // the sample's version after this event
+      if (sample)
+        batch.apply(sample, event.revision + 1); // the sample's version after this event
       else if (event.type === 'UserRegistered' || event.type === 'UserErased') {
         const e = parseIdentityEvent(event.type, event.data);
         const username = e.type === 'UserRegistered' ? storableText(e.data.username) : null;

@@ -75,7 +75,10 @@ browserTest('the page loads nothing from elsewhere and breaks no rule of its CSP
   const { page, requests, errors } = await openDocs(t);
   await page.waitForLoadState('networkidle');
   t.true(requests.includes(`${service.url}/api/v1/openapi.json`));
-  t.deepEqual(requests.filter((url) => !url.startsWith(`${service.url}/`) && !url.startsWith('data:')), []);
+  t.deepEqual(
+    requests.filter((url) => !url.startsWith(`${service.url}/`) && !url.startsWith('data:')),
+    [],
+  );
   t.deepEqual(errors, [], 'no console error (a CSP violation is one)');
 });
 

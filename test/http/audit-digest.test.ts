@@ -68,7 +68,10 @@ test.serial('a digest checks offline with nothing but the published JWK set, ret
   t.true(digest.eventCount >= 5);
   type Jwk = { kid: string; kty: string; crv: string; x: string };
   const { keys } = (await call(api, 'GET', '/audit/keys', { token: adminToken })).body as { keys: Jwk[] };
-  t.deepEqual(keys.map((k) => k.kid), ['k2', 'k1']);
+  t.deepEqual(
+    keys.map((k) => k.kid),
+    ['k2', 'k1'],
+  );
   t.is(keys[1]!.x, retiredPublic);
   const jwk = keys.find((k) => k.kid === digest.keyId)!;
   const { signature, ...unsigned } = digest;
@@ -119,7 +122,10 @@ test.serial('the service signs digests on its own, by events and by time, into i
     const { rows } = await client.query<{ digest: { signature: string } }>('SELECT digest FROM audit_digests');
     const stored = rows.map((r) => r.digest.signature);
     t.true(logged.length > 0);
-    t.true(logged.every((l) => stored.includes(l.auditDigest!.signature)), 'every digest in the log is the one stored');
+    t.true(
+      logged.every((l) => stored.includes(l.auditDigest!.signature)),
+      'every digest in the log is the one stored',
+    );
   } finally {
     await client.end();
   }

@@ -14,21 +14,49 @@ const admin = { username: 'auditor', password: 'Granite-Pelican-Orbit-51' };
 test.before(async () => {
   svc = await startTestService({ ADMIN_USERNAME: admin.username, ADMIN_PASSWORD: admin.password });
   api = svc.api;
-  adminToken = (await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } })).body.accessToken;
+  adminToken = (await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } }))
+    .body.accessToken;
   alice = await newUser(api, 'alice');
   bob = await newUser(api, 'bob');
-  await call(api, 'POST', '/samples', { token: alice.accessToken, body: { sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10), notes: '=HYPERLINK("http://x")' } });
-  await call(api, 'POST', '/samples', { token: bob.accessToken, body: { sampleType: 'saliva', subjectId: 'B001', collectionDate: new Date().toISOString().slice(0, 10) } });
+  await call(api, 'POST', '/samples', {
+    token: alice.accessToken,
+    body: {
+      sampleType: 'blood',
+      subjectId: 'P001',
+      collectionDate: new Date().toISOString().slice(0, 10),
+      notes: '=HYPERLINK("http://x")',
+    },
+  });
+  await call(api, 'POST', '/samples', {
+    token: bob.accessToken,
+    body: { sampleType: 'saliva', subjectId: 'B001', collectionDate: new Date().toISOString().slice(0, 10) },
+  });
 });
 test.after.always(async () => {
   await svc?.stop();
 });
 
-async function auditAll(token: string, query = ''): Promise<{ position: string; streamId: string; type: string; data: Record<string, unknown>; actor: { id: string } }[]> {
-  const items: { position: string; streamId: string; type: string; data: Record<string, unknown>; actor: { id: string } }[] = [];
+async function auditAll(
+  token: string,
+  query = '',
+): Promise<
+  { position: string; streamId: string; type: string; data: Record<string, unknown>; actor: { id: string } }[]
+> {
+  const items: {
+    position: string;
+    streamId: string;
+    type: string;
+    data: Record<string, unknown>;
+    actor: { id: string };
+  }[] = [];
   let cursor: string | null = null;
   do {
-    const r: { status: number; body: { items: never[]; nextCursor: string | null } } = await call(api, 'GET', `/audit?limit=100${query}${cursor ? `&cursor=${cursor}` : ''}`, { token });
+    const r: { status: number; body: { items: never[]; nextCursor: string | null } } = await call(
+      api,
+      'GET',
+      `/audit?limit=100${query}${cursor ? `&cursor=${cursor}` : ''}`,
+      { token },
+    );
     if (r.status !== 200) throw new Error(`audit ${r.status}`);
     items.push(...r.body.items);
     cursor = r.body.nextCursor;
@@ -46,12 +74,18 @@ async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms 
   return value;
 }
 
-test.serial('a user sees the events of their own streams only; an admin sees everyone\'s', async (t) => {
-  const mine = await eventually(() => auditAll(alice.accessToken), (items) => items.some((i) => i.type === 'SampleRegistered'));
+test.serial("a user sees the events of their own streams only; an admin sees everyone's", async (t) => {
+  const mine = await eventually(
+    () => auditAll(alice.accessToken),
+    (items) => items.some((i) => i.type === 'SampleRegistered'),
+  );
   t.true(mine.length >= 4);
   t.true(mine.every((i) => (i.data.userId ?? i.data.ownerId) === alice.id));
   t.false(mine.some((i) => i.streamId.includes(bob.id)));
-  const all = await eventually(() => auditAll(adminToken), (items) => items.some((i) => i.data.ownerId === bob.id));
+  const all = await eventually(
+    () => auditAll(adminToken),
+    (items) => items.some((i) => i.data.ownerId === bob.id),
+  );
   t.true(all.some((i) => i.data.userId === alice.id));
   t.true(all.some((i) => i.data.ownerId === bob.id));
   t.true(all.length > mine.length);
@@ -83,62 +117,112 @@ test.serial('filters by type, stream and actor, and pages without repeats', asyn
 
 test.serial('export: NDJSON and CSV carry the same events; CSV defuses formulas', async (t) => {
   const list = await auditAll(alice.accessToken);
-  const ndjson = await fetch(`${api}/audit/export?format=ndjson`, { headers: { authorization: `Bearer ${alice.accessToken}` } });
+  const ndjson = await fetch(`${api}/audit/export?format=ndjson`, {
+    headers: { authorization: `Bearer ${alice.accessToken}` },
+  });
   t.is(ndjson.status, 200);
   t.regex(ndjson.headers.get('content-type') ?? '', /ndjson/);
-  const lines = (await ndjson.text()).trim().split('\n').map((l) => JSON.parse(l) as { position: string });
-  t.deepEqual(lines.map((l) => l.position), list.map((i) => i.position));
-  const csv = await fetch(`${api}/audit/export?format=csv`, { headers: { authorization: `Bearer ${alice.accessToken}` } });
+  const lines = (await ndjson.text())
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { position: string });
+  t.deepEqual(
+    lines.map((l) => l.position),
+    list.map((i) => i.position),
+  );
+  const csv = await fetch(`${api}/audit/export?format=csv`, {
+    headers: { authorization: `Bearer ${alice.accessToken}` },
+  });
   const rows = (await csv.text()).trim().split('\r\n');
   t.is(rows[0], 'position,streamId,type,occurredAt,actorId,actorType,requestId,correlationId,reason,data');
   t.is(rows.length, list.length + 1);
   t.false(rows.some((r) => r.includes(',=HYPERLINK')));
 });
 
-test.serial('erasure by crypto-shredding: the email and dialog text leave every read model, export and log; the events and their chains stay', async (t) => {
-  const carol = await newUser(api, 'carol');
-  const secretQuestion = `where is my biopsy ${Math.random().toString(36).slice(2)}?`;
-  const sample = (await call(api, 'POST', '/samples', { token: carol.accessToken, body: { sampleType: 'blood', subjectId: 'C001', collectionDate: new Date().toISOString().slice(0, 10) } })).body.id as string;
-  const conversation = (await call(api, 'POST', '/dialog/conversations', { token: carol.accessToken, body: {} })).body.id as string;
-  t.is((await call(api, 'POST', `/dialog/conversations/${conversation}/messages`, { token: carol.accessToken, body: { content: secretQuestion } })).status, 201);
-  const client = new pg.Client({ connectionString: svc.db.url });
-  await client.connect();
-  try {
-    const rawEvents = async () => JSON.stringify((await client.query('SELECT data FROM events')).rows);
-    t.false((await rawEvents()).includes(carol.email), 'the email is sealed inside the events');
-    t.false((await rawEvents()).includes(secretQuestion), 'so is the dialog text');
-    const exportText = async () => (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
-    // The audit projection is not awaited by commands: wait until it has carol's events.
-    const before = await eventually(exportText, (text) => text.includes(carol.email) && text.includes('UserMessagePosted') && text.includes(conversation));
-    t.true(before.includes(carol.email), 'before erasure the trail shows it to an admin');
+test.serial(
+  'erasure by crypto-shredding: the email and dialog text leave every read model, export and log; the events and their chains stay',
+  async (t) => {
+    const carol = await newUser(api, 'carol');
+    const secretQuestion = `where is my biopsy ${Math.random().toString(36).slice(2)}?`;
+    const sample = (
+      await call(api, 'POST', '/samples', {
+        token: carol.accessToken,
+        body: { sampleType: 'blood', subjectId: 'C001', collectionDate: new Date().toISOString().slice(0, 10) },
+      })
+    ).body.id as string;
+    const conversation = (await call(api, 'POST', '/dialog/conversations', { token: carol.accessToken, body: {} })).body
+      .id as string;
+    t.is(
+      (
+        await call(api, 'POST', `/dialog/conversations/${conversation}/messages`, {
+          token: carol.accessToken,
+          body: { content: secretQuestion },
+        })
+      ).status,
+      201,
+    );
+    const client = new pg.Client({ connectionString: svc.db.url });
+    await client.connect();
+    try {
+      const rawEvents = async () => JSON.stringify((await client.query('SELECT data FROM events')).rows);
+      t.false((await rawEvents()).includes(carol.email), 'the email is sealed inside the events');
+      t.false((await rawEvents()).includes(secretQuestion), 'so is the dialog text');
+      const exportText = async () =>
+        (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+      // The audit projection is not awaited by commands: wait until it has carol's events.
+      const before = await eventually(
+        exportText,
+        (text) => text.includes(carol.email) && text.includes('UserMessagePosted') && text.includes(conversation),
+      );
+      t.true(before.includes(carol.email), 'before erasure the trail shows it to an admin');
 
-    t.is((await call(api, 'DELETE', '/auth/me', { token: carol.accessToken, body: { password: carol.password } })).status, 204);
+      t.is(
+        (await call(api, 'DELETE', '/auth/me', { token: carol.accessToken, body: { password: carol.password } }))
+          .status,
+        204,
+      );
 
-    // Erasure waits for the identity read model; the other projections follow: wait for them.
-    const remaining = async () =>
-      (await client.query<{ n: number }>('SELECT (SELECT count(*) FROM samples WHERE owner_id = $1) + (SELECT count(*) FROM dialog_messages WHERE owner_id = $1) AS n', [carol.id])).rows[0]!.n;
-    t.is(Number(await eventually(remaining, (n) => Number(n) === 0)), 0);
-    const readModels = ['identity_users', 'samples', 'dialog_messages', 'dialog_conversations', 'audit_events'];
-    for (const table of readModels) {
-      const text = JSON.stringify((await client.query(`SELECT * FROM ${table}`)).rows);
-      t.false(text.includes(carol.email), `${table} has no email`);
-      t.false(text.includes(secretQuestion), `${table} has no dialog text`);
+      // Erasure waits for the identity read model; the other projections follow: wait for them.
+      const remaining = async () =>
+        (
+          await client.query<{ n: number }>(
+            'SELECT (SELECT count(*) FROM samples WHERE owner_id = $1) + (SELECT count(*) FROM dialog_messages WHERE owner_id = $1) AS n',
+            [carol.id],
+          )
+        ).rows[0]!.n;
+      t.is(Number(await eventually(remaining, (n) => Number(n) === 0)), 0);
+      const readModels = ['identity_users', 'samples', 'dialog_messages', 'dialog_conversations', 'audit_events'];
+      for (const table of readModels) {
+        const text = JSON.stringify((await client.query(`SELECT * FROM ${table}`)).rows);
+        t.false(text.includes(carol.email), `${table} has no email`);
+        t.false(text.includes(secretQuestion), `${table} has no dialog text`);
+      }
+      t.is((await client.query('SELECT count(*)::int AS n FROM samples WHERE owner_id = $1', [carol.id])).rows[0].n, 0);
+      const after = await eventually(exportText, (text) => text.includes('"UserErased"') && text.includes(carol.id));
+      t.false(after.includes(carol.email));
+      t.false(after.includes(secretQuestion));
+      const trail = after
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; streamId: string; data: Record<string, unknown> });
+      const registered = trail.find((e) => e.type === 'UserRegistered' && e.data.userId === carol.id)!;
+      t.is(registered.data.email, '[erased]');
+      t.true(
+        trail.some((e) => e.streamId === `sample-${sample}` && e.type === 'SampleRegistered'),
+        'the history is still there',
+      );
+      t.true(trail.some((e) => e.type === 'UserMessagePosted' && e.data.content === '[erased]'));
+      t.false(svc.logLines.some((l) => l.includes(carol.email) || l.includes(secretQuestion)));
+      t.like(
+        (await call(api, 'GET', '/audit/verify', { token: adminToken })).body,
+        { ok: true },
+        'the chains still hold',
+      );
+    } finally {
+      await client.end();
     }
-    t.is((await client.query('SELECT count(*)::int AS n FROM samples WHERE owner_id = $1', [carol.id])).rows[0].n, 0);
-    const after = await eventually(exportText, (text) => text.includes('"UserErased"') && text.includes(carol.id));
-    t.false(after.includes(carol.email));
-    t.false(after.includes(secretQuestion));
-    const trail = after.trim().split('\n').map((l) => JSON.parse(l) as { type: string; streamId: string; data: Record<string, unknown> });
-    const registered = trail.find((e) => e.type === 'UserRegistered' && e.data.userId === carol.id)!;
-    t.is(registered.data.email, '[erased]');
-    t.true(trail.some((e) => e.streamId === `sample-${sample}` && e.type === 'SampleRegistered'), 'the history is still there');
-    t.true(trail.some((e) => e.type === 'UserMessagePosted' && e.data.content === '[erased]'));
-    t.false(svc.logLines.some((l) => l.includes(carol.email) || l.includes(secretQuestion)));
-    t.like((await call(api, 'GET', '/audit/verify', { token: adminToken })).body, { ok: true }, 'the chains still hold');
-  } finally {
-    await client.end();
-  }
-});
+  },
+);
 
 test.serial('verify passes, then finds an event edited in the database at exactly its position', async (t) => {
   const before = await call(api, 'GET', '/audit/verify', { token: adminToken });
@@ -158,7 +242,9 @@ test.serial('verify passes, then finds an event edited in the database at exactl
     // As a DBA would: the table's owner disables the append-only trigger around the edit.
     await client.query('BEGIN');
     await client.query('ALTER TABLE events DISABLE TRIGGER USER');
-    await client.query(`UPDATE events SET data = jsonb_set(data, '{subjectId}', '"P999"') WHERE position = $1`, [target.rows[0]!.position]);
+    await client.query(`UPDATE events SET data = jsonb_set(data, '{subjectId}', '"P999"') WHERE position = $1`, [
+      target.rows[0]!.position,
+    ]);
     await client.query('ALTER TABLE events ENABLE TRIGGER USER');
     await client.query('COMMIT');
   } finally {
@@ -168,7 +254,11 @@ test.serial('verify passes, then finds an event edited in the database at exactl
   t.like(after.body, { ok: false, firstBrokenPosition: tampered });
   const own = await call(api, 'GET', '/audit/verify', { token: alice.accessToken });
   t.like(own.body, { ok: false, firstBrokenPosition: tampered });
-  t.like((await call(api, 'GET', '/audit/verify', { token: bob.accessToken })).body, { ok: true }, "bob's streams are untouched");
+  t.like(
+    (await call(api, 'GET', '/audit/verify', { token: bob.accessToken })).body,
+    { ok: true },
+    "bob's streams are untouched",
+  );
 });
 
 test('admin projection routes: status list, rebuild 202 (admin only), unknown 404', async (t) => {
@@ -176,16 +266,26 @@ test('admin projection routes: status list, rebuild 202 (admin only), unknown 40
   const list = await call(api, 'GET', '/admin/projections', { token: adminToken });
   t.is(list.status, 200);
   t.deepEqual(list.body.map((p: { name: string }) => p.name).sort(), ['audit', 'dialog', 'identity', 'samples']);
-  t.true(list.body.every((p: { position: string; lagEvents: number }) => /^-?\d+\/-?\d+$/.test(p.position) && p.lagEvents >= 0));
+  t.true(
+    list.body.every(
+      (p: { position: string; lagEvents: number }) => /^-?\d+\/-?\d+$/.test(p.position) && p.lagEvents >= 0,
+    ),
+  );
   t.is((await call(api, 'POST', '/admin/projections/nope/rebuild', { token: adminToken })).status, 404);
   t.is((await call(api, 'POST', '/admin/projections/samples/rebuild', { token: alice.accessToken })).status, 403);
   const requested = await call(api, 'POST', '/admin/projections/samples/rebuild', { token: adminToken });
   t.is(requested.status, 202);
   const done = await eventually(
     () => call(api, 'GET', '/admin/projections', { token: adminToken }),
-    (r) => r.body.some((p: { name: string; rebuildRequested: boolean; status: string }) => p.name === 'samples' && !p.rebuildRequested && p.status === 'running'),
+    (r) =>
+      r.body.some(
+        (p: { name: string; rebuildRequested: boolean; status: string }) =>
+          p.name === 'samples' && !p.rebuildRequested && p.status === 'running',
+      ),
     20_000,
   );
-  t.true(done.body.some((p: { name: string; rebuildRequested: boolean }) => p.name === 'samples' && !p.rebuildRequested));
+  t.true(
+    done.body.some((p: { name: string; rebuildRequested: boolean }) => p.name === 'samples' && !p.rebuildRequested),
+  );
   t.is((await call(api, 'GET', '/samples', { token: alice.accessToken })).body.total, 1);
 });

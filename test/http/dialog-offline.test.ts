@@ -21,7 +21,10 @@ test.before(async () => {
   ]) {
     await call(api, 'POST', '/samples', { token: user.accessToken, body });
   }
-  await call(api, 'POST', '/samples', { token: other.accessToken, body: { sampleType: 'saliva', subjectId: 'P001', collectionDate: today, notes: 'not yours' } });
+  await call(api, 'POST', '/samples', {
+    token: other.accessToken,
+    body: { sampleType: 'saliva', subjectId: 'P001', collectionDate: today, notes: 'not yours' },
+  });
 });
 test.after.always(async () => {
   await svc?.stop();
@@ -32,11 +35,14 @@ const ask = async (content: string, who: TestUser = user) => {
   return call(api, 'POST', `/dialog/conversations/${id}/messages`, { token: who.accessToken, body: { content } });
 };
 
-test('counts by status and type, from the caller\'s samples only', async (t) => {
+test("counts by status and type, from the caller's samples only", async (t) => {
   const r = await ask('How many samples do I have?');
   t.is(r.status, 201);
   t.is(r.body.assistantMessage.model, 'vialog-offline');
-  t.is(r.body.assistantMessage.content, 'You have 3 samples.\nBy status: 2 collected, 1 processing, 0 archived.\nBy type: 2 blood, 0 saliva, 1 tissue.');
+  t.is(
+    r.body.assistantMessage.content,
+    'You have 3 samples.\nBy status: 2 collected, 1 processing, 0 archived.\nBy type: 2 blood, 0 saliva, 1 tissue.',
+  );
 });
 
 test("a subject's samples, never another user's of the same subject", async (t) => {
@@ -66,20 +72,44 @@ test('a user without samples is told so', async (t) => {
   t.is((await ask('how many samples?', fresh)).body.assistantMessage.content, 'You have no samples yet.');
 });
 
-test.serial('the daily quota: 429 quota_exceeded with Retry-After and X-RateLimit-*; usage shows where the user stands', async (t) => {
-  const heavy = await newUser(api, 'heavy');
-  const id = (await call(api, 'POST', '/dialog/conversations', { token: heavy.accessToken, body: {} })).body.id as string;
-  for (let i = 0; i < 12; i++) t.is((await call(api, 'POST', `/dialog/conversations/${id}/messages`, { token: heavy.accessToken, body: { content: `count ${i}` } })).status, 201);
-  const over = await call(api, 'POST', `/dialog/conversations/${id}/messages`, { token: heavy.accessToken, body: { content: 'one more' } });
-  t.is(over.status, 429);
-  t.is(over.body.code, 'quota_exceeded');
-  t.true(Number(over.headers.get('retry-after')) > 0);
-  t.is(over.headers.get('x-ratelimit-limit'), '12');
-  t.is(over.headers.get('x-ratelimit-remaining'), '0');
-  const midnight = new Date();
-  midnight.setUTCHours(24, 0, 0, 0);
-  t.is(Number(over.headers.get('x-ratelimit-reset')), midnight.getTime() / 1000, 'the quota resets at midnight UTC');
-  const usage = await call(api, 'GET', '/dialog/usage', { token: heavy.accessToken });
-  t.deepEqual(usage.body, { today: { messages: 12, promptTokens: 0, completionTokens: 0 }, quota: { messages: 12, tokens: 200000 } });
-  t.is((await call(api, 'GET', `/dialog/conversations/${id}/messages?limit=100`, { token: heavy.accessToken })).body.total, 24, 'the refused message was not stored');
-});
+test.serial(
+  'the daily quota: 429 quota_exceeded with Retry-After and X-RateLimit-*; usage shows where the user stands',
+  async (t) => {
+    const heavy = await newUser(api, 'heavy');
+    const id = (await call(api, 'POST', '/dialog/conversations', { token: heavy.accessToken, body: {} })).body
+      .id as string;
+    for (let i = 0; i < 12; i++)
+      t.is(
+        (
+          await call(api, 'POST', `/dialog/conversations/${id}/messages`, {
+            token: heavy.accessToken,
+            body: { content: `count ${i}` },
+          })
+        ).status,
+        201,
+      );
+    const over = await call(api, 'POST', `/dialog/conversations/${id}/messages`, {
+      token: heavy.accessToken,
+      body: { content: 'one more' },
+    });
+    t.is(over.status, 429);
+    t.is(over.body.code, 'quota_exceeded');
+    t.true(Number(over.headers.get('retry-after')) > 0);
+    t.is(over.headers.get('x-ratelimit-limit'), '12');
+    t.is(over.headers.get('x-ratelimit-remaining'), '0');
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    t.is(Number(over.headers.get('x-ratelimit-reset')), midnight.getTime() / 1000, 'the quota resets at midnight UTC');
+    const usage = await call(api, 'GET', '/dialog/usage', { token: heavy.accessToken });
+    t.deepEqual(usage.body, {
+      today: { messages: 12, promptTokens: 0, completionTokens: 0 },
+      quota: { messages: 12, tokens: 200000 },
+    });
+    t.is(
+      (await call(api, 'GET', `/dialog/conversations/${id}/messages?limit=100`, { token: heavy.accessToken })).body
+        .total,
+      24,
+      'the refused message was not stored',
+    );
+  },
+);

@@ -13,7 +13,13 @@ let user: TestUser;
 
 test.before(async () => {
   llm = await startFakeLlm();
-  svc = await startTestService({ LLM_BASE_URL: llm.url, LLM_MODEL: 'fake-model', LLM_TIMEOUT_MS: '700', LLM_MAX_RETRIES: '2', DIALOG_MAX_MESSAGE_CHARS: '500' });
+  svc = await startTestService({
+    LLM_BASE_URL: llm.url,
+    LLM_MODEL: 'fake-model',
+    LLM_TIMEOUT_MS: '700',
+    LLM_MAX_RETRIES: '2',
+    DIALOG_MAX_MESSAGE_CHARS: '500',
+  });
   api = svc.api;
   user = await newUser(api, 'asker');
 });
@@ -22,15 +28,28 @@ test.after.always(async () => {
   await llm?.close();
 });
 
-const conversation = async (who: TestUser = user) => (await call(api, 'POST', '/dialog/conversations', { token: who.accessToken, body: { title: 'test' } })).body.id as string;
-const ask = (id: string, content: string, who: TestUser = user) => call(api, 'POST', `/dialog/conversations/${id}/messages`, { token: who.accessToken, body: { content } });
-const messages = async (id: string, who: TestUser = user) => (await call(api, 'GET', `/dialog/conversations/${id}/messages?limit=100`, { token: who.accessToken })).body.items as { id: string; role: string; content: string; partial?: boolean }[];
+const conversation = async (who: TestUser = user) =>
+  (await call(api, 'POST', '/dialog/conversations', { token: who.accessToken, body: { title: 'test' } })).body
+    .id as string;
+const ask = (id: string, content: string, who: TestUser = user) =>
+  call(api, 'POST', `/dialog/conversations/${id}/messages`, { token: who.accessToken, body: { content } });
+const messages = async (id: string, who: TestUser = user) =>
+  (await call(api, 'GET', `/dialog/conversations/${id}/messages?limit=100`, { token: who.accessToken })).body.items as {
+    id: string;
+    role: string;
+    content: string;
+    partial?: boolean;
+  }[];
 
 async function eventsOf(conversationId: string): Promise<{ type: string; data: Record<string, unknown> }[]> {
   const client = new pg.Client({ connectionString: svc.db.url });
   await client.connect();
   try {
-    return (await client.query('SELECT type, data FROM events WHERE stream_id = $1 ORDER BY revision', [`conversation-${conversationId}`])).rows;
+    return (
+      await client.query('SELECT type, data FROM events WHERE stream_id = $1 ORDER BY revision', [
+        `conversation-${conversationId}`,
+      ])
+    ).rows;
   } finally {
     await client.end();
   }
@@ -53,11 +72,23 @@ test('a normal reply: 201 with both messages, the model and usage; stored in ord
   const r = await ask(id, 'What is a buffy coat? [s:reply]');
   t.is(r.status, 201);
   t.like(r.body.userMessage, { role: 'user', content: 'What is a buffy coat? [s:reply]' });
-  t.like(r.body.assistantMessage, { role: 'assistant', content: 'answer to: What is a buffy coat? [s:reply]', model: 'fake-model-1', usage: { promptTokens: 11, completionTokens: 7 }, partial: false });
+  t.like(r.body.assistantMessage, {
+    role: 'assistant',
+    content: 'answer to: What is a buffy coat? [s:reply]',
+    model: 'fake-model-1',
+    usage: { promptTokens: 11, completionTokens: 7 },
+    partial: false,
+  });
   const stored = await messages(id);
-  t.deepEqual(stored.map((m) => m.role), ['user', 'assistant']);
+  t.deepEqual(
+    stored.map((m) => m.role),
+    ['user', 'assistant'],
+  );
   const events = await eventsOf(id);
-  t.deepEqual(events.map((e) => e.type), ['ConversationStarted', 'UserMessagePosted', 'AssistantReplied']);
+  t.deepEqual(
+    events.map((e) => e.type),
+    ['ConversationStarted', 'UserMessagePosted', 'AssistantReplied'],
+  );
   t.is(typeof events[2]!.data.latencyMs, 'number');
   const sent = llm.of('reply').at(-1)!;
   t.is(sent.body.model, 'fake-model');
@@ -73,10 +104,20 @@ test('a hostile reply (U+0000, a lone surrogate, token counts beyond integer) is
   const id = await conversation(who);
   const r = await ask(id, 'hello [s:hostile]', who);
   t.is(r.status, 201);
-  t.like(r.body.assistantMessage, { content: 'bad\ufffd text\ufffd end', usage: { promptTokens: 2 ** 31 - 1, completionTokens: 2 ** 31 - 1 } });
-  t.deepEqual((await messages(id, who)).map((m) => m.content), ['hello [s:hostile]', 'bad\ufffd text\ufffd end']);
+  t.like(r.body.assistantMessage, {
+    content: 'bad\ufffd text\ufffd end',
+    usage: { promptTokens: 2 ** 31 - 1, completionTokens: 2 ** 31 - 1 },
+  });
+  t.deepEqual(
+    (await messages(id, who)).map((m) => m.content),
+    ['hello [s:hostile]', 'bad\ufffd text\ufffd end'],
+  );
   const failed = (await svc.service.engine.status()).filter((s) => s.status === 'failed' || s.lastError !== null);
-  t.deepEqual(failed.map((s) => s.name), [], 'the dialog read model keeps running');
+  t.deepEqual(
+    failed.map((s) => s.name),
+    [],
+    'the dialog read model keeps running',
+  );
 });
 
 test('earlier messages go along as context', async (t) => {
@@ -94,7 +135,11 @@ test('a streamed reply: delta events, then done with the stored messages', async
   const id = await conversation();
   const response = await fetch(`${api}/dialog/conversations/${id}/messages`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${user.accessToken}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+    headers: {
+      authorization: `Bearer ${user.accessToken}`,
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+    },
     body: JSON.stringify({ content: 'stream please [s:stream]' }),
   });
   t.is(response.status, 200);
@@ -104,8 +149,13 @@ test('a streamed reply: delta events, then done with the stored messages', async
   t.deepEqual(deltas, ['Hel', 'lo ', 'there']);
   const done = events.at(-1)!;
   t.is(done.event, 'done');
-  t.like(done.data, { assistantMessage: { content: 'Hello there', partial: false, usage: { promptTokens: 5, completionTokens: 3 } } });
-  t.deepEqual((await messages(id)).map((m) => m.content), ['stream please [s:stream]', 'Hello there']);
+  t.like(done.data, {
+    assistantMessage: { content: 'Hello there', partial: false, usage: { promptTokens: 5, completionTokens: 3 } },
+  });
+  t.deepEqual(
+    (await messages(id)).map((m) => m.content),
+    ['stream please [s:stream]', 'Hello there'],
+  );
 });
 
 test('429 then success: retried once, answered', async (t) => {
@@ -122,7 +172,10 @@ test('repeated 500s: 502 upstream_failed after the retries; the question stays, 
   t.is(r.body.code, 'upstream_failed');
   t.is(llm.of('down').length, 3, 'one call and two retries');
   const stored = await messages(id);
-  t.deepEqual(stored.map((m) => [m.role, m.content]), [['user', 'anyone? [s:down]']]);
+  t.deepEqual(
+    stored.map((m) => [m.role, m.content]),
+    [['user', 'anyone? [s:down]']],
+  );
   const failed = (await eventsOf(id)).find((e) => e.type === 'AssistantReplyFailed');
   t.truthy(failed);
   t.regex(String(failed!.data.reason), /^server_error/);
@@ -150,8 +203,18 @@ test('a reply of the wrong shape is refused (provider output is untrusted)', asy
 
 test("a tool call is answered from the caller's samples only", async (t) => {
   const other = await newUser(api, 'neighbour');
-  const mine = (await call(api, 'POST', '/samples', { token: user.accessToken, body: { sampleType: 'blood', subjectId: 'P321', collectionDate: new Date().toISOString().slice(0, 10) } })).body.id as string;
-  const theirs = (await call(api, 'POST', '/samples', { token: other.accessToken, body: { sampleType: 'saliva', subjectId: 'P321', collectionDate: new Date().toISOString().slice(0, 10) } })).body.id as string;
+  const mine = (
+    await call(api, 'POST', '/samples', {
+      token: user.accessToken,
+      body: { sampleType: 'blood', subjectId: 'P321', collectionDate: new Date().toISOString().slice(0, 10) },
+    })
+  ).body.id as string;
+  const theirs = (
+    await call(api, 'POST', '/samples', {
+      token: other.accessToken,
+      body: { sampleType: 'saliva', subjectId: 'P321', collectionDate: new Date().toISOString().slice(0, 10) },
+    })
+  ).body.id as string;
   const id = await conversation();
   const r = await ask(id, 'what do I have of P321? [s:tool:subject_samples:{"subjectId":"P321"}]');
   t.is(r.status, 201);
@@ -172,7 +235,11 @@ test('a client that leaves mid-stream leaves a stored, partial reply', async (t)
   const controller = new AbortController();
   const response = await fetch(`${api}/dialog/conversations/${id}/messages`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${user.accessToken}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+    headers: {
+      authorization: `Bearer ${user.accessToken}`,
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+    },
     body: JSON.stringify({ content: 'long one [s:slowstream]' }),
     signal: controller.signal,
   });
@@ -208,8 +275,16 @@ test("another user's conversation is 404 everywhere", async (t) => {
   t.is((await ask(id, 'hi', other)).status, 404);
   t.is((await call(api, 'GET', `/dialog/conversations/${id}/messages`, { token: other.accessToken })).status, 404);
   t.is((await call(api, 'DELETE', `/dialog/conversations/${id}`, { token: other.accessToken })).status, 404);
-  t.false((await call(api, 'GET', '/dialog/conversations', { token: other.accessToken })).body.items.some((c: { id: string }) => c.id === id));
-  t.is((await call(api, 'GET', `/dialog/conversations/${crypto.randomUUID()}/messages`, { token: user.accessToken })).status, 404);
+  t.false(
+    (await call(api, 'GET', '/dialog/conversations', { token: other.accessToken })).body.items.some(
+      (c: { id: string }) => c.id === id,
+    ),
+  );
+  t.is(
+    (await call(api, 'GET', `/dialog/conversations/${crypto.randomUUID()}/messages`, { token: user.accessToken }))
+      .status,
+    404,
+  );
   t.is((await call(api, 'GET', '/dialog/conversations/nope/messages', { token: user.accessToken })).status, 400);
 });
 
@@ -234,7 +309,10 @@ test('a hanging provider slows nothing else: other requests answer at once meanw
     call(api, 'GET', '/auth/me', { token: user.accessToken }),
   ]);
   const elapsed = performance.now() - started;
-  t.deepEqual(others.map((o) => o.status), [200, 200, 200]);
+  t.deepEqual(
+    others.map((o) => o.status),
+    [200, 200, 200],
+  );
   t.true(elapsed < 500, `other requests took ${Math.round(elapsed)} ms while the provider hung`);
   t.is((await hanging).status, 502);
 });

@@ -14,7 +14,11 @@ let api: string;
 let adminToken: string;
 
 test.before(async () => {
-  svc = await startTestService({ ADMIN_USERNAME: admin.username, ADMIN_PASSWORD: admin.password, TRUST_PROXY_HOPS: '1' });
+  svc = await startTestService({
+    ADMIN_USERNAME: admin.username,
+    ADMIN_PASSWORD: admin.password,
+    TRUST_PROXY_HOPS: '1',
+  });
   api = svc.api;
   const login = await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } });
   if (login.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(login.body)}`);
@@ -34,7 +38,8 @@ async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms 
   return value;
 }
 
-const exportText = async () => (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+const exportText = async () =>
+  (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
 
 test('request facts, API key names and conversation titles are sealed in the events and unreadable after erasure, old plain ones too', async (t) => {
   const user = await newUser(api, 'leaving');
@@ -48,11 +53,34 @@ test('request facts, API key names and conversation titles are sealed in the eve
     legacyAgent: `Legacy-Agent/${tag}`,
     legacyIp: '192.0.2.202',
   };
-  const session = await call(api, 'POST', '/auth/login', { headers: facts, body: { login: user.username, password: user.password } });
+  const session = await call(api, 'POST', '/auth/login', {
+    headers: facts,
+    body: { login: user.username, password: user.password },
+  });
   t.is(session.status, 200);
-  t.is((await call(api, 'POST', '/auth/login', { headers: facts, body: { login: user.username, password: 'wrong-and-recorded' } })).status, 401);
-  t.is((await call(api, 'POST', '/auth/api-keys', { token: session.body.accessToken, body: { name: personal.keyName } })).status, 201);
-  t.is((await call(api, 'POST', '/dialog/conversations', { token: session.body.accessToken, body: { title: personal.title } })).status, 201);
+  t.is(
+    (
+      await call(api, 'POST', '/auth/login', {
+        headers: facts,
+        body: { login: user.username, password: 'wrong-and-recorded' },
+      })
+    ).status,
+    401,
+  );
+  t.is(
+    (await call(api, 'POST', '/auth/api-keys', { token: session.body.accessToken, body: { name: personal.keyName } }))
+      .status,
+    201,
+  );
+  t.is(
+    (
+      await call(api, 'POST', '/dialog/conversations', {
+        token: session.body.accessToken,
+        body: { title: personal.title },
+      })
+    ).status,
+    201,
+  );
   // An event from before these fields were sealed: stored in plain text, and events are never rewritten.
   const legacySession = randomUUID();
   const now = new Date();
@@ -70,7 +98,18 @@ test('request facts, API key names and conversation titles are sealed in the eve
           ip: personal.legacyIp,
           userAgent: personal.legacyAgent,
         },
-        metadata: eventMetadata({ actorId: user.id, actorType: 'user', requestId: null, correlationId: null, causationId: null, traceparent: null, reason: null }, 1),
+        metadata: eventMetadata(
+          {
+            actorId: user.id,
+            actorType: 'user',
+            requestId: null,
+            correlationId: null,
+            causationId: null,
+            traceparent: null,
+            reason: null,
+          },
+          1,
+        ),
       },
     ],
     { expectedRevision: 'no_stream' },
@@ -79,24 +118,43 @@ test('request facts, API key names and conversation titles are sealed in the eve
   const client = new pg.Client({ connectionString: svc.db.url });
   await client.connect();
   try {
-    const rawEvents = JSON.stringify((await client.query('SELECT data FROM events WHERE stream_id <> $1', [`session-${legacySession}`])).rows);
-    for (const [what, value] of Object.entries(personal).filter(([k]) => !k.startsWith('legacy'))) t.false(rawEvents.includes(value), `${what} is sealed in the events`);
+    const rawEvents = JSON.stringify(
+      (await client.query('SELECT data FROM events WHERE stream_id <> $1', [`session-${legacySession}`])).rows,
+    );
+    for (const [what, value] of Object.entries(personal).filter(([k]) => !k.startsWith('legacy')))
+      t.false(rawEvents.includes(value), `${what} is sealed in the events`);
     const before = await eventually(exportText, (text) => Object.values(personal).every((v) => text.includes(v)));
-    for (const [what, value] of Object.entries(personal)) t.true(before.includes(value), `before erasure the admin sees the ${what}`);
-    t.is((await call(api, 'GET', '/auth/api-keys', { token: session.body.accessToken })).body.items[0].name, personal.keyName, 'the owner sees the name');
+    for (const [what, value] of Object.entries(personal))
+      t.true(before.includes(value), `before erasure the admin sees the ${what}`);
+    t.is(
+      (await call(api, 'GET', '/auth/api-keys', { token: session.body.accessToken })).body.items[0].name,
+      personal.keyName,
+      'the owner sees the name',
+    );
 
-    t.is((await call(api, 'DELETE', '/auth/me', { token: session.body.accessToken, body: { password: user.password } })).status, 204);
+    t.is(
+      (await call(api, 'DELETE', '/auth/me', { token: session.body.accessToken, body: { password: user.password } }))
+        .status,
+      204,
+    );
 
     const after = await eventually(exportText, (text) => text.includes('"UserErased"') && text.includes(user.id));
-    for (const [what, value] of Object.entries(personal)) t.false(after.includes(value), `after erasure the export shows no ${what}`);
-    const trail = after.trim().split('\n').map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
-    const theirs = (type: string) => trail.filter((e) => e.type === type && (e.data.userId ?? e.data.ownerId) === user.id);
+    for (const [what, value] of Object.entries(personal))
+      t.false(after.includes(value), `after erasure the export shows no ${what}`);
+    const trail = after
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
+    const theirs = (type: string) =>
+      trail.filter((e) => e.type === type && (e.data.userId ?? e.data.ownerId) === user.id);
     t.true(theirs('SessionStarted').length >= 3);
     for (const e of theirs('SessionStarted')) t.like(e.data, { ip: '[erased]', userAgent: '[erased]' });
     t.like(theirs('LoginFailed')[0]?.data, { ip: '[erased]', userAgent: '[erased]' });
     t.like(theirs('ApiKeyCreated')[0]?.data, { name: '[erased]' });
     t.like(theirs('ConversationStarted')[0]?.data, { title: '[erased]' });
-    const keyRows = JSON.stringify((await client.query('SELECT name FROM identity_api_keys WHERE user_id = $1', [user.id])).rows);
+    const keyRows = JSON.stringify(
+      (await client.query('SELECT name FROM identity_api_keys WHERE user_id = $1', [user.id])).rows,
+    );
     t.false(keyRows.includes(personal.keyName), 'the read model dropped the key name');
   } finally {
     await client.end();

@@ -58,8 +58,10 @@ async function refused(t: ExecutionContext, send: () => Promise<Answer>, expecte
   t.is(await eventCount(), before, 'nothing appended');
 }
 
-const send = (method: string, path: string, body: unknown, headers: Record<string, string> = {}) => () =>
-  call(api, method, path, { token: user.accessToken, body, headers });
+const send =
+  (method: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
+  () =>
+    call(api, method, path, { token: user.accessToken, body, headers });
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) => send('POST', path, body, headers);
 const get = (path: string) => () => call(api, 'GET', path, { token: user.accessToken });
 const body422 = (path: string): Expected => ({ status: 422, code: 'validation_failed', path });
@@ -69,7 +71,10 @@ const sample = { sampleType: 'blood', subjectId: 'H002', collectionDate: new Dat
 test.after.always('every projection is still running', async (t) => {
   if (!svc) return;
   const failed = (await svc.service.engine.status()).filter((s) => s.status === 'failed');
-  t.deepEqual(failed.map((s) => s.name), []);
+  t.deepEqual(
+    failed.map((s) => s.name),
+    [],
+  );
 });
 
 test.serial('U+0000 and a lone surrogate in sample notes: 422 naming notes', async (t) => {

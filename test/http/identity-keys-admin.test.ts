@@ -20,11 +20,16 @@ test.after.always(async () => {
   await svc?.stop();
 });
 
-async function events(where = 'true', params: unknown[] = []): Promise<{ stream_id: string; type: string; data: Record<string, unknown>; metadata: Record<string, unknown> }[]> {
+async function events(
+  where = 'true',
+  params: unknown[] = [],
+): Promise<{ stream_id: string; type: string; data: Record<string, unknown>; metadata: Record<string, unknown> }[]> {
   const client = new pg.Client({ connectionString: svc.db.url });
   await client.connect();
   try {
-    return (await client.query(`SELECT stream_id, type, data, metadata FROM events WHERE ${where} ORDER BY position`, params)).rows;
+    return (
+      await client.query(`SELECT stream_id, type, data, metadata FROM events WHERE ${where} ORDER BY position`, params)
+    ).rows;
   } finally {
     await client.end();
   }
@@ -111,9 +116,13 @@ test('admin lists users with keyset pages', async (t) => {
 
 test("deactivation stops a user's live access token and API keys at once; activation brings the keys back", async (t) => {
   const user = await newUser(api);
-  const key = (await call(api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'k' } })).body.key as string;
+  const key = (await call(api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'k' } })).body
+    .key as string;
   t.is((await call(api, 'GET', '/auth/me', { token: user.accessToken })).status, 200);
-  const off = await call(api, 'POST', `/admin/users/${user.id}/deactivate`, { token: adminToken, headers: { 'x-change-reason': 'left the lab' } });
+  const off = await call(api, 'POST', `/admin/users/${user.id}/deactivate`, {
+    token: adminToken,
+    headers: { 'x-change-reason': 'left the lab' },
+  });
   t.is(off.status, 204);
   const refused = await call(api, 'GET', '/auth/me', { token: user.accessToken });
   t.true(refused.status === 401 || refused.status === 403);
@@ -121,33 +130,64 @@ test("deactivation stops a user's live access token and API keys at once; activa
   const login = await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } });
   t.is(login.status, 403);
   t.is(login.body.code, 'account_inactive');
-  const wrongPassword = await call(api, 'POST', '/auth/login', { body: { login: user.username, password: 'wrong-wrong-wrong' } });
+  const wrongPassword = await call(api, 'POST', '/auth/login', {
+    body: { login: user.username, password: 'wrong-wrong-wrong' },
+  });
   t.is(wrongPassword.status, 401, 'an inactive account is only revealed to someone who knows its password');
   t.is((await call(api, 'POST', `/admin/users/${user.id}/activate`, { token: adminToken })).status, 204);
   t.is((await call(api, 'GET', '/auth/me', { apiKey: key })).status, 200);
-  t.is((await call(api, 'GET', '/auth/me', { token: user.accessToken })).status, 401, 'sessions from before the deactivation stay void');
-  t.is((await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } })).status, 200);
+  t.is(
+    (await call(api, 'GET', '/auth/me', { token: user.accessToken })).status,
+    401,
+    'sessions from before the deactivation stay void',
+  );
+  t.is(
+    (await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } })).status,
+    200,
+  );
   const deactivated = await events(`type = 'UserDeactivated' AND data->>'userId' = $1`, [user.id]);
   t.is(deactivated[0]!.metadata.reason, 'left the lab');
   t.is((await call(api, 'POST', `/admin/users/${crypto.randomUUID()}/deactivate`, { token: adminToken })).status, 404);
-  const self = await call(api, 'POST', `/admin/users/${(await call(api, 'GET', '/auth/me', { token: adminToken })).body.id}/deactivate`, { token: adminToken });
+  const self = await call(
+    api,
+    'POST',
+    `/admin/users/${(await call(api, 'GET', '/auth/me', { token: adminToken })).body.id}/deactivate`,
+    { token: adminToken },
+  );
   t.is(self.status, 403);
 });
 
 test('DELETE /auth/me erases the account: password required, sessions and keys revoked, email free again', async (t) => {
   const user = await newUser(api);
-  const key = (await call(api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'k' } })).body.key as string;
-  t.is((await call(api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: 'wrong-wrong-wrong' } })).status, 401);
-  t.is((await call(api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: user.password } })).status, 204);
+  const key = (await call(api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'k' } })).body
+    .key as string;
+  t.is(
+    (await call(api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: 'wrong-wrong-wrong' } }))
+      .status,
+    401,
+  );
+  t.is(
+    (await call(api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: user.password } })).status,
+    204,
+  );
   t.is((await call(api, 'GET', '/auth/me', { token: user.accessToken })).status, 401);
   t.is((await call(api, 'GET', '/auth/me', { apiKey: key })).status, 401);
-  t.is((await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } })).status, 401);
+  t.is(
+    (await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } })).status,
+    401,
+  );
   const listed = await call(api, 'GET', '/admin/users?limit=100', { token: adminToken });
-  const row = (listed.body.items as { id: string; status: string; username: string; email: string }[]).find((u) => u.id === user.id);
+  const row = (listed.body.items as { id: string; status: string; username: string; email: string }[]).find(
+    (u) => u.id === user.id,
+  );
   t.like(row, { status: 'erased', username: '', email: '' });
-  const reuse = await call(api, 'POST', '/auth/register', { body: { username: `${user.username}x`, email: user.email, password: 'copper-Meadow-lark-88' } });
+  const reuse = await call(api, 'POST', '/auth/register', {
+    body: { username: `${user.username}x`, email: user.email, password: 'copper-Meadow-lark-88' },
+  });
   t.is(reuse.status, 201);
-  const sameName = await call(api, 'POST', '/auth/register', { body: { username: user.username, email: `n${user.email}`, password: 'copper-Meadow-lark-88' } });
+  const sameName = await call(api, 'POST', '/auth/register', {
+    body: { username: user.username, email: `n${user.email}`, password: 'copper-Meadow-lark-88' },
+  });
   t.is(sameName.status, 409);
   const revocations = await events(`type IN ('SessionRevoked', 'ApiKeyRevoked') AND data->>'userId' = $1`, [user.id]);
   t.deepEqual(revocations.map((e) => e.type).sort(), ['ApiKeyRevoked', 'SessionRevoked']);
@@ -163,20 +203,32 @@ test('parallel registrations of one name: exactly one 201, the rest 409', async 
   const attempts = 12;
   const answers = await Promise.all(
     Array.from({ length: attempts }, (_, i) =>
-      call(api, 'POST', '/auth/register', { body: { username: i % 2 ? 'Contested' : 'contested', email: `contested${i}@lab.example`, password: 'saffron-Glacier-tide-4' } }),
+      call(api, 'POST', '/auth/register', {
+        body: {
+          username: i % 2 ? 'Contested' : 'contested',
+          email: `contested${i}@lab.example`,
+          password: 'saffron-Glacier-tide-4',
+        },
+      }),
     ),
   );
   const statuses = answers.map((a) => a.status);
   t.is(statuses.filter((s) => s === 201).length, 1, String(statuses));
   t.is(statuses.filter((s) => s === 409).length, attempts - 1, String(statuses));
   const sameEmail = await Promise.all(
-    Array.from({ length: 6 }, (_, i) => call(api, 'POST', '/auth/register', { body: { username: `race_mail_${i}`, email: 'Race@Lab.example', password: 'saffron-Glacier-tide-4' } })),
+    Array.from({ length: 6 }, (_, i) =>
+      call(api, 'POST', '/auth/register', {
+        body: { username: `race_mail_${i}`, email: 'Race@Lab.example', password: 'saffron-Glacier-tide-4' },
+      }),
+    ),
   );
   t.is(sameEmail.filter((a) => a.status === 201).length, 1);
   t.true(sameEmail.filter((a) => a.status === 409).every((a) => a.body.code === 'email_taken'));
   // Losers released their username reservations: each of those names can still be registered.
   const loser = sameEmail.findIndex((a) => a.status === 409);
-  const retry = await call(api, 'POST', '/auth/register', { body: { username: `race_mail_${loser}`, email: 'race-other@lab.example', password: 'saffron-Glacier-tide-4' } });
+  const retry = await call(api, 'POST', '/auth/register', {
+    body: { username: `race_mail_${loser}`, email: 'race-other@lab.example', password: 'saffron-Glacier-tide-4' },
+  });
   t.is(retry.status, 201);
 });
 
@@ -187,9 +239,17 @@ test('identity events record logins, failures, refreshes and revocations, never 
   await call(api, 'POST', '/auth/logout', { body: { refreshToken: refreshed.body.refreshToken } });
   const all = await events(`data->>'userId' = $1`, [user.id]);
   const types = new Set(all.map((e) => e.type));
-  for (const type of ['UserRegistered', 'SessionStarted', 'LoginFailed', 'SessionRefreshed', 'SessionRevoked']) t.true(types.has(type), type);
+  for (const type of ['UserRegistered', 'SessionStarted', 'LoginFailed', 'SessionRefreshed', 'SessionRevoked'])
+    t.true(types.has(type), type);
   const text = JSON.stringify(await events());
-  for (const secret of [user.password, 'definitely-wrong-9', user.refreshToken, refreshed.body.refreshToken, user.accessToken, refreshed.body.accessToken]) {
+  for (const secret of [
+    user.password,
+    'definitely-wrong-9',
+    user.refreshToken,
+    refreshed.body.refreshToken,
+    user.accessToken,
+    refreshed.body.accessToken,
+  ]) {
     t.false(text.includes(secret));
   }
   t.false(text.includes(admin.password));
@@ -197,7 +257,8 @@ test('identity events record logins, failures, refreshes and revocations, never 
 
 test('logging in every day does not grow the user stream', async (t) => {
   const user = await newUser(api);
-  for (let i = 0; i < 10; i++) await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } });
+  for (let i = 0; i < 10; i++)
+    await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } });
   const userStream = await events('stream_id = $1', [`user-${user.id}`]);
   t.is(userStream.length, 1);
   const sessions = await events(`type = 'SessionStarted' AND data->>'userId' = $1`, [user.id]);

@@ -55,11 +55,18 @@ const contract: readonly [string, string][] = [
 ];
 
 test('every route of API.md is in the OpenAPI document, with its method and problem answers', async (t) => {
-  const doc = (await (await fetch(`${svc.url}/api/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+  const doc = (await (await fetch(`${svc.url}/api/v1/openapi.json`)).json()) as {
+    openapi: string;
+    paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+  };
   t.is(doc.openapi, '3.1.0');
   for (const [method, path] of contract) {
     const operation = doc.paths[path]?.[method];
     t.truthy(operation, `${method.toUpperCase()} ${path} is documented`);
-    if (operation) t.truthy(operation.responses['500'] ?? operation.responses['default'], `${method.toUpperCase()} ${path} documents its errors`);
+    if (operation)
+      t.truthy(
+        operation.responses['500'] ?? operation.responses['default'],
+        `${method.toUpperCase()} ${path} documents its errors`,
+      );
   }
 });

@@ -4,7 +4,12 @@
 import test from 'ava';
 import { failureLimit, type FailureLimit } from '../../platform/http/failure-limit.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
-import { createRateLimitRedis, memoryBackend, redisBackend, type RateLimitBackend } from '../../platform/http/rate-limit.ts';
+import {
+  createRateLimitRedis,
+  memoryBackend,
+  redisBackend,
+  type RateLimitBackend,
+} from '../../platform/http/rate-limit.ts';
 import { redisSkipReason, testRedisUrl } from '../support/database.ts';
 import { captureLogs } from './platform-fixture.ts';
 
@@ -14,7 +19,11 @@ if (!redisUrl) console.log(`[skip] Redis failure-limit tests: ${redisSkipReason(
 const unique = (name: string) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
 
 /** 14 attempts at once, each holding its reservation through a slow "password check"; how many got through. */
-async function parallelAttempts(limit: FailureLimit, key: string, attempts = 14): Promise<{ admitted: number; refused: HttpProblem[] }> {
+async function parallelAttempts(
+  limit: FailureLimit,
+  key: string,
+  attempts = 14,
+): Promise<{ admitted: number; refused: HttpProblem[] }> {
   let admitted = 0;
   const refused: HttpProblem[] = [];
   await Promise.all(
@@ -36,7 +45,9 @@ interface Opened {
   readonly backend: RateLimitBackend;
   readonly close: () => void;
 }
-const backends: [string, () => Promise<Opened>][] = [['memory', () => Promise.resolve({ backend: memoryBackend(), close: () => undefined })]];
+const backends: [string, () => Promise<Opened>][] = [
+  ['memory', () => Promise.resolve({ backend: memoryBackend(), close: () => undefined })],
+];
 if (redisUrl) {
   backends.push([
     'redis',

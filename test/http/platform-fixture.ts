@@ -69,7 +69,12 @@ export function testRouter(openapi: OpenApiRegistry): TestRouter {
       tags: ['items'],
       summary: 'Create an item',
       requestBody: { content: { 'application/json': { schema: itemSchema } } },
-      responses: { '201': { description: 'Created', content: { 'application/json': { schema: itemSchema.extend({ n: z.number() }) } } } },
+      responses: {
+        '201': {
+          description: 'Created',
+          content: { 'application/json': { schema: itemSchema.extend({ n: z.number() }) } },
+        },
+      },
     },
     { headers: ['idempotencyKey', 'changeReason'] },
   );
@@ -77,7 +82,12 @@ export function testRouter(openapi: OpenApiRegistry): TestRouter {
     tags: ['items'],
     summary: 'List items',
     requestParams: { query: z.strictObject({ ...paginationQuery }) },
-    responses: { '200': { description: 'A page', content: { 'application/json': { schema: pageSchema(z.object({ n: z.number() })) } } } },
+    responses: {
+      '200': {
+        description: 'A page',
+        content: { 'application/json': { schema: pageSchema(z.object({ n: z.number() })) } },
+      },
+    },
   });
 
   router.post('/items', (ctx) => {
@@ -85,7 +95,12 @@ export function testRouter(openapi: OpenApiRegistry): TestRouter {
     calls.items += 1;
     ctx.status = 201;
     ctx.set('Location', `/api/v1/items/${calls.items}`);
-    ctx.body = { ...body, n: calls.items, reason: changeReason(ctx, body.reason), user: stateOf(ctx).auth?.userId ?? null };
+    ctx.body = {
+      ...body,
+      n: calls.items,
+      reason: changeReason(ctx, body.reason),
+      user: stateOf(ctx).auth?.userId ?? null,
+    };
   });
   router.get('/items', (ctx) => {
     const query = parseQuery(ctx, z.strictObject({ ...paginationQuery, status: z.enum(['a', 'b']).optional() }));
@@ -100,7 +115,8 @@ export function testRouter(openapi: OpenApiRegistry): TestRouter {
   });
   router.patch('/items/:id', (ctx) => {
     const expected = expectedVersionFromIfMatch(ctx);
-    if (expected !== undefined && expected !== ITEM_VERSION) throw new DomainError({ code: 'version_mismatch', message: 'stale', currentVersion: ITEM_VERSION });
+    if (expected !== undefined && expected !== ITEM_VERSION)
+      throw new DomainError({ code: 'version_mismatch', message: 'stale', currentVersion: ITEM_VERSION });
     ctx.body = { ok: true, expected: expected ?? null };
   });
   router.post('/slow', async (ctx) => {
@@ -160,7 +176,12 @@ export async function startTestApp(options: Partial<HttpAppOptions> = {}, logs =
 export type ProblemJson = ProblemBody;
 
 /** Asserts the RFC 9457 shape, the status and code, and the request id agreeing with the header. */
-export async function expectProblem(t: { is(a: unknown, b: unknown, m?: string): void; regex(s: string, r: RegExp, m?: string): void }, response: Response, status: number, code: string): Promise<ProblemJson> {
+export async function expectProblem(
+  t: { is(a: unknown, b: unknown, m?: string): void; regex(s: string, r: RegExp, m?: string): void },
+  response: Response,
+  status: number,
+  code: string,
+): Promise<ProblemJson> {
   t.is(response.status, status, `status of ${code}`);
   t.regex(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
   const body = (await response.json()) as ProblemJson;
@@ -175,4 +196,8 @@ export async function expectProblem(t: { is(a: unknown, b: unknown, m?: string):
 }
 
 export const postJson = (app: RunningApp, path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${app.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(`${app.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });

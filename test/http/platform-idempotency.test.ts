@@ -44,7 +44,11 @@ test.serial('a repeat with the same key and body returns the first answer and ru
   const firstBody = await first.json();
   const calls = app.calls.items;
   // Same body with another key order: the same request.
-  const repeat = await fetch(`${app.url}/api/v1/items`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"count":1,"name":"once"}' });
+  const repeat = await fetch(`${app.url}/api/v1/items`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: '{"count":1,"name":"once"}',
+  });
   t.is(repeat.status, 201);
   t.deepEqual(await repeat.json(), firstBody);
   t.is(repeat.headers.get('location'), first.headers.get('location'));
@@ -57,7 +61,12 @@ test.serial('the same key with a different body is 422 idempotency_key_reused', 
   const headers = user('user-a', 'create-2');
   t.is((await postJson(app, '/api/v1/items', { name: 'first', count: 1 }, headers)).status, 201);
   const calls = app.calls.items;
-  await expectProblem(t, await postJson(app, '/api/v1/items', { name: 'other', count: 2 }, headers), 422, 'idempotency_key_reused');
+  await expectProblem(
+    t,
+    await postJson(app, '/api/v1/items', { name: 'other', count: 2 }, headers),
+    422,
+    'idempotency_key_reused',
+  );
   t.is(app.calls.items, calls);
 });
 
@@ -80,10 +89,15 @@ test.serial('without a signed-in caller, or on another method, the header is ign
 
 test.serial('concurrent requests with one key execute once; the others get the same answer', async (t) => {
   const before = app.calls.slow;
-  const answers = await Promise.all(Array.from({ length: 6 }, () => postJson(app, '/api/v1/slow', {}, user('user-d', 'slow-1'))));
+  const answers = await Promise.all(
+    Array.from({ length: 6 }, () => postJson(app, '/api/v1/slow', {}, user('user-d', 'slow-1'))),
+  );
   t.is(app.calls.slow, before + 1, 'executed once');
   const bodies = (await Promise.all(answers.map((r) => r.json()))) as { n: number }[];
-  t.deepEqual(answers.map((r) => r.status), Array(6).fill(201));
+  t.deepEqual(
+    answers.map((r) => r.status),
+    Array(6).fill(201),
+  );
   t.true(bodies.every((b) => b.n === bodies[0]!.n));
   t.is(answers.filter((r) => r.headers.get('idempotent-replayed') === 'true').length, 5);
 });
@@ -125,34 +139,61 @@ test.serial('a 204 answer is replayed as a 204', async (t) => {
 });
 
 test.serial('a key longer than 128 characters is 400 invalid_idempotency_key', async (t) => {
-  await expectProblem(t, await postJson(app, '/api/v1/items', { name: 'x', count: 1 }, user('user-a', 'k'.repeat(129))), 400, 'invalid_idempotency_key');
+  await expectProblem(
+    t,
+    await postJson(app, '/api/v1/items', { name: 'x', count: 1 }, user('user-a', 'k'.repeat(129))),
+    400,
+    'invalid_idempotency_key',
+  );
 });
 
-test.serial('stored rows hold the scope, body hash, answer and expiry; expired rows are purged and the key is free again', async (t) => {
-  const headers = user('user-h', 'ttl-1');
-  t.is((await postJson(app, '/api/v1/items', { name: 'ttl', count: 1 }, headers)).status, 201);
-  const row = await knex('idempotency_keys').where({ owner_id: 'user-h' }).first<{ key: string; request_hash: string; state: string; response_status: number; response_body: unknown; created_at: Date; expires_at: Date }>();
-  t.truthy(row);
-  t.is(row.key, 'POST /api/v1/items ttl-1');
-  t.regex(row.request_hash, /^[0-9a-f]{64}$/);
-  t.is(row.state, 'completed');
-  t.is(row.response_status, 201);
-  t.like(row.response_body, { name: 'ttl' });
-  const hours = (row.expires_at.getTime() - row.created_at.getTime()) / 3_600_000;
-  t.true(Math.abs(hours - 24) < 0.01);
+test.serial(
+  'stored rows hold the scope, body hash, answer and expiry; expired rows are purged and the key is free again',
+  async (t) => {
+    const headers = user('user-h', 'ttl-1');
+    t.is((await postJson(app, '/api/v1/items', { name: 'ttl', count: 1 }, headers)).status, 201);
+    const row = await knex('idempotency_keys').where({ owner_id: 'user-h' }).first<{
+      key: string;
+      request_hash: string;
+      state: string;
+      response_status: number;
+      response_body: unknown;
+      created_at: Date;
+      expires_at: Date;
+    }>();
+    t.truthy(row);
+    t.is(row.key, 'POST /api/v1/items ttl-1');
+    t.regex(row.request_hash, /^[0-9a-f]{64}$/);
+    t.is(row.state, 'completed');
+    t.is(row.response_status, 201);
+    t.like(row.response_body, { name: 'ttl' });
+    const hours = (row.expires_at.getTime() - row.created_at.getTime()) / 3_600_000;
+    t.true(Math.abs(hours - 24) < 0.01);
 
-  await knex('idempotency_keys').where({ owner_id: 'user-h' }).update({ expires_at: knex.raw("now() - interval '1 second'") });
-  const calls = app.calls.items;
-  t.is((await postJson(app, '/api/v1/items', { name: 'ttl', count: 1 }, headers)).status, 201);
-  t.is(app.calls.items, calls + 1, 'an expired key runs the command again');
+    await knex('idempotency_keys')
+      .where({ owner_id: 'user-h' })
+      .update({ expires_at: knex.raw("now() - interval '1 second'") });
+    const calls = app.calls.items;
+    t.is((await postJson(app, '/api/v1/items', { name: 'ttl', count: 1 }, headers)).status, 201);
+    t.is(app.calls.items, calls + 1, 'an expired key runs the command again');
 
-  await knex('idempotency_keys').where({ owner_id: 'user-h' }).update({ expires_at: knex.raw("now() - interval '1 second'") });
-  t.true((await purgeExpiredIdempotencyKeys(knex)) >= 1);
-  t.is((await knex('idempotency_keys').where({ owner_id: 'user-h' })).length, 0);
-});
+    await knex('idempotency_keys')
+      .where({ owner_id: 'user-h' })
+      .update({ expires_at: knex.raw("now() - interval '1 second'") });
+    t.true((await purgeExpiredIdempotencyKeys(knex)) >= 1);
+    t.is((await knex('idempotency_keys').where({ owner_id: 'user-h' })).length, 0);
+  },
+);
 
 test.serial('a claim abandoned by a crashed process lapses after the lease', async (t) => {
-  await knex('idempotency_keys').insert({ owner_id: 'user-i', key: 'POST /api/v1/items crash-1', request_hash: 'x'.repeat(64), state: 'in_progress', created_at: knex.raw("now() - interval '10 seconds'"), expires_at: knex.raw("now() + interval '1 day'") });
+  await knex('idempotency_keys').insert({
+    owner_id: 'user-i',
+    key: 'POST /api/v1/items crash-1',
+    request_hash: 'x'.repeat(64),
+    state: 'in_progress',
+    created_at: knex.raw("now() - interval '10 seconds'"),
+    expires_at: knex.raw("now() + interval '1 day'"),
+  });
   const calls = app.calls.items;
   const response = await postJson(app, '/api/v1/items', { name: 'after-crash', count: 1 }, user('user-i', 'crash-1'));
   t.is(response.status, 201);
@@ -161,20 +202,26 @@ test.serial('a claim abandoned by a crashed process lapses after the lease', asy
 
 // --- scope by route, secrets, deep bodies (issue 16) -------------------------------------------
 
-test.serial('the scope is the matched route: another spelling of the path (case, trailing slash) is the same key', async (t) => {
-  const headers = user('user-j', 'spelling-1');
-  const first = await postJson(app, '/api/v1/items', { name: 'spelt', count: 1 }, headers);
-  t.is(first.status, 201);
-  const calls = app.calls.items;
-  for (const path of ['/API/V1/ITEMS', '/api/v1/items/', '/api/v1/Items/']) {
-    const repeat = await postJson(app, path, { name: 'spelt', count: 1 }, headers);
-    t.is(repeat.status, 201, path);
-    t.is(repeat.headers.get('idempotent-replayed'), 'true', path);
-  }
-  t.is(app.calls.items, calls, 'the command ran once');
-  const rows = await knex('idempotency_keys').where({ owner_id: 'user-j' });
-  t.deepEqual(rows.map((r: { key: string }) => r.key), ['POST /api/v1/items spelling-1']);
-});
+test.serial(
+  'the scope is the matched route: another spelling of the path (case, trailing slash) is the same key',
+  async (t) => {
+    const headers = user('user-j', 'spelling-1');
+    const first = await postJson(app, '/api/v1/items', { name: 'spelt', count: 1 }, headers);
+    t.is(first.status, 201);
+    const calls = app.calls.items;
+    for (const path of ['/API/V1/ITEMS', '/api/v1/items/', '/api/v1/Items/']) {
+      const repeat = await postJson(app, path, { name: 'spelt', count: 1 }, headers);
+      t.is(repeat.status, 201, path);
+      t.is(repeat.headers.get('idempotent-replayed'), 'true', path);
+    }
+    t.is(app.calls.items, calls, 'the command ran once');
+    const rows = await knex('idempotency_keys').where({ owner_id: 'user-j' });
+    t.deepEqual(
+      rows.map((r: { key: string }) => r.key),
+      ['POST /api/v1/items spelling-1'],
+    );
+  },
+);
 
 /** Routes marked for idempotency: parameters, a secret answer, a route that ignores the key. */
 function markedRouter() {
@@ -185,52 +232,74 @@ function markedRouter() {
     ctx.status = 201;
     ctx.body = { id: ctx.params.id, n: calls.tagged };
   });
-  router.post('/secrets', answerHoldsSecret((ctx: AppContext) => {
-    calls.secret += 1;
-    ctx.status = 201;
-    ctx.body = { id: `s${calls.secret}`, key: `very-secret-${calls.secret}` };
-  }));
-  router.post('/sessions', ignoresIdempotencyKey((ctx: AppContext) => {
-    calls.session += 1;
-    ctx.body = { token: `token-${calls.session}` };
-  }));
+  router.post(
+    '/secrets',
+    answerHoldsSecret((ctx: AppContext) => {
+      calls.secret += 1;
+      ctx.status = 201;
+      ctx.body = { id: `s${calls.secret}`, key: `very-secret-${calls.secret}` };
+    }),
+  );
+  router.post(
+    '/sessions',
+    ignoresIdempotencyKey((ctx: AppContext) => {
+      calls.session += 1;
+      ctx.body = { token: `token-${calls.session}` };
+    }),
+  );
   return { router, calls };
 }
 
-test.serial('route parameters belong to the request: the same key on another id is 422 idempotency_key_reused', async (t) => {
-  const { router, calls } = markedRouter();
-  const marked = await startTestApp({ routers: [router], middleware: [idempotencyMiddleware(knex, 24)] });
-  try {
-    const headers = user('user-k', 'tag-1');
-    const id = crypto.randomUUID();
-    t.is((await postJson(marked, `/api/v1/things/${id}/tag`, {}, headers)).status, 201);
-    const again = await postJson(marked, `/api/v1/things/${id}/tag`, {}, headers);
-    t.is(again.headers.get('idempotent-replayed'), 'true');
-    await expectProblem(t, await postJson(marked, `/api/v1/things/${crypto.randomUUID()}/tag`, {}, headers), 422, 'idempotency_key_reused');
-    t.is(calls.tagged, 1);
-    const row = await knex('idempotency_keys').where({ owner_id: 'user-k' }).first<{ key: string }>();
-    t.is(row.key, 'POST /api/v1/things/:id/tag tag-1');
-  } finally {
-    await marked.close();
-  }
-});
+test.serial(
+  'route parameters belong to the request: the same key on another id is 422 idempotency_key_reused',
+  async (t) => {
+    const { router, calls } = markedRouter();
+    const marked = await startTestApp({ routers: [router], middleware: [idempotencyMiddleware(knex, 24)] });
+    try {
+      const headers = user('user-k', 'tag-1');
+      const id = crypto.randomUUID();
+      t.is((await postJson(marked, `/api/v1/things/${id}/tag`, {}, headers)).status, 201);
+      const again = await postJson(marked, `/api/v1/things/${id}/tag`, {}, headers);
+      t.is(again.headers.get('idempotent-replayed'), 'true');
+      await expectProblem(
+        t,
+        await postJson(marked, `/api/v1/things/${crypto.randomUUID()}/tag`, {}, headers),
+        422,
+        'idempotency_key_reused',
+      );
+      t.is(calls.tagged, 1);
+      const row = await knex('idempotency_keys').where({ owner_id: 'user-k' }).first<{ key: string }>();
+      t.is(row.key, 'POST /api/v1/things/:id/tag tag-1');
+    } finally {
+      await marked.close();
+    }
+  },
+);
 
-test.serial('an answer holding a secret is never kept: a repeat runs nothing and gets 409 idempotency_answer_withheld', async (t) => {
-  const { router, calls } = markedRouter();
-  const marked = await startTestApp({ routers: [router], middleware: [idempotencyMiddleware(knex, 24)] });
-  try {
-    const headers = user('user-l', 'secret-1');
-    const first = await postJson(marked, '/api/v1/secrets', {}, headers);
-    t.is(first.status, 201);
-    t.is(((await first.json()) as { key: string }).key, 'very-secret-1');
-    const stored = JSON.stringify(await knex('idempotency_keys').where({ owner_id: 'user-l' }));
-    t.false(stored.includes('very-secret'), stored);
-    await expectProblem(t, await postJson(marked, '/api/v1/secrets', {}, headers), 409, 'idempotency_answer_withheld');
-    t.is(calls.secret, 1, 'the repeat created nothing');
-  } finally {
-    await marked.close();
-  }
-});
+test.serial(
+  'an answer holding a secret is never kept: a repeat runs nothing and gets 409 idempotency_answer_withheld',
+  async (t) => {
+    const { router, calls } = markedRouter();
+    const marked = await startTestApp({ routers: [router], middleware: [idempotencyMiddleware(knex, 24)] });
+    try {
+      const headers = user('user-l', 'secret-1');
+      const first = await postJson(marked, '/api/v1/secrets', {}, headers);
+      t.is(first.status, 201);
+      t.is(((await first.json()) as { key: string }).key, 'very-secret-1');
+      const stored = JSON.stringify(await knex('idempotency_keys').where({ owner_id: 'user-l' }));
+      t.false(stored.includes('very-secret'), stored);
+      await expectProblem(
+        t,
+        await postJson(marked, '/api/v1/secrets', {}, headers),
+        409,
+        'idempotency_answer_withheld',
+      );
+      t.is(calls.secret, 1, 'the repeat created nothing');
+    } finally {
+      await marked.close();
+    }
+  },
+);
 
 test.serial('a route that ignores the key (a login) runs every time and keeps nothing', async (t) => {
   const { router, calls } = markedRouter();
@@ -238,7 +307,10 @@ test.serial('a route that ignores the key (a login) runs every time and keeps no
   try {
     const headers = user('user-m', 'session-1');
     const tokens = [];
-    for (let i = 0; i < 2; i++) tokens.push(((await (await postJson(marked, '/api/v1/sessions', {}, headers)).json()) as { token: string }).token);
+    for (let i = 0; i < 2; i++)
+      tokens.push(
+        ((await (await postJson(marked, '/api/v1/sessions', {}, headers)).json()) as { token: string }).token,
+      );
     t.deepEqual(tokens, ['token-1', 'token-2']);
     t.is(calls.session, 2);
     t.is((await knex('idempotency_keys').where({ owner_id: 'user-m' })).length, 0);

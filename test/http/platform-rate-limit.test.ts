@@ -8,14 +8,28 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { createHttpApp } from '../../platform/http/app.ts';
 import { OpenApiRegistry } from '../../platform/http/openapi.ts';
-import { createRateLimitRedis, ipBucket, memoryBackend, rateLimiterFactory, redisBackend, redisReadinessCheck, type RateLimitFactory } from '../../platform/http/rate-limit.ts';
+import {
+  createRateLimitRedis,
+  ipBucket,
+  memoryBackend,
+  rateLimiterFactory,
+  redisBackend,
+  redisReadinessCheck,
+  type RateLimitFactory,
+} from '../../platform/http/rate-limit.ts';
 import { redisSkipReason, testRedisUrl } from '../support/database.ts';
 import { listen, type RunningApp } from '../support/http.ts';
 import { captureLogs, expectProblem } from './platform-fixture.ts';
 
 const logs = captureLogs();
 
-function limitedApp(rateLimit: RateLimitFactory, name: string, max: number, key: (ctx: Context) => string | false = () => 'one-client', durationMs = 60_000) {
+function limitedApp(
+  rateLimit: RateLimitFactory,
+  name: string,
+  max: number,
+  key: (ctx: Context) => string | false = () => 'one-client',
+  durationMs = 60_000,
+) {
   const router = new Router();
   router.get('/limited', (ctx) => {
     ctx.body = { ok: true };
@@ -66,7 +80,10 @@ test('memory: admitted requests carry RateLimit; the one over the limit is a 429
     t.is(limited.headers.get('x-ratelimit-limit'), '3');
     t.is(limited.headers.get('x-ratelimit-remaining'), '0');
     const reset = Number(limited.headers.get('x-ratelimit-reset'));
-    t.true(Number.isInteger(reset) && reset > Date.now() / 1000 && reset <= Date.now() / 1000 + 61, `reset ${reset} is whole epoch seconds within the window`);
+    t.true(
+      Number.isInteger(reset) && reset > Date.now() / 1000 && reset <= Date.now() / 1000 + 61,
+      `reset ${reset} is whole epoch seconds within the window`,
+    );
     t.like(rateLimitField(limited), { policy: 'memory-1', remaining: 0 });
     t.is(limited.headers.get('ratelimit-policy'), '"memory-1";q=3;w=60');
     await expectProblem(t, limited, 429, 'rate_limited');
@@ -77,26 +94,37 @@ test('memory: admitted requests carry RateLimit; the one over the limit is a 429
 });
 
 test('memory: limits count per key', async (t) => {
-  const app = await listen(limitedApp(rateLimiterFactory(memoryBackend()), 'memory-2', 1, (ctx) => ctx.get('x-client') || false));
+  const app = await listen(
+    limitedApp(rateLimiterFactory(memoryBackend()), 'memory-2', 1, (ctx) => ctx.get('x-client') || false),
+  );
   try {
-    const get = async (client: string) => (await fetch(`${app.url}/limited`, { headers: { 'x-client': client } })).status;
+    const get = async (client: string) =>
+      (await fetch(`${app.url}/limited`, { headers: { 'x-client': client } })).status;
     t.deepEqual([await get('a'), await get('b'), await get('a'), await get('b')], [200, 200, 429, 429]);
   } finally {
     await app.close();
   }
 });
 
-test('memory: a window opens with a key\'s first request and a new one starts when it ends', async (t) => {
+test("memory: a window opens with a key's first request and a new one starts when it ends", async (t) => {
   const app = await listen(limitedApp(rateLimiterFactory(memoryBackend()), 'memory-3', 2, () => 'one-client', 1_000));
   try {
     const remaining = async () => {
       const response = await fetch(`${app.url}/limited`);
       await response.arrayBuffer();
-      return `${response.status} ${response.status === 429 ? response.headers.get('x-ratelimit-remaining') : rateLimitField(response)?.remaining ?? '-'}`;
+      return `${response.status} ${response.status === 429 ? response.headers.get('x-ratelimit-remaining') : (rateLimitField(response)?.remaining ?? '-')}`;
     };
-    t.deepEqual([await remaining(), await remaining(), await remaining(), await remaining()], ['200 1', '200 0', '429 0', '429 0'], 'max 2 per window; refused requests stay refused');
+    t.deepEqual(
+      [await remaining(), await remaining(), await remaining(), await remaining()],
+      ['200 1', '200 0', '429 0', '429 0'],
+      'max 2 per window; refused requests stay refused',
+    );
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    t.deepEqual([await remaining(), await remaining(), await remaining()], ['200 1', '200 0', '429 0'], 'a fresh window after the first ended');
+    t.deepEqual(
+      [await remaining(), await remaining(), await remaining()],
+      ['200 1', '200 0', '429 0'],
+      'a fresh window after the first ended',
+    );
   } finally {
     await app.close();
   }
@@ -140,12 +168,23 @@ redisTest('redis: one limit shared by two app instances, 429 with headers', asyn
 test('redis down: requests are answered at once, counted in memory, and the failure is reported', async (t) => {
   // Nothing listens on port 1: the client never connects. Works with or without a test Redis.
   const dead = createRateLimitRedis('redis://127.0.0.1:1', logs.logger);
-  const lazy = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const lazy = new Redis('redis://127.0.0.1:1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
   lazy.on('error', () => undefined);
   try {
     for (const client of [dead, lazy]) {
       const failures: unknown[] = [];
-      const app = await listen(limitedApp(rateLimiterFactory(redisBackend(client, (error) => failures.push(error))), `dead-${client === dead ? 'a' : 'b'}`, 2));
+      const app = await listen(
+        limitedApp(
+          rateLimiterFactory(redisBackend(client, (error) => failures.push(error))),
+          `dead-${client === dead ? 'a' : 'b'}`,
+          2,
+        ),
+      );
       try {
         const started = Date.now();
         t.deepEqual(await statuses([app, app, app]), [200, 200, 429], 'the memory fallback still limits');
@@ -184,19 +223,41 @@ function proxiedApp(hops: number) {
   router.get('/limited', (ctx) => {
     ctx.body = { ok: true };
   });
-  const limiter = rateLimiterFactory(memoryBackend())({ name: `proxied-${hops}`, max: 2, durationMs: 60_000, key: (ctx) => (ctx.path === '/limited' ? ipBucket(ctx.ip) : false) });
-  return createHttpApp({ logger: logs.logger, bodyLimitBytes: 1024, trustProxy: hops, openapi: new OpenApiRegistry(), readinessChecks: [], middleware: [limiter], routers: [router] });
+  const limiter = rateLimiterFactory(memoryBackend())({
+    name: `proxied-${hops}`,
+    max: 2,
+    durationMs: 60_000,
+    key: (ctx) => (ctx.path === '/limited' ? ipBucket(ctx.ip) : false),
+  });
+  return createHttpApp({
+    logger: logs.logger,
+    bodyLimitBytes: 1024,
+    trustProxy: hops,
+    openapi: new OpenApiRegistry(),
+    readinessChecks: [],
+    middleware: [limiter],
+    routers: [router],
+  });
 }
 
 test('trusted proxy hops: the client is the entry our outermost proxy appended; entries the client wrote are never read', async (t) => {
   const one = await listen(proxiedApp(1));
   const two = await listen(proxiedApp(2));
   try {
-    const ip = async (target: RunningApp, xff?: string) => ((await (await fetch(`${target.url}/ip`, { headers: xff ? { 'x-forwarded-for': xff } : {} })).json()) as { ip: string }).ip;
+    const ip = async (target: RunningApp, xff?: string) =>
+      (
+        (await (await fetch(`${target.url}/ip`, { headers: xff ? { 'x-forwarded-for': xff } : {} })).json()) as {
+          ip: string;
+        }
+      ).ip;
     t.is(await ip(one, '6.6.6.6, 203.0.113.9'), '203.0.113.9', 'one proxy: the rightmost entry');
     t.is(await ip(one, '203.0.113.9'), '203.0.113.9');
     t.is(await ip(one), '127.0.0.1', 'no header: the socket address');
-    t.is(await ip(two, '6.6.6.6, 203.0.113.9, 10.0.0.2'), '203.0.113.9', 'two proxies: the second entry from the right');
+    t.is(
+      await ip(two, '6.6.6.6, 203.0.113.9, 10.0.0.2'),
+      '203.0.113.9',
+      'two proxies: the second entry from the right',
+    );
     const off = await listen(proxiedApp(0));
     try {
       t.is(await ip(off, '6.6.6.6'), '127.0.0.1', 'no trusted proxy: the header is ignored');
@@ -217,10 +278,18 @@ test('a client cannot change its bucket by writing X-Forwarded-For entries; two 
       await response.arrayBuffer();
       return response.status;
     };
-    const spoofed = [await get('1.1.1.1, 203.0.113.20'), await get('2.2.2.2, 203.0.113.20'), await get('3.3.3.3, 4.4.4.4, 203.0.113.20')];
+    const spoofed = [
+      await get('1.1.1.1, 203.0.113.20'),
+      await get('2.2.2.2, 203.0.113.20'),
+      await get('3.3.3.3, 4.4.4.4, 203.0.113.20'),
+    ];
     t.deepEqual(spoofed, [200, 200, 429], 'the leftmost entries changed, the client did not');
     t.is(await get('203.0.113.21'), 200, 'another client is counted apart');
-    t.deepEqual([await get('2001:db8:5:6::1'), await get('2001:db8:5:6:ffff::2'), await get('2001:db8:5:6::3')], [200, 200, 429], 'one /64, one bucket');
+    t.deepEqual(
+      [await get('2001:db8:5:6::1'), await get('2001:db8:5:6:ffff::2'), await get('2001:db8:5:6::3')],
+      [200, 200, 429],
+      'one /64, one bucket',
+    );
     t.is(await get('2001:db8:5:7::1'), 200, 'the next /64 is counted apart');
   } finally {
     await app.close();

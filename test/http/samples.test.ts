@@ -18,7 +18,12 @@ test.after.always(async () => {
 
 const today = () => new Date().toISOString().slice(0, 10);
 const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
-const sample = (overrides: Record<string, unknown> = {}) => ({ sampleType: 'blood', subjectId: 'P001', collectionDate: daysAgo(3), ...overrides });
+const sample = (overrides: Record<string, unknown> = {}) => ({
+  sampleType: 'blood',
+  subjectId: 'P001',
+  collectionDate: daysAgo(3),
+  ...overrides,
+});
 const create = async (who: TestUser, overrides: Record<string, unknown> = {}) => {
   const r = await call(api, 'POST', '/samples', { token: who.accessToken, body: sample(overrides) });
   if (r.status !== 201) throw new Error(`create failed: ${r.status} ${JSON.stringify(r.body)}`);
@@ -26,18 +31,42 @@ const create = async (who: TestUser, overrides: Record<string, unknown> = {}) =>
 };
 
 test('POST /samples: 201 with the sample, Location and ETag; status defaults to collected', async (t) => {
-  const r = await call(api, 'POST', '/samples', { token: user.accessToken, body: sample({ notes: 'fasting', storageLocation: 'shelf-3' }) });
+  const r = await call(api, 'POST', '/samples', {
+    token: user.accessToken,
+    body: sample({ notes: 'fasting', storageLocation: 'shelf-3' }),
+  });
   t.is(r.status, 201);
-  t.like(r.body, { sampleType: 'blood', subjectId: 'P001', status: 'collected', storageLocation: 'shelf-3', notes: 'fasting', version: 1 });
+  t.like(r.body, {
+    sampleType: 'blood',
+    subjectId: 'P001',
+    status: 'collected',
+    storageLocation: 'shelf-3',
+    notes: 'fasting',
+    version: 1,
+  });
   t.is(r.headers.get('location'), `/api/v1/samples/${r.body.id}`);
   t.is(r.headers.get('etag'), '"1"');
-  t.deepEqual(Object.keys(r.body).sort(), ['collectionDate', 'createdAt', 'id', 'notes', 'sampleType', 'status', 'storageLocation', 'subjectId', 'updatedAt', 'version']);
+  t.deepEqual(Object.keys(r.body).sort(), [
+    'collectionDate',
+    'createdAt',
+    'id',
+    'notes',
+    'sampleType',
+    'status',
+    'storageLocation',
+    'subjectId',
+    'updatedAt',
+    'version',
+  ]);
   // Read-your-writes: the list, the sample and the stats show it at once.
   t.is((await call(api, 'GET', `/samples/${r.body.id}`, { token: user.accessToken })).status, 200);
 });
 
 test('POST /samples: rules give 422 with every error; unknown and server-owned fields are refused', async (t) => {
-  const bad = await call(api, 'POST', '/samples', { token: user.accessToken, body: { sampleType: 'urine', subjectId: 'x1', collectionDate: '2999-01-01' } });
+  const bad = await call(api, 'POST', '/samples', {
+    token: user.accessToken,
+    body: { sampleType: 'urine', subjectId: 'x1', collectionDate: '2999-01-01' },
+  });
   t.is(bad.status, 422);
   t.is(bad.body.code, 'validation_failed');
   t.deepEqual(
@@ -45,13 +74,30 @@ test('POST /samples: rules give 422 with every error; unknown and server-owned f
     ['collectionDate', 'sampleType', 'subjectId'],
     'a type error does not hide the rules the other fields break: one answer lists them all',
   );
-  const typed = await call(api, 'POST', '/samples', { token: user.accessToken, body: { sampleType: 'tissue', subjectId: 12, collectionDate: 'x' } });
-  t.deepEqual(typed.body.errors.map((e: { path: string }) => e.path).sort(), ['collectionDate', 'storageLocation', 'subjectId']);
-  const rules = await call(api, 'POST', '/samples', { token: user.accessToken, body: sample({ subjectId: 'x1', collectionDate: '2999-01-01', sampleType: 'tissue' }) });
+  const typed = await call(api, 'POST', '/samples', {
+    token: user.accessToken,
+    body: { sampleType: 'tissue', subjectId: 12, collectionDate: 'x' },
+  });
+  t.deepEqual(typed.body.errors.map((e: { path: string }) => e.path).sort(), [
+    'collectionDate',
+    'storageLocation',
+    'subjectId',
+  ]);
+  const rules = await call(api, 'POST', '/samples', {
+    token: user.accessToken,
+    body: sample({ subjectId: 'x1', collectionDate: '2999-01-01', sampleType: 'tissue' }),
+  });
   t.is(rules.status, 422);
-  t.deepEqual(rules.body.errors.map((e: { path: string }) => e.path).sort(), ['collectionDate', 'storageLocation', 'subjectId']);
+  t.deepEqual(rules.body.errors.map((e: { path: string }) => e.path).sort(), [
+    'collectionDate',
+    'storageLocation',
+    'subjectId',
+  ]);
   for (const field of ['id', 'ownerId', 'version', 'createdAt', 'updatedAt']) {
-    const r = await call(api, 'POST', '/samples', { token: user.accessToken, body: sample({ [field]: field === 'version' ? 7 : 'x' }) });
+    const r = await call(api, 'POST', '/samples', {
+      token: user.accessToken,
+      body: sample({ [field]: field === 'version' ? 7 : 'x' }),
+    });
     t.is(r.status, 422, field);
     t.deepEqual(r.body.errors, [{ path: field, message: 'Unknown field' }]);
   }
@@ -60,14 +106,26 @@ test('POST /samples: rules give 422 with every error; unknown and server-owned f
 
 test('Idempotency-Key: a repeat returns the first answer and registers nothing new', async (t) => {
   const headers = { 'idempotency-key': `create-${Math.random()}` };
-  const first = await call(api, 'POST', '/samples', { token: user.accessToken, body: sample({ subjectId: 'I900' }), headers });
-  const again = await call(api, 'POST', '/samples', { token: user.accessToken, body: sample({ subjectId: 'I900' }), headers });
+  const first = await call(api, 'POST', '/samples', {
+    token: user.accessToken,
+    body: sample({ subjectId: 'I900' }),
+    headers,
+  });
+  const again = await call(api, 'POST', '/samples', {
+    token: user.accessToken,
+    body: sample({ subjectId: 'I900' }),
+    headers,
+  });
   t.is(first.status, 201);
   t.is(again.status, 201);
   t.is(again.body.id, first.body.id);
   const list = await call(api, 'GET', '/samples?subjectId=I900', { token: user.accessToken });
   t.is(list.body.total, 1);
-  const reused = await call(api, 'POST', '/samples', { token: user.accessToken, body: sample({ subjectId: 'I901' }), headers });
+  const reused = await call(api, 'POST', '/samples', {
+    token: user.accessToken,
+    body: sample({ subjectId: 'I901' }),
+    headers,
+  });
   t.is(reused.status, 422);
   t.is(reused.body.code, 'idempotency_key_reused');
 });
@@ -82,14 +140,21 @@ test('GET /samples/{id}: 400 for a bad UUID, 404 for an unknown one', async (t) 
 test('PATCH: partial change, new ETag; a status move and a move in one request are separate events', async (t) => {
   const created = await create(user);
   const id = created.body.id as string;
-  const r = await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { status: 'processing', storageLocation: 'freezer-2-rowA' }, headers: { 'if-match': '"1"', 'x-change-reason': 'into the centrifuge' } });
+  const r = await call(api, 'PATCH', `/samples/${id}`, {
+    token: user.accessToken,
+    body: { status: 'processing', storageLocation: 'freezer-2-rowA' },
+    headers: { 'if-match': '"1"', 'x-change-reason': 'into the centrifuge' },
+  });
   t.is(r.status, 200);
   t.like(r.body, { status: 'processing', storageLocation: 'freezer-2-rowA', version: 3 });
   t.is(r.headers.get('etag'), '"3"');
   const got = await call(api, 'GET', `/samples/${id}`, { token: user.accessToken });
   t.like(got.body, { status: 'processing', version: 3 });
   const history = await call(api, 'GET', `/samples/${id}/history`, { token: user.accessToken });
-  t.deepEqual(history.body.items.map((i: { type: string }) => i.type), ['SampleRegistered', 'SampleMoved', 'SampleStatusChanged']);
+  t.deepEqual(
+    history.body.items.map((i: { type: string }) => i.type),
+    ['SampleRegistered', 'SampleMoved', 'SampleStatusChanged'],
+  );
   t.is(history.body.items[2].reason, 'into the centrifuge');
 });
 
@@ -97,22 +162,44 @@ test('PATCH: a stale If-Match is 412 and changes nothing; a malformed one is 400
   const created = await create(user);
   const id = created.body.id as string;
   await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { notes: 'first' } });
-  const stale = await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { notes: 'second' }, headers: { 'if-match': '"1"' } });
+  const stale = await call(api, 'PATCH', `/samples/${id}`, {
+    token: user.accessToken,
+    body: { notes: 'second' },
+    headers: { 'if-match': '"1"' },
+  });
   t.is(stale.status, 412);
   t.is(stale.body.code, 'version_mismatch');
   t.is(stale.headers.get('etag'), '"2"');
   t.is((await call(api, 'GET', `/samples/${id}`, { token: user.accessToken })).body.notes, 'first');
-  t.is((await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { notes: 'x' }, headers: { 'if-match': 'abc' } })).status, 400);
+  t.is(
+    (
+      await call(api, 'PATCH', `/samples/${id}`, {
+        token: user.accessToken,
+        body: { notes: 'x' },
+        headers: { 'if-match': 'abc' },
+      })
+    ).status,
+    400,
+  );
 });
 
 test('PATCH: invalid transitions are 422 invalid_transition; archived -> processing needs a reason', async (t) => {
   const created = await create(user);
   const id = created.body.id as string;
-  t.is((await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { status: 'archived' } })).status, 200);
-  const noReason = await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { status: 'processing' } });
+  t.is(
+    (await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { status: 'archived' } })).status,
+    200,
+  );
+  const noReason = await call(api, 'PATCH', `/samples/${id}`, {
+    token: user.accessToken,
+    body: { status: 'processing' },
+  });
   t.is(noReason.status, 422);
   t.is(noReason.body.code, 'invalid_transition');
-  const withReason = await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { status: 'processing', reason: 'PI asked for re-analysis' } });
+  const withReason = await call(api, 'PATCH', `/samples/${id}`, {
+    token: user.accessToken,
+    body: { status: 'processing', reason: 'PI asked for re-analysis' },
+  });
   t.is(withReason.status, 200);
   const back = await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { status: 'collected' } });
   t.is(back.status, 422);
@@ -124,7 +211,10 @@ test('PATCH: invalid transitions are 422 invalid_transition; archived -> process
 test('PUT replaces the editable fields (absent optional ones become null)', async (t) => {
   const created = await create(user, { notes: 'old', storageLocation: 'shelf-1' });
   const id = created.body.id as string;
-  const r = await call(api, 'PUT', `/samples/${id}`, { token: user.accessToken, body: { sampleType: 'saliva', subjectId: 'S123', collectionDate: daysAgo(1), status: 'collected' } });
+  const r = await call(api, 'PUT', `/samples/${id}`, {
+    token: user.accessToken,
+    body: { sampleType: 'saliva', subjectId: 'S123', collectionDate: daysAgo(1), status: 'collected' },
+  });
   t.is(r.status, 200);
   t.like(r.body, { sampleType: 'saliva', subjectId: 'S123', storageLocation: null, notes: null });
   const missing = await call(api, 'PUT', `/samples/${id}`, { token: user.accessToken, body: { sampleType: 'saliva' } });
@@ -137,12 +227,25 @@ test('DELETE: the sample leaves lists and stats, its history stays', async (t) =
   const id = created.body.id as string;
   const before = await call(api, 'GET', '/samples/stats/overview', { token: other.accessToken });
   t.is(before.body.total, 1);
-  t.is((await call(api, 'DELETE', `/samples/${id}`, { token: other.accessToken, headers: { 'x-change-reason': 'tube broke' } })).status, 204);
+  t.is(
+    (
+      await call(api, 'DELETE', `/samples/${id}`, {
+        token: other.accessToken,
+        headers: { 'x-change-reason': 'tube broke' },
+      })
+    ).status,
+    204,
+  );
   t.is((await call(api, 'GET', `/samples/${id}`, { token: other.accessToken })).status, 404);
   t.is((await call(api, 'GET', '/samples', { token: other.accessToken })).body.total, 0);
   t.is((await call(api, 'GET', '/samples/subject/D100', { token: other.accessToken })).body.total, 0);
   const after = await call(api, 'GET', '/samples/stats/overview', { token: other.accessToken });
-  t.deepEqual(after.body, { total: 0, byStatus: { collected: 0, processing: 0, archived: 0 }, byType: { blood: 0, saliva: 0, tissue: 0 }, collectedLast30Days: 0 });
+  t.deepEqual(after.body, {
+    total: 0,
+    byStatus: { collected: 0, processing: 0, archived: 0 },
+    byType: { blood: 0, saliva: 0, tissue: 0 },
+    collectedLast30Days: 0,
+  });
   const history = await call(api, 'GET', `/samples/${id}/history`, { token: other.accessToken });
   t.is(history.status, 200);
   t.is(history.body.items.at(-1).type, 'SampleDiscarded');
@@ -156,18 +259,36 @@ test('filters combine; sorted newest collection first; subject route equals the 
   await create(who, { subjectId: 'F001', collectionDate: daysAgo(10) });
   await create(who, { subjectId: 'F001', collectionDate: daysAgo(2), sampleType: 'saliva' });
   await create(who, { subjectId: 'F002', collectionDate: daysAgo(5), status: 'archived' });
-  await create(who, { subjectId: 'F001', collectionDate: daysAgo(40), sampleType: 'tissue', storageLocation: 'freezer-1-rowA' });
+  await create(who, {
+    subjectId: 'F001',
+    collectionDate: daysAgo(40),
+    sampleType: 'tissue',
+    storageLocation: 'freezer-1-rowA',
+  });
   const all = await call(api, 'GET', '/samples', { token: who.accessToken });
-  t.deepEqual(all.body.items.map((s: { collectionDate: string }) => s.collectionDate), [daysAgo(2), daysAgo(5), daysAgo(10), daysAgo(40)]);
+  t.deepEqual(
+    all.body.items.map((s: { collectionDate: string }) => s.collectionDate),
+    [daysAgo(2), daysAgo(5), daysAgo(10), daysAgo(40)],
+  );
   const f001 = await call(api, 'GET', '/samples?subjectId=F001&sampleType=blood', { token: who.accessToken });
   t.is(f001.body.total, 1);
-  const range = await call(api, 'GET', `/samples?collectedFrom=${daysAgo(10)}&collectedTo=${daysAgo(2)}`, { token: who.accessToken });
+  const range = await call(api, 'GET', `/samples?collectedFrom=${daysAgo(10)}&collectedTo=${daysAgo(2)}`, {
+    token: who.accessToken,
+  });
   t.is(range.body.total, 3, 'both ends inclusive');
   t.is((await call(api, 'GET', '/samples?status=archived', { token: who.accessToken })).body.total, 1);
   const bySubject = await call(api, 'GET', '/samples/subject/F001', { token: who.accessToken });
   const byFilter = await call(api, 'GET', '/samples?subjectId=F001', { token: who.accessToken });
   t.deepEqual(bySubject.body, byFilter.body);
-  for (const q of ['status=broken', 'sampleType=urine', 'collectedFrom=yesterday', 'limit=0', 'limit=101', 'colour=red', 'cursor=zzz']) {
+  for (const q of [
+    'status=broken',
+    'sampleType=urine',
+    'collectedFrom=yesterday',
+    'limit=0',
+    'limit=101',
+    'colour=red',
+    'cursor=zzz',
+  ]) {
     const r = await call(api, 'GET', `/samples?${q}`, { token: who.accessToken });
     t.is(r.status, 400, q);
     t.is(r.body.code, 'invalid_query', q);
@@ -178,13 +299,31 @@ test('stats overview counts by status and type, and the last 30 days', async (t)
   const who = await newUser(api, 'stats');
   await create(who, { collectionDate: daysAgo(1) });
   await create(who, { collectionDate: daysAgo(29), sampleType: 'saliva', status: 'processing' });
-  await create(who, { collectionDate: daysAgo(31), sampleType: 'tissue', storageLocation: 'freezer-1-rowA', status: 'archived' });
+  await create(who, {
+    collectionDate: daysAgo(31),
+    sampleType: 'tissue',
+    storageLocation: 'freezer-1-rowA',
+    status: 'archived',
+  });
   const r = await call(api, 'GET', '/samples/stats/overview', { token: who.accessToken });
-  t.deepEqual(r.body, { total: 3, byStatus: { collected: 1, processing: 1, archived: 1 }, byType: { blood: 1, saliva: 1, tissue: 1 }, collectedLast30Days: 2 });
+  t.deepEqual(r.body, {
+    total: 3,
+    byStatus: { collected: 1, processing: 1, archived: 1 },
+    byType: { blood: 1, saliva: 1, tissue: 1 },
+    collectedLast30Days: 2,
+  });
   const s = (await call(api, 'GET', '/samples?sampleType=saliva', { token: who.accessToken })).body.items[0];
-  await call(api, 'PATCH', `/samples/${s.id}`, { token: who.accessToken, body: { sampleType: 'blood', status: 'archived', collectionDate: daysAgo(60) } });
+  await call(api, 'PATCH', `/samples/${s.id}`, {
+    token: who.accessToken,
+    body: { sampleType: 'blood', status: 'archived', collectionDate: daysAgo(60) },
+  });
   const after = await call(api, 'GET', '/samples/stats/overview', { token: who.accessToken });
-  t.deepEqual(after.body, { total: 3, byStatus: { collected: 1, processing: 0, archived: 2 }, byType: { blood: 2, saliva: 0, tissue: 1 }, collectedLast30Days: 1 });
+  t.deepEqual(after.body, {
+    total: 3,
+    byStatus: { collected: 1, processing: 0, archived: 2 },
+    byType: { blood: 2, saliva: 0, tissue: 1 },
+    collectedLast30Days: 1,
+  });
   t.is(today().length, 10);
 });
 
@@ -192,14 +331,23 @@ test('20 parallel PATCHes without If-Match: none is lost', async (t) => {
   const created = await create(user);
   const id = created.body.id as string;
   const notes = Array.from({ length: 20 }, (_, i) => `note ${i}`);
-  const answers = await Promise.all(notes.map((n) => call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { notes: n } })));
-  t.deepEqual(answers.map((a) => a.status), notes.map(() => 200));
+  const answers = await Promise.all(
+    notes.map((n) => call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { notes: n } })),
+  );
+  t.deepEqual(
+    answers.map((a) => a.status),
+    notes.map(() => 200),
+  );
   const history = await call(api, 'GET', `/samples/${id}/history`, { token: user.accessToken });
   const corrections = history.body.items.filter((i: { type: string }) => i.type === 'SampleDetailsCorrected');
   t.is(corrections.length, 20);
-  t.deepEqual(corrections.map((c: { changes: { notes: { to: string } } }) => c.changes.notes.to).sort(), [...notes].sort());
+  t.deepEqual(
+    corrections.map((c: { changes: { notes: { to: string } } }) => c.changes.notes.to).sort(),
+    [...notes].sort(),
+  );
   // Each correction starts from the previous one's value: a chain, not 20 edits of the original.
-  for (let i = 1; i < corrections.length; i++) t.is(corrections[i].changes.notes.from, corrections[i - 1].changes.notes.to);
+  for (let i = 1; i < corrections.length; i++)
+    t.is(corrections[i].changes.notes.from, corrections[i - 1].changes.notes.to);
   const final = await call(api, 'GET', `/samples/${id}`, { token: user.accessToken });
   t.is(final.body.notes, corrections.at(-1).changes.notes.to);
   t.is(final.body.version, 21);
@@ -208,12 +356,22 @@ test('20 parallel PATCHes without If-Match: none is lost', async (t) => {
 test('history: version, type, time, actor with username, request id, reason, field changes', async (t) => {
   const created = await create(user, { notes: 'a' });
   const id = created.body.id as string;
-  await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { notes: 'b', collectionDate: daysAgo(4) }, headers: { 'x-request-id': 'req-history-1', 'x-change-reason': 'typo' } });
+  await call(api, 'PATCH', `/samples/${id}`, {
+    token: user.accessToken,
+    body: { notes: 'b', collectionDate: daysAgo(4) },
+    headers: { 'x-request-id': 'req-history-1', 'x-change-reason': 'typo' },
+  });
   const r = await call(api, 'GET', `/samples/${id}/history`, { token: user.accessToken });
   t.is(r.status, 200);
   const [first, second] = r.body.items;
   t.like(first, { version: 1, type: 'SampleRegistered', actor: { id: user.id, username: user.username } });
-  t.like(second, { version: 2, type: 'SampleDetailsCorrected', requestId: 'req-history-1', reason: 'typo', actor: { id: user.id, username: user.username } });
+  t.like(second, {
+    version: 2,
+    type: 'SampleDetailsCorrected',
+    requestId: 'req-history-1',
+    reason: 'typo',
+    actor: { id: user.id, username: user.username },
+  });
   t.deepEqual(second.changes, { collectionDate: { from: daysAgo(3), to: daysAgo(4) }, notes: { from: 'a', to: 'b' } });
   t.true(Date.parse(second.occurredAt) >= Date.parse(first.occurredAt));
 });
@@ -225,7 +383,12 @@ test('pagination neither repeats nor skips while samples are being added', async
   let cursor: string | null = null;
   let page = 0;
   do {
-    const r: { body: { items: { id: string }[]; nextCursor: string | null } } = await call(api, 'GET', `/samples?limit=4${cursor ? `&cursor=${cursor}` : ''}`, { token: who.accessToken });
+    const r: { body: { items: { id: string }[]; nextCursor: string | null } } = await call(
+      api,
+      'GET',
+      `/samples?limit=4${cursor ? `&cursor=${cursor}` : ''}`,
+      { token: who.accessToken },
+    );
     seen.push(...r.body.items.map((s) => s.id));
     cursor = r.body.nextCursor;
     // Meanwhile new samples arrive, some sorting before the cursor, some after.
@@ -236,8 +399,12 @@ test('pagination neither repeats nor skips while samples are being added', async
   const client = new pg.Client({ connectionString: svc.db.url });
   await client.connect();
   try {
-    const original = await client.query(`SELECT sample_id FROM samples WHERE owner_id = $1 AND subject_id LIKE 'G%'`, [who.id]);
-    const missing = original.rows.map((r: { sample_id: string }) => r.sample_id).filter((id: string) => !seen.includes(id));
+    const original = await client.query(`SELECT sample_id FROM samples WHERE owner_id = $1 AND subject_id LIKE 'G%'`, [
+      who.id,
+    ]);
+    const missing = original.rows
+      .map((r: { sample_id: string }) => r.sample_id)
+      .filter((id: string) => !seen.includes(id));
     t.deepEqual(missing, [], 'every sample that existed before the first page was seen');
   } finally {
     await client.end();

@@ -15,7 +15,11 @@ const redisUrl = testRedisUrl();
 if (!redisUrl) console.log(`[skip] Redis command spans: ${redisSkipReason()}`);
 
 test.before(async () => {
-  telemetry = await startTelemetry({ serviceName: 'vialog-test', metricsPort: 0, spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
+  telemetry = await startTelemetry({
+    serviceName: 'vialog-test',
+    metricsPort: 0,
+    spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
+  });
   // With Redis the rate limiter runs there, so the request makes Redis commands to trace.
   svc = await startTestService(redisUrl ? { REDIS_URL: redisUrl } : {});
 });
@@ -38,7 +42,11 @@ test.serial('POST /samples: HTTP span, append span, projection span linked to it
   const applied = (name: string) => (s: ReturnType<typeof spans.getFinishedSpans>[number]) =>
     s.name === name && ((s.attributes['vialog.request_ids'] as string[] | undefined) ?? []).includes(requestId);
   let finished = spans.getFinishedSpans();
-  for (let i = 0; i < 200 && !(finished.some(applied('projection samples')) && finished.some(applied('projection audit'))); i++) {
+  for (
+    let i = 0;
+    i < 200 && !(finished.some(applied('projection samples')) && finished.some(applied('projection audit')));
+    i++
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     finished = spans.getFinishedSpans();
   }
@@ -46,7 +54,9 @@ test.serial('POST /samples: HTTP span, append span, projection span linked to it
   t.truthy(http, finished.map((s) => s.name).join(', '));
   t.is(http!.attributes['vialog.request_id'], requestId);
   t.is(http!.attributes['http.response.status_code'], 201);
-  const append = finished.find((s) => s.name === 'eventstore.append' && s.attributes['vialog.request_id'] === requestId)!;
+  const append = finished.find(
+    (s) => s.name === 'eventstore.append' && s.attributes['vialog.request_id'] === requestId,
+  )!;
   t.truthy(append);
   t.deepEqual(append.attributes['vialog.event_types'], ['SampleRegistered']);
   t.is(append.spanContext().traceId, http!.spanContext().traceId, 'the append is part of the request trace');
@@ -54,7 +64,9 @@ test.serial('POST /samples: HTTP span, append span, projection span linked to it
   const projection = finished.find(applied('projection samples'))!;
   t.truthy(projection);
   t.true(
-    projection.links.some((l) => l.context.spanId === append.spanContext().spanId && l.context.traceId === append.spanContext().traceId),
+    projection.links.some(
+      (l) => l.context.spanId === append.spanContext().spanId && l.context.traceId === append.spanContext().traceId,
+    ),
     'the projection span links to the append span',
   );
   const audit = finished.find(applied('projection audit'));
@@ -63,60 +75,91 @@ test.serial('POST /samples: HTTP span, append span, projection span linked to it
   // Postgres: the append's INSERT is a child of the append span; the projection's writes are
   // children of the projection span. Statements carry no parameter values.
   const queriesUnder = (parent: (typeof finished)[number]) =>
-    finished.filter((s) => s.name.startsWith('pg.query') && s.parentSpanContext?.spanId === parent.spanContext().spanId);
+    finished.filter(
+      (s) => s.name.startsWith('pg.query') && s.parentSpanContext?.spanId === parent.spanContext().spanId,
+    );
   const appendQueries = queriesUnder(append);
   t.true(appendQueries.length > 0, 'the append made a traced Postgres query');
-  t.regex(String(appendQueries[0]!.attributes['db.query.text'] ?? appendQueries[0]!.attributes['db.statement']), /insert/i);
-  t.false(appendQueries.some((s) => Object.keys(s.attributes).some((k) => k.startsWith('db.query.parameter') || k === 'db.postgresql.values')), 'no parameter values');
+  t.regex(
+    String(appendQueries[0]!.attributes['db.query.text'] ?? appendQueries[0]!.attributes['db.statement']),
+    /insert/i,
+  );
+  t.false(
+    appendQueries.some((s) =>
+      Object.keys(s.attributes).some((k) => k.startsWith('db.query.parameter') || k === 'db.postgresql.values'),
+    ),
+    'no parameter values',
+  );
   t.true(queriesUnder(projection).length > 0, 'the projection batch made traced Postgres queries');
 });
 
-(redisUrl ? test.serial : test.serial.skip)('Redis commands made by a request are spans of its trace, recorded without keys', async (t) => {
-  const user = await newUser(svc.api, 'redis-traced');
-  spans.reset();
-  const r = await call(svc.api, 'GET', '/samples', { token: user.accessToken });
-  t.is(r.status, 200);
-  const finished = spans.getFinishedSpans();
-  const http = finished.find((s) => s.name.startsWith('GET /api/v1/samples'))!;
-  t.truthy(http, finished.map((s) => s.name).join(', '));
-  const commands = finished.filter((s) => s.attributes['db.system'] === 'redis' || s.attributes['db.system.name'] === 'redis');
-  t.true(commands.length > 0, finished.map((s) => s.name).join(', '));
-  t.true(commands.every((s) => s.spanContext().traceId === http.spanContext().traceId), 'in the request trace');
-  for (const command of commands) {
-    const text = command.attributes['db.query.text'] ?? command.attributes['db.statement'];
-    const statement = typeof text === 'string' ? text : '';
-    t.notRegex(statement, new RegExp(user.id), 'no key naming the user');
-  }
-});
+(redisUrl ? test.serial : test.serial.skip)(
+  'Redis commands made by a request are spans of its trace, recorded without keys',
+  async (t) => {
+    const user = await newUser(svc.api, 'redis-traced');
+    spans.reset();
+    const r = await call(svc.api, 'GET', '/samples', { token: user.accessToken });
+    t.is(r.status, 200);
+    const finished = spans.getFinishedSpans();
+    const http = finished.find((s) => s.name.startsWith('GET /api/v1/samples'))!;
+    t.truthy(http, finished.map((s) => s.name).join(', '));
+    const commands = finished.filter(
+      (s) => s.attributes['db.system'] === 'redis' || s.attributes['db.system.name'] === 'redis',
+    );
+    t.true(commands.length > 0, finished.map((s) => s.name).join(', '));
+    t.true(
+      commands.every((s) => s.spanContext().traceId === http.spanContext().traceId),
+      'in the request trace',
+    );
+    for (const command of commands) {
+      const text = command.attributes['db.query.text'] ?? command.attributes['db.statement'];
+      const statement = typeof text === 'string' ? text : '';
+      t.notRegex(statement, new RegExp(user.id), 'no key naming the user');
+    }
+  },
+);
 
-test.serial('/metrics: the route histogram, events appended, projection lag and failure, the horizon, event-loop lag', async (t) => {
-  const user = await newUser(svc.api, 'metered');
-  await call(svc.api, 'GET', '/samples', { token: user.accessToken });
-  const text = await (await fetch(telemetry.metricsUrl!)).text();
-  t.regex(text, /http_server_request_duration_bucket\{[^}]*http_route="\/api\/v1\/samples"/);
-  t.regex(text, /http_server_request_duration_count\{[^}]*http_route="\/api\/v1\/samples",http_response_status_code="200"/);
-  t.regex(text, /vialog_events_appended_total\{[^}]*type="UserRegistered"/);
-  t.regex(text, /vialog_projection_lag_events\{[^}]*projection="samples"/);
-  t.regex(text, /vialog_projection_failed\{[^}]*projection="samples"[^}]*\} 0/);
-  t.regex(text, /vialog_eventstore_horizon_age_seconds\{[^}]*\} \d/);
-  t.regex(text, /vialog_eventstore_events_waiting\{[^}]*\} \d/);
-  t.regex(text, /vialog_event_loop_lag\{/);
-});
+test.serial(
+  '/metrics: the route histogram, events appended, projection lag and failure, the horizon, event-loop lag',
+  async (t) => {
+    const user = await newUser(svc.api, 'metered');
+    await call(svc.api, 'GET', '/samples', { token: user.accessToken });
+    const text = await (await fetch(telemetry.metricsUrl!)).text();
+    t.regex(text, /http_server_request_duration_bucket\{[^}]*http_route="\/api\/v1\/samples"/);
+    t.regex(
+      text,
+      /http_server_request_duration_count\{[^}]*http_route="\/api\/v1\/samples",http_response_status_code="200"/,
+    );
+    t.regex(text, /vialog_events_appended_total\{[^}]*type="UserRegistered"/);
+    t.regex(text, /vialog_projection_lag_events\{[^}]*projection="samples"/);
+    t.regex(text, /vialog_projection_failed\{[^}]*projection="samples"[^}]*\} 0/);
+    t.regex(text, /vialog_eventstore_horizon_age_seconds\{[^}]*\} \d/);
+    t.regex(text, /vialog_eventstore_events_waiting\{[^}]*\} \d/);
+    t.regex(text, /vialog_event_loop_lag\{/);
+  },
+);
 
-test.serial("a failed query's span keeps the SQLSTATE, not the driver's message (it can quote the value)", async (t) => {
-  spans.reset();
-  const failing = inSpan('quoting', {}, () => svc.service.infrastructure.knex.raw(`SELECT 'Jane Doe'::integer`));
-  await t.throwsAsync(failing);
-  const query = spans.getFinishedSpans().find((s) => s.status.code === SpanStatusCode.ERROR && s.name.startsWith('pg.query'));
-  t.truthy(query, 'the query span was recorded');
-  t.is(query?.status.message, 'PostgreSQL error 22P02');
-  t.false(JSON.stringify({ status: query?.status, events: query?.events }).includes('Jane'));
-});
+test.serial(
+  "a failed query's span keeps the SQLSTATE, not the driver's message (it can quote the value)",
+  async (t) => {
+    spans.reset();
+    const failing = inSpan('quoting', {}, () => svc.service.infrastructure.knex.raw(`SELECT 'Jane Doe'::integer`));
+    await t.throwsAsync(failing);
+    const query = spans
+      .getFinishedSpans()
+      .find((s) => s.status.code === SpanStatusCode.ERROR && s.name.startsWith('pg.query'));
+    t.truthy(query, 'the query span was recorded');
+    t.is(query?.status.message, 'PostgreSQL error 22P02');
+    t.false(JSON.stringify({ status: query?.status, events: query?.events }).includes('Jane'));
+  },
+);
 
 test.serial('log lines written inside a request carry its trace and span ids', async (t) => {
   const requestId = `log-trace-${Date.now()}`;
   await call(svc.api, 'GET', '/samples', { headers: { 'x-request-id': requestId } });
-  const line = svc.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === requestId && l.msg === 'request completed');
+  const line = svc.logLines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.requestId === requestId && l.msg === 'request completed');
   t.truthy(line);
   t.regex(String(line!.traceId), /^[0-9a-f]{32}$/);
   t.regex(String(line!.spanId), /^[0-9a-f]{16}$/);

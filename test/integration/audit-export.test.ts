@@ -34,7 +34,14 @@ test.before(async () => {
           `sample-${sampleId}`,
           Array.from({ length: 100 }, (_, i) => ({
             type: 'SampleMoved',
-            data: { sampleId, ownerId: owner, from: `shelf-${i}`, to: `shelf-${i + 1}`, movedAt: new Date().toISOString(), note: `sample ${s + k} move ${i}` },
+            data: {
+              sampleId,
+              ownerId: owner,
+              from: `shelf-${i}`,
+              to: `shelf-${i + 1}`,
+              movedAt: new Date().toISOString(),
+              note: `sample ${s + k} move ${i}`,
+            },
             metadata: eventMetadata(cause, 1),
           })),
           { expectedRevision: 'no_stream' },
@@ -43,7 +50,8 @@ test.before(async () => {
     );
     last = results.at(-1);
   }
-  if (!(await engine.waitForProjections(['audit'], last!.position, { timeoutMs: 120_000 }))) throw new Error('audit projection did not catch up');
+  if (!(await engine.waitForProjections(['audit'], last!.position, { timeoutMs: 120_000 })))
+    throw new Error('audit projection did not catch up');
   const logger = createLogger({ level: 'silent' });
   const http = createHttpApp({
     logger,
@@ -55,7 +63,11 @@ test.before(async () => {
       stateOf(ctx).auth = { userId: owner, username: 'auditor', role: 'admin', actorType: 'user' };
       await next();
     },
-    routers: auditRouters({ knex: fx.knex, openapi: new OpenApiRegistry(), vault: new PersonalDataVault(fx.knex, randomBytes(32)) }),
+    routers: auditRouters({
+      knex: fx.knex,
+      openapi: new OpenApiRegistry(),
+      vault: new PersonalDataVault(fx.knex, randomBytes(32)),
+    }),
   });
   app = await listen(http);
 });
@@ -93,19 +105,25 @@ test.serial(`NDJSON export of ${EVENTS.toLocaleString('en-US')} events: every li
   t.log(`${(r.bytes / 1024 / 1024).toFixed(0)} MB streamed, heap grew at most ${r.heapGrowthMb.toFixed(0)} MB`);
   // Held in memory, the export would take at least its size (JS strings: 2 bytes a character);
   // streamed, live memory stays near flat.
-  t.true(r.heapGrowthMb < r.bytes / 1024 / 1024 / 4, "the export was not held in memory");
+  t.true(r.heapGrowthMb < r.bytes / 1024 / 1024 / 4, 'the export was not held in memory');
 });
 
-test.serial(`CSV export of ${EVENTS.toLocaleString('en-US')} events: header plus every row, bounded memory`, async (t) => {
-  const r = await download('csv');
-  t.is(r.lines, EVENTS + 1);
-  t.log(`${(r.bytes / 1024 / 1024).toFixed(0)} MB streamed, heap grew at most ${r.heapGrowthMb.toFixed(0)} MB`);
-  t.true(r.heapGrowthMb < r.bytes / 1024 / 1024 / 4);
-});
+test.serial(
+  `CSV export of ${EVENTS.toLocaleString('en-US')} events: header plus every row, bounded memory`,
+  async (t) => {
+    const r = await download('csv');
+    t.is(r.lines, EVENTS + 1);
+    t.log(`${(r.bytes / 1024 / 1024).toFixed(0)} MB streamed, heap grew at most ${r.heapGrowthMb.toFixed(0)} MB`);
+    t.true(r.heapGrowthMb < r.bytes / 1024 / 1024 / 4);
+  },
+);
 
-test.serial('verify recomputes both chains over all 100,000 events (many projection batches) and finds them whole', async (t) => {
-  const started = Date.now();
-  const result = await verifyAll(fx.knex);
-  t.log(`verified in ${Date.now() - started} ms`);
-  t.deepEqual(result, { ok: true, checkedEvents: EVENTS, firstBrokenPosition: null });
-});
+test.serial(
+  'verify recomputes both chains over all 100,000 events (many projection batches) and finds them whole',
+  async (t) => {
+    const started = Date.now();
+    const result = await verifyAll(fx.knex);
+    t.log(`verified in ${Date.now() - started} ms`);
+    t.deepEqual(result, { ok: true, checkedEvents: EVENTS, firstBrokenPosition: null });
+  },
+);

@@ -181,7 +181,10 @@ test.serial("deleting a stream's last event: missing", async (t) => {
   const report = await verifyCopy(db);
   t.false(report.ok);
   t.is(report.checkedEvents, before.eventCount - 1);
-  t.deepEqual(report.problems.map((p) => p.kind), ['missing']);
+  t.deepEqual(
+    report.problems.map((p) => p.kind),
+    ['missing'],
+  );
   t.regex(report.problems[0]!.detail, /^1 event\(s\) missing/);
 });
 
@@ -189,11 +192,14 @@ test.serial('deleting a whole stream: missing', async (t) => {
   const db = await copyOfLog(t);
   await asDba(db, `DELETE FROM events WHERE stream_id = '${streams.other}'`);
   const report = await verifyCopy(db);
-  t.deepEqual(report.problems.map((p) => p.kind), ['missing']);
+  t.deepEqual(
+    report.problems.map((p) => p.kind),
+    ['missing'],
+  );
   t.regex(report.problems[0]!.detail, /^2 event\(s\) missing/);
 });
 
-test.serial("deleting an event inside a stream: missing, at the event after the gap", async (t) => {
+test.serial('deleting an event inside a stream: missing, at the event after the gap', async (t) => {
   const db = await copyOfLog(t);
   await asDba(db, `DELETE FROM events WHERE position = ${at(streams.sample, 1).prepare}`);
   const report = await verifyCopy(db);
@@ -202,40 +208,52 @@ test.serial("deleting an event inside a stream: missing, at the event after the 
   t.deepEqual(report.problems, [{ kind: 'missing', position, streamId: streams.sample, detail }]);
 });
 
-test.serial('hash set to NULL on later events while their data changes: modified (a break, not a restart)', async (t) => {
-  const db = await copyOfLog(t);
-  const later = [at(streams.sample, 2), at(streams.sample, 3)];
-  const rows = later.map((p) => p.prepare).join(', ');
-  await asDba(db, `UPDATE events SET hash = NULL, data = '{"to": "elsewhere"}' WHERE position IN (${rows})`);
-  const report = await verifyCopy(db);
-  t.false(report.ok);
-  t.is(report.firstBrokenPosition, later[0]!.position);
-  t.true(report.problems.every((p) => p.kind === 'modified' && p.streamId === streams.sample));
-  t.regex(report.problems[0]!.detail, /hash was removed/);
-});
+test.serial(
+  'hash set to NULL on later events while their data changes: modified (a break, not a restart)',
+  async (t) => {
+    const db = await copyOfLog(t);
+    const later = [at(streams.sample, 2), at(streams.sample, 3)];
+    const rows = later.map((p) => p.prepare).join(', ');
+    await asDba(db, `UPDATE events SET hash = NULL, data = '{"to": "elsewhere"}' WHERE position IN (${rows})`);
+    const report = await verifyCopy(db);
+    t.false(report.ok);
+    t.is(report.firstBrokenPosition, later[0]!.position);
+    t.true(report.problems.every((p) => p.kind === 'modified' && p.streamId === streams.sample));
+    t.regex(report.problems[0]!.detail, /hash was removed/);
+  },
+);
 
 test.serial('TRUNCATE events: emptied', async (t) => {
   const db = await copyOfLog(t);
   await asDba(db, 'TRUNCATE events');
   const report = await verifyCopy(db);
   t.like(report, { ok: false, checkedEvents: 0, firstBrokenPosition: null });
-  t.deepEqual(report.problems.map((p) => p.kind), ['emptied']);
+  t.deepEqual(
+    report.problems.map((p) => p.kind),
+    ['emptied'],
+  );
 });
 
-test.serial('an event edited and every later hash recomputed (the formula is public): the signed head shows it', async (t) => {
-  const db = await copyOfLog(t);
-  const target = at(streams.sample, 1);
-  // Rewrite the stream's chain from the edited event on, exactly as the append would have.
-  await asDba(
-    db,
-    `UPDATE events SET data = '{"to": "freezer-9"}' WHERE position = ${target.prepare}`,
-    ...[1, 2, 3].map((revision) => rehash(`e.stream_id = '${streams.sample}' AND e.revision = ${revision}`)),
-  );
-  const report = await verifyCopy(db);
-  t.false(report.ok);
-  t.deepEqual(report.problems.map((p) => p.kind), ['modified']);
-  t.regex(report.problems[0]!.detail, /no longer reproduce the signed head/);
-});
+test.serial(
+  'an event edited and every later hash recomputed (the formula is public): the signed head shows it',
+  async (t) => {
+    const db = await copyOfLog(t);
+    const target = at(streams.sample, 1);
+    // Rewrite the stream's chain from the edited event on, exactly as the append would have.
+    await asDba(
+      db,
+      `UPDATE events SET data = '{"to": "freezer-9"}' WHERE position = ${target.prepare}`,
+      ...[1, 2, 3].map((revision) => rehash(`e.stream_id = '${streams.sample}' AND e.revision = ${revision}`)),
+    );
+    const report = await verifyCopy(db);
+    t.false(report.ok);
+    t.deepEqual(
+      report.problems.map((p) => p.kind),
+      ['modified'],
+    );
+    t.regex(report.problems[0]!.detail, /no longer reproduce the signed head/);
+  },
+);
 
 test.serial('a forged event inserted into the past, with a correct chain hash: inserted', async (t) => {
   const db = await copyOfLog(t);
@@ -258,7 +276,10 @@ test.serial('a forged event inserted into the past, with a correct chain hash: i
   );
   const report = await verifyCopy(db);
   t.is(report.checkedEvents, before.eventCount + 1);
-  t.deepEqual(report.problems.map((p) => p.kind), ['inserted']);
+  t.deepEqual(
+    report.problems.map((p) => p.kind),
+    ['inserted'],
+  );
 });
 
 test.serial("two events of one stream swapped in the log's order: reordered", async (t) => {
@@ -276,16 +297,25 @@ test.serial("two events of one stream swapped in the log's order: reordered", as
   t.deepEqual(found, [['reordered', streams.sample, `${b.commit}/${a.prepare}`]]);
 });
 
-test.serial('a digest whose figures were altered, or signed by an unknown key: bad signature, nothing read', async (t) => {
-  const db = await copyOfLog(t);
-  const altered = await verifyCopy(db, { ...before, eventCount: before.eventCount - 1 });
-  t.like(altered, { ok: false, checkedEvents: 0 });
-  t.deepEqual(altered.problems.map((p) => p.kind), ['bad_signature']);
-  const stranger = signingKeyFromSeed('stranger', randomBytes(32));
-  const empty = { position: { commit: 0n, prepare: 0n }, eventCount: 0, head: Buffer.alloc(32) };
-  const forged = signDigest(empty, { signing: stranger, verify: [stranger] });
-  t.deepEqual((await verifyCopy(db, forged)).problems.map((p) => p.kind), ['bad_signature']);
-});
+test.serial(
+  'a digest whose figures were altered, or signed by an unknown key: bad signature, nothing read',
+  async (t) => {
+    const db = await copyOfLog(t);
+    const altered = await verifyCopy(db, { ...before, eventCount: before.eventCount - 1 });
+    t.like(altered, { ok: false, checkedEvents: 0 });
+    t.deepEqual(
+      altered.problems.map((p) => p.kind),
+      ['bad_signature'],
+    );
+    const stranger = signingKeyFromSeed('stranger', randomBytes(32));
+    const empty = { position: { commit: 0n, prepare: 0n }, eventCount: 0, head: Buffer.alloc(32) };
+    const forged = signDigest(empty, { signing: stranger, verify: [stranger] });
+    t.deepEqual(
+      (await verifyCopy(db, forged)).problems.map((p) => p.kind),
+      ['bad_signature'],
+    );
+  },
+);
 
 test.serial('stored digests narrow down where an unlocated change happened', async (t) => {
   const db = await copyOfLog(t);
@@ -308,7 +338,10 @@ test.serial('stored digests narrow down where an unlocated change happened', asy
       rehash(`e.position = ${appended.position.prepare}`),
     );
     const report = await verifyCopy(db, later);
-    t.deepEqual(report.problems.map((p) => p.kind), ['modified']);
+    t.deepEqual(
+      report.problems.map((p) => p.kind),
+      ['modified'],
+    );
     t.true(report.problems[0]!.detail.includes(`after ${middle.position}`), report.problems[0]!.detail);
     t.true((await verifyCopy(db, before)).ok, 'the older digest does not cover the edited event');
   } finally {

@@ -110,8 +110,17 @@ test.serial('old rows keep verifying beside new ones; edits of old rows are stil
     );
     const of = (stream: string) =>
       versions.rows.filter((r) => r.stream_id === stream).map((r) => [r.hash_version, r.hashed]);
-    t.deepEqual(of(legacy), [[1, false], [1, false], [2, true]]);
-    t.deepEqual(of(v1), [[1, true], [1, true], [1, true], [2, true]]);
+    t.deepEqual(of(legacy), [
+      [1, false],
+      [1, false],
+      [2, true],
+    ]);
+    t.deepEqual(of(v1), [
+      [1, true],
+      [1, true],
+      [1, true],
+      [2, true],
+    ]);
 
     const logger = createLogger({ level: 'silent' });
     const options = { store, knex, keys, logger, databaseUrl: db.url, everyEvents: 0, intervalSeconds: 0 };
@@ -122,13 +131,19 @@ test.serial('old rows keep verifying beside new ones; edits of old rows are stil
 
     // An event stored without a hash has only the signed head to protect it.
     await dbaEdit(`UPDATE events SET data = '{"revision": 9}' WHERE stream_id = '${legacy}' AND revision = 0`);
-    t.deepEqual((await verifyLog(store, digest, keys.verify)).problems.map((p) => p.kind), ['modified']);
+    t.deepEqual(
+      (await verifyLog(store, digest, keys.verify)).problems.map((p) => p.kind),
+      ['modified'],
+    );
     // An event hashed with version 1 is checked under version 1, at its position.
     const target = (await store.readStream(v1, { fromRevision: 1, maxCount: 1 }))[0]!;
     await dbaEdit(`UPDATE events SET data = '{"name": "Eve"}' WHERE stream_id = '${v1}' AND revision = 1`);
     const report = await verifyLog(store, digest, keys.verify);
     const at = `${target.position.commit}/${target.position.prepare}`;
-    t.deepEqual(report.problems.map((p) => [p.kind, p.streamId, p.position]), [['modified', v1, at]]);
+    t.deepEqual(
+      report.problems.map((p) => [p.kind, p.streamId, p.position]),
+      [['modified', v1, at]],
+    );
   } finally {
     await knex.destroy();
   }

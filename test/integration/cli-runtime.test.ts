@@ -8,7 +8,10 @@ import { createTestDatabase } from '../support/database.ts';
 const cli = fileURLToPath(new URL('../../app/cli.ts', import.meta.url));
 
 function run(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -34,7 +37,12 @@ test('unknown command: usage and exit 2', async (t) => {
 test('serve answers, then SIGTERM closes HTTP, projections and pools and exits 0', async (t) => {
   const db = await createTestDatabase();
   try {
-    const { child, exited, output } = run(['serve'], { DATABASE_URL: db.url, PORT: '0', METRICS_PORT: '0', DATA_DIR: `/tmp/vialog-cli-test-${process.pid}` });
+    const { child, exited, output } = run(['serve'], {
+      DATABASE_URL: db.url,
+      PORT: '0',
+      METRICS_PORT: '0',
+      DATA_DIR: `/tmp/vialog-cli-test-${process.pid}`,
+    });
     const deadline = Date.now() + 30_000;
     let url: string | undefined;
     while (!url && Date.now() < deadline) {
@@ -46,7 +54,8 @@ test('serve answers, then SIGTERM closes HTTP, projections and pools and exits 0
     t.is(ready.status, 200);
     child.kill('SIGTERM');
     t.is(await exited, 0);
-    for (const step of ['"step":"http"', '"step":"projections"', '"step":"infrastructure"']) t.true(output().includes(step), `closed ${step}`);
+    for (const step of ['"step":"http"', '"step":"projections"', '"step":"infrastructure"'])
+      t.true(output().includes(step), `closed ${step}`);
   } finally {
     await db.drop();
   }

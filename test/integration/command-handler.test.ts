@@ -38,13 +38,19 @@ const decider: Decider<Command, State, CounterEvent> = {
     return { ...s, version };
   },
   decide: (c, s): Decision<CounterEvent> => {
-    if (c.type === 'Open') return s.opened ? refuse({ code: 'conflict', message: 'already open' }) : accept({ type: 'CounterOpened', data: { label: c.label } });
+    if (c.type === 'Open')
+      return s.opened
+        ? refuse({ code: 'conflict', message: 'already open' })
+        : accept({ type: 'CounterOpened', data: { label: c.label } });
     if (!s.opened) return refuse({ code: 'not_found', message: 'no counter' });
     if (c.expectedVersion !== undefined && c.expectedVersion !== s.version) {
       return refuse({ code: 'version_mismatch', message: 'stale', currentVersion: s.version });
     }
     // A negative step is refused and recorded, as a failed login is.
-    if (c.by < 0) return refuse({ code: 'validation_failed', message: 'only up', status: 422 }, [{ type: 'CounterRefused', data: { by: c.by } }]);
+    if (c.by < 0)
+      return refuse({ code: 'validation_failed', message: 'only up', status: 422 }, [
+        { type: 'CounterRefused', data: { by: c.by } },
+      ]);
     if (c.by === 0) return accept();
     return accept({ type: 'CounterAdded', data: { by: c.by } });
   },
@@ -55,7 +61,8 @@ const codec: EventCodec<CounterEvent> = {
   parse: catalog.parse,
   schemaVersions: { CounterOpened: 1, CounterAdded: 1, CounterRefused: 1 },
   seal: (e) => Promise.resolve(e.type === 'CounterOpened' ? { ...e, data: { label: `sealed:${e.data.label}` } } : e),
-  open: (e) => Promise.resolve(e.type === 'CounterOpened' ? { ...e, data: { label: e.data.label.replace(/^sealed:/, '') } } : e),
+  open: (e) =>
+    Promise.resolve(e.type === 'CounterOpened' ? { ...e, data: { label: e.data.label.replace(/^sealed:/, '') } } : e),
 };
 
 let db: TestDatabase;
@@ -73,7 +80,15 @@ test.after.always(async () => {
 });
 
 function handlerWaitingFor(waits: Position[]) {
-  return new CommandHandler({ store, waitForReadModels: (p) => (waits.push(p), Promise.resolve(true)), now: () => new Date('2026-11-30T12:00:00Z') }, decider, codec);
+  return new CommandHandler(
+    {
+      store,
+      waitForReadModels: (p) => (waits.push(p), Promise.resolve(true)),
+      now: () => new Date('2026-11-30T12:00:00Z'),
+    },
+    decider,
+    codec,
+  );
 }
 
 test('a decision is appended with the cause as metadata, then the read models are awaited at its position', async (t) => {
@@ -85,7 +100,12 @@ test('a decision is appended with the cause as metadata, then the read models ar
   t.deepEqual(waits, [handled.position]);
   const [stored] = await store.readStream('counter-a');
   t.like(stored, { type: 'CounterOpened', data: { label: 'sealed:freezer 3' } });
-  t.like(stored?.metadata, { schemaVersion: 1, requestId: 'req-1', reason: 'first count', occurredAt: '2026-11-30T12:00:00.000Z' });
+  t.like(stored?.metadata, {
+    schemaVersion: 1,
+    requestId: 'req-1',
+    reason: 'first count',
+    occurredAt: '2026-11-30T12:00:00.000Z',
+  });
 });
 
 test('loading folds the stream with sealed data opened', async (t) => {
@@ -100,10 +120,17 @@ test('loading folds the stream with sealed data opened', async (t) => {
 test('a refusal is thrown as a DomainError; its events, if any, are appended first', async (t) => {
   const handler = handlerWaitingFor([]);
   await handler.handle('counter-c', { type: 'Open', label: 'x' }, systemCause());
-  const error = await t.throwsAsync(handler.handle('counter-c', { type: 'Add', by: -1 }, systemCause()), { instanceOf: DomainError });
+  const error = await t.throwsAsync(handler.handle('counter-c', { type: 'Add', by: -1 }, systemCause()), {
+    instanceOf: DomainError,
+  });
   t.like(error, { code: 'validation_failed', status: 422 });
-  t.deepEqual((await store.readStream('counter-c')).map((e) => e.type), ['CounterOpened', 'CounterRefused']);
-  const missing = await t.throwsAsync(handler.handle('counter-none', { type: 'Add', by: 1 }, systemCause()), { instanceOf: DomainError });
+  t.deepEqual(
+    (await store.readStream('counter-c')).map((e) => e.type),
+    ['CounterOpened', 'CounterRefused'],
+  );
+  const missing = await t.throwsAsync(handler.handle('counter-none', { type: 'Add', by: 1 }, systemCause()), {
+    instanceOf: DomainError,
+  });
   t.like(missing, { code: 'not_found', status: 404 });
   t.false(await store.streamExists('counter-none'));
 });
@@ -121,16 +148,23 @@ test('a decision without events appends nothing and waits for nothing', async (t
 test('racing writers: every update lands (each conflict is decided again on fresh state)', async (t) => {
   const handler = handlerWaitingFor([]);
   await handler.handle('counter-e', { type: 'Open', label: 'x' }, systemCause());
-  await Promise.all(Array.from({ length: 20 }, () => handler.handle('counter-e', { type: 'Add', by: 1 }, systemCause())));
+  await Promise.all(
+    Array.from({ length: 20 }, () => handler.handle('counter-e', { type: 'Add', by: 1 }, systemCause())),
+  );
   t.is((await handler.load('counter-e')).state.total, 20);
 });
 
 test('racing writers with the same expected version: exactly one wins, the others see version_mismatch', async (t) => {
   const handler = handlerWaitingFor([]);
   await handler.handle('counter-f', { type: 'Open', label: 'x' }, systemCause());
-  const results = await Promise.allSettled(Array.from({ length: 10 }, () => handler.handle('counter-f', { type: 'Add', by: 1, expectedVersion: 1 }, systemCause())));
+  const results = await Promise.allSettled(
+    Array.from({ length: 10 }, () =>
+      handler.handle('counter-f', { type: 'Add', by: 1, expectedVersion: 1 }, systemCause()),
+    ),
+  );
   t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
-  for (const r of results) if (r.status === 'rejected') t.like(r.reason, { code: 'version_mismatch', currentVersion: 2 });
+  for (const r of results)
+    if (r.status === 'rejected') t.like(r.reason, { code: 'version_mismatch', currentVersion: 2 });
 });
 
 test('a command computed from the state sees the state it is decided on', async (t) => {
@@ -141,10 +175,16 @@ test('a command computed from the state sees the state it is decided on', async 
 });
 
 test('past the retry budget the conflict is thrown, nothing half-done', async (t) => {
-  const handler = new CommandHandler({ store, waitForReadModels: () => Promise.resolve(true), retry: { attempts: 1, delayMs: () => 0 } }, decider, codec);
+  const handler = new CommandHandler(
+    { store, waitForReadModels: () => Promise.resolve(true), retry: { attempts: 1, delayMs: () => 0 } },
+    decider,
+    codec,
+  );
   await handler.handle('counter-h', { type: 'Open', label: 'x' }, systemCause());
   const stale = await handler.load('counter-h');
   await handler.handle('counter-h', { type: 'Add', by: 1 }, systemCause());
-  await t.throwsAsync(handler.handle('counter-h', { type: 'Add', by: 5 }, systemCause(), { known: stale }), { instanceOf: StreamConflictError });
+  await t.throwsAsync(handler.handle('counter-h', { type: 'Add', by: 5 }, systemCause(), { known: stale }), {
+    instanceOf: StreamConflictError,
+  });
   t.is((await handler.load('counter-h')).state.total, 1);
 });

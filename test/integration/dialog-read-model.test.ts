@@ -27,27 +27,89 @@ test.after.always(async () => {
 });
 
 function recorded(streamId: string, revision: number, type: string, data: Record<string, unknown>): RecordedEvent {
-  return { type, data, streamId, revision, position: { commit: 1n, prepare: BigInt(revision) }, recordedAt: new Date().toISOString(), metadata: { eventId: randomUUID(), schemaVersion: 1, occurredAt: new Date().toISOString(), actorId: null, actorType: 'system', requestId: null, correlationId: null, causationId: null, traceparent: null } };
+  return {
+    type,
+    data,
+    streamId,
+    revision,
+    position: { commit: 1n, prepare: BigInt(revision) },
+    recordedAt: new Date().toISOString(),
+    metadata: {
+      eventId: randomUUID(),
+      schemaVersion: 1,
+      occurredAt: new Date().toISOString(),
+      actorId: null,
+      actorType: 'system',
+      requestId: null,
+      correlationId: null,
+      causationId: null,
+      traceparent: null,
+    },
+  };
 }
 
 async function history(): Promise<RecordedEvent[]> {
   const alice = randomUUID();
   const bob = randomUUID();
   const events: RecordedEvent[] = [];
-  for (const [owner, conversations] of [[alice, 2], [bob, 1]] as const) {
+  for (const [owner, conversations] of [
+    [alice, 2],
+    [bob, 1],
+  ] as const) {
     for (let c = 0; c < conversations; c++) {
       const conversationId = randomUUID();
       const stream = `conversation-${conversationId}`;
       let revision = 0;
       const at = (minute: number) => `2026-11-2${c}T23:5${minute}:00.000Z`; // crosses midnight UTC: two usage days
-      events.push(recorded(stream, revision++, 'ConversationStarted', { conversationId, ownerId: owner, title: `t${c}`, startedAt: at(0) }));
+      events.push(
+        recorded(stream, revision++, 'ConversationStarted', {
+          conversationId,
+          ownerId: owner,
+          title: `t${c}`,
+          startedAt: at(0),
+        }),
+      );
       for (let m = 0; m < 3; m++) {
         const question = randomUUID();
-        events.push(recorded(stream, revision++, 'UserMessagePosted', { conversationId, ownerId: owner, messageId: question, content: await vault.seal(owner, `question ${m}`), postedAt: at(m + 1) }));
-        if (m === 1) events.push(recorded(stream, revision++, 'AssistantReplyFailed', { conversationId, ownerId: owner, replyTo: question, reason: 'timeout', failedAt: at(m + 1) }));
-        else events.push(recorded(stream, revision++, 'AssistantReplied', { conversationId, ownerId: owner, messageId: randomUUID(), replyTo: question, content: await vault.seal(owner, `answer ${m}`), model: 'm', usage: { promptTokens: 10 + m, completionTokens: 5 }, latencyMs: 50, partial: false, repliedAt: at(m + 1) }));
+        events.push(
+          recorded(stream, revision++, 'UserMessagePosted', {
+            conversationId,
+            ownerId: owner,
+            messageId: question,
+            content: await vault.seal(owner, `question ${m}`),
+            postedAt: at(m + 1),
+          }),
+        );
+        if (m === 1)
+          events.push(
+            recorded(stream, revision++, 'AssistantReplyFailed', {
+              conversationId,
+              ownerId: owner,
+              replyTo: question,
+              reason: 'timeout',
+              failedAt: at(m + 1),
+            }),
+          );
+        else
+          events.push(
+            recorded(stream, revision++, 'AssistantReplied', {
+              conversationId,
+              ownerId: owner,
+              messageId: randomUUID(),
+              replyTo: question,
+              content: await vault.seal(owner, `answer ${m}`),
+              model: 'm',
+              usage: { promptTokens: 10 + m, completionTokens: 5 },
+              latencyMs: 50,
+              partial: false,
+              repliedAt: at(m + 1),
+            }),
+          );
       }
-      if (c === 1) events.push(recorded(stream, revision++, 'ConversationArchived', { conversationId, ownerId: owner, archivedAt: at(6) }));
+      if (c === 1)
+        events.push(
+          recorded(stream, revision++, 'ConversationArchived', { conversationId, ownerId: owner, archivedAt: at(6) }),
+        );
     }
   }
   // Interleave the streams round-robin as the global log would, each stream in its own order.
@@ -57,7 +119,11 @@ async function history(): Promise<RecordedEvent[]> {
   return log;
 }
 
-async function build(prefix: string, events: readonly RecordedEvent[], batches: RecordedEvent[][]): Promise<Record<string, unknown[]>> {
+async function build(
+  prefix: string,
+  events: readonly RecordedEvent[],
+  batches: RecordedEvent[][],
+): Promise<Record<string, unknown[]>> {
   const projection = dialogProjection(vault);
   const table = (logical: string) => `${prefix}_${logical}`;
   await createTables(knex, projection, table);
@@ -71,7 +137,11 @@ async function build(prefix: string, events: readonly RecordedEvent[], batches: 
 
 test('one batch equals one event at a time, and a replayed batch changes nothing', async (t) => {
   const events = await history();
-  const oneByOne = await build('single', events, events.map((e) => [e]));
+  const oneByOne = await build(
+    'single',
+    events,
+    events.map((e) => [e]),
+  );
   const together = await build('batched', events, [[...events]]);
   t.deepEqual(together, oneByOne);
   const replayed = await build('replayed', events, [[...events], [...events], events.slice(3, 9)]);
@@ -81,7 +151,16 @@ test('one batch equals one event at a time, and a replayed batch changes nothing
   t.is(oneByOne.conversations!.length, 3);
   t.is(oneByOne.conversations!.filter((c) => (c as { archived_at: unknown }).archived_at !== null).length, 1);
   const usage = oneByOne.usage as { messages: number; prompt_tokens: number }[];
-  t.is(usage.reduce((s, u) => s + u.messages, 0), 9);
-  t.is(usage.reduce((s, u) => s + u.prompt_tokens, 0), 3 * (10 + 12));
-  t.true((oneByOne.messages as { content: string }[]).every((m) => /^(question|answer) \d$/.test(m.content)), 'stored opened');
+  t.is(
+    usage.reduce((s, u) => s + u.messages, 0),
+    9,
+  );
+  t.is(
+    usage.reduce((s, u) => s + u.prompt_tokens, 0),
+    3 * (10 + 12),
+  );
+  t.true(
+    (oneByOne.messages as { content: string }[]).every((m) => /^(question|answer) \d$/.test(m.content)),
+    'stored opened',
+  );
 });

@@ -71,12 +71,23 @@ async function collect(
  * Pages through readAll after `after` until `enough` holds (bounded). readAll returns only what
  * is safely visible: a transaction still open anywhere on the server holds later events back.
  */
-async function readAllUntil(store: EventStore, after: Position | undefined, maxCount: number, enough: (seen: RecordedEvent[]) => boolean, eventTypes?: readonly string[], timeoutMs = 20_000): Promise<RecordedEvent[]> {
+async function readAllUntil(
+  store: EventStore,
+  after: Position | undefined,
+  maxCount: number,
+  enough: (seen: RecordedEvent[]) => boolean,
+  eventTypes?: readonly string[],
+  timeoutMs = 20_000,
+): Promise<RecordedEvent[]> {
   const seen: RecordedEvent[] = [];
   const deadline = Date.now() + timeoutMs;
   let from = after;
   while (!enough(seen) && Date.now() < deadline) {
-    const page = await store.readAll({ ...(from ? { after: from } : {}), maxCount, ...(eventTypes ? { eventTypes } : {}) });
+    const page = await store.readAll({
+      ...(from ? { after: from } : {}),
+      maxCount,
+      ...(eventTypes ? { eventTypes } : {}),
+    });
     if (page.length === 0) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       continue;
@@ -115,13 +126,27 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
 
   test.serial('append to a new stream and read it back in order', async (t) => {
     const id = streamName('read');
-    const result = await store().append(id, [newEvent('A', { n: 1 }), newEvent('B', { n: 2 }), newEvent('C', { n: 3 })], { expectedRevision: 'no_stream' });
+    const result = await store().append(
+      id,
+      [newEvent('A', { n: 1 }), newEvent('B', { n: 2 }), newEvent('C', { n: 3 })],
+      { expectedRevision: 'no_stream' },
+    );
     t.is(result.nextExpectedRevision, 2);
     const events = await store().readStream(id);
-    t.deepEqual(events.map((e) => [e.type, e.revision, e.data.n]), [['A', 0, 1], ['B', 1, 2], ['C', 2, 3]]);
+    t.deepEqual(
+      events.map((e) => [e.type, e.revision, e.data.n]),
+      [
+        ['A', 0, 1],
+        ['B', 1, 2],
+        ['C', 2, 3],
+      ],
+    );
     t.deepEqual(events.at(-1)?.position, result.position);
     t.is(events[0]?.metadata.actorId, 'contract-suite');
-    t.deepEqual((await store().readStream(id, { fromRevision: 1, maxCount: 1 })).map((e) => e.type), ['B']);
+    t.deepEqual(
+      (await store().readStream(id, { fromRevision: 1, maxCount: 1 })).map((e) => e.type),
+      ['B'],
+    );
   });
 
   test.serial('a missing stream reads as empty and does not exist', async (t) => {
@@ -135,14 +160,21 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
   test.serial('expected revision: no_stream, exact and any', async (t) => {
     const id = streamName('expected');
     await store().append(id, [newEvent('A')], { expectedRevision: 'no_stream' });
-    const noStream = await t.throwsAsync(store().append(id, [newEvent('B')], { expectedRevision: 'no_stream' }), { instanceOf: StreamConflictError });
+    const noStream = await t.throwsAsync(store().append(id, [newEvent('B')], { expectedRevision: 'no_stream' }), {
+      instanceOf: StreamConflictError,
+    });
     t.is(noStream.streamId, id);
-    await t.throwsAsync(store().append(id, [newEvent('B')], { expectedRevision: 5 }), { instanceOf: StreamConflictError });
+    await t.throwsAsync(store().append(id, [newEvent('B')], { expectedRevision: 5 }), {
+      instanceOf: StreamConflictError,
+    });
     const exact = await store().append(id, [newEvent('B')], { expectedRevision: 0 });
     t.is(exact.nextExpectedRevision, 1);
     const any = await store().append(id, [newEvent('C')], { expectedRevision: 'any' });
     t.is(any.nextExpectedRevision, 2);
-    t.deepEqual((await store().readStream(id)).map((e) => e.type), ['A', 'B', 'C']);
+    t.deepEqual(
+      (await store().readStream(id)).map((e) => e.type),
+      ['A', 'B', 'C'],
+    );
   });
 
   test.serial('two writers with the same expected revision: exactly one wins, the loser stores nothing', async (t) => {
@@ -167,13 +199,21 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
   test.serial('many events are appended atomically: a refused append stores none of them', async (t) => {
     const id = streamName('atomic');
     await store().append(id, [newEvent('A')], { expectedRevision: 'no_stream' });
-    await t.throwsAsync(store().append(id, [newEvent('X'), newEvent('Y'), newEvent('Z')], { expectedRevision: 3 }), { instanceOf: StreamConflictError });
-    t.deepEqual((await store().readStream(id)).map((e) => e.type), ['A']);
+    await t.throwsAsync(store().append(id, [newEvent('X'), newEvent('Y'), newEvent('Z')], { expectedRevision: 3 }), {
+      instanceOf: StreamConflictError,
+    });
+    t.deepEqual(
+      (await store().readStream(id)).map((e) => e.type),
+      ['A'],
+    );
     const batch = Array.from({ length: 50 }, (_, i) => newEvent('Bulk', { i }));
     const result = await store().append(id, batch, { expectedRevision: 0 });
     t.is(result.nextExpectedRevision, 50);
     const all = await store().readStream(id);
-    t.deepEqual(all.slice(1).map((e) => e.data.i), batch.map((_, i) => i));
+    t.deepEqual(
+      all.slice(1).map((e) => e.data.i),
+      batch.map((_, i) => i),
+    );
   });
 
   test.serial('readAll returns the global log in order, every event once across small pages', async (t) => {
@@ -181,7 +221,8 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
     const ids = Array.from({ length: 8 }, () => streamName('readall'));
     await Promise.all(
       ids.map(async (id) => {
-        for (let i = 0; i < 25; i++) await store().append(id, [newEvent('Paged', { i })], { expectedRevision: i === 0 ? 'no_stream' : i - 1 });
+        for (let i = 0; i < 25; i++)
+          await store().append(id, [newEvent('Paged', { i })], { expectedRevision: i === 0 ? 'no_stream' : i - 1 });
       }),
     );
     const seen = await readAllUntil(store(), head, 7, (s) => s.filter((e) => ids.includes(e.streamId)).length >= 200);
@@ -189,25 +230,41 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
     t.is(ours.length, 200);
     t.is(new Set(ours.map((e) => e.metadata.eventId)).size, 200);
     for (let i = 1; i < seen.length; i++) t.true(comparePositions(seen[i - 1]!.position, seen[i]!.position) < 0);
-    for (const id of ids) t.deepEqual(ours.filter((e) => e.streamId === id).map((e) => e.revision), Array.from({ length: 25 }, (_, i) => i));
+    for (const id of ids)
+      t.deepEqual(
+        ours.filter((e) => e.streamId === id).map((e) => e.revision),
+        Array.from({ length: 25 }, (_, i) => i),
+      );
   });
 
   test.serial('readAll can filter by event type', async (t) => {
     const head = await store().headPosition();
     const id = streamName('filter');
     const wanted = `Wanted-${randomUUID()}`;
-    await store().append(id, [newEvent('Other'), newEvent(wanted), newEvent('Other'), newEvent(wanted)], { expectedRevision: 'no_stream' });
+    await store().append(id, [newEvent('Other'), newEvent(wanted), newEvent('Other'), newEvent(wanted)], {
+      expectedRevision: 'no_stream',
+    });
     const page = await readAllUntil(store(), head, 100, (s) => s.length >= 2, [wanted]);
-    t.deepEqual(page.map((e) => [e.type, e.revision]), [[wanted, 1], [wanted, 3]]);
+    t.deepEqual(
+      page.map((e) => [e.type, e.revision]),
+      [
+        [wanted, 1],
+        [wanted, 3],
+      ],
+    );
   });
 
   test.serial('subscribe from a checkpoint delivers only later events, then live ones', async (t) => {
     const id = streamName('subscribe');
-    const first = await store().append(id, [newEvent('Before1'), newEvent('Before2')], { expectedRevision: 'no_stream' });
+    const first = await store().append(id, [newEvent('Before1'), newEvent('Before2')], {
+      expectedRevision: 'no_stream',
+    });
     setTimeout(() => {
       void store().append(id, [newEvent('Live1'), newEvent('Live2')], { expectedRevision: 1 });
     }, 200);
-    const { events } = await collect(store(), { after: first.position }, (seen) => seen.some((e) => e.streamId === id && e.type === 'Live2'));
+    const { events } = await collect(store(), { after: first.position }, (seen) =>
+      seen.some((e) => e.streamId === id && e.type === 'Live2'),
+    );
     const ours = events.filter((e) => e.streamId === id).map((e) => e.type);
     t.deepEqual(ours, ['Live1', 'Live2']);
   });
@@ -222,7 +279,11 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
     const timer = setTimeout(() => controller.abort(), 15_000);
     const delivered: RecordedEvent[] = [];
     let reached = false;
-    for await (const batch of store().subscribe({ ...(start ? { after: start } : {}), eventTypes: [wanted], signal: controller.signal })) {
+    for await (const batch of store().subscribe({
+      ...(start ? { after: start } : {}),
+      eventTypes: [wanted],
+      signal: controller.signal,
+    })) {
       delivered.push(...batch.events);
       if (comparePositions(batch.checkpoint, last.position) >= 0) {
         reached = true;
@@ -232,45 +293,58 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
     clearTimeout(timer);
     controller.abort();
     t.true(reached, `checkpoint never reached ${formatPosition(last.position)}`);
-    t.deepEqual(delivered.map((e) => e.type), [wanted]);
+    t.deepEqual(
+      delivered.map((e) => e.type),
+      [wanted],
+    );
   });
 
-  test.serial('stress: 8 concurrent appenders over many streams while a subscriber runs; every event exactly once, each stream in order', async (t) => {
-    const start = await store().headPosition();
-    const writers = 8;
-    const streamsPerWriter = 25;
-    const eventsPerStream = 12;
-    const expected = writers * streamsPerWriter * eventsPerStream;
-    const runId = randomUUID().slice(0, 8);
-    const subscriber = collect(
-      store(),
-      { ...(start ? { after: start } : {}), maxBatchSize: 50 },
-      (seen) => seen.filter((e) => e.streamId.includes(runId)).length >= expected,
-      60_000,
-    );
-    await Promise.all(
-      Array.from({ length: writers }, async (_, w) => {
-        const revisions = new Map<string, number>();
-        for (let round = 0; round < eventsPerStream; round++) {
-          for (let s = 0; s < streamsPerWriter; s++) {
-            const id = `stress-${runId}-${w}-${s}`;
-            const previous = revisions.get(id);
-            const r = await store().append(id, [newEvent('Stressed', { round })], { expectedRevision: previous ?? 'no_stream' });
-            revisions.set(id, r.nextExpectedRevision);
+  test.serial(
+    'stress: 8 concurrent appenders over many streams while a subscriber runs; every event exactly once, each stream in order',
+    async (t) => {
+      const start = await store().headPosition();
+      const writers = 8;
+      const streamsPerWriter = 25;
+      const eventsPerStream = 12;
+      const expected = writers * streamsPerWriter * eventsPerStream;
+      const runId = randomUUID().slice(0, 8);
+      const subscriber = collect(
+        store(),
+        { ...(start ? { after: start } : {}), maxBatchSize: 50 },
+        (seen) => seen.filter((e) => e.streamId.includes(runId)).length >= expected,
+        60_000,
+      );
+      await Promise.all(
+        Array.from({ length: writers }, async (_, w) => {
+          const revisions = new Map<string, number>();
+          for (let round = 0; round < eventsPerStream; round++) {
+            for (let s = 0; s < streamsPerWriter; s++) {
+              const id = `stress-${runId}-${w}-${s}`;
+              const previous = revisions.get(id);
+              const r = await store().append(id, [newEvent('Stressed', { round })], {
+                expectedRevision: previous ?? 'no_stream',
+              });
+              revisions.set(id, r.nextExpectedRevision);
+            }
           }
-        }
-      }),
-    );
-    const { events } = await subscriber;
-    const ours = events.filter((e) => e.streamId.includes(runId));
-    t.is(ours.length, expected, 'subscriber saw every event');
-    t.is(new Set(ours.map((e) => e.metadata.eventId)).size, expected, 'no event twice');
-    for (let i = 1; i < events.length; i++) t.true(comparePositions(events[i - 1]!.position, events[i]!.position) < 0, 'global order');
-    const byStream = new Map<string, number[]>();
-    for (const e of ours) byStream.set(e.streamId, [...(byStream.get(e.streamId) ?? []), e.revision]);
-    t.is(byStream.size, writers * streamsPerWriter);
-    for (const revisions of byStream.values()) t.deepEqual(revisions, Array.from({ length: eventsPerStream }, (_, i) => i));
-  });
+        }),
+      );
+      const { events } = await subscriber;
+      const ours = events.filter((e) => e.streamId.includes(runId));
+      t.is(ours.length, expected, 'subscriber saw every event');
+      t.is(new Set(ours.map((e) => e.metadata.eventId)).size, expected, 'no event twice');
+      for (let i = 1; i < events.length; i++)
+        t.true(comparePositions(events[i - 1]!.position, events[i]!.position) < 0, 'global order');
+      const byStream = new Map<string, number[]>();
+      for (const e of ours) byStream.set(e.streamId, [...(byStream.get(e.streamId) ?? []), e.revision]);
+      t.is(byStream.size, writers * streamsPerWriter);
+      for (const revisions of byStream.values())
+        t.deepEqual(
+          revisions,
+          Array.from({ length: eventsPerStream }, (_, i) => i),
+        );
+    },
+  );
 
   test.serial('concurrent appenders, then readAll in batches of 100 returns every event exactly once', async (t) => {
     const start = await store().headPosition();
@@ -285,7 +359,12 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
         }
       }),
     );
-    const page = await readAllUntil(store(), start, 100, (s) => s.filter((e) => e.streamId.includes(runId)).length >= appended.size);
+    const page = await readAllUntil(
+      store(),
+      start,
+      100,
+      (s) => s.filter((e) => e.streamId.includes(runId)).length >= appended.size,
+    );
     // A little longer, to catch any event delivered twice.
     const more = await readAllUntil(store(), page.at(-1)?.position ?? start, 100, () => false, undefined, 300);
     const seen = [...page, ...more].filter((e) => e.streamId.includes(runId)).map((e) => e.metadata.eventId);
@@ -297,7 +376,9 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
   test.serial('countAfter and headPosition follow the log', async (t) => {
     const before = await store().headPosition();
     const id = streamName('count');
-    const r = await store().append(id, [newEvent('A'), newEvent('B'), newEvent('C')], { expectedRevision: 'no_stream' });
+    const r = await store().append(id, [newEvent('A'), newEvent('B'), newEvent('C')], {
+      expectedRevision: 'no_stream',
+    });
     // The head may trail a fresh append while any transaction on the server is still open (a
     // reader never passes one; CREATE DATABASE by a parallel test file can take seconds).
     let head = await store().headPosition();
@@ -306,14 +387,20 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
       head = await store().headPosition();
     }
     t.truthy(head);
-    t.true(comparePositions(head!, r.position) >= 0, `head ${head ? formatPosition(head) : '-'} behind append ${formatPosition(r.position)}`);
+    t.true(
+      comparePositions(head!, r.position) >= 0,
+      `head ${head ? formatPosition(head) : '-'} behind append ${formatPosition(r.position)}`,
+    );
     if (before) {
       let counted = await store().countAfter(before);
       for (let tries = 0; tries < 600 && counted < 3; tries++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
         counted = await store().countAfter(before);
       }
-      t.true(counted >= 3, `counted ${counted} after ${formatPosition(before)}, appended up to ${formatPosition(r.position)}`);
+      t.true(
+        counted >= 3,
+        `counted ${counted} after ${formatPosition(before)}, appended up to ${formatPosition(r.position)}`,
+      );
     }
     t.is(await store().countAfter(head!), 0);
     await t.notThrowsAsync(store().ping());
@@ -329,13 +416,19 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
     const after = { commit: before.commit, prepare: before.prepare - 1n };
     const stored = (await store().readAllStored({ after, maxCount: 1000 })).filter((e) => e.streamId === id);
     const read = (await store().readAll({ after, maxCount: 1000 })).filter((e) => e.streamId === id);
-    const shape = (e: { type: string; revision: number; position: Position }) =>
-      [e.type, e.revision, formatPosition(e.position)];
+    const shape = (e: { type: string; revision: number; position: Position }) => [
+      e.type,
+      e.revision,
+      formatPosition(e.position),
+    ];
     t.deepEqual(stored.map(shape), read.map(shape));
     t.deepEqual(JSON.parse(stored[0]!.dataText), { n: 1, text: 'Zoë ✓' });
     t.is(JSON.parse(stored[0]!.metadataText).eventId, read[0]!.metadata.eventId);
     const links = new StreamLinks();
-    t.deepEqual(stored.map((e) => links.check(e, eventDigest(e)) ?? 'holds'), ['holds', 'holds', 'holds']);
+    t.deepEqual(
+      stored.map((e) => links.check(e, eventDigest(e)) ?? 'holds'),
+      ['holds', 'holds', 'holds'],
+    );
     t.true(stored.every((e) => e.hashVersion === 2 && e.hash === read.find((r) => r.revision === e.revision)!.hash));
   });
 
@@ -368,6 +461,9 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
     t.deepEqual(await kinds({ ...state, head: Buffer.alloc(32, 7) }), ['modified']);
     const digest = signDigest(state, auditKeys);
     const forged = { ...digest, head: Buffer.alloc(32, 7).toString('hex') };
-    t.deepEqual((await verifyLog(store(), forged, auditKeys.verify)).problems.map((p) => p.kind), ['bad_signature']);
+    t.deepEqual(
+      (await verifyLog(store(), forged, auditKeys.verify)).problems.map((p) => p.kind),
+      ['bad_signature'],
+    );
   });
 }

@@ -12,7 +12,8 @@ if (url) {
     return Promise.resolve({ store, cleanup: () => store.close() });
   });
 } else {
-  const reason = 'EVENTSTORE_URL is not set: the EventStoreDB contract suite is skipped (the GitHub workflow runs it against an EventStoreDB service container)';
+  const reason =
+    'EVENTSTORE_URL is not set: the EventStoreDB contract suite is skipped (the GitHub workflow runs it against an EventStoreDB service container)';
   console.log(`[skip] ${reason}`);
   test.skip('EventStoreDB contract suite (needs EVENTSTORE_URL)', (t) => {
     t.pass();

@@ -3,7 +3,15 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { appendCounted, countingProjection, counts, eventsApplied, eventually, expectedCounts, fixture } from './projections-fixtures.ts';
+import {
+  appendCounted,
+  countingProjection,
+  counts,
+  eventsApplied,
+  eventually,
+  expectedCounts,
+  fixture,
+} from './projections-fixtures.ts';
 
 const workerPath = fileURLToPath(new URL('./projections-worker.ts', import.meta.url));
 
@@ -21,7 +29,11 @@ test('kill -9 of the projector mid-stream, then a restart: nothing lost, nothing
     }
     const applied = await eventsApplied(f.knex);
     t.true(applied < 2000, `killed mid-stream (${applied} of 2000 applied)`);
-    t.is(Object.values(await counts(f.knex)).reduce((a, b) => a + b, 0), applied, 'rows and checkpoint agree');
+    t.is(
+      Object.values(await counts(f.knex)).reduce((a, b) => a + b, 0),
+      applied,
+      'rows and checkpoint agree',
+    );
     // The server drops the dead worker's session (and so its lock) once it notices the closed socket.
     const observer = f.engine();
     t.true(await eventually(async () => (await observer.status())[0]?.hasLeader === false, 5_000));
@@ -49,7 +61,10 @@ test('stop while catching up lets the current batch commit; a restart resumes ex
     const applied = await eventsApplied(f.knex);
     t.true(applied > 0 && applied < 600, `stopped mid-stream (${applied} of 600)`);
     t.is(applied % 20, 0, 'whole batches only');
-    t.is(Object.values(await counts(f.knex)).reduce((a, b) => a + b, 0), applied);
+    t.is(
+      Object.values(await counts(f.knex)).reduce((a, b) => a + b, 0),
+      applied,
+    );
     t.is((await first.status())[0]?.status, 'stopped');
 
     const second = f.engine(countingProjection(), { batchSize: 20 });

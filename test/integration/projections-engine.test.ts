@@ -3,14 +3,25 @@
 import test from 'ava';
 import { START } from '../../platform/eventstore/port.ts';
 import { advanceCheckpoint, readCheckpoint, rowPosition } from '../../projections/engine/checkpoints.ts';
-import { allRows, appendCounted, countingProjection, counts, eventsApplied, eventually, expectedCounts, fixture } from './projections-fixtures.ts';
+import {
+  allRows,
+  appendCounted,
+  countingProjection,
+  counts,
+  eventsApplied,
+  eventually,
+  expectedCounts,
+  fixture,
+} from './projections-fixtures.ts';
 
 test('catches up in batches, then applies live events one commit at a time', async (t) => {
   const f = await fixture();
   try {
     await appendCounted(f.store, 'catchup', 20, 30);
     const batchSizes: number[] = [];
-    const engine = f.engine(countingProjection({ beforeApply: (events) => batchSizes.push(events.length) }), { batchSize: 50 });
+    const engine = f.engine(countingProjection({ beforeApply: (events) => batchSizes.push(events.length) }), {
+      batchSize: 50,
+    });
     engine.start();
     t.true(await eventually(async () => (await eventsApplied(f.knex)) === 600));
     t.true(batchSizes.length >= 12 && batchSizes.length < 40, `600 events in few batches (${batchSizes.length})`);
@@ -20,13 +31,27 @@ test('catches up in batches, then applies live events one commit at a time', asy
       const live = await appendCounted(f.store, `live-${i}`, 1, 1);
       t.true(await engine.waitForProjections(['test_counts'], live.position, { timeoutMs: 10_000 }));
     }
-    t.deepEqual(batchSizes.slice(catchUpBatches), [1, 1, 1, 1, 1], 'live events are applied as they come, not held for a batch');
+    t.deepEqual(
+      batchSizes.slice(catchUpBatches),
+      [1, 1, 1, 1, 1],
+      'live events are applied as they come, not held for a batch',
+    );
     t.deepEqual(await counts(f.knex), {
       ...expectedCounts('catchup', 20, 30),
       ...Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`live-${i}-0`, 1])),
     });
     const [status] = await engine.status();
-    t.like(status, { name: 'test_counts', version: 1, codeVersion: 1, status: 'running', lagEvents: 0, lagSeconds: 0, eventsApplied: 605, hasLeader: true, lastError: null });
+    t.like(status, {
+      name: 'test_counts',
+      version: 1,
+      codeVersion: 1,
+      status: 'running',
+      lagEvents: 0,
+      lagSeconds: 0,
+      eventsApplied: 605,
+      hasLeader: true,
+      lastError: null,
+    });
   } finally {
     await f.teardown();
   }
@@ -49,7 +74,9 @@ test('read-your-writes resolves after the apply, also across processes; returns 
     const unseen = await appendCounted(f.store, 'stopped', 1, 1);
     const started = Date.now();
     t.false(await runner.waitForProjections(['test_counts'], unseen.position, { timeoutMs: 300 }));
-    t.false(await bystander.waitForProjections(['test_counts', 'no_such_projection'], first.position, { timeoutMs: 100 }));
+    t.false(
+      await bystander.waitForProjections(['test_counts', 'no_such_projection'], first.position, { timeoutMs: 100 }),
+    );
     t.true(Date.now() - started < 2_000, 'bounded');
     // Lag counts every event, the Ignored one too. (Visibility may trail under load elsewhere in the cluster.)
     t.true(await eventually(async () => (await bystander.status())[0]?.lagEvents === 2));
@@ -104,13 +131,20 @@ test('a failing event is retried with backoff (state retrying, its error class s
     t.true(await eventually(() => attempts >= 3), 'retried');
     const [retrying] = await engine.status();
     t.like(retrying, { status: 'retrying', hasLeader: true, failedEvent: null });
-    t.regex(retrying!.lastError ?? '', /^attempt \d+ of 1000 at event \d+\/\d+ \(Counted\) failed: Error at test\/integration\/projections-engine\.test\.ts:\d+:\d+$/);
+    t.regex(
+      retrying!.lastError ?? '',
+      /^attempt \d+ of 1000 at event \d+\/\d+ \(Counted\) failed: Error at test\/integration\/projections-engine\.test\.ts:\d+:\d+$/,
+    );
     t.true(retrying!.lagEvents > 0);
     t.is((await counts(f.knex))['later-0'], undefined, 'nothing after the failing event was applied');
     t.deepEqual(Object.keys(await counts(f.knex)).sort(), ['good-0', 'good-1', 'good-2'], 'everything before it was');
     poisoned = false;
     t.true(await engine.waitForProjections(['test_counts'], after.position, { timeoutMs: 30_000 }));
-    t.deepEqual(await counts(f.knex), { ...expectedCounts('good', 3, 2), ...expectedCounts('bad', 1, 1), ...expectedCounts('later', 3, 2) });
+    t.deepEqual(await counts(f.knex), {
+      ...expectedCounts('good', 3, 2),
+      ...expectedCounts('bad', 1, 1),
+      ...expectedCounts('later', 3, 2),
+    });
     t.true(await eventually(async () => (await engine.status())[0]?.status === 'running'));
     t.like((await engine.status())[0], { lastError: null, eventsApplied: 13 });
   } finally {
@@ -136,7 +170,10 @@ test('one runner per projection: the second stands by, applies nothing, and take
     t.is(appliedByFirst, 9);
     await first.stop();
     const two = await appendCounted(f.store, 'lead2', 2, 3);
-    t.true(await second.waitForProjections(['test_counts'], two.position, { timeoutMs: 10_000 }), 'the standby took over');
+    t.true(
+      await second.waitForProjections(['test_counts'], two.position, { timeoutMs: 10_000 }),
+      'the standby took over',
+    );
     t.deepEqual(second.leading(), ['test_counts']);
     t.is(appliedBySecond, 6);
     t.deepEqual(await counts(f.knex), { ...expectedCounts('lead', 3, 3), ...expectedCounts('lead2', 2, 3) });
@@ -154,7 +191,9 @@ test('the checkpoint is a compare-and-set: a stale runner cannot advance it (and
     const last = await appendCounted(f.store, 'cas', 1, 2);
     t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 10_000 }));
     await engine.stop();
-    const moved = await f.knex.transaction((trx) => advanceCheckpoint(trx, 'test_counts', START, last.position, 1, undefined));
+    const moved = await f.knex.transaction((trx) =>
+      advanceCheckpoint(trx, 'test_counts', START, last.position, 1, undefined),
+    );
     t.false(moved);
     t.is(await eventsApplied(f.knex), 2);
     // The runner's own advance relaxes only its transaction's commit (read models are rebuilt from the log).
@@ -165,7 +204,11 @@ test('the checkpoint is a compare-and-set: a stale runner cannot advance it (and
       return (await trx.raw<Shown>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
     });
     t.is(setting, 'off');
-    t.is((await f.knex.raw<Shown>('SHOW synchronous_commit')).rows[0]!.synchronous_commit, 'on', 'only that transaction');
+    t.is(
+      (await f.knex.raw<Shown>('SHOW synchronous_commit')).rows[0]!.synchronous_commit,
+      'on',
+      'only that transaction',
+    );
   } finally {
     await f.teardown();
   }

@@ -72,7 +72,16 @@ export async function fixture(): Promise<Fixture> {
     store,
     engine(projection = countingProjection(), options = {}) {
       const projections = Array.isArray(projection) ? projection : [projection];
-      const engine = new ProjectionEngine({ projections, store, knex, databaseUrl: db.url, batchSize: 100, pollIntervalMs: 100, maxBackoffMs: 400, ...options });
+      const engine = new ProjectionEngine({
+        projections,
+        store,
+        knex,
+        databaseUrl: db.url,
+        batchSize: 100,
+        pollIntervalMs: 100,
+        maxBackoffMs: 400,
+        ...options,
+      });
       engines.push(engine);
       return engine;
     },
@@ -86,7 +95,12 @@ export async function fixture(): Promise<Fixture> {
 }
 
 /** Appends `perStream` Counted events (plus an Ignored one every third round) to each of `streams` streams. */
-export async function appendCounted(store: PostgresEventStore, prefix: string, streams: number, perStream: number): Promise<AppendResult> {
+export async function appendCounted(
+  store: PostgresEventStore,
+  prefix: string,
+  streams: number,
+  perStream: number,
+): Promise<AppendResult> {
   let last: AppendResult | undefined;
   for (let round = 0; round < perStream; round++) {
     await Promise.all(
@@ -107,7 +121,9 @@ export function expectedCounts(prefix: string, streams: number, perStream: numbe
 
 /** stream_id → events, from the live table (or another physical table). */
 export async function counts(knex: Knex, table = 'test_counts'): Promise<Record<string, number>> {
-  const rows = await knex(table).select<{ stream_id: string; events: number }[]>('stream_id', 'events').orderBy('stream_id');
+  const rows = await knex(table)
+    .select<{ stream_id: string; events: number }[]>('stream_id', 'events')
+    .orderBy('stream_id');
   return Object.fromEntries(rows.map((r) => [r.stream_id, r.events]));
 }
 

@@ -157,7 +157,11 @@ test.serial('every projection applies events at the edges of their schemas and k
     [],
     `no projection failed: ${JSON.stringify(statuses.map((s) => [s.name, s.lastError]))}`,
   );
-  t.deepEqual(reached, engine.projections.map(() => true), 'every projection applied the last of its events');
+  t.deepEqual(
+    reached,
+    engine.projections.map(() => true),
+    'every projection applied the last of its events',
+  );
 });
 
 test.serial('the read models hold text as the events do, made storable only where it could not be', async (t) => {
@@ -166,13 +170,16 @@ test.serial('the read models hold text as the events do, made storable only wher
   t.is(sample.subject_id, odd(32));
   t.is(sample.storage_location, odd(63));
   const dates = await knex.raw<{ rows: { d: string }[] }>('SELECT collection_date::text AS d FROM samples ORDER BY 1');
-  t.deepEqual(dates.rows.map((r) => r.d), ['1900-01-01', '9999-12-31']);
+  t.deepEqual(
+    dates.rows.map((r) => r.d),
+    ['1900-01-01', '9999-12-31'],
+  );
 
   const messages = await knex('dialog_messages').where('conversation_id', conversationId).orderBy('seq');
   t.is(messages[0].content, 'how\ufffd many\ufffd?', 'U+0000 and the lone surrogate became U+FFFD');
   t.is(messages[2].content, odd(100_000));
   const usage = await knex('dialog_usage').where('owner_id', userId).first();
-  t.is(usage.prompt_tokens, INT_MAX, 'the day\'s token sum stops at the integer limit');
+  t.is(usage.prompt_tokens, INT_MAX, "the day's token sum stops at the integer limit");
   t.is((await knex('dialog_conversations').where('conversation_id', conversationId).first()).title, odd(200));
 
   const user = await knex('identity_users').where('user_id', userId).first();

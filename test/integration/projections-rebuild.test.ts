@@ -4,7 +4,15 @@ import test from 'ava';
 import type { Knex } from 'knex';
 import { ProjectionRebuildError, type Projection } from '../../projections/engine/index.ts';
 import { readCheckpoint } from '../../projections/engine/checkpoints.ts';
-import { allRows, appendCounted, countingProjection, counts, eventually, expectedCounts, fixture } from './projections-fixtures.ts';
+import {
+  allRows,
+  appendCounted,
+  countingProjection,
+  counts,
+  eventually,
+  expectedCounts,
+  fixture,
+} from './projections-fixtures.ts';
 
 /** Reads the live table in a loop until `stop()`; records any failure or empty result. */
 function keepReading(knex: Knex) {
@@ -50,7 +58,9 @@ test('rebuild while live: reads never fail or see an empty table, live events la
     t.deepEqual(await counts(f.knex), { ...expectedCounts('during', 5, 20), ...expectedCounts('rebuild', 50, 40) });
     const [status] = await engine.status();
     t.like(status, { eventsApplied: 50 * 40 + 5 * 20, rebuildRequested: false, status: 'running' });
-    const leftovers = await f.knex.raw<{ rows: unknown[] }>(`SELECT 1 FROM pg_tables WHERE tablename LIKE 'test_counts%next'`);
+    const leftovers = await f.knex.raw<{ rows: unknown[] }>(
+      `SELECT 1 FROM pg_tables WHERE tablename LIKE 'test_counts%next'`,
+    );
     t.is(leftovers.rows.length, 0, 'no __next table left behind');
 
     // The same rows as a plain live run over the same log.
@@ -85,7 +95,10 @@ test('a new projection version rebuilds the read model at start-up; the old tabl
     const last = await appendCounted(f.store, 'version', 3, 400);
     t.true(await v1.waitForProjections(['test_counts'], last.position, { timeoutMs: 20_000 }));
     await v1.stop();
-    t.deepEqual((await allRows(f.knex)).map((r) => (r as { weighted: number }).weighted), [400, 400, 400]);
+    t.deepEqual(
+      (await allRows(f.knex)).map((r) => (r as { weighted: number }).weighted),
+      [400, 400, 400],
+    );
 
     const reader = keepReading(f.knex);
     const v2 = f.engine(countingProjection({ version: 2, weight: 10 }), { batchSize: 50 });
@@ -95,7 +108,10 @@ test('a new projection version rebuilds the read model at start-up; the old tabl
     t.deepEqual(problems, []);
     const more = await appendCounted(f.store, 'version', 3, 1);
     t.true(await v2.waitForProjections(['test_counts'], more.position, { timeoutMs: 10_000 }));
-    t.deepEqual((await allRows(f.knex)).map((r) => (r as { weighted: number }).weighted), [4010, 4010, 4010]);
+    t.deepEqual(
+      (await allRows(f.knex)).map((r) => (r as { weighted: number }).weighted),
+      [4010, 4010, 4010],
+    );
     t.true(await eventually(async () => (await v2.status())[0]?.status === 'running'));
     t.like((await v2.status())[0], { version: 2, codeVersion: 2, eventsApplied: 1203, status: 'running' });
   } finally {
@@ -119,14 +135,18 @@ test('a failing rebuild reports the event it failed at (no content), leaves the 
     t.true(await engine.waitForProjections(['test_counts'], first.position, { timeoutMs: 10_000 }));
     const before = await allRows(f.knex);
     failRebuild = true; // no new events: only the rebuild applies anything now
-    const failedAt = /event \d+\/\d+ \(Counted\) could not be applied after 1 attempt: Error at test\/integration\/projections-rebuild\.test\.ts:\d+:\d+/;
-    await t.throwsAsync(engine.rebuild('test_counts', { timeoutMs: 20_000 }), { instanceOf: ProjectionRebuildError, message: failedAt });
+    const failedAt =
+      /event \d+\/\d+ \(Counted\) could not be applied after 1 attempt: Error at test\/integration\/projections-rebuild\.test\.ts:\d+:\d+/;
+    await t.throwsAsync(engine.rebuild('test_counts', { timeoutMs: 20_000 }), {
+      instanceOf: ProjectionRebuildError,
+      message: failedAt,
+    });
     t.deepEqual(await allRows(f.knex), before);
     const [status] = await engine.status();
     t.like(status, { status: 'running', rebuildRequested: false, failedEvent: null });
     t.regex(status!.lastError!, /^rebuild failed: /);
     t.regex(status!.lastError!, failedAt);
-    t.notRegex(status!.lastError!, /bad rebuild/, 'the error\'s message is not shown: it could quote an event');
+    t.notRegex(status!.lastError!, /bad rebuild/, "the error's message is not shown: it could quote an event");
     failRebuild = false;
     const second = await appendCounted(f.store, 'after', 1, 1);
     t.true(await engine.waitForProjections(['test_counts'], second.position, { timeoutMs: 10_000 }));
@@ -141,15 +161,25 @@ test('a rebuild reports how far it has read the log: progress rises to 1, and th
   try {
     const counting = countingProjection();
     // Slow enough batches that the rebuild is seen half-way (20 batches of 100, 60 ms each).
-    const slow: Projection = { ...counting, apply: async (events, ctx) => (await new Promise((r) => setTimeout(r, 60)), counting.apply(events, ctx)) };
+    const slow: Projection = {
+      ...counting,
+      apply: async (events, ctx) => (await new Promise((r) => setTimeout(r, 60)), counting.apply(events, ctx)),
+    };
     const last = await appendCounted(f.store, 'progress', 20, 100);
     const engine = f.engine(slow, { batchSize: 100 });
     engine.start();
     t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 60_000 }));
     const seen: number[] = [];
     await engine.rebuild('test_counts', { timeoutMs: 60_000, onProgress: (fraction) => seen.push(fraction) });
-    t.true(seen.some((fraction) => fraction > 0 && fraction < 1), `a value on the way: ${seen.join(', ')}`);
-    t.deepEqual(seen, [...seen].sort((a, b) => a - b), 'never goes back');
+    t.true(
+      seen.some((fraction) => fraction > 0 && fraction < 1),
+      `a value on the way: ${seen.join(', ')}`,
+    );
+    t.deepEqual(
+      seen,
+      [...seen].sort((a, b) => a - b),
+      'never goes back',
+    );
     t.is(seen.at(-1), 1);
     t.is((await readCheckpoint(f.knex, 'test_counts'))?.rebuild_scanned_prepare, null);
     t.deepEqual(await counts(f.knex), expectedCounts('progress', 20, 100));

@@ -48,7 +48,10 @@ test('members share each page, get only their types in global order, and wait fo
     await appendCounted(f.store, 'shared', 10, 30); // 300 Counted + 100 Ignored
     // Readers see a commit once no older transaction on the server is open (tests run in parallel).
     let everything: RecordedEvent[] = [];
-    t.true(await eventually(async () => (everything = await f.store.readAll({ maxCount: 10_000 })).length === 400), 'all 400 events visible');
+    t.true(
+      await eventually(async () => (everything = await f.store.readAll({ maxCount: 10_000 })).length === 400),
+      'all 400 events visible',
+    );
     const { store, reads } = countingReads(f.store);
     const shared = new SharedReads(store, { pageSize: 50, bufferPages: 2, joinWindowMs: 50 });
     const counted = shared.join(['Counted']);
@@ -86,7 +89,9 @@ const everyEventProjection: Projection = {
   version: 1,
   eventTypes: ['Counted', 'Ignored'],
   tables: {
-    test_every: (table) => `CREATE TABLE "${table}" (stream_id text CONSTRAINT "${table}_pkey" PRIMARY KEY, events integer NOT NULL, last_revision integer NOT NULL);
+    test_every: (
+      table,
+    ) => `CREATE TABLE "${table}" (stream_id text CONSTRAINT "${table}_pkey" PRIMARY KEY, events integer NOT NULL, last_revision integer NOT NULL);
 CREATE INDEX "${table}_by_events" ON "${table}" (events)`,
   },
   async apply(events, { trx, table }) {
@@ -103,7 +108,14 @@ CREATE INDEX "${table}_by_events" ON "${table}" (events)`,
 test('rebuilding two projections at once reads the log once; both rebuilt read models equal the live ones, indexes included', async (t) => {
   const f = await fixture();
   const { store, reads } = countingReads(f.store);
-  const engine = new ProjectionEngine({ projections: [countingProjection(), everyEventProjection], store, knex: f.knex, databaseUrl: f.db.url, batchSize: 50, pollIntervalMs: 100 });
+  const engine = new ProjectionEngine({
+    projections: [countingProjection(), everyEventProjection],
+    store,
+    knex: f.knex,
+    databaseUrl: f.db.url,
+    batchSize: 50,
+    pollIntervalMs: 100,
+  });
   try {
     const last = await appendCounted(f.store, 'together', 10, 30);
     engine.start();
@@ -112,13 +124,18 @@ test('rebuilding two projections at once reads the log once; both rebuilt read m
     t.is(before.every.length, 10);
 
     const readsBefore = reads();
-    await Promise.all([engine.rebuild('test_counts', { timeoutMs: 30_000 }), engine.rebuild('test_every', { timeoutMs: 30_000 })]);
+    await Promise.all([
+      engine.rebuild('test_counts', { timeoutMs: 30_000 }),
+      engine.rebuild('test_every', { timeoutMs: 30_000 }),
+    ]);
     const pagesOfOnePass = Math.ceil(400 / 50) + 1;
     // One shared pass, plus at most a short read each when the live runners are paused for the swap.
     t.true(reads() - readsBefore <= pagesOfOnePass + 2, `${reads() - readsBefore} reads for ${pagesOfOnePass} pages`);
     t.deepEqual(await allRows(f.knex), before.counts);
     t.deepEqual(await allRows(f.knex, 'test_every'), before.every);
-    const indexes = await f.knex.raw<{ rows: { indexname: string }[] }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'test_every' ORDER BY indexname`);
+    const indexes = await f.knex.raw<{ rows: { indexname: string }[] }>(
+      `SELECT indexname FROM pg_indexes WHERE tablename = 'test_every' ORDER BY indexname`,
+    );
     t.deepEqual(
       indexes.rows.map((r) => r.indexname),
       ['test_every_by_events', 'test_every_pkey'],

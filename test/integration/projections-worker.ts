@@ -10,7 +10,16 @@ if (!url) throw new Error('usage: projections-worker.ts <databaseUrl> <batchSize
 const knex = createKnex({ url, poolMax: 3 });
 const store = openPostgresEventStore({ url, pollIntervalMs: 100, poolMax: 2 });
 // Slow batches, so the kill lands mid-stream.
-const projection = countingProjection({ beforeApply: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20) });
-const engine = new ProjectionEngine({ projections: [projection], store, knex, databaseUrl: url, batchSize: Number(batchSize ?? 10), pollIntervalMs: 100 });
+const projection = countingProjection({
+  beforeApply: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20),
+});
+const engine = new ProjectionEngine({
+  projections: [projection],
+  store,
+  knex,
+  databaseUrl: url,
+  batchSize: Number(batchSize ?? 10),
+  pollIntervalMs: 100,
+});
 engine.start();
 console.log('worker started');

@@ -20,7 +20,10 @@ test('connections terminated mid-batch: projections recover and match a replay',
   let stop = false;
   const writer = async (n: number) => {
     for (let i = 0; !stop; i++) {
-      const r = await call(svc.api, 'POST', '/samples', { token: user.accessToken, body: { sampleType: 'saliva', subjectId: `T${100 + n}`, collectionDate: new Date().toISOString().slice(0, 10) } }).catch(() => undefined);
+      const r = await call(svc.api, 'POST', '/samples', {
+        token: user.accessToken,
+        body: { sampleType: 'saliva', subjectId: `T${100 + n}`, collectionDate: new Date().toISOString().slice(0, 10) },
+      }).catch(() => undefined);
       if (r?.status === 201) acknowledged.push(String(r.body.id));
     }
   };

@@ -12,11 +12,21 @@ test.before(async () => {
   svc = await startTestService();
   const user = await newUser(svc.api, 'checked');
   for (let i = 0; i < 5; i++) {
-    const s = await call(svc.api, 'POST', '/samples', { token: user.accessToken, body: { sampleType: 'blood', subjectId: `K00${i}`, collectionDate: new Date().toISOString().slice(0, 10) } });
-    await call(svc.api, 'PATCH', `/samples/${s.body.id}`, { token: user.accessToken, body: { status: 'processing', notes: `n${i}` } });
+    const s = await call(svc.api, 'POST', '/samples', {
+      token: user.accessToken,
+      body: { sampleType: 'blood', subjectId: `K00${i}`, collectionDate: new Date().toISOString().slice(0, 10) },
+    });
+    await call(svc.api, 'PATCH', `/samples/${s.body.id}`, {
+      token: user.accessToken,
+      body: { status: 'processing', notes: `n${i}` },
+    });
   }
-  const conversation = (await call(svc.api, 'POST', '/dialog/conversations', { token: user.accessToken, body: {} })).body.id as string;
-  await call(svc.api, 'POST', `/dialog/conversations/${conversation}/messages`, { token: user.accessToken, body: { content: 'how many samples?' } });
+  const conversation = (await call(svc.api, 'POST', '/dialog/conversations', { token: user.accessToken, body: {} }))
+    .body.id as string;
+  await call(svc.api, 'POST', `/dialog/conversations/${conversation}/messages`, {
+    token: user.accessToken,
+    body: { content: 'how many samples?' },
+  });
 });
 test.after.always(async () => {
   await svc?.stop();
@@ -25,7 +35,13 @@ test.after.always(async () => {
 function cli(args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['app/cli.ts', ...args], {
-      env: { ...process.env, DATABASE_URL: svc.db.url, DATA_DIR: '.data/test-service', LOG_LEVEL: 'warn', NODE_ENV: 'test' },
+      env: {
+        ...process.env,
+        DATABASE_URL: svc.db.url,
+        DATA_DIR: '.data/test-service',
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'test',
+      },
     });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));

@@ -9,14 +9,24 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 const cli = fileURLToPath(new URL('../../app/cli.ts', import.meta.url));
 let db: TestDatabase;
-const env = () => ({ PATH: process.env.PATH, DATABASE_URL: db.url, PORT: '0', METRICS_PORT: '0', DATA_DIR: '.data/test-service', LOG_LEVEL: 'warn', RATE_LIMIT_PER_USER_PER_MINUTE: '1000000' });
+const env = () => ({
+  PATH: process.env.PATH,
+  DATABASE_URL: db.url,
+  PORT: '0',
+  METRICS_PORT: '0',
+  DATA_DIR: '.data/test-service',
+  LOG_LEVEL: 'warn',
+  RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+});
 
 function start(args: string[] = ['serve']) {
   const child = spawn(process.execPath, [cli, ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 0))));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 0))),
+  );
   const url = async () => {
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -37,15 +47,26 @@ test.after.always(async () => {
 });
 
 const json = async (url: string, method: string, body: unknown, token?: string) => {
-  const r = await fetch(url, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  const r = await fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
   return { status: r.status, body: (await r.json().catch(() => undefined)) as Record<string, unknown> | undefined };
 };
 
 test('kill -9 while 16 clients write: every acknowledged command survives; read models match a replay', async (t) => {
   const first = start();
   const api = `${await first.url()}/api/v1`;
-  await json(`${api}/auth/register`, 'POST', { username: 'crash_user', email: 'crash@lab.example', password: 'Sturdy-Walrus-Lamp-77' });
-  const token = String((await json(`${api}/auth/login`, 'POST', { login: 'crash_user', password: 'Sturdy-Walrus-Lamp-77' })).body?.accessToken);
+  await json(`${api}/auth/register`, 'POST', {
+    username: 'crash_user',
+    email: 'crash@lab.example',
+    password: 'Sturdy-Walrus-Lamp-77',
+  });
+  const token = String(
+    (await json(`${api}/auth/login`, 'POST', { login: 'crash_user', password: 'Sturdy-Walrus-Lamp-77' })).body
+      ?.accessToken,
+  );
   const created = new Set<string>();
   const noted = new Map<string, string>(); // sample → last acknowledged note
   let stop = false;
@@ -53,7 +74,12 @@ test('kill -9 while 16 clients write: every acknowledged command survives; read 
   const client = async (n: number) => {
     for (let i = 0; !stop; i++) {
       try {
-        const c = await json(`${api}/samples`, 'POST', { sampleType: 'blood', subjectId: `C${100 + n}`, collectionDate: day }, token);
+        const c = await json(
+          `${api}/samples`,
+          'POST',
+          { sampleType: 'blood', subjectId: `C${100 + n}`, collectionDate: day },
+          token,
+        );
         if (c.status !== 201) continue;
         const id = String(c.body?.id);
         created.add(id);
@@ -76,15 +102,31 @@ test('kill -9 while 16 clients write: every acknowledged command survives; read 
   const second = start();
   const api2 = `${await second.url()}/api/v1`;
   try {
-    const token2 = String((await json(`${api2}/auth/login`, 'POST', { login: 'crash_user', password: 'Sturdy-Walrus-Lamp-77' })).body?.accessToken);
+    const token2 = String(
+      (await json(`${api2}/auth/login`, 'POST', { login: 'crash_user', password: 'Sturdy-Walrus-Lamp-77' })).body
+        ?.accessToken,
+    );
     // Every acknowledged command is in the log…
     const pgClient = new pg.Client({ connectionString: db.url });
     await pgClient.connect();
     try {
-      const registered = new Set((await pgClient.query<{ id: string }>(`SELECT data->>'sampleId' AS id FROM events WHERE type = 'SampleRegistered'`)).rows.map((r) => r.id));
+      const registered = new Set(
+        (
+          await pgClient.query<{ id: string }>(
+            `SELECT data->>'sampleId' AS id FROM events WHERE type = 'SampleRegistered'`,
+          )
+        ).rows.map((r) => r.id),
+      );
       for (const id of created) t.true(registered.has(id), `sample ${id} was acknowledged and must be in the log`);
-      const notes = new Set((await pgClient.query<{ k: string }>(`SELECT (data->>'sampleId') || '|' || (data->'changes'->'notes'->>'to') AS k FROM events WHERE type = 'SampleDetailsCorrected'`)).rows.map((r) => r.k));
-      for (const [id, note] of noted) t.true(notes.has(`${id}|${note}`), `the note of ${id} was acknowledged and must be in the log`);
+      const notes = new Set(
+        (
+          await pgClient.query<{ k: string }>(
+            `SELECT (data->>'sampleId') || '|' || (data->'changes'->'notes'->>'to') AS k FROM events WHERE type = 'SampleDetailsCorrected'`,
+          )
+        ).rows.map((r) => r.k),
+      );
+      for (const [id, note] of noted)
+        t.true(notes.has(`${id}|${note}`), `the note of ${id} was acknowledged and must be in the log`);
     } finally {
       await pgClient.end();
     }
@@ -92,7 +134,13 @@ test('kill -9 while 16 clients write: every acknowledged command survives; read 
     const deadline = Date.now() + 30_000;
     let missing = [...created];
     while (missing.length > 0 && Date.now() < deadline) {
-      const results = await Promise.all(missing.map(async (id) => ((await fetch(`${api2}/samples/${id}`, { headers: { authorization: `Bearer ${token2}` } })).status === 200 ? undefined : id)));
+      const results = await Promise.all(
+        missing.map(async (id) =>
+          (await fetch(`${api2}/samples/${id}`, { headers: { authorization: `Bearer ${token2}` } })).status === 200
+            ? undefined
+            : id,
+        ),
+      );
       missing = results.filter((id): id is string => id !== undefined);
       if (missing.length > 0) await new Promise((r) => setTimeout(r, 100));
     }

@@ -157,7 +157,10 @@ test.serial('every route, fuzzed: no 5xx, errors are problems, refused requests 
   }
   t.deepEqual(failures, []);
   t.log(`answers by status: ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}`);
-  t.true([...statuses.keys()].some((s) => s < 300), 'some requests get through (the fuzzing reaches the handlers)');
+  t.true(
+    [...statuses.keys()].some((s) => s < 300),
+    'some requests get through (the fuzzing reaches the handlers)',
+  );
 });
 
 test.serial('after the fuzzing every projection is still running', async (t) => {

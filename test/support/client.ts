@@ -32,9 +32,11 @@ export function asUser(api: string, who: Pick<TestUser, 'accessToken'> | { reado
     call(api, method, path, { ...credentials, ...(body !== undefined ? { body } : {}), headers: headersOf(options) });
   return {
     get: (path: string, options: CallOptions = {}): Promise<Answer> => send('GET', path, undefined, options),
-    post: (path: string, body?: unknown, options: CallOptions = {}): Promise<Answer> => send('POST', path, body ?? {}, options),
+    post: (path: string, body?: unknown, options: CallOptions = {}): Promise<Answer> =>
+      send('POST', path, body ?? {}, options),
     put: (path: string, body: unknown, options: CallOptions = {}): Promise<Answer> => send('PUT', path, body, options),
-    patch: (path: string, body: unknown, options: CallOptions = {}): Promise<Answer> => send('PATCH', path, body, options),
+    patch: (path: string, body: unknown, options: CallOptions = {}): Promise<Answer> =>
+      send('PATCH', path, body, options),
     delete: (path: string, options: CallOptions = {}): Promise<Answer> => send('DELETE', path, undefined, options),
   };
 }
@@ -42,11 +44,18 @@ export function asUser(api: string, who: Pick<TestUser, 'accessToken'> | { reado
 export type Client = ReturnType<typeof asUser>;
 
 /** The answer is a problem+json with this status and code (and, when given, exactly these error paths). */
-export function expectProblem(t: ExecutionContext, answer: Answer, status: number, code: string, paths?: readonly string[]): void {
+export function expectProblem(
+  t: ExecutionContext,
+  answer: Answer,
+  status: number,
+  code: string,
+  paths?: readonly string[],
+): void {
   t.is(answer.status, status, `expected ${status} ${code}, got ${answer.status} ${JSON.stringify(answer.body)}`);
   t.is(answer.headers.get('content-type')?.split(';')[0], 'application/problem+json');
   t.like(answer.body, { status, code, type: `/problems/${code}` });
-  if (paths) t.deepEqual(((answer.body.errors ?? []) as { path: string }[]).map((e) => e.path).sort(), [...paths].sort());
+  if (paths)
+    t.deepEqual(((answer.body.errors ?? []) as { path: string }[]).map((e) => e.path).sort(), [...paths].sort());
 }
 
 /** The types of the events in a stream, in order: what a command appended. */

@@ -30,7 +30,9 @@ function normalise(run: () => unknown): Outcome {
   }
   if (Array.isArray(result)) return { ok: true, events: result };
   if (isDecisionObject(result)) {
-    return result.ok ? { ok: true, events: result.events ?? [] } : { ok: false, error: result.error, events: result.events ?? [] };
+    return result.ok
+      ? { ok: true, events: result.events ?? [] }
+      : { ok: false, error: result.error, events: result.events ?? [] };
   }
   return { ok: true, events: result === undefined ? [] : [result] };
 }
@@ -61,7 +63,9 @@ export function deciderSpec<State, Command, Event, Result>(decider: SpecDecider<
             },
             thenFails(expected, expectedEvents = []) {
               if (outcome.ok) {
-                t.fail(`expected an error like ${JSON.stringify(expected)}, got events ${JSON.stringify(outcome.events)}`);
+                t.fail(
+                  `expected an error like ${JSON.stringify(expected)}, got events ${JSON.stringify(outcome.events)}`,
+                );
                 return;
               }
               t.like(outcome.error, expected);

@@ -16,7 +16,12 @@ import type { AddressInfo } from 'node:net';
 
 export interface FakeRequest {
   readonly scenario: string;
-  readonly body: { model: string; stream?: boolean; messages: { role: string; content: string | null; tool_call_id?: string }[]; tools?: unknown[] };
+  readonly body: {
+    model: string;
+    stream?: boolean;
+    messages: { role: string; content: string | null; tool_call_id?: string }[];
+    tools?: unknown[];
+  };
 }
 
 export interface FakeLlm {
@@ -73,7 +78,11 @@ export async function startFakeLlm(): Promise<FakeLlm> {
     if (scenario.startsWith('tool:')) {
       const [, name, args] = /^tool:([a-z_]+):(.*)$/.exec(scenario) ?? [];
       const toolResult = body.messages.find((m) => m.role === 'tool');
-      if (!toolResult) return json(200, completion(null, { tool_calls: [{ id: 'call_1', type: 'function', function: { name, arguments: args } }] }));
+      if (!toolResult)
+        return json(
+          200,
+          completion(null, { tool_calls: [{ id: 'call_1', type: 'function', function: { name, arguments: args } }] }),
+        );
       return json(200, completion(`TOOL RESULT: ${toolResult.content}`));
     }
     if (scenario.startsWith('hang')) {
@@ -89,7 +98,10 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       case 'stream':
         return streamOut(['Hel', 'lo ', 'there'], 5);
       case 'slowstream':
-        return streamOut(Array.from({ length: 10 }, (_, i) => `part${i} `), 200);
+        return streamOut(
+          Array.from({ length: 10 }, (_, i) => `part${i} `),
+          200,
+        );
       case 'flaky429':
         if (seen === 1) return json(429, { error: { message: 'slow down' } }, { 'retry-after': '0' });
         return json(200, completion(`answer to: ${lastUser}`));
@@ -98,7 +110,10 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       case 'bad':
         return json(200, { choices: 'nope' });
       case 'hostile':
-        return json(200, { ...completion('bad\u0000 text\ud800 end'), usage: { prompt_tokens: 2 ** 40, completion_tokens: 2 ** 40, total_tokens: 2 ** 41 } });
+        return json(200, {
+          ...completion('bad\u0000 text\ud800 end'),
+          usage: { prompt_tokens: 2 ** 40, completion_tokens: 2 ** 40, total_tokens: 2 ** 41 },
+        });
       default:
         if (body.stream) return streamOut([`answer to: ${lastUser}`], 1);
         return json(200, completion(`answer to: ${lastUser}`));

@@ -140,10 +140,7 @@ const ODD_BUT_TEXT = [
 ];
 /** Unusual text that is still text: it must be accepted and stored (and read back) everywhere. */
 const acceptableText = fc.string({
-  unit: fc.oneof(
-    fc.constantFrom(...ODD_BUT_TEXT),
-    fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
-  ),
+  unit: fc.oneof(fc.constantFrom(...ODD_BUT_TEXT), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })),
   minLength: 1,
   maxLength: 60,
 });
@@ -163,7 +160,11 @@ function plausibleParam(param: Param, ids: readonly string[]): fc.Arbitrary<stri
 
 function hostileParam(param: Param, ids: readonly string[]): fc.Arbitrary<string> {
   if (param.schema?.format !== 'uuid') return encodedText;
-  return fc.oneof(fc.uuid(), fc.constantFrom(...ids).map((id) => id.toUpperCase()), encodedText);
+  return fc.oneof(
+    fc.uuid(),
+    fc.constantFrom(...ids).map((id) => id.toUpperCase()),
+    encodedText,
+  );
 }
 
 function plausibleQuery(param: Param): fc.Arbitrary<string | undefined> {
@@ -287,23 +288,31 @@ type Change = (base: FuzzRequest) => fc.Arbitrary<FuzzRequest>;
  * a body field, the whole body, a header, or the caller.
  */
 function focused(op: Operation, ids: readonly string[]): fc.Arbitrary<FuzzRequest> {
-  const param = (p: Param, i: number): Change => (base) =>
-    hostileParam(p, ids).map((v) => ({ ...base, params: base.params.map((old, j) => (j === i ? v : old)) }));
-  const query = (p: Param): Change => (base) =>
-    hostileQuery(p).map((v) => {
-      const others = base.query.filter((q) => !q.startsWith(`${p.name}=`));
-      return { ...base, query: [...others, `${p.name}=${v}`] };
-    });
+  const param =
+    (p: Param, i: number): Change =>
+    (base) =>
+      hostileParam(p, ids).map((v) => ({ ...base, params: base.params.map((old, j) => (j === i ? v : old)) }));
+  const query =
+    (p: Param): Change =>
+    (base) =>
+      hostileQuery(p).map((v) => {
+        const others = base.query.filter((q) => !q.startsWith(`${p.name}=`));
+        return { ...base, query: [...others, `${p.name}=${v}`] };
+      });
   const unknownQuery: Change = (base) =>
     fc.tuple(encodedText, encodedText).map(([k, v]) => ({ ...base, query: [...base.query, `${k}=${v}`] }));
-  const field = ([name, schema]: [string, JsonSchema]): Change => (base) =>
-    hostile(schema).map((v) => {
-      const fields = JSON.parse(base.body?.text ?? '{}') as object;
-      return { ...base, body: json({ ...fields, [name]: v }) };
-    });
+  const field =
+    ([name, schema]: [string, JsonSchema]): Change =>
+    (base) =>
+      hostile(schema).map((v) => {
+        const fields = JSON.parse(base.body?.text ?? '{}') as object;
+        return { ...base, body: json({ ...fields, [name]: v }) };
+      });
   const body: Change = (base) => hostileBody(op).map((b) => ({ ...base, body: b }));
-  const header = ([name, value]: [string, fc.Arbitrary<string>]): Change => (base) =>
-    value.map((v) => ({ ...base, headers: { ...base.headers, [name]: v } }));
+  const header =
+    ([name, value]: [string, fc.Arbitrary<string>]): Change =>
+    (base) =>
+      value.map((v) => ({ ...base, headers: { ...base.headers, [name]: v } }));
   const caller: Change = (base) =>
     fc.constantFrom<Caller>('anonymous', 'forged', 'apiKey', 'admin').map((who) => ({ ...base, who }));
   const changes: Change[] = [
@@ -320,7 +329,11 @@ function focused(op: Operation, ids: readonly string[]): fc.Arbitrary<FuzzReques
 
 /** Hostile throughout. */
 function chaotic(op: Operation, ids: readonly string[]): fc.Arbitrary<FuzzRequest> {
-  const pair = (p: Param) => fc.option(hostileQuery(p).map((v) => `${p.name}=${v}`), { nil: undefined });
+  const pair = (p: Param) =>
+    fc.option(
+      hostileQuery(p).map((v) => `${p.name}=${v}`),
+      { nil: undefined },
+    );
   const headers = fc
     .record(hostileHeaders, { requiredKeys: [] })
     .map((h) => Object.fromEntries(Object.entries(h).filter(([, v]) => v !== undefined)));

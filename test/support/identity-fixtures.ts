@@ -25,7 +25,14 @@ export const tokenHash = (label: string): string => sha256Hex(label);
 
 export const registered: IdentityEventOf<'UserRegistered'> = {
   type: 'UserRegistered',
-  data: { userId, username: 'Ada.Lovelace', email: 'ada@example.org', role: 'user', passwordHash, registeredAt: now.toISOString() },
+  data: {
+    userId,
+    username: 'Ada.Lovelace',
+    email: 'ada@example.org',
+    role: 'user',
+    passwordHash,
+    registeredAt: now.toISOString(),
+  },
 };
 
 export const deactivated: IdentityEventOf<'UserDeactivated'> = {

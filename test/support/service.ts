@@ -19,7 +19,10 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-export async function startTestService(env: Record<string, string> = {}, options: { passwordHasher?: PasswordHasher } = {}): Promise<TestService> {
+export async function startTestService(
+  env: Record<string, string> = {},
+  options: { passwordHasher?: PasswordHasher } = {},
+): Promise<TestService> {
   const db = await createTestDatabase('vialog_http');
   const logLines: string[] = [];
   const logger = createLogger(
@@ -42,10 +45,15 @@ export async function startTestService(env: Record<string, string> = {}, options
     JWT_KEYS: 'test-k1:0123456789abcdef0123456789abcdef0123456789',
     ...env,
   });
-  const service = await startService(config, logger, { api: true, projector: true }, {
-    handleSignals: false,
-    passwordHasher: options.passwordHasher ?? createPasswordHasher({ parameters: testArgon2 }),
-  });
+  const service = await startService(
+    config,
+    logger,
+    { api: true, projector: true },
+    {
+      handleSignals: false,
+      passwordHasher: options.passwordHasher ?? createPasswordHasher({ parameters: testArgon2 }),
+    },
+  );
   const url = service.url!;
   return {
     url,
@@ -76,7 +84,12 @@ export interface RequestOptions {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers loosely
-export async function call<T = any>(base: string, method: string, path: string, options: RequestOptions = {}): Promise<Answer<T>> {
+export async function call<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  options: RequestOptions = {},
+): Promise<Answer<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.body !== undefined) headers['content-type'] ??= 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -84,7 +97,9 @@ export async function call<T = any>(base: string, method: string, path: string, 
   const response = await fetch(`${base}${path}`, {
     method,
     headers,
-    ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
+    ...(options.body !== undefined
+      ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }
+      : {}),
   });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as T };
@@ -107,8 +122,16 @@ export async function newUser(api: string, prefix = 'user'): Promise<TestUser> {
   const email = `${username}@lab.example`;
   const password = `violet-Harbor-${counter}-kestrel`;
   const registered = await call(api, 'POST', '/auth/register', { body: { username, email, password } });
-  if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${JSON.stringify(registered.body)}`);
+  if (registered.status !== 201)
+    throw new Error(`register failed: ${registered.status} ${JSON.stringify(registered.body)}`);
   const login = await call(api, 'POST', '/auth/login', { body: { login: username, password } });
   if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
-  return { id: registered.body.id, username, email, password, accessToken: login.body.accessToken, refreshToken: login.body.refreshToken };
+  return {
+    id: registered.body.id,
+    username,
+    email,
+    password,
+    accessToken: login.body.accessToken,
+    refreshToken: login.body.refreshToken,
+  };
 }

@@ -6,7 +6,10 @@ import test from 'ava';
 import { globalChainHash } from '../../projections/audit/audit-read-model.ts';
 
 const plain = (previous: Buffer, eventHashHex: string | undefined): Buffer =>
-  createHash('sha256').update(previous).update(eventHashHex ? Buffer.from(eventHashHex, 'hex') : Buffer.alloc(0)).digest();
+  createHash('sha256')
+    .update(previous)
+    .update(eventHashHex ? Buffer.from(eventHashHex, 'hex') : Buffer.alloc(0))
+    .digest();
 
 test('each link equals sha256(previous || event hash), whatever is empty', (t) => {
   const eventHash = randomBytes(32).toString('hex');
@@ -18,7 +21,8 @@ test('each link equals sha256(previous || event hash), whatever is empty', (t) =
     ['first link, no event hash', Buffer.alloc(0), undefined],
     ['an unusually long previous (fallback)', randomBytes(40), eventHash],
   ];
-  for (const [name, before, hashHex] of cases) t.deepEqual(globalChainHash(before, hashHex), plain(before, hashHex), name);
+  for (const [name, before, hashHex] of cases)
+    t.deepEqual(globalChainHash(before, hashHex), plain(before, hashHex), name);
 });
 
 test('a chain of links equals the plain chain, and no link shares memory with the next', (t) => {

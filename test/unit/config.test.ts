@@ -18,7 +18,9 @@ test('defaults: port 3000, memory rate limits, Postgres event store, embedded da
 });
 
 test('every problem is listed in one error', (t) => {
-  const error = t.throws(() => loadConfig({ PORT: 'eighty', REDIS_URL: 'http://x', LOG_LEVEL: 'loud' }), { instanceOf: ConfigError });
+  const error = t.throws(() => loadConfig({ PORT: 'eighty', REDIS_URL: 'http://x', LOG_LEVEL: 'loud' }), {
+    instanceOf: ConfigError,
+  });
   t.is(error.problems.length, 3);
   t.regex(error.message, /PORT/);
   t.regex(error.message, /REDIS_URL/);
@@ -26,7 +28,9 @@ test('every problem is listed in one error', (t) => {
 });
 
 test('production: missing secrets and database are fatal, all named at once', (t) => {
-  const error = t.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tempDataDir() }), { instanceOf: ConfigError });
+  const error = t.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tempDataDir() }), {
+    instanceOf: ConfigError,
+  });
   t.true(error.problems.some((p) => p.startsWith('JWT_KEYS')));
   t.true(error.problems.some((p) => p.startsWith('DATABASE_URL')));
   t.true(error.problems.some((p) => p.startsWith('PERSONAL_DATA_KEY')));
@@ -34,14 +38,19 @@ test('production: missing secrets and database are fatal, all named at once', (t
 });
 
 test('PERSONAL_DATA_KEY must be 32 bytes; in development one is generated and kept', (t) => {
-  const bad = t.throws(() => loadConfig({ PERSONAL_DATA_KEY: Buffer.alloc(16).toString('base64'), DATA_DIR: tempDataDir() }), { instanceOf: ConfigError });
+  const bad = t.throws(
+    () => loadConfig({ PERSONAL_DATA_KEY: Buffer.alloc(16).toString('base64'), DATA_DIR: tempDataDir() }),
+    { instanceOf: ConfigError },
+  );
   t.true(bad.problems.some((p) => p.startsWith('PERSONAL_DATA_KEY')));
   const dataDir = tempDataDir();
   const first = loadConfig({ DATA_DIR: dataDir });
   t.is(first.personalDataKey.length, 32);
   t.true(first.personalDataKey.equals(loadConfig({ DATA_DIR: dataDir }).personalDataKey));
   const given = Buffer.alloc(32, 7);
-  t.true(loadConfig({ PERSONAL_DATA_KEY: given.toString('base64'), DATA_DIR: tempDataDir() }).personalDataKey.equals(given));
+  t.true(
+    loadConfig({ PERSONAL_DATA_KEY: given.toString('base64'), DATA_DIR: tempDataDir() }).personalDataKey.equals(given),
+  );
 });
 
 test('development: a generated signing secret is kept under DATA_DIR and reused', (t) => {
@@ -59,7 +68,10 @@ test('JWT_KEYS: short secrets and malformed pairs are refused', (t) => {
   t.throws(() => loadConfig({ JWT_KEYS: 'k1:short' }), { instanceOf: ConfigError, message: /32 bytes/ });
   t.throws(() => loadConfig({ JWT_KEYS: 'no-colon-here' }), { instanceOf: ConfigError, message: /kid:secret/ });
   const ok = loadConfig({ JWT_KEYS: `new:${'a'.repeat(40)},old:${'b'.repeat(40)}` });
-  t.deepEqual(ok.jwtKeys.map((k) => k.kid), ['new', 'old']);
+  t.deepEqual(
+    ok.jwtKeys.map((k) => k.kid),
+    ['new', 'old'],
+  );
 });
 
 test('trusted proxies: TRUST_PROXY_HOPS counts them; the older TRUST_PROXY=true means one; none by default', (t) => {
@@ -94,7 +106,10 @@ test('AUDIT_VERIFY_KEYS: retired public keys verify beside the signing key; ids 
   const retired = [generateAuditKey('k1').verifyKey, generateAuditKey('k2').verifyKey];
   const signing = { AUDIT_SIGNING_KEY: current.signingKey, DATA_DIR: tempDataDir() };
   const config = loadConfig({ ...signing, AUDIT_VERIFY_KEYS: retired.join(',') });
-  t.deepEqual(config.auditKeys.verify.map((k) => k.kid), ['k3', 'k1', 'k2']);
+  t.deepEqual(
+    config.auditKeys.verify.map((k) => k.kid),
+    ['k3', 'k1', 'k2'],
+  );
   const reuse = { ...signing, AUDIT_VERIFY_KEYS: current.verifyKey };
   const reused = t.throws(() => loadConfig(reuse), { instanceOf: ConfigError });
   t.regex(reused.message, /AUDIT_VERIFY_KEYS: key id k3 is used twice/);

@@ -12,8 +12,20 @@ const knownVariables = new Set(Object.keys(envSchema.shape));
 const read = (path: string) => readFileSync(path, 'utf8');
 
 test('docker-compose.yml: the full stack, mounted files exist, only known variables', (t) => {
-  const compose = parse(read('docker-compose.yml')) as { services: Record<string, { environment?: Record<string, string>; volumes?: string[] }> };
-  t.deepEqual(Object.keys(compose.services).sort(), ['api', 'eventstore', 'grafana', 'jaeger', 'otel-collector', 'postgres', 'projector', 'prometheus', 'redis']);
+  const compose = parse(read('docker-compose.yml')) as {
+    services: Record<string, { environment?: Record<string, string>; volumes?: string[] }>;
+  };
+  t.deepEqual(Object.keys(compose.services).sort(), [
+    'api',
+    'eventstore',
+    'grafana',
+    'jaeger',
+    'otel-collector',
+    'postgres',
+    'projector',
+    'prometheus',
+    'redis',
+  ]);
   for (const [name, service] of Object.entries(compose.services)) {
     for (const volume of service.volumes ?? []) {
       const source = volume.split(':')[0]!;
@@ -21,32 +33,50 @@ test('docker-compose.yml: the full stack, mounted files exist, only known variab
     }
   }
   for (const service of ['api', 'projector']) {
-    for (const key of Object.keys(compose.services[service]!.environment ?? {})) t.true(knownVariables.has(key), `${service}: ${key} is not a Vialog variable`);
+    for (const key of Object.keys(compose.services[service]!.environment ?? {}))
+      t.true(knownVariables.has(key), `${service}: ${key} is not a Vialog variable`);
   }
   t.regex(read('docker-compose.yml'), /LOCAL USE ONLY/);
 });
 
 const composeTool = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
-if (composeTool.status !== 0) console.log('[skip] docker-compose config: the docker-compose tool is not installed (`apt-get install docker-compose`; .ci/run installs it)');
+if (composeTool.status !== 0)
+  console.log(
+    '[skip] docker-compose config: the docker-compose tool is not installed (`apt-get install docker-compose`; .ci/run installs it)',
+  );
 (composeTool.status === 0 ? test : test.skip)('docker-compose config accepts the file', (t) => {
   const result = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { encoding: 'utf8' });
   t.is(result.status, 0, result.stderr);
 });
 
 test('Dockerfile: multi-stage, Node 24 slim, production dependencies only, non-root, health check', (t) => {
-  const lines = read('Dockerfile').split('\n').map((l) => l.trim());
+  const lines = read('Dockerfile')
+    .split('\n')
+    .map((l) => l.trim());
   const froms = lines.filter((l) => l.startsWith('FROM '));
   t.true(froms.length >= 2, 'multi-stage');
-  t.true(froms.every((l) => /^FROM node:24[-.][\w.-]*slim/.test(l)), 'Node 24 slim images');
-  t.true(lines.some((l) => /npm ci\b.*--omit=dev/.test(l)), 'production dependencies only');
+  t.true(
+    froms.every((l) => /^FROM node:24[-.][\w.-]*slim/.test(l)),
+    'Node 24 slim images',
+  );
+  t.true(
+    lines.some((l) => /npm ci\b.*--omit=dev/.test(l)),
+    'production dependencies only',
+  );
   const users = lines.filter((l) => l.startsWith('USER '));
   t.true(users.length > 0 && !/root|^USER 0/.test(users.at(-1)!), 'runs as a non-root user');
-  t.true(lines.some((l) => l.startsWith('HEALTHCHECK ')), 'has a HEALTHCHECK');
+  t.true(
+    lines.some((l) => l.startsWith('HEALTHCHECK ')),
+    'has a HEALTHCHECK',
+  );
   t.true(lines.some((l) => l.includes('ENTRYPOINT ["node", "app/cli.ts"]')));
   for (const l of lines.filter((x) => x.startsWith('COPY ') && !x.includes('--from'))) {
     for (const source of l.split(/\s+/).slice(1, -1)) t.true(existsSync(source), `COPY ${source} exists`);
   }
-  t.false(lines.some((l) => /^ADD\s+https?:/.test(l)), 'no remote ADD');
+  t.false(
+    lines.some((l) => /^ADD\s+https?:/.test(l)),
+    'no remote ADD',
+  );
 });
 
 test('Dockerfile: the image gets the production sources and the licence, no tests, benchmarks or dev files', (t) => {
@@ -75,36 +105,66 @@ const lintEverything: ValidatorSettings = {
 };
 
 test('Dockerfile: the Dockerfile linter finds nothing (and does find a broken one)', (t) => {
-  const message = (p: ReturnType<typeof validate>[number]) => (typeof p.message === 'string' ? p.message : p.message.value);
+  const message = (p: ReturnType<typeof validate>[number]) =>
+    typeof p.message === 'string' ? p.message : p.message.value;
   const problems = validate(read('Dockerfile'), lintEverything);
-  t.deepEqual(problems.map((p) => `line ${p.range.start.line + 1}: ${message(p)}`), []);
-  const broken = validate("FROM node:24-slim\nexpose abc\nCMD ['node']\nCMD [\"node\"]\nWORKDIR app\n", lintEverything);
+  t.deepEqual(
+    problems.map((p) => `line ${p.range.start.line + 1}: ${message(p)}`),
+    [],
+  );
+  const broken = validate('FROM node:24-slim\nexpose abc\nCMD [\'node\']\nCMD ["node"]\nWORKDIR app\n', lintEverything);
   t.true(broken.length >= 4, broken.map(message).join('; '));
 });
 
 test('Prometheus: config loads the alert rules; every rule has an expression', (t) => {
   const config = parse(read('deploy/prometheus/prometheus.yml')) as { rule_files: string[]; scrape_configs: unknown[] };
   t.deepEqual(config.rule_files, ['/etc/prometheus/alerts.yml']);
-  const rules = parse(read('deploy/prometheus/alerts.yml')) as { groups: { rules: { alert: string; expr: string }[] }[] };
+  const rules = parse(read('deploy/prometheus/alerts.yml')) as {
+    groups: { rules: { alert: string; expr: string }[] }[];
+  };
   const all = rules.groups.flatMap((g) => g.rules);
   t.true(all.length >= 5);
   for (const rule of all) t.true(rule.alert.length > 0 && rule.expr.trim().length > 0);
   t.true(all.some((r) => r.expr.includes('vialog_projection_lag_seconds')));
-  t.true(all.some((r) => r.expr.includes('vialog_projection_failed')), 'a failed projection alerts');
-  t.true(all.some((r) => r.expr.includes('vialog_eventstore_horizon_age_seconds')), 'a stalled horizon alerts');
+  t.true(
+    all.some((r) => r.expr.includes('vialog_projection_failed')),
+    'a failed projection alerts',
+  );
+  t.true(
+    all.some((r) => r.expr.includes('vialog_eventstore_horizon_age_seconds')),
+    'a stalled horizon alerts',
+  );
   t.true(all.some((r) => r.expr.includes('http_response_status_code=~"5..'))); // 5xx rate
 });
 
 test('Grafana dashboards parse and query only metrics Vialog exports', (t) => {
-  const exported = ['http_server_request_duration', 'vialog_events_appended_total', 'vialog_projection_lag_events', 'vialog_projection_lag_seconds', 'vialog_projection_events_applied', 'vialog_projection_failed', 'vialog_eventstore_horizon_age_seconds', 'vialog_eventstore_events_waiting', 'vialog_llm_calls_total', 'vialog_llm_duration', 'vialog_llm_tokens_total', 'vialog_rate_limit_rejections_total', 'vialog_event_loop_lag'];
+  const exported = [
+    'http_server_request_duration',
+    'vialog_events_appended_total',
+    'vialog_projection_lag_events',
+    'vialog_projection_lag_seconds',
+    'vialog_projection_events_applied',
+    'vialog_projection_failed',
+    'vialog_eventstore_horizon_age_seconds',
+    'vialog_eventstore_events_waiting',
+    'vialog_llm_calls_total',
+    'vialog_llm_duration',
+    'vialog_llm_tokens_total',
+    'vialog_rate_limit_rejections_total',
+    'vialog_event_loop_lag',
+  ];
   const files = readdirSync('deploy/grafana/dashboards').filter((f) => f.endsWith('.json'));
   t.true(files.length >= 3);
   for (const file of files) {
-    const board = JSON.parse(read(`deploy/grafana/dashboards/${file}`)) as { panels: { targets: { expr: string }[] }[] };
+    const board = JSON.parse(read(`deploy/grafana/dashboards/${file}`)) as {
+      panels: { targets: { expr: string }[] }[];
+    };
     for (const expr of board.panels.flatMap((p) => p.targets.map((x) => x.expr))) {
       // A metric name stands before a selector, a range or a closing parenthesis: name{…}, name[5m], (name).
       const labels = new Set(['http_route', 'http_response_status_code', 'http_request_method']);
-      const metrics = [...expr.matchAll(/\b((?:vialog|http)_[a-z_]+?)(?:_bucket|_count|_sum)?(?=[{[)\s]|$)/g)].map((m) => m[1]!).filter((name) => !labels.has(name));
+      const metrics = [...expr.matchAll(/\b((?:vialog|http)_[a-z_]+?)(?:_bucket|_count|_sum)?(?=[{[)\s]|$)/g)]
+        .map((m) => m[1]!)
+        .filter((name) => !labels.has(name));
       t.true(metrics.length > 0, `${file}: ${expr}`);
       for (const metric of metrics) t.true(exported.includes(metric), `${file}: ${metric}`);
     }
@@ -112,7 +172,15 @@ test('Grafana dashboards parse and query only metrics Vialog exports', (t) => {
 });
 
 test('Kubernetes: API with Service and HPA, projector, config and secrets with known variables', (t) => {
-  const docs = parseAllDocuments(read('deploy/k8s/vialog.yaml')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; data?: Record<string, string>; stringData?: Record<string, string> });
+  const docs = parseAllDocuments(read('deploy/k8s/vialog.yaml')).map(
+    (d) =>
+      d.toJS() as {
+        kind: string;
+        metadata: { name: string };
+        data?: Record<string, string>;
+        stringData?: Record<string, string>;
+      },
+  );
   t.deepEqual(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort(), [
     'ConfigMap/vialog-config',
     'Deployment/vialog-api',
@@ -121,7 +189,9 @@ test('Kubernetes: API with Service and HPA, projector, config and secrets with k
     'Secret/vialog-secrets',
     'Service/vialog-api',
   ]);
-  for (const doc of docs) for (const key of Object.keys(doc.data ?? doc.stringData ?? {})) t.true(knownVariables.has(key), `${doc.kind}: ${key}`);
+  for (const doc of docs)
+    for (const key of Object.keys(doc.data ?? doc.stringData ?? {}))
+      t.true(knownVariables.has(key), `${doc.kind}: ${key}`);
   // Behind the ingress: trust exactly its one hop, never "whatever X-Forwarded-For says".
   const config = docs.find((d) => d.kind === 'ConfigMap')!.data!;
   t.is(config.TRUST_PROXY_HOPS, '1');
@@ -129,7 +199,16 @@ test('Kubernetes: API with Service and HPA, projector, config and secrets with k
 });
 
 test('GitHub workflows: CI with the three service containers and the audit, a scheduled bench keeping its results, releases on tags', (t) => {
-  type Workflow = { on: Record<string, unknown>; jobs: Record<string, { services?: Record<string, unknown>; steps: { run?: string; uses?: string; with?: Record<string, unknown>; env?: Record<string, string> }[] }> };
+  type Workflow = {
+    on: Record<string, unknown>;
+    jobs: Record<
+      string,
+      {
+        services?: Record<string, unknown>;
+        steps: { run?: string; uses?: string; with?: Record<string, unknown>; env?: Record<string, string> }[];
+      }
+    >;
+  };
   const workflow = (name: string) => parse(read(`.github/workflows/${name}`)) as Workflow;
   const ci = Object.values(workflow('ci.yml').jobs)[0]!;
   t.deepEqual(Object.keys(ci.services ?? {}).sort(), ['eventstore', 'postgres', 'redis']);

@@ -17,7 +17,14 @@ const create = (name = 'lab robot', owner = { userId, isActive: true }): ApiKeyC
 });
 const created: IdentityEventOf<'ApiKeyCreated'> = {
   type: 'ApiKeyCreated',
-  data: { keyId, userId, name: 'lab robot', prefix: generated.prefix, secretHash: generated.secretHash, createdAt: now.toISOString() },
+  data: {
+    keyId,
+    userId,
+    name: 'lab robot',
+    prefix: generated.prefix,
+    secretHash: generated.secretHash,
+    createdAt: now.toISOString(),
+  },
 };
 const revokedBy = (by: string | null, at = later(60)): IdentityEventOf<'ApiKeyRevoked'> => ({
   type: 'ApiKeyRevoked',
@@ -45,40 +52,79 @@ test('create: records name, prefix and the SHA-256 of the key, never the key', (
 
 test('create: the name is 1 to 100 characters after trimming', (t) => {
   for (const name of ['   ', 'x'.repeat(101)]) {
-    spec(t).given([]).when(create(name)).thenFails({ code: 'validation_failed', errors: [{ path: 'name', message: 'must be 1 to 100 characters long' }] });
+    spec(t)
+      .given([])
+      .when(create(name))
+      .thenFails({
+        code: 'validation_failed',
+        errors: [{ path: 'name', message: 'must be 1 to 100 characters long' }],
+      });
   }
 });
 
 test('create: an inactive owner cannot; the same key id twice is a conflict', (t) => {
-  spec(t).given([]).when(create('x', { userId, isActive: false })).thenFails({ code: 'account_inactive' });
+  spec(t)
+    .given([])
+    .when(create('x', { userId, isActive: false }))
+    .thenFails({ code: 'account_inactive' });
   spec(t).given([created]).when(create()).thenFails({ code: 'conflict' });
 });
 
 test('revoke: the owner revokes; an admin revokes; again changes nothing', (t) => {
-  spec(t).given([created]).when({ type: 'RevokeApiKey', data: { actor: self, now: later(60) } }).then([revokedBy(userId)]);
-  spec(t).given([created]).when({ type: 'RevokeApiKey', data: { actor: admin, now: later(60) } }).then([revokedBy(adminId)]);
-  spec(t).given([created]).when({ type: 'RevokeApiKey', data: { actor: systemActor, now: later(60) } }).then([revokedBy(null)]);
-  spec(t).given([created, revokedBy(userId)]).when({ type: 'RevokeApiKey', data: { actor: self, now: later(90) } }).then([]);
+  spec(t)
+    .given([created])
+    .when({ type: 'RevokeApiKey', data: { actor: self, now: later(60) } })
+    .then([revokedBy(userId)]);
+  spec(t)
+    .given([created])
+    .when({ type: 'RevokeApiKey', data: { actor: admin, now: later(60) } })
+    .then([revokedBy(adminId)]);
+  spec(t)
+    .given([created])
+    .when({ type: 'RevokeApiKey', data: { actor: systemActor, now: later(60) } })
+    .then([revokedBy(null)]);
+  spec(t)
+    .given([created, revokedBy(userId)])
+    .when({ type: 'RevokeApiKey', data: { actor: self, now: later(90) } })
+    .then([]);
 });
 
 test("revoke: someone else's key or an unknown key is not_found (existence stays secret)", (t) => {
-  spec(t).given([created]).when({ type: 'RevokeApiKey', data: { actor: stranger, now } }).thenFails({ code: 'not_found' });
-  spec(t).given([]).when({ type: 'RevokeApiKey', data: { actor: self, now } }).thenFails({ code: 'not_found' });
+  spec(t)
+    .given([created])
+    .when({ type: 'RevokeApiKey', data: { actor: stranger, now } })
+    .thenFails({ code: 'not_found' });
+  spec(t)
+    .given([])
+    .when({ type: 'RevokeApiKey', data: { actor: self, now } })
+    .thenFails({ code: 'not_found' });
 });
 
 test('authenticate: the right key passes and yields the day’s ApiKeyUsed for apikey-usage-<id>-<day>', (t) => {
   const outcome = spec(t).given([created]).when(authenticate(generated.key)).outcome();
-  const used = { type: 'ApiKeyUsed', data: { keyId, userId, day: '2025-03-14', firstUsedAt: later(120).toISOString() } } as const;
+  const used = {
+    type: 'ApiKeyUsed',
+    data: { keyId, userId, day: '2025-03-14', firstUsedAt: later(120).toISOString() },
+  } as const;
   t.deepEqual(outcome, { ok: true, events: [used] });
   t.is(streamOf(used), identityStreams.apiKeyUsage(keyId, '2025-03-14'));
 });
 
 test('authenticate: a revoked key stops working at once; a wrong secret or unknown key is refused', (t) => {
-  spec(t).given([created, revokedBy(userId)]).when(authenticate(generated.key)).thenFails({ code: 'invalid_credentials' });
-  spec(t).given([created]).when(authenticate(generateApiKey(keyId).key)).thenFails({ code: 'invalid_credentials' });
+  spec(t)
+    .given([created, revokedBy(userId)])
+    .when(authenticate(generated.key))
+    .thenFails({ code: 'invalid_credentials' });
+  spec(t)
+    .given([created])
+    .when(authenticate(generateApiKey(keyId).key))
+    .thenFails({ code: 'invalid_credentials' });
   spec(t).given([]).when(authenticate(generated.key)).thenFails({ code: 'invalid_credentials' });
 });
 
 test('authenticate: the key of a deactivated user stops working', (t) => {
-  spec(t).given([created]).when(authenticate(generated.key, later(120), false)).thenFails({ code: 'account_inactive' });
+  spec(t)
+    .given([created])
+    .when(authenticate(generated.key, later(120), false))
+    .thenFails({ code: 'account_inactive' });
 });

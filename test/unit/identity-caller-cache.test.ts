@@ -53,13 +53,28 @@ test('clear() (after a lost notification connection) forgets everything', (t) =>
 
 test('verified tokens: found only by the whole token, gone once expired, with their session key', (t) => {
   const cache = new CallerCache();
-  const claims = (expiresInMs: number) => ({ userId: 'u1', role: 'user' as const, sessionId: 's1', kid: 'k1', issuedAt: new Date(), expiresAt: new Date(Date.now() + expiresInMs) });
+  const claims = (expiresInMs: number) => ({
+    userId: 'u1',
+    role: 'user' as const,
+    sessionId: 's1',
+    kid: 'k1',
+    issuedAt: new Date(),
+    expiresAt: new Date(Date.now() + expiresInMs),
+  });
   const token = 'header.payload.signature';
   const known = cache.rememberToken(token, claims(60_000));
   t.is(known.sessionKey, 'session:s1');
   t.is(cache.token(token)?.claims.userId, 'u1');
-  t.is(cache.token(['header', 'payload', 'signature'].join('.'))?.sessionKey, 'session:s1', 'an equal string made anew is found');
-  t.is(cache.token('header.tampered.signature'), undefined, 'a token sharing only the signature is not the remembered one');
+  t.is(
+    cache.token(['header', 'payload', 'signature'].join('.'))?.sessionKey,
+    'session:s1',
+    'an equal string made anew is found',
+  );
+  t.is(
+    cache.token('header.tampered.signature'),
+    undefined,
+    'a token sharing only the signature is not the remembered one',
+  );
   t.is(cache.token('header.payload.other'), undefined);
   cache.rememberToken('old.payload.sig2', claims(-1));
   t.is(cache.token('old.payload.sig2'), undefined, 'an expired token is forgotten');

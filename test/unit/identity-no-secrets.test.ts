@@ -3,7 +3,14 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { Decision, UserCommand } from '../../modules/identity/decide.ts';
-import { apiKeyDecider, groupByStream, reservationConflict, sessionDecider, systemActor, userDecider } from '../../modules/identity/decide.ts';
+import {
+  apiKeyDecider,
+  groupByStream,
+  reservationConflict,
+  sessionDecider,
+  systemActor,
+  userDecider,
+} from '../../modules/identity/decide.ts';
 import type { ApiKeyEvent, IdentityEvent, SessionEvent, UserEvent } from '../../modules/identity/events.ts';
 import {
   identityEventSchemaVersions,
@@ -14,31 +21,77 @@ import {
   streamOf,
 } from '../../modules/identity/events.ts';
 import { createPasswordHasher } from '../../modules/identity/passwords.ts';
-import { createAccessTokens, generateApiKey, generateRefreshToken, parseApiKey, parseRefreshToken } from '../../modules/identity/tokens.ts';
+import {
+  createAccessTokens,
+  generateApiKey,
+  generateRefreshToken,
+  parseApiKey,
+  parseRefreshToken,
+} from '../../modules/identity/tokens.ts';
 import { admin, later } from '../support/identity-fixtures.ts';
 
-const userEventTypes = new Set(['UserRegistered', 'PasswordChanged', 'PasswordHashUpgraded', 'UserDeactivated', 'UserActivated', 'UserRoleChanged', 'UserErased']);
+const userEventTypes = new Set([
+  'UserRegistered',
+  'PasswordChanged',
+  'PasswordHashUpgraded',
+  'UserDeactivated',
+  'UserActivated',
+  'UserRoleChanged',
+  'UserErased',
+]);
 
 test('a full scenario: schemas hold, streams stay short, no password or token is ever in an event', async (t) => {
   const hasher = createPasswordHasher();
-  const accessTokens = createAccessTokens({ jwtKeys: [{ kid: 'k1', secret: 'x'.repeat(40) }], JWT_ISSUER: 'vialog', JWT_AUDIENCE: 'vialog-api', ACCESS_TOKEN_TTL_SECONDS: 900 });
+  const accessTokens = createAccessTokens({
+    jwtKeys: [{ kid: 'k1', secret: 'x'.repeat(40) }],
+    JWT_ISSUER: 'vialog',
+    JWT_AUDIENCE: 'vialog-api',
+    ACCESS_TOKEN_TTL_SECONDS: 900,
+  });
   const secrets: string[] = [];
   const all: IdentityEvent[] = [];
   const streams = new Map<string, IdentityEvent[]>();
   const record = (decision: Decision) => {
-    for (const [streamId, events] of groupByStream(decision.events)) streams.set(streamId, [...(streams.get(streamId) ?? []), ...events]);
+    for (const [streamId, events] of groupByStream(decision.events))
+      streams.set(streamId, [...(streams.get(streamId) ?? []), ...events]);
     all.push(...decision.events);
     return decision;
   };
   const userId = randomUUID();
-  const userState = () => (streams.get(identityStreams.user(userId)) ?? []).reduce((s, e) => userDecider.evolve(s, e as UserEvent), userDecider.initialState());
-  const sessionState = (id: string) => (streams.get(identityStreams.session(id)) ?? []).reduce((s, e) => sessionDecider.evolve(s, e as SessionEvent), sessionDecider.initialState());
+  const userState = () =>
+    (streams.get(identityStreams.user(userId)) ?? []).reduce(
+      (s, e) => userDecider.evolve(s, e as UserEvent),
+      userDecider.initialState(),
+    );
+  const sessionState = (id: string) =>
+    (streams.get(identityStreams.session(id)) ?? []).reduce(
+      (s, e) => sessionDecider.evolve(s, e as SessionEvent),
+      sessionDecider.initialState(),
+    );
   const request = { ip: '198.51.100.4', userAgent: 'scenario' };
 
   // register
   const password = 'Plaintext-Passphrase-42';
   secrets.push(password);
-  t.true(record(userDecider.decide({ type: 'RegisterUser', data: { userId, username: 'grace_h', email: 'Grace@Example.org', password, passwordHash: await hasher.hash(password), role: 'user', now: later(0) } }, userState())).ok);
+  t.true(
+    record(
+      userDecider.decide(
+        {
+          type: 'RegisterUser',
+          data: {
+            userId,
+            username: 'grace_h',
+            email: 'Grace@Example.org',
+            password,
+            passwordHash: await hasher.hash(password),
+            role: 'user',
+            now: later(0),
+          },
+        },
+        userState(),
+      ),
+    ).ok,
+  );
 
   // a wrong password, then three logins (one per day), each its own session
   const loginWith = async (attempt: string, day: number) => {
@@ -47,9 +100,20 @@ test('a full scenario: schemas hold, streams stay short, no password or token is
     const refresh = generateRefreshToken(sessionId);
     secrets.push(refresh.token);
     const verified = await hasher.verifyOrDummy(state.status === 'active' ? state.passwordHash : undefined, attempt);
-    const command: UserCommand = { type: 'LogIn', data: { passwordVerified: verified, sessionId, refreshTokenHash: refresh.tokenHash, sessionTtlSeconds: 30 * 86_400, request, now: later(day * 86_400) } };
+    const command: UserCommand = {
+      type: 'LogIn',
+      data: {
+        passwordVerified: verified,
+        sessionId,
+        refreshTokenHash: refresh.tokenHash,
+        sessionTtlSeconds: 30 * 86_400,
+        request,
+        now: later(day * 86_400),
+      },
+    };
     const decision = record(userDecider.decide(command, state));
-    if (decision.ok) secrets.push((await accessTokens.sign({ userId, role: 'user', sessionId }, later(day * 86_400))).token);
+    if (decision.ok)
+      secrets.push((await accessTokens.sign({ userId, role: 'user', sessionId }, later(day * 86_400))).token);
     return { decision, sessionId, refreshToken: refresh.token };
   };
   secrets.push('Wrong-Passphrase-99');
@@ -63,21 +127,79 @@ test('a full scenario: schemas hold, streams stay short, no password or token is
   secrets.push(rotated.token);
   const presented = parseRefreshToken(first.refreshToken)!;
   const owner = { isActive: true, sessionsValidFrom: null };
-  t.true(record(sessionDecider.decide({ type: 'RefreshSession', data: { presentedTokenHash: presented.tokenHash, newRefreshTokenHash: rotated.tokenHash, owner, request, now: later(86_400 + 900) } }, sessionState(first.sessionId))).ok);
-  const replay = record(sessionDecider.decide({ type: 'RefreshSession', data: { presentedTokenHash: presented.tokenHash, newRefreshTokenHash: generateRefreshToken(first.sessionId).tokenHash, owner, request, now: later(86_400 + 1000) } }, sessionState(first.sessionId)));
-  t.like(replay, { ok: false, events: [{ type: 'RefreshTokenReuseDetected' }, { type: 'SessionRevoked', data: { reason: 'reuse_detected' } }] });
+  t.true(
+    record(
+      sessionDecider.decide(
+        {
+          type: 'RefreshSession',
+          data: {
+            presentedTokenHash: presented.tokenHash,
+            newRefreshTokenHash: rotated.tokenHash,
+            owner,
+            request,
+            now: later(86_400 + 900),
+          },
+        },
+        sessionState(first.sessionId),
+      ),
+    ).ok,
+  );
+  const replay = record(
+    sessionDecider.decide(
+      {
+        type: 'RefreshSession',
+        data: {
+          presentedTokenHash: presented.tokenHash,
+          newRefreshTokenHash: generateRefreshToken(first.sessionId).tokenHash,
+          owner,
+          request,
+          now: later(86_400 + 1000),
+        },
+      },
+      sessionState(first.sessionId),
+    ),
+  );
+  t.like(replay, {
+    ok: false,
+    events: [{ type: 'RefreshTokenReuseDetected' }, { type: 'SessionRevoked', data: { reason: 'reuse_detected' } }],
+  });
 
   // password change, then the route's fan-out revokes every open session
   const newPassword = 'Another-Long-Passphrase-7';
   secrets.push(newPassword);
   const self = { userId, role: 'user' } as const;
-  t.true(record(userDecider.decide({ type: 'ChangePassword', data: { actor: self, currentPasswordVerified: true, newPassword, newPasswordHash: await hasher.hash(newPassword), now: later(4 * 86_400) } }, userState())).ok);
+  t.true(
+    record(
+      userDecider.decide(
+        {
+          type: 'ChangePassword',
+          data: {
+            actor: self,
+            currentPasswordVerified: true,
+            newPassword,
+            newPasswordHash: await hasher.hash(newPassword),
+            now: later(4 * 86_400),
+          },
+        },
+        userState(),
+      ),
+    ).ok,
+  );
   for (const streamId of streams.keys()) {
     if (!streamId.startsWith('session-')) continue;
     const id = streamId.slice('session-'.length);
-    record(sessionDecider.decide({ type: 'RevokeSession', data: { actor: systemActor, reason: 'password_changed', now: later(4 * 86_400) } }, sessionState(id)));
+    record(
+      sessionDecider.decide(
+        { type: 'RevokeSession', data: { actor: systemActor, reason: 'password_changed', now: later(4 * 86_400) } },
+        sessionState(id),
+      ),
+    );
   }
-  t.true([...streams.keys()].filter((s) => s.startsWith('session-')).every((s) => sessionState(s.slice(8)).status === 'revoked'));
+  t.true(
+    [...streams.keys()]
+      .filter((s) => s.startsWith('session-'))
+      .every((s) => sessionState(s.slice(8)).status === 'revoked'),
+  );
 
   // an API key: created, used, revoked
   const keyId = randomUUID();
@@ -85,13 +207,53 @@ test('a full scenario: schemas hold, streams stay short, no password or token is
   secrets.push(apiKey.key, apiKey.key.slice(apiKey.prefix.length + 1));
   const keyEvents = () => (streams.get(identityStreams.apiKey(keyId)) ?? []) as ApiKeyEvent[];
   const keyState = () => keyEvents().reduce(apiKeyDecider.evolve, apiKeyDecider.initialState());
-  t.true(record(apiKeyDecider.decide({ type: 'CreateApiKey', data: { keyId, owner: { userId, isActive: true }, name: 'robot', prefix: apiKey.prefix, secretHash: apiKey.secretHash, now: later(5 * 86_400) } }, keyState())).ok);
-  t.true(record(apiKeyDecider.decide({ type: 'AuthenticateApiKey', data: { presentedKeyHash: parseApiKey(apiKey.key)!.keyHash, ownerIsActive: true, now: later(5 * 86_400 + 5) } }, keyState())).ok);
-  t.true(record(apiKeyDecider.decide({ type: 'RevokeApiKey', data: { actor: self, now: later(6 * 86_400) } }, keyState())).ok);
+  t.true(
+    record(
+      apiKeyDecider.decide(
+        {
+          type: 'CreateApiKey',
+          data: {
+            keyId,
+            owner: { userId, isActive: true },
+            name: 'robot',
+            prefix: apiKey.prefix,
+            secretHash: apiKey.secretHash,
+            now: later(5 * 86_400),
+          },
+        },
+        keyState(),
+      ),
+    ).ok,
+  );
+  t.true(
+    record(
+      apiKeyDecider.decide(
+        {
+          type: 'AuthenticateApiKey',
+          data: { presentedKeyHash: parseApiKey(apiKey.key)!.keyHash, ownerIsActive: true, now: later(5 * 86_400 + 5) },
+        },
+        keyState(),
+      ),
+    ).ok,
+  );
+  t.true(
+    record(apiKeyDecider.decide({ type: 'RevokeApiKey', data: { actor: self, now: later(6 * 86_400) } }, keyState()))
+      .ok,
+  );
 
   // deactivate, erase
-  t.true(record(userDecider.decide({ type: 'DeactivateUser', data: { actor: admin, now: later(7 * 86_400) } }, userState())).ok);
-  t.true(record(userDecider.decide({ type: 'EraseUser', data: { actor: admin, passwordVerified: false, now: later(8 * 86_400) } }, userState())).ok);
+  t.true(
+    record(userDecider.decide({ type: 'DeactivateUser', data: { actor: admin, now: later(7 * 86_400) } }, userState()))
+      .ok,
+  );
+  t.true(
+    record(
+      userDecider.decide(
+        { type: 'EraseUser', data: { actor: admin, passwordVerified: false, now: later(8 * 86_400) } },
+        userState(),
+      ),
+    ).ok,
+  );
 
   // 1. every event matches its strict schema (no stray fields) and has a schema version
   for (const event of all) {
@@ -106,7 +268,10 @@ test('a full scenario: schemas hold, streams stay short, no password or token is
   // 3. logins and failures stay out of the user stream; the email is in no stream id
   const userStream = streams.get(identityStreams.user(userId))!;
   t.true(userStream.every((e) => userEventTypes.has(e.type)));
-  t.deepEqual(userStream.map((e) => e.type), ['UserRegistered', 'PasswordChanged', 'UserDeactivated', 'UserErased']);
+  t.deepEqual(
+    userStream.map((e) => e.type),
+    ['UserRegistered', 'PasswordChanged', 'UserDeactivated', 'UserErased'],
+  );
   t.true(streams.has(identityStreams.loginFailures(userId, later(0))));
   t.true([...streams.keys()].every((s) => !s.toLowerCase().includes('grace@example.org')));
   t.true(streams.has('username-grace_h'));
@@ -126,13 +291,26 @@ test('events: every type has a schema version, a personal-data entry, and a stre
 
 test('events: a strict schema refuses a stray password field', (t) => {
   t.throws(() =>
-    parseIdentityEvent('LoginFailed', { userId: randomUUID(), reason: 'wrong_password', failedAt: later(0).toISOString(), ip: null, userAgent: null, password: 'hunter2hunter2' }),
+    parseIdentityEvent('LoginFailed', {
+      userId: randomUUID(),
+      reason: 'wrong_password',
+      failedAt: later(0).toISOString(),
+      ip: null,
+      userAgent: null,
+      password: 'hunter2hunter2',
+    }),
   );
 });
 
 test('reservation conflicts map to username_taken and email_taken', (t) => {
-  t.like(reservationConflict(identityStreams.usernameReservation('ada')), { code: 'username_taken', errors: [{ path: 'username' }] });
-  t.like(reservationConflict(identityStreams.emailReservation('ada@example.org')), { code: 'email_taken', errors: [{ path: 'email' }] });
+  t.like(reservationConflict(identityStreams.usernameReservation('ada')), {
+    code: 'username_taken',
+    errors: [{ path: 'username' }],
+  });
+  t.like(reservationConflict(identityStreams.emailReservation('ada@example.org')), {
+    code: 'email_taken',
+    errors: [{ path: 'email' }],
+  });
   t.is(reservationConflict(identityStreams.user(randomUUID())), undefined);
   const event = { type: 'UsernameReserved', data: { userId: randomUUID(), username: 'ada' } } as const;
   t.is(streamOf(event), 'username-ada');

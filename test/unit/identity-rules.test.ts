@@ -26,12 +26,16 @@ test('username: characters outside [a-zA-Z0-9_.-] are refused', (t) => {
 });
 
 test('username: reserved names are refused in any case', (t) => {
-  for (const name of ['admin', 'ROOT', 'System', 'support']) t.deepEqual(messages(validateUsername(name)), ['is reserved'], name);
+  for (const name of ['admin', 'ROOT', 'System', 'support'])
+    t.deepEqual(messages(validateUsername(name)), ['is reserved'], name);
   t.true(reservedUsernames.has('admin') && reservedUsernames.has('root') && reservedUsernames.has('system'));
 });
 
 test('username: every broken rule is listed', (t) => {
-  t.deepEqual(messages(validateUsername('a!')), ['must be 3 to 32 characters long', 'may contain only letters A–Z, digits, "_", "." and "-"']);
+  t.deepEqual(messages(validateUsername('a!')), [
+    'must be 3 to 32 characters long',
+    'may contain only letters A–Z, digits, "_", "." and "-"',
+  ]);
 });
 
 test('email: valid addresses pass, invalid ones are refused', (t) => {
@@ -44,7 +48,9 @@ test('email: valid addresses pass, invalid ones are refused', (t) => {
 });
 
 test('password: at least 10 characters (counted as characters, not bytes)', (t) => {
-  t.deepEqual(validatePassword('Xq7#mP2!z', undefined), [{ path: 'password', message: 'must be at least 10 characters long' }]);
+  t.deepEqual(validatePassword('Xq7#mP2!z', undefined), [
+    { path: 'password', message: 'must be at least 10 characters long' },
+  ]);
   t.deepEqual(validatePassword('Xq7#mP2!zK', undefined), []);
   // 9 characters but 11 UTF-16 code units: still too short.
   t.deepEqual(messages(validatePassword('ünïcödé😀😀', undefined)), ['must be at least 10 characters long']);
@@ -56,7 +62,9 @@ test('password: an over-long password is refused (bounded argon2 input)', (t) =>
 });
 
 test('password: must not contain the username, in any case', (t) => {
-  t.deepEqual(validatePassword('my-ADA.LOVELACE-pass', 'Ada.Lovelace'), [{ path: 'password', message: 'must not contain the username' }]);
+  t.deepEqual(validatePassword('my-ADA.LOVELACE-pass', 'Ada.Lovelace'), [
+    { path: 'password', message: 'must not contain the username' },
+  ]);
   t.deepEqual(validatePassword('my-ADA.LOVELACE-pass', 'grace'), []);
 });
 
@@ -69,7 +77,9 @@ test('password: common passwords are refused, in any case', (t) => {
 });
 
 test('password: the field path can be chosen (newPassword)', (t) => {
-  t.deepEqual(validatePassword('Xq7#', undefined, 'newPassword'), [{ path: 'newPassword', message: 'must be at least 10 characters long' }]);
+  t.deepEqual(validatePassword('Xq7#', undefined, 'newPassword'), [
+    { path: 'newPassword', message: 'must be at least 10 characters long' },
+  ]);
 });
 
 test('registration: every broken rule of every field is listed with its path', (t) => {
@@ -81,5 +91,8 @@ test('registration: every broken rule of every field is listed with its path', (
     { path: 'password', message: 'must not contain the username' },
     { path: 'password', message: 'is too common' },
   ]);
-  t.deepEqual(validateRegistration({ username: 'ada', email: 'ada@example.org', password: 'correct horse battery staple' }), []);
+  t.deepEqual(
+    validateRegistration({ username: 'ada', email: 'ada@example.org', password: 'correct horse battery staple' }),
+    [],
+  );
 });

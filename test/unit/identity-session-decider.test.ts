@@ -4,7 +4,19 @@ import type { CommandActor, SessionCommand, SessionOwner } from '../../modules/i
 import { sessionDecider, systemActor } from '../../modules/identity/decide.ts';
 import type { IdentityEventOf } from '../../modules/identity/events.ts';
 import { deciderSpec } from '../support/decider-spec.ts';
-import { admin, adminId, later, request, sessionId, sessionRefreshed, sessionStarted, self, stranger, tokenHash, userId } from '../support/identity-fixtures.ts';
+import {
+  admin,
+  adminId,
+  later,
+  request,
+  sessionId,
+  sessionRefreshed,
+  sessionStarted,
+  self,
+  stranger,
+  tokenHash,
+  userId,
+} from '../support/identity-fixtures.ts';
 
 const spec = deciderSpec(sessionDecider);
 const activeOwner: SessionOwner = { isActive: true, sessionsValidFrom: null };
@@ -17,11 +29,17 @@ const logOut = (presented: string, at = later(1000)): SessionCommand => ({
   type: 'LogOut',
   data: { presentedTokenHash: tokenHash(presented), request, now: at },
 });
-const revokedEvent = (reason: IdentityEventOf<'SessionRevoked'>['data']['reason'], at: Date, revokedBy: string | null = null) =>
-  ({ type: 'SessionRevoked', data: { sessionId, userId, reason, revokedBy, revokedAt: at.toISOString() } }) as const;
+const revokedEvent = (
+  reason: IdentityEventOf<'SessionRevoked'>['data']['reason'],
+  at: Date,
+  revokedBy: string | null = null,
+) => ({ type: 'SessionRevoked', data: { sessionId, userId, reason, revokedBy, revokedAt: at.toISOString() } }) as const;
 
 test('refresh: the current token rotates to a new one', (t) => {
-  spec(t).given([sessionStarted]).when(refresh('refresh-1', 'refresh-2')).then([sessionRefreshed('refresh-2', later(900))]);
+  spec(t)
+    .given([sessionStarted])
+    .when(refresh('refresh-1', 'refresh-2'))
+    .then([sessionRefreshed('refresh-2', later(900))]);
 });
 
 test('refresh: rotation chains, each new token works once', (t) => {
@@ -38,7 +56,13 @@ test('refresh: a token used twice (already rotated) revokes the whole session', 
     .thenFails({ code: 'invalid_credentials' }, [
       {
         type: 'RefreshTokenReuseDetected',
-        data: { sessionId, userId, reusedTokenHash: tokenHash('refresh-1'), detectedAt: later(1000).toISOString(), ip: request.ip },
+        data: {
+          sessionId,
+          userId,
+          reusedTokenHash: tokenHash('refresh-1'),
+          detectedAt: later(1000).toISOString(),
+          ip: request.ip,
+        },
       },
       revokedEvent('reuse_detected', later(1000)),
     ]);
@@ -69,27 +93,36 @@ test('refresh: past the session end is token_expired (refreshes never extend a s
 test('refresh: a deactivated owner is refused and the session revoked (fan-out may lag)', (t) => {
   spec(t)
     .given([sessionStarted])
-    .when(refresh('refresh-1', 'refresh-2', later(900), { isActive: false, sessionsValidFrom: later(800).toISOString() }))
+    .when(
+      refresh('refresh-1', 'refresh-2', later(900), { isActive: false, sessionsValidFrom: later(800).toISOString() }),
+    )
     .thenFails({ code: 'account_inactive' }, [revokedEvent('user_deactivated', later(900))]);
 });
 
 test('refresh: a session started before a password change is refused and revoked', (t) => {
   spec(t)
     .given([sessionStarted])
-    .when(refresh('refresh-1', 'refresh-2', later(900), { isActive: true, sessionsValidFrom: later(500).toISOString() }))
+    .when(
+      refresh('refresh-1', 'refresh-2', later(900), { isActive: true, sessionsValidFrom: later(500).toISOString() }),
+    )
     .thenFails({ code: 'invalid_credentials' }, [revokedEvent('password_changed', later(900))]);
 });
 
 test('refresh: a session started after the password change works', (t) => {
   const outcome = spec(t)
     .given([sessionStarted])
-    .when(refresh('refresh-1', 'refresh-2', later(900), { isActive: true, sessionsValidFrom: later(-10).toISOString() }))
+    .when(
+      refresh('refresh-1', 'refresh-2', later(900), { isActive: true, sessionsValidFrom: later(-10).toISOString() }),
+    )
     .outcome();
   t.true(outcome.ok);
 });
 
 test('logout: the current token revokes the session', (t) => {
-  spec(t).given([sessionStarted]).when(logOut('refresh-1')).then([revokedEvent('logout', later(1000), userId)]);
+  spec(t)
+    .given([sessionStarted])
+    .when(logOut('refresh-1'))
+    .then([revokedEvent('logout', later(1000), userId)]);
 });
 
 test('logout: afterwards the refresh token no longer works', (t) => {
@@ -100,12 +133,22 @@ test('logout: afterwards the refresh token no longer works', (t) => {
 });
 
 test('logout: twice is fine and records nothing more', (t) => {
-  spec(t).given([sessionStarted, revokedEvent('logout', later(1000), userId)]).when(logOut('refresh-1', later(1100))).then([]);
+  spec(t)
+    .given([sessionStarted, revokedEvent('logout', later(1000), userId)])
+    .when(logOut('refresh-1', later(1100)))
+    .then([]);
 });
 
 test('logout: with a rotated token is reuse: detected and revoked', (t) => {
-  const outcome = spec(t).given([sessionStarted, sessionRefreshed('refresh-2', later(900))]).when(logOut('refresh-1')).outcome();
-  t.like(outcome, { ok: false, error: { code: 'invalid_credentials' }, events: [{ type: 'RefreshTokenReuseDetected' }, { type: 'SessionRevoked', data: { reason: 'reuse_detected' } }] });
+  const outcome = spec(t)
+    .given([sessionStarted, sessionRefreshed('refresh-2', later(900))])
+    .when(logOut('refresh-1'))
+    .outcome();
+  t.like(outcome, {
+    ok: false,
+    error: { code: 'invalid_credentials' },
+    events: [{ type: 'RefreshTokenReuseDetected' }, { type: 'SessionRevoked', data: { reason: 'reuse_detected' } }],
+  });
 });
 
 test('logout: an unknown token or session is refused', (t) => {
@@ -113,24 +156,39 @@ test('logout: an unknown token or session is refused', (t) => {
   spec(t).given([]).when(logOut('refresh-1')).thenFails({ code: 'invalid_credentials' }, []);
 });
 
-const revoke = (actor: CommandActor, reason: 'password_changed' | 'user_deactivated' | 'user_erased' | 'admin'): SessionCommand => ({
+const revoke = (
+  actor: CommandActor,
+  reason: 'password_changed' | 'user_deactivated' | 'user_erased' | 'admin',
+): SessionCommand => ({
   type: 'RevokeSession',
   data: { actor, reason, now: later(2000) },
 });
 
 test('revoke (fan-out): password change, deactivation, erasure revoke with their reason', (t) => {
   for (const reason of ['password_changed', 'user_deactivated', 'user_erased'] as const) {
-    spec(t).given([sessionStarted]).when(revoke(systemActor, reason)).then([revokedEvent(reason, later(2000))]);
+    spec(t)
+      .given([sessionStarted])
+      .when(revoke(systemActor, reason))
+      .then([revokedEvent(reason, later(2000))]);
   }
 });
 
 test('revoke: an admin may, the owner may, another user gets not_found', (t) => {
-  spec(t).given([sessionStarted]).when(revoke(admin, 'admin')).then([revokedEvent('admin', later(2000), adminId)]);
-  spec(t).given([sessionStarted]).when(revoke(self, 'admin')).then([revokedEvent('admin', later(2000), userId)]);
+  spec(t)
+    .given([sessionStarted])
+    .when(revoke(admin, 'admin'))
+    .then([revokedEvent('admin', later(2000), adminId)]);
+  spec(t)
+    .given([sessionStarted])
+    .when(revoke(self, 'admin'))
+    .then([revokedEvent('admin', later(2000), userId)]);
   spec(t).given([sessionStarted]).when(revoke(stranger, 'admin')).thenFails({ code: 'not_found' });
 });
 
 test('revoke: an already revoked session stays as is; an unknown one is not_found', (t) => {
-  spec(t).given([sessionStarted, revokedEvent('logout', later(1000), userId)]).when(revoke(systemActor, 'password_changed')).then([]);
+  spec(t)
+    .given([sessionStarted, revokedEvent('logout', later(1000), userId)])
+    .when(revoke(systemActor, 'password_changed'))
+    .then([]);
   spec(t).given([]).when(revoke(systemActor, 'password_changed')).thenFails({ code: 'not_found' });
 });

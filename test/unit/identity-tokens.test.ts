@@ -4,12 +4,21 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import type { AccessTokenConfig } from '../../modules/identity/tokens.ts';
-import { createAccessTokens, generateRefreshToken, parseRefreshToken, sha256Hex, TokenError } from '../../modules/identity/tokens.ts';
+import {
+  createAccessTokens,
+  generateRefreshToken,
+  parseRefreshToken,
+  sha256Hex,
+  TokenError,
+} from '../../modules/identity/tokens.ts';
 import { later, now, sessionId, userId } from '../support/identity-fixtures.ts';
 
 const k1 = { kid: 'k1', secret: 'first-secret-0123456789abcdefghijklmnop' };
 const k2 = { kid: 'k2', secret: 'second-secret-0123456789abcdefghijklmno' };
-const config = (jwtKeys: AccessTokenConfig['jwtKeys'], overrides: Partial<AccessTokenConfig> = {}): AccessTokenConfig => ({
+const config = (
+  jwtKeys: AccessTokenConfig['jwtKeys'],
+  overrides: Partial<AccessTokenConfig> = {},
+): AccessTokenConfig => ({
   jwtKeys,
   JWT_ISSUER: 'vialog',
   JWT_AUDIENCE: 'vialog-api',
@@ -29,7 +38,10 @@ test('a signed token verifies and carries user, role, session and kid', async (t
   const tokens = createAccessTokens(config([k1]));
   const issued = await tokens.sign(claims, now);
   t.is(issued.expiresIn, 900);
-  const header = JSON.parse(Buffer.from(issued.token.split('.')[0]!, 'base64url').toString()) as Record<string, unknown>;
+  const header = JSON.parse(Buffer.from(issued.token.split('.')[0]!, 'base64url').toString()) as Record<
+    string,
+    unknown
+  >;
   t.deepEqual(header, { alg: 'HS256', kid: 'k1', typ: 'JWT' });
   const verified = await tokens.verify(issued.token, later(60));
   t.like(verified, { userId, role: 'user', sessionId, kid: 'k1' });
@@ -39,15 +51,34 @@ test('a signed token verifies and carries user, role, session and kid', async (t
 test('alg "none" is refused', async (t) => {
   const tokens = createAccessTokens(config([k1]));
   const unsecured = new UnsecuredJWT({ role: 'admin', sid: sessionId })
-    .setSubject(userId).setIssuer('vialog').setAudience('vialog-api').setIssuedAt(now).setExpirationTime(later(900)).encode();
+    .setSubject(userId)
+    .setIssuer('vialog')
+    .setAudience('vialog-api')
+    .setIssuedAt(now)
+    .setExpirationTime(later(900))
+    .encode();
   await refused(t, tokens.verify(unsecured, now), 'unauthenticated');
   // The same, hand-made with a kid, as an attacker would send it.
-  const payload = { sub: userId, sid: sessionId, role: 'admin', iss: 'vialog', aud: 'vialog-api', iat: 1, exp: 4_000_000_000 };
-  await refused(t, tokens.verify(`${b64({ alg: 'none', kid: 'k1', typ: 'JWT' })}.${b64(payload)}.`, now), 'unauthenticated');
+  const payload = {
+    sub: userId,
+    sid: sessionId,
+    role: 'admin',
+    iss: 'vialog',
+    aud: 'vialog-api',
+    iat: 1,
+    exp: 4_000_000_000,
+  };
+  await refused(
+    t,
+    tokens.verify(`${b64({ alg: 'none', kid: 'k1', typ: 'JWT' })}.${b64(payload)}.`, now),
+    'unauthenticated',
+  );
 });
 
 test('a wrong signature is refused (other secret, same kid)', async (t) => {
-  const forged = await createAccessTokens(config([{ kid: 'k1', secret: 'attacker-secret-0123456789abcdefghijk' }])).sign(claims, now);
+  const forged = await createAccessTokens(
+    config([{ kid: 'k1', secret: 'attacker-secret-0123456789abcdefghijk' }]),
+  ).sign(claims, now);
   await refused(t, createAccessTokens(config([k1])).verify(forged.token, now), 'unauthenticated');
 });
 
@@ -61,7 +92,11 @@ test('a payload changed after signing is refused (role escalation)', async (t) =
 test('another HMAC algorithm with the right secret is refused (only HS256)', async (t) => {
   const token = await new SignJWT({ role: 'user', sid: sessionId })
     .setProtectedHeader({ alg: 'HS512', kid: 'k1', typ: 'JWT' })
-    .setSubject(userId).setIssuer('vialog').setAudience('vialog-api').setIssuedAt(now).setExpirationTime(later(900))
+    .setSubject(userId)
+    .setIssuer('vialog')
+    .setAudience('vialog-api')
+    .setIssuedAt(now)
+    .setExpirationTime(later(900))
     .sign(new TextEncoder().encode(k1.secret));
   await refused(t, createAccessTokens(config([k1])).verify(token, now), 'unauthenticated');
 });
@@ -96,7 +131,11 @@ test('an unknown kid or a missing kid is refused', async (t) => {
   await refused(t, createAccessTokens(config([k1])).verify(foreign.token, now), 'unauthenticated');
   const noKid = await new SignJWT({ role: 'user', sid: sessionId })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(userId).setIssuer('vialog').setAudience('vialog-api').setIssuedAt(now).setExpirationTime(later(900))
+    .setSubject(userId)
+    .setIssuer('vialog')
+    .setAudience('vialog-api')
+    .setIssuedAt(now)
+    .setExpirationTime(later(900))
     .sign(new TextEncoder().encode(k1.secret));
   await refused(t, createAccessTokens(config([k1])).verify(noKid, now), 'unauthenticated');
 });
@@ -107,7 +146,11 @@ test('garbage and claims of the wrong shape are refused', async (t) => {
   await refused(t, tokens.verify('', now), 'unauthenticated');
   const badRole = await new SignJWT({ role: 'superuser', sid: sessionId })
     .setProtectedHeader({ alg: 'HS256', kid: 'k1', typ: 'JWT' })
-    .setSubject(userId).setIssuer('vialog').setAudience('vialog-api').setIssuedAt(now).setExpirationTime(later(900))
+    .setSubject(userId)
+    .setIssuer('vialog')
+    .setAudience('vialog-api')
+    .setIssuedAt(now)
+    .setExpirationTime(later(900))
     .sign(new TextEncoder().encode(k1.secret));
   await refused(t, tokens.verify(badRole, now), 'unauthenticated');
 });

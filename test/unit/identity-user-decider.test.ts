@@ -27,12 +27,29 @@ const spec = deciderSpec(userDecider);
 
 const register = (overrides: Partial<{ username: string; email: string; password: string }> = {}): UserCommand => ({
   type: 'RegisterUser',
-  data: { userId, username: 'Ada.Lovelace', email: 'ada@example.org', password: strongPassword, passwordHash, role: 'user', now, ...overrides },
+  data: {
+    userId,
+    username: 'Ada.Lovelace',
+    email: 'ada@example.org',
+    password: strongPassword,
+    passwordHash,
+    role: 'user',
+    now,
+    ...overrides,
+  },
 });
 
 const logIn = (passwordVerified: boolean, extra: { upgradedPasswordHash?: string } = {}): UserCommand => ({
   type: 'LogIn',
-  data: { passwordVerified, sessionId, refreshTokenHash: tokenHash('refresh-1'), sessionTtlSeconds: 30 * 86_400, request, now: later(60), ...extra },
+  data: {
+    passwordVerified,
+    sessionId,
+    refreshTokenHash: tokenHash('refresh-1'),
+    sessionTtlSeconds: 30 * 86_400,
+    request,
+    now: later(60),
+    ...extra,
+  },
 });
 
 // --- register ---------------------------------------------------------------------------
@@ -44,29 +61,51 @@ test('register: reserves the lowercased username and the email digest, then regi
     .then([
       { type: 'UsernameReserved', data: { userId, username: 'ada.lovelace' } },
       { type: 'EmailReserved', data: { userId, emailHash: emailDigest('ADA@example.org') } },
-      { type: 'UserRegistered', data: { userId, username: 'Ada.Lovelace', email: 'ada@example.org', role: 'user', passwordHash, registeredAt: now.toISOString() } },
+      {
+        type: 'UserRegistered',
+        data: {
+          userId,
+          username: 'Ada.Lovelace',
+          email: 'ada@example.org',
+          role: 'user',
+          passwordHash,
+          registeredAt: now.toISOString(),
+        },
+      },
     ]);
 });
 
-const invalidRegistrations: [string, Partial<{ username: string; email: string; password: string }>, string, string][] = [
-  ['username too short', { username: 'ab' }, 'username', 'must be 3 to 32 characters long'],
-  ['username too long', { username: 'a'.repeat(33) }, 'username', 'must be 3 to 32 characters long'],
-  ['username with a space', { username: 'ada lovelace' }, 'username', 'may contain only letters A–Z, digits, "_", "." and "-"'],
-  ['username reserved', { username: 'Admin' }, 'username', 'is reserved'],
-  ['email invalid', { email: 'ada-at-example.org' }, 'email', 'must be a valid email address'],
-  ['password too short', { password: 'Xq7#mP2!z' }, 'password', 'must be at least 10 characters long'],
-  ['password contains username', { password: 'I am ada.lovelace!' }, 'password', 'must not contain the username'],
-  ['password common', { password: 'qwertyuiop' }, 'password', 'is too common'],
-];
+const invalidRegistrations: [string, Partial<{ username: string; email: string; password: string }>, string, string][] =
+  [
+    ['username too short', { username: 'ab' }, 'username', 'must be 3 to 32 characters long'],
+    ['username too long', { username: 'a'.repeat(33) }, 'username', 'must be 3 to 32 characters long'],
+    [
+      'username with a space',
+      { username: 'ada lovelace' },
+      'username',
+      'may contain only letters A–Z, digits, "_", "." and "-"',
+    ],
+    ['username reserved', { username: 'Admin' }, 'username', 'is reserved'],
+    ['email invalid', { email: 'ada-at-example.org' }, 'email', 'must be a valid email address'],
+    ['password too short', { password: 'Xq7#mP2!z' }, 'password', 'must be at least 10 characters long'],
+    ['password contains username', { password: 'I am ada.lovelace!' }, 'password', 'must not contain the username'],
+    ['password common', { password: 'qwertyuiop' }, 'password', 'is too common'],
+  ];
 
 for (const [name, overrides, path, message] of invalidRegistrations) {
   test(`register: refused, ${name}`, (t) => {
-    spec(t).given([]).when(register(overrides)).thenFails({ code: 'validation_failed', errors: [{ path, message }] });
+    spec(t)
+      .given([])
+      .when(register(overrides))
+      .thenFails({ code: 'validation_failed', errors: [{ path, message }] });
   });
 }
 
 test('register: every broken rule is listed at once', (t) => {
-  const outcome = spec(t).given([]).when(register({ username: 'root', email: 'nope', password: 'root' })).outcome();
+  const outcome = spec(t)
+    .given([])
+    .when(register({ username: 'root', email: 'nope', password: 'root' }))
+    .outcome();
   t.false(outcome.ok);
   if (!outcome.ok) t.is((outcome.error as { errors: unknown[] }).errors.length, 5);
 });
@@ -77,7 +116,10 @@ test('register: the same user id twice is a conflict (the user stream is appende
 
 test('register: an admin can be bootstrapped with role admin', (t) => {
   const command = register();
-  const outcome = spec(t).given([]).when({ ...command, data: { ...command.data, role: 'admin' } } as UserCommand).outcome();
+  const outcome = spec(t)
+    .given([])
+    .when({ ...command, data: { ...command.data, role: 'admin' } } as UserCommand)
+    .outcome();
   t.true(outcome.ok);
   t.like(outcome.events[2], { type: 'UserRegistered', data: { role: 'admin' } });
 });
@@ -105,9 +147,15 @@ test('login: the right password starts a session (in session-<id>, not in the us
 });
 
 test('login: a hash with old parameters is upgraded on success', (t) => {
-  const outcome = spec(t).given([registered]).when(logIn(true, { upgradedPasswordHash: newPasswordHash })).outcome();
+  const outcome = spec(t)
+    .given([registered])
+    .when(logIn(true, { upgradedPasswordHash: newPasswordHash }))
+    .outcome();
   t.true(outcome.ok);
-  t.deepEqual(outcome.events[1], { type: 'PasswordHashUpgraded', data: { userId, passwordHash: newPasswordHash, upgradedAt: later(60).toISOString() } });
+  t.deepEqual(outcome.events[1], {
+    type: 'PasswordHashUpgraded',
+    data: { userId, passwordHash: newPasswordHash, upgradedAt: later(60).toISOString() },
+  });
 });
 
 test('login: a wrong password is invalid_credentials and recorded as LoginFailed (no password in it)', (t) => {
@@ -115,7 +163,16 @@ test('login: a wrong password is invalid_credentials and recorded as LoginFailed
     .given([registered])
     .when(logIn(false))
     .thenFails({ code: 'invalid_credentials', message: 'invalid credentials' }, [
-      { type: 'LoginFailed', data: { userId, reason: 'wrong_password', failedAt: later(60).toISOString(), ip: request.ip, userAgent: request.userAgent } },
+      {
+        type: 'LoginFailed',
+        data: {
+          userId,
+          reason: 'wrong_password',
+          failedAt: later(60).toISOString(),
+          ip: request.ip,
+          userAgent: request.userAgent,
+        },
+      },
     ]);
 });
 
@@ -128,7 +185,16 @@ test('login: an inactive account with the right password is account_inactive, re
     .given([registered, deactivated])
     .when(logIn(true))
     .thenFails({ code: 'account_inactive' }, [
-      { type: 'LoginFailed', data: { userId, reason: 'account_inactive', failedAt: later(60).toISOString(), ip: request.ip, userAgent: request.userAgent } },
+      {
+        type: 'LoginFailed',
+        data: {
+          userId,
+          reason: 'account_inactive',
+          failedAt: later(60).toISOString(),
+          ip: request.ip,
+          userAgent: request.userAgent,
+        },
+      },
     ]);
 });
 
@@ -164,7 +230,11 @@ test('login: an address longer than an IP (from X-Forwarded-For) is cut to what 
 
 // --- password change --------------------------------------------------------------------
 
-const changePassword = (currentPasswordVerified: boolean, newPassword = 'an even better passphrase', actor = self): UserCommand => ({
+const changePassword = (
+  currentPasswordVerified: boolean,
+  newPassword = 'an even better passphrase',
+  actor = self,
+): UserCommand => ({
   type: 'ChangePassword',
   data: { actor, currentPasswordVerified, newPassword, newPasswordHash, now: later(100) },
 });
@@ -173,7 +243,9 @@ test('password change: records the new hash (the route then revokes every sessio
   spec(t)
     .given([registered])
     .when(changePassword(true))
-    .then([{ type: 'PasswordChanged', data: { userId, passwordHash: newPasswordHash, changedAt: later(100).toISOString() } }]);
+    .then([
+      { type: 'PasswordChanged', data: { userId, passwordHash: newPasswordHash, changedAt: later(100).toISOString() } },
+    ]);
 });
 
 test('password change: a wrong current password is invalid_credentials', (t) => {
@@ -184,15 +256,27 @@ test('password change: the new password follows the rules, errors on path newPas
   spec(t)
     .given([registered])
     .when(changePassword(true, 'ada.lovelace'))
-    .thenFails({ code: 'validation_failed', errors: [{ path: 'newPassword', message: 'must not contain the username' }] });
+    .thenFails({
+      code: 'validation_failed',
+      errors: [{ path: 'newPassword', message: 'must not contain the username' }],
+    });
   spec(t)
     .given([registered])
     .when(changePassword(true, 'password1'))
-    .thenFails({ code: 'validation_failed', errors: [{ path: 'newPassword', message: 'must be at least 10 characters long' }, { path: 'newPassword', message: 'is too common' }] });
+    .thenFails({
+      code: 'validation_failed',
+      errors: [
+        { path: 'newPassword', message: 'must be at least 10 characters long' },
+        { path: 'newPassword', message: 'is too common' },
+      ],
+    });
 });
 
 test('password change: only for oneself, not for an unknown or inactive user', (t) => {
-  spec(t).given([registered]).when(changePassword(true, undefined, stranger)).thenFails({ code: 'forbidden' });
+  spec(t)
+    .given([registered])
+    .when(changePassword(true, undefined, stranger))
+    .thenFails({ code: 'forbidden' });
   spec(t).given([]).when(changePassword(true)).thenFails({ code: 'not_found' });
   spec(t).given([registered, deactivated]).when(changePassword(true)).thenFails({ code: 'account_inactive' });
 });
@@ -216,7 +300,10 @@ test('deactivate: a non-admin is forbidden, even on themself', (t) => {
 });
 
 test('deactivate: an admin cannot deactivate themself; an unknown user is not_found', (t) => {
-  spec(t).given([{ ...registered, data: { ...registered.data, userId: adminId, role: 'admin' } }]).when(deactivate()).thenFails({ code: 'forbidden' });
+  spec(t)
+    .given([{ ...registered, data: { ...registered.data, userId: adminId, role: 'admin' } }])
+    .when(deactivate())
+    .thenFails({ code: 'forbidden' });
   spec(t).given([]).when(deactivate()).thenFails({ code: 'not_found' });
 });
 
@@ -231,7 +318,11 @@ test('activate: an admin reactivates; an active user stays as is; a non-admin is
 
 test('activate: after reactivation the user can log in again', (t) => {
   const outcome = spec(t)
-    .given([registered, deactivated, { type: 'UserActivated', data: { userId, activatedBy: adminId, activatedAt: later(20).toISOString() } }])
+    .given([
+      registered,
+      deactivated,
+      { type: 'UserActivated', data: { userId, activatedBy: adminId, activatedAt: later(20).toISOString() } },
+    ])
     .when(logIn(true))
     .outcome();
   t.like(outcome, { ok: true, events: [{ type: 'SessionStarted' }] });
@@ -241,9 +332,20 @@ test('role: an admin promotes a user; same role changes nothing; a user cannot; 
   spec(t)
     .given([registered])
     .when({ type: 'ChangeUserRole', data: { actor: admin, role: 'admin', now } })
-    .then([{ type: 'UserRoleChanged', data: { userId, role: 'admin', previousRole: 'user', changedBy: adminId, changedAt: now.toISOString() } }]);
-  spec(t).given([registered]).when({ type: 'ChangeUserRole', data: { actor: admin, role: 'user', now } }).then([]);
-  spec(t).given([registered]).when({ type: 'ChangeUserRole', data: { actor: self, role: 'admin', now } }).thenFails({ code: 'forbidden' });
+    .then([
+      {
+        type: 'UserRoleChanged',
+        data: { userId, role: 'admin', previousRole: 'user', changedBy: adminId, changedAt: now.toISOString() },
+      },
+    ]);
+  spec(t)
+    .given([registered])
+    .when({ type: 'ChangeUserRole', data: { actor: admin, role: 'user', now } })
+    .then([]);
+  spec(t)
+    .given([registered])
+    .when({ type: 'ChangeUserRole', data: { actor: self, role: 'admin', now } })
+    .thenFails({ code: 'forbidden' });
   spec(t)
     .given([{ ...registered, data: { ...registered.data, userId: adminId, role: 'admin' } }])
     .when({ type: 'ChangeUserRole', data: { actor: admin, role: 'user', now } })
@@ -252,15 +354,24 @@ test('role: an admin promotes a user; same role changes nothing; a user cannot; 
 
 // --- erase ------------------------------------------------------------------------------
 
-const erase = (actor = self, passwordVerified = true): UserCommand => ({ type: 'EraseUser', data: { actor, passwordVerified, now: later(30) } });
+const erase = (actor = self, passwordVerified = true): UserCommand => ({
+  type: 'EraseUser',
+  data: { actor, passwordVerified, now: later(30) },
+});
 
 test('erase: a user erases themself with their password', (t) => {
-  spec(t).given([registered]).when(erase()).then([{ type: 'UserErased', data: { userId, erasedBy: null, erasedAt: later(30).toISOString() } }]);
+  spec(t)
+    .given([registered])
+    .when(erase())
+    .then([{ type: 'UserErased', data: { userId, erasedBy: null, erasedAt: later(30).toISOString() } }]);
   spec(t).given([registered]).when(erase(self, false)).thenFails({ code: 'invalid_credentials' });
 });
 
 test('erase: an admin erases someone else without their password; another user cannot (not_found)', (t) => {
-  spec(t).given([registered]).when(erase(admin, false)).then([{ type: 'UserErased', data: { userId, erasedBy: adminId, erasedAt: later(30).toISOString() } }]);
+  spec(t)
+    .given([registered])
+    .when(erase(admin, false))
+    .then([{ type: 'UserErased', data: { userId, erasedBy: adminId, erasedAt: later(30).toISOString() } }]);
   spec(t).given([registered]).when(erase(stranger)).thenFails({ code: 'not_found' });
 });
 
@@ -272,5 +383,8 @@ test('erase: twice changes nothing; afterwards the user is gone for other comman
 });
 
 test('user decider never looks at other users: an unknown target id is not_found for an admin', (t) => {
-  spec(t).given([]).when(erase({ userId: otherUserId, role: 'admin' })).thenFails({ code: 'not_found' });
+  spec(t)
+    .given([])
+    .when(erase({ userId: otherUserId, role: 'admin' }))
+    .thenFails({ code: 'not_found' });
 });

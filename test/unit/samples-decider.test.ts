@@ -14,17 +14,49 @@ const owner = '11111111-1111-4111-8111-111111111111';
 const stranger = '22222222-2222-4222-8222-222222222222';
 const sampleId = '33333333-3333-4333-8333-333333333333';
 
-const register = (overrides: Partial<Extract<SampleCommand, { type: 'RegisterSample' }>['data']> = {}): SampleCommand => ({
+const register = (
+  overrides: Partial<Extract<SampleCommand, { type: 'RegisterSample' }>['data']> = {},
+): SampleCommand => ({
   type: 'RegisterSample',
-  data: { sampleId, ownerId: owner, sampleType: 'blood', subjectId: 'P001', collectionDate: '2026-11-01', now, ...overrides },
+  data: {
+    sampleId,
+    ownerId: owner,
+    sampleType: 'blood',
+    subjectId: 'P001',
+    collectionDate: '2026-11-01',
+    now,
+    ...overrides,
+  },
 });
-const registered = (overrides: Partial<Extract<SampleEvent, { type: 'SampleRegistered' }>['data']> = {}): SampleEvent => ({
+const registered = (
+  overrides: Partial<Extract<SampleEvent, { type: 'SampleRegistered' }>['data']> = {},
+): SampleEvent => ({
   type: 'SampleRegistered',
-  data: { sampleId, ownerId: owner, sampleType: 'blood', subjectId: 'P001', collectionDate: '2026-11-01', status: 'collected', storageLocation: null, notes: null, registeredAt: at, ...overrides },
+  data: {
+    sampleId,
+    ownerId: owner,
+    sampleType: 'blood',
+    subjectId: 'P001',
+    collectionDate: '2026-11-01',
+    status: 'collected',
+    storageLocation: null,
+    notes: null,
+    registeredAt: at,
+    ...overrides,
+  },
 });
-const update = (changes: SampleChanges, extra: { actorId?: string; reason?: string | null; expectedVersion?: number } = {}): SampleCommand => ({
+const update = (
+  changes: SampleChanges,
+  extra: { actorId?: string; reason?: string | null; expectedVersion?: number } = {},
+): SampleCommand => ({
   type: 'UpdateSample',
-  data: { actorId: extra.actorId ?? owner, changes, reason: extra.reason ?? null, expectedVersion: extra.expectedVersion, now },
+  data: {
+    actorId: extra.actorId ?? owner,
+    changes,
+    reason: extra.reason ?? null,
+    expectedVersion: extra.expectedVersion,
+    now,
+  },
 });
 const statusChanged = (from: string, to: string, reason: string | null = null): SampleEvent =>
   ({ type: 'SampleStatusChanged', data: { sampleId, ownerId: owner, from, to, reason, changedAt: at } }) as SampleEvent;
@@ -41,7 +73,10 @@ test('register: an explicit status, storage and notes are kept', (t) => {
 });
 
 test('register: every broken rule is listed', (t) => {
-  const outcome = spec(t).given([]).when(register({ subjectId: 'p1', collectionDate: '2026-13-40', storageLocation: 'fridge' })).outcome();
+  const outcome = spec(t)
+    .given([])
+    .when(register({ subjectId: 'p1', collectionDate: '2026-13-40', storageLocation: 'fridge' }))
+    .outcome();
   t.false(outcome.ok);
   const errors = (outcome as { error: { errors: { path: string }[] } }).error.errors.map((e) => e.path).sort();
   t.deepEqual(errors, ['collectionDate', 'storageLocation', 'subjectId']);
@@ -49,7 +84,13 @@ test('register: every broken rule is listed', (t) => {
 
 for (const subjectId of ['P01', 'p001', 'PP001', 'P001a', '1001', '']) {
   test(`register: subject id ${JSON.stringify(subjectId)} is refused`, (t) => {
-    spec(t).given([]).when(register({ subjectId })).thenFails({ code: 'validation_failed', errors: [{ path: 'subjectId', message: 'must be one capital letter and at least 3 digits, e.g. P001' }] });
+    spec(t)
+      .given([])
+      .when(register({ subjectId }))
+      .thenFails({
+        code: 'validation_failed',
+        errors: [{ path: 'subjectId', message: 'must be one capital letter and at least 3 digits, e.g. P001' }],
+      });
   });
 }
 for (const subjectId of ['P001', 'S123', 'Z0000042']) {
@@ -59,41 +100,91 @@ for (const subjectId of ['P001', 'S123', 'Z0000042']) {
 }
 
 test('register: the collection date may be today but not tomorrow', (t) => {
-  t.true(spec(t).given([]).when(register({ collectionDate: '2026-11-22' })).outcome().ok);
-  spec(t).given([]).when(register({ collectionDate: '2026-11-23' })).thenFails({ code: 'validation_failed', errors: [{ path: 'collectionDate', message: 'must not be in the future' }] });
+  t.true(
+    spec(t)
+      .given([])
+      .when(register({ collectionDate: '2026-11-22' }))
+      .outcome().ok,
+  );
+  spec(t)
+    .given([])
+    .when(register({ collectionDate: '2026-11-23' }))
+    .thenFails({
+      code: 'validation_failed',
+      errors: [{ path: 'collectionDate', message: 'must not be in the future' }],
+    });
 });
 
 test('register: the collection date may be exactly 10 years old, not a day more', (t) => {
   t.is(oldestCollectionDate('2026-11-22'), '2016-11-22');
-  t.true(spec(t).given([]).when(register({ collectionDate: '2016-11-22' })).outcome().ok);
-  spec(t).given([]).when(register({ collectionDate: '2016-11-21' })).thenFails({ code: 'validation_failed', errors: [{ path: 'collectionDate', message: 'must not be older than 10 years' }] });
+  t.true(
+    spec(t)
+      .given([])
+      .when(register({ collectionDate: '2016-11-22' }))
+      .outcome().ok,
+  );
+  spec(t)
+    .given([])
+    .when(register({ collectionDate: '2016-11-21' }))
+    .thenFails({
+      code: 'validation_failed',
+      errors: [{ path: 'collectionDate', message: 'must not be older than 10 years' }],
+    });
 });
 
 test('register: impossible dates are refused', (t) => {
   for (const collectionDate of ['2026-02-30', '2026-1-05', '05/11/2026', '']) {
-    spec(t).given([]).when(register({ collectionDate })).thenFails({ code: 'validation_failed', errors: [{ path: 'collectionDate', message: 'must be a date YYYY-MM-DD' }] });
+    spec(t)
+      .given([])
+      .when(register({ collectionDate }))
+      .thenFails({
+        code: 'validation_failed',
+        errors: [{ path: 'collectionDate', message: 'must be a date YYYY-MM-DD' }],
+      });
   }
 });
 
 test('register: storage locations follow freezer-<n>-row<X> or shelf-<n>', (t) => {
-  for (const storageLocation of ['freezer-3-rowB', 'freezer-12-rowZ', 'shelf-1', 'shelf-204']) t.true(spec(t).given([]).when(register({ storageLocation })).outcome().ok, storageLocation);
-  for (const storageLocation of ['freezer-3', 'freezer-x-rowB', 'freezer-3-rowb', 'shelf-', 'Shelf-1', 'shelf-1 ', 'rack-2']) {
+  for (const storageLocation of ['freezer-3-rowB', 'freezer-12-rowZ', 'shelf-1', 'shelf-204'])
+    t.true(spec(t).given([]).when(register({ storageLocation })).outcome().ok, storageLocation);
+  for (const storageLocation of [
+    'freezer-3',
+    'freezer-x-rowB',
+    'freezer-3-rowb',
+    'shelf-',
+    'Shelf-1',
+    'shelf-1 ',
+    'rack-2',
+  ]) {
     spec(t).given([]).when(register({ storageLocation })).thenFails({ code: 'validation_failed' });
   }
 });
 
 test('register: tissue must be in a freezer (a shelf or nothing is refused)', (t) => {
-  t.true(spec(t).given([]).when(register({ sampleType: 'tissue', storageLocation: 'freezer-1-rowA' })).outcome().ok);
+  t.true(
+    spec(t)
+      .given([])
+      .when(register({ sampleType: 'tissue', storageLocation: 'freezer-1-rowA' }))
+      .outcome().ok,
+  );
   for (const storageLocation of [null, 'shelf-2']) {
     spec(t)
       .given([])
       .when(register({ sampleType: 'tissue', storageLocation }))
-      .thenFails({ code: 'validation_failed', errors: [{ path: 'storageLocation', message: 'tissue must be stored in a freezer (freezer-<n>-row<X>)' }] });
+      .thenFails({
+        code: 'validation_failed',
+        errors: [{ path: 'storageLocation', message: 'tissue must be stored in a freezer (freezer-<n>-row<X>)' }],
+      });
   }
 });
 
 test('status moves: exactly the four allowed ones', (t) => {
-  const allowed = new Set(['collected->processing', 'processing->archived', 'collected->archived', 'archived->processing']);
+  const allowed = new Set([
+    'collected->processing',
+    'processing->archived',
+    'collected->archived',
+    'archived->processing',
+  ]);
   for (const from of sampleStatuses) {
     for (const to of sampleStatuses) {
       if (from === to) continue;
@@ -104,18 +195,36 @@ test('status moves: exactly the four allowed ones', (t) => {
 });
 
 test('status: collected -> processing appends SampleStatusChanged with the reason', (t) => {
-  spec(t).given([registered()]).when(update({ status: 'processing' }, { reason: 'batch 7' })).then([statusChanged('collected', 'processing', 'batch 7')]);
+  spec(t)
+    .given([registered()])
+    .when(update({ status: 'processing' }, { reason: 'batch 7' }))
+    .then([statusChanged('collected', 'processing', 'batch 7')]);
 });
 
 test('status: processing -> collected is an invalid transition', (t) => {
-  spec(t).given([registered(), statusChanged('collected', 'processing')]).when(update({ status: 'collected' })).thenFails({ code: 'invalid_transition' });
+  spec(t)
+    .given([registered(), statusChanged('collected', 'processing')])
+    .when(update({ status: 'collected' }))
+    .thenFails({ code: 'invalid_transition' });
 });
 
 test('status: archived -> processing needs a reason (re-analysis)', (t) => {
   const given = [registered(), statusChanged('collected', 'archived')];
-  spec(t).given(given).when(update({ status: 'processing' })).thenFails({ code: 'invalid_transition', message: 'moving from archived to processing (re-analysis) needs a reason' });
-  spec(t).given(given).when(update({ status: 'processing' }, { reason: '  ' })).thenFails({ code: 'invalid_transition' });
-  spec(t).given(given).when(update({ status: 'processing' }, { reason: 'PI asked for re-analysis' })).then([statusChanged('archived', 'processing', 'PI asked for re-analysis')]);
+  spec(t)
+    .given(given)
+    .when(update({ status: 'processing' }))
+    .thenFails({
+      code: 'invalid_transition',
+      message: 'moving from archived to processing (re-analysis) needs a reason',
+    });
+  spec(t)
+    .given(given)
+    .when(update({ status: 'processing' }, { reason: '  ' }))
+    .thenFails({ code: 'invalid_transition' });
+  spec(t)
+    .given(given)
+    .when(update({ status: 'processing' }, { reason: 'PI asked for re-analysis' }))
+    .then([statusChanged('archived', 'processing', 'PI asked for re-analysis')]);
 });
 
 test('update: several kinds of change give their events together, in order', (t) => {
@@ -123,32 +232,75 @@ test('update: several kinds of change give their events together, in order', (t)
     .given([registered()])
     .when(update({ notes: 'spun', subjectId: 'P002', storageLocation: 'freezer-2-rowC', status: 'processing' }))
     .then([
-      { type: 'SampleDetailsCorrected', data: { sampleId, ownerId: owner, changes: { subjectId: { from: 'P001', to: 'P002' }, notes: { from: null, to: 'spun' } }, correctedAt: at } },
+      {
+        type: 'SampleDetailsCorrected',
+        data: {
+          sampleId,
+          ownerId: owner,
+          changes: { subjectId: { from: 'P001', to: 'P002' }, notes: { from: null, to: 'spun' } },
+          correctedAt: at,
+        },
+      },
       { type: 'SampleMoved', data: { sampleId, ownerId: owner, from: null, to: 'freezer-2-rowC', movedAt: at } },
       statusChanged('collected', 'processing'),
     ]);
 });
 
 test('update: the same values change nothing and append nothing', (t) => {
-  spec(t).given([registered()]).when(update({ sampleType: 'blood', subjectId: 'P001' })).then([]);
+  spec(t)
+    .given([registered()])
+    .when(update({ sampleType: 'blood', subjectId: 'P001' }))
+    .then([]);
 });
 
 test('update: rules apply to the resulting sample (tissue needs its freezer)', (t) => {
-  spec(t).given([registered()]).when(update({ sampleType: 'tissue' })).thenFails({ code: 'validation_failed', errors: [{ path: 'storageLocation', message: 'tissue must be stored in a freezer (freezer-<n>-row<X>)' }] });
-  spec(t).given([registered({ sampleType: 'tissue', storageLocation: 'freezer-1-rowA' })]).when(update({ storageLocation: null })).thenFails({ code: 'validation_failed' });
+  spec(t)
+    .given([registered()])
+    .when(update({ sampleType: 'tissue' }))
+    .thenFails({
+      code: 'validation_failed',
+      errors: [{ path: 'storageLocation', message: 'tissue must be stored in a freezer (freezer-<n>-row<X>)' }],
+    });
+  spec(t)
+    .given([registered({ sampleType: 'tissue', storageLocation: 'freezer-1-rowA' })])
+    .when(update({ storageLocation: null }))
+    .thenFails({ code: 'validation_failed' });
 });
 
 test('update: a stale expected version is version_mismatch and appends nothing', (t) => {
-  spec(t).given([registered(), statusChanged('collected', 'processing')]).when(update({ notes: 'x' }, { expectedVersion: 1 })).thenFails({ code: 'version_mismatch', currentVersion: 2 });
-  t.true(spec(t).given([registered(), statusChanged('collected', 'processing')]).when(update({ notes: 'x' }, { expectedVersion: 2 })).outcome().ok);
+  spec(t)
+    .given([registered(), statusChanged('collected', 'processing')])
+    .when(update({ notes: 'x' }, { expectedVersion: 1 }))
+    .thenFails({ code: 'version_mismatch', currentVersion: 2 });
+  t.true(
+    spec(t)
+      .given([registered(), statusChanged('collected', 'processing')])
+      .when(update({ notes: 'x' }, { expectedVersion: 2 }))
+      .outcome().ok,
+  );
 });
 
 test("another owner's sample, an unknown one and a discarded one are all not_found", (t) => {
-  spec(t).given([registered()]).when(update({ notes: 'x' }, { actorId: stranger })).thenFails({ code: 'not_found' });
-  spec(t).given([]).when(update({ notes: 'x' })).thenFails({ code: 'not_found' });
-  const discarded: SampleEvent = { type: 'SampleDiscarded', data: { sampleId, ownerId: owner, reason: null, discardedAt: at } };
-  spec(t).given([registered(), discarded]).when(update({ notes: 'x' })).thenFails({ code: 'not_found' });
-  spec(t).given([registered(), discarded]).when({ type: 'DiscardSample', data: { actorId: owner, reason: null, now } }).thenFails({ code: 'not_found' });
+  spec(t)
+    .given([registered()])
+    .when(update({ notes: 'x' }, { actorId: stranger }))
+    .thenFails({ code: 'not_found' });
+  spec(t)
+    .given([])
+    .when(update({ notes: 'x' }))
+    .thenFails({ code: 'not_found' });
+  const discarded: SampleEvent = {
+    type: 'SampleDiscarded',
+    data: { sampleId, ownerId: owner, reason: null, discardedAt: at },
+  };
+  spec(t)
+    .given([registered(), discarded])
+    .when(update({ notes: 'x' }))
+    .thenFails({ code: 'not_found' });
+  spec(t)
+    .given([registered(), discarded])
+    .when({ type: 'DiscardSample', data: { actorId: owner, reason: null, now } })
+    .thenFails({ code: 'not_found' });
 });
 
 test('discard: the owner discards with a reason', (t) => {
@@ -159,7 +311,10 @@ test('discard: the owner discards with a reason', (t) => {
 });
 
 test('every event a decision produces matches its schema', (t) => {
-  const outcome = spec(t).given([registered()]).when(update({ notes: 'n', sampleType: 'saliva', storageLocation: 'shelf-1', status: 'archived' })).outcome();
+  const outcome = spec(t)
+    .given([registered()])
+    .when(update({ notes: 'n', sampleType: 'saliva', storageLocation: 'shelf-1', status: 'archived' }))
+    .outcome();
   t.true(outcome.ok);
   for (const e of outcome.events as SampleEvent[]) t.notThrows(() => sampleEventSchemas[e.type].parse(e.data));
 });

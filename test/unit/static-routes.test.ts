@@ -3,7 +3,8 @@ import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
 import { staticRoutes } from '../../platform/http/static-routes.ts';
 
-const paths = (router: Router) => [...staticRoutes(router)].map(([path, byMethod]) => `${[...byMethod.keys()].sort().join(',')} ${path}`).sort();
+const paths = (router: Router) =>
+  [...staticRoutes(router)].map(([path, byMethod]) => `${[...byMethod.keys()].sort().join(',')} ${path}`).sort();
 
 test('routes without parameters are found by exact path and method; others are left to the router', (t) => {
   const router = new Router({ prefix: '/api/v1/auth' });
@@ -38,12 +39,26 @@ test('the shortcut leaves the context as the router does', async (t) => {
   const router = new Router({ prefix: '/api' });
   router.get('/me', (ctx) => {
     const c = ctx as unknown as Record<string, unknown>;
-    seen.push({ matchedRoute: c._matchedRoute, params: ctx.params, requestParams: (ctx.request as unknown as { params: unknown }).params, routerPath: c.routerPath, captures: c.captures, matched: (c.matched as unknown[]).length, routeMatched: c.routeMatched });
+    seen.push({
+      matchedRoute: c._matchedRoute,
+      params: ctx.params,
+      requestParams: (ctx.request as unknown as { params: unknown }).params,
+      routerPath: c.routerPath,
+      captures: c.captures,
+      matched: (c.matched as unknown[]).length,
+      routeMatched: c.routeMatched,
+    });
     ctx.body = 'ok';
   });
   const app = new Koa();
-  const ctx = (url: string) => app.createContext({ url, method: 'GET', headers: {}, socket: {} } as never, { setHeader() {}, getHeader() {}, removeHeader() {} } as never) as Context;
-  await (router.routes() as unknown as (ctx: Context, next: () => Promise<void>) => Promise<void>)(ctx('/api/me'), () => Promise.resolve());
+  const ctx = (url: string) =>
+    app.createContext(
+      { url, method: 'GET', headers: {}, socket: {} } as never,
+      { setHeader() {}, getHeader() {}, removeHeader() {} } as never,
+    ) as Context;
+  await (router.routes() as unknown as (ctx: Context, next: () => Promise<void>) => Promise<void>)(ctx('/api/me'), () =>
+    Promise.resolve(),
+  );
   await staticRoutes(router).get('/api/me')!.get('GET')!(ctx('/api/me'), () => Promise.resolve());
   t.is(seen.length, 2);
   t.deepEqual(seen[1], seen[0]);

@@ -11,11 +11,19 @@ const dir = mkdtempSync(path.join(tmpdir(), 'vialog-audit-'));
 function audit(report: unknown, env: Record<string, string> = {}) {
   const file = path.join(dir, `${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(report));
-  return spawnSync(process.execPath, ['.ci/audit-dependencies.ts'], { encoding: 'utf8', env: { ...process.env, VIALOG_AUDIT_REPORT: file, ...env } });
+  return spawnSync(process.execPath, ['.ci/audit-dependencies.ts'], {
+    encoding: 'utf8',
+    env: { ...process.env, VIALOG_AUDIT_REPORT: file, ...env },
+  });
 }
 const vulnerable = (severity: string, id: string) => ({
   auditReportVersion: 2,
-  vulnerabilities: { somepkg: { severity, via: [{ source: 1, name: 'somepkg', title: 'bad', url: `https://github.com/advisories/${id}`, severity }] } },
+  vulnerabilities: {
+    somepkg: {
+      severity,
+      via: [{ source: 1, name: 'somepkg', title: 'bad', url: `https://github.com/advisories/${id}`, severity }],
+    },
+  },
 });
 
 test('a high advisory not explained in docs/security.md fails, naming it', (t) => {
@@ -32,7 +40,10 @@ test('moderate advisories and a clean report pass', (t) => {
 });
 
 test('an unreachable advisory endpoint passes with a warning, fails when the audit is required', (t) => {
-  const offline = { message: '405 Method Not Allowed - POST https://registry.npmjs.org/-/npm/v1/security/advisories/bulk', statusCode: 405 };
+  const offline = {
+    message: '405 Method Not Allowed - POST https://registry.npmjs.org/-/npm/v1/security/advisories/bulk',
+    statusCode: 405,
+  };
   const lenient = audit(offline);
   t.is(lenient.status, 0);
   t.regex(lenient.stdout, /NOT checked/);

@@ -36,10 +36,15 @@ test('printable shows refused characters as escapes and keeps the rest', (t) => 
 test('unsafeTextIn names every string and key by its dotted path', (t) => {
   const body = { ok: 'x', notes: 'a\u0000', list: ['fine', { deep: '\ud800' }], ['k\u0001']: 1 };
   t.deepEqual(
-    unsafeTextIn(body).map((e) => e.path).sort(),
+    unsafeTextIn(body)
+      .map((e) => e.path)
+      .sort(),
     ['k\\u0001', 'list.1.deep', 'notes'],
   );
-  t.deepEqual(unsafeTextIn('\u0000').map((e) => e.path), ['(body)']);
+  t.deepEqual(
+    unsafeTextIn('\u0000').map((e) => e.path),
+    ['(body)'],
+  );
   t.deepEqual(unsafeTextIn({ a: 1, b: null, c: true, d: [1.5] }), []);
 });
 
