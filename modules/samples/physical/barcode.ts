@@ -69,3 +69,17 @@ export function generateBarcode(randomBytes: (size: number) => Uint8Array): stri
   const unchecked = `${ASSIGNED_PREFIX}${body}`;
   return `${unchecked}${mod3736CheckCharacter(unchecked)}`;
 }
+
+/**
+ * The stream that reserves a barcode within a lab (appended with "no stream", as usernames are):
+ * one per lab and case-insensitive barcode, so two tubes of a lab can never share one.
+ */
+export const barcodeReservationStreamId = (labId: string, barcode: string): string =>
+  `barcode-${labId}-${normaliseBarcode(barcode)}`;
+
+/** The refusal when the reservation exists already (API.md: 409 barcode_taken). */
+export const barcodeTaken = (barcode: string) => ({
+  code: 'barcode_taken',
+  message: `the barcode ${barcode} is already used in this lab`,
+  status: 409,
+});
