@@ -4,7 +4,12 @@
 import test from 'ava';
 import fc from 'fast-check';
 import type { NewChild, PhysicalCommand, PhysicalState } from '../../modules/samples/physical/decide.ts';
-import { childRegistrations, pendingChildren, physicalDecider } from '../../modules/samples/physical/decide.ts';
+import {
+  announcedChildren,
+  childRegistrations,
+  pendingChildren,
+  physicalDecider,
+} from '../../modules/samples/physical/decide.ts';
 import type { PhysicalEvent, PhysicalRegistration } from '../../modules/samples/physical/events.ts';
 import { physicalEventSchemas } from '../../modules/samples/physical/events.ts';
 import { toAmount, type Quantity } from '../../modules/samples/physical/quantity.ts';
@@ -282,4 +287,28 @@ test('after a crash, only the children not yet written are pending', (t) => {
     [childId(1), childId(2)],
   );
   t.deepEqual(pendingChildren(announced, new Set(announced.map((c) => c.sampleId))), []);
+});
+
+test('a restart finds every child the parent announced, from the parent as it was then', (t) => {
+  const history: PhysicalEvent[] = [registered()];
+  const run = (command: PhysicalCommand) => {
+    const state = history.reduce(physicalDecider.evolve, physicalDecider.initialState());
+    history.push(...physicalDecider.decide(command, state).events);
+  };
+  run(aliquot(2, { value: 100, unit: 'uL' }));
+  run(derive({ sampleType: 'dna', child: { sampleId: childId(9), barcode: 'D-9' } }));
+  const announced = announcedChildren(history);
+  t.deepEqual(
+    announced.map((c) => [c.sampleId, c.lineage]),
+    [
+      [childId(0), 'aliquot'],
+      [childId(1), 'aliquot'],
+      [childId(9), 'derivative'],
+    ],
+  );
+  t.deepEqual(announcedChildren([...history, disposed]), announced, 'later events change nothing announced');
+  t.deepEqual(
+    pendingChildren(announced, new Set([childId(0), childId(1)])).map((c) => c.sampleId),
+    [childId(9)],
+  );
 });

@@ -274,3 +274,20 @@ export function pendingChildren(
 ): PhysicalRegistration[] {
   return announced.filter((child) => !existing.has(child.sampleId));
 }
+
+/**
+ * Every child the parent's history announces, each from the parent as it was just before the
+ * announcing event (a later correction of the parent does not change what its children were
+ * given). With `pendingChildren`, what a restart still has to write.
+ */
+export function announcedChildren(history: readonly PhysicalEvent[]): PhysicalRegistration[] {
+  const children: PhysicalRegistration[] = [];
+  let state = physicalDecider.initialState();
+  for (const event of history) {
+    if ((event.type === 'SampleAliquoted' || event.type === 'SampleDerived') && state.kind === 'sample') {
+      children.push(...childRegistrations(state, event));
+    }
+    state = evolvePhysical(state, event);
+  }
+  return children;
+}
