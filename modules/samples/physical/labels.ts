@@ -5,7 +5,7 @@
 // bwip-js's built-in OCR-B), and PDF through pdfkit, one label per page.
 import bwipjs from 'bwip-js';
 import PDFDocument from 'pdfkit';
-import type { Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { crc32, deflateSync } from 'node:zlib';
 
 export const symbologies = ['code128', 'datamatrix', 'qrcode'] as const;
@@ -252,7 +252,6 @@ export async function writeLabelsPdf(
 
 /** The PDF of these labels in memory (for a route's batch of at most a few hundred). */
 export async function labelsPdf(labels: readonly LabelLayout[]): Promise<Buffer> {
-  const { PassThrough } = await import('node:stream');
   const sink = new PassThrough();
   const chunks: Buffer[] = [];
   sink.on('data', (chunk: Buffer) => chunks.push(chunk));
