@@ -17,7 +17,8 @@ import { parseBody, parseId, parseQuery } from '../../platform/http/validate.ts'
 import { isoDateTime } from '../../platform/text.ts';
 import { authenticatedCaller } from './authenticate.ts';
 import type { IdentityCommands } from './commands.ts';
-import { IdentityDomainError, identityErrorStatus, type Actor, type RequestFacts } from './decide.ts';
+import { DomainError } from '../../platform/commands/decision.ts';
+import { type Actor, type RequestFacts } from './decide.ts';
 import { roles } from './events.ts';
 import * as queries from './queries.ts';
 import { passwordLength, usernameLength } from './rules.ts';
@@ -115,16 +116,6 @@ const idParam = z.object({ id: z.uuid() });
 
 // --- helpers ----------------------------------------------------------------------------------
 
-/** Identity's domain errors as problems (the routers' error translation); anything else unchanged. */
-function toProblem(error: unknown): unknown {
-  if (!(error instanceof IdentityDomainError)) return error;
-  const status = identityErrorStatus[error.code];
-  return new HttpProblem(status, error.code, error.message.charAt(0).toUpperCase() + error.message.slice(1) + '.', {
-    ...(error.errors.length > 0 ? { errors: error.errors } : {}),
-    ...(status === 401 ? { headers: { 'WWW-Authenticate': 'Bearer' } } : {}),
-  });
-}
-
 const requestFacts = (ctx: AppContext): RequestFacts => ({
   ip: ctx.ip.slice(0, 45) || null,
   userAgent: ctx.get('user-agent') || null,
@@ -142,8 +133,8 @@ const requireAdmin = (ctx: AppContext): Actor => {
 
 export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
   const { commands, knex, openapi, authPerIp, refreshFailures } = options;
-  const auth = createRouter({ prefix: '/api/v1/auth', translateErrors: toProblem });
-  const admin = createRouter({ prefix: '/api/v1/admin/users', translateErrors: toProblem });
+  const auth = createRouter({ prefix: '/api/v1/auth' });
+  const admin = createRouter({ prefix: '/api/v1/admin/users' });
   openapi.tag('auth', 'Accounts, sessions and API keys');
   openapi.tag('admin', 'Administration (role admin)');
   const publicRoute = { tags: ['auth'], security: [] };
@@ -220,7 +211,7 @@ export function identityRouters(options: IdentityRouteOptions): AppRouter[] {
       try {
         ctx.body = await commands.refresh(body.refreshToken, requestFacts(ctx), commandCause(ctx));
       } catch (error) {
-        if (error instanceof IdentityDomainError && error.code === 'invalid_credentials') throw error; // stays counted
+        if (error instanceof DomainError && error.code === 'invalid_credentials') throw error; // stays counted
         await attempt.release();
         throw error;
       }
