@@ -59,7 +59,7 @@ export interface Actor {
   readonly userId: string;
   readonly role: Role;
 }
-/** Fan-out commands issued by the route itself on behalf of an earlier decision. */
+/** The system acting on behalf of an earlier decision (fan-out) or of the start-up bootstrap. */
 export const systemActor = 'system' as const;
 export type CommandActor = Actor | typeof systemActor;
 
@@ -100,7 +100,7 @@ export interface RegisterUser {
 export interface LogIn {
   readonly type: 'LogIn';
   readonly data: {
-    /** passwords.verify(state.passwordHash, password), computed by the route. */
+    /** passwords.verify(state.passwordHash, password), computed by the command. */
     readonly passwordVerified: boolean;
     readonly sessionId: string;
     readonly refreshTokenHash: string;
@@ -543,7 +543,7 @@ export const apiKeyDecider: Decider<ApiKeyCommand, ApiKeyState, ApiKeyDecisionEv
   initialState: initialApiKeyState,
 };
 
-/** The events of a decision grouped by target stream, in decision order (what the route appends). */
+/** The events of a decision grouped by target stream, in decision order (where the command handler appends them). */
 export function groupByStream<E extends IdentityEvent>(events: readonly E[]): Map<string, E[]> {
   const streams = new Map<string, E[]>();
   for (const event of events) {

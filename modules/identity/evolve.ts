@@ -138,7 +138,7 @@ export function evolveApiKey(state: ApiKeyState, event: ApiKeyEvent): ApiKeyStat
   }
 }
 
-/** Folds a stream's events into a state (what a route does after readStream). */
+/** Folds a stream's events into a state (as the command handler loads it). */
 export function fold<State, Event>(
   evolve: (state: State, event: Event) => State,
   initial: State,
