@@ -24,6 +24,7 @@ import {
   initialApiKeyState,
   initialSessionState,
   initialUserState,
+  isRegistered,
 } from './evolve.ts';
 import { accept, refuse, type Decision, type FieldError, type Refusal } from '../../platform/commands/decision.ts';
 import type { Decider } from '../../platform/commands/handler.ts';
@@ -33,7 +34,7 @@ import { validatePassword, validateRegistration } from './rules.ts';
 
 const bearer = { 'WWW-Authenticate': 'Bearer' };
 /** Same words for unknown user, wrong password and bad token: nothing to learn from the answer. */
-const badCredentials: Refusal = {
+export const badCredentials: Refusal = {
   code: 'invalid_credentials',
   message: 'invalid credentials',
   status: 401,
@@ -66,8 +67,6 @@ export type CommandActor = Actor | typeof systemActor;
 const performer = (actor: CommandActor): string | null => (actor === systemActor ? null : actor.userId);
 const isAdmin = (actor: CommandActor): boolean => actor !== systemActor && actor.role === 'admin';
 const iso = (date: Date): string => date.toISOString();
-const isRegistered = (state: UserState): state is RegisteredUser =>
-  state.status === 'active' || state.status === 'inactive';
 const before = (a: string, b: string): boolean => Date.parse(a) < Date.parse(b);
 
 /** Request facts for the audit trail; ip and userAgent are cut to what the event schemas keep. */

@@ -22,6 +22,9 @@ export type UserState =
 
 export const initialUserState = (): UserState => ({ status: 'unregistered' });
 
+export const isRegistered = (state: UserState): state is RegisteredUser =>
+  state.status === 'active' || state.status === 'inactive';
+
 export function evolveUser(state: UserState, event: UserEvent): UserState {
   if (event.type === 'UserRegistered') {
     const d = event.data;

@@ -3,13 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import { eventsOrThrow, fail } from '../../../platform/commands/decision.ts';
 import type { CommandCause } from '../../../platform/eventstore/metadata.ts';
-import { StreamConflictError, type ExpectedRevision, type Position } from '../../../platform/eventstore/port.ts';
-import { reservationConflict, systemActor, userDecider, type Actor, type CommandActor } from '../decide.ts';
+import { StreamConflictError, type ExpectedRevision } from '../../../platform/eventstore/port.ts';
+import { reservationConflict, systemActor, userDecider, type Actor } from '../decide.ts';
+import { isRegistered } from '../evolve.ts';
 import { identityStreams, streamOf, type IdentityEvent, type IdentityEventOf, type Role } from '../events.ts';
 import * as queries from '../queries.ts';
 import { validatePassword, validateRegistration } from '../rules.ts';
 import type { IdentityPipeline } from './pipeline.ts';
-import { isRegistered } from './sessions.ts';
+import type { FanOut } from './sessions.ts';
 
 export interface NewAccount {
   readonly username: string;
@@ -74,18 +75,7 @@ async function registeredView(pipeline: IdentityPipeline, registered: Registrati
   );
 }
 
-export function accountCommands(
-  pipeline: IdentityPipeline,
-  fanOut: {
-    revokeOpenSessions: (
-      userId: string,
-      reason: 'password_changed' | 'user_deactivated',
-      actor: CommandActor,
-      cause: CommandCause,
-    ) => Promise<Position | undefined>;
-    revokeAllApiKeys: (userId: string, cause: CommandCause) => Promise<Position | undefined>;
-  },
-) {
+export function accountCommands(pipeline: IdentityPipeline, fanOut: FanOut) {
   const { deps, now, users } = pipeline;
 
   async function register(input: NewAccount, cause: CommandCause): Promise<queries.UserView> {

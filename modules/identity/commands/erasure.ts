@@ -2,25 +2,14 @@
 // becomes unreadable (its key is destroyed), its sessions and keys stop, its email is freed.
 import { ERASED } from '../../../platform/crypto/personal-data.ts';
 import type { CommandCause } from '../../../platform/eventstore/metadata.ts';
-import type { Position } from '../../../platform/eventstore/port.ts';
 import { systemActor, type Actor, type EraseUser } from '../decide.ts';
-import type { UserState } from '../evolve.ts';
+import { isRegistered, type UserState } from '../evolve.ts';
 import { identityStreams } from '../events.ts';
 import { release } from './accounts.ts';
 import type { IdentityPipeline } from './pipeline.ts';
-import { isRegistered } from './sessions.ts';
+import type { FanOut } from './sessions.ts';
 
-export interface ErasureFanOut {
-  readonly revokeOpenSessions: (
-    userId: string,
-    reason: 'user_erased',
-    actor: typeof systemActor,
-    cause: CommandCause,
-  ) => Promise<Position | undefined>;
-  readonly revokeAllApiKeys: (userId: string, cause: CommandCause) => Promise<Position | undefined>;
-}
-
-export function erasureCommands(pipeline: IdentityPipeline, fanOut: ErasureFanOut) {
+export function erasureCommands(pipeline: IdentityPipeline, fanOut: FanOut) {
   const { deps, now, users } = pipeline;
 
   /** Frees the email for a new registration; the username stays reserved so nobody can pose as the erased user. */

@@ -85,34 +85,57 @@ const codecOf = <E extends IdentityEvent>(vault: PersonalDataVault): EventCodec<
 
 const noDecisions = { decide: () => accept<IdentityEvent>(), evolve: () => null, initialState: () => null };
 
+/**
+ * Caller-cache eviction: users whose callers an append changed are remembered with its position;
+ * once the read model reached it (settle), their cached callers are dropped.
+ */
+function callerChanges(deps: IdentityCommandDeps) {
+  const changedUsers = new Map<string, Position>();
+  return {
+    onAppended: (_streamId: string, events: readonly { type: string; data: object }[], position: Position): void => {
+      for (const e of events)
+        if (callerChangingEvents.has(e.type)) changedUsers.set((e.data as { userId: string }).userId, position);
+    },
+    settle: async (position: Position | undefined): Promise<boolean> => {
+      if (!position) return true;
+      const caughtUp = await deps.waitForReadModel(position);
+      for (const [userId, changedAt] of changedUsers) {
+        if (comparePositions(changedAt, position) > 0) continue; // another command's, settled by it
+        changedUsers.delete(userId);
+        deps.onCallerChanged?.(userId);
+      }
+      return caughtUp;
+    },
+  };
+}
+
+/**
+ * Runs a password check under one attempt of the account's (or unknown login name's) budget,
+ * reserved before it: a wrong password keeps the attempt counted, the right one clears the
+ * failures, anything else gives the attempt back.
+ */
+async function withPasswordAttempt<T>(
+  attempts: PasswordAttempts | undefined,
+  account: string,
+  check: () => Promise<T>,
+): Promise<T> {
+  const attempt = await attempts?.reserve(account);
+  try {
+    const result = await check();
+    await attempt?.succeeded();
+    return result;
+  } catch (error) {
+    if (!(error instanceof DomainError && error.code === 'invalid_credentials')) await attempt?.release();
+    throw error;
+  }
+}
+
 export type IdentityPipeline = ReturnType<typeof identityPipeline>;
 
 export function identityPipeline(deps: IdentityCommandDeps) {
   const now = deps.now ?? (() => new Date());
-  /** Users whose callers changed, with the position of that change, until a settle() reaches it. */
-  const changedUsers = new Map<string, Position>();
-
-  /** Waits for the read model to reach the position, then drops what the cache knew of the changed users. */
-  async function settle(position: Position | undefined): Promise<boolean> {
-    if (!position) return true;
-    const caughtUp = await deps.waitForReadModel(position);
-    for (const [userId, changedAt] of changedUsers) {
-      if (comparePositions(changedAt, position) > 0) continue; // another command's, settled by it
-      changedUsers.delete(userId);
-      deps.onCallerChanged?.(userId);
-    }
-    return caughtUp;
-  }
-
-  const handlerDeps = {
-    store: deps.store,
-    now,
-    waitForReadModels: settle,
-    onAppended: (_streamId: string, events: readonly { type: string; data: object }[], position: Position) => {
-      for (const e of events)
-        if (callerChangingEvents.has(e.type)) changedUsers.set((e.data as { userId: string }).userId, position);
-    },
-  };
+  const { settle, onAppended } = callerChanges(deps);
+  const handlerDeps = { store: deps.store, now, waitForReadModels: settle, onAppended };
 
   /** Work the answer does not wait for; drain() waits for it. */
   const pending = new Set<Promise<unknown>>();
@@ -121,23 +144,6 @@ export function identityPipeline(deps: IdentityCommandDeps) {
       .catch((error: unknown) => deps.onBackgroundError?.(error))
       .finally(() => pending.delete(tracked));
     pending.add(tracked);
-  }
-
-  /**
-   * Runs a password check under one attempt of the account's (or unknown login name's) budget,
-   * reserved before it: a wrong password keeps the attempt counted, the right one clears the
-   * failures, anything else gives the attempt back.
-   */
-  async function withPasswordAttempt<T>(account: string, check: () => Promise<T>): Promise<T> {
-    const attempt = await deps.passwordAttempts?.reserve(account);
-    try {
-      const result = await check();
-      await attempt?.succeeded();
-      return result;
-    } catch (error) {
-      if (!(error instanceof DomainError && error.code === 'invalid_credentials')) await attempt?.release();
-      throw error;
-    }
   }
 
   return {
@@ -150,7 +156,8 @@ export function identityPipeline(deps: IdentityCommandDeps) {
     appender: new CommandHandler(handlerDeps, noDecisions, codecOf<IdentityEvent>(deps.vault)),
     settle,
     inBackground,
-    withPasswordAttempt,
+    withPasswordAttempt: <T>(account: string, check: () => Promise<T>) =>
+      withPasswordAttempt(deps.passwordAttempts, account, check),
     drain: async (): Promise<void> => void (await Promise.all(pending)),
   };
 }

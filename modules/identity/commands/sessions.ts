@@ -4,8 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { DomainError, fail } from '../../../platform/commands/decision.ts';
 import type { CommandCause } from '../../../platform/eventstore/metadata.ts';
 import type { Position } from '../../../platform/eventstore/port.ts';
-import type { CommandActor, RefreshSession, RequestFacts, SessionOwner, UserCommand } from '../decide.ts';
-import type { UserState, RegisteredUser } from '../evolve.ts';
+import {
+  badCredentials,
+  type CommandActor,
+  type RefreshSession,
+  type RequestFacts,
+  type SessionOwner,
+  type UserCommand,
+} from '../decide.ts';
+import { isRegistered, type RegisteredUser, type UserState } from '../evolve.ts';
 import { identityStreams, normalizeEmail, normalizeUsername, type Role } from '../events.ts';
 import * as queries from '../queries.ts';
 import { generateRefreshToken, parseRefreshToken } from '../tokens.ts';
@@ -18,17 +25,8 @@ export interface TokenPair {
   readonly expiresIn: number;
 }
 
-export const isRegistered = (state: UserState): state is RegisteredUser =>
-  state.status === 'active' || state.status === 'inactive';
-
 /** The refusal of a bad password or token: the same whatever was wrong. */
-export const invalidCredentials = (): never =>
-  fail({
-    code: 'invalid_credentials',
-    message: 'invalid credentials',
-    status: 401,
-    headers: { 'WWW-Authenticate': 'Bearer' },
-  });
+const invalidCredentials = (): never => fail(badCredentials);
 
 /** Refused decisions whose events are recorded and whose refusal nobody waits for. */
 const recordedOnly = (error: unknown): void => {
@@ -143,4 +141,10 @@ export function sessionCommands(pipeline: IdentityPipeline) {
   }
 
   return { logIn, refresh, logOut, revokeOpenSessions };
+}
+
+/** Revocations that follow a password change, deactivation or erasure; each gives the position of its last event. */
+export interface FanOut {
+  readonly revokeOpenSessions: ReturnType<typeof sessionCommands>['revokeOpenSessions'];
+  readonly revokeAllApiKeys: (userId: string, cause: CommandCause) => Promise<Position | undefined>;
 }
