@@ -5,16 +5,8 @@
 // A Decision may carry events even when it refuses: a failed login or a replayed refresh token is
 // refused AND recorded (audit). A decision's events may belong to other streams than the
 // aggregate's (streamOf): a login starts a session, a registration reserves its names.
-import type {
-  ApiKeyEvent,
-  IdentityEvent,
-  IdentityEventOf,
-  Role,
-  SessionEvent,
-  SessionRevocationReason,
-  UserEvent,
-} from './events.ts';
-import { emailDigest, normalizeUsername, streamOf } from './events.ts';
+import type { ApiKeyEvent, IdentityEventOf, Role, SessionEvent, SessionRevocationReason, UserEvent } from './events.ts';
+import { emailDigest, normalizeUsername } from './events.ts';
 import { digestsEqual } from './digest.ts';
 import type { ApiKeyState, RegisteredUser, SessionState, UserState } from './evolve.ts';
 import {
@@ -541,18 +533,6 @@ export const apiKeyDecider: Decider<ApiKeyCommand, ApiKeyState, ApiKeyDecisionEv
   evolve: (state, event) => (event.type === 'ApiKeyUsed' ? state : evolveApiKey(state, event)),
   initialState: initialApiKeyState,
 };
-
-/** The events of a decision grouped by target stream, in decision order (where the command handler appends them). */
-export function groupByStream<E extends IdentityEvent>(events: readonly E[]): Map<string, E[]> {
-  const streams = new Map<string, E[]>();
-  for (const event of events) {
-    const streamId = streamOf(event);
-    const list = streams.get(streamId);
-    if (list) list.push(event);
-    else streams.set(streamId, [event]);
-  }
-  return streams;
-}
 
 /** The domain error for a reservation stream that already existed on a "no_stream" append. */
 export function reservationConflict(streamId: string): Refusal | undefined {

@@ -6,7 +6,6 @@ import type { Decision } from '../../platform/commands/decision.ts';
 import type { UserCommand } from '../../modules/identity/decide.ts';
 import {
   apiKeyDecider,
-  groupByStream,
   reservationConflict,
   sessionDecider,
   systemActor,
@@ -53,8 +52,7 @@ test('a full scenario: schemas hold, streams stay short, no password or token is
   const all: IdentityEvent[] = [];
   const streams = new Map<string, IdentityEvent[]>();
   const record = (decision: Decision<IdentityEvent>) => {
-    for (const [streamId, events] of groupByStream(decision.events))
-      streams.set(streamId, [...(streams.get(streamId) ?? []), ...events]);
+    for (const event of decision.events) streams.set(streamOf(event), [...(streams.get(streamOf(event)) ?? []), event]);
     all.push(...decision.events);
     return decision;
   };

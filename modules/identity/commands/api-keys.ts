@@ -1,7 +1,6 @@
 // API keys: made and revoked by their owner's login session, revoked with every key of a user on
 // a password change or erasure; their first use of a day is recorded once.
 import { randomUUID } from 'node:crypto';
-import { DomainError } from '../../../platform/commands/decision.ts';
 import type { CommandCause } from '../../../platform/eventstore/metadata.ts';
 import { StreamConflictError, type Position } from '../../../platform/eventstore/port.ts';
 import { systemActor, type Actor } from '../decide.ts';
@@ -9,7 +8,7 @@ import { initialApiKeyState } from '../evolve.ts';
 import { identityStreams, streamOf, type IdentityEvent } from '../events.ts';
 import * as queries from '../queries.ts';
 import { generateApiKey } from '../tokens.ts';
-import type { IdentityPipeline } from './pipeline.ts';
+import { ignoreRefusal, type IdentityPipeline } from './pipeline.ts';
 
 export interface CreatedApiKey {
   readonly id: string;
@@ -59,9 +58,7 @@ export function apiKeyCommands(pipeline: IdentityPipeline) {
       const command = { type: 'RevokeApiKey', data: { actor: systemActor, now: now() } } as const;
       const handled = await apiKeys
         .handle(identityStreams.apiKey(keyId), command, cause, { wait: false })
-        .catch((error: unknown) => {
-          if (!(error instanceof DomainError)) throw error; // gone already
-        });
+        .catch(ignoreRefusal); // revoked already
       if (handled?.position) last = handled.position;
     }
     return last;

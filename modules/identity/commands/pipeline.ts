@@ -83,6 +83,12 @@ const codecOf = <E extends IdentityEvent>(vault: PersonalDataVault): EventCodec<
   streamOf,
 });
 
+/** For refusals nobody waits for (a failed login's record) or that mean "done already" (fan-out). */
+export const ignoreRefusal = (error: unknown): undefined => {
+  if (!(error instanceof DomainError)) throw error;
+  return undefined;
+};
+
 const noDecisions = { decide: () => accept<IdentityEvent>(), evolve: () => null, initialState: () => null };
 
 /**

@@ -1,7 +1,7 @@
 // Sessions: a login starts one (decided on the user's stream), a refresh rotates its token, a
 // logout ends it; a password change, deactivation or erasure revokes every open one.
 import { randomUUID } from 'node:crypto';
-import { DomainError, fail } from '../../../platform/commands/decision.ts';
+import { fail } from '../../../platform/commands/decision.ts';
 import type { CommandCause } from '../../../platform/eventstore/metadata.ts';
 import type { Position } from '../../../platform/eventstore/port.ts';
 import {
@@ -16,7 +16,7 @@ import { isRegistered, type RegisteredUser, type UserState } from '../evolve.ts'
 import { identityStreams, normalizeEmail, normalizeUsername, type Role } from '../events.ts';
 import * as queries from '../queries.ts';
 import { generateRefreshToken, parseRefreshToken } from '../tokens.ts';
-import type { IdentityPipeline } from './pipeline.ts';
+import { ignoreRefusal, type IdentityPipeline } from './pipeline.ts';
 
 export interface TokenPair {
   readonly accessToken: string;
@@ -27,11 +27,6 @@ export interface TokenPair {
 
 /** The refusal of a bad password or token: the same whatever was wrong. */
 const invalidCredentials = (): never => fail(badCredentials);
-
-/** Refused decisions whose events are recorded and whose refusal nobody waits for. */
-const recordedOnly = (error: unknown): void => {
-  if (!(error instanceof DomainError)) throw error;
-};
 
 /** An erased owner's sessions are void whenever they started. */
 function ownerOf(state: UserState): SessionOwner {
@@ -86,7 +81,9 @@ export function sessionCommands(pipeline: IdentityPipeline) {
       const attempt = await logInCommand(user.state, password, request, sessionId);
       const actor = { ...cause, actorId: user.state.userId, actorType: 'user' as const };
       if (!attempt.passwordVerified) {
-        pipeline.inBackground(users.handle(streamId, attempt.command, actor, { known: user }).catch(recordedOnly));
+        pipeline.inBackground(
+          users.handle(streamId, attempt.command, actor, { known: user, wait: false }).catch(ignoreRefusal),
+        );
         return invalidCredentials();
       }
       await users.handle(streamId, attempt.command, actor, { known: user });
@@ -134,7 +131,7 @@ export function sessionCommands(pipeline: IdentityPipeline) {
       const command = { type: 'RevokeSession', data: { actor, reason, now: now() } } as const;
       const handled = await sessions
         .handle(identityStreams.session(sessionId), command, cause, { wait: false })
-        .catch((error: unknown) => void recordedOnly(error)); // gone already
+        .catch(ignoreRefusal); // revoked already
       if (handled?.position) last = handled.position;
     }
     return last;
