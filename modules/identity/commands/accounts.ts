@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { eventsOrThrow, fail } from '../../../platform/commands/decision.ts';
 import type { CommandCause } from '../../../platform/eventstore/metadata.ts';
 import { StreamConflictError, type ExpectedRevision } from '../../../platform/eventstore/port.ts';
-import { reservationConflict, systemActor, userDecider, type Actor } from '../decide.ts';
-import { isRegistered } from '../evolve.ts';
+import { reservationConflict, systemActor, userDecider, type Actor, type ChangePassword } from '../decide.ts';
+import { isRegistered, type UserState } from '../evolve.ts';
 import { identityStreams, streamOf, type IdentityEvent, type IdentityEventOf, type Role } from '../events.ts';
 import * as queries from '../queries.ts';
 import { validatePassword, validateRegistration } from '../rules.ts';
@@ -127,24 +127,26 @@ export function accountCommands(pipeline: IdentityPipeline, fanOut: FanOut) {
     return 'promoted';
   }
 
+  /** The change as the decider takes it: the current password checked, the new one hashed if it will be accepted. */
+  async function passwordChange(
+    actor: Actor,
+    current: string,
+    next: string,
+    state: UserState,
+  ): Promise<ChangePassword> {
+    const currentPasswordVerified = isRegistered(state) && (await deps.hasher.verify(state.passwordHash, current));
+    // Hash only a password the decider will accept; otherwise it refuses before using the hash.
+    const acceptable = isRegistered(state) && validatePassword(next, state.username, 'newPassword').length === 0;
+    const newPasswordHash = currentPasswordVerified && acceptable ? await deps.hasher.hash(next) : '';
+    const data = { actor, currentPasswordVerified, newPassword: next, newPasswordHash, now: now() };
+    return { type: 'ChangePassword', data };
+  }
+
   /** Ends every session and revokes every API key: whoever held the old password may have made them. */
   async function changePassword(actor: Actor, currentPassword: string, newPassword: string, cause: CommandCause) {
+    const change = (state: UserState) => passwordChange(actor, currentPassword, newPassword, state);
     await pipeline.withPasswordAttempt(`account:${actor.userId}`, () =>
-      users.handle(
-        identityStreams.user(actor.userId),
-        async (state) => {
-          const currentPasswordVerified = isRegistered(state)
-            ? await deps.hasher.verify(state.passwordHash, currentPassword)
-            : false;
-          // Hash only a password the decider will accept; otherwise it refuses before using the hash.
-          const rules = isRegistered(state) ? validatePassword(newPassword, state.username, 'newPassword') : [];
-          const hashIt = currentPasswordVerified && rules.length === 0;
-          const newPasswordHash = hashIt ? await deps.hasher.hash(newPassword) : '';
-          const data = { actor, currentPasswordVerified, newPassword, newPasswordHash, now: now() };
-          return { type: 'ChangePassword', data } as const;
-        },
-        cause,
-      ),
+      users.handle(identityStreams.user(actor.userId), change, cause),
     );
     const sessions = await fanOut.revokeOpenSessions(actor.userId, 'password_changed', systemActor, cause);
     const keys = await fanOut.revokeAllApiKeys(actor.userId, cause);
