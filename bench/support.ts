@@ -134,6 +134,7 @@ export function benchEnvironment(databaseUrl: string): Record<string, string> {
     PORT: '0',
     JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
+    AUDIT_SIGNING_KEY: `bench:${randomBytes(32).toString('base64url')}`,
     RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
     RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
     LOG_LEVEL: 'warn',

@@ -29,25 +29,31 @@ export type AppRouter = Router<AppState>;
 
 /** Turns a module's own errors into HttpProblems; anything else is returned unchanged. */
 export type ErrorTranslation = (error: unknown) => unknown;
-const translations = new WeakMap<object, ErrorTranslation>();
 
-export interface RouterOptions {
-  /** e.g. '/api/v1/samples' */
-  readonly prefix?: string;
-  /** Applied to whatever the router's routes throw (where the app mounts it: no extra layer). */
-  readonly translateErrors?: ErrorTranslation;
-}
+/**
+ * A prefix (e.g. '/api/v1/samples'), and the translation of whatever the router's routes throw.
+ * A translating router needs a prefix: all routers are mounted into one, and its translation
+ * applies to the paths under its prefix.
+ */
+export type RouterOptions =
+  | { readonly prefix?: string; readonly translateErrors?: undefined }
+  | { readonly prefix: string; readonly translateErrors: ErrorTranslation };
 
 /** A router whose handlers see the typed ctx.state. */
 export function createRouter(options: RouterOptions = {}): AppRouter {
   const router = new Router<AppState>(options.prefix === undefined ? {} : { prefix: options.prefix });
-  if (options.translateErrors) translations.set(router, options.translateErrors);
+  const translate = options.translateErrors;
+  // Router-level middleware: runs around the routes under the prefix.
+  if (translate) {
+    router.use(async (_ctx, next) => {
+      try {
+        await next();
+      } catch (error) {
+        throw translate(error);
+      }
+    });
+  }
   return router;
-}
-
-/** The error translation a router was created with, if any. */
-export function errorTranslationOf(router: object): ErrorTranslation | undefined {
-  return translations.get(router);
 }
 
 export function stateOf(ctx: { state: unknown }): AppState {
