@@ -43,9 +43,10 @@ export type RouterOptions =
 export function createRouter(options: RouterOptions = {}): AppRouter {
   const router = new Router<AppState>(options.prefix === undefined ? {} : { prefix: options.prefix });
   const translate = options.translateErrors;
-  // Router-level middleware: runs around the routes under the prefix.
+  // Router-level middleware around the routes under the prefix. The explicit path '' makes its
+  // layer match as routes do (case-insensitive, trailing slash); without one it is case-sensitive.
   if (translate) {
-    router.use(async (_ctx, next) => {
+    router.use('', async (_ctx, next) => {
       try {
         await next();
       } catch (error) {
