@@ -1,6 +1,6 @@
 // The composition root's list of what the service is made of: each module's routers, its
-// OpenAPI operations and the projections that build its read models. Modules are added here as
-// they are built (identity, samples, dialog); the platform never imports them.
+// OpenAPI operations and the projections that build its read models; the platform never imports
+// the modules.
 import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';

@@ -147,8 +147,7 @@ export const auditProjection: Projection = {
         chain,
       ]);
     }
-    // COPY: a rebuild writes a million of these rows, and COPY costs PostgreSQL about a third of
-    // an INSERT of the same rows.
+    // COPY: a rebuild writes a million of these rows (docs/projections.md, "Bulk writes").
     await copyRows(trx, t, AUDIT_COLUMNS, rows);
   },
 };
