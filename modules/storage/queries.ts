@@ -120,10 +120,15 @@ export async function hasChildren(knex: Knex, unitId: string): Promise<boolean> 
   return rows[0]?.found ?? false;
 }
 
-/** A box's occupied slots: position → sample id. */
-export async function slotsOf(knex: Knex, unitId: string): Promise<Map<string, string>> {
-  const [rows] = await queryUnscoped<[{ position: string; sample_id: string }[]]>(knex, [
+/** A unit (not removed) with its occupied slots (position → sample id), in one round trip. */
+export async function unitWithSlots(
+  knex: Knex,
+  unitId: string,
+): Promise<{ unit: UnitView; slots: Map<string, string> } | undefined> {
+  const [units, slots] = await queryUnscoped<[UnitRow[], { position: string; sample_id: string }[]]>(knex, [
+    { sql: `SELECT ${columns} FROM storage_units WHERE unit_id = $1::uuid AND removed_at IS NULL`, params: [unitId] },
     { sql: 'SELECT position, sample_id FROM storage_slots WHERE unit_id = $1::uuid', params: [unitId] },
   ]);
-  return new Map(rows.map((r) => [r.position, r.sample_id]));
+  if (!units[0]) return undefined;
+  return { unit: toView(units[0]), slots: new Map(slots.map((r) => [r.position, r.sample_id])) };
 }

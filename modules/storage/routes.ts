@@ -38,12 +38,16 @@ async function requireRole(labs: LabAccess, auth: AuthState, labId: string, need
   if (!atLeast(role, needed)) fail({ code: 'forbidden', message: `this needs the ${needed} role in the lab` });
 }
 
-/** The unit, when the caller's role in its lab reaches `needed`. */
-async function unitFor(options: StorageRouteOptions, auth: AuthState, unitId: string, needed: LabRole) {
-  const unit = (await queries.getUnit(options.knex, unitId)) ?? unitNotFound();
-  const role = await options.labs.roleIn(auth.userId, unit.labId);
+/** The unit, when the caller's role in its lab reaches `needed`: 404 for a non-member, 403 below. */
+async function checkRole(labs: LabAccess, auth: AuthState, unit: queries.UnitView, needed: LabRole): Promise<void> {
+  const role = await labs.roleIn(auth.userId, unit.labId);
   if (role === undefined) unitNotFound();
   if (!atLeast(role, needed)) fail({ code: 'forbidden', message: `this needs the ${needed} role in the lab` });
+}
+
+async function unitFor(options: StorageRouteOptions, auth: AuthState, unitId: string, needed: LabRole) {
+  const unit = (await queries.getUnit(options.knex, unitId)) ?? unitNotFound();
+  await checkRole(options.labs, auth, unit, needed);
   return unit;
 }
 
@@ -168,9 +172,10 @@ function changeRoutes(routes: RouteGroup, options: StorageRouteOptions): void {
 function boxRoutes(routes: RouteGroup, options: StorageRouteOptions): void {
   const { knex } = options;
   const boxFor = async (auth: AuthState, unitId: string) => {
-    const unit = await unitFor(options, auth, unitId, 'viewer');
+    const { unit, slots } = (await queries.unitWithSlots(knex, unitId)) ?? unitNotFound();
+    await checkRole(options.labs, auth, unit, 'viewer');
     if (unit.grid === null) fail({ code: 'not_a_box', message: 'only a box has a map', status: 422 });
-    return { unit, grid: unit.grid, slots: await queries.slotsOf(knex, unitId) };
+    return { unit, grid: unit.grid, slots };
   };
   routes.add({
     method: 'get',

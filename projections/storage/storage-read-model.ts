@@ -110,7 +110,7 @@ async function create(trx: Knex.Transaction, table: Table, e: Extract<StorageEve
   await repath(trx, table, d.unitId);
 }
 
-const atOf = (e: StorageEvent): string => {
+const atOf = (e: Exclude<StorageEvent, { type: 'BoxSlotClaimed' | 'BoxSlotReleased' }>): string => {
   switch (e.type) {
     case 'StorageUnitCreated':
       return e.data.createdAt;
@@ -122,19 +122,51 @@ const atOf = (e: StorageEvent): string => {
       return e.data.movedAt;
     case 'StorageUnitRemoved':
       return e.data.removedAt;
-    case 'BoxSlotClaimed':
-      return e.data.claimedAt;
-    case 'BoxSlotReleased':
-      return e.data.releasedAt;
   }
 };
 
+/**
+ * A slot event in one statement (the hot path of placements): the unit's version guard, its count
+ * and the slot row together. Events of a stream arrive in order, so a claim always meets a free
+ * slot and a release a held one, and the count moves by one.
+ */
+async function applySlotEvent(
+  trx: Knex.Transaction,
+  table: Table,
+  e: Extract<StorageEvent, { type: 'BoxSlotClaimed' | 'BoxSlotReleased' }>,
+  version: number,
+): Promise<void> {
+  const units = table('storage_units');
+  const slots = table('storage_slots');
+  const d = e.data;
+  const advance = (delta: string, at: string) => ({
+    sql: `WITH adv AS (UPDATE "${units}" SET version = ?, updated_at = ?, occupied = occupied ${delta}
+       WHERE unit_id = ? AND version < ? RETURNING unit_id)`,
+    bindings: [version, at, d.unitId, version],
+  });
+  if (e.type === 'BoxSlotClaimed') {
+    const a = advance('+ 1', e.data.claimedAt);
+    await trx.raw(
+      `${a.sql} INSERT INTO "${slots}" (unit_id, position, sample_id, lab_id, claimed_at)
+       SELECT unit_id, ?, ?::uuid, ?::uuid, ?::timestamptz FROM adv
+       ON CONFLICT (unit_id, position) DO UPDATE SET sample_id = EXCLUDED.sample_id, claimed_at = EXCLUDED.claimed_at`,
+      [...a.bindings, d.position, d.sampleId, d.labId, e.data.claimedAt],
+    );
+    return;
+  }
+  const a = advance('- 1', e.data.releasedAt);
+  await trx.raw(`${a.sql} DELETE FROM "${slots}" s USING adv WHERE s.unit_id = adv.unit_id AND s.position = ?`, [
+    ...a.bindings,
+    d.position,
+  ]);
+}
+
 async function applyEvent(trx: Knex.Transaction, table: Table, e: StorageEvent, version: number): Promise<void> {
   if (e.type === 'StorageUnitCreated') return create(trx, table, e);
+  if (e.type === 'BoxSlotClaimed' || e.type === 'BoxSlotReleased') return applySlotEvent(trx, table, e, version);
   const unitId = e.data.unitId;
   if (!(await advance(trx, table, unitId, version, atOf(e)))) return;
   const units = table('storage_units');
-  const slots = table('storage_slots');
   switch (e.type) {
     case 'StorageUnitRenamed':
       await trx.raw(`UPDATE "${units}" SET name = ? WHERE unit_id = ?`, [storableText(e.data.to), unitId]);
@@ -148,22 +180,7 @@ async function applyEvent(trx: Knex.Transaction, table: Table, e: StorageEvent, 
     case 'StorageUnitRemoved':
       await trx.raw(`UPDATE "${units}" SET removed_at = ? WHERE unit_id = ?`, [e.data.removedAt, unitId]);
       return;
-    case 'BoxSlotClaimed':
-      await trx.raw(
-        `INSERT INTO "${slots}" (unit_id, position, sample_id, lab_id, claimed_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (unit_id, position) DO UPDATE SET sample_id = EXCLUDED.sample_id, claimed_at = EXCLUDED.claimed_at`,
-        [unitId, e.data.position, e.data.sampleId, e.data.labId, e.data.claimedAt],
-      );
-      break;
-    case 'BoxSlotReleased':
-      await trx.raw(`DELETE FROM "${slots}" WHERE unit_id = ? AND position = ?`, [unitId, e.data.position]);
-      break;
   }
-  // A box's count, from its own slots: exact whatever order the events came in.
-  await trx.raw(
-    `UPDATE "${units}" SET occupied = (SELECT count(*) FROM "${slots}" WHERE unit_id = ?) WHERE unit_id = ?`,
-    [unitId, unitId],
-  );
 }
 
 export const storageProjection: Projection = {
