@@ -126,8 +126,9 @@ export function createStorageCommands(deps: StorageCommandDeps) {
 
     /** The box's half of a placement: claims the slot for the sample (409 position_occupied when taken). */
     async claimSlot(boxId: string, position: string, sample: PlacedSample, cause: CommandCause): Promise<void> {
-      const box = await activeUnit(boxId);
-      const ancestorKinds = box ? (await ancestorsOf(box)).map((a) => a.kind) : [];
+      // The box as loaded here is handed to the pipeline (one read of its stream; a conflict reloads).
+      const known = await units.load(unitStream(boxId));
+      const ancestorKinds = isActiveUnit(known.state) ? (await ancestorsOf(known.state)).map((a) => a.kind) : [];
       const command = {
         type: 'ClaimSlot',
         data: {
@@ -139,7 +140,7 @@ export function createStorageCommands(deps: StorageCommandDeps) {
           now: now(),
         },
       } as const;
-      await units.handle(unitStream(boxId), command, cause);
+      await units.handle(unitStream(boxId), command, cause, { known });
     },
 
     /** Frees the slot the sample holds in the box, if any. */
