@@ -132,3 +132,28 @@ export async function unitWithSlots(
   if (!units[0]) return undefined;
   return { unit: toView(units[0]), slots: new Map(slots.map((r) => [r.position, r.sample_id])) };
 }
+
+export interface Place {
+  readonly unitId: string;
+  readonly position: string;
+  /** The box's path, e.g. `Freezer A / Rack 2 / Box 7`. */
+  readonly path: string;
+}
+
+/**
+ * Where samples are (for a sample's `location`, `GET /samples?unitId=` and the assistant's "where
+ * is TUBE-001?"): sample id → its box, position and path. A sample mid-move may briefly hold two
+ * slots; the latest claim is its place.
+ */
+export async function placesOf(knex: Knex, sampleIds: readonly string[]): Promise<Map<string, Place>> {
+  if (sampleIds.length === 0) return new Map();
+  const [rows] = await queryUnscoped<[{ sample_id: string; unit_id: string; position: string; path: string }[]]>(knex, [
+    {
+      sql: `SELECT DISTINCT ON (s.sample_id) s.sample_id, s.unit_id, s.position, u.path
+                FROM storage_slots s JOIN storage_units u ON u.unit_id = s.unit_id
+               WHERE s.sample_id = ANY($1::uuid[]) ORDER BY s.sample_id, s.claimed_at DESC`,
+      params: [uuidList(sampleIds)],
+    },
+  ]);
+  return new Map(rows.map((r) => [r.sample_id, { unitId: r.unit_id, position: r.position, path: r.path }]));
+}

@@ -7,6 +7,7 @@ import { systemCause } from '../../platform/eventstore/metadata.ts';
 import { START } from '../../platform/eventstore/port.ts';
 import { storageProjection } from '../../projections/storage/storage-read-model.ts';
 import { createStorageCommands } from '../../modules/storage/commands.ts';
+import { placesOf } from '../../modules/storage/queries.ts';
 import { fixture, type Fixture } from './projections-fixtures.ts';
 
 let fx: Fixture;
@@ -62,6 +63,11 @@ test.serial('paths follow renames and moves; every event twice, and a rebuild, g
   t.not(byId.get(gone)?.removed_at, null);
   t.like(live.storage_slots, [{ unit_id: box, position: 'H12', sample_id: s1 }]);
   t.is(live.storage_slots!.length, 1);
+  // Where is it? The box's current path and the position.
+  const places = await placesOf(fx.knex, [s1, s2]);
+  t.deepEqual(Object.fromEntries(places), {
+    [s1]: { unitId: box, position: 'H12', path: 'Freezer B / Rack 2 / Box 7' },
+  });
 
   // Every event once more, straight into the live tables: nothing may move.
   const all = await fx.store.readAll({ after: START, maxCount: 10_000 });
