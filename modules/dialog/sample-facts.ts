@@ -25,24 +25,10 @@ export interface SampleFacts {
   recentSamples(ownerId: string, limit?: number): Promise<SampleLine[]>;
 }
 
-interface Row {
-  sample_id: string;
-  sample_type: string;
-  subject_id: string;
-  collection_date: string;
-  status: string;
-  storage_location: string | null;
-}
-
-const line = (r: Row): SampleLine => ({
-  id: r.sample_id,
-  sampleType: r.sample_type,
-  subjectId: r.subject_id,
-  collectionDate: r.collection_date,
-  status: r.status,
-  storageLocation: r.storage_location,
-});
-const columns = 'sample_id, sample_type, subject_id, collection_date, status, storage_location';
+/** The samples read model's columns, named as a SampleLine. */
+const columns =
+  'sample_id AS id, sample_type AS "sampleType", subject_id AS "subjectId", ' +
+  'collection_date AS "collectionDate", status, storage_location AS "storageLocation"';
 const clamp = (n: number) => Math.max(1, Math.min(50, Math.floor(n)));
 
 export function sampleFacts(knex: Knex): SampleFacts {
@@ -63,22 +49,22 @@ export function sampleFacts(knex: Knex): SampleFacts {
       };
     },
     async subjectSamples(ownerId, subjectId, limit = 20) {
-      const [rows] = await queryAsOwner<[Row[]]>(knex, ownerId, [
+      const [rows] = await queryAsOwner<[SampleLine[]]>(knex, ownerId, [
         {
           sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND subject_id = $2 AND deleted_at IS NULL ORDER BY collection_date DESC, sample_id DESC LIMIT $3`,
           params: [ownerId, subjectId, clamp(limit)],
         },
       ]);
-      return rows.map(line);
+      return rows;
     },
     async recentSamples(ownerId, limit = 5) {
-      const [rows] = await queryAsOwner<[Row[]]>(knex, ownerId, [
+      const [rows] = await queryAsOwner<[SampleLine[]]>(knex, ownerId, [
         {
           sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND deleted_at IS NULL ORDER BY created_at DESC, sample_id DESC LIMIT $2`,
           params: [ownerId, clamp(limit)],
         },
       ]);
-      return rows.map(line);
+      return rows;
     },
   };
 }

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { ZodOpenApiOperationObject, ZodOpenApiResponseObject, ZodOpenApiResponsesObject } from 'zod-openapi';
 import type { FieldError } from '../commands/decision.ts';
 import { jsonContent, problemResponse, type ConventionHeader, type OpenApiRegistry } from './openapi.ts';
-import { requireAuth } from './require-auth.ts';
+import { requireAdmin, requireAuth } from './require-auth.ts';
 import { createRouter, type AppContext, type AppRouter, type AuthState } from './state.ts';
 import { parseBody, parseParams, parseQuery } from './validate.ts';
 
@@ -19,8 +19,8 @@ type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type ResponseSpec =
   string | { readonly description: string; readonly schema: z.ZodType } | ZodOpenApiResponseObject;
 
-/** Who may call: anyone (`public`), or an authenticated caller (`caller`, the default). */
-export type Access = 'public' | 'caller';
+/** Who may call: anyone (`public`), an authenticated caller (`caller`, the default), or an admin (`admin`). */
+export type Access = 'public' | 'caller' | 'admin';
 
 type Infer<S> = S extends z.ZodType ? z.infer<S> : undefined;
 
@@ -90,7 +90,7 @@ export class RouteGroup {
     this.#openapi.add(route.method, route.path, this.#operation(route), { headers: route.headers ?? [] });
     const access = route.access ?? 'caller';
     this.router[route.method](routerPath(route.path), async (ctx) => {
-      const auth = access === 'caller' ? requireAuth(ctx) : ctx.state.auth;
+      const auth = access === 'public' ? ctx.state.auth : access === 'admin' ? requireAdmin(ctx) : requireAuth(ctx);
       const input = {
         params: route.params ? parseParams(ctx, route.params) : undefined,
         query: route.query ? parseQuery(ctx, route.query) : undefined,
@@ -109,6 +109,7 @@ export class RouteGroup {
     for (const [status, spec] of Object.entries(route.responses)) {
       responses[status as `${1 | 2 | 3 | 4 | 5}${string}`] = responseObject(Number(status), spec);
     }
+    if (route.access === 'admin') responses['403'] ??= problemResponse('`forbidden`: not an admin');
     const requestParams = {
       ...(route.params instanceof z.ZodObject ? { path: route.params } : {}),
       ...(route.query instanceof z.ZodObject ? { query: route.query } : {}),
