@@ -22,6 +22,9 @@ import { auditProjection } from '../projections/audit/audit-read-model.ts';
 import { auditModule } from '../modules/audit/module.ts';
 import { identityModule } from '../modules/identity/module.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
+import { storageProjection } from '../projections/storage/storage-read-model.ts';
+import { storageModule } from '../modules/storage/module.ts';
+import { samplesForBoxMaps, storageLabAccess } from './storage-wiring.ts';
 
 export interface ModuleContext {
   readonly config: Config;
@@ -52,7 +55,7 @@ export interface ComposedModules {
 
 /** Every projection of every module (the projector runs these even without the API). */
 export function allProjections(vault: PersonalDataVault): Projection[] {
-  return [identityProjection(vault), samplesProjection, dialogProjection(vault), auditProjection];
+  return [identityProjection(vault), samplesProjection, dialogProjection(vault), auditProjection, storageProjection];
 }
 
 export function composeModules(context: ModuleContext): ComposedModules {
@@ -66,6 +69,7 @@ export function composeModules(context: ModuleContext): ComposedModules {
       ...samplesModule(context).routers,
       ...dialogModule(context).routers,
       ...auditModule(context).routers,
+      ...storageModule({ ...context, labs: storageLabAccess, samples: samplesForBoxMaps(context.knex) }).routers,
     ],
     authenticate: identity.authenticate,
     async start() {

@@ -265,7 +265,13 @@ test('admin projection routes: status list, rebuild 202 (admin only), unknown 40
   t.is((await call(api, 'GET', '/admin/projections', { token: alice.accessToken })).status, 403);
   const list = await call(api, 'GET', '/admin/projections', { token: adminToken });
   t.is(list.status, 200);
-  t.deepEqual(list.body.map((p: { name: string }) => p.name).sort(), ['audit', 'dialog', 'identity', 'samples']);
+  t.deepEqual(list.body.map((p: { name: string }) => p.name).sort(), [
+    'audit',
+    'dialog',
+    'identity',
+    'samples',
+    'storage',
+  ]);
   t.true(
     list.body.every(
       (p: { position: string; lagEvents: number }) => /^-?\d+\/-?\d+$/.test(p.position) && p.lagEvents >= 0,

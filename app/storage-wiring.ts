@@ -1,0 +1,31 @@
+// What the storage module needs from other modules, wired here (modules do not import each other):
+// lab membership (LabAccess) and the samples a box map shows (SampleDirectory). Until the labs and
+// physical-samples work is merged, a user's personal lab is their own id and samples have no barcode.
+import type { Knex } from 'knex';
+import { queryUnscoped } from '../platform/database/owner-scope.ts';
+import type { MapSample } from '../modules/storage/box-map.ts';
+import { personalLabOnly, type LabAccess } from '../modules/storage/lab-access.ts';
+import type { SampleDirectory } from '../modules/storage/routes.ts';
+
+export const storageLabAccess: LabAccess = personalLabOnly;
+
+/** The placed samples from the samples read model (discarded ones leave the map). */
+export function samplesForBoxMaps(knex: Knex): SampleDirectory {
+  return async (sampleIds) => {
+    if (sampleIds.length === 0) return new Map();
+    const [rows] = await queryUnscoped<
+      [{ sample_id: string; sample_type: string; subject_id: string; status: string }[]]
+    >(knex, [
+      {
+        sql: 'SELECT sample_id, sample_type, subject_id, status FROM samples WHERE sample_id = ANY($1::uuid[]) AND deleted_at IS NULL',
+        params: [`{${sampleIds.join(',')}}`],
+      },
+    ]);
+    return new Map(
+      rows.map((r): [string, MapSample] => [
+        r.sample_id,
+        { id: r.sample_id, barcode: null, sampleType: r.sample_type, subjectId: r.subject_id, status: r.status },
+      ]),
+    );
+  };
+}
