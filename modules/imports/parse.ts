@@ -18,6 +18,9 @@ import {
   type RowError,
 } from './columns.ts';
 
+/** The file's bytes: a request body, a file stream, or chunks in memory. */
+export type ByteSource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
+
 /** A data row as read, with what is wrong with it as text (field count, refused characters). */
 export interface ParsedRow {
   readonly row: number;
@@ -31,7 +34,7 @@ const invalidCsv = (message: string, errors: readonly FieldError[] = []) =>
 const tooLarge = (message: string) => new DomainError({ code: 'payload_too_large', message, status: 413 });
 
 /** The file's bytes as text: strict UTF-8 (a malformed byte is refused, never replaced), at most maxBytes. */
-async function* utf8Text(input: AsyncIterable<Uint8Array | string>, maxBytes: number): AsyncGenerator<string> {
+async function* utf8Text(input: ByteSource, maxBytes: number): AsyncGenerator<string> {
   // fatal: invalid bytes throw; ignoreBOM false: a leading byte-order mark is dropped.
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let bytes = 0;
@@ -104,10 +107,7 @@ function csvProblem(error: unknown): unknown {
  * The file's data rows, in order, each with its text errors. Throws a DomainError for a file that
  * cannot be read as a whole: invalid_csv (422) or payload_too_large (413, over the byte or row limit).
  */
-export async function* parseImport(
-  input: AsyncIterable<Uint8Array | string>,
-  limits: ImportLimits = importLimits,
-): AsyncGenerator<ParsedRow> {
+export async function* parseImport(input: ByteSource, limits: ImportLimits = importLimits): AsyncGenerator<ParsedRow> {
   const parser = parse({ skip_empty_lines: true, relax_column_count: true, max_record_size: MAX_FIELD_CHARS });
   // pipeline: an error on either side destroys both, so the loop below sees it and stops.
   const records = pipeline(Readable.from(utf8Text(input, limits.maxBytes)), parser, () => {});

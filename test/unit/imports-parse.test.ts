@@ -1,5 +1,5 @@
 // The streaming parse of import files: encodings, quoting, the header, the limits, text hygiene.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { DomainError } from '../../platform/commands/decision.ts';
 import { parseImport, type ParsedRow } from '../../modules/imports/parse.ts';
 
@@ -9,19 +9,14 @@ async function rows(
   input: string | Buffer | readonly (string | Buffer)[],
   limits?: { maxBytes: number; maxRows: number },
 ) {
-  const chunks = Array.isArray(input) ? input : [input];
+  const chunks: readonly (string | Buffer)[] = Array.isArray(input) ? input : [input as string | Buffer];
   const out: ParsedRow[] = [];
-  for await (const row of parseImport(
-    (async function* () {
-      for (const chunk of chunks) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    })(),
-    limits,
-  ))
-    out.push(row);
+  const source = chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+  for await (const row of parseImport(source, limits)) out.push(row);
   return out;
 }
 
-const fails = async (t: import('ava').ExecutionContext, run: Promise<unknown>, like: Record<string, unknown>) => {
+const fails = async (t: ExecutionContext, run: Promise<unknown>, like: Record<string, unknown>) => {
   const error = await t.throwsAsync<DomainError>(run);
   t.like(error, like);
   return error;
