@@ -17,6 +17,9 @@ export const IMPORT_COLUMNS = [
 ] as const;
 export type ImportColumn = (typeof IMPORT_COLUMNS)[number];
 
+/** The column errors.csv adds; an import passes over it, so a fixed errors.csv imports as it is. */
+export const ERRORS_COLUMN = 'errors';
+
 /** Columns a row must fill; the others may be left empty. */
 export const REQUIRED_COLUMNS: ReadonlySet<ImportColumn> = new Set(['sampleType', 'subjectId', 'collectionDate']);
 

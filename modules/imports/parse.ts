@@ -8,6 +8,7 @@ import { CsvError, parse } from 'csv-parse';
 import { DomainError, type FieldError } from '../../platform/commands/decision.ts';
 import { textProblem } from '../../platform/text.ts';
 import {
+  ERRORS_COLUMN,
   IMPORT_COLUMNS,
   importLimits,
   MAX_FIELD_CHARS,
@@ -54,9 +55,12 @@ async function* utf8Text(input: ByteSource, maxBytes: number): AsyncGenerator<st
   }
 }
 
-/** The header's columns by field index; every problem with it at once. */
-export function readHeader(fields: readonly string[]): readonly ImportColumn[] {
-  const known = new Set<string>(IMPORT_COLUMNS);
+/**
+ * The header's columns by field index (null for the errors column of errors.csv, which is read
+ * past so a fixed errors.csv imports as it is); every problem with it at once.
+ */
+export function readHeader(fields: readonly string[]): readonly (ImportColumn | null)[] {
+  const known = new Set<string>([...IMPORT_COLUMNS, ERRORS_COLUMN]);
   const errors: FieldError[] = [];
   const seen = new Set<string>();
   for (const [i, name] of fields.entries()) {
@@ -71,10 +75,10 @@ export function readHeader(fields: readonly string[]): readonly ImportColumn[] {
   if (errors.length > 0) {
     throw invalidCsv(`the header row must name the columns ${IMPORT_COLUMNS.join(', ')}`, errors);
   }
-  return fields as ImportColumn[];
+  return fields.map((name) => (name === ERRORS_COLUMN ? null : (name as ImportColumn)));
 }
 
-function rowOf(row: number, header: readonly ImportColumn[], fields: readonly string[]): ParsedRow {
+function rowOf(row: number, header: readonly (ImportColumn | null)[], fields: readonly string[]): ParsedRow {
   const raw = Object.fromEntries(IMPORT_COLUMNS.map((c) => [c, ''])) as Record<ImportColumn, string>;
   const errors: RowError[] = [];
   if (fields.length !== header.length) {
@@ -82,8 +86,9 @@ function rowOf(row: number, header: readonly ImportColumn[], fields: readonly st
     errors.push({ row, column: null, code: 'field_count', message });
   }
   for (let i = 0; i < header.length && i < fields.length; i++) {
-    const column = header[i]!;
+    const column = header[i];
     const value = fields[i]!;
+    if (!column) continue;
     raw[column] = value;
     const problem = textProblem(value);
     if (problem) errors.push({ row, column, code: 'invalid_text', message: problem });
@@ -111,7 +116,7 @@ export async function* parseImport(input: ByteSource, limits: ImportLimits = imp
   const parser = parse({ skip_empty_lines: true, relax_column_count: true, max_record_size: MAX_FIELD_CHARS });
   // pipeline: an error on either side destroys both, so the loop below sees it and stops.
   const records = pipeline(Readable.from(utf8Text(input, limits.maxBytes)), parser, () => {});
-  let header: readonly ImportColumn[] | undefined;
+  let header: readonly (ImportColumn | null)[] | undefined;
   let row = 1;
   try {
     for await (const fields of records as AsyncIterable<string[]>) {
