@@ -55,7 +55,8 @@ export interface ImportRow {
 
 /**
  * Why a row is refused. `row` counts records as a spreadsheet numbers its lines: the header is
- * row 1, the first data row row 2 (a quoted field spanning lines is still one row).
+ * row 1, the first data row row 2 (a quoted field spanning lines is still one row; a skipped blank line
+ * counts as one).
  */
 export interface RowError {
   readonly row: number;

@@ -29,6 +29,11 @@ export interface ParsedRow {
   readonly errors: readonly RowError[];
 }
 
+interface Info {
+  readonly record: string[];
+  readonly info: { readonly records: number; readonly empty_lines: number };
+}
+
 const invalidCsv = (message: string, errors: readonly FieldError[] = []) =>
   new DomainError({ code: 'invalid_csv', message, errors, status: 422 });
 
@@ -113,20 +118,25 @@ function csvProblem(error: unknown): unknown {
  * cannot be read as a whole: invalid_csv (422) or payload_too_large (413, over the byte or row limit).
  */
 export async function* parseImport(input: ByteSource, limits: ImportLimits = importLimits): AsyncGenerator<ParsedRow> {
-  const parser = parse({ skip_empty_lines: true, relax_column_count: true, max_record_size: MAX_FIELD_CHARS });
+  const parser = parse({
+    skip_empty_lines: true,
+    relax_column_count: true,
+    max_record_size: MAX_FIELD_CHARS,
+    info: true,
+  });
   // pipeline: an error on either side destroys both, so the loop below sees it and stops.
   const records = pipeline(Readable.from(utf8Text(input, limits.maxBytes)), parser, () => {});
   let header: readonly (ImportColumn | null)[] | undefined;
-  let row = 1;
+  let dataRows = 0;
   try {
-    for await (const fields of records as AsyncIterable<string[]>) {
+    for await (const { record, info } of records as AsyncIterable<Info>) {
       if (header === undefined) {
-        header = readHeader(fields);
+        header = readHeader(record);
         continue;
       }
-      row++;
-      if (row - 1 > limits.maxRows) throw tooLarge(`an import file holds at most ${limits.maxRows} rows`);
-      yield rowOf(row, header, fields);
+      if (++dataRows > limits.maxRows) throw tooLarge(`an import file holds at most ${limits.maxRows} rows`);
+      // A spreadsheet shows a blank line as an empty row: counting them keeps the numbers its own.
+      yield rowOf(info.records + info.empty_lines, header, record);
     }
   } catch (error) {
     throw csvProblem(error);

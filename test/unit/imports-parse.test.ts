@@ -115,7 +115,12 @@ test('U+0000 and other control characters in a field are row errors naming the c
   t.like(parsed[1]!.errors[0], { row: 3, column: 'barcode', code: 'invalid_text' });
 });
 
-test('blank lines are skipped', async (t) => {
-  const parsed = await rows(`${HEADER}\n\nB1,blood,P001,2026-01-02,,,,,,\n\n`);
-  t.is(parsed.length, 1);
+test('blank lines are skipped, and counted in the row numbers as a spreadsheet shows them', async (t) => {
+  const parsed = await rows(
+    `${HEADER}\n\nB1,blood,P001,2026-01-02,,,,,,"two\nlines"\n\nB2,blood,P001,2026-01-02,,,,,,\n`,
+  );
+  t.deepEqual(
+    parsed.map((r) => r.row),
+    [3, 5],
+  );
 });
