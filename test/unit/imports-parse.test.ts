@@ -1,6 +1,7 @@
 // The streaming parse of import files: encodings, quoting, the header, the limits, text hygiene.
 import test, { type ExecutionContext } from 'ava';
 import type { DomainError } from '../../platform/commands/decision.ts';
+import { digestFile } from '../../modules/imports/digest.ts';
 import { parseImport, type ParsedRow } from '../../modules/imports/parse.ts';
 
 const HEADER = 'barcode,sampleType,subjectId,collectionDate,status,quantity,unit,box,position,notes';
@@ -123,4 +124,11 @@ test('blank lines are skipped, and counted in the row numbers as a spreadsheet s
     parsed.map((r) => r.row),
     [3, 5],
   );
+});
+
+test('a file digest is the SHA-256 of its exact bytes, however they are chunked', async (t) => {
+  const whole = await digestFile([Buffer.from('abc')]);
+  t.deepEqual(whole, { sha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', bytes: 3 });
+  t.deepEqual(await digestFile([Buffer.from('a'), 'bc']), whole);
+  t.not((await digestFile([Buffer.from('abc\n')])).sha256, whole.sha256);
 });
