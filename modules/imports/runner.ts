@@ -46,6 +46,8 @@ export interface ImportPorts {
   countCreated(importId: string): Promise<number>;
   /** Keeps refused rows for errors.csv; a row kept twice (a resumed pass) replaces itself. */
   recordRefused(importId: string, rows: readonly RefusedRow[]): Promise<void>;
+  /** The numbers of the rows kept as refused so far: the import pass does not try them. */
+  refusedRows(importId: string): Promise<ReadonlySet<number>>;
   readonly now?: () => Date;
   readonly batchSize?: number;
 }
@@ -135,10 +137,12 @@ async function importPass(start: ImportJob, ports: ImportPorts, now: () => Date)
   if (!file) return fail(job, ports, 'interrupted', 'the import file is no longer kept', now);
   const counts: Counts = { processed: job.processed, created: job.created, refused: job.refused };
   const rows = validateImport(parseImport(file), { ...ports.validation, lookups: offline });
+  // Refused at validation, by the lab's answers too (which the import pass does not ask again).
+  const refusedBefore = await ports.refusedRows(job.importId);
   let seen = 0;
   let batch: CheckedRow[] = [];
   for await (const checked of rows) {
-    if (checked.errors.length > 0) continue;
+    if (checked.errors.length > 0 || refusedBefore.has(checked.row)) continue;
     // Rows up to the last recorded progress were dealt with before a restart.
     if (seen++ < start.processed) continue;
     batch.push(checked);

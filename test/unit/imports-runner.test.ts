@@ -35,6 +35,7 @@ class World {
   crashAfter = Infinity;
   refuseBarcode: string | null = null;
   onBatch: (() => void) | undefined;
+  lab: LabLookups = freeLab;
 
   state(importId: string): ImportState {
     return (this.events.get(importId) ?? []).reduce(importDecider.evolve, importDecider.initialState());
@@ -81,13 +82,14 @@ class World {
         const csv = this.files.get(job.importId);
         return csv === undefined ? undefined : [Buffer.from(csv)];
       },
-      validation: { rules: contractRowRules(now), lookups: freeLab, batchSize: 4 },
+      validation: { rules: contractRowRules(now), lookups: this.lab, batchSize: 4 },
       createSample: (sample, correlationId) => this.create(sample, correlationId),
       countCreated: (id) => Promise.resolve([...this.samples.values()].filter((s) => s.correlationId === id).length),
       recordRefused: (_id, rows) => {
         for (const r of rows) this.refused.set(r.row, r);
         return Promise.resolve();
       },
+      refusedRows: () => Promise.resolve(new Set(this.refused.keys())),
       now,
       batchSize,
     };
@@ -131,6 +133,15 @@ test('best-effort: the valid rows are created, the refused ones kept for errors.
   const job = await runImport(ID, world.ports());
   t.like(job, { status: 'completed', created: 8, validRows: 8, invalidRows: 2 });
   t.deepEqual([...world.refused.keys()], [4, 7]);
+});
+
+test('best-effort: a row the lab refused at validation (barcode taken) is not tried again', async (t) => {
+  const world = new World();
+  world.lab = { ...freeLab, knownBarcodes: (b) => Promise.resolve(new Set(b.filter((x) => x === 's-3'))) };
+  world.submit(ID, fileOf(6), 'best-effort');
+  t.like(await runImport(ID, world.ports()), { status: 'completed', created: 5, refused: 0, invalidRows: 1 });
+  t.false([...world.samples.values()].some((s) => s.barcode === 'S-3'));
+  t.like(world.refused.get(5)?.errors[0], { code: 'barcode_taken' });
 });
 
 test('a dry run ends at validated and writes nothing', async (t) => {
