@@ -27,6 +27,7 @@ export interface ImportJob {
   readonly invalidRows: number | null;
   readonly errors: readonly RowError[];
   readonly processed: number;
+  readonly lastRow: number;
   readonly created: number;
   readonly refused: number;
   readonly cancelRequested: boolean;
@@ -62,7 +63,12 @@ export type ImportCommand =
   | { readonly type: 'StartImport'; readonly data: Data<object> }
   | {
       readonly type: 'RecordProgress' | 'CompleteImport';
-      readonly data: Data<{ readonly processed: number; readonly created: number; readonly refused: number }>;
+      readonly data: Data<{
+        readonly processed: number;
+        readonly created: number;
+        readonly refused: number;
+        readonly lastRow: number;
+      }>;
     }
   | { readonly type: 'ResumeImport'; readonly data: Data<{ readonly created: number }> }
   | {
@@ -117,7 +123,7 @@ function recordValidation(c: { summary: ValidationSummary; now: Date }, job: Imp
 
 function counted(
   type: 'RecordProgress' | 'CompleteImport',
-  c: { processed: number; created: number; refused: number; now: Date },
+  c: { processed: number; created: number; refused: number; lastRow: number; now: Date },
   job: ImportJob,
 ): Decision<ImportEvent> {
   if (job.status !== 'importing') return wrongStatus(job, type === 'CompleteImport' ? 'complete' : 'progress');
@@ -129,7 +135,7 @@ function counted(
   return type === 'RecordProgress'
     ? accept({
         type: 'ImportProgressed',
-        data: { importId, processed: c.processed, created: c.created, refused: c.refused, at },
+        data: { importId, processed: c.processed, created: c.created, refused: c.refused, lastRow: c.lastRow, at },
       })
     : accept({ type: 'ImportCompleted', data: { importId, created: c.created, refused: c.refused, completedAt: at } });
 }
@@ -191,7 +197,7 @@ function submitted(data: Extract<ImportEvent, { type: 'ImportSubmitted' }>['data
     ...{ importId, labId, sha256, mode, dryRun, submittedAt },
     status: 'validating',
     ...{ rows: null, validRows: null, invalidRows: null, errors: [] },
-    ...{ processed: 0, created: 0, refused: 0, cancelRequested: false, finishedAt: null },
+    ...{ processed: 0, lastRow: 0, created: 0, refused: 0, cancelRequested: false, finishedAt: null },
   };
 }
 
@@ -207,7 +213,7 @@ function evolveJob(job: ImportJob, event: ImportEvent): ImportJob {
     case 'ImportStarted':
       return { ...job, status: 'importing' };
     case 'ImportProgressed':
-      return { ...job, processed: event.data.processed, created: event.data.created, refused: event.data.refused };
+      return { ...job, ...counts(event.data), processed: event.data.processed, lastRow: event.data.lastRow };
     case 'ImportResumed':
       return { ...job, created: event.data.created };
     case 'ImportCancelRequested':

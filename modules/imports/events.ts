@@ -44,7 +44,15 @@ export const importEventSchemas = {
     validatedAt: timestamp,
   }),
   ImportStarted: z.strictObject({ importId: id, startedAt: timestamp }),
-  ImportProgressed: z.strictObject({ importId: id, processed: count, created: count, refused: count, at: timestamp }),
+  ImportProgressed: z.strictObject({
+    importId: id,
+    processed: count,
+    created: count,
+    refused: count,
+    /** The last row dealt with: a resumed import goes on after it. */
+    lastRow: count,
+    at: timestamp,
+  }),
   ImportResumed: z.strictObject({ importId: id, created: count, resumedAt: timestamp }),
   ImportCancelRequested: z.strictObject({ importId: id, requestedAt: timestamp }),
   ImportCompleted: z.strictObject({ importId: id, created: count, refused: count, completedAt: timestamp }),

@@ -46,7 +46,10 @@ export interface ImportPorts {
   countCreated(importId: string): Promise<number>;
   /** Keeps refused rows for errors.csv; a row kept twice (a resumed pass) replaces itself. */
   recordRefused(importId: string, rows: readonly RefusedRow[]): Promise<void>;
-  /** The numbers of the rows kept as refused so far: the import pass does not try them. */
+  /**
+   * The numbers of the rows the validation pass refused (not those refused at creation, code
+   * `refused`): the import pass does not try them.
+   */
   refusedRows(importId: string): Promise<ReadonlySet<number>>;
   readonly now?: () => Date;
   readonly batchSize?: number;
@@ -126,6 +129,7 @@ const offline: LabLookups = {
 
 interface Counts {
   processed: number;
+  lastRow: number;
   created: number;
   refused: number;
 }
@@ -135,16 +139,15 @@ async function importPass(start: ImportJob, ports: ImportPorts, now: () => Date)
   if (job.cancelRequested) return settle(job, ports, now);
   const file = ports.file(job);
   if (!file) return fail(job, ports, 'interrupted', 'the import file is no longer kept', now);
-  const counts: Counts = { processed: job.processed, created: job.created, refused: job.refused };
+  const counts: Counts = { processed: job.processed, created: job.created, refused: job.refused, lastRow: job.lastRow };
   const rows = validateImport(parseImport(file), { ...ports.validation, lookups: offline });
   // Refused at validation, by the lab's answers too (which the import pass does not ask again).
   const refusedBefore = await ports.refusedRows(job.importId);
-  let seen = 0;
   let batch: CheckedRow[] = [];
   for await (const checked of rows) {
     if (checked.errors.length > 0 || refusedBefore.has(checked.row)) continue;
     // Rows up to the last recorded progress were dealt with before a restart.
-    if (seen++ < start.processed) continue;
+    if (checked.row <= start.lastRow) continue;
     batch.push(checked);
     if (batch.length < (ports.batchSize ?? IMPORT_BATCH)) continue;
     const next = await importBatch(job, batch, counts, ports, now);
@@ -178,6 +181,7 @@ async function importBatch(
     const sample = { sampleId: plannedSampleId(job.importId, checked.row), row: checked.row, value: checked.value! };
     const outcome = await ports.createSample(sample, job.importId);
     counts.processed++;
+    counts.lastRow = checked.row;
     if (outcome.ok) {
       if (outcome.created) counts.created++;
       continue;

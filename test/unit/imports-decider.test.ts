@@ -62,7 +62,7 @@ const validated = (invalidRows: number): ImportEvent => ({
 const started: ImportEvent = { type: 'ImportStarted', data: { importId, startedAt: at } };
 const progressed = (created: number): ImportEvent => ({
   type: 'ImportProgressed',
-  data: { importId, processed: created, created, refused: 0, at },
+  data: { importId, processed: created, created, refused: 0, lastRow: created + 1, at },
 });
 const cancelRequested: ImportEvent = { type: 'ImportCancelRequested', data: { importId, requestedAt: at } };
 const simple = (type: 'StartImport' | 'CancelImport'): ImportCommand => ({ type, data: { now } });
@@ -169,18 +169,18 @@ test('progress is recorded while importing, and never goes back', (t) => {
   const given = [submitted(), validated(0), started, progressed(5)];
   spec(t)
     .given(given)
-    .when({ type: 'RecordProgress', data: { processed: 7, created: 7, refused: 0, now } })
+    .when({ type: 'RecordProgress', data: { processed: 7, created: 7, refused: 0, lastRow: 8, now } })
     .then([progressed(7)]);
   spec(t)
     .given(given)
-    .when({ type: 'RecordProgress', data: { processed: 3, created: 3, refused: 0, now } })
+    .when({ type: 'RecordProgress', data: { processed: 3, created: 3, refused: 0, lastRow: 4, now } })
     .thenFails({ code: 'validation_failed' });
 });
 
 test('an importing job completes with its exact created count', (t) => {
   spec(t)
     .given([submitted({ mode: 'best-effort' }), validated(1), started])
-    .when({ type: 'CompleteImport', data: { processed: 10, created: 9, refused: 1, now } })
+    .when({ type: 'CompleteImport', data: { processed: 10, created: 9, refused: 1, lastRow: 11, now } })
     .then([{ type: 'ImportCompleted', data: { importId, created: 9, refused: 1, completedAt: at } }]);
 });
 

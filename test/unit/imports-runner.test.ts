@@ -89,7 +89,10 @@ class World {
         for (const r of rows) this.refused.set(r.row, r);
         return Promise.resolve();
       },
-      refusedRows: () => Promise.resolve(new Set(this.refused.keys())),
+      refusedRows: () =>
+        Promise.resolve(
+          new Set([...this.refused.values()].filter((r) => r.errors[0]?.code !== 'refused').map((r) => r.row)),
+        ),
       now,
       batchSize,
     };
@@ -200,6 +203,16 @@ test('killed in the middle, then restarted: it resumes, creates no row twice, an
   t.true(world.types(ID).includes('ImportResumed'));
   const ids = Array.from({ length: 10 }, (_, i) => plannedSampleId(ID, i + 2));
   t.deepEqual([...world.samples.keys()].sort(), ids.sort());
+});
+
+test('a row refused at creation just before a crash is tried again on resume and counted once', async (t) => {
+  const world = new World();
+  world.refuseBarcode = 'S-4';
+  world.submit(ID, fileOf(10), 'best-effort');
+  world.crashAfter = 5; // S-0…S-2 checkpointed, S-3 created, S-4 refused, S-5 created, then killed
+  await t.throwsAsync(runImport(ID, world.ports()));
+  world.crashAfter = Infinity;
+  t.like(await runImport(ID, world.ports()), { status: 'completed', created: 9, refused: 1 });
 });
 
 test('restarted with its file gone, it ends failed with the exact count of samples that exist', async (t) => {
