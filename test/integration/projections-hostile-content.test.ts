@@ -200,12 +200,13 @@ test.serial('in depth: the samples commands append nothing that holds U+0000 or 
   const before = await eventCount();
   const today = new Date().toISOString().slice(0, 10);
   const fields = { sampleType: 'blood', subjectId: 'P001', collectionDate: today } as const;
-  const register = (notes: string) => commands.register(randomUUID(), { ...fields, notes }, systemCause());
+  const lab = randomUUID();
+  const register = (notes: string) => commands.register(lab, lab, 'manager', { ...fields, notes }, systemCause());
   const error = await t.throwsAsync(register('fasting\u0000'));
   t.regex(error.message, /SampleRegistered not appended: data\.notes/);
   t.false(error.message.includes('fasting'), 'the error names the field, never its content');
   await t.throwsAsync(register('fasting\udc00'));
-  const badReason = commands.register(randomUUID(), fields, systemCause('why\u0000'));
+  const badReason = commands.register(lab, lab, 'manager', fields, systemCause('why\u0000'));
   await t.throwsAsync(badReason, { message: /metadata\.reason/ });
   t.is(await eventCount(), before);
 });
