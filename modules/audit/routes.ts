@@ -8,9 +8,10 @@ import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platform/http/pagination.ts';
 import { requireAuth } from '../../platform/http/require-auth.ts';
 import { createRouter, stateOf, type AppContext, type AppRouter } from '../../platform/http/state.ts';
+import { HttpProblem } from '../../platform/http/problem.ts';
 import { parseQuery } from '../../platform/http/validate.ts';
 import { isoDateTime } from '../../platform/text.ts';
-import { listAudit, type AuditItem, type AuditScope } from './queries.ts';
+import { labRoleOf, listAudit, type AuditItem, type AuditScope } from './queries.ts';
 import { verifyAll, verifyOwner } from './verify.ts';
 import { ERASED, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { sealedFields as dialogSealedFields } from '../dialog/events.ts';
@@ -27,6 +28,12 @@ const filterQuery = {
   actorId: z.string().max(100).optional(),
   from: isoDateTime().optional().meta({ description: 'occurredAt ≥ (inclusive); years 1900–9999' }),
   to: isoDateTime().optional().meta({ description: 'occurredAt ≤ (inclusive); years 1900–9999' }),
+  labId: z
+    .uuid()
+    .optional()
+    .meta({
+      description: "A lab's trail (its stream, its samples' events): for its managers; 404 non-member, 403 below",
+    }),
 };
 const listQuery = z.strictObject({ ...paginationQuery, ...filterQuery });
 const exportQuery = z.strictObject({ format: z.enum(['ndjson', 'csv']).default('ndjson'), ...filterQuery });
@@ -54,10 +61,22 @@ const auditItemSchema = z
   })
   .meta({ id: 'AuditEvent' });
 
-const scopeOf = (ctx: AppContext): AuditScope => {
+const scopeOf = (ctx: AppContext): Exclude<AuditScope, { kind: 'lab' }> => {
   const auth = requireAuth(ctx);
   return auth.role === 'admin' ? { kind: 'admin' } : { kind: 'owner', ownerId: auth.userId };
 };
+
+/** With ?labId=, the lab's trail, for its managers (and administrators); otherwise as scopeOf. */
+async function listScopeOf(ctx: AppContext, knex: Knex, labId: string | undefined): Promise<AuditScope> {
+  const scope = scopeOf(ctx);
+  if (labId === undefined) return scope;
+  if (scope.kind === 'owner') {
+    const role = await labRoleOf(knex, labId.toLowerCase(), scope.ownerId);
+    if (role === undefined) throw new HttpProblem(404, 'not_found', 'Lab not found.');
+    if (role !== 'manager') throw new HttpProblem(403, 'forbidden', "A lab's audit trail is for its managers.");
+  }
+  return { kind: 'lab', labId: labId.toLowerCase() };
+}
 
 const CSV_COLUMNS = [
   'position',
@@ -133,8 +152,8 @@ export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry; va
     },
   });
   router.get('/', async (ctx) => {
-    const scope = scopeOf(ctx);
     const q = parseQuery(ctx, listQuery);
+    const scope = await listScopeOf(ctx, knex, q.labId);
     const after = decodeCursor(q.cursor, cursorSchema);
     const { rows, total } = await listAudit(knex, scope, q, { limit: q.limit, after });
     ctx.body = toPage(await readable(rows), q.limit, total, (last) => {
@@ -155,9 +174,9 @@ export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry; va
       },
     },
   });
-  router.get('/export', (ctx) => {
-    const scope = scopeOf(ctx);
+  router.get('/export', async (ctx) => {
     const q = parseQuery(ctx, exportQuery);
+    const scope = await listScopeOf(ctx, knex, q.labId);
     const { format, ...filter } = q;
     const stream = new PassThrough({ highWaterMark: 64 * 1024 });
     ctx.status = 200;

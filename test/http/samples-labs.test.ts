@@ -200,3 +200,36 @@ test("erasure keeps the lab's samples; the history shows the erased actor withou
   t.is((await as(x.viewer).get(`/samples/${x.sampleId}`)).status, 200);
   t.is((await as(x.manager).get(`/samples?labId=${x.labId}`)).body.total, 1);
 });
+
+test("GET /audit?labId=: the lab's trail for its managers; technician 403, non-member 404", async (t) => {
+  const x = await lab();
+  const other = (await as(x.manager).post('/labs', { name: 'Other' })).body.id as string;
+  await as(x.manager).post(`/labs/${other}/members`, { username: x.technician.username, role: 'technician' });
+  await as(x.technician).post(`/samples/${x.sampleId}/transfer`, { labId: other, reason: 'moved' });
+  expectProblem(t, await as(x.technician).get(`/audit?labId=${x.labId}`), 403, 'forbidden');
+  expectProblem(t, await as(x.viewer).get(`/audit?labId=${x.labId}`), 403, 'forbidden');
+  expectProblem(t, await as(x.outsider).get(`/audit?labId=${x.labId}`), 404, 'not_found');
+  const trail = async (labId: string) => {
+    for (let i = 0; ; i++) {
+      const r = await as(x.manager).get(`/audit?labId=${labId}&limit=100`);
+      const items = r.body.items as { type: string; streamId: string }[];
+      if (items.some((e) => e.type === 'SampleTransferred') || i > 50) return items;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const mine = await trail(x.labId);
+  t.true(mine.some((e) => e.type === 'LabCreated' && e.streamId === `lab-${x.labId}`));
+  t.true(mine.some((e) => e.type === 'SampleRegistered' && e.streamId === `sample-${x.sampleId}`));
+  t.true(
+    mine.some((e) => e.type === 'SampleTransferred'),
+    'the transfer shows in the lab it left',
+  );
+  t.false(
+    mine.some((e) => e.streamId === `lab-${other}`),
+    'nothing of another lab',
+  );
+  t.true(
+    (await trail(other)).some((e) => e.type === 'SampleTransferred'),
+    'and in the lab it joined',
+  );
+});
