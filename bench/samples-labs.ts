@@ -20,7 +20,7 @@ import { load, postJson as post } from './support.ts';
 const LABS = Number(process.env.BENCH_LABS ?? 100);
 const LAB_SAMPLES = Number(process.env.BENCH_LAB_SAMPLES ?? 10_000);
 const BIG_LAB = Number(process.env.BENCH_BIG_LAB ?? 100_000);
-const MEMBER_OF = 20;
+const MEMBER_OF = Math.min(20, LABS);
 
 export interface LabsPhaseContext {
   readonly api: string;
@@ -43,7 +43,7 @@ interface Person {
 
 /** A fresh account (of its own: no samples in its personal lab from the other phases). */
 async function person(api: string, username: string): Promise<Person> {
-  const password = `Quiet-Harbor-Lantern-${username}`;
+  const password = `Quiet-Harbor-Lantern-${username.length}-kestrel`;
   const registered = await post(`${api}/auth/register`, { username, email: `${username}@lab.example`, password });
   const login = await post(`${api}/auth/login`, { login: username, password });
   return { id: String(registered.id), username, token: String(login.accessToken) };

@@ -8,6 +8,7 @@ import pg from 'pg';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { generateAuditKey } from '../platform/audit/keys.ts';
 import { startEmbeddedPostgres } from '../platform/database/embedded.ts';
 import type { LoadRequest, LoadResult } from './load-worker.ts';
 
@@ -134,6 +135,7 @@ export function benchEnvironment(databaseUrl: string): Record<string, string> {
     PORT: '0',
     JWT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     PERSONAL_DATA_KEY: randomBytes(32).toString('base64'),
+    AUDIT_SIGNING_KEY: generateAuditKey('bench').signingKey,
     RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
     RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
     LOG_LEVEL: 'warn',
