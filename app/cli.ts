@@ -15,7 +15,7 @@ import { startTelemetry } from '../platform/telemetry.ts';
 import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import { systemCause } from '../platform/eventstore/metadata.ts';
 import { defaultAdminEmail, identityCommandsFor } from '../modules/identity/module.ts';
-import { IdentityDomainError } from '../modules/identity/decide.ts';
+import { DomainError } from '../platform/commands/decision.ts';
 
 const USAGE = `Usage: vialog <command>
 
@@ -302,7 +302,7 @@ async function users(config: Config, logger: Logger, args: string[]) {
         console.log(`created user ${user.username} (${user.id})`);
       }
     } catch (error) {
-      if (error instanceof IdentityDomainError) {
+      if (error instanceof DomainError) {
         fail(
           [
             `vialog users create: ${error.message} (${error.code})`,

@@ -1,6 +1,6 @@
 // The composition root's list of what the service is made of: each module's routers, its
-// OpenAPI operations and the projections that build its read models. Modules are added here as
-// they are built (identity, samples, dialog); the platform never imports them.
+// OpenAPI operations and the projections that build its read models; the platform never imports
+// the modules.
 import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
@@ -26,6 +26,9 @@ import { labsModule } from '../modules/labs/module.ts';
 import { createLabCommands } from '../modules/labs/commands.ts';
 import { labReactions } from './lab-reactions.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
+import { storageProjection } from '../projections/storage/storage-read-model.ts';
+import { storageModule } from '../modules/storage/module.ts';
+import { samplesForBoxMaps, storageLabAccess } from './storage-wiring.ts';
 
 export interface ModuleContext {
   readonly config: Config;
@@ -65,6 +68,7 @@ export function allProjections(vault: PersonalDataVault, store?: EventStore): Pr
     samplesProjection,
     dialogProjection(vault),
     auditProjection,
+    storageProjection,
   ];
   if (store)
     projections.push(labReactions(createLabCommands({ store, waitForReadModel: () => Promise.resolve(true) })));
@@ -83,6 +87,8 @@ export function composeModules(context: ModuleContext): ComposedModules {
       ...samplesModule(context).routers,
       ...dialogModule(context).routers,
       ...auditModule(context).routers,
+      ...storageModule({ ...context, labs: storageLabAccess(context.knex), samples: samplesForBoxMaps(context.knex) })
+        .routers,
     ],
     authenticate: identity.authenticate,
     async start() {

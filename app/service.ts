@@ -185,26 +185,28 @@ export async function startService(
 
 /** Where each read model stands, and how long the transaction horizon holds readers back: sampled at every scrape. */
 function registerProjectionMetrics(engine: ProjectionEngine, store: EventStore): void {
-  const lagEvents = meter().createObservableGauge('vialog.projection.lag.events', {
-    description: 'Events in the log after the projection checkpoint',
-  });
-  const lagSeconds = meter().createObservableGauge('vialog.projection.lag.seconds', {
-    description: 'Age of the oldest event the projection has not applied',
-    unit: 's',
-  });
-  const applied = meter().createObservableGauge('vialog.projection.events_applied', {
-    description: 'Events applied since the last rebuild',
-  });
-  const failed = meter().createObservableGauge('vialog.projection.failed', {
-    description: '1 while the projection is failed at an event and waits for an operator (resume or skip)',
-  });
-  const horizonAge = meter().createObservableGauge('vialog.eventstore.horizon.age_seconds', {
-    description: 'How long an older transaction has held event readers back',
-    unit: 's',
-  });
-  const waiting = meter().createObservableGauge('vialog.eventstore.events_waiting', {
-    description: 'Committed events readers cannot see yet (held back by an older transaction)',
-  });
+  const gauge = (name: string, description: string, unit?: string) =>
+    meter().createObservableGauge(name, unit === undefined ? { description } : { description, unit });
+  const lagEvents = gauge('vialog.projection.lag.events', 'Events in the log after the projection checkpoint');
+  const lagSeconds = gauge(
+    'vialog.projection.lag.seconds',
+    'Age of the oldest event the projection has not applied',
+    's',
+  );
+  const applied = gauge('vialog.projection.events_applied', 'Events applied since the last rebuild');
+  const failed = gauge(
+    'vialog.projection.failed',
+    '1 while the projection is failed at an event and waits for an operator (resume or skip)',
+  );
+  const horizonAge = gauge(
+    'vialog.eventstore.horizon.age_seconds',
+    'How long an older transaction has held event readers back',
+    's',
+  );
+  const waiting = gauge(
+    'vialog.eventstore.events_waiting',
+    'Committed events readers cannot see yet (held back by an older transaction)',
+  );
   meter().addBatchObservableCallback(
     async (result) => {
       for (const s of await engine.status().catch(() => [])) {

@@ -4,17 +4,22 @@
 // storing the reply, read-your-writes). Target: overhead p50 < 10 ms.
 // Env: BENCH_DATABASE_URL (server for the scratch database), BENCH_SECONDS (default 10),
 // BENCH_CONNECTIONS (default 32).
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { startService } from '../app/service.ts';
-import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
-import { createLogger } from '../platform/logging.ts';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { benchEnvironment, cpuPerUnit, load, machineCpu, postJson as post, scratchDatabase } from './support.ts';
+import {
+  benchEnvironment,
+  cpuPerUnit,
+  load,
+  machineCpu,
+  postJson as post,
+  saveResult,
+  scratchDatabase,
+  signUp,
+  startBenchService,
+} from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PROVIDER_MS = 50;
@@ -42,27 +47,10 @@ const config = loadConfig({
   DIALOG_MAX_MESSAGES_PER_CONVERSATION: '10000',
   DATABASE_POOL_MAX: process.env.BENCH_POOL ?? '20',
 });
-const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
-const service = await startService(
-  config,
-  logger,
-  { api: true, projector: true },
-  {
-    handleSignals: false,
-    passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
-  },
-);
+const service = await startBenchService(config);
 const api = `${service.url!}/api/v1`;
 try {
-  await post(`${api}/auth/register`, {
-    username: 'bench_dialog',
-    email: 'bench@lab.example',
-    password: 'Quiet-Harbor-Lantern-93',
-  });
-  const { accessToken } = (await post(`${api}/auth/login`, {
-    login: 'bench_dialog',
-    password: 'Quiet-Harbor-Lantern-93',
-  })) as { accessToken: string };
+  const accessToken = await signUp(api, 'bench_dialog');
   const ids: string[] = [];
   for (let i = 0; i < CONVERSATIONS; i++)
     ids.push(String((await post(`${api}/dialog/conversations`, { title: `bench ${i}` }, accessToken)).id));
@@ -111,24 +99,15 @@ try {
       `at the target (overhead < 10 ms at concurrency ${CONNECTIONS}: ${Math.round(targetRate)} messages/s) the whole machine would be ${((oursCpu.microsPerUnit * targetRate) / 1e6).toFixed(1)} cores busy of ${oursCpu.cores}`,
     );
   }
-  mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(
-    path.join(here, 'results', 'dialog.json'),
-    JSON.stringify(
-      {
-        at: new Date().toISOString(),
-        seconds: SECONDS,
-        providerAlone,
-        ours,
-        overheadP50,
-        overheadP99,
-        cpuMicrosPerMessage: oursCpu?.microsPerUnit,
-        ourCpuMicrosPerMessage: ourMicros,
-      },
-      null,
-      2,
-    ),
-  );
+  saveResult('dialog', {
+    seconds: SECONDS,
+    providerAlone,
+    ours,
+    overheadP50,
+    overheadP99,
+    cpuMicrosPerMessage: oursCpu?.microsPerUnit,
+    ourCpuMicrosPerMessage: ourMicros,
+  });
 } finally {
   await service.stop();
   await llm.close();

@@ -1,14 +1,10 @@
 // One side of `npm run bench:otel` (a child process each, since the telemetry SDK is per process):
 // with BENCH_OTEL=on the SDK (spans to an in-process exporter that drops them, metrics for
 // Prometheus) runs; with off, @opentelemetry/api stays a no-op. Prints the load result as JSON.
-import { Writable } from 'node:stream';
 import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace';
-import { startService } from '../app/service.ts';
-import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
-import { createLogger } from '../platform/logging.ts';
 import { startTelemetry } from '../platform/telemetry.ts';
-import { benchEnvironment, load, postJson, scratchDatabase } from './support.ts';
+import { benchEnvironment, load, scratchDatabase, signUp, startBenchService } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const on = process.env.BENCH_OTEL === 'on';
@@ -28,26 +24,10 @@ const url = scratch.url;
 const config = loadConfig({
   ...benchEnvironment(url),
 });
-const service = await startService(
-  config,
-  createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() })),
-  { api: true, projector: true },
-  {
-    handleSignals: false,
-    passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
-  },
-);
+const service = await startBenchService(config);
 const api = `${service.url!}/api/v1`;
 try {
-  await postJson(`${api}/auth/register`, {
-    username: 'bench_otel',
-    email: 'otel@lab.example',
-    password: 'Quiet-Harbor-Lantern-93',
-  });
-  const { accessToken } = (await postJson(`${api}/auth/login`, {
-    login: 'bench_otel',
-    password: 'Quiet-Harbor-Lantern-93',
-  })) as { accessToken: string };
+  const accessToken = await signUp(api, 'bench_otel');
   const body = JSON.stringify({
     sampleType: 'blood',
     subjectId: 'P001',

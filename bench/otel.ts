@@ -4,11 +4,10 @@
 // and round, BENCH_ROUNDS (default 2): the sides alternate (off, on, off, on, ...) so drift on a busy
 // machine hits both, and each side's figure is over all its rounds.
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { median, type LoadResult } from './support.ts';
+import { median, saveResult, type LoadResult } from './support.ts';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -44,8 +43,4 @@ const overhead = 1 - on.requestsPerSecond / off.requestsPerSecond;
 console.log(`telemetry off: ${Math.round(off.requestsPerSecond)} req/s, p50 ${off.p50Ms} ms, p99 ${off.p99Ms} ms`);
 console.log(`telemetry on:  ${Math.round(on.requestsPerSecond)} req/s, p50 ${on.p50Ms} ms, p99 ${on.p99Ms} ms`);
 console.log(`overhead ${(overhead * 100).toFixed(1)} % (target ≤ 15 %)`);
-mkdirSync(path.join(here, 'results'), { recursive: true });
-writeFileSync(
-  path.join(here, 'results', 'otel.json'),
-  JSON.stringify({ at: new Date().toISOString(), rounds, off, on, overhead }, null, 2),
-);
+saveResult('otel', { rounds, off, on, overhead });

@@ -6,9 +6,6 @@
 // Targets: ≥ 50,000 events/s and under 60 s. Env: BENCH_DATABASE_URL, BENCH_EVENTS, BENCH_PROJECTIONS
 // (comma-separated projection names, to time one).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { allProjections } from '../app/modules.ts';
 import { PersonalDataVault } from '../platform/crypto/personal-data.ts';
 import { createKnex } from '../platform/database/knex.ts';
@@ -18,10 +15,9 @@ import { openPostgresEventStore } from '../platform/eventstore/postgres.ts';
 import { PartsProgress, Progress } from '../platform/progress.ts';
 import { ProjectionEngine } from '../projections/engine/index.ts';
 import { migrateToLatest } from '../projections/migrations/index.ts';
-import { cpuPerUnit, machineCpu, scratchDatabase } from './support.ts';
+import { cpuPerUnit, machineCpu, saveResult, scratchDatabase } from './support.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 const scratch = await scratchDatabase('rebuild');
 const url = scratch.url;
@@ -160,26 +156,17 @@ try {
       `of which this Node process ${nodeMicrosPerEvent.toFixed(1)} µs per event, PostgreSQL (every other process) ${otherMicrosPerEvent.toFixed(1)} µs: PostgreSQL's share alone caps ${cpu.cores} cores at ${Math.round((cpu.cores * 1e6) / otherMicrosPerEvent).toLocaleString('en-US')} events/s`,
     );
   }
-  mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(
-    path.join(here, 'results', 'rebuild.json'),
-    JSON.stringify(
-      {
-        at: new Date().toISOString(),
-        events: appended,
-        seconds,
-        eventsPerSecond: perProjection,
-        projections,
-        peakRssMb: mb(peakRss),
-        cpuMicrosPerEvent: cpu?.microsPerUnit,
-        nodeMicrosPerEvent,
-        postgresMicrosPerEvent: otherMicrosPerEvent,
-        firstStart: { seconds: firstSeconds, eventsPerSecond: appended / firstSeconds, peakRssMb: mb(firstPeakRss) },
-      },
-      null,
-      2,
-    ),
-  );
+  saveResult('rebuild', {
+    events: appended,
+    seconds,
+    eventsPerSecond: perProjection,
+    projections,
+    peakRssMb: mb(peakRss),
+    cpuMicrosPerEvent: cpu?.microsPerUnit,
+    nodeMicrosPerEvent,
+    postgresMicrosPerEvent: otherMicrosPerEvent,
+    firstStart: { seconds: firstSeconds, eventsPerSecond: appended / firstSeconds, peakRssMb: mb(firstPeakRss) },
+  });
 } finally {
   clearInterval(rssSampler);
   await store.close();

@@ -8,21 +8,17 @@
 // Prints µs per call (median of BENCH_ROUNDS rounds of BENCH_CALLS calls) and each one's ratio
 // to `select 1`; the route can never beat (4) plus the HTTP platform.
 // Env: BENCH_CALLS (default 2,000), BENCH_ROUNDS (default 5).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { startService } from '../app/service.ts';
 import { listSamples } from '../modules/samples/queries.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
-import { benchEnvironment, embeddedScratchDatabase, median } from './support.ts';
+import { benchEnvironment, embeddedScratchDatabase, median, saveResult } from './support.ts';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const USERS = 100;
 const SAMPLES = 100_000;
-const here = path.dirname(fileURLToPath(import.meta.url));
 const quiet = !process.stderr.isTTY || process.env.CI !== undefined;
 const step = (line: string) => {
   if (!quiet) process.stderr.write(`… ${line}\n`);
@@ -114,11 +110,7 @@ try {
   console.log(
     `a list request can reach at most ${(floor / median(perRound['listSamples (RLS, page + total)']!)).toFixed(2)} × the select-1 endpoint's database time (bench:samples (b) target: 0.7 × its requests/s)`,
   );
-  mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(
-    path.join(here, 'results', 'samples-query.json'),
-    JSON.stringify({ at: new Date().toISOString(), calls: CALLS, rounds: ROUNDS, figures }, null, 2),
-  );
+  saveResult('samples-query', { calls: CALLS, rounds: ROUNDS, figures });
 } finally {
   await service.stop();
   await embedded.drop();

@@ -6,25 +6,17 @@
 // "No growth": RSS and heap each grow less than 10 % over the window (by the fitted line), and the
 // event-loop p99 shows no upward trend beyond 10 ms. It also checks that nothing was lost: every
 // created sample is in the read model once the projections caught up. Figures: bench/results/soak.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { startService } from '../app/service.ts';
-import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
-import { createLogger } from '../platform/logging.ts';
 import { Progress } from '../platform/progress.ts';
-import { benchEnvironment, load, postJson, scratchDatabase } from './support.ts';
+import { benchEnvironment, load, saveResult, scratchDatabase, signUp, startBenchService } from './support.ts';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const RATE = Number(process.env.SOAK_RATE ?? 200);
 const SAMPLE_EVERY_MS = Number(process.env.SOAK_SAMPLE_SECONDS ?? 10) * 1000;
 const USERS = 21; // coprime with the 10 request kinds, so every user sends every kind
-const here = path.dirname(fileURLToPath(import.meta.url));
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
 
 const scratch = await scratchDatabase('soak');
@@ -33,15 +25,7 @@ const config = loadConfig({
   ...benchEnvironment(url),
   ACCESS_TOKEN_TTL_SECONDS: String(Math.max(900, MINUTES * 60 + 300)),
 });
-const service = await startService(
-  config,
-  createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() })),
-  { api: true, projector: true },
-  {
-    handleSignals: false,
-    passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
-  },
-);
+const service = await startBenchService(config);
 const api = `${service.url!}/api/v1`;
 
 interface Sample {
@@ -67,10 +51,7 @@ try {
   for (let i = 0; i < USERS; i++) {
     const username = `soak_${i}`;
     const password = `Quiet-Harbor-Lantern-${i}-93`;
-    await postJson(`${api}/auth/register`, { username, email: `${username}@lab.example`, password });
-    tokens.push(
-      ((await postJson(`${api}/auth/login`, { login: username, password })) as { accessToken: string }).accessToken,
-    );
+    tokens.push(await signUp(api, username, password));
   }
   const sample = (i: number) =>
     JSON.stringify({
@@ -170,25 +151,16 @@ try {
   console.log(
     `growth trend: ${noGrowth ? 'none' : 'YES'} (window after ${fmt(window[0]?.atSeconds ?? 0, 0)} s warm-up, ${window.length} samples)`,
   );
-  mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(
-    path.join(here, 'results', 'soak.json'),
-    JSON.stringify(
-      {
-        at: new Date().toISOString(),
-        minutes: MINUTES,
-        rate: RATE,
-        result,
-        samples,
-        trend: { rss, heap, lag, rssGrowth, heapGrowth, lagRise },
-        noGrowth,
-        created: events,
-        inReadModel: rows,
-      },
-      null,
-      2,
-    ),
-  );
+  saveResult('soak', {
+    minutes: MINUTES,
+    rate: RATE,
+    result,
+    samples,
+    trend: { rss, heap, lag, rssGrowth, heapGrowth, lagRise },
+    noGrowth,
+    created: events,
+    inReadModel: rows,
+  });
 } finally {
   await service.stop();
   await scratch.drop();

@@ -2,14 +2,19 @@
 // generator (in a child process) and a JSON POST.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startService } from '../app/service.ts';
+import { createPasswordHasher } from '../modules/identity/passwords.ts';
+import type { Config } from '../platform/config.ts';
 import { generateAuditKey } from '../platform/audit/keys.ts';
 import { startEmbeddedPostgres } from '../platform/database/embedded.ts';
+import { createLogger } from '../platform/logging.ts';
 import type { LoadRequest, LoadResult } from './load-worker.ts';
 
 const run = promisify(execFile);
@@ -140,4 +145,41 @@ export function benchEnvironment(databaseUrl: string): Record<string, string> {
     RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
     LOG_LEVEL: 'warn',
   };
+}
+
+/** Warnings only, and nowhere: a benchmark prints its own figures. */
+export const quietLogger = () => createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
+
+/**
+ * The whole service (API + projections) in this process, with cheap argon2: logins are not what
+ * these benchmarks measure (bench:auth measures them with production parameters).
+ */
+export function startBenchService(config: Config) {
+  return startService(
+    config,
+    quietLogger(),
+    { api: true, projector: true },
+    {
+      handleSignals: false,
+      passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
+    },
+  );
+}
+
+/** Registers a user and returns an access token. */
+export async function signUp(api: string, username: string, password = 'Quiet-Harbor-Lantern-93'): Promise<string> {
+  await postJson(`${api}/auth/register`, { username, email: `${username}@lab.example`, password });
+  const { accessToken } = (await postJson(`${api}/auth/login`, { login: username, password })) as {
+    accessToken: string;
+  };
+  return accessToken;
+}
+
+/** Writes a benchmark's figures to bench/results/<name>.json, stamped with the time. */
+export function saveResult(name: string, figures: Record<string, unknown>): void {
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  writeFileSync(
+    path.join(here, 'results', `${name}.json`),
+    JSON.stringify({ at: new Date().toISOString(), ...figures }, null, 2),
+  );
 }

@@ -6,15 +6,15 @@
 //   POST /api/v1/admin/projections/{name}/resume    202: a failed projection tries its event again
 //   POST /api/v1/admin/projections/{name}/skip      202: a failed projection passes over the event it
 //        stopped at, named by position and type; the skip is recorded in the log (who, why).
+// An unknown name is 404 `not_found`, an operation that does not fit the projection's state 409
+// (ProjectionOperationError, a DomainError).
 import { z } from 'zod';
-import { commandCause } from '../platform/http/command-cause.ts';
-import { problemResponse, type OpenApiRegistry } from '../platform/http/openapi.ts';
-import { HttpProblem } from '../platform/http/problem.ts';
-import { requireAuth } from '../platform/http/require-auth.ts';
-import { createRouter, type AppContext, type AppRouter } from '../platform/http/state.ts';
-import { parseBody, parsePathText } from '../platform/http/validate.ts';
 import { formatPosition, parsePosition } from '../platform/eventstore/port.ts';
-import { ProjectionOperationError, type ProjectionEngine } from './engine/index.ts';
+import { commandCause } from '../platform/http/command-cause.ts';
+import type { OpenApiRegistry } from '../platform/http/openapi.ts';
+import { RouteGroup } from '../platform/http/routes.ts';
+import type { AppRouter } from '../platform/http/state.ts';
+import type { ProjectionEngine } from './engine/index.ts';
 
 const statusSchema = z
   .object({
@@ -69,143 +69,101 @@ const skipSchema = z.strictObject({
   reason: cleanText(500).meta({ description: 'Why it is skipped: recorded in the log with who skipped it' }),
 });
 
-const requireAdmin = (ctx: AppContext) => {
-  const auth = requireAuth(ctx);
-  if (auth.role !== 'admin') throw new HttpProblem(403, 'forbidden', 'This route is for administrators.');
-  return auth;
-};
-
-function operationProblem(error: unknown): unknown {
-  if (!(error instanceof ProjectionOperationError)) return error;
-  return error.code === 'not_found'
-    ? new HttpProblem(404, 'not_found', error.message)
-    : new HttpProblem(409, error.code, error.message);
-}
+const nameParams = z.object({ name: z.string().max(100) });
+const requested = z.object({ name: z.string(), requestedAt: z.iso.datetime() });
+const skipped = z.object({
+  name: z.string(),
+  position: z.string(),
+  type: z.string(),
+  recordedAt: z.iso.datetime(),
+  recordedPosition: z.string(),
+});
+const notFound = '`not_found`: no such projection';
 
 export function projectionAdminRouter(engine: ProjectionEngine, openapi: OpenApiRegistry): AppRouter {
-  const router = createRouter({ prefix: '/api/v1/admin/projections', translateErrors: operationProblem });
-  const tags = ['admin'];
-  const forbidden = problemResponse('`forbidden`: not an admin');
-  const notFound = problemResponse('`not_found`: no such projection');
-  const named = (ctx: { params: Record<string, string | undefined> }) => {
-    const name = parsePathText(ctx.params.name, 'name', 100);
-    if (!engine.projections.some((p) => p.name === name)) {
-      throw new HttpProblem(404, 'not_found', 'No such projection.');
-    }
-    return name;
-  };
-
-  openapi.add('get', '/api/v1/admin/projections', {
-    tags,
+  const routes = new RouteGroup(openapi, { tag: 'admin', description: 'Administration (role admin)' });
+  routes.add({
+    method: 'get',
+    path: '/api/v1/admin/projections',
     summary: 'Every read model: position, lag, status',
+    access: 'admin',
+    responses: { 200: { description: 'Statuses', schema: z.array(statusSchema) } },
+    handler: async (ctx) => {
+      ctx.body = await engine.status();
+    },
+  });
+  routes.add({
+    method: 'post',
+    path: '/api/v1/admin/projections/{name}/rebuild',
+    summary: 'Rebuild a read model from the first event, without downtime',
+    access: 'admin',
+    params: nameParams,
+    headers: ['idempotencyKey'],
     responses: {
-      '200': { description: 'Statuses', content: { 'application/json': { schema: z.array(statusSchema) } } },
-      '403': forbidden,
-    },
-  });
-  router.get('/', async (ctx) => {
-    requireAdmin(ctx);
-    ctx.body = await engine.status();
-  });
-
-  openapi.add(
-    'post',
-    '/api/v1/admin/projections/{name}/rebuild',
-    {
-      tags,
-      summary: 'Rebuild a read model from the first event, without downtime',
-      requestParams: { path: z.object({ name: z.string() }) },
-      responses: {
-        '202': {
-          description: 'Requested; follow it in GET /admin/projections (status rebuilding, then running)',
-          content: { 'application/json': { schema: z.object({ name: z.string(), requestedAt: z.iso.datetime() }) } },
-        },
-        '403': forbidden,
-        '404': notFound,
+      202: {
+        description: 'Requested; follow it in GET /admin/projections (status rebuilding, then running)',
+        schema: requested,
       },
+      404: notFound,
     },
-    { headers: ['idempotencyKey'] },
-  );
-  router.post('/:name/rebuild', async (ctx) => {
-    requireAdmin(ctx);
-    const name = named(ctx);
-    const requestedAt = await engine.requestRebuild(name);
-    ctx.status = 202;
-    ctx.body = { name, requestedAt: requestedAt.toISOString() };
+    handler: async (ctx, { params: { name } }) => {
+      const requestedAt = await engine.requestRebuild(name);
+      ctx.status = 202;
+      ctx.body = { name, requestedAt: requestedAt.toISOString() };
+    },
   });
-
-  openapi.add('post', '/api/v1/admin/projections/{name}/resume', {
-    tags,
+  routes.add({
+    method: 'post',
+    path: '/api/v1/admin/projections/{name}/resume',
     summary: 'A failed read model tries its failed event again (after a fix)',
-    requestParams: { path: z.object({ name: z.string() }) },
+    access: 'admin',
+    params: nameParams,
     responses: {
-      '202': {
-        description: 'Requested; the leader tries again within a poll interval',
-        content: { 'application/json': { schema: z.object({ name: z.string(), requestedAt: z.iso.datetime() }) } },
-      },
-      '403': forbidden,
-      '404': notFound,
-      '409': problemResponse('`not_failed`: the projection is not failed'),
+      202: { description: 'Requested; the leader tries again within a poll interval', schema: requested },
+      404: notFound,
+      409: '`not_failed`: the projection is not failed',
+    },
+    handler: async (ctx, { params: { name } }) => {
+      const requestedAt = await engine.resume(name);
+      ctx.status = 202;
+      ctx.body = { name, requestedAt: requestedAt.toISOString() };
     },
   });
-  router.post('/:name/resume', async (ctx) => {
-    requireAdmin(ctx);
-    const name = named(ctx);
-    const requestedAt = await engine.resume(name);
-    ctx.status = 202;
-    ctx.body = { name, requestedAt: requestedAt.toISOString() };
-  });
+  skipRoute(routes, engine);
+  return routes.router;
+}
 
-  openapi.add('post', '/api/v1/admin/projections/{name}/skip', {
-    tags,
+function skipRoute(routes: RouteGroup, engine: ProjectionEngine): void {
+  routes.add({
+    method: 'post',
+    path: '/api/v1/admin/projections/{name}/skip',
     summary: 'A failed read model passes over the event it stopped at (recorded in the log)',
     description:
       'Name the event by the `failedEvent` position AND type from GET /admin/projections; anything else is refused. ' +
       'The skip is appended to the log as a `ProjectionEventSkipped` event on the stream `projection-{name}` ' +
-      '(actor, reason, position, type), ' +
-      'so every later rebuild and consistency check skips the event too.',
-    requestParams: { path: z.object({ name: z.string() }) },
-    requestBody: { content: { 'application/json': { schema: skipSchema } } },
+      '(actor, reason, position, type), so every later rebuild and consistency check skips the event too.',
+    access: 'admin',
+    params: nameParams,
+    body: skipSchema,
     responses: {
-      '202': {
-        description: 'Recorded; the leader goes on past the event within a poll interval',
-        content: {
-          'application/json': {
-            schema: z.object({
-              name: z.string(),
-              position: z.string(),
-              type: z.string(),
-              recordedAt: z.iso.datetime(),
-              recordedPosition: z.string(),
-            }),
-          },
-        },
-      },
-      '403': forbidden,
-      '404': notFound,
-      '409': problemResponse(
+      202: { description: 'Recorded; the leader goes on past the event within a poll interval', schema: skipped },
+      404: notFound,
+      409:
         '`not_failed`: the projection is not failed at an event; ' +
-          "`not_the_failed_event`: position or type is not the failed event's",
-      ),
+        "`not_the_failed_event`: position or type is not the failed event's",
+    },
+    handler: async (ctx, { params: { name }, body }) => {
+      const { position, type, reason } = body;
+      const cause = { ...commandCause(ctx, reason), reason };
+      const result = await engine.skip(name, { position: parsePosition(position), type, reason }, cause);
+      ctx.status = 202;
+      ctx.body = {
+        name,
+        position,
+        type,
+        recordedAt: result.recordedAt.toISOString(),
+        recordedPosition: formatPosition(result.position),
+      };
     },
   });
-  router.post('/:name/skip', async (ctx) => {
-    requireAdmin(ctx);
-    const name = named(ctx);
-    const body = parseBody(ctx, skipSchema);
-    const skipped = await engine.skip(
-      name,
-      { position: parsePosition(body.position), type: body.type, reason: body.reason },
-      { ...commandCause(ctx, body.reason), reason: body.reason },
-    );
-    ctx.status = 202;
-    ctx.body = {
-      name,
-      position: body.position,
-      type: body.type,
-      recordedAt: skipped.recordedAt.toISOString(),
-      recordedPosition: formatPosition(skipped.position),
-    };
-  });
-  return router;
 }

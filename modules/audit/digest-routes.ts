@@ -9,11 +9,11 @@ import type { AuditDigester } from '../../platform/audit/digester.ts';
 import { jwkSet, type AuditKeyRing } from '../../platform/audit/keys.ts';
 import { problemKinds, verifyLog } from '../../platform/audit/verify-log.ts';
 import type { EventStore } from '../../platform/eventstore/port.ts';
-import { jsonContent, problemResponse, type OpenApiRegistry } from '../../platform/http/openapi.ts';
+import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
-import { requireAuth } from '../../platform/http/require-auth.ts';
-import { createRouter, type AppContext, type AppRouter } from '../../platform/http/state.ts';
-import { parseBody } from '../../platform/http/validate.ts';
+import { RouteGroup } from '../../platform/http/routes.ts';
+import type { AppRouter } from '../../platform/http/state.ts';
+import { auditTag } from './routes.ts';
 
 export interface DigestRoutesOptions {
   readonly knex: Knex;
@@ -22,12 +22,6 @@ export interface DigestRoutesOptions {
   readonly auditKeys: AuditKeyRing;
   readonly digester: AuditDigester;
 }
-
-const requireAdmin = (ctx: AppContext) => {
-  const auth = requireAuth(ctx);
-  if (auth.role !== 'admin') throw new HttpProblem(403, 'forbidden', 'This route is for administrators.');
-  return auth;
-};
 
 const jwkSchema = z.object({
   kty: z.literal('OKP'),
@@ -55,45 +49,43 @@ const verificationSchema = z
   .meta({ id: 'AuditLogVerification' });
 
 export function digestRouter(options: DigestRoutesOptions): AppRouter {
-  const { knex, store, openapi, auditKeys, digester } = options;
-  const router = createRouter({ prefix: '/api/v1/audit' });
-  const tags = ['audit'];
-  const forbidden = problemResponse('`forbidden`: not an admin');
-
-  openapi.add('get', '/api/v1/audit/digest', {
-    tags,
+  const { auditKeys, digester } = options;
+  const routes = new RouteGroup(options.openapi, auditTag);
+  routes.add({
+    method: 'get',
+    path: '/api/v1/audit/digest',
     summary: 'A signed statement of the whole log up to its newest event (admin)',
     description:
       'Ed25519 over position, event count and head (a hash over every event in the order subscribers read them). ' +
       'Keep it outside the service: `POST /api/v1/audit/verify` later shows whether the log still reproduces it.',
-    responses: {
-      '200': { description: 'The digest', ...jsonContent(auditDigestSchema) },
-      '403': forbidden,
+    access: 'admin',
+    responses: { 200: { description: 'The digest', schema: auditDigestSchema } },
+    handler: async (ctx) => {
+      ctx.body = await digester.digest('request');
     },
   });
-  router.get('/digest', async (ctx) => {
-    requireAdmin(ctx);
-    ctx.body = await digester.digest('request');
-  });
-
-  openapi.add('get', '/api/v1/audit/keys', {
-    tags,
+  routes.add({
+    method: 'get',
+    path: '/api/v1/audit/keys',
     summary: 'The public keys that sign audit digests, as a JWK set (any signed-in caller)',
     description:
       'The signing key first, then retired keys whose digests still verify. ' +
       'The CLI prints the same: `npm run vialog -- audit keys`.',
-    responses: {
-      '200': { description: 'JWK set (RFC 7517, Ed25519 keys as in RFC 8037)', ...jsonContent(keySetSchema) },
+    responses: { 200: { description: 'JWK set (RFC 7517, Ed25519 keys as in RFC 8037)', schema: keySetSchema } },
+    handler: (ctx) => {
+      ctx.body = jwkSet(auditKeys.verify);
     },
   });
-  router.get('/keys', (ctx) => {
-    requireAuth(ctx);
-    ctx.body = jwkSet(auditKeys.verify);
-  });
+  verifyRoute(routes, options);
+  return routes.router;
+}
 
+/** One verification at a time: it reads the whole log. */
+function verifyRoute(routes: RouteGroup, { knex, store, auditKeys }: DigestRoutesOptions): void {
   let verifying = false;
-  openapi.add('post', '/api/v1/audit/verify', {
-    tags,
+  routes.add({
+    method: 'post',
+    path: '/api/v1/audit/verify',
     summary: 'Check a digest against the event log itself (admin)',
     description:
       'Checks the signature, then recomputes the head from the events (never a read model) ' +
@@ -101,25 +93,22 @@ export function digestRouter(options: DigestRoutesOptions): AppRouter {
       'Problems by kind: `bad_signature`, `modified`, `missing`, `inserted`, `reordered`, `emptied`, ' +
       'with position and stream where known. ' +
       'One verification runs at a time; another meanwhile is 429 `rate_limited`.',
-    requestBody: { content: { 'application/json': { schema: verifyBody } } },
+    access: 'admin',
+    body: verifyBody,
     responses: {
-      '200': { description: 'The result (`ok: false` lists the problems)', ...jsonContent(verificationSchema) },
-      '403': forbidden,
+      200: { description: 'The result (`ok: false` lists the problems)', schema: verificationSchema },
+    },
+    handler: async (ctx, { body: { digest } }) => {
+      if (verifying) {
+        const detail = 'A verification is running; try again when it is done.';
+        throw new HttpProblem(429, 'rate_limited', detail, { headers: { 'Retry-After': '10' } });
+      }
+      verifying = true;
+      try {
+        ctx.body = await verifyLog(store, digest, auditKeys.verify, { checkpoints: await storedDigests(knex) });
+      } finally {
+        verifying = false;
+      }
     },
   });
-  router.post('/verify', async (ctx) => {
-    requireAdmin(ctx);
-    const { digest } = parseBody(ctx, verifyBody);
-    if (verifying) {
-      const detail = 'A verification is running; try again when it is done.';
-      throw new HttpProblem(429, 'rate_limited', detail, { headers: { 'Retry-After': '10' } });
-    }
-    verifying = true;
-    try {
-      ctx.body = await verifyLog(store, digest, auditKeys.verify, { checkpoints: await storedDigests(knex) });
-    } finally {
-      verifying = false;
-    }
-  });
-  return router;
 }

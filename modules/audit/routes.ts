@@ -6,10 +6,9 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platform/http/pagination.ts';
-import { requireAuth } from '../../platform/http/require-auth.ts';
-import { createRouter, stateOf, type AppContext, type AppRouter } from '../../platform/http/state.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
-import { parseQuery } from '../../platform/http/validate.ts';
+import { RouteGroup } from '../../platform/http/routes.ts';
+import { stateOf, type AppContext, type AppRouter, type AuthState } from '../../platform/http/state.ts';
 import { isoDateTime } from '../../platform/text.ts';
 import { labRoleOf, listAudit, type AuditItem, type AuditScope } from './queries.ts';
 import { verifyAll, verifyOwner } from './verify.ts';
@@ -61,14 +60,12 @@ const auditItemSchema = z
   })
   .meta({ id: 'AuditEvent' });
 
-const scopeOf = (ctx: AppContext): Exclude<AuditScope, { kind: 'lab' }> => {
-  const auth = requireAuth(ctx);
-  return auth.role === 'admin' ? { kind: 'admin' } : { kind: 'owner', ownerId: auth.userId };
-};
+const scopeOf = (auth: AuthState): Exclude<AuditScope, { kind: 'lab' }> =>
+  auth.role === 'admin' ? { kind: 'admin' } : { kind: 'owner', ownerId: auth.userId };
 
 /** With ?labId=, the lab's trail, for its managers (and administrators); otherwise as scopeOf. */
-async function listScopeOf(ctx: AppContext, knex: Knex, labId: string | undefined): Promise<AuditScope> {
-  const scope = scopeOf(ctx);
+async function listScopeOf(auth: AuthState, knex: Knex, labId: string | undefined): Promise<AuditScope> {
+  const scope = scopeOf(auth);
   if (labId === undefined) return scope;
   if (scope.kind === 'owner') {
     const role = await labRoleOf(knex, labId.toLowerCase(), scope.ownerId);
@@ -77,6 +74,26 @@ async function listScopeOf(ctx: AppContext, knex: Knex, labId: string | undefine
   }
   return { kind: 'lab', labId: labId.toLowerCase() };
 }
+
+/** The keyset cursor after an item: its position's two parts. */
+const cursorAfter = (item: AuditItem) => {
+  const [commit, prepare] = item.position.split('/') as [string, string];
+  return { commit, prepare };
+};
+
+/** The audit routes of both files (trail and digests) under one tag. */
+export const auditTag = {
+  tag: 'audit',
+  description: 'The audit trail: every change, attributable, time-stamped, with reason; export; tamper evidence',
+};
+
+export interface AuditRouteOptions {
+  readonly knex: Knex;
+  readonly openapi: OpenApiRegistry;
+  readonly vault: PersonalDataVault;
+}
+
+type Readable = (items: readonly AuditItem[]) => Promise<AuditItem[]>;
 
 const CSV_COLUMNS = [
   'position',
@@ -114,14 +131,13 @@ const csvLine = (item: AuditItem) =>
     .map(csvCell)
     .join(',') + '\r\n';
 
-export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry; vault: PersonalDataVault }): AppRouter[] {
-  const { knex, openapi, vault } = options;
-  /**
-   * Sealed personal data is shown opened, or "[erased]" once its owner was erased. Events stored
-   * before a field was sealed hold it in plain text, and an event cannot be rewritten: once the
-   * owner is erased, those fields are shown as "[erased]" too. One key lookup per owner and page.
-   */
-  const readable = async (items: readonly AuditItem[]): Promise<AuditItem[]> => {
+/**
+ * Sealed personal data is shown opened, or "[erased]" once its owner was erased. Events stored
+ * before a field was sealed hold it in plain text, and an event cannot be rewritten: once the
+ * owner is erased, those fields are shown as "[erased]" too. One key lookup per owner and page.
+ */
+function readableWith(vault: PersonalDataVault): Readable {
+  return async (items) => {
     const keys = vault.scope();
     return Promise.all(
       items.map(async (item) => {
@@ -136,104 +152,102 @@ export function auditRouters(options: { knex: Knex; openapi: OpenApiRegistry; va
       }),
     );
   };
-  const router = createRouter({ prefix: '/api/v1/audit' });
-  openapi.tag(
-    'audit',
-    'The audit trail: every change, attributable, time-stamped, with reason; export; tamper evidence',
-  );
-  const tags = ['audit'];
+}
 
-  openapi.add('get', '/api/v1/audit', {
-    tags,
+export function auditRouters(options: AuditRouteOptions): AppRouter[] {
+  const { knex } = options;
+  const readable = readableWith(options.vault);
+  const routes = new RouteGroup(options.openapi, auditTag);
+  routes.add({
+    method: 'get',
+    path: '/api/v1/audit',
     summary: 'Events, oldest first: your own streams, or all for an admin',
-    requestParams: { query: listQuery },
-    responses: {
-      '200': { description: 'A page', content: { 'application/json': { schema: pageSchema(auditItemSchema) } } },
+    query: listQuery,
+    responses: { 200: { description: 'A page', schema: pageSchema(auditItemSchema) } },
+    handler: async (ctx, { auth, query }) => {
+      const after = decodeCursor(query.cursor, cursorSchema);
+      const scope = await listScopeOf(auth, knex, query.labId);
+      const { rows, total } = await listAudit(knex, scope, query, { limit: query.limit, after });
+      ctx.body = toPage(await readable(rows), query.limit, total, cursorAfter);
     },
   });
-  router.get('/', async (ctx) => {
-    const q = parseQuery(ctx, listQuery);
-    const scope = await listScopeOf(ctx, knex, q.labId);
-    const after = decodeCursor(q.cursor, cursorSchema);
-    const { rows, total } = await listAudit(knex, scope, q, { limit: q.limit, after });
-    ctx.body = toPage(await readable(rows), q.limit, total, (last) => {
-      const [commit, prepare] = last.position.split('/') as [string, string];
-      return { commit, prepare };
-    });
-  });
-
-  openapi.add('get', '/api/v1/audit/export', {
-    tags,
+  routes.add({
+    method: 'get',
+    path: '/api/v1/audit/export',
     summary: 'The same events as a download: NDJSON or CSV, streamed',
-    requestParams: { query: exportQuery },
+    query: exportQuery,
     responses: {
-      '200': {
+      200: {
         description:
           "One event per line (NDJSON) or per row (CSV, header first; cells starting with = + - @ are prefixed with ')",
         content: { 'application/x-ndjson': { schema: z.string() }, 'text/csv': { schema: z.string() } },
       },
     },
-  });
-  router.get('/export', async (ctx) => {
-    const q = parseQuery(ctx, exportQuery);
-    const scope = await listScopeOf(ctx, knex, q.labId);
-    const { format, ...filter } = q;
-    const stream = new PassThrough({ highWaterMark: 64 * 1024 });
-    ctx.status = 200;
-    ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson';
-    ctx.set('Content-Disposition', `attachment; filename="vialog-audit.${format === 'csv' ? 'csv' : 'ndjson'}"`);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = stream;
-    const log = stateOf(ctx).log;
-    let gone = false;
-    ctx.res.once('close', () => {
-      gone = true;
-    });
-    const write = async (chunk: string) => {
-      if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', resolve));
-    };
-    void (async () => {
-      try {
-        if (format === 'csv') await write(CSV_COLUMNS.join(',') + '\r\n');
-        let after: { commit: string; prepare: string } | undefined;
-        for (;;) {
-          if (gone) return;
-          const { rows } = await listAudit(knex, scope, filter, { limit: 1000, after, withTotal: false });
-          const page = await readable(rows.slice(0, 1000));
-          for (const item of page) await write(format === 'csv' ? csvLine(item) : `${JSON.stringify(item)}\n`);
-          if (rows.length <= 1000) break;
-          const [commit, prepare] = page.at(-1)!.position.split('/') as [string, string];
-          after = { commit, prepare };
-        }
-      } catch (error) {
-        log.error({ err: error }, 'audit export failed midway');
-        stream.destroy(error instanceof Error ? error : new Error('export failed'));
-        return;
-      }
-      stream.end();
-    })();
-  });
-
-  openapi.add('get', '/api/v1/audit/verify', {
-    tags,
-    summary: 'Recompute the hash chains: your own streams, or the whole log for an admin',
-    responses: {
-      '200': {
-        description: 'The result',
-        content: {
-          'application/json': {
-            schema: z
-              .object({ ok: z.boolean(), checkedEvents: z.number().int(), firstBrokenPosition: z.string().nullable() })
-              .meta({ id: 'AuditVerification' }),
-          },
-        },
-      },
+    handler: async (ctx, { auth, query: { format, ...filter } }) => {
+      const scope = await listScopeOf(auth, knex, filter.labId);
+      streamExport(
+        ctx,
+        format,
+        (after) => listAudit(knex, scope, filter, { limit: 1000, after, withTotal: false }),
+        readable,
+      );
     },
   });
-  router.get('/verify', async (ctx) => {
-    const scope = scopeOf(ctx);
-    ctx.body = scope.kind === 'admin' ? await verifyAll(knex) : await verifyOwner(knex, scope.ownerId);
+  routes.add({
+    method: 'get',
+    path: '/api/v1/audit/verify',
+    summary: 'Recompute the hash chains: your own streams, or the whole log for an admin',
+    responses: {
+      200: {
+        description: 'The result',
+        schema: z
+          .object({ ok: z.boolean(), checkedEvents: z.number().int(), firstBrokenPosition: z.string().nullable() })
+          .meta({ id: 'AuditVerification' }),
+      },
+    },
+    handler: async (ctx, { auth }) => {
+      const scope = scopeOf(auth);
+      ctx.body = scope.kind === 'admin' ? await verifyAll(knex) : await verifyOwner(knex, scope.ownerId);
+    },
   });
+  return [routes.router];
+}
 
-  return [router];
+type AuditPage = (after: { commit: string; prepare: string } | undefined) => Promise<{ rows: AuditItem[] }>;
+
+/** The export, page by page with backpressure: constant memory, whatever the size. */
+function streamExport(ctx: AppContext, format: 'ndjson' | 'csv', pageAfter: AuditPage, readable: Readable): void {
+  const stream = new PassThrough({ highWaterMark: 64 * 1024 });
+  ctx.status = 200;
+  ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson';
+  ctx.set('Content-Disposition', `attachment; filename="vialog-audit.${format}"`);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = stream;
+  const log = stateOf(ctx).log;
+  let gone = false;
+  ctx.res.once('close', () => {
+    gone = true;
+  });
+  const write = async (chunk: string) => {
+    if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+  };
+  void (async () => {
+    try {
+      if (format === 'csv') await write(CSV_COLUMNS.join(',') + '\r\n');
+      let after: { commit: string; prepare: string } | undefined;
+      for (;;) {
+        if (gone) return;
+        const { rows } = await pageAfter(after);
+        const page = await readable(rows.slice(0, 1000));
+        for (const item of page) await write(format === 'csv' ? csvLine(item) : `${JSON.stringify(item)}\n`);
+        if (rows.length <= 1000) break;
+        after = cursorAfter(page.at(-1)!);
+      }
+    } catch (error) {
+      log.error({ err: error }, 'audit export failed midway');
+      stream.destroy(error instanceof Error ? error : new Error('export failed'));
+      return;
+    }
+    stream.end();
+  })();
 }

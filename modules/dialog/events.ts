@@ -2,7 +2,7 @@
 //
 // Stream: conversation-<id>. A conversation holds at most DIALOG_MAX_MESSAGES_PER_CONVERSATION
 // messages, so its stream stays short; a longer talk starts a new conversation.
-// Message text is personal data (crypto-shredding encrypts it, see the audit issue).
+// Message text and titles are personal data, sealed with the owner's key (sealedFields).
 import { z } from 'zod';
 import { sealedLength } from '../../platform/crypto/personal-data.ts';
 import { eventCatalog, type EventsOf } from '../../platform/eventstore/catalog.ts';

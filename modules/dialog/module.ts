@@ -62,7 +62,6 @@ export function dialogModule(context: DialogModuleContext): { routers: AppRouter
       knex: context.knex,
       openapi: context.openapi,
       maxMessageChars: config.DIALOG_MAX_MESSAGE_CHARS,
-      dailyMessages: config.DIALOG_DAILY_MESSAGES,
     }),
   };
 }

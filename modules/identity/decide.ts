@@ -1,32 +1,12 @@
 // Pure deciders: (command, state) -> Decision. No I/O, no clock, no randomness: `now`, ids,
 // argon2 hashes, token digests and the outcome of password verification come in as command
-// fields, computed by the route (passwords.ts, tokens.ts) before it calls decide.
+// fields, computed by the commands (commands/*.ts) before the command handler decides.
 //
-// A Decision may carry events even when it fails: a failed login or a replayed refresh token is
-// refused AND recorded (audit). The route appends `events` (grouped by streamOf) either way, then
-// answers with `error` if there is one.
-//
-// How a route uses these (routes.ts, another issue):
-//   register  validateRegistration (cheap) -> argon2 hash -> decideUser(RegisterUser) -> append
-//             UsernameReserved and EmailReserved with "no_stream" (a StreamConflictError there
-//             is username_taken / email_taken), then UserRegistered to user-<id> with "no_stream".
-//             If a later append fails, append UsernameReleased / EmailReleased to undo the earlier ones.
-//   login     find the user by login name (read model) -> passwords.verifyOrDummy (also for an
-//             unknown user) -> decideUser(LogIn); unknown user: answer invalid_credentials, append nothing.
-//   fan-out   PasswordChanged, UserDeactivated and UserErased void the user's sessions through
-//             `sessionsValidFrom` at once; the route then revokes each open session
-//             (RevokeSession reason password_changed / user_deactivated / user_erased, read
-//             model lists them) and, on erasure, each API key, so the audit trail says so.
-import type {
-  ApiKeyEvent,
-  IdentityEvent,
-  IdentityEventOf,
-  Role,
-  SessionEvent,
-  SessionRevocationReason,
-  UserEvent,
-} from './events.ts';
-import { emailDigest, normalizeUsername, streamOf } from './events.ts';
+// A Decision may carry events even when it refuses: a failed login or a replayed refresh token is
+// refused AND recorded (audit). A decision's events may belong to other streams than the
+// aggregate's (streamOf): a login starts a session, a registration reserves its names.
+import type { ApiKeyEvent, IdentityEventOf, Role, SessionEvent, SessionRevocationReason, UserEvent } from './events.ts';
+import { emailDigest, normalizeUsername } from './events.ts';
 import { digestsEqual } from './digest.ts';
 import type { ApiKeyState, RegisteredUser, SessionState, UserState } from './evolve.ts';
 import {
@@ -36,76 +16,49 @@ import {
   initialApiKeyState,
   initialSessionState,
   initialUserState,
+  isRegistered,
 } from './evolve.ts';
-import type { FieldError } from './rules.ts';
+import { accept, refuse, type Decision, type FieldError, type Refusal } from '../../platform/commands/decision.ts';
+import type { Decider } from '../../platform/commands/handler.ts';
 import { validatePassword, validateRegistration } from './rules.ts';
 
-// --- errors and decisions -----------------------------------------------------------------
+// --- refusals -----------------------------------------------------------------------------
 
-/** Codes as in API.md; the HTTP status is identityErrorStatus[code]. */
-export type IdentityErrorCode =
-  | 'validation_failed'
-  | 'username_taken'
-  | 'email_taken'
-  | 'invalid_credentials'
-  | 'token_expired'
-  | 'account_inactive'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict';
-
-export const identityErrorStatus: Readonly<Record<IdentityErrorCode, number>> = {
-  validation_failed: 422,
-  username_taken: 409,
-  email_taken: 409,
-  invalid_credentials: 401,
-  token_expired: 401,
-  account_inactive: 403,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-};
-
-export interface IdentityError {
-  readonly code: IdentityErrorCode;
-  readonly message: string;
-  /** Every broken rule, for validation_failed. */
-  readonly errors?: readonly FieldError[];
-}
-
-export type Decision<E extends IdentityEvent = IdentityEvent> =
-  | { readonly ok: true; readonly events: readonly E[] }
-  | { readonly ok: false; readonly error: IdentityError; readonly events: readonly E[] };
-
-const accept = <E extends IdentityEvent>(...events: E[]): Decision<E> => ({ ok: true, events });
-const refuse = <E extends IdentityEvent>(
-  code: IdentityErrorCode,
-  message: string,
-  events: E[] = [],
-  errors?: readonly FieldError[],
-): Decision<E> => ({
-  ok: false,
-  error: errors ? { code, message, errors } : { code, message },
-  events,
-});
-
+const bearer = { 'WWW-Authenticate': 'Bearer' };
 /** Same words for unknown user, wrong password and bad token: nothing to learn from the answer. */
-const badCredentials = 'invalid credentials';
+export const badCredentials: Refusal = {
+  code: 'invalid_credentials',
+  message: 'invalid credentials',
+  status: 401,
+  headers: bearer,
+};
+const tokenExpired: Refusal = {
+  code: 'token_expired',
+  message: 'the session has expired',
+  status: 401,
+  headers: bearer,
+};
+const accountInactive: Refusal = { code: 'account_inactive', message: 'this account is deactivated', status: 403 };
+const notFound = (message: string): Refusal => ({ code: 'not_found', message });
+const forbidden = (message: string): Refusal => ({ code: 'forbidden', message });
+const invalid = (message: string, errors: readonly FieldError[]): Refusal => ({
+  code: 'validation_failed',
+  message,
+  errors,
+});
 
 /** The authenticated caller of an admin or self-service command. */
 export interface Actor {
   readonly userId: string;
   readonly role: Role;
 }
-/** Fan-out commands issued by the route itself on behalf of an earlier decision. */
+/** The system acting on behalf of an earlier decision (fan-out) or of the start-up bootstrap. */
 export const systemActor = 'system' as const;
 export type CommandActor = Actor | typeof systemActor;
 
 const performer = (actor: CommandActor): string | null => (actor === systemActor ? null : actor.userId);
 const isAdmin = (actor: CommandActor): boolean => actor !== systemActor && actor.role === 'admin';
 const iso = (date: Date): string => date.toISOString();
-const isRegistered = (state: UserState): state is RegisteredUser =>
-  state.status === 'active' || state.status === 'inactive';
 const before = (a: string, b: string): boolean => Date.parse(a) < Date.parse(b);
 
 /** Request facts for the audit trail; ip and userAgent are cut to what the event schemas keep. */
@@ -138,7 +91,7 @@ export interface RegisterUser {
 export interface LogIn {
   readonly type: 'LogIn';
   readonly data: {
-    /** passwords.verify(state.passwordHash, password), computed by the route. */
+    /** passwords.verify(state.passwordHash, password), computed by the command. */
     readonly passwordVerified: boolean;
     readonly sessionId: string;
     readonly refreshTokenHash: string;
@@ -172,7 +125,7 @@ export interface ActivateUser {
 }
 export interface ChangeUserRole {
   readonly type: 'ChangeUserRole';
-  readonly data: { readonly actor: Actor; readonly role: Role; readonly now: Date };
+  readonly data: { readonly actor: CommandActor; readonly role: Role; readonly now: Date };
 }
 export interface EraseUser {
   readonly type: 'EraseUser';
@@ -209,9 +162,9 @@ export function decideUser(command: UserCommand, state: UserState): Decision<Use
 }
 
 function register(c: RegisterUser['data'], state: UserState): Decision<UserDecisionEvent> {
-  if (state.status !== 'unregistered') return refuse('conflict', 'user already exists');
+  if (state.status !== 'unregistered') return refuse({ code: 'conflict', message: 'user already exists' });
   const errors = validateRegistration(c, { allowReserved: c.role === 'admin' });
-  if (errors.length > 0) return refuse('validation_failed', 'the registration breaks some rules', [], errors);
+  if (errors.length > 0) return refuse(invalid('the registration breaks some rules', errors));
   return accept<UserDecisionEvent>(
     { type: 'UsernameReserved', data: { userId: c.userId, username: normalizeUsername(c.username) } },
     { type: 'EmailReserved', data: { userId: c.userId, emailHash: emailDigest(c.email) } },
@@ -232,7 +185,7 @@ function register(c: RegisterUser['data'], state: UserState): Decision<UserDecis
 function logIn(c: LogIn['data'], state: UserState): Decision<UserDecisionEvent> {
   // Unknown and erased accounts leave no trace (there is no stream to put it in), and answer
   // exactly like a wrong password.
-  if (!isRegistered(state)) return refuse('invalid_credentials', badCredentials);
+  if (!isRegistered(state)) return refuse(badCredentials);
   const failure = (reason: 'wrong_password' | 'account_inactive') =>
     ({
       type: 'LoginFailed',
@@ -245,9 +198,8 @@ function logIn(c: LogIn['data'], state: UserState): Decision<UserDecisionEvent> 
       },
     }) as const;
   // The password is checked first: only its owner learns that an account is inactive.
-  if (!c.passwordVerified) return refuse('invalid_credentials', badCredentials, [failure('wrong_password')]);
-  if (state.status === 'inactive')
-    return refuse('account_inactive', 'this account is deactivated', [failure('account_inactive')]);
+  if (!c.passwordVerified) return refuse(badCredentials, [failure('wrong_password')]);
+  if (state.status === 'inactive') return refuse(accountInactive, [failure('account_inactive')]);
   const events: UserDecisionEvent[] = [
     {
       type: 'SessionStarted',
@@ -272,31 +224,32 @@ function logIn(c: LogIn['data'], state: UserState): Decision<UserDecisionEvent> 
 }
 
 function changePassword(c: ChangePassword['data'], state: UserState): Decision<UserDecisionEvent> {
-  if (!isRegistered(state)) return refuse('not_found', 'user not found');
-  if (c.actor.userId !== state.userId) return refuse('forbidden', 'only the user can change their password');
-  if (state.status === 'inactive') return refuse('account_inactive', 'this account is deactivated');
-  if (!c.currentPasswordVerified) return refuse('invalid_credentials', badCredentials);
+  if (!isRegistered(state)) return refuse(notFound('user not found'));
+  if (c.actor.userId !== state.userId) return refuse(forbidden('only the user can change their password'));
+  if (state.status === 'inactive') return refuse(accountInactive);
+  if (!c.currentPasswordVerified) return refuse(badCredentials);
   const errors = validatePassword(c.newPassword, state.username, 'newPassword');
-  if (errors.length > 0) return refuse('validation_failed', 'the new password breaks some rules', [], errors);
+  if (errors.length > 0) return refuse(invalid('the new password breaks some rules', errors));
   return accept<UserDecisionEvent>({
     type: 'PasswordChanged',
     data: { userId: state.userId, passwordHash: c.newPasswordHash, changedAt: iso(c.now) },
   });
 }
 
-function adminGuard(actor: Actor, state: UserState): IdentityError | RegisteredUser {
-  if (actor.role !== 'admin') return { code: 'forbidden', message: 'admin role required' };
-  if (!isRegistered(state)) return { code: 'not_found', message: 'user not found' };
+/** The system (the admin bootstrap) acts with admin rights, as nobody in particular. */
+function adminGuard(actor: CommandActor, state: UserState): Refusal | RegisteredUser {
+  if (actor !== systemActor && actor.role !== 'admin') return forbidden('admin role required');
+  if (!isRegistered(state)) return notFound('user not found');
   return state;
 }
 
 function setActive(command: DeactivateUser | ActivateUser, state: UserState): Decision<UserDecisionEvent> {
   const { actor, now } = command.data;
   const user = adminGuard(actor, state);
-  if ('code' in user) return refuse(user.code, user.message);
+  if ('code' in user) return refuse(user);
   if (command.type === 'DeactivateUser') {
     // An admin locking themselves out would leave nobody to undo it.
-    if (user.userId === actor.userId) return refuse('forbidden', 'admins cannot deactivate themselves');
+    if (user.userId === actor.userId) return refuse(forbidden('admins cannot deactivate themselves'));
     if (user.status === 'inactive') return accept();
     return accept<UserDecisionEvent>({
       type: 'UserDeactivated',
@@ -312,9 +265,9 @@ function setActive(command: DeactivateUser | ActivateUser, state: UserState): De
 
 function changeRole(c: ChangeUserRole['data'], state: UserState): Decision<UserDecisionEvent> {
   const user = adminGuard(c.actor, state);
-  if ('code' in user) return refuse(user.code, user.message);
-  if (user.userId === c.actor.userId && c.role !== 'admin')
-    return refuse('forbidden', 'admins cannot demote themselves');
+  if ('code' in user) return refuse(user);
+  if (c.actor !== systemActor && user.userId === c.actor.userId && c.role !== 'admin')
+    return refuse(forbidden('admins cannot demote themselves'));
   if (user.role === c.role) return accept();
   return accept<UserDecisionEvent>({
     type: 'UserRoleChanged',
@@ -322,7 +275,7 @@ function changeRole(c: ChangeUserRole['data'], state: UserState): Decision<UserD
       userId: user.userId,
       role: c.role,
       previousRole: user.role,
-      changedBy: c.actor.userId,
+      changedBy: performer(c.actor),
       changedAt: iso(c.now),
     },
   });
@@ -330,10 +283,10 @@ function changeRole(c: ChangeUserRole['data'], state: UserState): Decision<UserD
 
 function erase(c: EraseUser['data'], state: UserState): Decision<UserDecisionEvent> {
   const self = state.status !== 'unregistered' && state.userId === c.actor.userId;
-  if (!self && c.actor.role !== 'admin') return refuse('not_found', 'user not found');
+  if (!self && c.actor.role !== 'admin') return refuse(notFound('user not found'));
   if (state.status === 'erased') return accept();
-  if (!isRegistered(state)) return refuse('not_found', 'user not found');
-  if (self && !c.passwordVerified) return refuse('invalid_credentials', badCredentials);
+  if (!isRegistered(state)) return refuse(notFound('user not found'));
+  if (self && !c.passwordVerified) return refuse(badCredentials);
   return accept<UserDecisionEvent>({
     type: 'UserErased',
     data: { userId: state.userId, erasedBy: self ? null : c.actor.userId, erasedAt: iso(c.now) },
@@ -412,7 +365,7 @@ function reuseDetected(
   request: RequestFacts,
   now: Date,
 ): Decision<SessionEvent> {
-  return refuse('invalid_credentials', badCredentials, [
+  return refuse(badCredentials, [
     {
       type: 'RefreshTokenReuseDetected',
       data: {
@@ -429,16 +382,15 @@ function reuseDetected(
 
 function refresh(c: RefreshSession['data'], state: SessionState): Decision<SessionEvent> {
   // A revoked session answers like an unknown one, whatever token comes: it is over either way.
-  if (state.status !== 'active') return refuse('invalid_credentials', badCredentials);
+  if (state.status !== 'active') return refuse(badCredentials);
   const presented = classify(state, c.presentedTokenHash);
-  if (presented === 'unknown') return refuse('invalid_credentials', badCredentials);
+  if (presented === 'unknown') return refuse(badCredentials);
   if (presented === 'rotated') return reuseDetected(state, c.presentedTokenHash, c.request, c.now);
-  if (!before(iso(c.now), state.expiresAt)) return refuse('token_expired', 'the session has expired');
+  if (!before(iso(c.now), state.expiresAt)) return refuse(tokenExpired);
   // The fan-out after deactivation or a password change may not have reached this session yet.
-  if (!c.owner.isActive)
-    return refuse('account_inactive', 'this account is deactivated', [revoked(state, 'user_deactivated', null, c.now)]);
+  if (!c.owner.isActive) return refuse(accountInactive, [revoked(state, 'user_deactivated', null, c.now)]);
   if (c.owner.sessionsValidFrom !== null && before(state.startedAt, c.owner.sessionsValidFrom)) {
-    return refuse('invalid_credentials', badCredentials, [revoked(state, 'password_changed', null, c.now)]);
+    return refuse(badCredentials, [revoked(state, 'password_changed', null, c.now)]);
   }
   return accept<SessionEvent>({
     type: 'SessionRefreshed',
@@ -452,18 +404,18 @@ function refresh(c: RefreshSession['data'], state: SessionState): Decision<Sessi
 }
 
 function logOut(c: LogOut['data'], state: SessionState): Decision<SessionEvent> {
-  if (state.status === 'none') return refuse('invalid_credentials', badCredentials);
+  if (state.status === 'none') return refuse(badCredentials);
   const presented = classify(state, c.presentedTokenHash);
-  if (presented === 'unknown') return refuse('invalid_credentials', badCredentials);
+  if (presented === 'unknown') return refuse(badCredentials);
   if (state.status === 'revoked') return accept(); // logging out twice is fine
   if (presented === 'rotated') return reuseDetected(state, c.presentedTokenHash, c.request, c.now);
   return accept(revoked(state, 'logout', state.userId, c.now));
 }
 
 function revokeSession(c: RevokeSession['data'], state: SessionState): Decision<SessionEvent> {
-  if (state.status === 'none') return refuse('not_found', 'session not found');
+  if (state.status === 'none') return refuse(notFound('session not found'));
   const allowed = c.actor === systemActor || isAdmin(c.actor) || c.actor.userId === state.userId;
-  if (!allowed) return refuse('not_found', 'session not found');
+  if (!allowed) return refuse(notFound('session not found'));
   if (state.status === 'revoked') return accept();
   return accept(revoked(state, c.reason, performer(c.actor), c.now));
 }
@@ -503,15 +455,14 @@ export function decideApiKey(command: ApiKeyCommand, state: ApiKeyState): Decisi
   switch (command.type) {
     case 'CreateApiKey': {
       const c = command.data;
-      if (state.status !== 'none') return refuse('conflict', 'api key already exists');
-      if (!c.owner.isActive) return refuse('account_inactive', 'this account is deactivated');
+      if (state.status !== 'none') return refuse({ code: 'conflict', message: 'api key already exists' });
+      if (!c.owner.isActive) return refuse(accountInactive);
       const name = c.name.trim();
       if (name.length < apiKeyNameLength.min || name.length > apiKeyNameLength.max) {
         return refuse(
-          'validation_failed',
-          'the api key breaks some rules',
-          [],
-          [{ path: 'name', message: `must be ${apiKeyNameLength.min} to ${apiKeyNameLength.max} characters long` }],
+          invalid('the api key breaks some rules', [
+            { path: 'name', message: `must be ${apiKeyNameLength.min} to ${apiKeyNameLength.max} characters long` },
+          ]),
         );
       }
       return accept<ApiKeyDecisionEvent>({
@@ -529,9 +480,9 @@ export function decideApiKey(command: ApiKeyCommand, state: ApiKeyState): Decisi
     case 'RevokeApiKey': {
       const { actor, now } = command.data;
       // Someone else's key is "not found", never "forbidden": its existence stays secret.
-      if (state.status === 'none') return refuse('not_found', 'api key not found');
+      if (state.status === 'none') return refuse(notFound('api key not found'));
       if (actor !== systemActor && !isAdmin(actor) && actor.userId !== state.userId)
-        return refuse('not_found', 'api key not found');
+        return refuse(notFound('api key not found'));
       if (state.status === 'revoked') return accept();
       return accept<ApiKeyDecisionEvent>({
         type: 'ApiKeyRevoked',
@@ -541,8 +492,8 @@ export function decideApiKey(command: ApiKeyCommand, state: ApiKeyState): Decisi
     case 'AuthenticateApiKey': {
       const c = command.data;
       if (state.status !== 'active' || !digestsEqual(state.secretHash, c.presentedKeyHash))
-        return refuse('invalid_credentials', badCredentials);
-      if (!c.ownerIsActive) return refuse('account_inactive', 'this account is deactivated');
+        return refuse(badCredentials);
+      if (!c.ownerIsActive) return refuse(accountInactive);
       const firstUsedAt = iso(c.now);
       // Appended to apikey-usage-<id>-<day> with "no_stream": a conflict means already recorded today.
       return accept<ApiKeyDecisionEvent>({
@@ -553,68 +504,51 @@ export function decideApiKey(command: ApiKeyCommand, state: ApiKeyState): Decisi
   }
 }
 
-// --- deciders, Emmett style -------------------------------------------------------------------
+// --- deciders: what the command handlers run ----------------------------------------------
 
-export interface Decider<State, Command, Event extends IdentityEvent, DecisionEvent extends IdentityEvent = Event> {
-  readonly decide: (command: Command, state: State) => Decision<DecisionEvent>;
-  readonly evolve: (state: State, event: Event) => State;
-  readonly initialState: () => State;
-}
+/** The events a user decision folds into the user's state; the others belong to other streams. */
+const userEventTypes: ReadonlySet<string> = new Set<UserEvent['type']>([
+  'UserRegistered',
+  'PasswordChanged',
+  'PasswordHashUpgraded',
+  'UserDeactivated',
+  'UserActivated',
+  'UserRoleChanged',
+  'UserErased',
+]);
+const isUserEvent = (event: UserDecisionEvent): event is UserEvent => userEventTypes.has(event.type);
 
-/**
- * User, session and API key deciders. A decision's events may belong to other streams (a login
- * starts a session; a registration reserves names): evolve only folds the aggregate's own stream,
- * so given() in specs passes only those.
- */
-export const userDecider: Decider<UserState, UserCommand, UserEvent, UserDecisionEvent> = {
+export const userDecider: Decider<UserCommand, UserState, UserDecisionEvent> = {
   decide: decideUser,
-  evolve: evolveUser,
+  evolve: (state, event) => (isUserEvent(event) ? evolveUser(state, event) : state),
   initialState: initialUserState,
 };
-export const sessionDecider: Decider<SessionState, SessionCommand, SessionEvent> = {
+export const sessionDecider: Decider<SessionCommand, SessionState, SessionEvent> = {
   decide: decideSession,
   evolve: evolveSession,
   initialState: initialSessionState,
 };
-export const apiKeyDecider: Decider<ApiKeyState, ApiKeyCommand, ApiKeyEvent, ApiKeyDecisionEvent> = {
+export const apiKeyDecider: Decider<ApiKeyCommand, ApiKeyState, ApiKeyDecisionEvent> = {
   decide: decideApiKey,
-  evolve: evolveApiKey,
+  evolve: (state, event) => (event.type === 'ApiKeyUsed' ? state : evolveApiKey(state, event)),
   initialState: initialApiKeyState,
 };
 
-/** The events of a decision grouped by target stream, in decision order (what the route appends). */
-export function groupByStream<E extends IdentityEvent>(events: readonly E[]): Map<string, E[]> {
-  const streams = new Map<string, E[]>();
-  for (const event of events) {
-    const streamId = streamOf(event);
-    const list = streams.get(streamId);
-    if (list) list.push(event);
-    else streams.set(streamId, [event]);
-  }
-  return streams;
-}
-
 /** The domain error for a reservation stream that already existed on a "no_stream" append. */
-export function reservationConflict(streamId: string): IdentityError | undefined {
+export function reservationConflict(streamId: string): Refusal | undefined {
   if (streamId.startsWith('username-'))
     return {
       code: 'username_taken',
       message: 'this username is taken',
+      status: 409,
       errors: [{ path: 'username', message: 'is taken' }],
     };
   if (streamId.startsWith('email-'))
-    return { code: 'email_taken', message: 'this email is taken', errors: [{ path: 'email', message: 'is taken' }] };
+    return {
+      code: 'email_taken',
+      message: 'this email is taken',
+      status: 409,
+      errors: [{ path: 'email', message: 'is taken' }],
+    };
   return undefined;
-}
-
-/** For callers that prefer exceptions (e.g. a CLI): the same code and field errors. */
-export class IdentityDomainError extends Error {
-  override readonly name = 'IdentityDomainError';
-  readonly code: IdentityErrorCode;
-  readonly errors: readonly FieldError[];
-  constructor(error: IdentityError) {
-    super(error.message);
-    this.code = error.code;
-    this.errors = error.errors ?? [];
-  }
 }

@@ -89,7 +89,7 @@ export const userRoleChangedSchema = z.strictObject({
 
 /**
  * The user asked to be forgotten (or an admin recorded such a request). Crypto-shredding
- * (another issue) deletes the user's data key on this event, which makes every field listed in
+ * deletes the user's data key with this event, which makes every field listed in
  * personalDataFields unreadable; this event itself carries no personal data.
  */
 export const userErasedSchema = z.strictObject({ userId: id, erasedBy: performedBy, erasedAt: timestamp });

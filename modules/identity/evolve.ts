@@ -22,6 +22,9 @@ export type UserState =
 
 export const initialUserState = (): UserState => ({ status: 'unregistered' });
 
+export const isRegistered = (state: UserState): state is RegisteredUser =>
+  state.status === 'active' || state.status === 'inactive';
+
 export function evolveUser(state: UserState, event: UserEvent): UserState {
   if (event.type === 'UserRegistered') {
     const d = event.data;
@@ -138,7 +141,7 @@ export function evolveApiKey(state: ApiKeyState, event: ApiKeyEvent): ApiKeyStat
   }
 }
 
-/** Folds a stream's events into a state (what a route does after readStream). */
+/** Folds a stream's events into a state (as the command handler loads it). */
 export function fold<State, Event>(
   evolve: (state: State, event: Event) => State,
   initial: State,

@@ -1,10 +1,10 @@
 // argon2id password hashing. The argon2 package runs hash and verify on the libuv threadpool,
 // so hashing never blocks the event loop.
 //
-// Parameters: OWASP's first argon2id recommendation, m = 19 MiB, t = 2, p = 1 (about 50 ms on
-// one core here). Stronger settings cost memory per concurrent login (threadpool size × m) and
-// latency; with login rate limits this is the OWASP floor we commit to. Raising them later is
-// safe: needsRehash flags old hashes and a login upgrades them (PasswordHashUpgraded).
+// Parameters: OWASP's first argon2id recommendation, m = 19 MiB, t = 2, p = 1. Stronger settings
+// cost memory per concurrent login (threadpool size × m) and latency; with login rate limits this
+// is the OWASP floor we commit to. Raising them is safe: needsRehash flags old hashes and a login
+// upgrades them (PasswordHashUpgraded).
 import * as argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
 

@@ -31,6 +31,8 @@ export interface AuditDigesterOptions {
 }
 
 const LOCK_NAME = 'audit-digest';
+/** First key of the lock ("VLDR"); the second is hashtext(LOCK_NAME). */
+const LOCK_NAMESPACE = 0x564c4452;
 
 export class AuditDigester {
   readonly #options: AuditDigesterOptions;
@@ -88,7 +90,11 @@ export class AuditDigester {
       this.#lock = undefined;
     }
     if (!this.#lock) {
-      this.#lock = await tryAdvisoryLock(this.#options.databaseUrl, LOCK_NAME);
+      this.#lock = await tryAdvisoryLock(this.#options.databaseUrl, {
+        namespace: LOCK_NAMESPACE,
+        key: LOCK_NAME,
+        applicationName: `vialog-lock-${LOCK_NAME}`,
+      });
       if (!this.#lock) return;
       this.#options.logger.info('audit digest: this process signs the scheduled digests');
     }

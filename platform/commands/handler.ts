@@ -34,6 +34,12 @@ export interface EventCodec<Event extends DomainEvent> {
   readonly open?: (event: Event) => Promise<Event>;
   /** Seals personal data before appending. */
   readonly seal?: (event: Event) => Promise<Event>;
+  /**
+   * Where an event goes when a decision may span streams (a login starts a session): the handled
+   * stream's events are appended first, under its expected revision; the others after, to their
+   * own streams. Without it, every event goes to the handled stream.
+   */
+  readonly streamOf?: (event: Event) => string;
 }
 
 export interface RetryPolicy {
@@ -141,7 +147,7 @@ export class CommandHandler<Command, State, Event extends DomainEvent> {
   ): Promise<Handled<State, Event>> {
     let handled: Handled<State, Event> = { ...loaded, events: [], position: undefined };
     if (decision.events.length > 0) {
-      const result = await this.append(streamId, decision.events, cause, loaded.expected);
+      const result = await this.#appendDecision(streamId, decision.events, cause, loaded.expected);
       if (wait) await this.#deps.waitForReadModels(result.position);
       handled = {
         state: decision.events.reduce(this.#decider.evolve, loaded.state),
@@ -152,6 +158,28 @@ export class CommandHandler<Command, State, Event extends DomainEvent> {
     }
     if (!decision.ok) throw new DomainError(decision.error);
     return handled;
+  }
+
+  /** The handled stream's events first (a conflict there leaves nothing appended), then the others'. */
+  async #appendDecision(
+    streamId: string,
+    events: readonly Event[],
+    cause: CommandCause,
+    expected: ExpectedRevision,
+  ): Promise<{ position: Position; nextExpectedRevision: ExpectedRevision }> {
+    const streamOf = this.#codec.streamOf;
+    if (!streamOf) return this.append(streamId, events, cause, expected);
+    const others = new Map<string, Event[]>();
+    for (const event of events) {
+      const target = streamOf(event);
+      if (target !== streamId) others.set(target, [...(others.get(target) ?? []), event]);
+    }
+    const own = events.filter((event) => streamOf(event) === streamId);
+    let result: { position: Position; nextExpectedRevision: ExpectedRevision } | undefined =
+      own.length > 0 ? await this.append(streamId, own, cause, expected) : undefined;
+    const nextExpectedRevision = result?.nextExpectedRevision ?? expected;
+    for (const [target, targetEvents] of others) result = await this.append(target, targetEvents, cause, 'any');
+    return { position: result!.position, nextExpectedRevision };
   }
 
   /**

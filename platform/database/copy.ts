@@ -1,6 +1,5 @@
 // Bulk writes with COPY … FROM STDIN inside a knex transaction: PostgreSQL's cheapest way in for
-// many rows (about a third of the server time of a multi-row INSERT of the same rows, measured
-// on the audit trail), which is what a read-model rebuild of a million events is made of.
+// many rows (docs/projections.md), which is what a read-model rebuild of a million events is made of.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';

@@ -2,6 +2,7 @@
 // answer's status and how long it took. Never headers or bodies: they carry credentials.
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
+import { routePattern } from './route-match.ts';
 import type { AppState } from './state.ts';
 
 export function accessLogMiddleware(logger: Logger): Middleware {
@@ -18,10 +19,9 @@ export function accessLogMiddleware(logger: Logger): Middleware {
       const state = ctx.state as AppState;
       const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
       // The route pattern (/samples/:id) rather than the path keeps ids out of log aggregations.
-      const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
       const fields = {
         method: ctx.method,
-        route: typeof route === 'string' ? route : null,
+        route: routePattern(ctx) ?? null,
         path: ctx.path,
         status: ctx.status,
         durationMs,

@@ -50,7 +50,6 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware {
       return next();
     });
   };
-  // Reads (GET, HEAD, OPTIONS) pass straight on, in the caller's promise: koa-body would only work
-  // out the content type.
+  // Reads (GET, HEAD, OPTIONS) carry no body to check or parse.
   return (ctx, next) => (METHODS_WITH_BODY.has(ctx.method) ? parseChecked(ctx, next) : next());
 }

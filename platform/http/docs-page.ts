@@ -113,9 +113,8 @@ function sendAsset(ctx: Context, file: Asset): void {
 
 /** GET /docs (the page) and GET /docs/assets/<file> (what it loads; any other name is a 404). */
 export function addDocsPage(router: Router, info: { title: string }): void {
-  router.get('/docs', async (ctx) => {
+  router.get('/docs', documentSecurityHeaders(), async (ctx) => {
     const { urls } = await docsAssets();
-    documentSecurityHeaders(ctx);
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = page(info.title, urls);
   });

@@ -219,7 +219,7 @@ export function idempotencyMiddleware(knex: Knex, ttlHours: number, options: Ide
       return false;
     }
   };
-  // Only POSTs carry the key; reads and other methods pass straight on (no async frame of their own).
+  // Only POSTs carry the key.
   return (ctx, next) => (ctx.method === 'POST' ? claimOrReplay(ctx, next) : next());
 }
 

@@ -4,7 +4,7 @@
 // limits keep protecting logins, requests never wait for a dead Redis, and the failure is reported
 // (logged, onFailure, and the readiness check's ping fails).
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Context, Middleware } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import ratelimit from 'koa-ratelimit';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -113,11 +113,9 @@ interface Window {
 }
 
 /**
- * The in-memory count, with koa-ratelimit's memory-driver semantics (a fixed window opened by a
- * key's first request, `max` requests per window). Written out rather than through koa-ratelimit:
- * its memory driver builds a limiter object and a header object per request, which made the rate
- * limit the largest part of an authenticated request's own cost (bench:auth's /auth/me).
- * Expired windows are dropped now and then, so keys never pile up.
+ * The in-memory count, with koa-ratelimit's memory-driver semantics: a fixed window opened by a
+ * key's first request, `max` requests per window. Expired windows are dropped now and then, so
+ * keys never pile up.
  */
 class MemoryWindows {
   readonly #windows = new Map<string, Window>();
@@ -126,13 +124,7 @@ class MemoryWindows {
   constructor(max: number, durationMs: number) {
     this.#max = max;
     this.#durationMs = durationMs;
-    const timer = setInterval(
-      () => {
-        const now = Date.now();
-        for (const [key, window] of this.#windows) if (window.resetMs <= now) this.#windows.delete(key);
-      },
-      Math.max(durationMs, 1_000),
-    );
+    const timer = setInterval(() => this.#dropExpired(), Math.max(durationMs, 1_000));
     timer.unref();
   }
 
@@ -147,6 +139,11 @@ class MemoryWindows {
     window.remaining = Math.max(window.remaining - 1, -1);
     return window;
   }
+
+  #dropExpired(): void {
+    const now = Date.now();
+    for (const [key, window] of this.#windows) if (window.resetMs <= now) this.#windows.delete(key);
+  }
 }
 
 const X_RATE_LIMIT_HEADERS = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
@@ -154,8 +151,7 @@ const X_RATE_LIMIT_HEADERS = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-R
 /**
  * The `RateLimit` field of the IETF HTTP API draft (draft-ietf-httpapi-ratelimit-headers):
  * `"<policy>";r=<requests left>;t=<seconds until the window resets>`. Admitted requests carry this
- * one field; a 429 also carries Retry-After and the X-RateLimit-* trio of the API contract. One
- * field instead of three: every header costs each request a validation in Node.
+ * one field; a 429 also carries Retry-After and the X-RateLimit-* trio of the API contract.
  */
 export function rateLimitField(policy: string, remaining: number, resetMs: number): string {
   return `"${policy}";r=${Math.max(remaining, 0)};t=${Math.max(0, Math.ceil((resetMs - Date.now()) / 1000))}`;
@@ -179,12 +175,6 @@ export function limitReachedHeaders(limit: {
   };
 }
 
-/** When the window resets, in epoch seconds (koa-ratelimit sets it on the answer). */
-function resetSeconds(ctx: Context): number {
-  const reset = Number(ctx.response.get('X-RateLimit-Reset'));
-  return Number.isFinite(reset) && reset > 0 ? reset : Date.now() / 1000;
-}
-
 /** 429s given, by limiter (shared with failure limits). */
 let rejectionCounter: Counter | undefined;
 export const rejections = (): Counter =>
@@ -192,65 +182,66 @@ export const rejections = (): Counter =>
     description: 'Requests refused with 429, by limiter',
   }));
 
+/** The 429 problem for a window that resets at `resetMs` (epoch ms). */
+function tooManyRequests(options: RateLimitOptions, resetMs: number): HttpProblem {
+  rejections().add(1, { limiter: options.name });
+  const windowSeconds = Math.ceil(options.durationMs / 1000);
+  const retryAfter = Math.min(windowSeconds, Math.max(1, Math.ceil((resetMs - Date.now()) / 1000)));
+  return new HttpProblem(429, 'rate_limited', `Too many requests: try again in ${retryAfter} s.`, {
+    headers: limitReachedHeaders({
+      policy: options.name,
+      max: options.max,
+      windowMs: options.durationMs,
+      resetMs,
+      retryAfterSeconds: retryAfter,
+    }),
+  });
+}
+
+/** When koa-ratelimit's window resets (epoch ms), from the X-RateLimit-Reset it set on the answer. */
+function redisResetMs(ctx: Context): number {
+  const reset = Number(ctx.response.get('X-RateLimit-Reset'));
+  return Number.isFinite(reset) && reset > 0 ? reset * 1000 : Date.now();
+}
+
+/** koa-ratelimit's Redis driver for these options: the count shared by every instance. */
+function redisLimiter(redis: Redis, options: RateLimitOptions): Middleware {
+  return ratelimit({
+    namespace: `vialog:ratelimit:${options.name}`,
+    duration: options.durationMs,
+    max: options.max,
+    id: (ctx: Context) => options.key(ctx) ?? false,
+    driver: 'redis',
+    db: redis,
+  });
+}
+
 export function rateLimit(backend: RateLimitBackend, options: RateLimitOptions): Middleware {
-  const redis =
-    backend.kind === 'redis' && backend.redis
-      ? ratelimit({
-          namespace: `vialog:ratelimit:${options.name}`,
-          duration: options.durationMs,
-          max: options.max,
-          id: (ctx: Context) => options.key(ctx) ?? false,
-          driver: 'redis',
-          db: backend.redis,
-        })
-      : undefined;
   const memory = new MemoryWindows(options.max, options.durationMs);
+  const redis = backend.kind === 'redis' && backend.redis ? redisLimiter(backend.redis, options) : undefined;
 
-  const tooMany = (resetEpochSeconds: number): HttpProblem => {
-    rejections().add(1, { limiter: options.name });
-    const retryAfter = Math.min(
-      Math.ceil(options.durationMs / 1000),
-      Math.max(1, Math.ceil(resetEpochSeconds - Date.now() / 1000)),
-    );
-    return new HttpProblem(429, 'rate_limited', `Too many requests: try again in ${retryAfter} s.`, {
-      headers: limitReachedHeaders({
-        policy: options.name,
-        max: options.max,
-        windowMs: options.durationMs,
-        resetMs: resetEpochSeconds * 1000,
-        retryAfterSeconds: retryAfter,
-      }),
-    });
-  };
-
-  // Not async: an admitted request goes on in the caller's promise (one frame less per request).
-  const countInMemory = (ctx: Context, key: string, next: () => Promise<unknown>): Promise<unknown> => {
+  const countInMemory = async (ctx: Context, key: string, next: Next): Promise<void> => {
     const window = memory.hit(key);
-    if (window.remaining < 0) return Promise.reject(tooMany(window.resetMs / 1000));
-    ctx.res.setHeader('RateLimit', rateLimitField(options.name, window.remaining, window.resetMs));
-    return next();
+    if (window.remaining < 0) throw tooManyRequests(options, window.resetMs);
+    ctx.set('RateLimit', rateLimitField(options.name, window.remaining, window.resetMs));
+    await next();
   };
 
-  const countInRedis = async (
-    limiter: Middleware,
-    ctx: Context,
-    key: string,
-    next: () => Promise<unknown>,
-  ): Promise<void> => {
-    let passed = false;
-    const pass = async () => {
-      passed = true;
-      // koa-ratelimit's X-RateLimit-* become the one RateLimit field (they are for 429s only).
+  const countInRedis = async (limiter: Middleware, ctx: Context, key: string, next: Next): Promise<void> => {
+    let admitted = false;
+    const admit = async () => {
+      admitted = true;
+      // koa-ratelimit's X-RateLimit-* become the one RateLimit field (the trio is for 429s only).
       const remaining = Number(ctx.response.get('X-RateLimit-Remaining'));
-      const resetMs = resetSeconds(ctx) * 1000;
-      for (const name of X_RATE_LIMIT_HEADERS) ctx.res.removeHeader(name);
-      ctx.res.setHeader('RateLimit', rateLimitField(options.name, Number.isFinite(remaining) ? remaining : 0, resetMs));
+      const resetMs = redisResetMs(ctx);
+      for (const name of X_RATE_LIMIT_HEADERS) ctx.remove(name);
+      ctx.set('RateLimit', rateLimitField(options.name, Number.isFinite(remaining) ? remaining : 0, resetMs));
       await next();
     };
     try {
-      await limiter(ctx, pass);
+      await limiter(ctx, admit);
     } catch (error) {
-      if (passed) throw error; // the route's own error
+      if (admitted) throw error; // the route's own error
       backend.onFailure?.(error);
       (ctx.state as AppState).log.warn(
         { err: error, limiter: options.name },
@@ -259,18 +250,19 @@ export function rateLimit(backend: RateLimitBackend, options: RateLimitOptions):
       await countInMemory(ctx, key, next);
       return;
     }
-    if (!passed && ctx.status === 429) throw tooMany(resetSeconds(ctx));
+    if (!admitted && ctx.status === 429) throw tooManyRequests(options, redisResetMs(ctx));
   };
 
-  return (ctx, next) => {
+  return async (ctx, next) => {
     const key = options.key(ctx);
-    if (key === false || key === undefined) return next();
+    if (key === false || key === undefined) {
+      await next();
+      return;
+    }
     // Only a connected (or lazily connecting) client is asked: a reconnecting one would make us wait.
     const status = backend.redis?.status;
-    if (!redis || (status !== 'ready' && status !== 'wait')) {
-      if (redis) backend.onFailure?.(new Error(`Redis is ${status}`));
-      return countInMemory(ctx, key, next);
-    }
-    return countInRedis(redis, ctx, key, next);
+    if (redis && (status === 'ready' || status === 'wait')) return countInRedis(redis, ctx, key, next);
+    if (redis) backend.onFailure?.(new Error(`Redis is ${status}`));
+    return countInMemory(ctx, key, next);
   };
 }

@@ -2,7 +2,7 @@
 // It is echoed on every answer (errors too), logged on every line and stored in every event's
 // metadata. A valid W3C traceparent is kept for the event metadata (tracing links to it).
 import { randomUUID } from 'node:crypto';
-import type { Context } from 'koa';
+import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { AppState, AuthState } from './state.ts';
 
@@ -15,11 +15,7 @@ export function parseTraceparent(header: string): string | null {
   return TRACEPARENT_PATTERN.test(value) ? value : null;
 }
 
-/**
- * ctx.state for one request. The child logger is made on first use: most requests log one access
- * line at most, and a pino child with redaction costs more than the rest of a small request's
- * plumbing. A class (not a property defined per request) keeps the state object's shape fixed.
- */
+/** ctx.state for one request; the child logger is made on first use (many requests never log). */
 class RequestState implements AppState {
   readonly requestId: string;
   readonly traceparent: string | null;
@@ -36,18 +32,14 @@ class RequestState implements AppState {
   }
 }
 
-/** Gives the request its id and state (a step of the first middleware, see app.ts). */
-export function assignRequestId(logger: Logger): (ctx: Context) => void {
-  return (ctx) => {
-    const headers = ctx.req.headers;
-    const incoming = headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
-    const traceparent = headers.traceparent;
-    ctx.state = new RequestState(
-      requestId,
-      typeof traceparent === 'string' ? parseTraceparent(traceparent) : null,
-      logger,
-    );
-    ctx.res.setHeader('X-Request-Id', requestId);
+/** Gives the request its id and state, and echoes the id on the answer. */
+export function requestIdMiddleware(logger: Logger): Middleware {
+  return (ctx, next) => {
+    const incoming = ctx.get('X-Request-Id');
+    const requestId = REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    const traceparent = ctx.get('traceparent');
+    ctx.state = new RequestState(requestId, traceparent ? parseTraceparent(traceparent) : null, logger);
+    ctx.set('X-Request-Id', requestId);
+    return next();
   };
 }

@@ -14,6 +14,13 @@ export function requireAuth(ctx: { state: unknown }): AuthState {
   return auth;
 }
 
+/** An administrator, or 403 `forbidden` for any other caller (401 without credentials). */
+export function requireAdmin(ctx: { state: unknown }): AuthState {
+  const auth = requireAuth(ctx);
+  if (auth.role !== 'admin') throw new HttpProblem(403, 'forbidden', 'This route is for administrators.');
+  return auth;
+}
+
 const sessionOnly = (what: string) =>
   new HttpProblem(
     403,

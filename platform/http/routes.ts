@@ -2,12 +2,15 @@
 // registers the OpenAPI operation and the router route from the same object, validates the path
 // parameters (400 invalid_id), query (400 invalid_query) and body (422 validation_failed) before
 // the handler runs, and hands the handler what it parsed, with the caller when the route needs one.
+import type { RouterMiddleware } from '@koa/router';
+import type { Middleware } from 'koa';
 import { z } from 'zod';
 import type { ZodOpenApiOperationObject, ZodOpenApiResponseObject, ZodOpenApiResponsesObject } from 'zod-openapi';
 import type { FieldError } from '../commands/decision.ts';
+import { answerHoldsSecret, ignoresIdempotencyKey } from './idempotency.ts';
 import { jsonContent, problemResponse, type ConventionHeader, type OpenApiRegistry } from './openapi.ts';
-import { requireAuth } from './require-auth.ts';
-import { createRouter, type AppContext, type AppRouter, type AuthState } from './state.ts';
+import { requireAdmin, requireAuth } from './require-auth.ts';
+import { createRouter, type AppContext, type AppRouter, type AppState, type AuthState } from './state.ts';
 import { parseBody, parseParams, parseQuery } from './validate.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -19,8 +22,8 @@ type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type ResponseSpec =
   string | { readonly description: string; readonly schema: z.ZodType } | ZodOpenApiResponseObject;
 
-/** Who may call: anyone (`public`), or an authenticated caller (`caller`, the default). */
-export type Access = 'public' | 'caller';
+/** Who may call: anyone (`public`), an authenticated caller (`caller`, the default), or an admin (`admin`). */
+export type Access = 'public' | 'caller' | 'admin';
 
 type Infer<S> = S extends z.ZodType ? z.infer<S> : undefined;
 
@@ -48,6 +51,13 @@ export interface RouteDefinition<
   readonly body?: B;
   /** A module's own rules over a body that failed its schema, so one 422 lists everything. */
   readonly alsoCheck?: (raw: unknown) => readonly FieldError[];
+  /** Runs before the input is parsed, e.g. a rate limit or a check on the kind of caller. */
+  readonly middleware?: readonly Middleware<AppState>[];
+  /**
+   * How an Idempotency-Key is treated (platform/http/idempotency.ts): `ignored` where each call is
+   * new (login, refresh), `secret` where the answer holds a secret that is never kept.
+   */
+  readonly idempotency?: 'ignored' | 'secret';
   /** Request headers of the house conventions the route honours (documented as parameters). */
   readonly headers?: readonly ConventionHeader[];
   readonly responses: Readonly<Record<number, ResponseSpec>>;
@@ -89,8 +99,8 @@ export class RouteGroup {
   >(route: RouteDefinition<P, Q, B, A>): this {
     this.#openapi.add(route.method, route.path, this.#operation(route), { headers: route.headers ?? [] });
     const access = route.access ?? 'caller';
-    this.router[route.method](routerPath(route.path), async (ctx) => {
-      const auth = access === 'caller' ? requireAuth(ctx) : ctx.state.auth;
+    const handler: RouterMiddleware<AppState> = async (ctx) => {
+      const auth = access === 'public' ? ctx.state.auth : access === 'admin' ? requireAdmin(ctx) : requireAuth(ctx);
       const input = {
         params: route.params ? parseParams(ctx, route.params) : undefined,
         query: route.query ? parseQuery(ctx, route.query) : undefined,
@@ -98,7 +108,14 @@ export class RouteGroup {
         auth,
       } as RouteInput<P, Q, B, A>;
       await route.handler(ctx, input);
-    });
+    };
+    const marked =
+      route.idempotency === 'ignored'
+        ? ignoresIdempotencyKey(handler)
+        : route.idempotency === 'secret'
+          ? answerHoldsSecret(handler)
+          : handler;
+    this.router[route.method](routerPath(route.path), ...(route.middleware ?? []), marked);
     return this;
   }
 
@@ -109,6 +126,7 @@ export class RouteGroup {
     for (const [status, spec] of Object.entries(route.responses)) {
       responses[status as `${1 | 2 | 3 | 4 | 5}${string}`] = responseObject(Number(status), spec);
     }
+    if (route.access === 'admin') responses['403'] ??= problemResponse('`forbidden`: not an admin');
     const requestParams = {
       ...(route.params instanceof z.ZodObject ? { path: route.params } : {}),
       ...(route.query instanceof z.ZodObject ? { query: route.query } : {}),

@@ -27,27 +27,14 @@ export interface AppState {
 export type AppContext = ParameterizedContext<AppState>;
 export type AppRouter = Router<AppState>;
 
-/** Turns a module's own errors into HttpProblems; anything else is returned unchanged. */
-export type ErrorTranslation = (error: unknown) => unknown;
-const translations = new WeakMap<object, ErrorTranslation>();
-
+/** A prefix (e.g. '/api/v1/samples') for the router's routes. */
 export interface RouterOptions {
-  /** e.g. '/api/v1/samples' */
   readonly prefix?: string;
-  /** Applied to whatever the router's routes throw (where the app mounts it: no extra layer). */
-  readonly translateErrors?: ErrorTranslation;
 }
 
 /** A router whose handlers see the typed ctx.state. */
 export function createRouter(options: RouterOptions = {}): AppRouter {
-  const router = new Router<AppState>(options.prefix === undefined ? {} : { prefix: options.prefix });
-  if (options.translateErrors) translations.set(router, options.translateErrors);
-  return router;
-}
-
-/** The error translation a router was created with, if any. */
-export function errorTranslationOf(router: object): ErrorTranslation | undefined {
-  return translations.get(router);
+  return new Router<AppState>(options.prefix === undefined ? {} : { prefix: options.prefix });
 }
 
 export function stateOf(ctx: { state: unknown }): AppState {

@@ -2,8 +2,9 @@
 // continues an incoming W3C traceparent, carries the request id, and is the active context for
 // everything the request does (appends, queries, provider calls), so their spans are its children.
 import type { Middleware } from 'koa';
-import { context, isSpanContextValid, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { meter, tracer } from '../telemetry.ts';
+import { routePattern } from './route-match.ts';
 import type { AppState } from './state.ts';
 
 export function telemetryMiddleware(): Middleware {
@@ -24,12 +25,9 @@ export function telemetryMiddleware(): Middleware {
         'vialog.request_id': state.requestId,
       });
     try {
-      // A span with no valid context (no SDK running) has nothing to hand down: skip the context copy.
-      if (isSpanContextValid(span.spanContext())) await context.with(trace.setSpan(parent, span), next);
-      else await next();
+      await context.with(trace.setSpan(parent, span), next);
     } finally {
-      const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-      const route = typeof matched === 'string' ? matched : 'unmatched';
+      const route = routePattern(ctx) ?? 'unmatched';
       if (span.isRecording()) {
         span.updateName(`${ctx.method} ${route}`);
         span.setAttributes({ 'http.route': route, 'http.response.status_code': ctx.status });

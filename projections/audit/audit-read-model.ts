@@ -11,6 +11,7 @@ import { identityEventTypes } from '../../modules/identity/events.ts';
 import { sampleEventTypes } from '../../modules/samples/events.ts';
 import { dialogEventTypes } from '../../modules/dialog/events.ts';
 import { labEventTypes } from '../../modules/labs/events.ts';
+import { storageEventTypes } from '../../modules/storage/events.ts';
 import { projectionOperationEventTypes, type Projection } from '../engine/index.ts';
 
 export const auditProjectionName = 'audit';
@@ -82,6 +83,7 @@ export const auditEventTypes: readonly string[] = [
   ...sampleEventTypes,
   ...labEventTypes,
   ...dialogEventTypes,
+  ...storageEventTypes,
   ...projectionOperationEventTypes,
 ];
 
@@ -149,8 +151,7 @@ export const auditProjection: Projection = {
         chain,
       ]);
     }
-    // COPY: a rebuild writes a million of these rows, and COPY costs PostgreSQL about a third of
-    // an INSERT of the same rows.
+    // COPY: a rebuild writes a million of these rows (docs/projections.md, "Bulk writes").
     await copyRows(trx, t, AUDIT_COLUMNS, rows);
   },
 };

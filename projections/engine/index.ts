@@ -1,6 +1,7 @@
 // The projection engine's front door, used by the composition root (app/): one runner per
 // projection (each leads only while it holds the projection's advisory lock), their status,
 // rebuilds and read-your-writes waits. Create one engine per process.
+import { DomainError } from '../../platform/commands/decision.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { comparePositions, formatPosition, type Position } from '../../platform/eventstore/port.ts';
 import { ensureCheckpoint, failedEventOf, readCheckpoint, requestRebuild, requestResume } from './checkpoints.ts';
@@ -33,12 +34,10 @@ export class ProjectionRebuildError extends Error {
 }
 
 /** A resume or skip that does not fit the projection's state; `code` says how. */
-export class ProjectionOperationError extends Error {
-  override readonly name = 'ProjectionOperationError';
-  readonly code: 'not_found' | 'not_failed' | 'not_the_failed_event';
+export class ProjectionOperationError extends DomainError {
+  declare readonly code: 'not_found' | 'not_failed' | 'not_the_failed_event';
   constructor(code: ProjectionOperationError['code'], message: string) {
-    super(message);
-    this.code = code;
+    super({ code, message, status: code === 'not_found' ? 404 : 409 });
   }
 }
 

@@ -1,26 +1,13 @@
-// One runner per projection across all processes: a session-level Postgres advisory lock, held
-// on a dedicated connection for as long as the runner leads. Closing that connection (stop,
-// crash, kill -9, network loss) releases the lock, and a standby's next try takes over.
-//
-// A connection can also die in silence (a node that vanished, a dropped NAT entry): the server
-// would keep the session, and the lock, for hours, and the runner would go on leading on a lock
-// it may no longer hold. So both ends send TCP keepalives (the server's are set for this session),
-// and the runner runs a heartbeat query: one that fails or does not answer in time ends the
-// leadership at once, before a standby can take the lock over.
-import pg from 'pg';
+// One runner per projection across all processes: a session-level advisory lock (see
+// platform/database/advisory-lock.ts), held for as long as the runner leads, with a heartbeat so a
+// connection that died in silence ends the leadership before a standby takes over.
 import type { Knex } from 'knex';
+import { tryAdvisoryLock, type AdvisoryLock } from '../../platform/database/advisory-lock.ts';
 
 /** First key of every projection lock ("VIAL"), so they never collide with other advisory locks. */
 const LOCK_NAMESPACE = 0x5649414c;
 
-/** Server side: probe an idle lock connection after 10 s, every 5 s, give up after 3 misses. */
-const SERVER_KEEPALIVES = 'SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3';
-
-export interface ProjectionLock {
-  /** Aborted when the lock connection drops or misses a heartbeat: the lock may be gone, stop leading. */
-  readonly lost: AbortSignal;
-  release(): Promise<void>;
-}
+export type ProjectionLock = Pick<AdvisoryLock, 'lost' | 'release'>;
 
 export interface LockOptions {
   /** How often the lock connection is checked; a check that fails or takes as long ends leadership. Default 5000. */
@@ -28,71 +15,17 @@ export interface LockOptions {
 }
 
 /** Tries once; undefined when another session holds the lock. */
-export async function tryAcquireProjectionLock(
+export function tryAcquireProjectionLock(
   databaseUrl: string,
   projectionName: string,
   options: LockOptions = {},
 ): Promise<ProjectionLock | undefined> {
-  const client = new pg.Client({
-    connectionString: databaseUrl,
-    application_name: `vialog-projection-${projectionName}`,
-    keepAlive: true,
-    keepAliveInitialDelayMillis: 10_000,
-    connectionTimeoutMillis: 10_000,
+  return tryAdvisoryLock(databaseUrl, {
+    namespace: LOCK_NAMESPACE,
+    key: `projection:${projectionName}`,
+    applicationName: `vialog-projection-${projectionName}`,
+    heartbeatMs: options.heartbeatMs ?? 5_000,
   });
-  const lost = new AbortController();
-  client.on('error', () => lost.abort());
-  client.on('end', () => lost.abort());
-  await client.connect();
-  try {
-    await client.query(SERVER_KEEPALIVES);
-    const result = await client.query<{ locked: boolean }>(
-      `SELECT pg_try_advisory_lock($1::int4, hashtext('projection:' || $2::text)) AS locked`,
-      [LOCK_NAMESPACE, projectionName],
-    );
-    if (result.rows[0]?.locked !== true) {
-      await client.end();
-      return undefined;
-    }
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw error;
-  }
-  const stopHeartbeat = heartbeat(client, options.heartbeatMs ?? 5_000, lost);
-  lost.signal.addEventListener('abort', stopHeartbeat);
-  return {
-    lost: lost.signal,
-    release: async () => {
-      stopHeartbeat();
-      // Ending the session releases the advisory lock. (With a heartbeat still hanging, pg drops
-      // the socket instead; the server then ends the session through its keepalives.)
-      await client.end().catch(() => undefined);
-    },
-  };
-}
-
-/** Checks the connection every `intervalMs`; a failure or no answer within `intervalMs` aborts `lost`. */
-function heartbeat(client: pg.Client, intervalMs: number, lost: AbortController): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const beat = async () => {
-    let answer: boolean | undefined;
-    const query = client.query('SELECT 1').then(
-      () => (answer = true),
-      () => (answer = false),
-    );
-    await Promise.race([query, new Promise((resolve) => setTimeout(resolve, intervalMs))]);
-    // A busy event loop runs the timer before the socket's data: let pending I/O in first.
-    if (answer === undefined) await new Promise((resolve) => setImmediate(resolve));
-    if (stopped) return;
-    if (answer !== true) return lost.abort();
-    timer = setTimeout(() => void beat(), intervalMs);
-  };
-  timer = setTimeout(() => void beat(), intervalMs);
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
 }
 
 /** Names (of those given) whose lock some session holds right now: they have a live leader. */

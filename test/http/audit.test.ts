@@ -269,6 +269,7 @@ test('admin projection routes: status list, rebuild 202 (admin only), unknown 40
     'lab_reactions',
     'labs',
     'samples',
+    'storage',
   ]);
   t.true(
     list.body.every(

@@ -7,7 +7,7 @@ import * as argon2 from 'argon2';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { identityCommandsFor } from '../../modules/identity/module.ts';
-import { IdentityDomainError } from '../../modules/identity/decide.ts';
+import { DomainError } from '../../platform/commands/decision.ts';
 import { createPasswordHasher, type Argon2Backend } from '../../modules/identity/passwords.ts';
 import { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { loadConfig } from '../../platform/config.ts';
@@ -368,7 +368,7 @@ test.serial(
           .logIn(login, 'not-the-password-9', { ip: '192.0.2.9', userAgent: 'probe' }, systemCause('timing probe'))
           .then(
             () => 'logged in',
-            (error: unknown) => (error instanceof IdentityDomainError ? error.code : String(error)),
+            (error: unknown) => (error instanceof DomainError ? error.code : String(error)),
           ),
         new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 3 s'), 3_000)),
       ]);

@@ -311,3 +311,12 @@ test('every error answer is problem+json with the request id and no secret', asy
   t.false(JSON.stringify(r.body).includes('super-secret-typed'));
   t.false(svc.logLines.some((l) => l.includes('super-secret-typed')));
 });
+
+test('refused credentials answer 401 problem+json with WWW-Authenticate: Bearer', async (t) => {
+  const user = await newUser(api);
+  const refused = await call(api, 'POST', '/auth/refresh', { body: { refreshToken: `${user.refreshToken}x` } });
+  t.is(refused.status, 401);
+  t.is(refused.body.code, 'invalid_credentials');
+  t.is(refused.headers.get('www-authenticate'), 'Bearer');
+  t.regex(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
+});

@@ -200,7 +200,7 @@ test.serial('a claim abandoned by a crashed process lapses after the lease', asy
   t.is(app.calls.items, calls + 1);
 });
 
-// --- scope by route, secrets, deep bodies (issue 16) -------------------------------------------
+// --- scope by route, secrets, deep bodies ---------------------------------------------------
 
 test.serial(
   'the scope is the matched route: another spelling of the path (case, trailing slash) is the same key',

@@ -201,7 +201,7 @@ test('redis down: requests are answered at once, counted in memory, and the fail
   }
 });
 
-// --- client addresses behind proxies (issue 16) ---------------------------------------------------
+// --- client addresses behind proxies -----------------------------------------------------------
 
 test('ipBucket: an IPv4 address as it is, an IPv6 address by its /64, an IPv4-mapped one as IPv4', (t) => {
   t.is(ipBucket('203.0.113.7'), '203.0.113.7');

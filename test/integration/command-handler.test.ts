@@ -188,3 +188,25 @@ test('past the retry budget the conflict is thrown, nothing half-done', async (t
   });
   t.is((await handler.load('counter-h')).state.total, 1);
 });
+
+test("with codec.streamOf, a decision's events for another stream are appended there", async (t) => {
+  const routed: EventCodec<CounterEvent> = {
+    ...codec,
+    streamOf: (e) => (e.type === 'CounterRefused' ? 'counter-i-refusals' : 'counter-i'),
+  };
+  const handler = new CommandHandler({ store, waitForReadModels: () => Promise.resolve(true) }, decider, routed);
+  await handler.handle('counter-i', { type: 'Open', label: 'x' }, systemCause());
+  await t.throwsAsync(handler.handle('counter-i', { type: 'Add', by: -3 }, systemCause()), {
+    instanceOf: DomainError,
+  });
+  const handled = await handler.handle('counter-i', { type: 'Add', by: 2 }, systemCause());
+  t.deepEqual(
+    (await store.readStream('counter-i')).map((e) => e.type),
+    ['CounterOpened', 'CounterAdded'],
+  );
+  t.deepEqual(
+    (await store.readStream('counter-i-refusals')).map((e) => e.type),
+    ['CounterRefused'],
+  );
+  t.is(handled.expected, 1);
+});

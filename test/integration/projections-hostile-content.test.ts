@@ -69,6 +69,7 @@ const userId = randomUUID();
 const sampleIds = [randomUUID(), randomUUID()];
 const conversationId = randomUUID();
 const keyId = randomUUID();
+const [freezerId, rackId, boxId] = [randomUUID(), randomUUID(), randomUUID()];
 
 /** Appends the edge cases; answers where each projection's last event of them lies. */
 async function appendEdgeCases(): Promise<Record<string, Position>> {
@@ -144,7 +145,22 @@ async function appendEdgeCases(): Promise<Record<string, Position>> {
     await question(q3, 'x'),
     event('AssistantReplyFailed', { conversationId, ownerId: userId, replyTo: q3, reason: odd(500), failedAt: now }),
   ]);
-  return { identity, samples, dialog, audit: dialog };
+  const lab = { labId: userId };
+  const created = (unitId: string, kind: string, parentId: string | null, grid: unknown, temperatureC: number) =>
+    event('StorageUnitCreated', { unitId, ...lab, name: odd(100), kind, parentId, grid, temperatureC, createdAt: now });
+  await append(`unit-${freezerId}`, [created(freezerId, 'freezer', null, null, -273)]);
+  await append(`unit-${rackId}`, [created(rackId, 'rack', freezerId, null, 100)]);
+  const slot = { unitId: boxId, ...lab, position: 'Z30', sampleId: sampleIds[0] };
+  const storage = await append(`unit-${boxId}`, [
+    created(boxId, 'box', rackId, { rows: 26, columns: 30 }, -273),
+    event('BoxSlotClaimed', { ...slot, claimedAt: now }),
+    event('BoxSlotReleased', { ...slot, reason: 'abandoned', releasedAt: now }),
+    event('BoxSlotClaimed', { ...slot, position: 'A1', claimedAt: now }),
+    event('StorageUnitRenamed', { unitId: boxId, ...lab, from: odd(100), to: odd(99), renamedAt: now }),
+    event('StorageUnitTemperatureSet', { unitId: boxId, ...lab, from: -273, to: 100, setAt: now }),
+    event('StorageUnitMoved', { unitId: boxId, ...lab, fromParentId: rackId, toParentId: freezerId, movedAt: now }),
+  ]);
+  return { identity, samples, dialog, storage, audit: storage };
 }
 
 test.serial('every projection applies events at the edges of their schemas and keeps running', async (t) => {
@@ -186,6 +202,9 @@ test.serial('the read models hold text as the events do, made storable only wher
   t.is(user.email, 'a\ufffdb\ufffd@lab.example');
   t.is(user.username, odd(32));
   t.is((await knex('identity_api_keys').where('key_id', keyId).first()).name, odd(100));
+
+  const box = await knex('storage_units').where('unit_id', boxId).first();
+  t.like(box, { name: odd(99), path: `${odd(100)} / ${odd(99)}`, capacity: 780, occupied: 1, temperature_c: 100 });
 
   const audit = await knex.raw<{ rows: { n: number }[] }>('SELECT count(*)::int AS n FROM audit_events');
   const events = await knex.raw<{ rows: { n: number }[] }>('SELECT count(*)::int AS n FROM events');

@@ -207,7 +207,7 @@ function hostile(schema: JsonSchema): fc.Arbitrary<unknown> {
 
 export interface Body {
   readonly text: string;
-  /** Deeply nested: not sent with an Idempotency-Key (its canonicalisation is another issue's). */
+  /** Deeply nested JSON. */
   readonly deep: boolean;
 }
 const json = (value: unknown): Body => ({ text: JSON.stringify(value), deep: false });

@@ -2,10 +2,10 @@
 // matches its schema, lands in the right (short) stream, and holds no password or token.
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import type { Decision, UserCommand } from '../../modules/identity/decide.ts';
+import type { Decision } from '../../platform/commands/decision.ts';
+import type { UserCommand } from '../../modules/identity/decide.ts';
 import {
   apiKeyDecider,
-  groupByStream,
   reservationConflict,
   sessionDecider,
   systemActor,
@@ -51,9 +51,8 @@ test('a full scenario: schemas hold, streams stay short, no password or token is
   const secrets: string[] = [];
   const all: IdentityEvent[] = [];
   const streams = new Map<string, IdentityEvent[]>();
-  const record = (decision: Decision) => {
-    for (const [streamId, events] of groupByStream(decision.events))
-      streams.set(streamId, [...(streams.get(streamId) ?? []), ...events]);
+  const record = (decision: Decision<IdentityEvent>) => {
+    for (const event of decision.events) streams.set(streamOf(event), [...(streams.get(streamOf(event)) ?? []), event]);
     all.push(...decision.events);
     return decision;
   };

@@ -1,7 +1,7 @@
 // given/when/then specs of the user decider (user-<id> stream).
 import test from 'ava';
 import type { UserCommand } from '../../modules/identity/decide.ts';
-import { userDecider } from '../../modules/identity/decide.ts';
+import { systemActor, userDecider } from '../../modules/identity/decide.ts';
 import { emailDigest } from '../../modules/identity/events.ts';
 import { deciderSpec } from '../support/decider-spec.ts';
 import {
@@ -350,6 +350,18 @@ test('role: an admin promotes a user; same role changes nothing; a user cannot; 
     .given([{ ...registered, data: { ...registered.data, userId: adminId, role: 'admin' } }])
     .when({ type: 'ChangeUserRole', data: { actor: admin, role: 'user', now } })
     .thenFails({ code: 'forbidden' });
+});
+
+test('role: the system (the admin bootstrap) promotes a user as nobody in particular', (t) => {
+  spec(t)
+    .given([registered])
+    .when({ type: 'ChangeUserRole', data: { actor: systemActor, role: 'admin', now } })
+    .then([
+      {
+        type: 'UserRoleChanged',
+        data: { userId, role: 'admin', previousRole: 'user', changedBy: null, changedAt: now.toISOString() },
+      },
+    ]);
 });
 
 // --- erase ------------------------------------------------------------------------------

@@ -1,0 +1,141 @@
+// npx node bench/storage.ts — the box side of placements and the box map, on BENCH_SERVER:
+//   (a) a freezer of 50 boxes × 96 slots created through the API, then every slot claimed by the
+//       box (the box's half of a placement, through the storage commands as the sample side will
+//       call them, read-your-writes included) at concurrency 32: claims per second
+//   (b) GET /storage/units/{id}/map (JSON and SVG) of a full box and of an empty one: median and
+//       p99 over 200 requests each; the full box should answer in about the time of the empty one
+// Env: BENCH_BOXES (default 50), BENCH_CONCURRENCY (default 32). Figures go to bench/results/storage.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { startService } from '../app/service.ts';
+import { createPasswordHasher } from '../modules/identity/passwords.ts';
+import { createStorageCommands } from '../modules/storage/commands.ts';
+import { positionsInReadingOrder } from '../modules/storage/grid.ts';
+import { loadConfig } from '../platform/config.ts';
+import { systemCause } from '../platform/eventstore/metadata.ts';
+import { createLogger } from '../platform/logging.ts';
+import { benchEnvironment, median, postJson as post, scratchDatabase } from './support.ts';
+
+const BOXES = Number(process.env.BENCH_BOXES ?? 50);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const say = (line: string) => console.log(line);
+
+const db = await scratchDatabase('storage');
+// Development mode: the audit signing key is generated under DATA_DIR (production requires one).
+const config = loadConfig({
+  ...benchEnvironment(db.url),
+  NODE_ENV: 'development',
+  DATA_DIR: '.data/bench-storage',
+  // The server is shared: a small pool.
+  DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX ?? '8',
+});
+const hasher = createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
+const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
+const service = await startService(
+  config,
+  logger,
+  { api: true, projector: true },
+  { handleSignals: false, passwordHasher: hasher },
+);
+try {
+  const api = `${service.url!}/api/v1`;
+  const password = 'violet-Harbor-bench-kestrel';
+  const user = await post(`${api}/auth/register`, { username: 'storage_bench', email: 'sb@lab.example', password });
+  const { accessToken: token } = (await post(`${api}/auth/login`, { login: 'storage_bench', password })) as {
+    accessToken: string;
+  };
+  const labId = user.id as string;
+
+  /** Runs `work(i)` for i in [0, n) with `CONCURRENCY` at a time. */
+  async function pool(n: number, work: (i: number) => Promise<void>): Promise<void> {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < n) await work(next++);
+      }),
+    );
+  }
+
+  const unit = async (body: Record<string, unknown>) =>
+    (await post(`${api}/storage/units`, { labId, ...body }, token)).id as string;
+  const freezer = await unit({ name: 'Freezer A', kind: 'freezer', temperatureC: -80 });
+  const racks = await Promise.all(
+    [1, 2, 3, 4, 5].map((n) => unit({ name: `Rack ${n}`, kind: 'rack', parentId: freezer })),
+  );
+  const boxes: string[] = [];
+  for (let b = 0; b < BOXES; b++)
+    boxes.push(
+      await unit({ name: `Box ${b + 1}`, kind: 'box', parentId: racks[b % 5], grid: { rows: 8, columns: 12 } }),
+    );
+  const empty = await unit({ name: 'Empty box', kind: 'box', parentId: racks[0], grid: { rows: 8, columns: 12 } });
+
+  const slots = positionsInReadingOrder({ rows: 8, columns: 12 });
+  const total = BOXES * slots.length;
+  const samples: string[] = new Array<string>(total);
+  await pool(total, async (i) => {
+    const s = await post(
+      `${api}/samples`,
+      { sampleType: 'blood', subjectId: `P${100 + (i % 900)}`, collectionDate: '2026-01-05' },
+      token,
+    );
+    samples[i] = s.id as string;
+  });
+
+  const commands = createStorageCommands({
+    store: service.infrastructure.store,
+    waitForReadModel: (p) => service.engine.waitForProjections(['storage'], p, { timeoutMs: 10_000 }),
+    hasChildren: () => Promise.resolve(false),
+  });
+  // Claims spread over the boxes as a team filling a freezer would: each client on its own box at a time.
+  const order = Array.from({ length: total }, (_, i) => ({
+    box: boxes[i % BOXES]!,
+    position: slots[Math.floor(i / BOXES)]!,
+    sample: samples[i]!,
+  }));
+  const started = performance.now();
+  await pool(total, async (i) => {
+    const o = order[i]!;
+    await commands.claimSlot(o.box, o.position, { id: o.sample, labId, sampleType: 'blood' }, systemCause());
+  });
+  const claimSeconds = (performance.now() - started) / 1000;
+
+  async function timeMap(id: string, format: 'json' | 'svg'): Promise<{ median: number; p99: number }> {
+    const times: number[] = [];
+    // The first 20 warm up (JIT, connections) and are not counted.
+    for (let i = 0; i < 220; i++) {
+      const t0 = performance.now();
+      const r = await fetch(`${api}/storage/units/${id}/map?format=${format}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await r.text();
+      if (r.status !== 200) throw new Error(`map ${r.status}`);
+      if (i >= 20) times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return { median: median(times), p99: times[Math.floor(times.length * 0.99)]! };
+  }
+  const map = {
+    fullJson: await timeMap(boxes[0]!, 'json'),
+    emptyJson: await timeMap(empty, 'json'),
+    fullSvg: await timeMap(boxes[0]!, 'svg'),
+    emptySvg: await timeMap(empty, 'svg'),
+  };
+  const result = {
+    boxes: BOXES,
+    claims: total,
+    concurrency: CONCURRENCY,
+    claimsPerSecond: Math.round(total / claimSeconds),
+    mapMs: map,
+    fullOverEmptyJson: +(map.fullJson.median / map.emptyJson.median).toFixed(2),
+    fullOverEmptySvg: +(map.fullSvg.median / map.emptySvg.median).toFixed(2),
+  };
+  say(JSON.stringify(result, null, 2));
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  writeFileSync(path.join(here, 'results', 'storage.json'), JSON.stringify(result, null, 2) + '\n');
+} finally {
+  await service.stop();
+  await db.drop();
+}
