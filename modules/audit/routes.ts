@@ -27,12 +27,9 @@ const filterQuery = {
   actorId: z.string().max(100).optional(),
   from: isoDateTime().optional().meta({ description: 'occurredAt ≥ (inclusive); years 1900–9999' }),
   to: isoDateTime().optional().meta({ description: 'occurredAt ≤ (inclusive); years 1900–9999' }),
-  labId: z
-    .uuid()
-    .optional()
-    .meta({
-      description: "A lab's trail (its stream, its samples' events): for its managers; 404 non-member, 403 below",
-    }),
+  labId: z.uuid().optional().meta({
+    description: "A lab's trail (its stream, its samples' events): for its managers; 404 non-member, 403 below",
+  }),
 };
 const listQuery = z.strictObject({ ...paginationQuery, ...filterQuery });
 const exportQuery = z.strictObject({ format: z.enum(['ndjson', 'csv']).default('ndjson'), ...filterQuery });
