@@ -81,7 +81,10 @@ async function projections(config: Config, logger: Logger, args: string[]) {
   const [action, name] = args;
   const infrastructure = await openInfrastructure(config, logger);
   const engine = new ProjectionEngine({
-    projections: allProjections(new PersonalDataVault(infrastructure.knex, config.personalDataKey)),
+    projections: allProjections(
+      new PersonalDataVault(infrastructure.knex, config.personalDataKey),
+      infrastructure.store,
+    ),
     store: infrastructure.store,
     knex: infrastructure.knex,
     databaseUrl: infrastructure.databaseUrl,
@@ -273,7 +276,7 @@ async function users(config: Config, logger: Logger, args: string[]) {
   const infrastructure = await openInfrastructure(config, logger);
   const vault = new PersonalDataVault(infrastructure.knex, config.personalDataKey);
   const engine = new ProjectionEngine({
-    projections: allProjections(vault),
+    projections: allProjections(vault, infrastructure.store),
     store: infrastructure.store,
     knex: infrastructure.knex,
     databaseUrl: infrastructure.databaseUrl,

@@ -13,6 +13,7 @@ import type { EventStore } from '../platform/eventstore/port.ts';
 import { createRateLimitRedis } from '../platform/http/rate-limit.ts';
 import { safeError } from '../projections/engine/index.ts';
 import { migrateToLatest } from '../projections/migrations/index.ts';
+import { eventUpcasters } from './upcasters.ts';
 
 export interface Infrastructure {
   readonly databaseUrl: string;
@@ -71,6 +72,7 @@ export async function openInfrastructure(config: Config, logger: Logger): Promis
       poolMax: config.DATABASE_POOL_MAX,
       pollIntervalMs: config.PROJECTION_POLL_INTERVAL_MS,
       idleInTransactionTimeoutMs,
+      upcasters: eventUpcasters(),
       // The error's class only: a read error may quote an event's content.
       onError: (error) => logger.warn({ error: safeError(error).text }, 'event store connection problem'),
     }),

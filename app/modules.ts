@@ -21,6 +21,10 @@ import { dialogModule } from '../modules/dialog/module.ts';
 import { auditProjection } from '../projections/audit/audit-read-model.ts';
 import { auditModule } from '../modules/audit/module.ts';
 import { identityModule } from '../modules/identity/module.ts';
+import { labsProjection } from '../projections/labs/labs-read-model.ts';
+import { labsModule } from '../modules/labs/module.ts';
+import { createLabCommands } from '../modules/labs/commands.ts';
+import { labReactions } from './lab-reactions.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
 import { storageProjection } from '../projections/storage/storage-read-model.ts';
 import { storageModule } from '../modules/storage/module.ts';
@@ -53,9 +57,22 @@ export interface ComposedModules {
   stop(): Promise<void>;
 }
 
-/** Every projection of every module (the projector runs these even without the API). */
-export function allProjections(vault: PersonalDataVault): Projection[] {
-  return [identityProjection(vault), samplesProjection, dialogProjection(vault), auditProjection, storageProjection];
+/**
+ * Every projection of every module (the projector runs these even without the API). With the
+ * event store, also the reactions that append events (not for a consistency check's replay).
+ */
+export function allProjections(vault: PersonalDataVault, store?: EventStore): Projection[] {
+  const projections = [
+    identityProjection(vault),
+    labsProjection,
+    samplesProjection,
+    dialogProjection(vault),
+    auditProjection,
+    storageProjection,
+  ];
+  if (store)
+    projections.push(labReactions(createLabCommands({ store, waitForReadModel: () => Promise.resolve(true) })));
+  return projections;
 }
 
 export function composeModules(context: ModuleContext): ComposedModules {
@@ -66,10 +83,12 @@ export function composeModules(context: ModuleContext): ComposedModules {
   return {
     routers: [
       ...identity.routers,
+      ...labsModule(context).routers,
       ...samplesModule(context).routers,
       ...dialogModule(context).routers,
       ...auditModule(context).routers,
-      ...storageModule({ ...context, labs: storageLabAccess, samples: samplesForBoxMaps(context.knex) }).routers,
+      ...storageModule({ ...context, labs: storageLabAccess(context.knex), samples: samplesForBoxMaps(context.knex) })
+        .routers,
     ],
     authenticate: identity.authenticate,
     async start() {

@@ -63,7 +63,7 @@ export async function startService(
   const vault = new PersonalDataVault(knex, config.personalDataKey);
 
   const engine = new ProjectionEngine({
-    projections: allProjections(vault),
+    projections: allProjections(vault, store),
     store,
     knex,
     databaseUrl: infrastructure.databaseUrl,

@@ -1,13 +1,29 @@
 // What the storage module needs from other modules, wired here (modules do not import each other):
-// lab membership (LabAccess) and the samples a box map shows (SampleDirectory). Until the labs and
-// physical-samples work is merged, a user's personal lab is their own id and samples have no barcode.
+// lab membership (LabAccess, from the labs read model: a personal lab has its user's id) and the
+// samples a box map shows (SampleDirectory). Until the physical-samples work is merged, samples
+// have no barcode.
 import type { Knex } from 'knex';
 import { queryUnscoped } from '../platform/database/owner-scope.ts';
 import type { MapSample } from '../modules/storage/box-map.ts';
-import { personalLabOnly, type LabAccess } from '../modules/storage/lab-access.ts';
+import type { LabAccess, LabRole } from '../modules/storage/lab-access.ts';
 import type { SampleDirectory } from '../modules/storage/routes.ts';
 
-export const storageLabAccess: LabAccess = personalLabOnly;
+/** Membership read afresh on every call (no cache): a change counts on the very next request. */
+export function storageLabAccess(knex: Knex): LabAccess {
+  return {
+    async roleIn(userId, labId) {
+      if (userId === labId) return 'manager';
+      const row = await knex('lab_members')
+        .where({ lab_id: labId, user_id: userId })
+        .first<{ role: LabRole } | undefined>('role');
+      return row?.role;
+    },
+    async labsOf(userId) {
+      const rows = await knex('lab_members').where('user_id', userId).select<{ lab_id: string }[]>('lab_id');
+      return [...new Set([userId, ...rows.map((r) => r.lab_id)])];
+    },
+  };
+}
 
 /** The placed samples from the samples read model (discarded ones leave the map). */
 export function samplesForBoxMaps(knex: Knex): SampleDirectory {

@@ -47,19 +47,20 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   step(`writing ${SAMPLES.toLocaleString('en-US')} samples of ${USERS} users into the read model`);
-  await knex.raw(`INSERT INTO samples (sample_id, owner_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version)
-    SELECT gen_random_uuid(), ('00000000-0000-4000-8000-' || lpad((i % ${USERS})::text, 12, '0'))::uuid, (ARRAY['blood','saliva','tissue'])[1 + i % 3],
+  await knex.raw(`INSERT INTO samples (sample_id, lab_id, owner_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version)
+    SELECT gen_random_uuid(), ('00000000-0000-4000-8000-' || lpad((i % ${USERS})::text, 12, '0'))::uuid,
+           ('00000000-0000-4000-8000-' || lpad((i % ${USERS})::text, 12, '0'))::uuid, (ARRAY['blood','saliva','tissue'])[1 + i % 3],
            'SUBJ-' || lpad((i % 5000)::text, 5, '0'), date '2026-01-01' + (i % 300), (ARRAY['collected','processing','archived'])[1 + i % 3],
            NULL, NULL, now(), now(), 1
     FROM generate_series(1, ${SAMPLES}) i`);
-  await knex.raw(`INSERT INTO sample_stats (owner_id, total, collected, processing, archived, blood, saliva, tissue)
-    SELECT owner_id, count(*), count(*) FILTER (WHERE status = 'collected'), count(*) FILTER (WHERE status = 'processing'), count(*) FILTER (WHERE status = 'archived'),
+  await knex.raw(`INSERT INTO sample_stats (lab_id, total, collected, processing, archived, blood, saliva, tissue)
+    SELECT lab_id, count(*), count(*) FILTER (WHERE status = 'collected'), count(*) FILTER (WHERE status = 'processing'), count(*) FILTER (WHERE status = 'archived'),
            count(*) FILTER (WHERE sample_type = 'blood'), count(*) FILTER (WHERE sample_type = 'saliva'), count(*) FILTER (WHERE sample_type = 'tissue')
-    FROM samples GROUP BY owner_id`);
+    FROM samples GROUP BY lab_id`);
   await knex.raw('VACUUM ANALYZE');
 
   const columns =
-    'sample_id, owner_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version';
+    'sample_id, lab_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version';
   const calls: Record<string, (i: number) => Promise<unknown>> = {
     'select 1': () => knex.raw('SELECT 1'),
     'RLS transaction alone': (i) =>
@@ -68,17 +69,17 @@ try {
       ),
     'page query alone': (i) =>
       knex.raw(
-        `SELECT ${columns} FROM samples WHERE owner_id = ?::uuid AND deleted_at IS NULL AND status = ? ORDER BY collection_date DESC, sample_id DESC LIMIT 21`,
+        `SELECT ${columns} FROM samples WHERE lab_id = ?::uuid AND deleted_at IS NULL AND status = ? ORDER BY collection_date DESC, sample_id DESC LIMIT 21`,
         [owner(i), 'collected'],
       ),
     'listSamples (RLS, page + total)': (i) => listSamples(knex, owner(i), { status: 'collected' }, { limit: 20 }),
   };
   // The list must answer a full page and the right total, or the timings mean nothing.
-  const check = await listSamples(knex, owner(7), { status: 'collected' }, { limit: 20 });
+  const check = (await listSamples(knex, owner(7), { status: 'collected' }, { limit: 20 }))!;
   const expected = Number(
     (
       await knex.raw<{ rows: { n: number }[] }>(
-        `SELECT count(*)::int AS n FROM samples WHERE owner_id = ? AND status = 'collected'`,
+        `SELECT count(*)::int AS n FROM samples WHERE lab_id = ? AND status = 'collected'`,
         [owner(7)],
       )
     ).rows[0]!.n,

@@ -7,8 +7,9 @@
 //       p99, next to a Koa endpoint doing one `select 1` through a pg Pool         target ≥ 0.7
 //   (c) GET /samples/stats/overview latency for a user with 100 and one with 100,000 samples
 //                                                                                  must be flat
+//   (d), (e) with labs: see bench/samples-labs.ts
 // Env: BENCH_SECONDS (per load phase, default 10), BENCH_SAMPLES (the 100,000), BENCH_PHASES
-// (subset of create,list,stats). Figures also go to bench/results/samples.json.
+// (subset of create,list,stats,labs). Figures also go to bench/results/samples.json.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -26,6 +27,7 @@ import { eventMetadata, type CommandCause } from '../platform/eventstore/metadat
 import { comparePositions, type Position } from '../platform/eventstore/port.ts';
 import { createLogger } from '../platform/logging.ts';
 import { Progress } from '../platform/progress.ts';
+import { runLabsPhase } from './samples-labs.ts';
 import {
   benchEnvironment,
   cpuPerUnit,
@@ -38,7 +40,7 @@ import {
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100_000);
 const USERS = 100;
-const PHASES = new Set((process.env.BENCH_PHASES ?? 'create,list,stats').split(','));
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'create,list,stats,labs').split(','));
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quiet = !process.stderr.isTTY || process.env.CI !== undefined;
 const say = (line: string) => console.log(line);
@@ -277,6 +279,17 @@ try {
         `    stats, ${fmt(check.total)} samples: p50 ${many.p50Ms.toFixed(2)} ms, p99 ${many.p99Ms.toFixed(2)} ms  (ratio ${(many.p50Ms / few.p50Ms).toFixed(2)}; flat ≈ 1)`,
       );
     }
+  }
+  if (PHASES.has('labs')) {
+    results.labs = await runLabsPhase({
+      api,
+      store,
+      engine,
+      pool,
+      seconds: SECONDS,
+      say,
+      step,
+    });
   }
   mkdirSync(path.join(here, 'results'), { recursive: true });
   writeFileSync(path.join(here, 'results', 'samples.json'), JSON.stringify(results, null, 2));

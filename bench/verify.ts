@@ -20,6 +20,7 @@ import { createKnex } from '../platform/database/knex.ts';
 import { CONTENT_V2_SQL } from '../platform/eventstore/hash-chain.ts';
 import { START, type EventStore } from '../platform/eventstore/port.ts';
 import { openPostgresEventStore } from '../platform/eventstore/postgres.ts';
+import { eventUpcasters } from '../app/upcasters.ts';
 import { Progress } from '../platform/progress.ts';
 import { migrateToLatest } from '../projections/migrations/index.ts';
 import { machineCpu, scratchDatabase } from './support.ts';
@@ -93,7 +94,7 @@ async function readFloor(store: EventStore): Promise<number> {
 
 const db = await scratchDatabase('verify');
 const knex = createKnex({ url: db.url, poolMax: 2 });
-const store = openPostgresEventStore({ url: db.url, poolMax: 4 });
+const store = openPostgresEventStore({ url: db.url, poolMax: 4, upcasters: eventUpcasters() });
 try {
   await migrateToLatest(knex);
   const { streams, total } = await seed(knex);

@@ -54,7 +54,20 @@ const toItem = (r: Row): AuditItem => ({
   data: r.data,
 });
 
-export type AuditScope = { readonly kind: 'admin' } | { readonly kind: 'owner'; readonly ownerId: string };
+export type AuditScope =
+  | { readonly kind: 'admin' }
+  | { readonly kind: 'owner'; readonly ownerId: string }
+  /** A lab's trail: its own stream and every event that names it (its samples', both sides of a transfer). */
+  | { readonly kind: 'lab'; readonly labId: string };
+
+/** The caller's role in a lab, from the labs read model (their personal lab has their id). */
+export async function labRoleOf(knex: Knex, labId: string, userId: string): Promise<string | undefined> {
+  if (labId === userId) return 'manager';
+  const row = await knex('lab_members')
+    .where({ lab_id: labId, user_id: userId })
+    .first<{ role: string } | undefined>('role');
+  return row?.role;
+}
 
 function statements(
   scope: AuditScope,
@@ -69,6 +82,8 @@ function statements(
     where.push(condition(`$${params.length}`));
   };
   if (scope.kind === 'owner') add((p) => `owner_id = ${p}::uuid`, scope.ownerId);
+  if (scope.kind === 'lab')
+    add((p) => `(stream_id = 'lab-' || ${p} OR data->>'labId' = ${p} OR data->>'fromLabId' = ${p})`, scope.labId);
   if (filter.streamId) add((p) => `stream_id = ${p}`, filter.streamId);
   if (filter.type) add((p) => `type = ${p}`, filter.type);
   if (filter.actorId) add((p) => `actor_id = ${p}`, filter.actorId);

@@ -6,10 +6,11 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { decodeCursor, pageSchema, paginationQuery, toPage } from '../../platform/http/pagination.ts';
+import { HttpProblem } from '../../platform/http/problem.ts';
 import { RouteGroup } from '../../platform/http/routes.ts';
 import { stateOf, type AppContext, type AppRouter, type AuthState } from '../../platform/http/state.ts';
 import { isoDateTime } from '../../platform/text.ts';
-import { listAudit, type AuditItem, type AuditScope } from './queries.ts';
+import { labRoleOf, listAudit, type AuditItem, type AuditScope } from './queries.ts';
 import { verifyAll, verifyOwner } from './verify.ts';
 import { ERASED, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { sealedFields as dialogSealedFields } from '../dialog/events.ts';
@@ -26,6 +27,9 @@ const filterQuery = {
   actorId: z.string().max(100).optional(),
   from: isoDateTime().optional().meta({ description: 'occurredAt ≥ (inclusive); years 1900–9999' }),
   to: isoDateTime().optional().meta({ description: 'occurredAt ≤ (inclusive); years 1900–9999' }),
+  labId: z.uuid().optional().meta({
+    description: "A lab's trail (its stream, its samples' events): for its managers; 404 non-member, 403 below",
+  }),
 };
 const listQuery = z.strictObject({ ...paginationQuery, ...filterQuery });
 const exportQuery = z.strictObject({ format: z.enum(['ndjson', 'csv']).default('ndjson'), ...filterQuery });
@@ -53,8 +57,20 @@ const auditItemSchema = z
   })
   .meta({ id: 'AuditEvent' });
 
-const scopeOf = (auth: AuthState): AuditScope =>
+const scopeOf = (auth: AuthState): Exclude<AuditScope, { kind: 'lab' }> =>
   auth.role === 'admin' ? { kind: 'admin' } : { kind: 'owner', ownerId: auth.userId };
+
+/** With ?labId=, the lab's trail, for its managers (and administrators); otherwise as scopeOf. */
+async function listScopeOf(auth: AuthState, knex: Knex, labId: string | undefined): Promise<AuditScope> {
+  const scope = scopeOf(auth);
+  if (labId === undefined) return scope;
+  if (scope.kind === 'owner') {
+    const role = await labRoleOf(knex, labId.toLowerCase(), scope.ownerId);
+    if (role === undefined) throw new HttpProblem(404, 'not_found', 'Lab not found.');
+    if (role !== 'manager') throw new HttpProblem(403, 'forbidden', "A lab's audit trail is for its managers.");
+  }
+  return { kind: 'lab', labId: labId.toLowerCase() };
+}
 
 /** The keyset cursor after an item: its position's two parts. */
 const cursorAfter = (item: AuditItem) => {
@@ -147,7 +163,8 @@ export function auditRouters(options: AuditRouteOptions): AppRouter[] {
     responses: { 200: { description: 'A page', schema: pageSchema(auditItemSchema) } },
     handler: async (ctx, { auth, query }) => {
       const after = decodeCursor(query.cursor, cursorSchema);
-      const { rows, total } = await listAudit(knex, scopeOf(auth), query, { limit: query.limit, after });
+      const scope = await listScopeOf(auth, knex, query.labId);
+      const { rows, total } = await listAudit(knex, scope, query, { limit: query.limit, after });
       ctx.body = toPage(await readable(rows), query.limit, total, cursorAfter);
     },
   });
@@ -163,11 +180,12 @@ export function auditRouters(options: AuditRouteOptions): AppRouter[] {
         content: { 'application/x-ndjson': { schema: z.string() }, 'text/csv': { schema: z.string() } },
       },
     },
-    handler: (ctx, { auth, query: { format, ...filter } }) => {
+    handler: async (ctx, { auth, query: { format, ...filter } }) => {
+      const scope = await listScopeOf(auth, knex, filter.labId);
       streamExport(
         ctx,
         format,
-        (after) => listAudit(knex, scopeOf(auth), filter, { limit: 1000, after, withTotal: false }),
+        (after) => listAudit(knex, scope, filter, { limit: 1000, after, withTotal: false }),
         readable,
       );
     },

@@ -7,7 +7,7 @@ export const OFFLINE_MODEL = 'vialog-offline';
 const SUBJECT = /\b([A-Z][0-9]{3,})\b/;
 
 const describe = (s: SampleLine) =>
-  `- ${s.collectionDate}: ${s.sampleType} of ${s.subjectId}, ${s.status}${s.storageLocation ? `, in ${s.storageLocation}` : ''} (id ${s.id})`;
+  `- ${s.collectionDate}: ${s.sampleType} of ${s.subjectId}, ${s.status}${s.storageLocation ? `, in ${s.storageLocation}` : ''}, lab ${s.lab} (id ${s.id})`;
 
 export const OFFLINE_HELP = [
   'I am the offline assistant: no language model is configured (set LLM_BASE_URL for one).',
@@ -34,6 +34,7 @@ export async function offlineAnswer(question: string, ownerId: string, facts: Sa
       `You have ${c.total} sample${c.total === 1 ? '' : 's'}.`,
       `By status: ${c.byStatus.collected} collected, ${c.byStatus.processing} processing, ${c.byStatus.archived} archived.`,
       `By type: ${c.byType.blood} blood, ${c.byType.saliva} saliva, ${c.byType.tissue} tissue.`,
+      `By lab: ${c.byLab.map((l) => `${l.lab} ${l.total}`).join(', ')}.`,
     ].join('\n');
   }
   if (/\b(recent|latest|last|newest|new)\b/i.test(question)) {

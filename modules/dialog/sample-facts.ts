@@ -1,17 +1,27 @@
-// What the assistant may know of the caller's samples: read from the samples read model (the
-// module's public read side), always as the caller under row-level security and filtered by
-// owner. Nothing here can reach another user's rows.
+// What the assistant may know of the samples of the caller's labs: read from the samples and labs
+// read models (the modules' public read side), always as the caller under row-level security
+// keyed on their labs and filtered by them. Nothing here can reach a lab the caller is not in.
 import type { Knex } from 'knex';
-import { queryAsOwner } from '../../platform/database/owner-scope.ts';
+import { inCallerScope, queryInScope, type Statement } from '../../platform/database/owner-scope.ts';
+
+/** The caller's labs: their personal lab (its id is theirs) and every lab they are a member of. */
+const callerLabs = (userId: string): Statement => ({
+  sql: `SELECT string_agg(l::text, ',') FROM (SELECT $1::uuid AS l UNION SELECT lab_id FROM lab_members WHERE user_id = $1::uuid) s`,
+  params: [userId],
+});
 
 export interface SampleCounts {
   readonly total: number;
   readonly byStatus: { collected: number; processing: number; archived: number };
   readonly byType: { blood: number; saliva: number; tissue: number };
+  /** The same total per lab of the caller, so an answer can say which lab. */
+  readonly byLab: { labId: string; lab: string; total: number }[];
 }
 
 export interface SampleLine {
   readonly id: string;
+  /** The name of the lab the sample belongs to. */
+  readonly lab: string;
   readonly sampleType: string;
   readonly subjectId: string;
   readonly collectionDate: string;
@@ -25,46 +35,70 @@ export interface SampleFacts {
   recentSamples(ownerId: string, limit?: number): Promise<SampleLine[]>;
 }
 
-/** The samples read model's columns, named as a SampleLine. */
+interface Row {
+  sample_id: string;
+  lab_name: string | null;
+  sample_type: string;
+  subject_id: string;
+  collection_date: string;
+  status: string;
+  storage_location: string | null;
+}
+
+const line = (r: Row): SampleLine => ({
+  id: r.sample_id,
+  lab: r.lab_name ?? 'Personal lab',
+  sampleType: r.sample_type,
+  subjectId: r.subject_id,
+  collectionDate: r.collection_date,
+  status: r.status,
+  storageLocation: r.storage_location,
+});
 const columns =
-  'sample_id AS id, sample_type AS "sampleType", subject_id AS "subjectId", ' +
-  'collection_date AS "collectionDate", status, storage_location AS "storageLocation"';
+  's.sample_id, l.name AS lab_name, s.sample_type, s.subject_id, s.collection_date, s.status, s.storage_location';
+const fromSamples = `samples s LEFT JOIN labs l ON l.lab_id = s.lab_id WHERE s.${inCallerScope()} AND s.deleted_at IS NULL`;
 const clamp = (n: number) => Math.max(1, Math.min(50, Math.floor(n)));
 
 export function sampleFacts(knex: Knex): SampleFacts {
   return {
-    async counts(ownerId) {
-      const [rows] = await queryAsOwner<[Record<string, number>[]]>(knex, ownerId, [
-        {
-          sql: 'SELECT total, collected, processing, archived, blood, saliva, tissue FROM sample_stats WHERE owner_id = $1::uuid',
-          params: [ownerId],
-        },
-      ]);
-      const s = rows[0] ?? {};
-      const n = (k: string) => s[k] ?? 0;
+    async counts(userId) {
+      const [, rows] = await queryInScope<[(Record<string, number> & { lab_id: string; lab_name: string | null })[]]>(
+        knex,
+        userId,
+        callerLabs(userId),
+        [
+          {
+            sql: `SELECT st.lab_id, l.name AS lab_name, st.total, st.collected, st.processing, st.archived, st.blood, st.saliva, st.tissue
+                    FROM sample_stats st LEFT JOIN labs l ON l.lab_id = st.lab_id
+                   WHERE st.${inCallerScope()} AND st.total > 0 ORDER BY st.total DESC, st.lab_id`,
+          },
+        ],
+      );
+      const n = (k: string) => rows.reduce((sum, r) => sum + (r[k] ?? 0), 0);
       return {
         total: n('total'),
         byStatus: { collected: n('collected'), processing: n('processing'), archived: n('archived') },
         byType: { blood: n('blood'), saliva: n('saliva'), tissue: n('tissue') },
+        byLab: rows.map((r) => ({ labId: r.lab_id, lab: r.lab_name ?? 'Personal lab', total: r.total ?? 0 })),
       };
     },
-    async subjectSamples(ownerId, subjectId, limit = 20) {
-      const [rows] = await queryAsOwner<[SampleLine[]]>(knex, ownerId, [
+    async subjectSamples(userId, subjectId, limit = 20) {
+      const [, rows] = await queryInScope<[Row[]]>(knex, userId, callerLabs(userId), [
         {
-          sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND subject_id = $2 AND deleted_at IS NULL ORDER BY collection_date DESC, sample_id DESC LIMIT $3`,
-          params: [ownerId, subjectId, clamp(limit)],
+          sql: `SELECT ${columns} FROM ${fromSamples} AND s.subject_id = $1 ORDER BY s.collection_date DESC, s.sample_id DESC LIMIT $2`,
+          params: [subjectId, clamp(limit)],
         },
       ]);
-      return rows;
+      return rows.map(line);
     },
-    async recentSamples(ownerId, limit = 5) {
-      const [rows] = await queryAsOwner<[SampleLine[]]>(knex, ownerId, [
+    async recentSamples(userId, limit = 5) {
+      const [, rows] = await queryInScope<[Row[]]>(knex, userId, callerLabs(userId), [
         {
-          sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND deleted_at IS NULL ORDER BY created_at DESC, sample_id DESC LIMIT $2`,
-          params: [ownerId, clamp(limit)],
+          sql: `SELECT ${columns} FROM ${fromSamples} ORDER BY s.created_at DESC, s.sample_id DESC LIMIT $1`,
+          params: [clamp(limit)],
         },
       ]);
-      return rows;
+      return rows.map(line);
     },
   };
 }

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { CommandHandler } from '../../platform/commands/handler.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
-import { sampleDecider, type SampleChanges } from './decide.ts';
+import { sampleDecider, type LabRole, type SampleChanges } from './decide.ts';
 import {
   isSampleEventType,
   parseSampleEvent,
@@ -33,10 +33,14 @@ export interface NewSample {
   readonly notes?: string | null | undefined;
 }
 
+/** The caller's role in a lab, read afresh for every command (undefined: not a member). */
+export type RoleLookup = (labId: string) => Promise<LabRole | undefined>;
+
 export function viewOf(state: SampleState): SampleView {
   if (!isRegistered(state)) throw new Error('no sample');
   return {
     id: state.sampleId,
+    labId: state.labId,
     sampleType: state.sampleType,
     subjectId: state.subjectId,
     collectionDate: state.collectionDate,
@@ -57,39 +61,77 @@ export function createSampleCommands(deps: SampleCommandDeps) {
     { isType: isSampleEventType, parse: parseSampleEvent, schemaVersions: sampleEventSchemaVersions },
   );
 
+  /** The sample's lab is known only once its stream is loaded: the role is looked up then. */
+  const roleOfSample = (state: SampleState, roleIn: RoleLookup) =>
+    isRegistered(state) ? roleIn(state.labId) : Promise.resolve(undefined);
+
   return {
-    async register(ownerId: string, input: NewSample, cause: CommandCause): Promise<SampleView> {
+    async register(
+      ownerId: string,
+      labId: string,
+      role: LabRole | undefined,
+      input: NewSample,
+      cause: CommandCause,
+    ): Promise<SampleView> {
       const sampleId = randomUUID();
-      const command = { type: 'RegisterSample', data: { ...input, sampleId, ownerId, now: now() } } as const;
+      const command = {
+        type: 'RegisterSample',
+        data: { ...input, sampleId, ownerId, labId, role, now: now() },
+      } as const;
       return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
 
     /** PATCH (some fields) and PUT (all editable fields). */
     async update(
-      ownerId: string,
       sampleId: string,
       changes: SampleChanges,
       expectedVersion: number | undefined,
+      roleIn: RoleLookup,
       cause: CommandCause,
     ): Promise<SampleView> {
-      const command = {
-        type: 'UpdateSample',
-        data: { actorId: ownerId, changes, reason: cause.reason, expectedVersion, now: now() },
-      } as const;
+      const command = async (state: SampleState) =>
+        ({
+          type: 'UpdateSample',
+          data: { role: await roleOfSample(state, roleIn), changes, reason: cause.reason, expectedVersion, now: now() },
+        }) as const;
       return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
 
     async discard(
-      ownerId: string,
       sampleId: string,
       expectedVersion: number | undefined,
+      roleIn: RoleLookup,
       cause: CommandCause,
     ): Promise<void> {
-      const command = {
-        type: 'DiscardSample',
-        data: { actorId: ownerId, reason: cause.reason, expectedVersion, now: now() },
-      } as const;
+      const command = async (state: SampleState) =>
+        ({
+          type: 'DiscardSample',
+          data: { role: await roleOfSample(state, roleIn), reason: cause.reason, expectedVersion, now: now() },
+        }) as const;
       await samples.handle(sampleStream(sampleId), command, cause);
+    },
+
+    /** Chain of custody: to another lab, for a reason (technician in both labs). */
+    async transfer(
+      sampleId: string,
+      toLabId: string,
+      expectedVersion: number | undefined,
+      roleIn: RoleLookup,
+      cause: CommandCause,
+    ): Promise<SampleView> {
+      const command = async (state: SampleState) =>
+        ({
+          type: 'TransferSample',
+          data: {
+            role: await roleOfSample(state, roleIn),
+            toLabId,
+            toRole: await roleIn(toLabId),
+            reason: cause.reason,
+            expectedVersion,
+            now: now(),
+          },
+        }) as const;
+      return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
   };
 }

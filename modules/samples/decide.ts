@@ -1,5 +1,6 @@
-// Pure decider of a sample: (command, state) -> Decision. `now` and ids come in with the command.
-// A sample belongs to its owner: any other caller gets not_found, exactly like an unknown id.
+// Pure decider of a sample: (command, state) -> Decision. `now`, ids and the caller's roles in
+// the labs concerned come in with the command. A sample belongs to a lab: a caller who is not a
+// member gets not_found, exactly like an unknown id; a viewer who tries to write gets forbidden.
 // An update that changes several things yields the matching events together (appended atomically):
 // SampleDetailsCorrected, then SampleMoved, then SampleStatusChanged.
 import { accept, refuse, type Decision } from '../../platform/commands/decision.ts';
@@ -13,11 +14,22 @@ import { checkStatusMove, validateSampleFields } from './rules.ts';
 
 const notFound = (): Decision<SampleEvent> => refuse({ code: 'not_found', message: 'sample not found' });
 
+/** A lab role, as the labs module names them (each includes the one before). */
+export type LabRole = 'viewer' | 'technician' | 'manager';
+const rank: Readonly<Record<LabRole, number>> = { viewer: 1, technician: 2, manager: 3 };
+export const atLeast = (role: LabRole | undefined, needed: LabRole): boolean =>
+  role !== undefined && rank[role] >= rank[needed];
+const forbidden = (): Decision<SampleEvent> =>
+  refuse({ code: 'forbidden', message: 'changing samples needs the technician role in their lab' });
+
 export interface RegisterSample {
   readonly type: 'RegisterSample';
   readonly data: {
     readonly sampleId: string;
     readonly ownerId: string;
+    readonly labId: string;
+    /** The caller's role in that lab (undefined: not a member). */
+    readonly role: LabRole | undefined;
     readonly sampleType: SampleType;
     readonly subjectId: string;
     readonly collectionDate: string;
@@ -41,7 +53,8 @@ export interface SampleChanges {
 export interface UpdateSample {
   readonly type: 'UpdateSample';
   readonly data: {
-    readonly actorId: string;
+    /** The caller's role in the sample's lab (undefined: not a member). */
+    readonly role: LabRole | undefined;
     readonly changes: SampleChanges;
     /** The change reason (required for archived → processing). */
     readonly reason: string | null;
@@ -54,14 +67,27 @@ export interface UpdateSample {
 export interface DiscardSample {
   readonly type: 'DiscardSample';
   readonly data: {
-    readonly actorId: string;
+    readonly role: LabRole | undefined;
     readonly reason: string | null;
     readonly expectedVersion?: number | undefined;
     readonly now: Date;
   };
 }
 
-export type SampleCommand = RegisterSample | UpdateSample | DiscardSample;
+export interface TransferSample {
+  readonly type: 'TransferSample';
+  readonly data: {
+    /** The caller's role in the sample's lab and in the lab it goes to. */
+    readonly role: LabRole | undefined;
+    readonly toLabId: string;
+    readonly toRole: LabRole | undefined;
+    readonly reason: string | null;
+    readonly expectedVersion?: number | undefined;
+    readonly now: Date;
+  };
+}
+
+export type SampleCommand = RegisterSample | UpdateSample | DiscardSample | TransferSample;
 
 export function decideSample(command: SampleCommand, state: SampleState): Decision<SampleEvent> {
   switch (command.type) {
@@ -71,11 +97,15 @@ export function decideSample(command: SampleCommand, state: SampleState): Decisi
       return update(command.data, state);
     case 'DiscardSample':
       return discard(command.data, state);
+    case 'TransferSample':
+      return transfer(command.data, state);
   }
 }
 
 function register(c: RegisterSample['data'], state: SampleState): Decision<SampleEvent> {
   if (state.kind !== 'none') return refuse({ code: 'conflict', message: 'sample already exists' });
+  if (c.role === undefined) return refuse({ code: 'not_found', message: 'lab not found' });
+  if (!atLeast(c.role, 'technician')) return forbidden();
   const fields: SampleFields = {
     sampleType: c.sampleType,
     subjectId: c.subjectId,
@@ -90,6 +120,7 @@ function register(c: RegisterSample['data'], state: SampleState): Decision<Sampl
     data: {
       sampleId: c.sampleId,
       ownerId: c.ownerId,
+      labId: c.labId,
       ...fields,
       status: c.status ?? 'collected',
       registeredAt: c.now.toISOString(),
@@ -97,9 +128,10 @@ function register(c: RegisterSample['data'], state: SampleState): Decision<Sampl
   });
 }
 
-/** The visible sample of this owner, or the error to answer. */
-function ownSample(state: SampleState, actorId: string, expectedVersion: number | undefined) {
-  if (!isRegistered(state) || state.kind === 'discarded' || state.ownerId !== actorId) return notFound();
+/** The sample a technician of its lab may change, or the error to answer. */
+function writableSample(state: SampleState, role: LabRole | undefined, expectedVersion: number | undefined) {
+  if (!isRegistered(state) || state.kind === 'discarded' || role === undefined) return notFound();
+  if (!atLeast(role, 'technician')) return forbidden();
   if (expectedVersion !== undefined && expectedVersion !== state.version) {
     return refuse({
       code: 'version_mismatch',
@@ -111,7 +143,7 @@ function ownSample(state: SampleState, actorId: string, expectedVersion: number 
 }
 
 function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEvent> {
-  const sample = ownSample(state, c.actorId, c.expectedVersion);
+  const sample = writableSample(state, c.role, c.expectedVersion);
   if ('ok' in sample) return sample;
   const next: SampleFields & { status: SampleStatus } = {
     sampleType: c.changes.sampleType ?? sample.sampleType,
@@ -145,7 +177,13 @@ function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEve
   if (Object.keys(changes).length > 0) {
     events.push({
       type: 'SampleDetailsCorrected',
-      data: { sampleId: sample.sampleId, ownerId: sample.ownerId, changes: changes as never, correctedAt: at },
+      data: {
+        sampleId: sample.sampleId,
+        ownerId: sample.ownerId,
+        labId: sample.labId,
+        changes: changes as never,
+        correctedAt: at,
+      },
     });
   }
   if (next.storageLocation !== sample.storageLocation) {
@@ -154,6 +192,7 @@ function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEve
       data: {
         sampleId: sample.sampleId,
         ownerId: sample.ownerId,
+        labId: sample.labId,
         from: sample.storageLocation,
         to: next.storageLocation,
         movedAt: at,
@@ -166,6 +205,7 @@ function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEve
       data: {
         sampleId: sample.sampleId,
         ownerId: sample.ownerId,
+        labId: sample.labId,
         from: sample.status,
         to: next.status,
         reason: c.reason,
@@ -177,11 +217,43 @@ function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEve
 }
 
 function discard(c: DiscardSample['data'], state: SampleState): Decision<SampleEvent> {
-  const sample = ownSample(state, c.actorId, c.expectedVersion);
+  const sample = writableSample(state, c.role, c.expectedVersion);
   if ('ok' in sample) return sample;
   return accept({
     type: 'SampleDiscarded',
-    data: { sampleId: sample.sampleId, ownerId: sample.ownerId, reason: c.reason, discardedAt: c.now.toISOString() },
+    data: {
+      sampleId: sample.sampleId,
+      ownerId: sample.ownerId,
+      labId: sample.labId,
+      reason: c.reason,
+      discardedAt: c.now.toISOString(),
+    },
+  });
+}
+
+function transfer(c: TransferSample['data'], state: SampleState): Decision<SampleEvent> {
+  const sample = writableSample(state, c.role, c.expectedVersion);
+  if ('ok' in sample) return sample;
+  if (c.toRole === undefined) return refuse({ code: 'not_found', message: 'lab not found' });
+  if (!atLeast(c.toRole, 'technician'))
+    return refuse({ code: 'forbidden', message: 'a transfer needs the technician role in both labs' });
+  const errors = [
+    ...(c.toLabId === sample.labId ? [{ path: 'labId', message: 'the sample is in this lab already' }] : []),
+    ...(!c.reason?.trim() ? [{ path: 'reason', message: 'a transfer needs a reason' }] : []),
+  ];
+  if (errors.length > 0)
+    return refuse({ code: 'validation_failed', message: 'the transfer breaks some rules', errors });
+  return accept({
+    type: 'SampleTransferred',
+    data: {
+      sampleId: sample.sampleId,
+      ownerId: sample.ownerId,
+      labId: c.toLabId,
+      fromLabId: sample.labId,
+      fromStorage: sample.storageLocation,
+      reason: c.reason!,
+      transferredAt: c.now.toISOString(),
+    },
   });
 }
 

@@ -1,7 +1,11 @@
 // The samples module's public contract: its events as zod schemas and TS types, with their
 // schema versions. Events are business facts (a sample was registered, corrected, moved, changed
-// status, discarded), never "updated". Every event names the owner, so read models and the audit
-// trail can scope it without loading the stream.
+// status, transferred to another lab, discarded), never "updated". Every event names the lab the
+// sample belongs to (and who registered it, `ownerId`), so read models and the audit trail can
+// scope it without loading the stream.
+//
+// Version 1 events (before labs) carry no labId: they are upcast on read to the registrant's
+// personal lab, whose id is the registrant's id (upcastSampleEventV1), never rewritten.
 //
 // Stream: sample-<sampleId>.
 import { z } from 'zod';
@@ -30,6 +34,7 @@ const reason = z.string().max(500).nullable();
 export const sampleRegisteredSchema = z.strictObject({
   sampleId: id,
   ownerId: id,
+  labId: id,
   sampleType,
   subjectId: z.string().max(32),
   collectionDate: date,
@@ -44,6 +49,7 @@ const change = <T extends z.ZodType>(value: T) => z.strictObject({ from: value, 
 export const sampleDetailsCorrectedSchema = z.strictObject({
   sampleId: id,
   ownerId: id,
+  labId: id,
   changes: z
     .strictObject({
       sampleType: change(sampleType).optional(),
@@ -58,6 +64,7 @@ export const sampleDetailsCorrectedSchema = z.strictObject({
 export const sampleStatusChangedSchema = z.strictObject({
   sampleId: id,
   ownerId: id,
+  labId: id,
   from: status,
   to: status,
   reason,
@@ -67,6 +74,7 @@ export const sampleStatusChangedSchema = z.strictObject({
 export const sampleMovedSchema = z.strictObject({
   sampleId: id,
   ownerId: id,
+  labId: id,
   from: storage,
   to: storage,
   movedAt: timestamp,
@@ -75,8 +83,20 @@ export const sampleMovedSchema = z.strictObject({
 export const sampleDiscardedSchema = z.strictObject({
   sampleId: id,
   ownerId: id,
+  labId: id,
   reason,
   discardedAt: timestamp,
+});
+
+/** Chain of custody: the sample moved to another lab, for a reason; its storage place is cleared. */
+export const sampleTransferredSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  fromLabId: id,
+  fromStorage: storage,
+  reason: z.string().min(1).max(500),
+  transferredAt: timestamp,
 });
 
 export const sampleEventSchemas = {
@@ -85,18 +105,34 @@ export const sampleEventSchemas = {
   SampleStatusChanged: sampleStatusChangedSchema,
   SampleMoved: sampleMovedSchema,
   SampleDiscarded: sampleDiscardedSchema,
+  SampleTransferred: sampleTransferredSchema,
 } as const;
 
 export type SampleEventType = keyof typeof sampleEventSchemas;
 const catalog = eventCatalog(sampleEventSchemas);
 export const sampleEventTypes: SampleEventType[] = catalog.types;
 export const sampleEventSchemaVersions: Readonly<Record<SampleEventType, number>> = {
-  SampleRegistered: 1,
-  SampleDetailsCorrected: 1,
-  SampleStatusChanged: 1,
-  SampleMoved: 1,
-  SampleDiscarded: 1,
+  SampleRegistered: 2,
+  SampleDetailsCorrected: 2,
+  SampleStatusChanged: 2,
+  SampleMoved: 2,
+  SampleDiscarded: 2,
+  SampleTransferred: 1,
 };
+
+/** The types whose version 1 (before labs) lacks labId. */
+export const sampleTypesBeforeLabs = [
+  'SampleRegistered',
+  'SampleDetailsCorrected',
+  'SampleStatusChanged',
+  'SampleMoved',
+  'SampleDiscarded',
+] as const;
+
+/** Version 1 → 2: a sample from before labs belongs to its registrant's personal lab (same id). */
+export function upcastSampleEventV1(data: Record<string, unknown>): Record<string, unknown> {
+  return typeof data.ownerId === 'string' && data.labId === undefined ? { ...data, labId: data.ownerId } : data;
+}
 
 type Schemas = typeof sampleEventSchemas;
 export type SampleEventData<T extends SampleEventType> = z.infer<Schemas[T]>;

@@ -4,6 +4,10 @@ import type { SampleEvent, SampleStatus, SampleType } from './events.ts';
 export interface SampleDetails {
   readonly sampleId: string;
   readonly ownerId: string;
+  /** The lab the sample belongs to now. */
+  readonly labId: string;
+  /** Every lab it has belonged to (chain of custody): their members read its history. */
+  readonly labIds: readonly string[];
   readonly sampleType: SampleType;
   readonly subjectId: string;
   readonly collectionDate: string;
@@ -33,6 +37,8 @@ export function evolveSample(state: SampleState, event: SampleEvent): SampleStat
       kind: 'active',
       sampleId: d.sampleId,
       ownerId: d.ownerId,
+      labId: d.labId,
+      labIds: [d.labId],
       sampleType: d.sampleType,
       subjectId: d.subjectId,
       collectionDate: d.collectionDate,
@@ -65,5 +71,14 @@ export function evolveSample(state: SampleState, event: SampleEvent): SampleStat
       return { ...state, storageLocation: event.data.to, updatedAt: event.data.movedAt, version };
     case 'SampleDiscarded':
       return { ...state, kind: 'discarded', updatedAt: event.data.discardedAt, version };
+    case 'SampleTransferred':
+      return {
+        ...state,
+        labId: event.data.labId,
+        labIds: state.labIds.includes(event.data.labId) ? state.labIds : [...state.labIds, event.data.labId],
+        storageLocation: null,
+        updatedAt: event.data.transferredAt,
+        version,
+      };
   }
 }

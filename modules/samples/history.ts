@@ -2,6 +2,7 @@
 // and through which request. Still readable after the sample was discarded.
 import type { Knex } from 'knex';
 import type { EventStore } from '../../platform/eventstore/port.ts';
+import type { RoleLookup } from './commands.ts';
 import { isSampleEventType, parseSampleEvent, sampleStream } from './events.ts';
 import { actorNames } from './queries.ts';
 
@@ -15,20 +16,27 @@ export interface HistoryItem {
   readonly changes: Record<string, { from: unknown; to: unknown }>;
 }
 
-/** The history, or undefined when the sample does not exist or belongs to someone else. */
+/**
+ * The history, or undefined when the sample does not exist or the caller is a member of none of
+ * the labs it has belonged to (chain of custody: both sides of a transfer keep reading it).
+ */
 export async function sampleHistory(
   store: EventStore,
   knex: Knex,
-  ownerId: string,
+  userId: string,
   sampleId: string,
+  roleIn: RoleLookup,
 ): Promise<HistoryItem[] | undefined> {
   const recorded = await store.readStream(sampleStream(sampleId));
   const events = recorded
     .filter((r) => isSampleEventType(r.type))
     .map((r) => ({ r, e: parseSampleEvent(r.type as never, r.data) }));
   const first = events[0];
-  if (!first || first.e.type !== 'SampleRegistered' || first.e.data.ownerId !== ownerId) return undefined;
-  const names = await actorNames(knex, ownerId, events.map(({ r }) => r.metadata.actorId ?? '').filter(Boolean));
+  if (!first || first.e.type !== 'SampleRegistered') return undefined;
+  const labs = [...new Set(events.map(({ e }) => e.data.labId))];
+  const roles = await Promise.all(labs.map((labId) => roleIn(labId)));
+  if (roles.every((role) => role === undefined)) return undefined;
+  const names = await actorNames(knex, userId, events.map(({ r }) => r.metadata.actorId ?? '').filter(Boolean));
   return events.map(({ r, e }) => {
     let changes: Record<string, { from: unknown; to: unknown }> = {};
     let eventReason: string | null = null;
@@ -55,6 +63,13 @@ export async function sampleHistory(
         break;
       case 'SampleDiscarded':
         changes = { discarded: { from: false, to: true } };
+        eventReason = e.data.reason;
+        break;
+      case 'SampleTransferred':
+        changes = {
+          labId: { from: e.data.fromLabId, to: e.data.labId },
+          ...(e.data.fromStorage !== null ? { storageLocation: { from: e.data.fromStorage, to: null } } : {}),
+        };
         eventReason = e.data.reason;
         break;
     }

@@ -1,12 +1,41 @@
 // Reads of the samples read model (projections/samples/samples-read-model.ts). Every query runs
-// as the caller under row-level security (queryAsOwner) and filters by owner as well: two locks
-// on the same door, because a leaked sample is the bug clinical systems ship.
+// as the caller under row-level security keyed on the caller's labs (queryInScope: the labs are
+// read from the labs read model in the same transaction, so a membership change counts on the
+// very next request, on every instance) and filters by those labs as well: two locks on the same
+// door, because a leaked sample is the bug clinical systems ship.
 import type { Knex } from 'knex';
-import { queryAsOwner, type SqlParam } from '../../platform/database/owner-scope.ts';
+import {
+  inCallerScope,
+  queryAsOwner,
+  queryInScope,
+  type SqlParam,
+  type Statement,
+} from '../../platform/database/owner-scope.ts';
+import type { LabRole } from './decide.ts';
 import type { SampleStatus, SampleType } from './events.ts';
+
+/**
+ * The caller's labs as comma-separated ids: their personal lab (whose id is theirs, so it counts
+ * from the first request after registration) and every lab they are a member of; narrowed to
+ * `labId` when given (empty when the caller is not a member of it).
+ */
+export const labScope = (userId: string, labId?: string): Statement => ({
+  sql: `SELECT string_agg(l::text, ',') FROM (SELECT $1::uuid AS l UNION SELECT lab_id FROM lab_members WHERE user_id = $1::uuid) s${labId === undefined ? '' : ' WHERE l = $2::uuid'}`,
+  params: labId === undefined ? [userId] : [userId, labId],
+});
+
+/** The caller's role in a lab (undefined: not a member), read afresh. */
+export async function roleIn(knex: Knex, userId: string, labId: string): Promise<LabRole | undefined> {
+  if (labId === userId) return 'manager';
+  const row = await knex('lab_members')
+    .where({ lab_id: labId, user_id: userId })
+    .first<{ role: LabRole } | undefined>('role');
+  return row?.role;
+}
 
 export interface SampleView {
   readonly id: string;
+  readonly labId: string;
   readonly sampleType: SampleType;
   readonly subjectId: string;
   readonly collectionDate: string;
@@ -20,6 +49,7 @@ export interface SampleView {
 
 interface SampleRow {
   sample_id: string;
+  lab_id: string;
   sample_type: SampleType;
   subject_id: string;
   collection_date: string;
@@ -32,10 +62,11 @@ interface SampleRow {
 }
 
 const columns =
-  'sample_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version';
+  'sample_id, lab_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version';
 
 export const toSampleView = (r: SampleRow): SampleView => ({
   id: r.sample_id,
+  labId: r.lab_id,
   sampleType: r.sample_type,
   subjectId: r.subject_id,
   collectionDate: r.collection_date,
@@ -47,11 +78,11 @@ export const toSampleView = (r: SampleRow): SampleView => ({
   version: r.version,
 });
 
-export async function getSample(knex: Knex, ownerId: string, sampleId: string): Promise<SampleView | undefined> {
-  const [rows] = await queryAsOwner<[SampleRow[]]>(knex, ownerId, [
+export async function getSample(knex: Knex, userId: string, sampleId: string): Promise<SampleView | undefined> {
+  const [, rows] = await queryInScope<[SampleRow[]]>(knex, userId, labScope(userId), [
     {
-      sql: `SELECT ${columns} FROM samples WHERE owner_id = $1::uuid AND sample_id = $2::uuid AND deleted_at IS NULL`,
-      params: [ownerId, sampleId],
+      sql: `SELECT ${columns} FROM samples WHERE ${inCallerScope()} AND sample_id = $1::uuid AND deleted_at IS NULL`,
+      params: [sampleId],
     },
   ]);
   const row = rows[0];
@@ -59,6 +90,8 @@ export async function getSample(knex: Knex, ownerId: string, sampleId: string): 
 }
 
 export interface SampleFilter {
+  /** One of the caller's labs; absent: all of them. */
+  readonly labId?: string | undefined;
   readonly status?: SampleStatus | undefined;
   readonly sampleType?: SampleType | undefined;
   readonly subjectId?: string | undefined;
@@ -71,15 +104,18 @@ export interface SampleCursor {
   readonly id: string;
 }
 
-/** Newest collection first, keyset-paginated on (collection date, id): stable while rows are added. */
+/**
+ * Newest collection first, keyset-paginated on (collection date, id): stable while rows are added.
+ * `undefined` when the filter names a lab the caller is not a member of.
+ */
 export async function listSamples(
   knex: Knex,
-  ownerId: string,
+  userId: string,
   filter: SampleFilter,
   page: { limit: number; after?: SampleCursor | undefined },
-): Promise<{ rows: SampleView[]; total: number }> {
-  const params: SqlParam[] = [ownerId];
-  const where = ['owner_id = $1::uuid', 'deleted_at IS NULL'];
+): Promise<{ rows: SampleView[]; total: number } | undefined> {
+  const params: SqlParam[] = [];
+  const where = [inCallerScope(), 'deleted_at IS NULL'];
   const add = (condition: (n: string) => string, value: SqlParam) => {
     params.push(value);
     where.push(condition(`$${params.length}`));
@@ -97,32 +133,31 @@ export async function listSamples(
     keyset = ` AND (collection_date, sample_id) < ($${pageParams.length - 1}::date, $${pageParams.length}::uuid)`;
   }
   pageParams.push(page.limit + 1);
-  const [rows, count] = await queryAsOwner<[SampleRow[], { total: number }[]]>(knex, ownerId, [
-    {
-      sql: `SELECT ${columns} FROM samples WHERE ${filtered}${keyset} ORDER BY collection_date DESC, sample_id DESC LIMIT $${pageParams.length}`,
-      params: pageParams,
-    },
-    countStatement(filter, filtered, params),
-  ]);
+  const [scope, rows, count] = await queryInScope<[SampleRow[], { total: number }[]]>(
+    knex,
+    userId,
+    labScope(userId, filter.labId),
+    [
+      {
+        sql: `SELECT ${columns} FROM samples WHERE ${filtered}${keyset} ORDER BY collection_date DESC, sample_id DESC LIMIT $${pageParams.length}`,
+        params: pageParams,
+      },
+      countStatement(filter, filtered, params),
+    ],
+  );
+  if (filter.labId !== undefined && !scope[0]?.scope) return undefined;
   return { rows: rows.map(toSampleView), total: count[0]?.total ?? 0 };
 }
 
 /**
- * The list's total: from the pre-aggregated statistics when the filter is one they keep (none,
- * one status, or one type), otherwise counted (an index range of one owner's rows).
+ * The list's total: from the pre-aggregated statistics of the caller's labs when the filter is
+ * one they keep (none, one status, or one type), otherwise counted (index ranges of those labs).
  */
-function countStatement(
-  filter: SampleFilter,
-  filtered: string,
-  params: SqlParam[],
-): { sql: string; params: SqlParam[] } {
+function countStatement(filter: SampleFilter, filtered: string, params: SqlParam[]): Statement {
   const narrowing = [filter.subjectId, filter.collectedFrom, filter.collectedTo].some((v) => v !== undefined);
   const column = filter.status && filter.sampleType ? undefined : (filter.status ?? filter.sampleType ?? 'total');
   if (!narrowing && column !== undefined) {
-    return {
-      sql: `SELECT COALESCE((SELECT "${column}" FROM sample_stats WHERE owner_id = $1::uuid), 0)::int AS total`,
-      params: [params[0]!],
-    };
+    return { sql: `SELECT COALESCE(sum("${column}"), 0)::int AS total FROM sample_stats WHERE ${inCallerScope()}` };
   }
   return { sql: `SELECT count(*)::int AS total FROM samples WHERE ${filtered}`, params };
 }
@@ -134,19 +169,32 @@ export interface SampleOverview {
   readonly collectedLast30Days: number;
 }
 
-/** Pre-aggregated: one row plus at most 30 daily rows, however many samples there are. */
-export async function sampleOverview(knex: Knex, ownerId: string, today: string): Promise<SampleOverview> {
-  const [stats, recent] = await queryAsOwner<[Record<string, number>[], { samples: number }[]]>(knex, ownerId, [
-    {
-      sql: 'SELECT total, collected, processing, archived, blood, saliva, tissue FROM sample_stats WHERE owner_id = $1::uuid',
-      params: [ownerId],
-    },
-    {
-      sql: `SELECT COALESCE(sum(samples), 0)::int AS samples FROM sample_daily_counts
-             WHERE owner_id = $1::uuid AND collection_date > $2::date - 30 AND collection_date <= $2::date`,
-      params: [ownerId, today],
-    },
-  ]);
+/**
+ * Pre-aggregated: one row per lab of the caller plus at most 30 daily rows per lab, however many
+ * samples there are. `undefined` when `labId` names a lab the caller is not a member of.
+ */
+export async function sampleOverview(
+  knex: Knex,
+  userId: string,
+  today: string,
+  labId?: string,
+): Promise<SampleOverview | undefined> {
+  const sum = (c: string) => `COALESCE(sum(${c}), 0)::int AS ${c}`;
+  const kept = ['total', 'collected', 'processing', 'archived', 'blood', 'saliva', 'tissue'];
+  const [scope, stats, recent] = await queryInScope<[Record<string, number>[], { samples: number }[]]>(
+    knex,
+    userId,
+    labScope(userId, labId),
+    [
+      { sql: `SELECT ${kept.map(sum).join(', ')} FROM sample_stats WHERE ${inCallerScope()}` },
+      {
+        sql: `SELECT COALESCE(sum(samples), 0)::int AS samples FROM sample_daily_counts
+               WHERE ${inCallerScope()} AND collection_date > $1::date - 30 AND collection_date <= $1::date`,
+        params: [today],
+      },
+    ],
+  );
+  if (labId !== undefined && !scope[0]?.scope) return undefined;
   const s = stats[0] ?? {};
   const n = (key: string) => s[key] ?? 0;
   return {

@@ -1,6 +1,6 @@
-// HTTP routes of the samples module (API.md, Samples): /api/v1/samples*, each declared once with
-// its schemas and documentation. Every route is owner-only: another user's sample is 404,
-// exactly like an unknown id.
+// HTTP routes of the samples module (API.md, Samples and Labs): /api/v1/samples*, each declared
+// once with its schemas and documentation. A sample belongs to a lab: its viewers read it, its
+// technicians change it; for anyone outside the lab it is a 404, exactly like an unknown id.
 import type { Knex } from 'knex';
 import type { EventStore } from '../../platform/eventstore/port.ts';
 import { commandCause } from '../../platform/http/command-cause.ts';
@@ -23,7 +23,11 @@ export interface SampleRouteOptions {
   readonly openapi: OpenApiRegistry;
 }
 
-const notFound = "`not_found`: unknown, deleted, or another user's sample";
+const notFound = '`not_found`: unknown or deleted sample, or one of a lab the caller is not a member of';
+const forbidden = "`forbidden`: the caller is a viewer of the sample's lab (changes need technician)";
+const labNotFound = (): never => {
+  throw new HttpProblem(404, 'not_found', 'Lab not found.');
+};
 const sampleNotFound = (): never => {
   throw new HttpProblem(404, 'not_found', 'Sample not found.');
 };
@@ -50,34 +54,39 @@ export function sampleRouters(options: SampleRouteOptions): AppRouter[] {
   return [routes.router];
 }
 
-/** The caller's samples as a whole. Fixed paths first: /stats/overview and /subject/{id} are not ids. */
+/** The samples of the caller's labs as a whole. Fixed paths first: /stats/overview and /subject/{id} are not ids. */
 function collectionRoutes(routes: RouteGroup, { commands, knex }: SampleRouteOptions): void {
   routes.add({
     method: 'get',
     path: '/api/v1/samples/stats/overview',
-    summary: "Counts of the caller's samples",
+    summary: "Counts of the samples of the caller's labs",
+    query: schemas.overviewQuery,
     responses: {
       200: {
-        description: 'Counts (pre-aggregated; the same cost for 10 or 100,000 samples)',
+        description: 'Counts (pre-aggregated per lab; the same cost for 10 or 100,000 samples)',
         schema: schemas.overviewSchema,
       },
+      404: "`not_found`: `labId` is not one of the caller's labs",
     },
-    handler: async (ctx, { auth }) => {
-      ctx.body = await queries.sampleOverview(knex, auth.userId, utcDate(new Date()));
+    handler: async (ctx, { auth, query }) => {
+      ctx.body = (await queries.sampleOverview(knex, auth.userId, utcDate(new Date()), query.labId)) ?? labNotFound();
     },
   });
   routes.add({
     method: 'get',
     path: '/api/v1/samples/subject/{subjectId}',
-    summary: "The caller's samples of one subject, newest collection first",
+    summary: "The samples of one subject in the caller's labs, newest collection first",
     params: schemas.subjectParams,
     query: schemas.subjectQuery,
-    responses: { 200: { description: 'A page', schema: pageSchema(schemas.sampleSchema) } },
+    responses: {
+      200: { description: 'A page', schema: pageSchema(schemas.sampleSchema) },
+      404: "`not_found`: `labId` is not one of the caller's labs",
+    },
     handler: async (ctx, { auth, params, query }) => {
       const after = decodeCursor(query.cursor, schemas.cursorSchema);
       const filter = { ...query, subjectId: params.subjectId };
-      const { rows, total } = await queries.listSamples(knex, auth.userId, filter, { limit: query.limit, after });
-      ctx.body = page(rows, query.limit, total);
+      const found = await queries.listSamples(knex, auth.userId, filter, { limit: query.limit, after });
+      ctx.body = page(found?.rows ?? labNotFound(), query.limit, found?.total ?? 0);
     },
   });
   routes.add({
@@ -87,9 +96,14 @@ function collectionRoutes(routes: RouteGroup, { commands, knex }: SampleRouteOpt
     body: schemas.createBody,
     alsoCheck: fieldRules,
     headers: ['idempotencyKey', 'changeReason'],
-    responses: { 201: { description: 'Registered; Location and ETag set', schema: schemas.sampleSchema } },
-    handler: async (ctx, { auth, body: { reason, ...input } }) => {
-      const sample = await commands.register(auth.userId, input, commandCause(ctx, reason));
+    responses: {
+      201: { description: 'Registered; Location and ETag set', schema: schemas.sampleSchema },
+      403: '`forbidden`: the caller is a viewer of that lab',
+      404: "`not_found`: `labId` is not one of the caller's labs",
+    },
+    handler: async (ctx, { auth, body: { reason, labId = auth.userId, ...input } }) => {
+      const role = await queries.roleIn(knex, auth.userId, labId);
+      const sample = await commands.register(auth.userId, labId, role, input, commandCause(ctx, reason));
       ctx.set('Location', `/api/v1/samples/${sample.id}`);
       answerSample(ctx, sample, 201);
     },
@@ -97,22 +111,29 @@ function collectionRoutes(routes: RouteGroup, { commands, knex }: SampleRouteOpt
   routes.add({
     method: 'get',
     path: '/api/v1/samples',
-    summary: "The caller's samples, newest collection first",
-    description: 'Filters combine (AND). Keyset pagination: pages neither repeat nor skip while samples are added.',
+    summary: "The samples of the caller's labs, newest collection first",
+    description:
+      'Every lab the caller belongs to, or the one `labId` names. Filters combine (AND). ' +
+      'Keyset pagination: pages neither repeat nor skip while samples are added.',
     query: schemas.listQuery,
-    responses: { 200: { description: 'A page', schema: pageSchema(schemas.sampleSchema) } },
+    responses: {
+      200: { description: 'A page', schema: pageSchema(schemas.sampleSchema) },
+      404: "`not_found`: `labId` is not one of the caller's labs",
+    },
     handler: async (ctx, { auth, query }) => {
       const after = decodeCursor(query.cursor, schemas.cursorSchema);
-      const { rows, total } = await queries.listSamples(knex, auth.userId, query, { limit: query.limit, after });
-      ctx.body = page(rows, query.limit, total);
+      const found = await queries.listSamples(knex, auth.userId, query, { limit: query.limit, after });
+      ctx.body = page(found?.rows ?? labNotFound(), query.limit, found?.total ?? 0);
     },
   });
 }
 
-/** One sample: read, change, discard, history. */
+/** One sample: read, change, discard, transfer, history. */
 function oneSampleRoutes(routes: RouteGroup, { commands, knex, store }: SampleRouteOptions): void {
+  const roleOf = (userId: string) => (labId: string) => queries.roleIn(knex, userId, labId);
   const writeResponses = {
     200: { description: 'The sample after the change; ETag = version', schema: schemas.sampleSchema },
+    403: forbidden,
     404: notFound,
     412: '`version_mismatch`: If-Match is stale; nothing changed',
     422: '`validation_failed` (errors[]) or `invalid_transition`',
@@ -140,7 +161,8 @@ function oneSampleRoutes(routes: RouteGroup, { commands, knex, store }: SampleRo
     responses: writeResponses,
     handler: async (ctx, { auth, params, body: { reason, ...changes } }) => {
       const expected = expectedVersionFromIfMatch(ctx);
-      answerSample(ctx, await commands.update(auth.userId, params.id, changes, expected, commandCause(ctx, reason)));
+      const cause = commandCause(ctx, reason);
+      answerSample(ctx, await commands.update(params.id, changes, expected, roleOf(auth.userId), cause));
     },
   });
   routes.add({
@@ -155,7 +177,8 @@ function oneSampleRoutes(routes: RouteGroup, { commands, knex, store }: SampleRo
     handler: async (ctx, { auth, params, body: { reason, ...body } }) => {
       const changes = { ...body, storageLocation: body.storageLocation ?? null, notes: body.notes ?? null };
       const expected = expectedVersionFromIfMatch(ctx);
-      answerSample(ctx, await commands.update(auth.userId, params.id, changes, expected, commandCause(ctx, reason)));
+      const cause = commandCause(ctx, reason);
+      answerSample(ctx, await commands.update(params.id, changes, expected, roleOf(auth.userId), cause));
     },
   });
   routes.add({
@@ -166,21 +189,48 @@ function oneSampleRoutes(routes: RouteGroup, { commands, knex, store }: SampleRo
     params: schemas.idParams,
     body: schemas.deleteBody,
     headers: ['ifMatch', 'changeReason'],
-    responses: { 204: 'Discarded', 404: notFound, 412: '`version_mismatch`' },
+    responses: { 204: 'Discarded', 403: forbidden, 404: notFound, 412: '`version_mismatch`' },
     handler: async (ctx, { auth, params, body }) => {
-      await commands.discard(auth.userId, params.id, expectedVersionFromIfMatch(ctx), commandCause(ctx, body.reason));
+      const cause = commandCause(ctx, body.reason);
+      await commands.discard(params.id, expectedVersionFromIfMatch(ctx), roleOf(auth.userId), cause);
       ctx.status = 204;
+    },
+  });
+  routes.add({
+    method: 'post',
+    path: '/api/v1/samples/{id}/transfer',
+    summary: 'Transfer a sample to another lab (chain of custody)',
+    description:
+      "Technician in both labs; a reason is required. Shown in the sample's history (readable by both labs); " +
+      'its storage place is cleared.',
+    params: schemas.idParams,
+    body: schemas.transferBody,
+    headers: ['ifMatch', 'idempotencyKey', 'changeReason'],
+    responses: {
+      ...writeResponses,
+      200: { description: 'The sample in its new lab; ETag = version', schema: schemas.sampleSchema },
+      403: '`forbidden`: below technician in either lab',
+      404: '`not_found`: unknown sample, or a lab the caller is not a member of',
+      422: '`validation_failed`: no reason, or the sample is in that lab already',
+    },
+    handler: async (ctx, { auth, params, body }) => {
+      const cause = commandCause(ctx, body.reason);
+      const expected = expectedVersionFromIfMatch(ctx);
+      answerSample(ctx, await commands.transfer(params.id, body.labId, expected, roleOf(auth.userId), cause));
     },
   });
   routes.add({
     method: 'get',
     path: '/api/v1/samples/{id}/history',
     summary: 'Every change since registration, oldest first',
-    description: "Read from the sample's events: still there after the sample was discarded.",
+    description:
+      "Read from the sample's events: still there after the sample was discarded. Readable by the viewers " +
+      'of every lab the sample has belonged to; an erased actor shows without a name.',
     params: schemas.idParams,
     responses: { 200: { description: 'The history', schema: schemas.historySchema }, 404: notFound },
     handler: async (ctx, { auth, params }) => {
-      ctx.body = { items: (await sampleHistory(store, knex, auth.userId, params.id)) ?? sampleNotFound() };
+      const items = await sampleHistory(store, knex, auth.userId, params.id, roleOf(auth.userId));
+      ctx.body = { items: items ?? sampleNotFound() };
     },
   });
 }

@@ -25,7 +25,14 @@ const reason = z
   .optional()
   .meta({ description: 'Why (stored in the event metadata and history); X-Change-Reason wins' });
 
+const labId = z
+  .uuid()
+  .overwrite((id) => id.toLowerCase())
+  .meta({ description: "One of the caller's labs" });
+const labFilter = labId.optional().meta({ description: "Only this lab (one of the caller's); absent: all of them" });
+
 export const createBody = z.strictObject({
+  labId: labId.optional().meta({ description: "Default: the caller's personal lab; technician or above" }),
   sampleType,
   subjectId,
   collectionDate,
@@ -55,10 +62,19 @@ export const putBody = z.strictObject({
   reason,
 });
 export const deleteBody = z.strictObject({ reason });
+export const transferBody = z.strictObject({
+  labId: labId.meta({ description: 'The lab the sample goes to (technician or above there too)' }),
+  reason: z
+    .string()
+    .max(500)
+    .meta({ description: 'Why (chain of custody; required, here or in X-Change-Reason)' })
+    .optional(),
+});
 
 export const sampleSchema = z
   .object({
     id: z.uuid(),
+    labId: z.uuid().meta({ description: 'The lab the sample belongs to' }),
     sampleType,
     subjectId: z.string(),
     collectionDate: z.iso.date(),
@@ -73,6 +89,7 @@ export const sampleSchema = z
 
 export const listQuery = z.strictObject({
   ...paginationQuery,
+  labId: labFilter,
   status: status.optional(),
   sampleType: sampleType.optional(),
   subjectId: z.string().max(32).optional(),
@@ -81,11 +98,13 @@ export const listQuery = z.strictObject({
 });
 export const subjectQuery = z.strictObject({
   ...paginationQuery,
+  labId: labFilter,
   status: status.optional(),
   sampleType: sampleType.optional(),
   collectedFrom: isoDate().optional(),
   collectedTo: isoDate().optional(),
 });
+export const overviewQuery = z.strictObject({ labId: labFilter });
 export const cursorSchema = z.object({ collectionDate: isoDate(), id: z.uuid() });
 export const overviewSchema = z
   .object({

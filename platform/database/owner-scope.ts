@@ -13,6 +13,20 @@ import type pg from 'pg';
 
 export const READER_ROLE = 'vialog_reader';
 export const OWNER_SETTING = 'vialog.user_id';
+/** The caller's groups (labs) as comma-separated UUIDs, for tables scoped to a group. */
+export const SCOPE_SETTING = 'vialog.lab_ids';
+
+/** SQL true for a row whose group column is one of the caller's groups (as set for the transaction). */
+export const inCallerScope = (column = 'lab_id'): string =>
+  `"${column}" = ANY(string_to_array(NULLIF(current_setting('${SCOPE_SETTING}', true), ''), ',')::uuid[])`;
+
+/** DDL for a per-group table: RLS on, rows of the caller's groups only, read access for the reader role. */
+export function scopePolicy(table: string, column = 'lab_id'): string {
+  return `ALTER TABLE "${table}" ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "${table}_scope_only" ON "${table}" FOR SELECT TO ${READER_ROLE}
+  USING (${inCallerScope(column)});
+GRANT SELECT ON "${table}" TO ${READER_ROLE}`;
+}
 
 /** DDL for a per-user table: RLS on, the owner policy, read access for the reader role. */
 export function ownerPolicy(table: string, ownerColumn = 'owner_id'): string {
@@ -98,6 +112,29 @@ export async function queryAsOwner<Rows extends unknown[][]>(
       `SELECT set_config('${OWNER_SETTING}', ${client.escapeLiteral(ownerId)}, true)`,
     ],
     statements,
+  );
+}
+
+/**
+ * Runs the statements as `userId` under row-level security of the groups `scope` gives: a scalar
+ * SQL expression (with $1 = the user's id) of their comma-separated group ids, evaluated in the
+ * same transaction before the switch to the reader role, so a change of membership counts at
+ * once. Every statement may use inCallerScope(); the groups are also returned first.
+ */
+export async function queryInScope<Rows extends unknown[][]>(
+  knex: Knex,
+  userId: string,
+  scope: Statement,
+  statements: readonly Statement[],
+): Promise<[{ scope: string | null }[], ...Rows]> {
+  if (!UUID.test(userId)) throw new Error('user id must be a UUID');
+  return readOnly(
+    knex,
+    (client) => [
+      `SELECT set_config('${OWNER_SETTING}', ${client.escapeLiteral(userId)}, true), set_config('${SCOPE_SETTING}', COALESCE((${inline(client, scope)}), ''), true)`,
+      `SET LOCAL ROLE ${READER_ROLE}`,
+    ],
+    [{ sql: `SELECT NULLIF(current_setting('${SCOPE_SETTING}', true), '') AS scope` }, ...statements],
   );
 }
 

@@ -10,6 +10,7 @@ import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { identityEventTypes } from '../../modules/identity/events.ts';
 import { sampleEventTypes } from '../../modules/samples/events.ts';
 import { dialogEventTypes } from '../../modules/dialog/events.ts';
+import { labEventTypes } from '../../modules/labs/events.ts';
 import { storageEventTypes } from '../../modules/storage/events.ts';
 import { projectionOperationEventTypes, type Projection } from '../engine/index.ts';
 
@@ -80,6 +81,7 @@ const text = (value: string | null): string | null => (value === null ? null : s
 export const auditEventTypes: readonly string[] = [
   ...identityEventTypes,
   ...sampleEventTypes,
+  ...labEventTypes,
   ...dialogEventTypes,
   ...storageEventTypes,
   ...projectionOperationEventTypes,

@@ -1,17 +1,18 @@
-// The samples read model: per-user tables under row-level security (owner_id), maintained
-// incrementally so no query ever counts rows at request time.
-//   samples              one row per sample; a discarded one keeps its row (deleted_at) so a
-//                        replayed registration cannot bring it back
-//   sample_stats         per owner: total, by status, by type
-//   sample_daily_counts  per owner and collection date: feeds "collected in the last 30 days"
-//                        (at most 31 rows summed, whatever the number of samples)
+// The samples read model: per-lab tables under row-level security (lab_id, the caller's labs),
+// maintained incrementally so no query ever counts rows at request time.
+//   samples              one row per sample (owner_id: who registered it); a discarded one keeps
+//                        its row (deleted_at) so a replayed registration cannot bring it back
+//   sample_stats         per lab: total, by status, by type
+//   sample_daily_counts  per lab and collection date: feeds "collected in the last 30 days"
+//                        (at most 31 rows per lab summed, whatever the number of samples)
 //   sample_actors        user id → username, from identity events, for the history's actor names
+//                        (null once erased: the lab's samples stay, the person's name goes)
 //
 // Idempotent: every sample row carries its version (events in the stream); an event at or below
 // it changes nothing, and the statistics move only when the row did, in the same transaction.
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
-import { ownerPolicy } from '../../platform/database/owner-scope.ts';
+import { scopePolicy } from '../../platform/database/owner-scope.ts';
 import { storableJson, storableText } from '../../platform/text.ts';
 import {
   isSampleEventType,
@@ -28,6 +29,7 @@ export const samplesProjectionName = 'samples';
 
 const samples = (t: string) => `CREATE TABLE "${t}" (
   sample_id        uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+  lab_id           uuid NOT NULL,
   owner_id         uuid NOT NULL,
   sample_type      text NOT NULL,
   subject_id       text NOT NULL,
@@ -39,14 +41,15 @@ const samples = (t: string) => `CREATE TABLE "${t}" (
   updated_at       timestamptz NOT NULL,
   version          integer NOT NULL,
   deleted_at       timestamptz);
-CREATE INDEX "${t}_by_date" ON "${t}" (owner_id, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX "${t}_by_status" ON "${t}" (owner_id, status, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX "${t}_by_type" ON "${t}" (owner_id, sample_type, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX "${t}_by_subject" ON "${t}" (owner_id, subject_id, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
-${ownerPolicy(t)}`;
+CREATE INDEX "${t}_by_date" ON "${t}" (lab_id, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
+CREATE INDEX "${t}_by_status" ON "${t}" (lab_id, status, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
+CREATE INDEX "${t}_by_type" ON "${t}" (lab_id, sample_type, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
+CREATE INDEX "${t}_by_subject" ON "${t}" (lab_id, subject_id, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
+CREATE INDEX "${t}_by_date_all_labs" ON "${t}" (collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
+${scopePolicy(t)}`;
 
 const stats = (t: string) => `CREATE TABLE "${t}" (
-  owner_id   uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+  lab_id     uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
   total      integer NOT NULL DEFAULT 0,
   collected  integer NOT NULL DEFAULT 0,
   processing integer NOT NULL DEFAULT 0,
@@ -54,14 +57,14 @@ const stats = (t: string) => `CREATE TABLE "${t}" (
   blood      integer NOT NULL DEFAULT 0,
   saliva     integer NOT NULL DEFAULT 0,
   tissue     integer NOT NULL DEFAULT 0);
-${ownerPolicy(t)}`;
+${scopePolicy(t)}`;
 
 const daily = (t: string) => `CREATE TABLE "${t}" (
-  owner_id        uuid NOT NULL,
+  lab_id          uuid NOT NULL,
   collection_date date NOT NULL,
   samples         integer NOT NULL,
-  CONSTRAINT "${t}_pkey" PRIMARY KEY (owner_id, collection_date));
-${ownerPolicy(t)}`;
+  CONSTRAINT "${t}_pkey" PRIMARY KEY (lab_id, collection_date));
+${scopePolicy(t)}`;
 
 const actors = (t: string) => `CREATE TABLE "${t}" (
   user_id  uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
@@ -77,28 +80,28 @@ interface Statement {
   readonly bindings: Knex.RawBinding[];
 }
 
-/** Adds counts to owners' statistics: one statement for any number of owners. */
+/** Adds counts to labs' statistics: one statement for any number of labs. */
 function addToStats(table: Table, deltas: ReadonlyMap<string, Counts>): Statement | undefined {
   if (deltas.size === 0) return undefined;
   const columns = ['total', 'collected', 'processing', 'archived', 'blood', 'saliva', 'tissue'] as const;
-  const rows = [...deltas].map(([ownerId, counts]) => [ownerId, ...columns.map((c) => counts[c] ?? 0)]);
+  const rows = [...deltas].map(([labId, counts]) => [labId, ...columns.map((c) => counts[c] ?? 0)]);
   const t = table('sample_stats');
   return {
-    sql: `INSERT INTO "${t}" AS s (owner_id, ${columns.join(', ')})
+    sql: `INSERT INTO "${t}" AS s (lab_id, ${columns.join(', ')})
      VALUES ${rows.map(() => `(?::uuid, ${columns.map(() => '?::int').join(', ')})`).join(', ')}
-     ON CONFLICT (owner_id) DO UPDATE SET ${columns.map((c) => `${c} = s.${c} + EXCLUDED.${c}`).join(', ')}`,
+     ON CONFLICT (lab_id) DO UPDATE SET ${columns.map((c) => `${c} = s.${c} + EXCLUDED.${c}`).join(', ')}`,
     bindings: rows.flat(),
   };
 }
 
-type DayRow = [owner: string, date: string, samples: number];
+type DayRow = [lab: string, date: string, samples: number];
 
-/** Adds to per-day counts: one statement for any number of (owner, day) pairs. */
+/** Adds to per-day counts: one statement for any number of (lab, day) pairs. */
 function addToDays(table: Table, rows: readonly DayRow[]): Statement | undefined {
   if (rows.length === 0) return undefined;
   return {
-    sql: `INSERT INTO "${table('sample_daily_counts')}" AS d (owner_id, collection_date, samples) VALUES ${rows.map(() => '(?::uuid, ?::date, ?::int)').join(', ')}
-     ON CONFLICT (owner_id, collection_date) DO UPDATE SET samples = d.samples + EXCLUDED.samples`,
+    sql: `INSERT INTO "${table('sample_daily_counts')}" AS d (lab_id, collection_date, samples) VALUES ${rows.map(() => '(?::uuid, ?::date, ?::int)').join(', ')}
+     ON CONFLICT (lab_id, collection_date) DO UPDATE SET samples = d.samples + EXCLUDED.samples`,
     bindings: rows.flat(),
   };
 }
@@ -124,13 +127,13 @@ async function writeTogether(trx: Knex.Transaction, statements: readonly (Statem
 class Deltas {
   readonly stats = new Map<string, Counts>();
   readonly days = new Map<string, number>();
-  count(ownerId: string, counts: Counts): void {
-    const current = this.stats.get(ownerId) ?? {};
+  count(labId: string, counts: Counts): void {
+    const current = this.stats.get(labId) ?? {};
     for (const [key, n] of Object.entries(counts) as [keyof Counts, number][]) current[key] = (current[key] ?? 0) + n;
-    this.stats.set(ownerId, current);
+    this.stats.set(labId, current);
   }
-  day(ownerId: string, date: string, n: number): void {
-    const key = `${ownerId}|${date}`;
+  day(labId: string, date: string, n: number): void {
+    const key = `${labId}|${date}`;
     this.days.set(key, (this.days.get(key) ?? 0) + n);
   }
   /** The statements that add the deltas, and the days that dropped (to clean up after them). */
@@ -145,6 +148,7 @@ class Deltas {
 
 interface SampleRow {
   sample_id: string;
+  lab_id: string;
   owner_id: string;
   sample_type: SampleType;
   subject_id: string;
@@ -190,6 +194,7 @@ class SampleBatch {
       const r = e.data;
       this.rows.set(r.sampleId, {
         sample_id: r.sampleId,
+        lab_id: r.labId,
         owner_id: r.ownerId,
         sample_type: r.sampleType,
         subject_id: r.subjectId,
@@ -203,8 +208,8 @@ class SampleBatch {
         deleted_at: null,
       });
       this.dirty.add(r.sampleId);
-      this.deltas.count(r.ownerId, { total: 1, [r.status]: 1, [r.sampleType]: 1 });
-      this.deltas.day(r.ownerId, r.collectionDate, 1);
+      this.deltas.count(r.labId, { total: 1, [r.status]: 1, [r.sampleType]: 1 });
+      this.deltas.day(r.labId, r.collectionDate, 1);
       return;
     }
     const row = this.rows.get(d.sampleId);
@@ -213,13 +218,13 @@ class SampleBatch {
       case 'SampleDetailsCorrected': {
         const c = e.data.changes;
         if (c.sampleType) {
-          this.deltas.count(row.owner_id, { [row.sample_type]: -1, [c.sampleType.to]: 1 });
+          this.deltas.count(row.lab_id, { [row.sample_type]: -1, [c.sampleType.to]: 1 });
           row.sample_type = c.sampleType.to;
         }
         if (c.subjectId) row.subject_id = c.subjectId.to;
         if (c.collectionDate) {
-          this.deltas.day(row.owner_id, row.collection_date, -1);
-          this.deltas.day(row.owner_id, c.collectionDate.to, 1);
+          this.deltas.day(row.lab_id, row.collection_date, -1);
+          this.deltas.day(row.lab_id, c.collectionDate.to, 1);
           row.collection_date = c.collectionDate.to;
         }
         if (c.notes) row.notes = c.notes.to;
@@ -227,7 +232,7 @@ class SampleBatch {
         break;
       }
       case 'SampleStatusChanged':
-        this.deltas.count(row.owner_id, { [row.status]: -1, [e.data.to]: 1 });
+        this.deltas.count(row.lab_id, { [row.status]: -1, [e.data.to]: 1 });
         row.status = e.data.to;
         row.updated_at = e.data.changedAt;
         break;
@@ -236,10 +241,19 @@ class SampleBatch {
         row.updated_at = e.data.movedAt;
         break;
       case 'SampleDiscarded':
-        this.deltas.count(row.owner_id, { total: -1, [row.status]: -1, [row.sample_type]: -1 });
-        this.deltas.day(row.owner_id, row.collection_date, -1);
+        this.deltas.count(row.lab_id, { total: -1, [row.status]: -1, [row.sample_type]: -1 });
+        this.deltas.day(row.lab_id, row.collection_date, -1);
         row.deleted_at = e.data.discardedAt;
         row.updated_at = e.data.discardedAt;
+        break;
+      case 'SampleTransferred':
+        this.deltas.count(row.lab_id, { total: -1, [row.status]: -1, [row.sample_type]: -1 });
+        this.deltas.day(row.lab_id, row.collection_date, -1);
+        this.deltas.count(e.data.labId, { total: 1, [row.status]: 1, [row.sample_type]: 1 });
+        this.deltas.day(e.data.labId, row.collection_date, 1);
+        row.lab_id = e.data.labId;
+        row.storage_location = null;
+        row.updated_at = e.data.transferredAt;
         break;
     }
     row.version = version;
@@ -260,23 +274,16 @@ class SampleBatch {
     // leaves exactly the same rows.
     if (lowered.length > 0) {
       await trx.raw(
-        `DELETE FROM "${table('sample_daily_counts')}" WHERE samples = 0 AND (owner_id, collection_date) IN (${lowered.map(() => '(?::uuid, ?::date)').join(', ')})`,
-        lowered.flatMap(([owner, date]) => [owner, date]),
+        `DELETE FROM "${table('sample_daily_counts')}" WHERE samples = 0 AND (lab_id, collection_date) IN (${lowered.map(() => '(?::uuid, ?::date)').join(', ')})`,
+        lowered.flatMap(([lab, date]) => [lab, date]),
       );
     }
-  }
-
-  /** Erasure: everything of the owner leaves (written first, so nothing of theirs comes back). */
-  async erase(trx: Knex.Transaction, table: Table, ownerId: string): Promise<void> {
-    await this.write(trx, table);
-    for (const t of ['samples', 'sample_stats', 'sample_daily_counts'])
-      await trx(table(t)).where('owner_id', ownerId).delete();
-    for (const [id, row] of this.rows) if (row.owner_id === ownerId) this.rows.delete(id);
   }
 }
 
 const sampleColumns = [
   'sample_id',
+  'lab_id',
   'owner_id',
   'sample_type',
   'subject_id',
@@ -291,7 +298,7 @@ const sampleColumns = [
 ] as const;
 
 const upsertRowsSql = (t: string) => `INSERT INTO "${t}" (${sampleColumns.join(', ')})
-  SELECT ${sampleColumns.join(', ')} FROM json_to_recordset(?::json) AS x(sample_id uuid, owner_id uuid, sample_type text, subject_id text,
+  SELECT ${sampleColumns.join(', ')} FROM json_to_recordset(?::json) AS x(sample_id uuid, lab_id uuid, owner_id uuid, sample_type text, subject_id text,
     collection_date date, status text, storage_location text, notes text, created_at timestamptz, updated_at timestamptz, version integer, deleted_at timestamptz)
   ON CONFLICT (sample_id) DO UPDATE SET ${sampleColumns
     .filter((c) => c !== 'sample_id')
@@ -302,7 +309,7 @@ const iso = (value: string | Date): string => (value instanceof Date ? value.toI
 
 export const samplesProjection: Projection = {
   name: samplesProjectionName,
-  version: 1,
+  version: 2,
   eventTypes: [...sampleEventTypes, 'UserRegistered', 'UserErased'],
   tables: { samples, sample_stats: stats, sample_daily_counts: daily, sample_actors: actors },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
@@ -318,9 +325,8 @@ export const samplesProjection: Projection = {
       else if (event.type === 'UserRegistered' || event.type === 'UserErased') {
         const e = parseIdentityEvent(event.type, event.data);
         const username = e.type === 'UserRegistered' ? storableText(e.data.username) : null;
+        // Erasure: the name goes; the samples the person registered stay, they belong to their lab.
         await trx(table('sample_actors')).insert({ user_id: e.data.userId, username }).onConflict('user_id').merge();
-        // Erasure: the user's samples leave the read models (their events and history stay).
-        if (e.type === 'UserErased') await batch.erase(trx, table, e.data.userId);
       }
     }
     await batch.write(trx, table);

@@ -41,8 +41,27 @@ test("counts by status and type, from the caller's samples only", async (t) => {
   t.is(r.body.assistantMessage.model, 'vialog-offline');
   t.is(
     r.body.assistantMessage.content,
-    'You have 3 samples.\nBy status: 2 collected, 1 processing, 0 archived.\nBy type: 2 blood, 0 saliva, 1 tissue.',
+    'You have 3 samples.\nBy status: 2 collected, 1 processing, 0 archived.\nBy type: 2 blood, 0 saliva, 1 tissue.\n' +
+      'By lab: Personal lab 3.',
   );
+});
+
+test("it answers over every lab of the caller and names each sample's lab", async (t) => {
+  const [head, member] = await Promise.all([newUser(api, 'head'), newUser(api, 'member')]);
+  const lab = await call(api, 'POST', '/labs', { token: head.accessToken, body: { name: 'Virology' } });
+  const labId = lab.body.id as string;
+  await call(api, 'POST', `/labs/${labId}/members`, {
+    token: head.accessToken,
+    body: { username: member.username, role: 'viewer' },
+  });
+  await call(api, 'POST', '/samples', {
+    token: head.accessToken,
+    body: { labId, sampleType: 'saliva', subjectId: 'V123', collectionDate: today },
+  });
+  const content = (await ask('samples of V123', member)).body.assistantMessage.content as string;
+  t.true(content.startsWith('Your samples of subject V123 (1):'), content);
+  t.regex(content, /lab Virology/);
+  t.regex((await ask('how many samples?', member)).body.assistantMessage.content as string, /By lab: Virology 1\./);
 });
 
 test("a subject's samples, never another user's of the same subject", async (t) => {

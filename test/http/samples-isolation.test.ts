@@ -2,7 +2,8 @@
 // statistics; and row-level security catches a query that forgets its owner filter.
 import test, { type ExecutionContext } from 'ava';
 import { createKnex } from '../../platform/database/knex.ts';
-import { queryAsOwner } from '../../platform/database/owner-scope.ts';
+import { queryAsOwner, queryInScope } from '../../platform/database/owner-scope.ts';
+import { labScope } from '../../modules/samples/queries.ts';
 import { call, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
 
 let svc: TestService;
@@ -116,31 +117,34 @@ test('a cursor made for one user shows another user nothing of theirs', async (t
   t.true(r.body.items.every((s: { subjectId: string }) => s.subjectId === 'M001'));
 });
 
-test("row-level security: a query with no owner filter at all sees only the caller's rows", async (t) => {
+test("row-level security: a query with no lab filter at all sees only the caller's labs", async (t) => {
   const knex = createKnex({ url: svc.db.url, poolMax: 2, applicationName: 'rls-test' });
   try {
-    const [samples, stats, daily] = await queryAsOwner<
-      [{ sample_id: string; owner_id: string }[], { owner_id: string }[], { owner_id: string }[]]
-    >(knex, mallory.id, [
-      { sql: 'SELECT sample_id, owner_id FROM samples' },
-      { sql: 'SELECT owner_id FROM sample_stats' },
-      { sql: 'SELECT owner_id FROM sample_daily_counts' },
+    const [, samples, stats, daily] = await queryInScope<
+      [{ sample_id: string; lab_id: string }[], { lab_id: string }[], { lab_id: string }[]]
+    >(knex, mallory.id, labScope(mallory.id), [
+      { sql: 'SELECT sample_id, lab_id FROM samples' },
+      { sql: 'SELECT lab_id FROM sample_stats' },
+      { sql: 'SELECT lab_id FROM sample_daily_counts' },
     ]);
     t.true(samples.length >= 1);
-    t.true(samples.every((r) => r.owner_id === mallory.id));
+    t.true(samples.every((r) => r.lab_id === mallory.id));
     t.false(samples.some((r) => r.sample_id === aliceSample));
     t.deepEqual(
-      stats.map((r) => r.owner_id),
+      stats.map((r) => r.lab_id),
       [mallory.id],
     );
-    t.true(daily.every((r) => r.owner_id === mallory.id));
-    // The same unfiltered query as the table owner (no RLS) does see both users: the policy is what hides them.
-    const all = await knex.raw<{ rows: { owners: number }[] }>(
-      'SELECT count(DISTINCT owner_id)::int AS owners FROM samples',
-    );
-    t.true(all.rows[0]!.owners >= 2);
+    t.true(daily.every((r) => r.lab_id === mallory.id));
+    // Without any lab in scope, nothing at all.
+    const [none] = await queryAsOwner<[unknown[]]>(knex, mallory.id, [{ sql: 'SELECT * FROM samples' }]);
+    t.is(none.length, 0);
+    // The same unfiltered query as the table owner (no RLS) does see both labs: the policy is what hides them.
+    const all = await knex.raw<{ rows: { labs: number }[] }>('SELECT count(DISTINCT lab_id)::int AS labs FROM samples');
+    t.true(all.rows[0]!.labs >= 2);
     // Writing through the reader role is refused outright.
-    await t.throwsAsync(queryAsOwner(knex, mallory.id, [{ sql: `UPDATE samples SET notes = 'x'` }]));
+    await t.throwsAsync(
+      queryInScope(knex, mallory.id, labScope(mallory.id), [{ sql: `UPDATE samples SET notes = 'x'` }]),
+    );
   } finally {
     await knex.destroy();
   }

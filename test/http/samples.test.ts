@@ -46,10 +46,12 @@ test('POST /samples: 201 with the sample, Location and ETag; status defaults to 
   });
   t.is(r.headers.get('location'), `/api/v1/samples/${r.body.id}`);
   t.is(r.headers.get('etag'), '"1"');
+  t.is(r.body.labId, user.id, "by default in the caller's personal lab, whose id is theirs");
   t.deepEqual(Object.keys(r.body).sort(), [
     'collectionDate',
     'createdAt',
     'id',
+    'labId',
     'notes',
     'sampleType',
     'status',

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { createKnex } from '../../platform/database/knex.ts';
 import { comparePositions, type AppendResult } from '../../platform/eventstore/port.ts';
 import { openPostgresEventStore, type PostgresEventStore } from '../../platform/eventstore/postgres.ts';
+import { eventUpcasters } from '../../app/upcasters.ts';
 import { ProjectionEngine, type Projection, type ProjectionEngineOptions } from '../../projections/engine/index.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -64,7 +65,7 @@ export async function fixture(): Promise<Fixture> {
   // Small pools: the test files run in parallel against one server (max_connections).
   const knex = createKnex({ url: db.url, poolMax: 5 });
   await migrateToLatest(knex);
-  const store = openPostgresEventStore({ url: db.url, pollIntervalMs: 100, poolMax: 3 });
+  const store = openPostgresEventStore({ url: db.url, pollIntervalMs: 100, poolMax: 3, upcasters: eventUpcasters() });
   const engines: ProjectionEngine[] = [];
   return {
     db,

@@ -14,6 +14,7 @@ import { createKnex } from '../../platform/database/knex.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import type { EventMetadata, NewEvent, Position } from '../../platform/eventstore/port.ts';
 import { openPostgresEventStore, type PostgresEventStore } from '../../platform/eventstore/postgres.ts';
+import { eventUpcasters } from '../../app/upcasters.ts';
 import { ProjectionEngine } from '../../projections/engine/index.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -28,7 +29,8 @@ test.before(async () => {
   db = await createTestDatabase('vialog_hostile_rm');
   knex = createKnex({ url: db.url, poolMax: 5 });
   await migrateToLatest(knex);
-  store = openPostgresEventStore({ url: db.url, pollIntervalMs: 100, poolMax: 3 });
+  // As in production: sample events from before labs are upcast on read.
+  store = openPostgresEventStore({ url: db.url, pollIntervalMs: 100, poolMax: 3, upcasters: eventUpcasters() });
   vault = new PersonalDataVault(knex, randomBytes(32));
   const projections = allProjections(vault);
   engine = new ProjectionEngine({ projections, store, knex, databaseUrl: db.url, batchSize: 100, pollIntervalMs: 100 });
@@ -118,6 +120,15 @@ async function appendEdgeCases(): Promise<Record<string, Position>> {
       event('SampleMoved', { ...owned, from: odd(64), to: odd(63), movedAt: now }),
     ]);
   }
+  const labId = randomUUID();
+  const member = { labId, userId };
+  const labs = await append(`lab-${labId}`, [
+    event('LabCreated', { labId, name: odd(100), personal: false, createdBy: userId, createdAt: now }),
+    event('MemberAdded', { ...member, role: 'manager', addedAt: now }),
+    event('LabRenamed', { labId, from: odd(100), to: odd(99), renamedAt: now }),
+    event('MemberRoleChanged', { ...member, from: 'manager', to: 'viewer', changedAt: now }),
+    event('MemberRemoved', { ...member, role: 'viewer', cause: 'erased', removedAt: now }),
+  ]);
   const [q1, q2, q3] = [randomUUID(), randomUUID(), randomUUID()];
   const conversation = { conversationId, ownerId: userId };
   const question = async (messageId: string, text: string) =>
@@ -160,7 +171,7 @@ async function appendEdgeCases(): Promise<Record<string, Position>> {
     event('StorageUnitTemperatureSet', { unitId: boxId, ...lab, from: -273, to: 100, setAt: now }),
     event('StorageUnitMoved', { unitId: boxId, ...lab, fromParentId: rackId, toParentId: freezerId, movedAt: now }),
   ]);
-  return { identity, samples, dialog, storage, audit: storage };
+  return { identity, samples, labs, dialog, storage, audit: storage };
 }
 
 test.serial('every projection applies events at the edges of their schemas and keeps running', async (t) => {
@@ -219,12 +230,13 @@ test.serial('in depth: the samples commands append nothing that holds U+0000 or 
   const before = await eventCount();
   const today = new Date().toISOString().slice(0, 10);
   const fields = { sampleType: 'blood', subjectId: 'P001', collectionDate: today } as const;
-  const register = (notes: string) => commands.register(randomUUID(), { ...fields, notes }, systemCause());
+  const lab = randomUUID();
+  const register = (notes: string) => commands.register(lab, lab, 'manager', { ...fields, notes }, systemCause());
   const error = await t.throwsAsync(register('fasting\u0000'));
   t.regex(error.message, /SampleRegistered not appended: data\.notes/);
   t.false(error.message.includes('fasting'), 'the error names the field, never its content');
   await t.throwsAsync(register('fasting\udc00'));
-  const badReason = commands.register(randomUUID(), fields, systemCause('why\u0000'));
+  const badReason = commands.register(lab, lab, 'manager', fields, systemCause('why\u0000'));
   await t.throwsAsync(badReason, { message: /metadata\.reason/ });
   t.is(await eventCount(), before);
 });

@@ -18,8 +18,8 @@ test.after.always(async () => {
 
 const tables = [
   ['samples', 'sample_id'],
-  ['sample_stats', 'owner_id'],
-  ['sample_daily_counts', 'owner_id, collection_date'],
+  ['sample_stats', 'lab_id'],
+  ['sample_daily_counts', 'lab_id, collection_date'],
   ['sample_actors', 'user_id'],
 ] as const;
 
@@ -63,28 +63,33 @@ test.serial('applying every event twice, and rebuilding, give the same rows and 
     const owner = owners[i % 2]!;
     const s = await commands.register(
       owner,
+      owner,
+      'manager',
       { sampleType: i % 3 === 0 ? 'saliva' : 'blood', subjectId: `P${100 + i}`, collectionDate: day(i * 4) },
       cause(owner),
     );
     ids.push(s.id);
   }
+  // Both owners are technicians of both personal labs here: the projection is under test, not access.
+  const anyLab = () => Promise.resolve('technician' as const);
   await commands.update(
-    owners[0]!,
     ids[0]!,
     { status: 'processing', sampleType: 'blood', collectionDate: day(50), storageLocation: 'shelf-2' },
     undefined,
+    anyLab,
     cause(owners[0]!),
   );
-  await commands.update(owners[1]!, ids[1]!, { status: 'archived' }, undefined, cause(owners[1]!));
-  await commands.discard(owners[0]!, ids[2]!, undefined, cause(owners[0]!));
-  await commands.discard(owners[1]!, ids[3]!, 1, cause(owners[1]!));
+  await commands.update(ids[1]!, { status: 'archived' }, undefined, anyLab, cause(owners[1]!));
+  await commands.discard(ids[2]!, undefined, anyLab, cause(owners[0]!));
+  await commands.discard(ids[3]!, 1, anyLab, cause(owners[1]!));
+  await commands.transfer(ids[5]!, owners[0]!, undefined, anyLab, { ...cause(owners[1]!), reason: 'shared' });
 
   const live = await snapshot();
-  const stats0 = live.sample_stats!.find((r) => (r as { owner_id: string }).owner_id === owners[0]) as Record<
+  const stats0 = live.sample_stats!.find((r) => (r as { lab_id: string }).lab_id === owners[0]) as Record<
     string,
     number
   >;
-  t.like(stats0, { total: 5, processing: 1, saliva: 1 });
+  t.like(stats0, { total: 6, processing: 1, saliva: 1 });
 
   // Every event once more, straight into the live tables: nothing may move.
   const all = await fx.store.readAll({ after: START, maxCount: 10_000 });
@@ -99,3 +104,52 @@ test.serial('applying every event twice, and rebuilding, give the same rows and 
   await engine.rebuild('samples', { timeoutMs: 30_000 });
   t.deepEqual(await snapshot(), live);
 });
+
+test.serial(
+  'events from before labs are upcast on read into the personal lab of their owner, never rewritten',
+  async (t) => {
+    const engine = fx.engine(samplesProjection);
+    engine.start();
+    const owner = randomUUID();
+    const sampleId = randomUUID();
+    const at = new Date().toISOString();
+    const v1 = {
+      sampleId,
+      ownerId: owner,
+      sampleType: 'tissue',
+      subjectId: 'P900',
+      collectionDate: at.slice(0, 10),
+      status: 'collected',
+      storageLocation: 'freezer-1-rowA',
+      notes: null,
+      registeredAt: at,
+    };
+    const appended = await fx.store.append(
+      `sample-${sampleId}`,
+      [
+        { type: 'SampleRegistered', data: v1, metadata: eventMetadata(systemCause(), 1) },
+        {
+          type: 'SampleStatusChanged',
+          data: { sampleId, ownerId: owner, from: 'collected', to: 'processing', reason: null, changedAt: at },
+          metadata: eventMetadata(systemCause(), 1),
+        },
+      ],
+      { expectedRevision: 'no_stream' },
+    );
+    await engine.waitForProjections(['samples'], appended.position, { timeoutMs: 10_000 });
+    const read = await fx.store.readStream(`sample-${sampleId}`);
+    t.is(read[0]!.data.labId, owner);
+    t.is(read[0]!.metadata.schemaVersion, 2);
+    const stored = await fx.knex.raw<{ rows: { data: Record<string, unknown> }[] }>(
+      'SELECT data FROM events WHERE stream_id = ? ORDER BY revision',
+      [`sample-${sampleId}`],
+    );
+    t.false('labId' in stored.rows[0]!.data, 'the stored event is as it was written');
+    const row = async () =>
+      (await fx.knex.raw<{ rows: unknown[] }>('SELECT * FROM samples WHERE sample_id = ?', [sampleId])).rows[0];
+    const live = await row();
+    t.like(live, { lab_id: owner, owner_id: owner, status: 'processing' });
+    await engine.rebuild('samples', { timeoutMs: 30_000 });
+    t.deepEqual(await row(), live);
+  },
+);

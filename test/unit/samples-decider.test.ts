@@ -1,6 +1,6 @@
 // given/when/then specs of the sample decider: every rule and every status move (API.md, Samples).
 import test from 'ava';
-import type { SampleChanges, SampleCommand } from '../../modules/samples/decide.ts';
+import type { LabRole, SampleChanges, SampleCommand } from '../../modules/samples/decide.ts';
 import { sampleDecider } from '../../modules/samples/decide.ts';
 import type { SampleEvent } from '../../modules/samples/events.ts';
 import { sampleEventSchemas, sampleStatuses } from '../../modules/samples/events.ts';
@@ -11,7 +11,7 @@ const spec = deciderSpec(sampleDecider);
 const now = new Date('2026-11-22T10:00:00Z');
 const at = now.toISOString();
 const owner = '11111111-1111-4111-8111-111111111111';
-const stranger = '22222222-2222-4222-8222-222222222222';
+const otherLab = '22222222-2222-4222-8222-222222222222';
 const sampleId = '33333333-3333-4333-8333-333333333333';
 
 const register = (
@@ -21,6 +21,8 @@ const register = (
   data: {
     sampleId,
     ownerId: owner,
+    labId: owner,
+    role: 'manager',
     sampleType: 'blood',
     subjectId: 'P001',
     collectionDate: '2026-11-01',
@@ -35,6 +37,7 @@ const registered = (
   data: {
     sampleId,
     ownerId: owner,
+    labId: owner,
     sampleType: 'blood',
     subjectId: 'P001',
     collectionDate: '2026-11-01',
@@ -47,11 +50,11 @@ const registered = (
 });
 const update = (
   changes: SampleChanges,
-  extra: { actorId?: string; reason?: string | null; expectedVersion?: number } = {},
+  extra: { role?: LabRole | null; reason?: string | null; expectedVersion?: number } = {},
 ): SampleCommand => ({
   type: 'UpdateSample',
   data: {
-    actorId: extra.actorId ?? owner,
+    role: extra.role === null ? undefined : (extra.role ?? 'technician'),
     changes,
     reason: extra.reason ?? null,
     expectedVersion: extra.expectedVersion,
@@ -59,7 +62,10 @@ const update = (
   },
 });
 const statusChanged = (from: string, to: string, reason: string | null = null): SampleEvent =>
-  ({ type: 'SampleStatusChanged', data: { sampleId, ownerId: owner, from, to, reason, changedAt: at } }) as SampleEvent;
+  ({
+    type: 'SampleStatusChanged',
+    data: { sampleId, ownerId: owner, labId: owner, from, to, reason, changedAt: at },
+  }) as SampleEvent;
 
 test('register: a valid sample is registered as collected by default', (t) => {
   spec(t).given([]).when(register()).then([registered()]);
@@ -237,11 +243,15 @@ test('update: several kinds of change give their events together, in order', (t)
         data: {
           sampleId,
           ownerId: owner,
+          labId: owner,
           changes: { subjectId: { from: 'P001', to: 'P002' }, notes: { from: null, to: 'spun' } },
           correctedAt: at,
         },
       },
-      { type: 'SampleMoved', data: { sampleId, ownerId: owner, from: null, to: 'freezer-2-rowC', movedAt: at } },
+      {
+        type: 'SampleMoved',
+        data: { sampleId, ownerId: owner, labId: owner, from: null, to: 'freezer-2-rowC', movedAt: at },
+      },
       statusChanged('collected', 'processing'),
     ]);
 });
@@ -280,10 +290,10 @@ test('update: a stale expected version is version_mismatch and appends nothing',
   );
 });
 
-test("another owner's sample, an unknown one and a discarded one are all not_found", (t) => {
+test('a sample of a lab the caller is not in, an unknown one and a discarded one are all not_found', (t) => {
   spec(t)
     .given([registered()])
-    .when(update({ notes: 'x' }, { actorId: stranger }))
+    .when(update({ notes: 'x' }, { role: null }))
     .thenFails({ code: 'not_found' });
   spec(t)
     .given([])
@@ -291,7 +301,7 @@ test("another owner's sample, an unknown one and a discarded one are all not_fou
     .thenFails({ code: 'not_found' });
   const discarded: SampleEvent = {
     type: 'SampleDiscarded',
-    data: { sampleId, ownerId: owner, reason: null, discardedAt: at },
+    data: { sampleId, ownerId: owner, labId: owner, reason: null, discardedAt: at },
   };
   spec(t)
     .given([registered(), discarded])
@@ -299,15 +309,87 @@ test("another owner's sample, an unknown one and a discarded one are all not_fou
     .thenFails({ code: 'not_found' });
   spec(t)
     .given([registered(), discarded])
-    .when({ type: 'DiscardSample', data: { actorId: owner, reason: null, now } })
+    .when({ type: 'DiscardSample', data: { role: 'technician', reason: null, now } })
     .thenFails({ code: 'not_found' });
 });
 
-test('discard: the owner discards with a reason', (t) => {
+test('discard: a technician of the lab discards with a reason', (t) => {
   spec(t)
     .given([registered()])
-    .when({ type: 'DiscardSample', data: { actorId: owner, reason: 'tube broke', now } })
-    .then([{ type: 'SampleDiscarded', data: { sampleId, ownerId: owner, reason: 'tube broke', discardedAt: at } }]);
+    .when({ type: 'DiscardSample', data: { role: 'technician', reason: 'tube broke', now } })
+    .then([
+      {
+        type: 'SampleDiscarded',
+        data: { sampleId, ownerId: owner, labId: owner, reason: 'tube broke', discardedAt: at },
+      },
+    ]);
+});
+
+test('a viewer of the lab may not register, change or discard: forbidden', (t) => {
+  spec(t)
+    .given([])
+    .when(register({ role: 'viewer' }))
+    .thenFails({ code: 'forbidden' });
+  spec(t)
+    .given([])
+    .when(register({ role: undefined }))
+    .thenFails({ code: 'not_found' });
+  spec(t)
+    .given([registered()])
+    .when(update({ notes: 'x' }, { role: 'viewer' }))
+    .thenFails({ code: 'forbidden' });
+  spec(t)
+    .given([registered()])
+    .when({ type: 'DiscardSample', data: { role: 'viewer', reason: null, now } })
+    .thenFails({ code: 'forbidden' });
+});
+
+const transfer = (extra: Partial<Extract<SampleCommand, { type: 'TransferSample' }>['data']> = {}): SampleCommand => ({
+  type: 'TransferSample',
+  data: { role: 'technician', toLabId: otherLab, toRole: 'technician', reason: 'shipped for analysis', now, ...extra },
+});
+
+test('transfer: to another lab with a reason, the storage place cleared', (t) => {
+  spec(t)
+    .given([registered({ storageLocation: 'shelf-2' })])
+    .when(transfer())
+    .then([
+      {
+        type: 'SampleTransferred',
+        data: {
+          sampleId,
+          ownerId: owner,
+          labId: otherLab,
+          fromLabId: owner,
+          fromStorage: 'shelf-2',
+          reason: 'shipped for analysis',
+          transferredAt: at,
+        },
+      },
+    ]);
+});
+
+test('transfer: needs a reason, another lab, and technician in both labs', (t) => {
+  spec(t)
+    .given([registered()])
+    .when(transfer({ reason: null }))
+    .thenFails({ code: 'validation_failed' });
+  spec(t)
+    .given([registered()])
+    .when(transfer({ toLabId: owner }))
+    .thenFails({ code: 'validation_failed' });
+  spec(t)
+    .given([registered()])
+    .when(transfer({ toRole: 'viewer' }))
+    .thenFails({ code: 'forbidden' });
+  spec(t)
+    .given([registered()])
+    .when(transfer({ toRole: undefined }))
+    .thenFails({ code: 'not_found' });
+  spec(t)
+    .given([registered()])
+    .when(transfer({ role: 'viewer' }))
+    .thenFails({ code: 'forbidden' });
 });
 
 test('every event a decision produces matches its schema', (t) => {
