@@ -12,14 +12,7 @@ import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import type { Assistant } from './assistant.ts';
 import { conversationDecider, type DialogLimits } from './decide.ts';
-import {
-  conversationStream,
-  dialogEventSchemaVersions,
-  isDialogEventType,
-  parseDialogEvent,
-  sealedFields,
-  type DialogEvent,
-} from './events.ts';
+import { conversationStream, dialogEvents, sealedFields, type DialogEvent } from './events.ts';
 import * as queries from './queries.ts';
 import { answerQuestion, type ConversationHandler, type PostedQuestion, type ReplyOptions } from './reply.ts';
 
@@ -58,9 +51,7 @@ async function sealEvent(vault: PersonalDataVault, event: DialogEvent): Promise<
 
 function conversationHandler(deps: DialogCommandDeps, now: () => Date): ConversationHandler {
   return new CommandHandler({ store: deps.store, waitForReadModels: deps.waitForReadModel, now }, conversationDecider, {
-    isType: isDialogEventType,
-    parse: parseDialogEvent,
-    schemaVersions: dialogEventSchemaVersions,
+    ...dialogEvents,
     seal: (event) => sealEvent(deps.vault, event),
   });
 }

@@ -10,16 +10,11 @@
 import type { Knex } from 'knex';
 import { ownerPolicy } from '../../platform/database/owner-scope.ts';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
-import {
-  dialogEventTypes,
-  isDialogEventType,
-  parseDialogEvent,
-  type DialogEvent,
-} from '../../modules/dialog/events.ts';
+import { dialogEvents, type DialogEvent } from '../../modules/dialog/events.ts';
 import type { Projection } from '../engine/index.ts';
 import type { PersonalData, PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { storableJson, storableText } from '../../platform/text.ts';
-import { parseIdentityEvent } from '../../modules/identity/events.ts';
+import { identityEvents } from '../../modules/identity/events.ts';
 
 export const dialogProjectionName = 'dialog';
 
@@ -271,20 +266,20 @@ function moveConversations(conversationsTable: string, touches: readonly Touch[]
 export const dialogProjection = (vault: PersonalDataVault): Projection => ({
   name: dialogProjectionName,
   version: 1,
-  eventTypes: [...dialogEventTypes, 'UserErased'],
+  eventTypes: [...dialogEvents.types, 'UserErased'],
   tables: { dialog_conversations: conversations, dialog_messages: messages, dialog_usage: usage },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
     // Runs of dialog events are applied together; an erasure is applied in its place between runs.
     const keys = vault.scope(); // each owner's key read once per batch, never kept beyond it
     let run: { event: DialogEvent; revision: number }[] = [];
     for (const event of events) {
-      if (isDialogEventType(event.type))
-        run.push({ event: parseDialogEvent(event.type, event.data), revision: event.revision });
+      if (dialogEvents.isType(event.type))
+        run.push({ event: dialogEvents.parse(event.type, event.data), revision: event.revision });
       else if (event.type === 'UserErased') {
         await applyRun(trx, table, run, keys);
         run = [];
         // Erasure: the user's conversations leave the read model (their events stay, text shredded).
-        const { userId } = parseIdentityEvent('UserErased', event.data).data as { userId: string };
+        const { userId } = identityEvents.parse('UserErased', event.data).data as { userId: string };
         for (const t of ['dialog_messages', 'dialog_conversations', 'dialog_usage'])
           await trx(table(t)).where('owner_id', userId).delete();
       }

@@ -8,15 +8,7 @@ import { CommandHandler, type EventCodec } from '../../../platform/commands/hand
 import { sealOrErased, type PersonalDataVault } from '../../../platform/crypto/personal-data.ts';
 import { comparePositions, type EventStore, type Position } from '../../../platform/eventstore/port.ts';
 import { apiKeyDecider, sessionDecider, userDecider } from '../decide.ts';
-import {
-  callerChangingEvents,
-  identityEventSchemaVersions,
-  isIdentityEventType,
-  parseIdentityEvent,
-  sealedFields,
-  streamOf,
-  type IdentityEvent,
-} from '../events.ts';
+import { callerChangingEvents, identityEvents, sealedFields, streamOf, type IdentityEvent } from '../events.ts';
 import type { PasswordHasher } from '../passwords.ts';
 import type { AccessTokens } from '../tokens.ts';
 
@@ -76,9 +68,8 @@ async function sealed<E extends IdentityEvent>(vault: PersonalDataVault, event: 
  * erasure opens the one it needs itself.
  */
 const codecOf = <E extends IdentityEvent>(vault: PersonalDataVault): EventCodec<E> => ({
-  isType: isIdentityEventType,
-  parse: (type, data) => parseIdentityEvent(type, data) as E,
-  schemaVersions: identityEventSchemaVersions,
+  ...identityEvents,
+  parse: (type, data) => identityEvents.parse(type, data) as E,
   seal: (event) => sealed(vault, event),
   streamOf,
 });
