@@ -114,6 +114,13 @@ export interface TestUser {
   readonly refreshToken: string;
 }
 
+/** Logs in an account that exists already (the bootstrap admin): its access token. */
+export async function loginToken(api: string, who: { readonly username: string; readonly password: string }) {
+  const login = await call(api, 'POST', '/auth/login', { body: { login: who.username, password: who.password } });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  return login.body.accessToken as string;
+}
+
 let counter = 0;
 /** Registers and logs in a new user with a unique name. */
 export async function newUser(api: string, prefix = 'user'): Promise<TestUser> {
