@@ -1,0 +1,37 @@
+// A migrated test database with what commands and projections run on: knex, the PostgreSQL event
+// store and a personal-data vault with a fresh master key.
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { createKnex } from '../../platform/database/knex.ts';
+import { openPostgresEventStore, type PostgresEventStore } from '../../platform/eventstore/postgres.ts';
+import { migrateToLatest } from '../../projections/migrations/index.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export interface EventWorld {
+  readonly db: TestDatabase;
+  readonly knex: Knex;
+  readonly store: PostgresEventStore;
+  readonly vault: PersonalDataVault;
+  /** Closes the store and knex, then drops the database. */
+  close(): Promise<void>;
+}
+
+export async function openEventWorld(prefix: string, options: { readonly knexPoolMax: number }): Promise<EventWorld> {
+  const db = await createTestDatabase(prefix);
+  const knex = createKnex({ url: db.url, poolMax: options.knexPoolMax });
+  await migrateToLatest(knex);
+  const store = openPostgresEventStore({ url: db.url, pollIntervalMs: 100, poolMax: 3 });
+  const vault = new PersonalDataVault(knex, randomBytes(32));
+  return {
+    db,
+    knex,
+    store,
+    vault,
+    async close() {
+      await store.close();
+      await knex.destroy();
+      await db.drop();
+    },
+  };
+}
