@@ -11,6 +11,7 @@ import { isSealed } from '../../platform/crypto/personal-data.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { dialogProjection } from '../../projections/dialog/dialog-read-model.ts';
 import { createTables } from '../../projections/engine/tables.ts';
+import { testDialogLimits } from '../support/dialog.ts';
 import { openEventWorld, type EventWorld } from '../support/event-world.ts';
 
 let world: EventWorld;
@@ -34,14 +35,7 @@ function commandsWith(assistant: Assistant, limits: Partial<DialogCommandDeps['l
     ...world,
     assistant,
     waitForReadModel: () => Promise.resolve(true),
-    limits: {
-      maxMessageChars: 100,
-      maxMessagesPerConversation: 10,
-      contextTokens: 1000,
-      dailyMessages: 10,
-      dailyTokens: 1000,
-      ...limits,
-    },
+    limits: { ...testDialogLimits, ...limits },
   });
 }
 

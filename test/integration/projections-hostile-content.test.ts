@@ -14,6 +14,7 @@ import { systemCause } from '../../platform/eventstore/metadata.ts';
 import type { EventMetadata, NewEvent, Position } from '../../platform/eventstore/port.ts';
 import type { PostgresEventStore } from '../../platform/eventstore/postgres.ts';
 import { ProjectionEngine } from '../../projections/engine/index.ts';
+import { testDialogLimits } from '../support/dialog.ts';
 import { openEventWorld, type EventWorld } from '../support/event-world.ts';
 
 let world: EventWorld;
@@ -230,13 +231,7 @@ test.serial('in depth: the dialog commands append nothing that holds U+0000, eve
     vault,
     assistant: { model: 'none', answer: () => Promise.reject(new Error('not asked')) },
     waitForReadModel: () => Promise.resolve(true),
-    limits: {
-      maxMessageChars: 100,
-      maxMessagesPerConversation: 10,
-      contextTokens: 1000,
-      dailyMessages: 10,
-      dailyTokens: 1000,
-    },
+    limits: testDialogLimits,
   });
   const before = await eventCount();
   const badTitle = commands.start(randomUUID(), 'title\u0000', systemCause());
