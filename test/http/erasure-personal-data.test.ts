@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { eventMetadata } from '../../platform/eventstore/metadata.ts';
 import { call, loginToken, newUser, startTestService, type TestService } from '../support/service.ts';
+import { userCause } from '../support/event-world.ts';
 import { eventually } from '../support/eventually.ts';
 
 const admin = { username: 'auditor', password: 'Granite-Pelican-Orbit-51' };
@@ -87,18 +88,7 @@ test('request facts, API key names and conversation titles are sealed in the eve
           ip: personal.legacyIp,
           userAgent: personal.legacyAgent,
         },
-        metadata: eventMetadata(
-          {
-            actorId: user.id,
-            actorType: 'user',
-            requestId: null,
-            correlationId: null,
-            causationId: null,
-            traceparent: null,
-            reason: null,
-          },
-          1,
-        ),
+        metadata: eventMetadata(userCause(user.id), 1),
       },
     ],
     { expectedRevision: 'no_stream' },

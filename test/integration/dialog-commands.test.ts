@@ -8,11 +8,10 @@ import type { Assistant } from '../../modules/dialog/assistant.ts';
 import { conversationStream } from '../../modules/dialog/events.ts';
 import { DomainError } from '../../platform/commands/decision.ts';
 import { isSealed } from '../../platform/crypto/personal-data.ts';
-import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { dialogProjection } from '../../projections/dialog/dialog-read-model.ts';
 import { createTables } from '../../projections/engine/tables.ts';
 import { testDialogLimits } from '../support/dialog.ts';
-import { openEventWorld, type EventWorld } from '../support/event-world.ts';
+import { openEventWorld, userCause, type EventWorld } from '../support/event-world.ts';
 
 let world: EventWorld;
 
@@ -38,16 +37,6 @@ function commandsWith(assistant: Assistant, limits: Partial<DialogCommandDeps['l
     limits: { ...testDialogLimits, ...limits },
   });
 }
-
-const userCause = (actorId: string): CommandCause => ({
-  actorId,
-  actorType: 'user',
-  requestId: null,
-  correlationId: null,
-  causationId: null,
-  traceparent: null,
-  reason: null,
-});
 
 const streamOf = (conversationId: string) => world.store.readStream(conversationStream(conversationId));
 

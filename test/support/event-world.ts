@@ -3,10 +3,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { createKnex } from '../../platform/database/knex.ts';
 import { openPostgresEventStore, type PostgresEventStore } from '../../platform/eventstore/postgres.ts';
 import { migrateToLatest } from '../../projections/migrations/index.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+
+/** A user's command outside any request (no request, correlation or trace ids). */
+export const userCause = (actorId: string): CommandCause => ({
+  actorId,
+  actorType: 'user',
+  requestId: null,
+  correlationId: null,
+  causationId: null,
+  traceparent: null,
+  reason: null,
+});
 
 export interface EventWorld {
   readonly db: TestDatabase;
