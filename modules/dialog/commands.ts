@@ -6,20 +6,13 @@
 //   2. answer(): asks the assistant and records the reply or the failure (reply.ts).
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { sealOrErased, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
+import { sealFields, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { CommandHandler } from '../../platform/commands/handler.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import type { Assistant } from './assistant.ts';
 import { conversationDecider, type DialogLimits } from './decide.ts';
-import {
-  conversationStream,
-  dialogEventSchemaVersions,
-  isDialogEventType,
-  parseDialogEvent,
-  sealedFields,
-  type DialogEvent,
-} from './events.ts';
+import { conversationStream, dialogEvents, sealedFields, type DialogEvent } from './events.ts';
 import * as queries from './queries.ts';
 import { answerQuestion, type ConversationHandler, type PostedQuestion, type ReplyOptions } from './reply.ts';
 
@@ -47,20 +40,13 @@ const CONTEXT_MESSAGES = 50;
 
 /** The event with its personal fields (sealedFields) sealed with the owner's key. */
 async function sealEvent(vault: PersonalDataVault, event: DialogEvent): Promise<DialogEvent> {
-  const keys = vault.scope();
-  const data: Record<string, unknown> = { ...event.data };
-  for (const field of sealedFields[event.type]) {
-    const value = data[field];
-    if (typeof value === 'string') data[field] = await sealOrErased(keys, event.data.ownerId, value);
-  }
+  const data = await sealFields(vault.scope(), event.data.ownerId, event.data, sealedFields[event.type]);
   return { ...event, data } as DialogEvent;
 }
 
 function conversationHandler(deps: DialogCommandDeps, now: () => Date): ConversationHandler {
   return new CommandHandler({ store: deps.store, waitForReadModels: deps.waitForReadModel, now }, conversationDecider, {
-    isType: isDialogEventType,
-    parse: parseDialogEvent,
-    schemaVersions: dialogEventSchemaVersions,
+    ...dialogEvents,
     seal: (event) => sealEvent(deps.vault, event),
   });
 }

@@ -70,16 +70,9 @@ export const dialogEventSchemas = {
   ConversationArchived: conversationArchivedSchema,
 } as const;
 
+/** The dialog events' codec: type names, guard, validating parse, schema versions. */
+export const dialogEvents = eventCatalog(dialogEventSchemas);
 export type DialogEventType = keyof typeof dialogEventSchemas;
-const catalog = eventCatalog(dialogEventSchemas);
-export const dialogEventTypes: DialogEventType[] = catalog.types;
-export const dialogEventSchemaVersions: Readonly<Record<DialogEventType, number>> = {
-  ConversationStarted: 1,
-  UserMessagePosted: 1,
-  AssistantReplied: 1,
-  AssistantReplyFailed: 1,
-  ConversationArchived: 1,
-};
 
 /** Personal data, sealed with the owner's key (data.ownerId) in new events: erasure makes it unreadable. */
 export const sealedFields: Readonly<Record<DialogEventType, readonly string[]>> = {
@@ -90,12 +83,7 @@ export const sealedFields: Readonly<Record<DialogEventType, readonly string[]>> 
   ConversationArchived: [],
 };
 
-type Schemas = typeof dialogEventSchemas;
-export type DialogEventData<T extends DialogEventType> = z.infer<Schemas[T]>;
-export type DialogEvent = EventsOf<Schemas>;
-
-export const isDialogEventType: (type: string) => type is DialogEventType = catalog.isType;
-
-export const parseDialogEvent: (type: DialogEventType, data: unknown) => DialogEvent = catalog.parse;
+export type DialogEventData<T extends DialogEventType> = z.infer<(typeof dialogEventSchemas)[T]>;
+export type DialogEvent = EventsOf<typeof dialogEventSchemas>;
 
 export const conversationStream = (conversationId: string): string => `conversation-${conversationId}`;

@@ -199,32 +199,11 @@ export const identityEventSchemas = {
   ApiKeyUsed: apiKeyUsedSchema,
 } as const;
 
+/** The identity events' codec: type names, guard, validating parse, schema versions. */
+export const identityEvents = eventCatalog(identityEventSchemas);
 export type IdentityEventType = keyof typeof identityEventSchemas;
-const catalog = eventCatalog(identityEventSchemas);
-export const identityEventTypes: IdentityEventType[] = catalog.types;
-
-/** Current schema version of each event type (goes into metadata.schemaVersion; old ones are upcast on read). */
-export const identityEventSchemaVersions: Readonly<Record<IdentityEventType, number>> = {
-  UserRegistered: 1,
-  PasswordChanged: 1,
-  PasswordHashUpgraded: 1,
-  UserDeactivated: 1,
-  UserActivated: 1,
-  UserRoleChanged: 1,
-  UserErased: 1,
-  UsernameReserved: 1,
-  UsernameReleased: 1,
-  EmailReserved: 1,
-  EmailReleased: 1,
-  SessionStarted: 1,
-  SessionRefreshed: 1,
-  RefreshTokenReuseDetected: 1,
-  SessionRevoked: 1,
-  LoginFailed: 1,
-  ApiKeyCreated: 1,
-  ApiKeyRevoked: 1,
-  ApiKeyUsed: 1,
-};
+/** Other modules' projections read identity events (an erasure) with it. */
+export const parseIdentityEvent = identityEvents.parse;
 
 /**
  * Fields holding personal data, per event type: what crypto-shredding must encrypt with the
@@ -266,9 +245,8 @@ export const sealedFields: Readonly<Record<IdentityEventType, readonly string[]>
   UsernameReleased: [],
 };
 
-type Schemas = typeof identityEventSchemas;
-export type IdentityEventData<T extends IdentityEventType> = z.infer<Schemas[T]>;
-export type IdentityEvent = EventsOf<Schemas>;
+export type IdentityEventData<T extends IdentityEventType> = z.infer<(typeof identityEventSchemas)[T]>;
+export type IdentityEvent = EventsOf<typeof identityEventSchemas>;
 export type IdentityEventOf<T extends IdentityEventType> = Extract<IdentityEvent, { type: T }>;
 
 export type UserEvent = IdentityEventOf<
@@ -287,11 +265,6 @@ export type SessionEvent = IdentityEventOf<
   'SessionStarted' | 'SessionRefreshed' | 'RefreshTokenReuseDetected' | 'SessionRevoked'
 >;
 export type ApiKeyEvent = IdentityEventOf<'ApiKeyCreated' | 'ApiKeyRevoked'>;
-
-export const isIdentityEventType: (type: string) => type is IdentityEventType = catalog.isType;
-
-/** Validates an event read from the store (or about to be appended); throws a ZodError when it does not match. */
-export const parseIdentityEvent: (type: IdentityEventType, data: unknown) => IdentityEvent = catalog.parse;
 
 // --- stream ids ---------------------------------------------------------------------------
 

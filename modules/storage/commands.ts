@@ -7,15 +7,7 @@ import { CommandHandler } from '../../platform/commands/handler.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import { unitDecider, type ParentFacts } from './decide.ts';
-import {
-  isStorageEventType,
-  parseStorageEvent,
-  storageEventSchemaVersions,
-  unitStream,
-  type Grid,
-  type ReleaseReason,
-  type UnitKind,
-} from './events.ts';
+import { storageEvents, unitStream, type Grid, type ReleaseReason, type UnitKind } from './events.ts';
 import { isActiveUnit, type ExistingUnit } from './evolve.ts';
 
 export interface StorageCommandDeps {
@@ -47,11 +39,11 @@ const MAX_DEPTH = 16;
 
 export function createStorageCommands(deps: StorageCommandDeps) {
   const now = deps.now ?? (() => new Date());
-  const units = new CommandHandler({ store: deps.store, waitForReadModels: deps.waitForReadModel, now }, unitDecider, {
-    isType: isStorageEventType,
-    parse: parseStorageEvent,
-    schemaVersions: storageEventSchemaVersions,
-  });
+  const units = new CommandHandler(
+    { store: deps.store, waitForReadModels: deps.waitForReadModel, now },
+    unitDecider,
+    storageEvents,
+  );
 
   const activeUnit = async (unitId: string): Promise<ExistingUnit | undefined> => {
     const { state } = await units.load(unitStream(unitId));

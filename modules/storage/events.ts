@@ -103,25 +103,11 @@ export const storageEventSchemas = {
   BoxSlotReleased: slotReleasedSchema,
 } as const;
 
+/** The storage events' codec: type names, guard, validating parse, schema versions. */
+export const storageEvents = eventCatalog(storageEventSchemas);
 export type StorageEventType = keyof typeof storageEventSchemas;
-const catalog = eventCatalog(storageEventSchemas);
-export const storageEventTypes: StorageEventType[] = catalog.types;
-export const storageEventSchemaVersions: Readonly<Record<StorageEventType, number>> = {
-  StorageUnitCreated: 1,
-  StorageUnitRenamed: 1,
-  StorageUnitTemperatureSet: 1,
-  StorageUnitMoved: 1,
-  StorageUnitRemoved: 1,
-  BoxSlotClaimed: 1,
-  BoxSlotReleased: 1,
-};
-
-type Schemas = typeof storageEventSchemas;
-export type StorageEventData<T extends StorageEventType> = z.infer<Schemas[T]>;
-export type StorageEvent = EventsOf<Schemas>;
-
-export const isStorageEventType: (type: string) => type is StorageEventType = catalog.isType;
-export const parseStorageEvent: (type: StorageEventType, data: unknown) => StorageEvent = catalog.parse;
+export type StorageEventData<T extends StorageEventType> = z.infer<(typeof storageEventSchemas)[T]>;
+export type StorageEvent = EventsOf<typeof storageEventSchemas>;
 
 export const unitStream = (unitId: string): string => `unit-${unitId}`;
 export const unitIdOfStream = (streamId: string): string | undefined =>

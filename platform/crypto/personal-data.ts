@@ -55,6 +55,21 @@ export async function sealOrErased(keys: PersonalData, subjectId: string, plaint
   }
 }
 
+/** The data with the named string fields sealed with the subject's key (as sealOrErased), the rest as it is. */
+export async function sealFields<T extends object>(
+  keys: PersonalData,
+  subjectId: string,
+  data: T,
+  fields: readonly string[],
+): Promise<T> {
+  const sealed = { ...data } as Record<string, unknown>;
+  for (const field of fields) {
+    const value = sealed[field];
+    if (typeof value === 'string') sealed[field] = await sealOrErased(keys, subjectId, value);
+  }
+  return sealed as T;
+}
+
 /** A subject's key as the database has it: the key, or none (never made, or destroyed). */
 interface KeyState {
   readonly key: KeyObject | null;

@@ -7,11 +7,11 @@ import { copyRows, type CopyValue } from '../../platform/database/copy.ts';
 import { ownerPolicy } from '../../platform/database/owner-scope.ts';
 import { storableJson, storableText } from '../../platform/text.ts';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
-import { identityEventTypes } from '../../modules/identity/events.ts';
+import { identityEvents } from '../../modules/identity/events.ts';
 import { sampleEventTypes } from '../../modules/samples/events.ts';
-import { dialogEventTypes } from '../../modules/dialog/events.ts';
+import { dialogEvents } from '../../modules/dialog/events.ts';
 import { labEventTypes } from '../../modules/labs/events.ts';
-import { storageEventTypes } from '../../modules/storage/events.ts';
+import { storageEvents } from '../../modules/storage/events.ts';
 import { projectionOperationEventTypes, type Projection } from '../engine/index.ts';
 
 export const auditProjectionName = 'audit';
@@ -79,11 +79,11 @@ const text = (value: string | null): string | null => (value === null ? null : s
 
 /** Every module's events, and operators' decisions about projections (a skipped event). */
 export const auditEventTypes: readonly string[] = [
-  ...identityEventTypes,
+  ...identityEvents.types,
   ...sampleEventTypes,
   ...labEventTypes,
-  ...dialogEventTypes,
-  ...storageEventTypes,
+  ...dialogEvents.types,
+  ...storageEvents.types,
   ...projectionOperationEventTypes,
 ];
 

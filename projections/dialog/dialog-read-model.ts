@@ -10,16 +10,11 @@
 import type { Knex } from 'knex';
 import { ownerPolicy } from '../../platform/database/owner-scope.ts';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
-import {
-  dialogEventTypes,
-  isDialogEventType,
-  parseDialogEvent,
-  type DialogEvent,
-} from '../../modules/dialog/events.ts';
+import { dialogEvents, type DialogEvent } from '../../modules/dialog/events.ts';
 import type { Projection } from '../engine/index.ts';
 import type { PersonalData, PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { storableJson, storableText } from '../../platform/text.ts';
-import { parseIdentityEvent } from '../../modules/identity/events.ts';
+import { identityEvents } from '../../modules/identity/events.ts';
 
 export const dialogProjectionName = 'dialog';
 
@@ -84,6 +79,31 @@ interface Touch {
   archivedAt: string | null;
 }
 
+/** A question's or a reply's row; its seq is the event's revision in the conversation stream. */
+async function messageRow(
+  e: Extract<DialogEvent, { type: 'UserMessagePosted' | 'AssistantReplied' }>,
+  seq: number,
+  vault: PersonalData,
+): Promise<MessageRow> {
+  const d = e.data;
+  const content = storableText(await vault.open(d.ownerId, d.content));
+  const row = { message_id: d.messageId, conversation_id: d.conversationId, owner_id: d.ownerId, seq, content };
+  if (e.type === 'UserMessagePosted') {
+    const none = { model: null, prompt_tokens: null, completion_tokens: null, partial: false };
+    return { ...row, role: 'user', ...none, created_at: e.data.postedAt };
+  }
+  const { usage } = e.data;
+  return {
+    ...row,
+    role: 'assistant',
+    model: e.data.model,
+    prompt_tokens: usage?.promptTokens ?? null,
+    completion_tokens: usage?.completionTokens ?? null,
+    partial: e.data.partial,
+    created_at: e.data.repliedAt,
+  };
+}
+
 /**
  * A run of dialog events applied in one or two statements whatever its length (the runner is one
  * writer per projection; a round trip per event made it the bottleneck of every reply's
@@ -114,40 +134,17 @@ async function applyRun(
         });
         break;
       }
-      case 'UserMessagePosted': {
-        const d = e.data;
-        messages.push({
-          message_id: d.messageId,
-          conversation_id: d.conversationId,
-          owner_id: d.ownerId,
-          seq: revision,
-          role: 'user',
-          content: storableText(await vault.open(d.ownerId, d.content)),
-          model: null,
-          prompt_tokens: null,
-          completion_tokens: null,
-          partial: false,
-          created_at: d.postedAt,
-        });
-        touches.push({ conversationId: d.conversationId, version, at: d.postedAt, messages: 1, archivedAt: null });
-        break;
-      }
+      case 'UserMessagePosted':
       case 'AssistantReplied': {
-        const d = e.data;
-        messages.push({
-          message_id: d.messageId,
-          conversation_id: d.conversationId,
-          owner_id: d.ownerId,
-          seq: revision,
-          role: 'assistant',
-          content: storableText(await vault.open(d.ownerId, d.content)),
-          model: d.model,
-          prompt_tokens: d.usage?.promptTokens ?? null,
-          completion_tokens: d.usage?.completionTokens ?? null,
-          partial: d.partial,
-          created_at: d.repliedAt,
+        const row = await messageRow(e, revision, vault);
+        messages.push(row);
+        touches.push({
+          conversationId: row.conversation_id,
+          version,
+          at: row.created_at,
+          messages: 1,
+          archivedAt: null,
         });
-        touches.push({ conversationId: d.conversationId, version, at: d.repliedAt, messages: 1, archivedAt: null });
         break;
       }
       case 'AssistantReplyFailed':
@@ -271,20 +268,20 @@ function moveConversations(conversationsTable: string, touches: readonly Touch[]
 export const dialogProjection = (vault: PersonalDataVault): Projection => ({
   name: dialogProjectionName,
   version: 1,
-  eventTypes: [...dialogEventTypes, 'UserErased'],
+  eventTypes: [...dialogEvents.types, 'UserErased'],
   tables: { dialog_conversations: conversations, dialog_messages: messages, dialog_usage: usage },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
     // Runs of dialog events are applied together; an erasure is applied in its place between runs.
     const keys = vault.scope(); // each owner's key read once per batch, never kept beyond it
     let run: { event: DialogEvent; revision: number }[] = [];
     for (const event of events) {
-      if (isDialogEventType(event.type))
-        run.push({ event: parseDialogEvent(event.type, event.data), revision: event.revision });
+      if (dialogEvents.isType(event.type))
+        run.push({ event: dialogEvents.parse(event.type, event.data), revision: event.revision });
       else if (event.type === 'UserErased') {
         await applyRun(trx, table, run, keys);
         run = [];
         // Erasure: the user's conversations leave the read model (their events stay, text shredded).
-        const { userId } = parseIdentityEvent('UserErased', event.data).data as { userId: string };
+        const { userId } = identityEvents.parse('UserErased', event.data).data as { userId: string };
         for (const t of ['dialog_messages', 'dialog_conversations', 'dialog_usage'])
           await trx(table(t)).where('owner_id', userId).delete();
       }

@@ -11,9 +11,7 @@ import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import {
   callerChangingEvents,
   identityChangedChannel,
-  identityEventTypes,
-  isIdentityEventType,
-  parseIdentityEvent,
+  identityEvents,
   type IdentityEvent,
 } from '../../modules/identity/events.ts';
 import type { Projection } from '../engine/index.ts';
@@ -209,14 +207,14 @@ export const identityProjection = (vault: PersonalDataVault): Projection => ({
   name: identityProjectionName,
   // 2: API key names are sealed in events and dropped on erasure (a rebuild drops those of users erased before).
   version: 2,
-  eventTypes: identityEventTypes,
+  eventTypes: identityEvents.types,
   tables: { identity_users: users, identity_sessions: sessions, identity_api_keys: apiKeys },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
     const changedUsers = new Set<string>();
     const keys = vault.scope(); // each user's key read once per batch, never kept beyond it
     for (const event of events) {
-      if (!isIdentityEventType(event.type)) continue;
-      const parsed = parseIdentityEvent(event.type, event.data);
+      if (!identityEvents.isType(event.type)) continue;
+      const parsed = identityEvents.parse(event.type, event.data);
       await applyOne(trx, table, parsed, event.revision, keys);
       if (callerChangingEvents.has(parsed.type)) changedUsers.add(parsed.data.userId);
     }

@@ -11,12 +11,7 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { storableText } from '../../platform/text.ts';
-import {
-  isStorageEventType,
-  parseStorageEvent,
-  storageEventTypes,
-  type StorageEvent,
-} from '../../modules/storage/events.ts';
+import { storageEvents, type StorageEvent } from '../../modules/storage/events.ts';
 import type { Projection } from '../engine/index.ts';
 
 export const storageProjectionName = 'storage';
@@ -186,13 +181,13 @@ async function applyEvent(trx: Knex.Transaction, table: Table, e: StorageEvent, 
 export const storageProjection: Projection = {
   name: storageProjectionName,
   version: 1,
-  eventTypes: storageEventTypes,
+  eventTypes: storageEvents.types,
   tables: { storage_units: units, storage_slots: slots },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
     for (const event of events) {
-      if (!isStorageEventType(event.type)) continue;
+      if (!storageEvents.isType(event.type)) continue;
       // The unit's version after this event.
-      await applyEvent(trx, table, parseStorageEvent(event.type, event.data), event.revision + 1);
+      await applyEvent(trx, table, storageEvents.parse(event.type, event.data), event.revision + 1);
     }
   },
 };

@@ -7,7 +7,8 @@ import test from 'ava';
 import pg from 'pg';
 import { digestMessage, signDigest } from '../../platform/audit/digest.ts';
 import { generateAuditKey, signingKeyFromSeed } from '../../platform/audit/keys.ts';
-import { call, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { call, loginToken, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { eventually } from '../support/eventually.ts';
 
 let svc: TestService;
 let api: string;
@@ -29,8 +30,7 @@ test.before(async () => {
     AUDIT_DIGEST_INTERVAL_SECONDS: '2',
   });
   api = svc.api;
-  const login = { login: admin.username, password: admin.password };
-  adminToken = (await call(api, 'POST', '/auth/login', { body: login })).body.accessToken;
+  adminToken = await loginToken(api, admin);
   alice = await newUser(api, 'alice');
   const sample = { sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10) };
   await call(api, 'POST', '/samples', { token: alice.accessToken, body: sample });
@@ -38,16 +38,6 @@ test.before(async () => {
 test.after.always(async () => {
   await svc?.stop();
 });
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let value = await probe();
-  while (!ok(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    value = await probe();
-  }
-  return value;
-}
 
 test.serial('digests and verification are for administrators; the keys for any signed-in caller', async (t) => {
   t.is((await call(api, 'GET', '/audit/digest')).status, 401);

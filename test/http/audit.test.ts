@@ -2,7 +2,8 @@
 // export (NDJSON, CSV), tamper detection at the exact position, admin projection routes.
 import test from 'ava';
 import pg from 'pg';
-import { call, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { call, loginToken, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { eventually } from '../support/eventually.ts';
 
 let svc: TestService;
 let api: string;
@@ -14,8 +15,7 @@ const admin = { username: 'auditor', password: 'Granite-Pelican-Orbit-51' };
 test.before(async () => {
   svc = await startTestService({ ADMIN_USERNAME: admin.username, ADMIN_PASSWORD: admin.password });
   api = svc.api;
-  adminToken = (await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } }))
-    .body.accessToken;
+  adminToken = await loginToken(api, admin);
   alice = await newUser(api, 'alice');
   bob = await newUser(api, 'bob');
   await call(api, 'POST', '/samples', {
@@ -62,16 +62,6 @@ async function auditAll(
     cursor = r.body.nextCursor;
   } while (cursor);
   return items;
-}
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let value = await probe();
-  while (!ok(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await probe();
-  }
-  return value;
 }
 
 test.serial("a user sees the events of their own streams only; an admin sees everyone's", async (t) => {

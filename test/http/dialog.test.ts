@@ -55,6 +55,19 @@ async function eventsOf(conversationId: string): Promise<{ type: string; data: R
   }
 }
 
+/** A question asking for the reply as server-sent events. */
+const askStreamed = (id: string, content: string, signal?: AbortSignal) =>
+  fetch(`${api}/dialog/conversations/${id}/messages`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${user.accessToken}`,
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+    },
+    body: JSON.stringify({ content }),
+    ...(signal ? { signal } : {}),
+  });
+
 async function readSse(response: Response): Promise<{ event: string; data: unknown }[]> {
   const text = await response.text();
   return text
@@ -133,15 +146,7 @@ test('earlier messages go along as context', async (t) => {
 
 test('a streamed reply: delta events, then done with the stored messages', async (t) => {
   const id = await conversation();
-  const response = await fetch(`${api}/dialog/conversations/${id}/messages`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${user.accessToken}`,
-      'content-type': 'application/json',
-      accept: 'text/event-stream',
-    },
-    body: JSON.stringify({ content: 'stream please [s:stream]' }),
-  });
+  const response = await askStreamed(id, 'stream please [s:stream]');
   t.is(response.status, 200);
   t.regex(response.headers.get('content-type') ?? '', /text\/event-stream/);
   const events = await readSse(response);
@@ -233,16 +238,7 @@ test("a tool call is answered from the caller's samples only", async (t) => {
 test('a client that leaves mid-stream leaves a stored, partial reply', async (t) => {
   const id = await conversation();
   const controller = new AbortController();
-  const response = await fetch(`${api}/dialog/conversations/${id}/messages`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${user.accessToken}`,
-      'content-type': 'application/json',
-      accept: 'text/event-stream',
-    },
-    body: JSON.stringify({ content: 'long one [s:slowstream]' }),
-    signal: controller.signal,
-  });
+  const response = await askStreamed(id, 'long one [s:slowstream]', controller.signal);
   const reader = response.body!.getReader();
   const first = await reader.read();
   t.regex(new TextDecoder().decode(first.value), /event: delta/);

@@ -6,7 +6,9 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { eventMetadata } from '../../platform/eventstore/metadata.ts';
-import { call, newUser, startTestService, type TestService } from '../support/service.ts';
+import { call, loginToken, newUser, startTestService, type TestService } from '../support/service.ts';
+import { userCause } from '../support/event-world.ts';
+import { eventually } from '../support/eventually.ts';
 
 const admin = { username: 'auditor', password: 'Granite-Pelican-Orbit-51' };
 let svc: TestService;
@@ -20,23 +22,11 @@ test.before(async () => {
     TRUST_PROXY_HOPS: '1',
   });
   api = svc.api;
-  const login = await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } });
-  if (login.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(login.body)}`);
-  adminToken = login.body.accessToken;
+  adminToken = await loginToken(api, admin);
 });
 test.after.always(async () => {
   await svc?.stop();
 });
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let value = await probe();
-  while (!ok(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await probe();
-  }
-  return value;
-}
 
 const exportText = async () =>
   (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
@@ -98,18 +88,7 @@ test('request facts, API key names and conversation titles are sealed in the eve
           ip: personal.legacyIp,
           userAgent: personal.legacyAgent,
         },
-        metadata: eventMetadata(
-          {
-            actorId: user.id,
-            actorType: 'user',
-            requestId: null,
-            correlationId: null,
-            causationId: null,
-            traceparent: null,
-            reason: null,
-          },
-          1,
-        ),
+        metadata: eventMetadata(userCause(user.id), 1),
       },
     ],
     { expectedRevision: 'no_stream' },

@@ -13,7 +13,7 @@ import { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { loadConfig } from '../../platform/config.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore } from '../../platform/eventstore/port.ts';
-import { call, newUser, startTestService, testArgon2, type TestService } from '../support/service.ts';
+import { call, loginToken, newUser, startTestService, testArgon2, type TestService } from '../support/service.ts';
 
 /** argon2 work done by the service, counted. */
 const work = { verify: 0, hash: 0 };
@@ -47,9 +47,7 @@ test.before(async () => {
     passwordHasher: createPasswordHasher({ parameters: testArgon2, backend: countingArgon2 }),
   });
   api = svc.api;
-  const login = await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } });
-  if (login.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(login.body)}`);
-  adminToken = login.body.accessToken;
+  adminToken = await loginToken(api, admin);
 });
 test.after.always(async () => {
   await svc?.stop();

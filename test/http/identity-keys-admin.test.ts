@@ -2,7 +2,7 @@
 // what the identity events record (and never record).
 import test from 'ava';
 import pg from 'pg';
-import { call, newUser, startTestService, type TestService } from '../support/service.ts';
+import { call, loginToken, newUser, startTestService, type TestService } from '../support/service.ts';
 
 let svc: TestService;
 let api: string;
@@ -12,9 +12,7 @@ let adminToken: string;
 test.before(async () => {
   svc = await startTestService({ ADMIN_USERNAME: admin.username, ADMIN_PASSWORD: admin.password });
   api = svc.api;
-  const login = await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } });
-  if (login.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(login.body)}`);
-  adminToken = login.body.accessToken;
+  adminToken = await loginToken(api, admin);
 });
 test.after.always(async () => {
   await svc?.stop();

@@ -11,7 +11,7 @@ import {
   type RateLimitBackend,
 } from '../../platform/http/rate-limit.ts';
 import { redisSkipReason, testRedisUrl } from '../support/database.ts';
-import { captureLogs } from './platform-fixture.ts';
+import { captureLogs } from '../support/logs.ts';
 
 const logs = captureLogs();
 const redisUrl = testRedisUrl();

@@ -1,6 +1,5 @@
 // A small app on the HTTP platform for the platform-*.test.ts files: a test router that exercises
 // every helper, a fake authentication (header x-test-user), log lines captured in memory.
-import { Writable } from 'node:stream';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { createHttpApp, type HttpAppOptions } from '../../platform/http/app.ts';
@@ -13,28 +12,8 @@ import { HttpProblem, type ProblemBody } from '../../platform/http/problem.ts';
 import { requireAuth } from '../../platform/http/require-auth.ts';
 import { createRouter, stateOf, type AppRouter } from '../../platform/http/state.ts';
 import { parseBody, parseParams, parseQuery } from '../../platform/http/validate.ts';
-import { createLogger } from '../../platform/logging.ts';
 import { listen, type RunningApp } from '../support/http.ts';
-
-export interface CapturedLogs {
-  readonly lines: string[];
-  readonly logger: ReturnType<typeof createLogger>;
-  parsed(): Record<string, unknown>[];
-}
-
-export function captureLogs(): CapturedLogs {
-  const lines: string[] = [];
-  const logger = createLogger(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString().split('\n').filter(Boolean));
-        done();
-      },
-    }),
-  );
-  return { lines, logger, parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
+import { captureLogs, type CapturedLogs } from '../support/logs.ts';
 
 /** Sets ctx.state.auth from the x-test-user header, as the identity module will from a token. */
 export const fakeAuthentication: Middleware = async (ctx, next) => {

@@ -3,7 +3,8 @@
 // page does in a browser: test/browser/docs-page.test.ts.
 import test from 'ava';
 import { Degraded } from '../../platform/http/health.ts';
-import { captureLogs, expectProblem, startTestApp, type TestApp } from './platform-fixture.ts';
+import { captureLogs } from '../support/logs.ts';
+import { expectProblem, startTestApp, type TestApp } from './platform-fixture.ts';
 
 let app: TestApp;
 let failing = false;

@@ -19,7 +19,8 @@ import {
 } from '../../platform/http/rate-limit.ts';
 import { redisSkipReason, testRedisUrl } from '../support/database.ts';
 import { listen, type RunningApp } from '../support/http.ts';
-import { captureLogs, expectProblem } from './platform-fixture.ts';
+import { captureLogs } from '../support/logs.ts';
+import { expectProblem } from './platform-fixture.ts';
 
 const logs = captureLogs();
 

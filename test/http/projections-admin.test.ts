@@ -6,7 +6,8 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { eventMetadata, systemCause } from '../../platform/eventstore/metadata.ts';
 import { formatPosition } from '../../platform/eventstore/port.ts';
-import { call, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { call, loginToken, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { eventually } from '../support/eventually.ts';
 
 let svc: TestService;
 let api: string;
@@ -24,23 +25,12 @@ test.before(async () => {
     READ_YOUR_WRITES_TIMEOUT_MS: '30000',
   });
   api = svc.api;
-  adminToken = (await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } }))
-    .body.accessToken;
+  adminToken = await loginToken(api, admin);
   alice = await newUser(api, 'alice');
 });
 test.after.always(async () => {
   await svc?.stop();
 });
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let value = await probe();
-  while (!ok(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    value = await probe();
-  }
-  return value;
-}
 
 interface Status {
   name: string;

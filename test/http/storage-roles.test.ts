@@ -11,7 +11,8 @@ import { storageModule } from '../../modules/storage/module.ts';
 import { storageProjection } from '../../projections/storage/storage-read-model.ts';
 import { fixture, type Fixture } from '../integration/projections-fixtures.ts';
 import { expectProblem } from '../support/client.ts';
-import { fakeAuthentication, captureLogs } from './platform-fixture.ts';
+import { captureLogs } from '../support/logs.ts';
+import { fakeAuthentication } from './platform-fixture.ts';
 import { call } from '../support/service.ts';
 import { listen, type RunningApp } from '../support/http.ts';
 

@@ -2,16 +2,13 @@
 import test from 'ava';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
-import { createHttpApp } from '../../platform/http/app.ts';
 import { OpenApiRegistry } from '../../platform/http/openapi.ts';
-import { stateOf } from '../../platform/http/state.ts';
-import { createLogger } from '../../platform/logging.ts';
 import { eventMetadata, systemCause } from '../../platform/eventstore/metadata.ts';
 import type { AppendResult } from '../../platform/eventstore/port.ts';
 import { auditProjection } from '../../projections/audit/audit-read-model.ts';
 import { auditRouters } from '../../modules/audit/routes.ts';
 import { verifyAll } from '../../modules/audit/verify.ts';
-import { listen, type RunningApp } from '../support/http.ts';
+import { listenAsAdmin, type RunningApp } from '../support/http.ts';
 import { fixture, type Fixture } from './projections-fixtures.ts';
 
 const EVENTS = 100_000;
@@ -52,24 +49,8 @@ test.before(async () => {
   }
   if (!(await engine.waitForProjections(['audit'], last!.position, { timeoutMs: 120_000 })))
     throw new Error('audit projection did not catch up');
-  const logger = createLogger({ level: 'silent' });
-  const http = createHttpApp({
-    logger,
-    bodyLimitBytes: 65_536,
-    trustProxy: false,
-    openapi: new OpenApiRegistry(),
-    readinessChecks: [],
-    authenticate: async (ctx, next) => {
-      stateOf(ctx).auth = { userId: owner, username: 'auditor', role: 'admin', actorType: 'user' };
-      await next();
-    },
-    routers: auditRouters({
-      knex: fx.knex,
-      openapi: new OpenApiRegistry(),
-      vault: new PersonalDataVault(fx.knex, randomBytes(32)),
-    }),
-  });
-  app = await listen(http);
+  const vault = new PersonalDataVault(fx.knex, randomBytes(32));
+  app = await listenAsAdmin(auditRouters({ knex: fx.knex, openapi: new OpenApiRegistry(), vault }), owner);
 });
 test.after.always(async () => {
   await app?.close();

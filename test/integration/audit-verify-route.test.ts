@@ -5,13 +5,11 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { AuditDigester } from '../../platform/audit/digester.ts';
 import { signingKeyFromSeed } from '../../platform/audit/keys.ts';
-import { createHttpApp } from '../../platform/http/app.ts';
 import { OpenApiRegistry } from '../../platform/http/openapi.ts';
-import { stateOf } from '../../platform/http/state.ts';
 import { createLogger } from '../../platform/logging.ts';
 import { comparePositions, type EventStore } from '../../platform/eventstore/port.ts';
 import { digestRouter } from '../../modules/audit/digest-routes.ts';
-import { listen, type RunningApp } from '../support/http.ts';
+import { listenAsAdmin, type RunningApp } from '../support/http.ts';
 import { fixture, type Fixture } from './projections-fixtures.ts';
 import { newEvent } from './eventstore-contract.ts';
 
@@ -48,20 +46,8 @@ test.before(async () => {
   const logger = createLogger({ level: 'silent' });
   const options = { store, knex: fx.knex, keys: auditKeys, logger, databaseUrl: fx.db.url };
   const digester = new AuditDigester({ ...options, everyEvents: 0, intervalSeconds: 0 });
-  const http = createHttpApp({
-    logger,
-    bodyLimitBytes: 65_536,
-    trustProxy: false,
-    openapi: new OpenApiRegistry(),
-    readinessChecks: [],
-    authenticate: async (ctx, next) => {
-      const userId = '00000000-0000-4000-8000-000000000001';
-      stateOf(ctx).auth = { userId, username: 'auditor', role: 'admin', actorType: 'user' };
-      await next();
-    },
-    routers: [digestRouter({ knex: fx.knex, store, openapi: new OpenApiRegistry(), auditKeys, digester })],
-  });
-  app = await listen(http);
+  const routers = [digestRouter({ knex: fx.knex, store, openapi: new OpenApiRegistry(), auditKeys, digester })];
+  app = await listenAsAdmin(routers, '00000000-0000-4000-8000-000000000001');
 });
 test.after.always(async () => {
   release();

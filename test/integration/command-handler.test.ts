@@ -57,9 +57,7 @@ const decider: Decider<Command, State, CounterEvent> = {
 };
 
 const codec: EventCodec<CounterEvent> = {
-  isType: catalog.isType,
-  parse: catalog.parse,
-  schemaVersions: { CounterOpened: 1, CounterAdded: 1, CounterRefused: 1 },
+  ...catalog,
   seal: (e) => Promise.resolve(e.type === 'CounterOpened' ? { ...e, data: { label: `sealed:${e.data.label}` } } : e),
   open: (e) =>
     Promise.resolve(e.type === 'CounterOpened' ? { ...e, data: { label: e.data.label.replace(/^sealed:/, '') } } : e),

@@ -2,39 +2,26 @@
 // PostgreSQL store: the question before the reply, personal text sealed with the owner's key, the
 // reply recorded by the system, and a refused question appending nothing.
 import test from 'ava';
-import { randomBytes, randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
+import { randomUUID } from 'node:crypto';
 import { createDialogCommands, ReplyFailedError, type DialogCommandDeps } from '../../modules/dialog/commands.ts';
 import type { Assistant } from '../../modules/dialog/assistant.ts';
 import { conversationStream } from '../../modules/dialog/events.ts';
 import { DomainError } from '../../platform/commands/decision.ts';
-import { isSealed, PersonalDataVault } from '../../platform/crypto/personal-data.ts';
-import { createKnex } from '../../platform/database/knex.ts';
-import type { CommandCause } from '../../platform/eventstore/metadata.ts';
-import { openPostgresEventStore, type PostgresEventStore } from '../../platform/eventstore/postgres.ts';
+import { isSealed } from '../../platform/crypto/personal-data.ts';
 import { dialogProjection } from '../../projections/dialog/dialog-read-model.ts';
 import { createTables } from '../../projections/engine/tables.ts';
-import { migrateToLatest } from '../../projections/migrations/index.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { testDialogLimits } from '../support/dialog.ts';
+import { openEventWorld, userCause, type EventWorld } from '../support/event-world.ts';
 
-let db: TestDatabase;
-let knex: Knex;
-let store: PostgresEventStore;
-let vault: PersonalDataVault;
+let world: EventWorld;
 
 test.before(async () => {
-  db = await createTestDatabase('vialog_dialog_cmd');
-  knex = createKnex({ url: db.url, poolMax: 3 });
-  await migrateToLatest(knex);
-  store = openPostgresEventStore({ url: db.url, pollIntervalMs: 100, poolMax: 3 });
-  vault = new PersonalDataVault(knex, randomBytes(32));
+  world = await openEventWorld('vialog_dialog_cmd', { knexPoolMax: 3 });
   // The quota and the context are read from the (here empty) dialog read model.
-  await createTables(knex, dialogProjection(vault), (logical) => logical);
+  await createTables(world.knex, dialogProjection(world.vault), (logical) => logical);
 });
 test.after.always(async () => {
-  await store?.close();
-  await knex?.destroy();
-  await db?.drop();
+  await world?.close();
 });
 
 const answering: Assistant = {
@@ -44,33 +31,14 @@ const answering: Assistant = {
 
 function commandsWith(assistant: Assistant, limits: Partial<DialogCommandDeps['limits']> = {}) {
   return createDialogCommands({
-    store,
-    knex,
-    vault,
+    ...world,
     assistant,
     waitForReadModel: () => Promise.resolve(true),
-    limits: {
-      maxMessageChars: 100,
-      maxMessagesPerConversation: 10,
-      contextTokens: 1000,
-      dailyMessages: 10,
-      dailyTokens: 1000,
-      ...limits,
-    },
+    limits: { ...testDialogLimits, ...limits },
   });
 }
 
-const userCause = (actorId: string): CommandCause => ({
-  actorId,
-  actorType: 'user',
-  requestId: null,
-  correlationId: null,
-  causationId: null,
-  traceparent: null,
-  reason: null,
-});
-
-const streamOf = (conversationId: string) => store.readStream(conversationStream(conversationId));
+const streamOf = (conversationId: string) => world.store.readStream(conversationStream(conversationId));
 
 test('ask then answer appends the question, then the reply recorded by the system', async (t) => {
   const owner = randomUUID();
@@ -97,7 +65,7 @@ test("the title, the question and the reply are sealed with the owner's key", as
   const [started, posted, replied] = await streamOf(id);
   const texts = [started!.data.title, posted!.data.content, replied!.data.content];
   t.true(texts.every(isSealed));
-  t.deepEqual(await Promise.all(texts.map((text) => vault.open(owner, String(text)))), [
+  t.deepEqual(await Promise.all(texts.map((text) => world.vault.open(owner, String(text)))), [
     'private title',
     'how many?',
     're: how many?',

@@ -10,14 +10,14 @@ import {
   eventsApplied,
   eventually,
   expectedCounts,
-  fixture,
+  withFixture,
 } from './projections-fixtures.ts';
 
 const workerPath = fileURLToPath(new URL('./projections-worker.ts', import.meta.url));
 
-test('kill -9 of the projector mid-stream, then a restart: nothing lost, nothing doubled', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'kill -9 of the projector mid-stream, then a restart: nothing lost, nothing doubled',
+  withFixture(async (t, f) => {
     const last = await appendCounted(f.store, 'crash', 40, 50);
     const worker = spawn(process.execPath, [workerPath, f.db.url, '10'], { stdio: ['ignore', 'ignore', 'inherit'] });
     const exited = new Promise((r) => worker.once('exit', r));
@@ -44,14 +44,12 @@ test('kill -9 of the projector mid-stream, then a restart: nothing lost, nothing
     t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
     t.deepEqual(await counts(f.knex), expectedCounts('crash', 40, 50));
     t.is(await eventsApplied(f.knex), 2000);
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('stop while catching up lets the current batch commit; a restart resumes exactly there', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'stop while catching up lets the current batch commit; a restart resumes exactly there',
+  withFixture(async (t, f) => {
     const last = await appendCounted(f.store, 'pause', 30, 20);
     let batches = 0;
     const first = f.engine(countingProjection({ beforeApply: () => (batches += 1) }), { batchSize: 20 });
@@ -72,7 +70,5 @@ test('stop while catching up lets the current batch commit; a restart resumes ex
     t.true(await second.waitForProjections(['test_counts'], last.position, { timeoutMs: 20_000 }));
     t.deepEqual(await counts(f.knex), expectedCounts('pause', 30, 20));
     t.is(await eventsApplied(f.knex), 600);
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);

@@ -11,12 +11,12 @@ import {
   eventsApplied,
   eventually,
   expectedCounts,
-  fixture,
+  withFixture,
 } from './projections-fixtures.ts';
 
-test('catches up in batches, then applies live events one commit at a time', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'catches up in batches, then applies live events one commit at a time',
+  withFixture(async (t, f) => {
     await appendCounted(f.store, 'catchup', 20, 30);
     const batchSizes: number[] = [];
     const engine = f.engine(countingProjection({ beforeApply: (events) => batchSizes.push(events.length) }), {
@@ -52,14 +52,12 @@ test('catches up in batches, then applies live events one commit at a time', asy
       hasLeader: true,
       lastError: null,
     });
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('read-your-writes resolves after the apply, also across processes; returns false on timeout when the projection is stopped', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'read-your-writes resolves after the apply, also across processes; returns false on timeout when the projection is stopped',
+  withFixture(async (t, f) => {
     const runner = f.engine();
     const bystander = f.engine(); // never started: sees progress only through the checkpoint table
     runner.start();
@@ -83,14 +81,12 @@ test('read-your-writes resolves after the apply, also across processes; returns 
     const [status] = await bystander.status();
     t.like(status, { status: 'stopped', hasLeader: false, lagEvents: 2 });
     t.true(status!.lagSeconds > 0);
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('applying an event twice gives the same rows', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'applying an event twice gives the same rows',
+  withFixture(async (t, f) => {
     const engine = f.engine();
     engine.start();
     const last = await appendCounted(f.store, 'twice', 3, 5);
@@ -104,14 +100,12 @@ test('applying an event twice gives the same rows', async (t) => {
     await f.knex.transaction((trx) => projection.apply(events.slice(3, 9), { trx, table: (n) => n }));
     await f.knex.transaction((trx) => projection.apply([events[4]!, events[4]!], { trx, table: (n) => n }));
     t.deepEqual(await allRows(f.knex), before);
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('a failing event is retried with backoff (state retrying, its error class shown), and no event is skipped', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'a failing event is retried with backoff (state retrying, its error class shown), and no event is skipped',
+  withFixture(async (t, f) => {
     let poisoned = true;
     let attempts = 0;
     const projection = countingProjection({
@@ -147,14 +141,12 @@ test('a failing event is retried with backoff (state retrying, its error class s
     });
     t.true(await eventually(async () => (await engine.status())[0]?.status === 'running'));
     t.like((await engine.status())[0], { lastError: null, eventsApplied: 13 });
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('one runner per projection: the second stands by, applies nothing, and takes over when the first stops', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'one runner per projection: the second stands by, applies nothing, and takes over when the first stops',
+  withFixture(async (t, f) => {
     let appliedByFirst = 0;
     let appliedBySecond = 0;
     const first = f.engine(countingProjection({ beforeApply: (e) => (appliedByFirst += e.length) }));
@@ -178,14 +170,12 @@ test('one runner per projection: the second stands by, applies nothing, and take
     t.is(appliedBySecond, 6);
     t.deepEqual(await counts(f.knex), { ...expectedCounts('lead', 3, 3), ...expectedCounts('lead2', 2, 3) });
     t.is(await eventsApplied(f.knex), 15);
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('the checkpoint is a compare-and-set: a stale runner cannot advance it (and so cannot apply its batch)', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'the checkpoint is a compare-and-set: a stale runner cannot advance it (and so cannot apply its batch)',
+  withFixture(async (t, f) => {
     const engine = f.engine();
     engine.start();
     const last = await appendCounted(f.store, 'cas', 1, 2);
@@ -209,14 +199,12 @@ test('the checkpoint is a compare-and-set: a stale runner cannot advance it (and
       'on',
       'only that transaction',
     );
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('stopping the engine ends pending read-your-writes waits at once (no polling of a closing pool)', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'stopping the engine ends pending read-your-writes waits at once (no polling of a closing pool)',
+  withFixture(async (t, f) => {
     const bystander = f.engine(); // never started: its waits poll the checkpoint table
     const unseen = await appendCounted(f.store, 'pending', 1, 1);
     const started = Date.now();
@@ -225,7 +213,5 @@ test('stopping the engine ends pending read-your-writes waits at once (no pollin
     await bystander.stop();
     t.false(await waiting);
     t.true(Date.now() - started < 2_000, `ended at the stop, not the 10 s timeout (${Date.now() - started} ms)`);
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);

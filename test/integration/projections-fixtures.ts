@@ -1,5 +1,6 @@
 // Shared by the projection engine tests and their child-process worker: a small read model
 // (events per stream) and a database with the event store, the engine and helpers around it.
+import type { ExecutionContext } from 'ava';
 import type { Knex } from 'knex';
 import { createKnex } from '../../platform/database/knex.ts';
 import { comparePositions, type AppendResult } from '../../platform/eventstore/port.ts';
@@ -59,6 +60,18 @@ export interface Fixture {
   engine(projection?: Projection | Projection[], options?: Partial<ProjectionEngineOptions>): ProjectionEngine;
   teardown(): Promise<void>;
 }
+
+/** A test body with a fixture of its own, torn down after it whatever happens. */
+export const withFixture =
+  (body: (t: ExecutionContext, f: Fixture) => Promise<void>) =>
+  async (t: ExecutionContext): Promise<void> => {
+    const f = await fixture();
+    try {
+      await body(t, f);
+    } finally {
+      await f.teardown();
+    }
+  };
 
 export async function fixture(): Promise<Fixture> {
   const db = await createTestDatabase('vialog_projections');

@@ -4,43 +4,36 @@
 // lone surrogates: what the dialog once let in), appended straight to the store. Every read model
 // applies them and stays running.
 import test from 'ava';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { allProjections } from '../../app/modules.ts';
 import { createDialogCommands } from '../../modules/dialog/commands.ts';
 import { createSampleCommands } from '../../modules/samples/commands.ts';
-import { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
-import { createKnex } from '../../platform/database/knex.ts';
+import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import type { EventMetadata, NewEvent, Position } from '../../platform/eventstore/port.ts';
-import { openPostgresEventStore, type PostgresEventStore } from '../../platform/eventstore/postgres.ts';
-import { eventUpcasters } from '../../app/upcasters.ts';
+import type { PostgresEventStore } from '../../platform/eventstore/postgres.ts';
 import { ProjectionEngine } from '../../projections/engine/index.ts';
-import { migrateToLatest } from '../../projections/migrations/index.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { testDialogLimits } from '../support/dialog.ts';
+import { openEventWorld, type EventWorld } from '../support/event-world.ts';
 
-let db: TestDatabase;
+let world: EventWorld;
 let knex: Knex;
 let store: PostgresEventStore;
 let vault: PersonalDataVault;
 let engine: ProjectionEngine;
 
 test.before(async () => {
-  db = await createTestDatabase('vialog_hostile_rm');
-  knex = createKnex({ url: db.url, poolMax: 5 });
-  await migrateToLatest(knex);
-  // As in production: sample events from before labs are upcast on read.
-  store = openPostgresEventStore({ url: db.url, pollIntervalMs: 100, poolMax: 3, upcasters: eventUpcasters() });
-  vault = new PersonalDataVault(knex, randomBytes(32));
+  world = await openEventWorld('vialog_hostile_rm', { knexPoolMax: 5 });
+  ({ knex, store, vault } = world);
   const projections = allProjections(vault);
-  engine = new ProjectionEngine({ projections, store, knex, databaseUrl: db.url, batchSize: 100, pollIntervalMs: 100 });
+  const databaseUrl = world.db.url;
+  engine = new ProjectionEngine({ projections, store, knex, databaseUrl, batchSize: 100, pollIntervalMs: 100 });
   engine.start();
 });
 test.after.always(async () => {
   await engine?.stop();
-  await store?.close();
-  await knex?.destroy();
-  await db?.drop();
+  await world?.close();
 });
 
 /** Every C0 control but U+0000 (which no PostgreSQL text holds), astral and unusual characters. */
@@ -248,13 +241,7 @@ test.serial('in depth: the dialog commands append nothing that holds U+0000, eve
     vault,
     assistant: { model: 'none', answer: () => Promise.reject(new Error('not asked')) },
     waitForReadModel: () => Promise.resolve(true),
-    limits: {
-      maxMessageChars: 100,
-      maxMessagesPerConversation: 10,
-      contextTokens: 1000,
-      dailyMessages: 10,
-      dailyTokens: 1000,
-    },
+    limits: testDialogLimits,
   });
   const before = await eventCount();
   const badTitle = commands.start(randomUUID(), 'title\u0000', systemCause());

@@ -25,53 +25,49 @@ import {
   eventually,
   expectedCounts,
   fixture,
+  withFixture,
 } from './projections-fixtures.ts';
 
 test.serial(
   'a rebuild builds its deferred indexes without holding a transaction id (which would hold back every reader of the log)',
-  async (t) => {
-    const f = await fixture();
-    try {
-      // An index whose build takes a while (an expression that sleeps per row).
-      await f.knex.raw(
-        `CREATE FUNCTION slow_key(text) RETURNS text IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN $1; END $$`,
+  withFixture(async (t, f) => {
+    // An index whose build takes a while (an expression that sleeps per row).
+    await f.knex.raw(
+      `CREATE FUNCTION slow_key(text) RETURNS text IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN $1; END $$`,
+    );
+    const counting = countingProjection();
+    const indexed: Projection = {
+      ...counting,
+      tables: {
+        test_counts: (table) =>
+          `${counting.tables.test_counts!(table)};\nCREATE INDEX "${table}_slow" ON "${table}" (slow_key(stream_id))`,
+      },
+    };
+    const last = await appendCounted(f.store, 'slow', 30, 1);
+    const engine = f.engine(indexed);
+    engine.start();
+    t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 60_000 }));
+    const rebuilt = engine.rebuild('test_counts', { timeoutMs: 120_000 });
+    // Sampled while the build runs: a concurrent build takes an xid only for its short catalog steps.
+    let samples = 0;
+    let withXid = 0;
+    for (;;) {
+      const rows = await f.knex.raw<{ rows: { backend_xid: string | null }[] }>(
+        `SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'CREATE INDEX%\\_slow%' AND state = 'active'`,
       );
-      const counting = countingProjection();
-      const indexed: Projection = {
-        ...counting,
-        tables: {
-          test_counts: (table) =>
-            `${counting.tables.test_counts!(table)};\nCREATE INDEX "${table}_slow" ON "${table}" (slow_key(stream_id))`,
-        },
-      };
-      const last = await appendCounted(f.store, 'slow', 30, 1);
-      const engine = f.engine(indexed);
-      engine.start();
-      t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 60_000 }));
-      const rebuilt = engine.rebuild('test_counts', { timeoutMs: 120_000 });
-      // Sampled while the build runs: a concurrent build takes an xid only for its short catalog steps.
-      let samples = 0;
-      let withXid = 0;
-      for (;;) {
-        const rows = await f.knex.raw<{ rows: { backend_xid: string | null }[] }>(
-          `SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'CREATE INDEX%\\_slow%' AND state = 'active'`,
-        );
-        if (rows.rows.length > 0) {
-          samples += 1;
-          if (rows.rows.some((r) => r.backend_xid !== null)) withXid += 1;
-        }
-        if (await Promise.race([rebuilt.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))])) break;
+      if (rows.rows.length > 0) {
+        samples += 1;
+        if (rows.rows.some((r) => r.backend_xid !== null)) withXid += 1;
       }
-      await rebuilt;
-      t.true(samples >= 5, `the index build was watched (${samples} samples)`);
-      t.true(
-        withXid <= samples / 3,
-        `the index build holds no transaction id while it builds (${withXid} of ${samples} samples did)`,
-      );
-    } finally {
-      await f.teardown();
+      if (await Promise.race([rebuilt.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))])) break;
     }
-  },
+    await rebuilt;
+    t.true(samples >= 5, `the index build was watched (${samples} samples)`);
+    t.true(
+      withXid <= samples / 3,
+      `the index build holds no transaction id while it builds (${withXid} of ${samples} samples did)`,
+    );
+  }),
 );
 
 /** A TCP proxy to PostgreSQL that can go silent (keeps every socket open, forwards nothing). */
@@ -134,61 +130,55 @@ test.serial(
 
 test.serial(
   "two leaders' rebuilds never share tables: each fills its own copies, and the read model ends whole",
-  async (t) => {
-    const f = await fixture();
-    try {
-      const engine = f.engine();
-      engine.start();
-      const last = await appendCounted(f.store, 'split', 10, 10);
-      t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
-      await engine.stop();
-      const live = rowPosition(await readCheckpoint(f.knex, 'test_counts'));
-      // As two processes that both believe they lead would run them (the live runners paused alike).
-      let gate!: () => void;
-      const opened = new Promise<void>((resolve) => (gate = resolve));
-      const slow = countingProjection({
-        beforeApply: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5),
+  withFixture(async (t, f) => {
+    const engine = f.engine();
+    engine.start();
+    const last = await appendCounted(f.store, 'split', 10, 10);
+    t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
+    await engine.stop();
+    const live = rowPosition(await readCheckpoint(f.knex, 'test_counts'));
+    // As two processes that both believe they lead would run them (the live runners paused alike).
+    let gate!: () => void;
+    const opened = new Promise<void>((resolve) => (gate = resolve));
+    const slow = countingProjection({
+      beforeApply: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5),
+    });
+    const rebuild = (token: string, first: boolean) =>
+      rebuildProjection({
+        knex: f.knex,
+        store: f.store,
+        projection: slow,
+        batchSize: 7,
+        signal: new AbortController().signal,
+        sharedReads: new SharedReads(f.store, { pageSize: 7, joinWindowMs: 0 }),
+        token,
+        skipped: SkippedEvents.none,
+        withLivePaused: async (work) => {
+          if (first) {
+            // Both have filled their copies by now: two tables, not one shared.
+            bothCopies = await eventually(async () => (await copies()).length === 2, 10_000);
+            gate();
+          } else await opened;
+          await work(live);
+        },
       });
-      const rebuild = (token: string, first: boolean) =>
-        rebuildProjection({
-          knex: f.knex,
-          store: f.store,
-          projection: slow,
-          batchSize: 7,
-          signal: new AbortController().signal,
-          sharedReads: new SharedReads(f.store, { pageSize: 7, joinWindowMs: 0 }),
-          token,
-          skipped: SkippedEvents.none,
-          withLivePaused: async (work) => {
-            if (first) {
-              // Both have filled their copies by now: two tables, not one shared.
-              bothCopies = await eventually(async () => (await copies()).length === 2, 10_000);
-              gate();
-            } else await opened;
-            await work(live);
-          },
-        });
-      let bothCopies = false;
-      const copies = async () =>
-        (
-          await f.knex.raw<{ rows: { tablename: string }[] }>(
-            `SELECT tablename FROM pg_tables WHERE tablename LIKE 'test\\_counts\\_\\_next%'`,
-          )
-        ).rows.map((r) => r.tablename);
-      const outcomes = await Promise.allSettled([rebuild('aaaaaa', true), rebuild('bbbbbb', false)]);
-      t.true(bothCopies, 'each leader filled its own copies');
-      // One after the other they swap (each copy is whole), or the second finds the checkpoint moved.
-      for (const outcome of outcomes) {
-        if (outcome.status === 'rejected')
-          t.true(outcome.reason instanceof CheckpointMovedError, String(outcome.reason));
-      }
-      t.true(outcomes.some((o) => o.status === 'fulfilled'));
-      t.deepEqual(await counts(f.knex), expectedCounts('split', 10, 10));
-      t.deepEqual(await copies(), []);
-    } finally {
-      await f.teardown();
+    let bothCopies = false;
+    const copies = async () =>
+      (
+        await f.knex.raw<{ rows: { tablename: string }[] }>(
+          `SELECT tablename FROM pg_tables WHERE tablename LIKE 'test\\_counts\\_\\_next%'`,
+        )
+      ).rows.map((r) => r.tablename);
+    const outcomes = await Promise.allSettled([rebuild('aaaaaa', true), rebuild('bbbbbb', false)]);
+    t.true(bothCopies, 'each leader filled its own copies');
+    // One after the other they swap (each copy is whole), or the second finds the checkpoint moved.
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') t.true(outcome.reason instanceof CheckpointMovedError, String(outcome.reason));
     }
-  },
+    t.true(outcomes.some((o) => o.status === 'fulfilled'));
+    t.deepEqual(await counts(f.knex), expectedCounts('split', 10, 10));
+    t.deepEqual(await copies(), []);
+  }),
 );
 
 test.serial(
@@ -226,102 +216,92 @@ test.serial(
 
 test.serial(
   'the consistency check compares inside a snapshot no swap can change: the live tables are locked before the checkpoint is read',
-  async (t) => {
-    const f = await fixture();
-    try {
-      const engine = f.engine();
-      engine.start();
-      const last = await appendCounted(f.store, 'check', 4, 3);
-      t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
-      await engine.stop();
-      let swapBlocked = false;
-      const report = await checkProjection(f.knex, f.store, countingProjection(), {
-        inSnapshot: async () => {
-          // A rebuild's swap (drop the live table, rename the copy into place) tried right now must wait.
-          const other = createKnex({ url: f.db.url, poolMax: 1 });
-          try {
-            await other.transaction(async (trx) => {
-              await trx.raw('SET LOCAL lock_timeout = 300');
-              await trx.raw('CREATE TABLE test_counts__swapped (LIKE test_counts)');
-              await trx.raw('DROP TABLE test_counts');
-              await trx.raw('ALTER TABLE test_counts__swapped RENAME TO test_counts');
-            });
-          } catch (error) {
-            swapBlocked = (error as { code?: string }).code === '55P03';
-          } finally {
-            await other.destroy();
-          }
-        },
-      });
-      t.true(swapBlocked, 'the swap could not take the table from under the comparison');
-      t.true(report.consistent);
-      t.deepEqual(await counts(f.knex), expectedCounts('check', 4, 3));
-    } finally {
-      await f.teardown();
-    }
-  },
+  withFixture(async (t, f) => {
+    const engine = f.engine();
+    engine.start();
+    const last = await appendCounted(f.store, 'check', 4, 3);
+    t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
+    await engine.stop();
+    let swapBlocked = false;
+    const report = await checkProjection(f.knex, f.store, countingProjection(), {
+      inSnapshot: async () => {
+        // A rebuild's swap (drop the live table, rename the copy into place) tried right now must wait.
+        const other = createKnex({ url: f.db.url, poolMax: 1 });
+        try {
+          await other.transaction(async (trx) => {
+            await trx.raw('SET LOCAL lock_timeout = 300');
+            await trx.raw('CREATE TABLE test_counts__swapped (LIKE test_counts)');
+            await trx.raw('DROP TABLE test_counts');
+            await trx.raw('ALTER TABLE test_counts__swapped RENAME TO test_counts');
+          });
+        } catch (error) {
+          swapBlocked = (error as { code?: string }).code === '55P03';
+        } finally {
+          await other.destroy();
+        }
+      },
+    });
+    t.true(swapBlocked, 'the swap could not take the table from under the comparison');
+    t.true(report.consistent);
+    t.deepEqual(await counts(f.knex), expectedCounts('check', 4, 3));
+  }),
 );
 
 test.serial(
   "one missing table is rebuilt; the projection's other tables keep serving their rows meanwhile",
-  async (t) => {
-    const f = await fixture();
-    try {
-      const counting = countingProjection();
-      const twoTables: Projection = {
-        ...counting,
-        tables: {
-          ...counting.tables,
-          test_counts_mirror: (table) =>
-            `CREATE TABLE "${table}" (stream_id text CONSTRAINT "${table}_pkey" PRIMARY KEY)`,
-        },
-        async apply(events, ctx) {
-          await counting.apply(events, ctx);
-          for (const e of events) {
-            await ctx.trx.raw(`INSERT INTO "${ctx.table('test_counts_mirror')}" VALUES (?) ON CONFLICT DO NOTHING`, [
-              e.streamId,
-            ]);
-          }
-        },
-      };
-      const engine = f.engine(twoTables);
-      engine.start();
-      const last = await appendCounted(f.store, 'two', 6, 3);
-      t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
-      await engine.stop();
-      const before = await allRows(f.knex);
-      await f.knex.raw('DROP TABLE test_counts_mirror');
-      const restarted = f.engine(twoTables);
-      const seen: number[] = [];
-      let reading = true;
-      const reads = (async () => {
-        while (reading) {
-          const [row] = await f.knex('test_counts').count<{ count: string }[]>('* as count');
-          seen.push(Number(row?.count ?? 0));
-          await new Promise((resolve) => setTimeout(resolve, 5));
+  withFixture(async (t, f) => {
+    const counting = countingProjection();
+    const twoTables: Projection = {
+      ...counting,
+      tables: {
+        ...counting.tables,
+        test_counts_mirror: (table) =>
+          `CREATE TABLE "${table}" (stream_id text CONSTRAINT "${table}_pkey" PRIMARY KEY)`,
+      },
+      async apply(events, ctx) {
+        await counting.apply(events, ctx);
+        for (const e of events) {
+          await ctx.trx.raw(`INSERT INTO "${ctx.table('test_counts_mirror')}" VALUES (?) ON CONFLICT DO NOTHING`, [
+            e.streamId,
+          ]);
         }
-      })();
-      restarted.start();
-      t.true(
-        await eventually(
-          async () =>
-            (await f.knex.raw<{ rows: { r: string | null }[] }>(`SELECT to_regclass('test_counts_mirror')::text AS r`))
-              .rows[0]?.r !== null,
-        ),
-      );
-      t.true(await eventually(async () => (await restarted.status())[0]?.status === 'running'));
-      reading = false;
-      await reads;
-      t.true(
-        seen.length > 0 && seen.every((count) => count === 6),
-        `the other table never lost its rows (${[...new Set(seen)].join(', ')})`,
-      );
-      t.deepEqual(await allRows(f.knex), before);
-      t.is((await f.knex('test_counts_mirror').count<{ count: string }[]>('* as count'))[0]?.count, '6');
-    } finally {
-      await f.teardown();
-    }
-  },
+      },
+    };
+    const engine = f.engine(twoTables);
+    engine.start();
+    const last = await appendCounted(f.store, 'two', 6, 3);
+    t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
+    await engine.stop();
+    const before = await allRows(f.knex);
+    await f.knex.raw('DROP TABLE test_counts_mirror');
+    const restarted = f.engine(twoTables);
+    const seen: number[] = [];
+    let reading = true;
+    const reads = (async () => {
+      while (reading) {
+        const [row] = await f.knex('test_counts').count<{ count: string }[]>('* as count');
+        seen.push(Number(row?.count ?? 0));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    restarted.start();
+    t.true(
+      await eventually(
+        async () =>
+          (await f.knex.raw<{ rows: { r: string | null }[] }>(`SELECT to_regclass('test_counts_mirror')::text AS r`))
+            .rows[0]?.r !== null,
+      ),
+    );
+    t.true(await eventually(async () => (await restarted.status())[0]?.status === 'running'));
+    reading = false;
+    await reads;
+    t.true(
+      seen.length > 0 && seen.every((count) => count === 6),
+      `the other table never lost its rows (${[...new Set(seen)].join(', ')})`,
+    );
+    t.deepEqual(await allRows(f.knex), before);
+    t.is((await f.knex('test_counts_mirror').count<{ count: string }[]>('* as count'))[0]?.count, '6');
+  }),
 );
 
 test.serial('read-your-writes: bounded even when the first look at the database cannot get a connection', async (t) => {
@@ -344,32 +324,27 @@ test.serial('read-your-writes: bounded even when the first look at the database 
 
 test.serial(
   'read-your-writes: a projection rebuilding for a new version is not waited for; the answer says so at once',
-  async (t) => {
-    const f = await fixture();
-    try {
-      const v1 = f.engine(countingProjection({ version: 1 }));
-      v1.start();
-      const last = await appendCounted(f.store, 'version', 10, 10);
-      t.true(await v1.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
-      await v1.stop();
-      // The new version's rebuild is slow; the live tables stand still until it swaps.
-      const v2 = f.engine(
-        countingProjection({
-          version: 2,
-          beforeApply: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300),
-        }),
-        { batchSize: 10 },
-      );
-      v2.start();
-      t.true(await eventually(async () => (await v2.status())[0]?.status === 'rebuilding'));
-      const next = await appendCounted(f.store, 'meanwhile', 1, 1);
-      const started = Date.now();
-      const outcome = await v2.awaitProjections(['test_counts'], next.position, { timeoutMs: 30_000 });
-      t.deepEqual(outcome, { reached: false, reason: 'rebuilding', projections: ['test_counts'] });
-      t.true(Date.now() - started < 10_000, `at once (${Date.now() - started} ms)`);
-      t.true(comparePositions(rowPosition(await readCheckpoint(f.knex, 'test_counts')), START) > 0);
-    } finally {
-      await f.teardown();
-    }
-  },
+  withFixture(async (t, f) => {
+    const v1 = f.engine(countingProjection({ version: 1 }));
+    v1.start();
+    const last = await appendCounted(f.store, 'version', 10, 10);
+    t.true(await v1.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
+    await v1.stop();
+    // The new version's rebuild is slow; the live tables stand still until it swaps.
+    const v2 = f.engine(
+      countingProjection({
+        version: 2,
+        beforeApply: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300),
+      }),
+      { batchSize: 10 },
+    );
+    v2.start();
+    t.true(await eventually(async () => (await v2.status())[0]?.status === 'rebuilding'));
+    const next = await appendCounted(f.store, 'meanwhile', 1, 1);
+    const started = Date.now();
+    const outcome = await v2.awaitProjections(['test_counts'], next.position, { timeoutMs: 30_000 });
+    t.deepEqual(outcome, { reached: false, reason: 'rebuilding', projections: ['test_counts'] });
+    t.true(Date.now() - started < 10_000, `at once (${Date.now() - started} ms)`);
+    t.true(comparePositions(rowPosition(await readCheckpoint(f.knex, 'test_counts')), START) > 0);
+  }),
 );

@@ -10,7 +10,14 @@ import { formatPosition, type AppendResult } from '../../platform/eventstore/por
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import { ProjectionOperationError, type Projection, type ProjectionEngine } from '../../projections/engine/index.ts';
 import { checkProjection } from '../../projections/engine/consistency.ts';
-import { appendCounted, countingProjection, eventually, fixture, type Fixture } from './projections-fixtures.ts';
+import {
+  appendCounted,
+  countingProjection,
+  eventually,
+  fixture,
+  withFixture,
+  type Fixture,
+} from './projections-fixtures.ts';
 import { newEvent } from './eventstore-contract.ts';
 
 /** The personal data in the poison events: it must never show outside the log. */
@@ -146,110 +153,92 @@ test.serial(
 
 test.serial(
   'the other projections keep running while one is failed; read-your-writes stops waiting for the failed one, here and elsewhere',
-  async (t) => {
-    const f = await fixture();
-    try {
-      const engine = f.engine([notesProjection(), countingProjection()], { maxAttempts: 2 });
-      const bystander = f.engine([notesProjection(), countingProjection()]); // never started: sees the checkpoint table only
-      engine.start();
-      const poison = await note(f, 'n0', `POISON ${SECRET}`);
-      t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
-      const counted = await appendCounted(f.store, 'alive', 3, 4);
-      t.true(
-        await engine.waitForProjections(['test_counts'], counted.position, { timeoutMs: 30_000 }),
-        'the other projection stays current',
-      );
-      t.true(await eventually(async () => (await statusOf(engine, 'test_counts'))?.lagEvents === 0));
-      t.like(await statusOf(engine, 'test_counts'), { status: 'running', lagEvents: 0, failedEvent: null });
+  withFixture(async (t, f) => {
+    const engine = f.engine([notesProjection(), countingProjection()], { maxAttempts: 2 });
+    const bystander = f.engine([notesProjection(), countingProjection()]); // never started: sees the checkpoint table only
+    engine.start();
+    const poison = await note(f, 'n0', `POISON ${SECRET}`);
+    t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
+    const counted = await appendCounted(f.store, 'alive', 3, 4);
+    t.true(
+      await engine.waitForProjections(['test_counts'], counted.position, { timeoutMs: 30_000 }),
+      'the other projection stays current',
+    );
+    t.true(await eventually(async () => (await statusOf(engine, 'test_counts'))?.lagEvents === 0));
+    t.like(await statusOf(engine, 'test_counts'), { status: 'running', lagEvents: 0, failedEvent: null });
 
-      for (const waiter of [engine, bystander]) {
-        const started = Date.now();
-        const outcome = await waiter.awaitProjections(['test_counts', 'test_notes'], poison.position, {
-          timeoutMs: 30_000,
-        });
-        t.deepEqual(outcome, { reached: false, reason: 'failed', projections: ['test_notes'] });
-        t.true(Date.now() - started < 10_000, `at once, not after the 30 s timeout (${Date.now() - started} ms)`);
-      }
-      t.deepEqual(await bystander.awaitProjections(['test_counts'], counted.position, { timeoutMs: 30_000 }), {
-        reached: true,
+    for (const waiter of [engine, bystander]) {
+      const started = Date.now();
+      const outcome = await waiter.awaitProjections(['test_counts', 'test_notes'], poison.position, {
+        timeoutMs: 30_000,
       });
-    } finally {
-      await f.teardown();
+      t.deepEqual(outcome, { reached: false, reason: 'failed', projections: ['test_notes'] });
+      t.true(Date.now() - started < 10_000, `at once, not after the 30 s timeout (${Date.now() - started} ms)`);
     }
-  },
+    t.deepEqual(await bystander.awaitProjections(['test_counts'], counted.position, { timeoutMs: 30_000 }), {
+      reached: true,
+    });
+  }),
 );
 
 test.serial(
   'skip: named by position AND type, recorded in the log with actor and reason; the projection goes on after it, and rebuilds and the consistency check skip it too',
-  async (t) => {
-    const f = await fixture();
-    try {
-      const engine = f.engine(notesProjection(), { maxAttempts: 1 });
-      await t.throwsAsync(
-        engine.skip('test_notes', { position: { commit: 1n, prepare: 1n }, type: 'Noted', reason: 'x' }, systemCause()),
-        {
-          instanceOf: ProjectionOperationError,
-          message: /is not failed/,
-        },
-      );
-      engine.start();
-      await note(f, 'n0', 'fine');
-      const poison = await note(f, 'n1', `POISON ${SECRET}`);
-      const after = await note(f, 'n2', 'fine');
-      t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
-
-      const cause = { ...systemCause(), actorId: 'admin-7', actorType: 'user' as const };
-      const wrongType = engine.skip(
-        'test_notes',
-        { position: poison.position, type: 'Counted', reason: 'typo' },
-        cause,
-      );
-      await t.throwsAsync(wrongType, {
+  withFixture(async (t, f) => {
+    const engine = f.engine(notesProjection(), { maxAttempts: 1 });
+    await t.throwsAsync(
+      engine.skip('test_notes', { position: { commit: 1n, prepare: 1n }, type: 'Noted', reason: 'x' }, systemCause()),
+      {
         instanceOf: ProjectionOperationError,
-        message: /failed at \d+\/\d+ \(Noted\), not at/,
-      });
-      const wrongPosition = engine.skip(
-        'test_notes',
-        { position: after.position, type: 'Noted', reason: 'typo' },
-        cause,
-      );
-      await t.throwsAsync(wrongPosition, { instanceOf: ProjectionOperationError });
-      t.deepEqual(await f.store.readStream('projection-test_notes'), [], 'a refused skip records nothing');
+        message: /is not failed/,
+      },
+    );
+    engine.start();
+    await note(f, 'n0', 'fine');
+    const poison = await note(f, 'n1', `POISON ${SECRET}`);
+    const after = await note(f, 'n2', 'fine');
+    t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
 
-      await engine.skip(
-        'test_notes',
-        { position: poison.position, type: 'Noted', reason: 'ticket 4711: bad import' },
-        cause,
-      );
-      const [recorded] = await f.store.readStream('projection-test_notes');
-      t.like(recorded, {
-        type: 'ProjectionEventSkipped',
-        data: {
-          projection: 'test_notes',
-          position: formatPosition(poison.position),
-          type: 'Noted',
-          reason: 'ticket 4711: bad import',
-        },
-        metadata: { actorId: 'admin-7', actorType: 'user', reason: 'ticket 4711: bad import' },
-      });
-      // (Until its leader takes the skip up, read-your-writes still fails fast: it is failed.)
-      t.true(await eventually(async () => (await notes(f)).includes('n2')), 'it goes on after the skipped event');
-      t.deepEqual(await notes(f), ['n0', 'n2']);
-      t.true(await eventually(async () => (await statusOf(engine))?.status === 'running'));
-      t.like((await engine.status())[0], { failedEvent: null, lastError: null });
+    const cause = { ...systemCause(), actorId: 'admin-7', actorType: 'user' as const };
+    const wrongType = engine.skip('test_notes', { position: poison.position, type: 'Counted', reason: 'typo' }, cause);
+    await t.throwsAsync(wrongType, {
+      instanceOf: ProjectionOperationError,
+      message: /failed at \d+\/\d+ \(Noted\), not at/,
+    });
+    const wrongPosition = engine.skip('test_notes', { position: after.position, type: 'Noted', reason: 'typo' }, cause);
+    await t.throwsAsync(wrongPosition, { instanceOf: ProjectionOperationError });
+    t.deepEqual(await f.store.readStream('projection-test_notes'), [], 'a refused skip records nothing');
 
-      await engine.rebuild('test_notes', { timeoutMs: 60_000 });
-      t.deepEqual(await notes(f), ['n0', 'n2'], 'a rebuild skips it too');
-      t.true((await checkProjection(f.knex, f.store, notesProjection())).consistent, 'so does the consistency check');
-    } finally {
-      await f.teardown();
-    }
-  },
+    await engine.skip(
+      'test_notes',
+      { position: poison.position, type: 'Noted', reason: 'ticket 4711: bad import' },
+      cause,
+    );
+    const [recorded] = await f.store.readStream('projection-test_notes');
+    t.like(recorded, {
+      type: 'ProjectionEventSkipped',
+      data: {
+        projection: 'test_notes',
+        position: formatPosition(poison.position),
+        type: 'Noted',
+        reason: 'ticket 4711: bad import',
+      },
+      metadata: { actorId: 'admin-7', actorType: 'user', reason: 'ticket 4711: bad import' },
+    });
+    // (Until its leader takes the skip up, read-your-writes still fails fast: it is failed.)
+    t.true(await eventually(async () => (await notes(f)).includes('n2')), 'it goes on after the skipped event');
+    t.deepEqual(await notes(f), ['n0', 'n2']);
+    t.true(await eventually(async () => (await statusOf(engine))?.status === 'running'));
+    t.like((await engine.status())[0], { failedEvent: null, lastError: null });
+
+    await engine.rebuild('test_notes', { timeoutMs: 60_000 });
+    t.deepEqual(await notes(f), ['n0', 'n2'], 'a rebuild skips it too');
+    t.true((await checkProjection(f.knex, f.store, notesProjection())).consistent, 'so does the consistency check');
+  }),
 );
 
-test.serial('resume after a fix: the failed event is applied and the projection goes on', async (t) => {
-  const f = await fixture();
-  try {
+test.serial(
+  'resume after a fix: the failed event is applied and the projection goes on',
+  withFixture(async (t, f) => {
     let broken = true;
     const engine = f.engine(
       notesProjection({
@@ -274,63 +263,51 @@ test.serial('resume after a fix: the failed event is applied and the projection 
     t.deepEqual(await notes(f), ['n0', 'n1']);
     t.true(await eventually(async () => (await statusOf(engine))?.status === 'running'));
     await t.throwsAsync(engine.resume('test_notes'), { instanceOf: ProjectionOperationError, message: /not failed/ });
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
 test.serial(
   'a transient error (deadlock, lost connection) is retried for as long as it lasts, not counted against the event',
-  async (t) => {
-    const f = await fixture();
-    try {
-      let transientFailures = 0;
-      const deadlock = () => Object.assign(new Error('deadlock detected'), { code: '40P01' });
-      const engine = f.engine(
-        notesProjection({
-          beforeApply: () => {
-            if (transientFailures < 5) throw (transientFailures++, deadlock());
-          },
-        }),
-        { maxAttempts: 2, maxBackoffMs: 100 },
-      );
-      engine.start();
-      const written = await note(f, 'n0', 'fine');
-      t.true(await engine.waitForProjections(['test_notes'], written.position, { timeoutMs: 30_000 }));
-      t.is(transientFailures, 5, 'more failures than maxAttempts, yet not failed');
-      t.true(await eventually(async () => (await statusOf(engine))?.status === 'running'));
-    } finally {
-      await f.teardown();
-    }
-  },
+  withFixture(async (t, f) => {
+    let transientFailures = 0;
+    const deadlock = () => Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    const engine = f.engine(
+      notesProjection({
+        beforeApply: () => {
+          if (transientFailures < 5) throw (transientFailures++, deadlock());
+        },
+      }),
+      { maxAttempts: 2, maxBackoffMs: 100 },
+    );
+    engine.start();
+    const written = await note(f, 'n0', 'fine');
+    t.true(await engine.waitForProjections(['test_notes'], written.position, { timeoutMs: 30_000 }));
+    t.is(transientFailures, 5, 'more failures than maxAttempts, yet not failed');
+    t.true(await eventually(async () => (await statusOf(engine))?.status === 'running'));
+  }),
 );
 
 test.serial(
   'a failed projection stays failed while nobody runs it; the next leader tries the event again',
-  async (t) => {
-    const f = await fixture();
-    try {
-      let attempts = 0;
-      const failing = () =>
-        notesProjection({
-          beforeApply: () => {
-            attempts += 1;
-            throw new Error('no');
-          },
-        });
-      const first = f.engine(failing(), { maxAttempts: 2 });
-      first.start();
-      await note(f, 'n0', 'fine');
-      t.true(await eventually(async () => (await statusOf(first))?.status === 'failed'));
-      await first.stop();
-      t.like(await statusOf(first), { status: 'failed', hasLeader: false });
-      const before = attempts;
-      const second = f.engine(failing(), { maxAttempts: 2 });
-      second.start();
-      t.true(await eventually(() => attempts >= before + 2), 'tried again');
-      t.true(await eventually(async () => (await statusOf(second))?.status === 'failed'));
-    } finally {
-      await f.teardown();
-    }
-  },
+  withFixture(async (t, f) => {
+    let attempts = 0;
+    const failing = () =>
+      notesProjection({
+        beforeApply: () => {
+          attempts += 1;
+          throw new Error('no');
+        },
+      });
+    const first = f.engine(failing(), { maxAttempts: 2 });
+    first.start();
+    await note(f, 'n0', 'fine');
+    t.true(await eventually(async () => (await statusOf(first))?.status === 'failed'));
+    await first.stop();
+    t.like(await statusOf(first), { status: 'failed', hasLeader: false });
+    const before = attempts;
+    const second = f.engine(failing(), { maxAttempts: 2 });
+    second.start();
+    t.true(await eventually(() => attempts >= before + 2), 'tried again');
+    t.true(await eventually(async () => (await statusOf(second))?.status === 'failed'));
+  }),
 );

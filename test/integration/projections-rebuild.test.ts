@@ -11,7 +11,7 @@ import {
   counts,
   eventually,
   expectedCounts,
-  fixture,
+  withFixture,
 } from './projections-fixtures.ts';
 
 /** Reads the live table in a loop until `stop()`; records any failure or empty result. */
@@ -39,9 +39,9 @@ function keepReading(knex: Knex) {
   };
 }
 
-test('rebuild while live: reads never fail or see an empty table, live events land in the new tables, rows equal the live run', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'rebuild while live: reads never fail or see an empty table, live events land in the new tables, rows equal the live run',
+  withFixture(async (t, f) => {
     const initial = await appendCounted(f.store, 'rebuild', 50, 40);
     const engine = f.engine(countingProjection(), { batchSize: 100 });
     engine.start();
@@ -71,25 +71,21 @@ test('rebuild while live: reads never fail or see an empty table, live events la
     fresh.start();
     t.true(await fresh.waitForProjections(['test_counts'], lastWrite.position, { timeoutMs: 20_000 }));
     t.deepEqual(await allRows(f.knex), afterRebuild);
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('rebuild without any runner times out with an error instead of hanging', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'rebuild without any runner times out with an error instead of hanging',
+  withFixture(async (t, f) => {
     const engine = f.engine();
     await t.throwsAsync(engine.rebuild('test_counts', { timeoutMs: 300 }), { instanceOf: ProjectionRebuildError });
     await t.throwsAsync(engine.rebuild('nope', { timeoutMs: 300 }), { message: /unknown projection/ });
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('a new projection version rebuilds the read model at start-up; the old tables serve until the swap', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'a new projection version rebuilds the read model at start-up; the old tables serve until the swap',
+  withFixture(async (t, f) => {
     const v1 = f.engine(countingProjection({ version: 1, weight: 1 }));
     v1.start();
     const last = await appendCounted(f.store, 'version', 3, 400);
@@ -114,14 +110,12 @@ test('a new projection version rebuilds the read model at start-up; the old tabl
     );
     t.true(await eventually(async () => (await v2.status())[0]?.status === 'running'));
     t.like((await v2.status())[0], { version: 2, codeVersion: 2, eventsApplied: 1203, status: 'running' });
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('a failing rebuild reports the event it failed at (no content), leaves the old tables serving and the live runner going', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'a failing rebuild reports the event it failed at (no content), leaves the old tables serving and the live runner going',
+  withFixture(async (t, f) => {
     let failRebuild = false;
     const engine = f.engine(
       countingProjection({
@@ -151,14 +145,12 @@ test('a failing rebuild reports the event it failed at (no content), leaves the 
     const second = await appendCounted(f.store, 'after', 1, 1);
     t.true(await engine.waitForProjections(['test_counts'], second.position, { timeoutMs: 10_000 }));
     t.deepEqual(await counts(f.knex), { ...expectedCounts('keep', 2, 3), ...expectedCounts('after', 1, 1) });
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
-test('a rebuild reports how far it has read the log: progress rises to 1, and the mark is cleared after the swap', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'a rebuild reports how far it has read the log: progress rises to 1, and the mark is cleared after the swap',
+  withFixture(async (t, f) => {
     const counting = countingProjection();
     // Slow enough batches that the rebuild is seen half-way (20 batches of 100, 60 ms each).
     const slow: Projection = {
@@ -183,7 +175,5 @@ test('a rebuild reports how far it has read the log: progress rises to 1, and th
     t.is(seen.at(-1), 1);
     t.is((await readCheckpoint(f.knex, 'test_counts'))?.rebuild_scanned_prepare, null);
     t.deepEqual(await counts(f.knex), expectedCounts('progress', 20, 100));
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);

@@ -5,7 +5,14 @@ import test from 'ava';
 import type { EventStore, ReadAllOptions, RecordedEvent } from '../../platform/eventstore/port.ts';
 import { ProjectionEngine, type Projection } from '../../projections/engine/index.ts';
 import { SharedReads, type SharedReadMember } from '../../projections/engine/shared-reads.ts';
-import { allRows, appendCounted, countingProjection, eventually, fixture } from './projections-fixtures.ts';
+import {
+  allRows,
+  appendCounted,
+  countingProjection,
+  eventually,
+  fixture,
+  withFixture,
+} from './projections-fixtures.ts';
 
 /** The store, counting readAll calls (the reads a rebuild makes). */
 function countingReads(store: EventStore): { store: EventStore; reads: () => number } {
@@ -42,9 +49,9 @@ async function drain(member: SharedReadMember): Promise<{ events: RecordedEvent[
 
 const ids = (events: readonly RecordedEvent[]) => events.map((e) => `${e.streamId}@${e.revision}`);
 
-test('members share each page, get only their types in global order, and wait for the slowest within the buffer', async (t) => {
-  const f = await fixture();
-  try {
+test(
+  'members share each page, get only their types in global order, and wait for the slowest within the buffer',
+  withFixture(async (t, f) => {
     await appendCounted(f.store, 'shared', 10, 30); // 300 Counted + 100 Ignored
     // Readers see a commit once no older transaction on the server is open (tests run in parallel).
     let everything: RecordedEvent[] = [];
@@ -78,10 +85,8 @@ test('members share each page, get only their types in global order, and wait fo
     const late = await drain(shared.join(['Ignored']));
     t.deepEqual(ids(late.events), ids(everything.filter((e) => e.type === 'Ignored')));
     t.is(reads(), allResult.pages + late.pages, 'its own read, filtered to its own types');
-  } finally {
-    await f.teardown();
-  }
-});
+  }),
+);
 
 /** Events of any type per stream, in a table of its own. */
 const everyEventProjection: Projection = {

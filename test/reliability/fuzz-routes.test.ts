@@ -12,7 +12,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import pg from 'pg';
 import { operationsOf, requestsFor, type Caller, type FuzzRequest, type Operation } from '../support/fuzz-requests.ts';
-import { call, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { call, loginToken, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
 
 const RUNS = Number(process.env.VIALOG_FUZZ_RUNS ?? 60);
 const SEED = Number(process.env.VIALOG_FUZZ_SEED ?? 20261122);
@@ -38,8 +38,7 @@ test.before(async () => {
   const api = svc.api;
   user = await newUser(api, 'fuzz');
   const victim = await newUser(api, 'victim');
-  const login = await call(api, 'POST', '/auth/login', { body: { login: admin.username, password: admin.password } });
-  adminToken = login.body.accessToken;
+  adminToken = await loginToken(api, admin);
   const today = new Date().toISOString().slice(0, 10);
   const create = (who: TestUser, path: string, body: unknown) =>
     call(api, 'POST', path, { token: who.accessToken, body });

@@ -2,6 +2,10 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type Koa from 'koa';
+import { createHttpApp, type HttpAppOptions } from '../../platform/http/app.ts';
+import { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import { stateOf } from '../../platform/http/state.ts';
+import { createLogger } from '../../platform/logging.ts';
 
 export interface RunningApp {
   readonly url: string;
@@ -21,4 +25,22 @@ export async function listen(app: Koa): Promise<RunningApp> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The HTTP app with only these routers, every request made by one admin: a module's routes tested alone. */
+export function listenAsAdmin(routers: HttpAppOptions['routers'], userId: string): Promise<RunningApp> {
+  return listen(
+    createHttpApp({
+      logger: createLogger({ level: 'silent' }),
+      bodyLimitBytes: 65_536,
+      trustProxy: false,
+      openapi: new OpenApiRegistry(),
+      readinessChecks: [],
+      authenticate: async (ctx, next) => {
+        stateOf(ctx).auth = { userId, username: 'auditor', role: 'admin', actorType: 'user' };
+        await next();
+      },
+      routers,
+    }),
+  );
 }

@@ -1,12 +1,11 @@
 // The whole service (API + projections in one process, as `vialog serve`) on a fresh test
 // database, for HTTP tests of the modules. Argon2 runs with small parameters here so a test file
 // can register many users; the production parameters are covered by the password unit tests.
-import { Writable } from 'node:stream';
 import { loadConfig } from '../../platform/config.ts';
-import { createLogger } from '../../platform/logging.ts';
 import { createPasswordHasher, type PasswordHasher } from '../../modules/identity/passwords.ts';
 import { startService, type RunningService } from '../../app/service.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { captureLogs } from './logs.ts';
 
 export const testArgon2 = { memoryCost: 1024, timeCost: 1, parallelism: 1 } as const;
 
@@ -24,16 +23,7 @@ export async function startTestService(
   options: { passwordHasher?: PasswordHasher } = {},
 ): Promise<TestService> {
   const db = await createTestDatabase('vialog_http');
-  const logLines: string[] = [];
-  const logger = createLogger(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logLines.push(...chunk.toString().split('\n').filter(Boolean));
-        done();
-      },
-    }),
-  );
+  const { lines: logLines, logger } = captureLogs();
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: db.url,
@@ -112,6 +102,13 @@ export interface TestUser {
   readonly password: string;
   readonly accessToken: string;
   readonly refreshToken: string;
+}
+
+/** Logs in an account that exists already (the bootstrap admin): its access token. */
+export async function loginToken(api: string, who: { readonly username: string; readonly password: string }) {
+  const login = await call(api, 'POST', '/auth/login', { body: { login: who.username, password: who.password } });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  return login.body.accessToken as string;
 }
 
 let counter = 0;

@@ -12,14 +12,7 @@ import {
   userDecider,
 } from '../../modules/identity/decide.ts';
 import type { ApiKeyEvent, IdentityEvent, SessionEvent, UserEvent } from '../../modules/identity/events.ts';
-import {
-  identityEventSchemaVersions,
-  identityEventTypes,
-  identityStreams,
-  parseIdentityEvent,
-  personalDataFields,
-  streamOf,
-} from '../../modules/identity/events.ts';
+import { identityEvents, identityStreams, personalDataFields, streamOf } from '../../modules/identity/events.ts';
 import { createPasswordHasher } from '../../modules/identity/passwords.ts';
 import {
   createAccessTokens,
@@ -256,8 +249,8 @@ test('a full scenario: schemas hold, streams stay short, no password or token is
 
   // 1. every event matches its strict schema (no stray fields) and has a schema version
   for (const event of all) {
-    t.notThrows(() => parseIdentityEvent(event.type, event.data), event.type);
-    t.is(identityEventSchemaVersions[event.type], 1);
+    t.notThrows(() => identityEvents.parse(event.type, event.data), event.type);
+    t.is(identityEvents.schemaVersions[event.type], 1);
   }
   // 2. no secret, in any form, anywhere in the serialized events
   const serialized = JSON.stringify(all);
@@ -277,9 +270,9 @@ test('a full scenario: schemas hold, streams stay short, no password or token is
 });
 
 test('events: every type has a schema version, a personal-data entry, and a stream', (t) => {
-  t.true(identityEventTypes.length >= 19);
-  for (const type of identityEventTypes) {
-    t.true(Number.isInteger(identityEventSchemaVersions[type]), type);
+  t.true(identityEvents.types.length >= 19);
+  for (const type of identityEvents.types) {
+    t.true(Number.isInteger(identityEvents.schemaVersions[type]), type);
     t.true(Array.isArray(personalDataFields[type]), type);
   }
   t.is(identityStreams.emailReservation('Ada@Example.org '), identityStreams.emailReservation('ada@example.org'));
@@ -290,7 +283,7 @@ test('events: every type has a schema version, a personal-data entry, and a stre
 
 test('events: a strict schema refuses a stray password field', (t) => {
   t.throws(() =>
-    parseIdentityEvent('LoginFailed', {
+    identityEvents.parse('LoginFailed', {
       userId: randomUUID(),
       reason: 'wrong_password',
       failedAt: later(0).toISOString(),

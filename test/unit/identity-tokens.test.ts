@@ -2,7 +2,7 @@
 // foreign or stale token could get in is tried here.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { SignJWT, UnsecuredJWT, type JWTHeaderParameters } from 'jose';
 import type { AccessTokenConfig } from '../../modules/identity/tokens.ts';
 import {
   createAccessTokens,
@@ -33,6 +33,17 @@ const refused = async (t: ExecutionContext, promise: Promise<unknown>, code: Tok
 };
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** A token made outside the service, signed with k1's secret, with a header and role of the test's choosing. */
+const handSigned = (header: JWTHeaderParameters, role: string) =>
+  new SignJWT({ role, sid: sessionId })
+    .setProtectedHeader(header)
+    .setSubject(userId)
+    .setIssuer('vialog')
+    .setAudience('vialog-api')
+    .setIssuedAt(now)
+    .setExpirationTime(later(900))
+    .sign(new TextEncoder().encode(k1.secret));
 
 test('a signed token verifies and carries user, role, session and kid', async (t) => {
   const tokens = createAccessTokens(config([k1]));
@@ -90,14 +101,7 @@ test('a payload changed after signing is refused (role escalation)', async (t) =
 });
 
 test('another HMAC algorithm with the right secret is refused (only HS256)', async (t) => {
-  const token = await new SignJWT({ role: 'user', sid: sessionId })
-    .setProtectedHeader({ alg: 'HS512', kid: 'k1', typ: 'JWT' })
-    .setSubject(userId)
-    .setIssuer('vialog')
-    .setAudience('vialog-api')
-    .setIssuedAt(now)
-    .setExpirationTime(later(900))
-    .sign(new TextEncoder().encode(k1.secret));
+  const token = await handSigned({ alg: 'HS512', kid: 'k1', typ: 'JWT' }, 'user');
   await refused(t, createAccessTokens(config([k1])).verify(token, now), 'unauthenticated');
 });
 
@@ -129,14 +133,7 @@ test('key rotation: tokens signed with an older (non-first) key still verify; ne
 test('an unknown kid or a missing kid is refused', async (t) => {
   const foreign = await createAccessTokens(config([{ kid: 'k9', secret: k1.secret }])).sign(claims, now);
   await refused(t, createAccessTokens(config([k1])).verify(foreign.token, now), 'unauthenticated');
-  const noKid = await new SignJWT({ role: 'user', sid: sessionId })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(userId)
-    .setIssuer('vialog')
-    .setAudience('vialog-api')
-    .setIssuedAt(now)
-    .setExpirationTime(later(900))
-    .sign(new TextEncoder().encode(k1.secret));
+  const noKid = await handSigned({ alg: 'HS256', typ: 'JWT' }, 'user');
   await refused(t, createAccessTokens(config([k1])).verify(noKid, now), 'unauthenticated');
 });
 
@@ -144,14 +141,7 @@ test('garbage and claims of the wrong shape are refused', async (t) => {
   const tokens = createAccessTokens(config([k1]));
   await refused(t, tokens.verify('not.a.token', now), 'unauthenticated');
   await refused(t, tokens.verify('', now), 'unauthenticated');
-  const badRole = await new SignJWT({ role: 'superuser', sid: sessionId })
-    .setProtectedHeader({ alg: 'HS256', kid: 'k1', typ: 'JWT' })
-    .setSubject(userId)
-    .setIssuer('vialog')
-    .setAudience('vialog-api')
-    .setIssuedAt(now)
-    .setExpirationTime(later(900))
-    .sign(new TextEncoder().encode(k1.secret));
+  const badRole = await handSigned({ alg: 'HS256', kid: 'k1', typ: 'JWT' }, 'superuser');
   await refused(t, tokens.verify(badRole, now), 'unauthenticated');
 });
 

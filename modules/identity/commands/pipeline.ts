@@ -5,18 +5,10 @@
 import type { Knex } from 'knex';
 import { accept, DomainError } from '../../../platform/commands/decision.ts';
 import { CommandHandler, type EventCodec } from '../../../platform/commands/handler.ts';
-import { sealOrErased, type PersonalDataVault } from '../../../platform/crypto/personal-data.ts';
+import { sealFields, type PersonalDataVault } from '../../../platform/crypto/personal-data.ts';
 import { comparePositions, type EventStore, type Position } from '../../../platform/eventstore/port.ts';
 import { apiKeyDecider, sessionDecider, userDecider } from '../decide.ts';
-import {
-  callerChangingEvents,
-  identityEventSchemaVersions,
-  isIdentityEventType,
-  parseIdentityEvent,
-  sealedFields,
-  streamOf,
-  type IdentityEvent,
-} from '../events.ts';
+import { callerChangingEvents, identityEvents, sealedFields, streamOf, type IdentityEvent } from '../events.ts';
 import type { PasswordHasher } from '../passwords.ts';
 import type { AccessTokens } from '../tokens.ts';
 
@@ -62,13 +54,7 @@ export interface IdentityCommandDeps {
 async function sealed<E extends IdentityEvent>(vault: PersonalDataVault, event: E): Promise<E> {
   const fields = sealedFields[event.type];
   if (fields.length === 0) return event;
-  const keys = vault.scope();
-  const data: Record<string, unknown> = { ...event.data };
-  for (const field of fields) {
-    const value = data[field];
-    if (typeof value === 'string') data[field] = await sealOrErased(keys, event.data.userId, value);
-  }
-  return { ...event, data };
+  return { ...event, data: await sealFields(vault.scope(), event.data.userId, event.data, fields) };
 }
 
 /**
@@ -76,9 +62,8 @@ async function sealed<E extends IdentityEvent>(vault: PersonalDataVault, event: 
  * erasure opens the one it needs itself.
  */
 const codecOf = <E extends IdentityEvent>(vault: PersonalDataVault): EventCodec<E> => ({
-  isType: isIdentityEventType,
-  parse: (type, data) => parseIdentityEvent(type, data) as E,
-  schemaVersions: identityEventSchemaVersions,
+  ...identityEvents,
+  parse: (type, data) => identityEvents.parse(type, data) as E,
   seal: (event) => sealed(vault, event),
   streamOf,
 });
