@@ -28,7 +28,7 @@ import { labReactions } from './lab-reactions.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
 import { storageProjection } from '../projections/storage/storage-read-model.ts';
 import { storageModule } from '../modules/storage/module.ts';
-import { samplesForBoxMaps, storageLabAccess } from './storage-wiring.ts';
+import { samplesForBoxMaps, slotKeeper, storageLabAccess } from './storage-wiring.ts';
 
 export interface ModuleContext {
   readonly config: Config;
@@ -80,15 +80,20 @@ export function composeModules(context: ModuleContext): ComposedModules {
     ...context,
     ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}),
   });
+  const storage = storageModule({
+    ...context,
+    labs: storageLabAccess(context.knex),
+    samples: samplesForBoxMaps(context.knex),
+  });
+  const samples = samplesModule({ ...context, slots: slotKeeper(context.knex, storage.commands) });
   return {
     routers: [
       ...identity.routers,
       ...labsModule(context).routers,
-      ...samplesModule(context).routers,
+      ...samples.routers,
       ...dialogModule(context).routers,
       ...auditModule(context).routers,
-      ...storageModule({ ...context, labs: storageLabAccess(context.knex), samples: samplesForBoxMaps(context.knex) })
-        .routers,
+      ...storage.routers,
     ],
     authenticate: identity.authenticate,
     async start() {

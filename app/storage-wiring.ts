@@ -7,6 +7,9 @@ import { queryUnscoped } from '../platform/database/owner-scope.ts';
 import type { MapSample } from '../modules/storage/box-map.ts';
 import type { LabAccess, LabRole } from '../modules/storage/lab-access.ts';
 import type { SampleDirectory } from '../modules/storage/routes.ts';
+import type { StorageCommands } from '../modules/storage/commands.ts';
+import { placesOf } from '../modules/storage/queries.ts';
+import type { SlotKeeper } from '../modules/samples/routes-location.ts';
 
 /** Membership read afresh on every call (no cache): a change counts on the very next request. */
 export function storageLabAccess(knex: Knex): LabAccess {
@@ -43,5 +46,14 @@ export function samplesForBoxMaps(knex: Knex): SampleDirectory {
         { id: r.sample_id, barcode: null, sampleType: r.sample_type, subjectId: r.subject_id, status: r.status },
       ]),
     );
+  };
+}
+
+/** The box side of a placement, as the samples module's location routes call it. */
+export function slotKeeper(knex: Knex, storage: StorageCommands): SlotKeeper {
+  return {
+    claim: (boxId, position, sample, cause) => storage.claimSlot(boxId, position, sample, cause),
+    release: (boxId, sampleId, reason, cause) => storage.releaseSlot(boxId, sampleId, reason, cause),
+    locationsOf: (sampleIds) => placesOf(knex, sampleIds),
   };
 }

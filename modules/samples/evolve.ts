@@ -14,6 +14,8 @@ export interface SampleDetails {
   readonly status: SampleStatus;
   readonly storageLocation: string | null;
   readonly notes: string | null;
+  /** The box slot it holds (storage placement), and when its placement last changed. */
+  readonly place?: { readonly unitId: string; readonly position: string; readonly since: string } | null;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Events in the stream so far: the ETag. */
@@ -77,8 +79,15 @@ export function evolveSample(state: SampleState, event: SampleEvent): SampleStat
         labId: event.data.labId,
         labIds: state.labIds.includes(event.data.labId) ? state.labIds : [...state.labIds, event.data.labId],
         storageLocation: null,
+        place: null,
         updatedAt: event.data.transferredAt,
         version,
       };
+    case 'SamplePlaced': {
+      const { unitId, position, placedAt } = event.data;
+      return { ...state, place: { unitId, position, since: placedAt }, updatedAt: placedAt, version };
+    }
+    case 'SampleUnplaced':
+      return { ...state, place: null, updatedAt: event.data.unplacedAt, version };
   }
 }

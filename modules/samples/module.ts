@@ -5,6 +5,7 @@ import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
 import { createSampleCommands } from './commands.ts';
+import { locationRouters, type SlotKeeper } from './routes-location.ts';
 import { sampleRouters } from './routes.ts';
 
 export const samplesReadModels = ['samples'] as const;
@@ -14,12 +15,20 @@ export interface SamplesModuleContext {
   readonly store: EventStore;
   readonly openapi: OpenApiRegistry;
   readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+  /** The box side of storage placement (the storage module, wired in app/). */
+  readonly slots?: SlotKeeper | undefined;
 }
 
-export function samplesModule(context: SamplesModuleContext): { routers: AppRouter[] } {
+export function samplesModule(context: SamplesModuleContext): {
+  routers: AppRouter[];
+  commands: ReturnType<typeof createSampleCommands>;
+} {
   const commands = createSampleCommands({
     store: context.store,
     waitForReadModel: (position) => context.waitForProjections(samplesReadModels, position),
   });
-  return { routers: sampleRouters({ commands, knex: context.knex, store: context.store, openapi: context.openapi }) };
+  const { knex, store, openapi, slots } = context;
+  // The location routes first: the samples group's tag description is the one that stays.
+  const located = slots ? locationRouters({ commands, knex, openapi, slots }) : [];
+  return { routers: [...located, ...sampleRouters({ commands, knex, store, openapi })], commands };
 }
