@@ -8,6 +8,10 @@ import type { MapSample } from '../modules/storage/box-map.ts';
 import type { LabAccess, LabRole } from '../modules/storage/lab-access.ts';
 import type { SampleDirectory } from '../modules/storage/routes.ts';
 import type { StorageCommands } from '../modules/storage/commands.ts';
+import type { ReleaseReason } from '../modules/storage/events.ts';
+import type { SampleCommands } from '../modules/samples/commands.ts';
+import { isRegistered } from '../modules/samples/evolve.ts';
+import { systemCause } from '../platform/eventstore/metadata.ts';
 import { placesOf } from '../modules/storage/queries.ts';
 import type { SlotKeeper } from '../modules/samples/routes-location.ts';
 
@@ -56,4 +60,65 @@ export function slotKeeper(knex: Knex, storage: StorageCommands): SlotKeeper {
     release: (boxId, sampleId, reason, cause) => storage.releaseSlot(boxId, sampleId, reason, cause),
     locationsOf: (sampleIds) => placesOf(knex, sampleIds),
   };
+}
+
+export interface PlacementReconcilerDeps {
+  readonly knex: Knex;
+  readonly storage: StorageCommands;
+  readonly samples: SampleCommands;
+  /** Claims younger than this may belong to a placement still under way (default 5 s). */
+  readonly graceMs?: number;
+  readonly now?: () => Date;
+}
+
+interface Claim {
+  unit_id: string;
+  position: string;
+  sample_id: string;
+  lab_id: string;
+  claimed_at: Date;
+}
+
+export type ReconcileOutcome = 'kept' | 'completed' | 'released';
+
+/**
+ * Completes or undoes placements a crash cut between the box's claim and the sample's event: every
+ * claim older than the grace period is compared with the sample's stream. The side that spoke
+ * last wins: a claim newer than the sample's last placement change is completed (SamplePlaced,
+ * then the old box frees the slot left), an older one, or one of a sample that is final or in
+ * another lab, is released.
+ */
+export async function reconcilePlacements(deps: PlacementReconcilerDeps): Promise<Record<ReconcileOutcome, number>> {
+  const now = deps.now ?? (() => new Date());
+  const before = new Date(now().getTime() - (deps.graceMs ?? 5000));
+  const [claims] = await queryUnscoped<[Claim[]]>(deps.knex, [
+    {
+      sql: 'SELECT unit_id, position, sample_id, lab_id, claimed_at FROM storage_slots WHERE claimed_at < $1 ORDER BY claimed_at',
+      params: [before.toISOString()],
+    },
+  ]);
+  const counts: Record<ReconcileOutcome, number> = { kept: 0, completed: 0, released: 0 };
+  for (const claim of claims) counts[await reconcileClaim(deps, claim)] += 1;
+  return counts;
+}
+
+async function reconcileClaim(deps: PlacementReconcilerDeps, claim: Claim): Promise<ReconcileOutcome> {
+  const cause = systemCause();
+  const release = async (reason: ReleaseReason): Promise<ReconcileOutcome> => {
+    await deps.storage.releaseSlot(claim.unit_id, claim.sample_id, reason, cause);
+    return 'released';
+  };
+  const state = await deps.samples.load(claim.sample_id);
+  if (!isRegistered(state)) return release('abandoned');
+  if (state.kind === 'discarded') return release('final');
+  if (state.labId !== claim.lab_id) return release('transferred');
+  const place = state.place ?? null;
+  if (place?.unitId === claim.unit_id && place.position === claim.position) return 'kept';
+  const claimedAt = new Date(claim.claimed_at).toISOString();
+  if ((state.placeChangedAt ?? '') >= claimedAt) return release(place ? 'moved' : 'unplaced');
+  // The sample's technicians started this placement; the service finishes it on their behalf.
+  await deps.samples.place(claim.sample_id, claim.unit_id, claim.position, () => Promise.resolve('manager'), cause);
+  if (place && place.unitId !== claim.unit_id)
+    await deps.storage.releaseSlot(place.unitId, claim.sample_id, 'moved', cause);
+  return 'completed';
 }
