@@ -59,7 +59,24 @@ export function slotKeeper(knex: Knex, storage: StorageCommands): SlotKeeper {
     claim: (boxId, position, sample, cause) => storage.claimSlot(boxId, position, sample, cause),
     release: (boxId, sampleId, reason, cause) => storage.releaseSlot(boxId, sampleId, reason, cause),
     locationsOf: (sampleIds) => placesOf(knex, sampleIds),
+    samplesIn: (unitId) => samplesBelow(knex, unitId),
+    async leave(sampleId, reason, cause) {
+      const place = (await placesOf(knex, [sampleId])).get(sampleId);
+      if (place) await storage.releaseSlot(place.unitId, sampleId, reason, cause);
+    },
   };
+}
+
+/** The samples in the unit's slots and in those of every unit below it (the GIN index on ancestor_ids). */
+async function samplesBelow(knex: Knex, unitId: string): Promise<string[]> {
+  const [rows] = await queryUnscoped<[{ sample_id: string }[]]>(knex, [
+    {
+      sql: `SELECT s.sample_id FROM storage_slots s JOIN storage_units u ON u.unit_id = s.unit_id
+             WHERE u.removed_at IS NULL AND (u.unit_id = $1::uuid OR u.ancestor_ids @> ARRAY[$1::uuid])`,
+      params: [unitId],
+    },
+  ]);
+  return rows.map((r) => r.sample_id);
 }
 
 export interface PlacementReconcilerDeps {

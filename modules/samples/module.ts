@@ -1,6 +1,7 @@
 // The samples module as the composition root sees it: its routers (commands wait for the
 // samples read model: read-your-writes).
 import type { Knex } from 'knex';
+import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
@@ -30,5 +31,9 @@ export function samplesModule(context: SamplesModuleContext): {
   const { knex, store, openapi, slots } = context;
   // The location routes first: the samples group's tag description is the one that stays.
   const located = slots ? locationRouters({ commands, knex, openapi, slots }) : [];
-  return { routers: [...located, ...sampleRouters({ commands, knex, store, openapi })], commands };
+  const storage = slots && {
+    samplesInUnit: (unitId: string) => slots.samplesIn(unitId),
+    sampleLeft: (id: string, reason: 'final' | 'transferred', cause: CommandCause) => slots.leave(id, reason, cause),
+  };
+  return { routers: [...located, ...sampleRouters({ commands, knex, store, openapi, ...storage })], commands };
 }

@@ -40,6 +40,10 @@ export interface SlotKeeper {
   /** Frees the slot the sample holds in the box, if any. */
   release(boxId: string, sampleId: string, reason: SlotReleaseReason, cause: CommandCause): Promise<void>;
   locationsOf(sampleIds: readonly string[]): Promise<Map<string, SampleLocation>>;
+  /** Frees every slot the sample holds (it was discarded or transferred). */
+  leave(sampleId: string, reason: 'final' | 'transferred', cause: CommandCause): Promise<void>;
+  /** The samples placed in the unit or anywhere below it. */
+  samplesIn(unitId: string): Promise<string[]>;
 }
 
 export interface LocationRouteOptions {

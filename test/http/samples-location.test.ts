@@ -241,3 +241,48 @@ test('PUT /samples/{id}/location: of 20 clients placing samples into one slot at
   const placedSamples = await Promise.all(ids.map((id) => eventTypes(svc, `sample-${id}`)));
   t.is(placedSamples.filter((types) => types.includes('SamplePlaced')).length, 1);
 });
+
+test('GET /samples?unitId=: the samples in a unit and everything below it', async (t) => {
+  const { freezer, rack, box, other } = await tree();
+  const [a, b, loose] = [await sample(), await sample(), await sample()];
+  await asLee.put(`/samples/${a}/location`, { unitId: box.id, position: 'A1' });
+  await asLee.put(`/samples/${b}/location`, { unitId: other.id, position: 'A1' });
+  const ids = async (unitId: string) =>
+    ((await asLee.get(`/samples?unitId=${unitId}`)).body.items as { id: string }[]).map((s) => s.id).sort();
+  t.deepEqual(await ids(freezer.id), [a, b].sort());
+  t.deepEqual(await ids(rack.id), [a, b].sort());
+  t.deepEqual(await ids(box.id), [a]);
+  t.false((await ids(freezer.id)).includes(loose));
+  const counted = await asLee.get(`/samples?unitId=${other.id}`);
+  t.is(counted.body.total, 1);
+});
+
+test('GET /samples?unitId=: a unit of another lab lists nothing of it', async (t) => {
+  const kims = await tree(asKim, kim.id);
+  const theirs = await sample('blood', asKim);
+  await asKim.put(`/samples/${theirs}/location`, { unitId: kims.box.id, position: 'A1' });
+  const r = await asLee.get(`/samples?unitId=${kims.freezer.id}`);
+  t.is(r.status, 200);
+  t.deepEqual(r.body.items, []);
+});
+
+test('DELETE /samples/{id}: a discarded sample frees its slot', async (t) => {
+  const { box } = await tree();
+  const id = await sample();
+  await asLee.put(`/samples/${id}/location`, { unitId: box.id, position: 'F6' });
+  t.is((await asLee.delete(`/samples/${id}`)).status, 204);
+  t.is(await holder(box.id, 'F6'), null);
+  t.deepEqual((await eventTypes(svc, `unit-${box.id}`)).slice(-1), ['BoxSlotReleased']);
+});
+
+test('POST /samples/{id}/transfer: a sample transferred to another lab frees its slot', async (t) => {
+  const { box } = await tree();
+  const id = await sample();
+  await asLee.put(`/samples/${id}/location`, { unitId: box.id, position: 'G7' });
+  const labId = (await asLee.post('/labs', { name: 'Pathology' })).body.id as string;
+  const moved = await asLee.post(`/samples/${id}/transfer`, { labId, reason: 'handed over' });
+  t.is(moved.status, 200);
+  t.is(await holder(box.id, 'G7'), null);
+  const placed = await asLee.put(`/samples/${id}/location`, { unitId: box.id, position: 'G7' });
+  expectProblem(t, placed, 422, 'unit_of_another_lab');
+});
