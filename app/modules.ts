@@ -30,7 +30,13 @@ import { storageProjection } from '../projections/storage/storage-read-model.ts'
 import { storageModule } from '../modules/storage/module.ts';
 import type { StorageCommands } from '../modules/storage/commands.ts';
 import type { SampleCommands } from '../modules/samples/commands.ts';
-import { reconcilePlacements, samplesForBoxMaps, slotKeeper, storageLabAccess } from './storage-wiring.ts';
+import {
+  reconcilePlacements,
+  samplesForBoxMaps,
+  slotKeeper,
+  storageFacts,
+  storageLabAccess,
+} from './storage-wiring.ts';
 
 export interface ModuleContext {
   readonly config: Config;
@@ -94,7 +100,7 @@ export function composeModules(context: ModuleContext): ComposedModules {
       ...identity.routers,
       ...labsModule(context).routers,
       ...samples.routers,
-      ...dialogModule(context).routers,
+      ...dialogModule({ ...context, storage: storageFacts(context.knex) }).routers,
       ...auditModule(context).routers,
       ...storage.routers,
     ],

@@ -14,6 +14,7 @@ import { isRegistered } from '../modules/samples/evolve.ts';
 import { systemCause } from '../platform/eventstore/metadata.ts';
 import { placesOf } from '../modules/storage/queries.ts';
 import type { SlotKeeper } from '../modules/samples/routes-location.ts';
+import type { StorageFacts } from '../modules/dialog/storage-facts.ts';
 
 /** Membership read afresh on every call (no cache): a change counts on the very next request. */
 export function storageLabAccess(knex: Knex): LabAccess {
@@ -138,4 +139,32 @@ async function reconcileClaim(deps: PlacementReconcilerDeps, claim: Claim): Prom
   if (place && place.unitId !== claim.unit_id)
     await deps.storage.releaseSlot(place.unitId, claim.sample_id, 'moved', cause);
   return 'completed';
+}
+
+/** The assistant's storage answers, narrowed to the caller's labs like every read. */
+export function storageFacts(knex: Knex): StorageFacts {
+  const labs = storageLabAccess(knex);
+  return {
+    async whereIs(userId, sampleId) {
+      const [rows] = await queryUnscoped<[{ sample_id: string }[]]>(knex, [
+        {
+          sql: 'SELECT sample_id FROM samples WHERE sample_id = $1::uuid AND lab_id = ANY($2::uuid[]) AND deleted_at IS NULL',
+          params: [sampleId, `{${(await labs.labsOf(userId)).join(',')}}`],
+        },
+      ]);
+      if (rows.length === 0) return undefined;
+      const place = (await placesOf(knex, [sampleId])).get(sampleId);
+      return place ? { path: place.path, position: place.position } : null;
+    },
+    async freeSlots(userId, boxName) {
+      const [rows] = await queryUnscoped<[{ path: string; capacity: number; occupied: number }[]]>(knex, [
+        {
+          sql: `SELECT path, capacity, occupied FROM storage_units WHERE kind = 'box' AND removed_at IS NULL
+                   AND lower(name) = lower($1) AND lab_id = ANY($2::uuid[]) ORDER BY path LIMIT 20`,
+          params: [boxName.trim(), `{${(await labs.labsOf(userId)).join(',')}}`],
+        },
+      ]);
+      return rows.map((r) => ({ path: r.path, free: r.capacity - r.occupied, capacity: r.capacity }));
+    },
+  };
 }
