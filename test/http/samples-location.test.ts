@@ -209,11 +209,18 @@ test('PUT and DELETE /samples/{id}/location: 404 for a non-member and an unknown
 
 test('PUT /samples/{id}/location: a viewer of the lab gets 403', async (t) => {
   const viewer = await newUser(svc.api, 'view');
-  await asLee.post(`/labs/${lee.id}/members`, { username: viewer.username, role: 'viewer' });
-  const { box } = await tree();
-  const id = await sample();
+  const labId = (await asLee.post('/labs', { name: 'Biobank' })).body.id as string;
+  await asLee.post(`/labs/${labId}/members`, { username: viewer.username, role: 'viewer' });
+  const { box } = await tree(asLee, labId);
+  const created = await asLee.post('/samples', {
+    labId,
+    sampleType: 'blood',
+    subjectId: 'P001',
+    collectionDate: '2026-01-05',
+  });
+  const id = created.body.id as string;
   const r = await asUser(svc.api, viewer).put(`/samples/${id}/location`, { unitId: box.id, position: 'A1' });
-  t.true(r.status === 403 || r.status === 404, `status ${r.status}`);
+  expectProblem(t, r, 403, 'forbidden');
   t.is(await holder(box.id, 'A1'), null);
 });
 
