@@ -28,7 +28,15 @@ import { labReactions } from './lab-reactions.ts';
 import type { PasswordHasher } from '../modules/identity/passwords.ts';
 import { storageProjection } from '../projections/storage/storage-read-model.ts';
 import { storageModule } from '../modules/storage/module.ts';
-import { samplesForBoxMaps, storageLabAccess } from './storage-wiring.ts';
+import type { StorageCommands } from '../modules/storage/commands.ts';
+import type { SampleCommands } from '../modules/samples/commands.ts';
+import {
+  reconcilePlacements,
+  samplesForBoxMaps,
+  slotKeeper,
+  storageFacts,
+  storageLabAccess,
+} from './storage-wiring.ts';
 
 export interface ModuleContext {
   readonly config: Config;
@@ -80,22 +88,42 @@ export function composeModules(context: ModuleContext): ComposedModules {
     ...context,
     ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}),
   });
+  const storage = storageModule({
+    ...context,
+    labs: storageLabAccess(context.knex),
+    samples: samplesForBoxMaps(context.knex),
+  });
+  const samples = samplesModule({ ...context, slots: slotKeeper(context.knex, storage.commands) });
+  let reconciling: Promise<void> | undefined;
   return {
     routers: [
       ...identity.routers,
       ...labsModule(context).routers,
-      ...samplesModule(context).routers,
-      ...dialogModule(context).routers,
+      ...samples.routers,
+      ...dialogModule({ ...context, storage: storageFacts(context.knex) }).routers,
       ...auditModule(context).routers,
-      ...storageModule({ ...context, labs: storageLabAccess(context.knex), samples: samplesForBoxMaps(context.knex) })
-        .routers,
+      ...storage.routers,
     ],
     authenticate: identity.authenticate,
     async start() {
       await identity.start();
+      reconciling = completePlacements(context, storage.commands, samples.commands);
     },
     async stop() {
+      await reconciling;
       await identity.stop();
     },
   };
+}
+
+/** In the background at start: placements a crash cut in two are completed or undone (app/storage-wiring.ts). */
+async function completePlacements(context: ModuleContext, storage: StorageCommands, samples: SampleCommands) {
+  try {
+    const head = await context.store.headPosition();
+    if (head) await context.waitForProjections(['storage', 'samples'], head);
+    const outcome = await reconcilePlacements({ knex: context.knex, storage, samples });
+    if (outcome.completed + outcome.released > 0) context.logger.info({ outcome }, 'placements reconciled');
+  } catch (error) {
+    context.logger.warn({ err: error }, 'placement reconciliation failed; it runs again at the next start');
+  }
 }

@@ -1,7 +1,7 @@
-// npx node bench/storage.ts — the box side of placements and the box map, on BENCH_SERVER:
-//   (a) a freezer of 50 boxes × 96 slots created through the API, then every slot claimed by the
-//       box (the box's half of a placement, through the storage commands as the sample side will
-//       call them, read-your-writes included) at concurrency 32: claims per second
+// npx node bench/storage.ts — placements and the box map, on BENCH_SERVER:
+//   (a) a freezer of 50 boxes × 96 slots created through the API, then every slot filled through
+//       PUT /samples/{id}/location (the box's claim, the sample's SamplePlaced, read-your-writes
+//       included) at concurrency 32: placements per second
 //   (b) GET /storage/units/{id}/map (JSON and SVG) of a full box and of an empty one: median and
 //       p99 over 200 requests each; the full box should answer in about the time of the empty one
 // Env: BENCH_BOXES (default 50), BENCH_CONCURRENCY (default 32). Figures go to bench/results/storage.json.
@@ -11,10 +11,8 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { startService } from '../app/service.ts';
 import { createPasswordHasher } from '../modules/identity/passwords.ts';
-import { createStorageCommands } from '../modules/storage/commands.ts';
 import { positionsInReadingOrder } from '../modules/storage/grid.ts';
 import { loadConfig } from '../platform/config.ts';
-import { systemCause } from '../platform/eventstore/metadata.ts';
 import { createLogger } from '../platform/logging.ts';
 import { benchEnvironment, median, postJson as post, scratchDatabase } from './support.ts';
 
@@ -84,12 +82,16 @@ try {
     samples[i] = s.id as string;
   });
 
-  const commands = createStorageCommands({
-    store: service.infrastructure.store,
-    waitForReadModel: (p) => service.engine.waitForProjections(['storage'], p, { timeoutMs: 10_000 }),
-    hasChildren: () => Promise.resolve(false),
-  });
-  // Claims spread over the boxes as a team filling a freezer would: each client on its own box at a time.
+  const place = async (sampleId: string, unitId: string, position: string) => {
+    const r = await fetch(`${api}/samples/${sampleId}/location`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ unitId, position }),
+    });
+    await r.text();
+    if (r.status !== 200) throw new Error(`placement ${r.status}`);
+  };
+  // Placements spread over the boxes as a team filling a freezer would: each client on its own box at a time.
   const order = Array.from({ length: total }, (_, i) => ({
     box: boxes[i % BOXES]!,
     position: slots[Math.floor(i / BOXES)]!,
@@ -98,7 +100,7 @@ try {
   const started = performance.now();
   await pool(total, async (i) => {
     const o = order[i]!;
-    await commands.claimSlot(o.box, o.position, { id: o.sample, labId, sampleType: 'blood' }, systemCause());
+    await place(o.sample, o.box, o.position);
   });
   const claimSeconds = (performance.now() - started) / 1000;
 
@@ -125,9 +127,9 @@ try {
   };
   const result = {
     boxes: BOXES,
-    claims: total,
+    placements: total,
     concurrency: CONCURRENCY,
-    claimsPerSecond: Math.round(total / claimSeconds),
+    placementsPerSecond: Math.round(total / claimSeconds),
     mapMs: map,
     fullOverEmptyJson: +(map.fullJson.median / map.emptyJson.median).toFixed(2),
     fullOverEmptySvg: +(map.fullSvg.median / map.emptySvg.median).toFixed(2),

@@ -1,5 +1,6 @@
 // The assistant behind a conversation: a language model with tools over the caller's samples, or
 // the offline assistant. Both answer from the same read models, scoped to the caller.
+import { storageAnswer, type StorageFacts } from './storage-facts.ts';
 import { z } from 'zod';
 import type { Usage } from './events.ts';
 import type { ContextMessage } from './context.ts';
@@ -27,11 +28,13 @@ export interface Assistant {
   answer(request: AssistantRequest): Promise<AssistantAnswer>;
 }
 
-export function offlineAssistant(facts: SampleFacts): Assistant {
+export function offlineAssistant(facts: SampleFacts, storage?: StorageFacts): Assistant {
   return {
     model: OFFLINE_MODEL,
     async answer(request) {
-      const content = await offlineAnswer(request.question, request.ownerId, facts);
+      const content =
+        (storage && (await storageAnswer(request.question, request.ownerId, storage))) ??
+        (await offlineAnswer(request.question, request.ownerId, facts));
       request.onDelta?.(content);
       return { content, model: OFFLINE_MODEL, usage: null };
     },

@@ -13,6 +13,7 @@ import { createDialogCommands } from './commands.ts';
 import { openAiCompatibleProvider } from './provider.ts';
 import { dialogRouters } from './routes.ts';
 import { sampleFacts } from './sample-facts.ts';
+import type { StorageFacts } from './storage-facts.ts';
 
 export const dialogReadModels = ['dialog'] as const;
 
@@ -23,13 +24,15 @@ export interface DialogModuleContext {
   readonly store: EventStore;
   readonly openapi: OpenApiRegistry;
   readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+  /** Storage answers for the offline assistant (wired in app/). */
+  readonly storage?: StorageFacts | undefined;
 }
 
 export const systemPrompt = (): string => readFileSync(path.join(import.meta.dirname, 'system-prompt.md'), 'utf8');
 
-export function assistantFor(config: Config, knex: Knex): Assistant {
+export function assistantFor(config: Config, knex: Knex, storage?: StorageFacts): Assistant {
   const facts = sampleFacts(knex);
-  if (!config.LLM_BASE_URL) return offlineAssistant(facts);
+  if (!config.LLM_BASE_URL) return offlineAssistant(facts, storage);
   const provider = openAiCompatibleProvider({
     baseUrl: config.LLM_BASE_URL,
     model: config.LLM_MODEL,
@@ -46,7 +49,7 @@ export function dialogModule(context: DialogModuleContext): { routers: AppRouter
     store: context.store,
     knex: context.knex,
     vault: context.vault,
-    assistant: assistantFor(config, context.knex),
+    assistant: assistantFor(config, context.knex, context.storage),
     waitForReadModel: (position) => context.waitForProjections(dialogReadModels, position),
     limits: {
       maxMessageChars: config.DIALOG_MAX_MESSAGE_CHARS,

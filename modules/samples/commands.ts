@@ -66,6 +66,28 @@ export function createSampleCommands(deps: SampleCommandDeps) {
     isRegistered(state) ? roleIn(state.labId) : Promise.resolve(undefined);
 
   return {
+    /** The sample's state as its stream says (placement reads it before touching the box). */
+    async load(sampleId: string): Promise<SampleState> {
+      return (await samples.load(sampleStream(sampleId))).state;
+    },
+
+    /** The sample's half of a placement (the box claimed the slot first). */
+    async place(sampleId: string, unitId: string, position: string, roleIn: RoleLookup, cause: CommandCause) {
+      const command = async (state: SampleState) =>
+        ({
+          type: 'PlaceSample',
+          data: { role: await roleOfSample(state, roleIn), unitId, position, now: now() },
+        }) as const;
+      return (await samples.handle(sampleStream(sampleId), command, cause)).state;
+    },
+
+    /** The sample leaves its slot (the box frees it afterwards). */
+    async unplace(sampleId: string, reason: 'unplaced' | 'final', roleIn: RoleLookup, cause: CommandCause) {
+      const command = async (state: SampleState) =>
+        ({ type: 'UnplaceSample', data: { role: await roleOfSample(state, roleIn), reason, now: now() } }) as const;
+      return (await samples.handle(sampleStream(sampleId), command, cause)).state;
+    },
+
     async register(
       ownerId: string,
       labId: string,

@@ -87,7 +87,25 @@ export interface TransferSample {
   };
 }
 
-export type SampleCommand = RegisterSample | UpdateSample | DiscardSample | TransferSample;
+/** The sample's half of a placement, once the box has claimed the slot for it. */
+export interface PlaceSample {
+  readonly type: 'PlaceSample';
+  readonly data: {
+    readonly role: LabRole | undefined;
+    readonly unitId: string;
+    readonly position: string;
+    readonly now: Date;
+  };
+}
+
+/** The sample leaves its slot (the box frees it afterwards). */
+export interface UnplaceSample {
+  readonly type: 'UnplaceSample';
+  readonly data: { readonly role: LabRole | undefined; readonly reason: 'unplaced' | 'final'; readonly now: Date };
+}
+
+export type SampleCommand =
+  RegisterSample | UpdateSample | DiscardSample | TransferSample | PlaceSample | UnplaceSample;
 
 export function decideSample(command: SampleCommand, state: SampleState): Decision<SampleEvent> {
   switch (command.type) {
@@ -99,6 +117,10 @@ export function decideSample(command: SampleCommand, state: SampleState): Decisi
       return discard(command.data, state);
     case 'TransferSample':
       return transfer(command.data, state);
+    case 'PlaceSample':
+      return place(command.data, state);
+    case 'UnplaceSample':
+      return unplace(command.data, state);
   }
 }
 
@@ -253,6 +275,44 @@ function transfer(c: TransferSample['data'], state: SampleState): Decision<Sampl
       fromStorage: sample.storageLocation,
       reason: c.reason!,
       transferredAt: c.now.toISOString(),
+    },
+  });
+}
+
+/** A placement already recorded is a no-op, so a retry (or the reconciler) completes instead of doubling. */
+function place(c: PlaceSample['data'], state: SampleState): Decision<SampleEvent> {
+  const sample = writableSample(state, c.role, undefined);
+  if ('ok' in sample) return sample;
+  const from = sample.place ?? null;
+  if (from?.unitId === c.unitId && from.position === c.position) return accept();
+  return accept({
+    type: 'SamplePlaced',
+    data: {
+      sampleId: sample.sampleId,
+      ownerId: sample.ownerId,
+      labId: sample.labId,
+      unitId: c.unitId,
+      position: c.position,
+      from: from ? { unitId: from.unitId, position: from.position } : null,
+      placedAt: c.now.toISOString(),
+    },
+  });
+}
+
+function unplace(c: UnplaceSample['data'], state: SampleState): Decision<SampleEvent> {
+  const sample = writableSample(state, c.role, undefined);
+  if ('ok' in sample) return sample;
+  if (!sample.place) return accept();
+  return accept({
+    type: 'SampleUnplaced',
+    data: {
+      sampleId: sample.sampleId,
+      ownerId: sample.ownerId,
+      labId: sample.labId,
+      unitId: sample.place.unitId,
+      position: sample.place.position,
+      reason: c.reason,
+      unplacedAt: c.now.toISOString(),
     },
   });
 }

@@ -99,6 +99,31 @@ export const sampleTransferredSchema = z.strictObject({
   transferredAt: timestamp,
 });
 
+const place = z.strictObject({ unitId: id, position: z.string().regex(/^[A-Z][1-9][0-9]?$/) });
+export const placeReasons = ['unplaced', 'final', 'transferred'] as const;
+
+/** The sample took a slot of a box (after the box recorded the claim); `from` is the slot it left. */
+export const samplePlacedSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  unitId: id,
+  position: place.shape.position,
+  from: place.nullable(),
+  placedAt: timestamp,
+});
+
+/** The sample left its slot (before the box frees it). */
+export const sampleUnplacedSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  unitId: id,
+  position: place.shape.position,
+  reason: z.enum(placeReasons),
+  unplacedAt: timestamp,
+});
+
 export const sampleEventSchemas = {
   SampleRegistered: sampleRegisteredSchema,
   SampleDetailsCorrected: sampleDetailsCorrectedSchema,
@@ -106,6 +131,8 @@ export const sampleEventSchemas = {
   SampleMoved: sampleMovedSchema,
   SampleDiscarded: sampleDiscardedSchema,
   SampleTransferred: sampleTransferredSchema,
+  SamplePlaced: samplePlacedSchema,
+  SampleUnplaced: sampleUnplacedSchema,
 } as const;
 
 export type SampleEventType = keyof typeof sampleEventSchemas;
@@ -118,6 +145,8 @@ export const sampleEventSchemaVersions: Readonly<Record<SampleEventType, number>
   SampleMoved: 2,
   SampleDiscarded: 2,
   SampleTransferred: 1,
+  SamplePlaced: 1,
+  SampleUnplaced: 1,
 };
 
 /** The types whose version 1 (before labs) lacks labId. */

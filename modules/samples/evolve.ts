@@ -14,6 +14,9 @@ export interface SampleDetails {
   readonly status: SampleStatus;
   readonly storageLocation: string | null;
   readonly notes: string | null;
+  /** The box slot it holds (storage placement), and when its placement last changed. */
+  readonly place?: { readonly unitId: string; readonly position: string } | null;
+  readonly placeChangedAt?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Events in the stream so far: the ETag. */
@@ -77,7 +80,21 @@ export function evolveSample(state: SampleState, event: SampleEvent): SampleStat
         labId: event.data.labId,
         labIds: state.labIds.includes(event.data.labId) ? state.labIds : [...state.labIds, event.data.labId],
         storageLocation: null,
+        place: null,
+        placeChangedAt: event.data.transferredAt,
         updatedAt: event.data.transferredAt,
+        version,
+      };
+    case 'SamplePlaced': {
+      const { unitId, position, placedAt } = event.data;
+      return { ...state, place: { unitId, position }, placeChangedAt: placedAt, updatedAt: placedAt, version };
+    }
+    case 'SampleUnplaced':
+      return {
+        ...state,
+        place: null,
+        placeChangedAt: event.data.unplacedAt,
+        updatedAt: event.data.unplacedAt,
         version,
       };
   }

@@ -72,6 +72,13 @@ export async function sampleHistory(
         };
         eventReason = e.data.reason;
         break;
+      case 'SamplePlaced':
+        changes = { location: { from: e.data.from, to: { unitId: e.data.unitId, position: e.data.position } } };
+        break;
+      case 'SampleUnplaced':
+        changes = { location: { from: { unitId: e.data.unitId, position: e.data.position }, to: null } };
+        eventReason = e.data.reason;
+        break;
     }
     const actorId = r.metadata.actorId;
     return {

@@ -1,10 +1,12 @@
 // The samples module as the composition root sees it: its routers (commands wait for the
 // samples read model: read-your-writes).
 import type { Knex } from 'knex';
+import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
 import { createSampleCommands } from './commands.ts';
+import { locationRouters, type SlotKeeper } from './routes-location.ts';
 import { sampleRouters } from './routes.ts';
 
 export const samplesReadModels = ['samples'] as const;
@@ -14,12 +16,24 @@ export interface SamplesModuleContext {
   readonly store: EventStore;
   readonly openapi: OpenApiRegistry;
   readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+  /** The box side of storage placement (the storage module, wired in app/). */
+  readonly slots?: SlotKeeper | undefined;
 }
 
-export function samplesModule(context: SamplesModuleContext): { routers: AppRouter[] } {
+export function samplesModule(context: SamplesModuleContext): {
+  routers: AppRouter[];
+  commands: ReturnType<typeof createSampleCommands>;
+} {
   const commands = createSampleCommands({
     store: context.store,
     waitForReadModel: (position) => context.waitForProjections(samplesReadModels, position),
   });
-  return { routers: sampleRouters({ commands, knex: context.knex, store: context.store, openapi: context.openapi }) };
+  const { knex, store, openapi, slots } = context;
+  // The location routes first: the samples group's tag description is the one that stays.
+  const located = slots ? locationRouters({ commands, knex, openapi, slots }) : [];
+  const storage = slots && {
+    samplesInUnit: (unitId: string) => slots.samplesIn(unitId),
+    sampleLeft: (id: string, reason: 'final' | 'transferred', cause: CommandCause) => slots.leave(id, reason, cause),
+  };
+  return { routers: [...located, ...sampleRouters({ commands, knex, store, openapi, ...storage })], commands };
 }

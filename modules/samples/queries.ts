@@ -97,6 +97,8 @@ export interface SampleFilter {
   readonly subjectId?: string | undefined;
   readonly collectedFrom?: string | undefined;
   readonly collectedTo?: string | undefined;
+  /** Only these samples (e.g. those in a storage unit and below it). */
+  readonly sampleIds?: readonly string[] | undefined;
 }
 
 export interface SampleCursor {
@@ -125,6 +127,7 @@ export async function listSamples(
   if (filter.subjectId) add((p) => `subject_id = ${p}`, filter.subjectId);
   if (filter.collectedFrom) add((p) => `collection_date >= ${p}::date`, filter.collectedFrom);
   if (filter.collectedTo) add((p) => `collection_date <= ${p}::date`, filter.collectedTo);
+  if (filter.sampleIds) add((p) => `sample_id = ANY(${p}::uuid[])`, `{${filter.sampleIds.join(',')}}`);
   const filtered = where.join(' AND ');
   const pageParams = [...params];
   let keyset = '';
@@ -154,7 +157,9 @@ export async function listSamples(
  * one they keep (none, one status, or one type), otherwise counted (index ranges of those labs).
  */
 function countStatement(filter: SampleFilter, filtered: string, params: SqlParam[]): Statement {
-  const narrowing = [filter.subjectId, filter.collectedFrom, filter.collectedTo].some((v) => v !== undefined);
+  const narrowing = [filter.subjectId, filter.collectedFrom, filter.collectedTo, filter.sampleIds].some(
+    (v) => v !== undefined,
+  );
   const column = filter.status && filter.sampleType ? undefined : (filter.status ?? filter.sampleType ?? 'total');
   if (!narrowing && column !== undefined) {
     return { sql: `SELECT COALESCE(sum("${column}"), 0)::int AS total FROM sample_stats WHERE ${inCallerScope()}` };

@@ -2,6 +2,7 @@
 // once with its schemas and documentation. A sample belongs to a lab: its viewers read it, its
 // technicians change it; for anyone outside the lab it is a 404, exactly like an unknown id.
 import type { Knex } from 'knex';
+import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore } from '../../platform/eventstore/port.ts';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import { expectedVersionFromIfMatch, setETag } from '../../platform/http/etag.ts';
@@ -21,6 +22,11 @@ export interface SampleRouteOptions {
   readonly knex: Knex;
   readonly store: EventStore;
   readonly openapi: OpenApiRegistry;
+  /** The samples placed in a storage unit and below it (storage, wired in app/); none without it. */
+  readonly samplesInUnit?: ((unitId: string) => Promise<string[]>) | undefined;
+  /** After a sample was discarded or transferred: its box frees the slot (storage, wired in app/). */
+  readonly sampleLeft?:
+    ((sampleId: string, reason: 'final' | 'transferred', cause: CommandCause) => Promise<void>) | undefined;
 }
 
 const notFound = '`not_found`: unknown or deleted sample, or one of a lab the caller is not a member of';
@@ -55,7 +61,7 @@ export function sampleRouters(options: SampleRouteOptions): AppRouter[] {
 }
 
 /** The samples of the caller's labs as a whole. Fixed paths first: /stats/overview and /subject/{id} are not ids. */
-function collectionRoutes(routes: RouteGroup, { commands, knex }: SampleRouteOptions): void {
+function collectionRoutes(routes: RouteGroup, { commands, knex, samplesInUnit }: SampleRouteOptions): void {
   routes.add({
     method: 'get',
     path: '/api/v1/samples/stats/overview',
@@ -122,14 +128,16 @@ function collectionRoutes(routes: RouteGroup, { commands, knex }: SampleRouteOpt
     },
     handler: async (ctx, { auth, query }) => {
       const after = decodeCursor(query.cursor, schemas.cursorSchema);
-      const found = await queries.listSamples(knex, auth.userId, query, { limit: query.limit, after });
+      const { unitId, ...rest } = query;
+      const sampleIds = unitId === undefined ? undefined : ((await samplesInUnit?.(unitId)) ?? []);
+      const found = await queries.listSamples(knex, auth.userId, { ...rest, sampleIds }, { limit: query.limit, after });
       ctx.body = page(found?.rows ?? labNotFound(), query.limit, found?.total ?? 0);
     },
   });
 }
 
 /** One sample: read, change, discard, transfer, history. */
-function oneSampleRoutes(routes: RouteGroup, { commands, knex, store }: SampleRouteOptions): void {
+function oneSampleRoutes(routes: RouteGroup, { commands, knex, store, sampleLeft }: SampleRouteOptions): void {
   const roleOf = (userId: string) => (labId: string) => queries.roleIn(knex, userId, labId);
   const writeResponses = {
     200: { description: 'The sample after the change; ETag = version', schema: schemas.sampleSchema },
@@ -193,6 +201,7 @@ function oneSampleRoutes(routes: RouteGroup, { commands, knex, store }: SampleRo
     handler: async (ctx, { auth, params, body }) => {
       const cause = commandCause(ctx, body.reason);
       await commands.discard(params.id, expectedVersionFromIfMatch(ctx), roleOf(auth.userId), cause);
+      await sampleLeft?.(params.id, 'final', cause);
       ctx.status = 204;
     },
   });
@@ -216,7 +225,9 @@ function oneSampleRoutes(routes: RouteGroup, { commands, knex, store }: SampleRo
     handler: async (ctx, { auth, params, body }) => {
       const cause = commandCause(ctx, body.reason);
       const expected = expectedVersionFromIfMatch(ctx);
-      answerSample(ctx, await commands.transfer(params.id, body.labId, expected, roleOf(auth.userId), cause));
+      const sample = await commands.transfer(params.id, body.labId, expected, roleOf(auth.userId), cause);
+      await sampleLeft?.(params.id, 'transferred', cause);
+      answerSample(ctx, sample);
     },
   });
   routes.add({

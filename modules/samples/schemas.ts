@@ -95,6 +95,11 @@ export const listQuery = z.strictObject({
   subjectId: z.string().max(32).optional(),
   collectedFrom: isoDate().optional().meta({ description: 'Inclusive; 1900–9999' }),
   collectedTo: isoDate().optional().meta({ description: 'Inclusive; 1900–9999' }),
+  unitId: z
+    .uuid()
+    .overwrite((id) => id.toLowerCase())
+    .optional()
+    .meta({ description: 'Samples placed in this storage unit or anywhere below it' }),
 });
 export const subjectQuery = z.strictObject({
   ...paginationQuery,
