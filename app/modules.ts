@@ -29,6 +29,9 @@ import type { PasswordHasher } from '../modules/identity/passwords.ts';
 import { storageProjection } from '../projections/storage/storage-read-model.ts';
 import { storageModule } from '../modules/storage/module.ts';
 import { samplesForBoxMaps, storageLabAccess } from './storage-wiring.ts';
+import { importsProjection } from '../projections/imports/imports-read-model.ts';
+import { importsModule } from '../modules/imports/module.ts';
+import { importLabLookups, importRowRules, importSampleCreator } from './imports-wiring.ts';
 
 export interface ModuleContext {
   readonly config: Config;
@@ -69,6 +72,7 @@ export function allProjections(vault: PersonalDataVault, store?: EventStore): Pr
     dialogProjection(vault),
     auditProjection,
     storageProjection,
+    importsProjection,
   ];
   if (store)
     projections.push(labReactions(createLabCommands({ store, waitForReadModel: () => Promise.resolve(true) })));
@@ -80,6 +84,17 @@ export function composeModules(context: ModuleContext): ComposedModules {
     ...context,
     ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}),
   });
+  const labAccess = storageLabAccess(context.knex);
+  const roleIn = (userId: string, labId: string) => labAccess.roleIn(userId, labId);
+  const imports = importsModule({
+    ...context,
+    roleIn,
+    samples: {
+      rules: importRowRules(),
+      lookups: (labId) => importLabLookups(context.knex, labId),
+      createSample: importSampleCreator(context.store, roleIn),
+    },
+  });
   return {
     routers: [
       ...identity.routers,
@@ -89,13 +104,16 @@ export function composeModules(context: ModuleContext): ComposedModules {
       ...auditModule(context).routers,
       ...storageModule({ ...context, labs: storageLabAccess(context.knex), samples: samplesForBoxMaps(context.knex) })
         .routers,
+      ...imports.routers,
     ],
     authenticate: identity.authenticate,
     async start() {
       await identity.start();
+      await imports.worker.resumeAll();
     },
     async stop() {
       await identity.stop();
+      imports.worker.stop();
     },
   };
 }
