@@ -31,6 +31,7 @@ import { storageModule } from '../modules/storage/module.ts';
 import { samplesForBoxMaps, storageLabAccess } from './storage-wiring.ts';
 import { importsProjection } from '../projections/imports/imports-read-model.ts';
 import { importsModule } from '../modules/imports/module.ts';
+import { sampleExportRouter } from './sample-export.ts';
 import { importLabLookups, importRowRules, importSampleCreator } from './imports-wiring.ts';
 
 export interface ModuleContext {
@@ -97,6 +98,7 @@ export function composeModules(context: ModuleContext): ComposedModules {
   });
   return {
     routers: [
+      sampleExportRouter(context.knex, context.openapi), // before /samples/{id}
       ...identity.routers,
       ...labsModule(context).routers,
       ...samplesModule(context).routers,

@@ -176,3 +176,50 @@ test('POST /imports/{id}/cancel: an ended import cannot be cancelled', async (t)
   const job = await importOf(t, csv(row('P001')));
   expectProblem(t, await asLee.post(`/imports/${job.id as string}/cancel`), 422, 'invalid_transition');
 });
+
+async function exportOf(user: TestUser, query = ''): Promise<{ status: number; type: string | null; text: string }> {
+  const response = await fetch(`${svc.api}/samples/export?format=csv&labId=${user.id}${query}`, {
+    headers: { authorization: `Bearer ${user.accessToken}` },
+  });
+  return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
+}
+
+/** Imports the file into the user's lab and waits until the samples list shows `lines` of it. */
+async function importAndExport(user: TestUser, file: string, lines: number, query = '') {
+  const submitted = await upload(file, `labId=${user.id}`, user);
+  if (submitted.status !== 202) throw new Error(`import refused: ${JSON.stringify(submitted.body)}`);
+  for (let i = 0; i < 200; i++) {
+    const exported = await exportOf(user, query);
+    if (exported.text.trim().split('\r\n').length >= lines) return exported;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the samples did not show');
+}
+
+test('GET /samples/export?format=csv imports back unchanged', async (t) => {
+  const ana = await newUser(svc.api, 'ana');
+  const bo = await newUser(svc.api, 'bo');
+  const file = csv(
+    `,blood,P001,2026-01-05,,,,,,"spun twice, 2,000 g"`,
+    `,saliva,P002,2026-01-04,processing,,,,,"label re-printed\r\nafter a spill"`,
+    `,blood,P003,2026-01-03,archived,,,,,"a ""quoted"" note"`,
+    `,saliva,P004,2026-01-02,,,,,,`,
+  );
+  // The header and 4 rows, one holding a line break.
+  const exported = await importAndExport(ana, file, 6);
+  t.is(exported.status, 200);
+  t.is(exported.type, 'text/csv; charset=utf-8');
+  t.is((await importAndExport(bo, exported.text, 6)).text, exported.text);
+});
+
+test('GET /samples/export: the list filters apply; a lab the caller is not in is 404', async (t) => {
+  const ana = await newUser(svc.api, 'ana');
+  await importAndExport(ana, csv(`,blood,P001,2026-01-05,,,,,,`, `,saliva,P002,2026-01-04,,,,,,`), 3);
+  const saliva = await exportOf(ana, '&sampleType=saliva');
+  t.is(saliva.text.trim().split('\r\n').length, 2);
+  t.true(saliva.text.includes(',saliva,P002,'));
+  const response = await fetch(`${svc.api}/samples/export?format=csv&labId=${ana.id}`, {
+    headers: { authorization: `Bearer ${lee.accessToken}` },
+  });
+  t.is(response.status, 404);
+});
