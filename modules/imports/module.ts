@@ -22,12 +22,18 @@ export interface ImportsModuleContext {
   readonly samples: Pick<ImportWorkerDeps, 'rules' | 'lookups' | 'createSample'>;
 }
 
-export function importsModule(context: ImportsModuleContext): { routers: AppRouter[]; worker: ImportWorker } {
+/** The job side alone (the CLI runs imports without the API): commands and a worker. */
+export function importJobs(context: Omit<ImportsModuleContext, 'openapi' | 'roleIn'>) {
   const commands = createImportCommands({
     store: context.store,
     waitForReadModel: (position) => context.waitForProjections(importsReadModels, position),
   });
   const worker = createImportWorker({ ...context.samples, knex: context.knex, commands, logger: context.logger });
+  return { knex: context.knex, commands, worker };
+}
+
+export function importsModule(context: ImportsModuleContext): { routers: AppRouter[]; worker: ImportWorker } {
+  const { commands, worker } = importJobs(context);
   return {
     routers: importRouters({ knex: context.knex, openapi: context.openapi, commands, worker, roleIn: context.roleIn }),
     worker,

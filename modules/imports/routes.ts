@@ -2,7 +2,6 @@
 // is a CSV file, read here as bytes up to the limit (the platform's JSON parser passes it by); the
 // job then runs in the worker. A lab the caller is not a member of is 404; importing needs the
 // technician role, reading an import the viewer role.
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Context } from 'koa';
@@ -15,10 +14,10 @@ import { RouteGroup } from '../../platform/http/routes.ts';
 import type { AppRouter, AuthState } from '../../platform/http/state.ts';
 import { MAX_IMPORT_BYTES } from './columns.ts';
 import type { ImportCommands } from './commands.ts';
-import { importView, type ImportJob, type PriorImport } from './decide.ts';
-import { digestFile } from './digest.ts';
+import { importView, type ImportJob } from './decide.ts';
 import { errorsCsv } from './csv-out.ts';
 import type { ImportMode, ImportStatus } from './events.ts';
+import { submitImport } from './submit.ts';
 import * as schemas from './schemas.ts';
 import * as store from './store.ts';
 import type { ImportWorker } from './worker.ts';
@@ -62,18 +61,6 @@ async function csvBody(ctx: Context): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function priorImports(knex: Knex, labId: string, sha256: string): Promise<PriorImport[]> {
-  const rows = await knex('imports')
-    .where({ lab_id: labId, sha256 })
-    .select<{ import_id: string; status: ImportStatus; dry_run: boolean; created: number }[]>(
-      'import_id',
-      'status',
-      'dry_run',
-      'created',
-    );
-  return rows.map((r) => ({ importId: r.import_id, status: r.status, dryRun: r.dry_run, created: r.created }));
-}
-
 /** The job, when the caller's role in its lab reaches `needed`; 404 otherwise (or 403 below the role). */
 async function jobFor(options: ImportRouteOptions, auth: AuthState, id: string, needed: LabRole): Promise<ImportJob> {
   const state = await options.commands.load(id);
@@ -95,7 +82,6 @@ export function importRouters(options: ImportRouteOptions): AppRouter[] {
 }
 
 function submitRoute(routes: RouteGroup, options: ImportRouteOptions): void {
-  const { knex, commands, worker } = options;
   routes.add({
     method: 'post',
     path: '/api/v1/imports',
@@ -114,28 +100,7 @@ function submitRoute(routes: RouteGroup, options: ImportRouteOptions): void {
     handler: async (ctx, { auth, query }) => {
       await requireRole(options.roleIn, auth, query.labId, 'technician');
       const content = await csvBody(ctx);
-      const { sha256, bytes } = await digestFile([content]);
-      const importId = randomUUID();
-      const data = {
-        importId,
-        labId: query.labId,
-        sha256,
-        bytes,
-        mode: query.mode ?? ('atomic' satisfies ImportMode),
-        dryRun: query.dryRun ?? false,
-        allowDuplicate: query.allowDuplicate ?? false,
-        priorImports: await priorImports(knex, query.labId, sha256),
-        now: new Date(),
-      };
-      // The file first: a job on record always has its file until it ends.
-      await store.keepFile(knex, importId, query.labId, auth.userId, content);
-      try {
-        await commands.execute(importId, { type: 'SubmitImport', data }, commandCause(ctx), true);
-      } catch (error) {
-        await store.dropFile(knex, importId);
-        throw error;
-      }
-      worker.submit(importId);
+      const importId = await submitImport(options, { ...query, ownerId: auth.userId, content }, commandCause(ctx));
       ctx.status = 202;
       ctx.set('Location', `/api/v1/imports/${importId}`);
       ctx.body = { id: importId, status: 'validating' };
