@@ -73,6 +73,9 @@ export async function importFile(config: Config, logger: Logger, args: string[])
     },
   });
   try {
+    // A database fresh from `migrate` gets the read model's table once the projection starts.
+    for (let i = 0; i < 300 && !(await knex.schema.hasTable('imports')); i++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     const input = { labId: o.lab, ownerId: o.as ?? o.lab, content: readFileSync(o.file), ...o };
     const id = await submitImport(
       jobs,
