@@ -32,6 +32,7 @@ import { samplesForBoxMaps, storageLabAccess } from './storage-wiring.ts';
 import { importsProjection } from '../projections/imports/imports-read-model.ts';
 import { importsModule } from '../modules/imports/module.ts';
 import { sampleExportRouter } from './sample-export.ts';
+import { sampleBulkRouter } from './sample-bulk.ts';
 import { importLabLookups, importRowRules, importSampleCreator } from './imports-wiring.ts';
 
 export interface ModuleContext {
@@ -99,6 +100,7 @@ export function composeModules(context: ModuleContext): ComposedModules {
   return {
     routers: [
       sampleExportRouter(context.knex, context.openapi), // before /samples/{id}
+      sampleBulkRouter(context.knex, context.store, context.openapi),
       ...identity.routers,
       ...labsModule(context).routers,
       ...samplesModule(context).routers,
