@@ -223,3 +223,18 @@ test('GET /samples/export: the list filters apply; a lab the caller is not in is
   });
   t.is(response.status, 404);
 });
+
+test('POST /imports/{id}/cancel while importing: it stops after the batch in hand, created exact', async (t) => {
+  const rows = Array.from({ length: 1500 }, (_, i) => `,blood,P${1000 + i},2026-01-05,,,,,,cancel ${fileNo}`);
+  const r = await upload(csv(...rows), `labId=${lee.id}&mode=best-effort`);
+  t.is(r.status, 202);
+  const id = r.body.id as string;
+  for (let i = 0; i < 400 && (await asLee.get(`/imports/${id}`)).body.status !== 'importing'; i++)
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  const cancel = await asLee.post(`/imports/${id}/cancel`);
+  t.is(cancel.status, 202);
+  const job = await settled(id);
+  t.is(job.status, 'cancelled');
+  t.true((job.created as number) < 1500);
+  t.is(job.created, await createdBy(id));
+});
