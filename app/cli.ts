@@ -7,6 +7,7 @@ import { PartsProgress } from '../platform/progress.ts';
 import { ProjectionEngine, ProjectionOperationError } from '../projections/engine/index.ts';
 import { formatPosition, parsePosition, type EventStore } from '../platform/eventstore/port.ts';
 import { audit, auditKeygen } from './cli-audit.ts';
+import { importFile } from './cli-import.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { allProjections } from './modules.ts';
 import { startService } from './service.ts';
@@ -41,6 +42,9 @@ const USAGE = `Usage: vialog <command>
   users create --username <name> --email <email> [--admin]
                                 create an account (the password is read from stdin, or asked for
                                 on a terminal); with --admin an existing account is promoted
+  import <file.csv> --lab <id> [--as <user id>] [--dry-run] [--mode atomic|best-effort] [--allow-duplicate]
+                                import samples from a CSV file (docs/imports.md): the job of
+                                POST /imports, run here, with progress and an ETA on a terminal
   help                          this text
 
 Configuration comes from environment variables; see README.md.`;
@@ -354,6 +358,8 @@ async function main() {
       return audit(config, logger, rest, USAGE);
     case 'verify-read-models':
       return verifyReadModels(config, logger);
+    case 'import':
+      return importFile(config, logger, rest);
     default:
       fail(`unknown command: ${command}\n\n${USAGE}`);
   }

@@ -37,6 +37,11 @@ import {
   storageFacts,
   storageLabAccess,
 } from './storage-wiring.ts';
+import { importsProjection } from '../projections/imports/imports-read-model.ts';
+import { importsModule } from '../modules/imports/module.ts';
+import { sampleExportRouter } from './sample-export.ts';
+import { sampleBulkRouter } from './sample-bulk.ts';
+import { importLabLookups, importRowRules, importSampleCreator } from './imports-wiring.ts';
 
 export interface ModuleContext {
   readonly config: Config;
@@ -77,6 +82,7 @@ export function allProjections(vault: PersonalDataVault, store?: EventStore): Pr
     dialogProjection(vault),
     auditProjection,
     storageProjection,
+    importsProjection,
   ];
   if (store)
     projections.push(labReactions(createLabCommands({ store, waitForReadModel: () => Promise.resolve(true) })));
@@ -88,30 +94,46 @@ export function composeModules(context: ModuleContext): ComposedModules {
     ...context,
     ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}),
   });
+  const labAccess = storageLabAccess(context.knex);
   const storage = storageModule({
     ...context,
-    labs: storageLabAccess(context.knex),
+    labs: labAccess,
     samples: samplesForBoxMaps(context.knex),
   });
   const samples = samplesModule({ ...context, slots: slotKeeper(context.knex, storage.commands) });
   let reconciling: Promise<void> | undefined;
+  const roleIn = (userId: string, labId: string) => labAccess.roleIn(userId, labId);
+  const imports = importsModule({
+    ...context,
+    roleIn,
+    samples: {
+      rules: importRowRules(),
+      lookups: (labId) => importLabLookups(context.knex, labId),
+      createSample: importSampleCreator(context.store, roleIn),
+    },
+  });
   return {
     routers: [
+      sampleExportRouter(context.knex, context.openapi), // before /samples/{id}
+      sampleBulkRouter(context.knex, context.store, context.openapi),
       ...identity.routers,
       ...labsModule(context).routers,
       ...samples.routers,
       ...dialogModule({ ...context, storage: storageFacts(context.knex) }).routers,
       ...auditModule(context).routers,
       ...storage.routers,
+      ...imports.routers,
     ],
     authenticate: identity.authenticate,
     async start() {
       await identity.start();
       reconciling = completePlacements(context, storage.commands, samples.commands);
+      await imports.worker.resumeAll();
     },
     async stop() {
       await reconciling;
       await identity.stop();
+      imports.worker.stop();
     },
   };
 }

@@ -145,6 +145,7 @@ export async function startService(
     const app = createHttpApp({
       logger,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      ownBodyPaths: ['/api/v1/imports'], // a CSV file, read by the imports route
       trustProxy: config.trustProxyHops,
       openapi,
       readinessChecks,

@@ -18,6 +18,8 @@ export interface HttpAppOptions {
   readonly logger: Logger;
   /** BODY_LIMIT_BYTES: larger JSON bodies are refused with 413. */
   readonly bodyLimitBytes: number;
+  /** POST paths whose route reads its own body (not JSON, its own limit), e.g. a file upload. */
+  readonly ownBodyPaths?: readonly string[];
   /**
    * Proxies of ours in front of the API (TRUST_PROXY_HOPS; true means 1): the client address
    * (ctx.ip, per-IP limits) is the X-Forwarded-For entry this many from the right, the one our
@@ -57,7 +59,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(telemetryMiddleware()); // the request's span (continues a traceparent) and its duration
   app.use(accessLogMiddleware(options.logger)); // one line per request, with the final status
   app.use(problemMiddleware()); // every error below becomes problem+json
-  app.use(jsonBodyMiddleware(options.bodyLimitBytes)); // JSON only, size limit
+  app.use(jsonBodyMiddleware(options.bodyLimitBytes, new Set(options.ownBodyPaths))); // JSON only, size limit
   app.use(health.routes()); // public, before authentication
   app.use(docs.routes()); // public: the OpenAPI document and /docs
   if (options.authenticate) app.use(options.authenticate); // ctx.state.auth

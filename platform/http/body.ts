@@ -23,7 +23,11 @@ export function payloadTooLarge(limitBytes: number): HttpProblem {
   });
 }
 
-export function jsonBodyMiddleware(limitBytes: number): Middleware {
+/**
+ * `ownBodies`: POST paths whose route reads the body itself (e.g. a file upload with its own type
+ * and limit); the JSON parser leaves their body unread.
+ */
+export function jsonBodyMiddleware(limitBytes: number, ownBodies: ReadonlySet<string> = new Set()): Middleware {
   const parse = koaBody({
     json: true,
     jsonStrict: true,
@@ -51,5 +55,8 @@ export function jsonBodyMiddleware(limitBytes: number): Middleware {
     });
   };
   // Reads (GET, HEAD, OPTIONS) carry no body to check or parse.
-  return (ctx, next) => (METHODS_WITH_BODY.has(ctx.method) ? parseChecked(ctx, next) : next());
+  return (ctx, next) =>
+    METHODS_WITH_BODY.has(ctx.method) && !(ctx.method === 'POST' && ownBodies.has(ctx.path))
+      ? parseChecked(ctx, next)
+      : next();
 }

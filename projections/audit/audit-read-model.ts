@@ -12,6 +12,7 @@ import { sampleEventTypes } from '../../modules/samples/events.ts';
 import { dialogEvents } from '../../modules/dialog/events.ts';
 import { labEventTypes } from '../../modules/labs/events.ts';
 import { storageEvents } from '../../modules/storage/events.ts';
+import { importEventTypes } from '../../modules/imports/events.ts';
 import { projectionOperationEventTypes, type Projection } from '../engine/index.ts';
 
 export const auditProjectionName = 'audit';
@@ -84,6 +85,7 @@ export const auditEventTypes: readonly string[] = [
   ...labEventTypes,
   ...dialogEvents.types,
   ...storageEvents.types,
+  ...importEventTypes,
   ...projectionOperationEventTypes,
 ];
 

@@ -15,6 +15,7 @@ import * as projectionFailures from './008_projection_failures.ts';
 import * as eventHashV2 from './009_event_hash_v2.ts';
 import * as eventsImmutable from './010_events_immutable_by_privilege.ts';
 import * as auditDigests from './011_audit_digests.ts';
+import * as importFiles from './012_import_files.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -33,6 +34,7 @@ const migrations: Record<string, Migration> = {
   '009_event_hash_v2': eventHashV2,
   '010_events_immutable_by_privilege': eventsImmutable,
   '011_audit_digests': auditDigests,
+  '012_import_files': importFiles,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -256,6 +256,7 @@ test('admin projection routes: status list, rebuild 202 (admin only), unknown 40
     'audit',
     'dialog',
     'identity',
+    'imports',
     'lab_reactions',
     'labs',
     'samples',

@@ -164,7 +164,38 @@ async function appendEdgeCases(): Promise<Record<string, Position>> {
     event('StorageUnitTemperatureSet', { unitId: boxId, ...lab, from: -273, to: 100, setAt: now }),
     event('StorageUnitMoved', { unitId: boxId, ...lab, fromParentId: rackId, toParentId: freezerId, movedAt: now }),
   ]);
-  return { identity, samples, labs, dialog, storage, audit: storage };
+  const importId = randomUUID();
+  const imports = await append(`import-${importId}`, [
+    event('ImportSubmitted', {
+      importId,
+      ...lab,
+      sha256: 'f'.repeat(64),
+      bytes: INT_MAX,
+      mode: 'best-effort',
+      dryRun: false,
+      allowDuplicate: true,
+      submittedAt: now,
+    }),
+    event('ImportValidated', {
+      importId,
+      rows: INT_MAX,
+      validRows: INT_MAX,
+      invalidRows: 0,
+      errors: [{ row: 2, column: 'notes', code: 'invalid_text', message: odd(500) }],
+      validatedAt: now,
+    }),
+    event('ImportStarted', { importId, startedAt: now }),
+    event('ImportProgressed', {
+      importId,
+      processed: INT_MAX,
+      created: INT_MAX,
+      refused: 0,
+      lastRow: INT_MAX,
+      at: now,
+    }),
+    event('ImportCompleted', { importId, created: INT_MAX, refused: 0, completedAt: now }),
+  ]);
+  return { identity, samples, labs, dialog, storage, imports, audit: imports };
 }
 
 test.serial('every projection applies events at the edges of their schemas and keeps running', async (t) => {
