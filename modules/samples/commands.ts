@@ -2,11 +2,14 @@
 // command loads sample-<id>, decides, appends and waits for the read model. Without If-Match a
 // concurrent writer's conflict is decided again on fresh state, so no update is ever lost; with
 // If-Match the decider compares versions and a stale one appends nothing.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DomainError } from '../../platform/commands/decision.ts';
 import { CommandHandler } from '../../platform/commands/handler.ts';
+import { eventMetadata } from '../../platform/eventstore/metadata.ts';
+import { assertStorableEvent } from '../../platform/text.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
-import type { EventStore, Position } from '../../platform/eventstore/port.ts';
-import { sampleDecider, type LabRole, type SampleChanges } from './decide.ts';
+import { StreamConflictError, type EventStore, type Position } from '../../platform/eventstore/port.ts';
+import { decideSample, sampleDecider, type LabRole, type SampleChanges } from './decide.ts';
 import {
   isSampleEventType,
   parseSampleEvent,
@@ -15,7 +18,9 @@ import {
   type SampleStatus,
   type SampleType,
 } from './events.ts';
-import { isRegistered, type SampleState } from './evolve.ts';
+import { initialSampleState, isRegistered, type SampleState } from './evolve.ts';
+import { barcodeReservationStreamId, barcodeTaken, generateBarcode } from './physical/barcode.ts';
+import type { Quantity } from './physical/quantity.ts';
 import type { SampleView } from './queries.ts';
 
 export interface SampleCommandDeps {
@@ -31,6 +36,9 @@ export interface NewSample {
   readonly status?: SampleStatus | undefined;
   readonly storageLocation?: string | null | undefined;
   readonly notes?: string | null | undefined;
+  /** Absent: the service assigns one. */
+  readonly barcode?: string | undefined;
+  readonly quantity?: Quantity | null | undefined;
 }
 
 /** The caller's role in a lab, read afresh for every command (undefined: not a member). */
@@ -47,6 +55,12 @@ export function viewOf(state: SampleState): SampleView {
     status: state.status,
     storageLocation: state.storageLocation,
     notes: state.notes,
+    barcode: state.barcode,
+    quantity: state.quantity,
+    remaining: state.remaining,
+    lineage: state.lineage,
+    parentId: state.parentId,
+    freezeThawCount: state.freezeThawCount,
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
     version: state.version,
@@ -62,6 +76,25 @@ export function createSampleCommands(deps: SampleCommandDeps) {
   );
 
   /** The sample's lab is known only once its stream is loaded: the role is looked up then. */
+  async function reserveBarcode(
+    sampleId: string,
+    ownerId: string,
+    labId: string,
+    barcode: string,
+    cause: CommandCause,
+  ) {
+    const event = {
+      type: 'SampleBarcodeReserved',
+      data: { sampleId, ownerId, labId, barcode, reservedAt: now().toISOString() },
+    } as const;
+    try {
+      await samples.append(barcodeReservationStreamId(labId, barcode), [event], cause, 'no_stream');
+    } catch (error) {
+      if (error instanceof StreamConflictError) throw new DomainError(barcodeTaken(barcode));
+      throw error;
+    }
+  }
+
   const roleOfSample = (state: SampleState, roleIn: RoleLookup) =>
     isRegistered(state) ? roleIn(state.labId) : Promise.resolve(undefined);
 
@@ -74,10 +107,17 @@ export function createSampleCommands(deps: SampleCommandDeps) {
       cause: CommandCause,
     ): Promise<SampleView> {
       const sampleId = randomUUID();
+      const barcode = input.barcode ?? generateBarcode((size) => randomBytes(size));
       const command = {
         type: 'RegisterSample',
-        data: { ...input, sampleId, ownerId, labId, role, now: now() },
+        data: { ...input, barcode, sampleId, ownerId, labId, role, now: now() },
       } as const;
+      // The barcode is reserved only for a registration that will be accepted and stored (no orphan reservations).
+      const decision = decideSample(command, initialSampleState());
+      if (decision.ok) {
+        for (const event of decision.events) assertStorableEvent(event.type, event.data, eventMetadata(cause, 1));
+        await reserveBarcode(sampleId, ownerId, labId, barcode, cause);
+      }
       return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
 
@@ -109,6 +149,13 @@ export function createSampleCommands(deps: SampleCommandDeps) {
           data: { role: await roleOfSample(state, roleIn), reason: cause.reason, expectedVersion, now: now() },
         }) as const;
       await samples.handle(sampleStream(sampleId), command, cause);
+    },
+
+    /** One freeze–thaw cycle. */
+    async thaw(sampleId: string, roleIn: RoleLookup, cause: CommandCause): Promise<SampleView> {
+      const command = async (state: SampleState) =>
+        ({ type: 'RecordThaw', data: { role: await roleOfSample(state, roleIn), now: now() } }) as const;
+      return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
 
     /** Chain of custody: to another lab, for a reason (technician in both labs). */

@@ -11,6 +11,8 @@ import type { SampleState } from './evolve.ts';
 import { evolveSample, initialSampleState, isRegistered } from './evolve.ts';
 import type { SampleFields } from './rules.ts';
 import { checkStatusMove, validateSampleFields } from './rules.ts';
+import { isFinal } from './physical/status.ts';
+import type { Quantity } from './physical/quantity.ts';
 
 const notFound = (): Decision<SampleEvent> => refuse({ code: 'not_found', message: 'sample not found' });
 
@@ -36,8 +38,17 @@ export interface RegisterSample {
     readonly status?: SampleStatus | undefined;
     readonly storageLocation?: string | null | undefined;
     readonly notes?: string | null | undefined;
+    /** Given by the client or assigned by the service, reserved in the lab before this command. */
+    readonly barcode?: string | undefined;
+    readonly quantity?: Quantity | null | undefined;
     readonly now: Date;
   };
+}
+
+/** One freeze–thaw cycle. */
+export interface RecordThaw {
+  readonly type: 'RecordThaw';
+  readonly data: { readonly role: LabRole | undefined; readonly now: Date };
 }
 
 /** The editable fields; absent ones stay as they are (PATCH). PUT sends them all. */
@@ -87,7 +98,7 @@ export interface TransferSample {
   };
 }
 
-export type SampleCommand = RegisterSample | UpdateSample | DiscardSample | TransferSample;
+export type SampleCommand = RegisterSample | UpdateSample | DiscardSample | TransferSample | RecordThaw;
 
 export function decideSample(command: SampleCommand, state: SampleState): Decision<SampleEvent> {
   switch (command.type) {
@@ -99,7 +110,29 @@ export function decideSample(command: SampleCommand, state: SampleState): Decisi
       return discard(command.data, state);
     case 'TransferSample':
       return transfer(command.data, state);
+    case 'RecordThaw':
+      return thaw(command.data, state);
   }
+}
+
+/** A consumed or disposed sample is final: any further change is an invalid transition. */
+const finalRefusal = (status: SampleStatus): Decision<SampleEvent> =>
+  refuse({ code: 'invalid_transition', message: `a ${status} sample is final and cannot change` });
+
+function thaw(c: RecordThaw['data'], state: SampleState): Decision<SampleEvent> {
+  const sample = writableSample(state, c.role, undefined);
+  if ('ok' in sample) return sample;
+  if (isFinal(sample.status)) return finalRefusal(sample.status);
+  return accept({
+    type: 'SampleThawed',
+    data: {
+      sampleId: sample.sampleId,
+      ownerId: sample.ownerId,
+      labId: sample.labId,
+      freezeThawCount: sample.freezeThawCount + 1,
+      thawedAt: c.now.toISOString(),
+    },
+  });
 }
 
 function register(c: RegisterSample['data'], state: SampleState): Decision<SampleEvent> {
@@ -124,6 +157,10 @@ function register(c: RegisterSample['data'], state: SampleState): Decision<Sampl
       ...fields,
       status: c.status ?? 'collected',
       registeredAt: c.now.toISOString(),
+      ...(c.barcode === undefined ? {} : { barcode: c.barcode }),
+      quantity: c.quantity ?? null,
+      lineage: 'primary',
+      parentId: null,
     },
   });
 }
@@ -145,6 +182,7 @@ function writableSample(state: SampleState, role: LabRole | undefined, expectedV
 function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEvent> {
   const sample = writableSample(state, c.role, c.expectedVersion);
   if ('ok' in sample) return sample;
+  if (isFinal(sample.status)) return finalRefusal(sample.status);
   const next: SampleFields & { status: SampleStatus } = {
     sampleType: c.changes.sampleType ?? sample.sampleType,
     subjectId: c.changes.subjectId ?? sample.subjectId,
@@ -234,6 +272,7 @@ function discard(c: DiscardSample['data'], state: SampleState): Decision<SampleE
 function transfer(c: TransferSample['data'], state: SampleState): Decision<SampleEvent> {
   const sample = writableSample(state, c.role, c.expectedVersion);
   if ('ok' in sample) return sample;
+  if (isFinal(sample.status)) return finalRefusal(sample.status);
   if (c.toRole === undefined) return refuse({ code: 'not_found', message: 'lab not found' });
   if (!atLeast(c.toRole, 'technician'))
     return refuse({ code: 'forbidden', message: 'a transfer needs the technician role in both labs' });

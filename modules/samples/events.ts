@@ -11,10 +11,15 @@
 import { z } from 'zod';
 import { eventCatalog, type EventsOf } from '../../platform/eventstore/catalog.ts';
 import { isoDate } from '../../platform/text.ts';
+import { BARCODE_PATTERN } from './physical/barcode.ts';
+import { quantitySchema } from './physical/quantity.ts';
+import { lineages, physicalSampleTypes, physicalStatuses } from './physical/status.ts';
 
-export const sampleTypes = ['blood', 'saliva', 'tissue'] as const;
+/** Primary types and the derivative ones (API.md, Physical samples). */
+export const sampleTypes = physicalSampleTypes;
 export type SampleType = (typeof sampleTypes)[number];
-export const sampleStatuses = ['collected', 'processing', 'archived'] as const;
+/** `consumed` and `disposed` are final. */
+export const sampleStatuses = physicalStatuses;
 export type SampleStatus = (typeof sampleStatuses)[number];
 
 /** Fields a correction can change (status and storage have their own events). */
@@ -42,6 +47,11 @@ export const sampleRegisteredSchema = z.strictObject({
   storageLocation: storage,
   notes,
   registeredAt: timestamp,
+  // Physical fields (optional: registrations from before them have none).
+  barcode: z.string().regex(BARCODE_PATTERN).optional(),
+  quantity: quantitySchema.nullable().optional(),
+  lineage: z.enum(lineages).optional(),
+  parentId: id.nullable().optional(),
 });
 
 const change = <T extends z.ZodType>(value: T) => z.strictObject({ from: value, to: value });
@@ -99,6 +109,27 @@ export const sampleTransferredSchema = z.strictObject({
   transferredAt: timestamp,
 });
 
+/** A freeze–thaw cycle: the count after it. */
+export const sampleThawedSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  freezeThawCount: z.number().int().positive(),
+  thawedAt: timestamp,
+});
+
+/**
+ * Reserves a barcode within a lab: appended with "no stream" to barcode-<labId>-<BARCODE>
+ * (barcodeReservationStreamId), so two tubes of one lab never share a barcode, whatever the case.
+ */
+export const sampleBarcodeReservedSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  barcode: z.string().regex(BARCODE_PATTERN),
+  reservedAt: timestamp,
+});
+
 export const sampleEventSchemas = {
   SampleRegistered: sampleRegisteredSchema,
   SampleDetailsCorrected: sampleDetailsCorrectedSchema,
@@ -106,6 +137,8 @@ export const sampleEventSchemas = {
   SampleMoved: sampleMovedSchema,
   SampleDiscarded: sampleDiscardedSchema,
   SampleTransferred: sampleTransferredSchema,
+  SampleThawed: sampleThawedSchema,
+  SampleBarcodeReserved: sampleBarcodeReservedSchema,
 } as const;
 
 export type SampleEventType = keyof typeof sampleEventSchemas;
@@ -118,6 +151,8 @@ export const sampleEventSchemaVersions: Readonly<Record<SampleEventType, number>
   SampleMoved: 2,
   SampleDiscarded: 2,
   SampleTransferred: 1,
+  SampleThawed: 1,
+  SampleBarcodeReserved: 1,
 };
 
 /** The types whose version 1 (before labs) lacks labId. */

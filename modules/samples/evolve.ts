@@ -1,5 +1,7 @@
 // Pure evolver of a sample's stream, with its initial state.
 import type { SampleEvent, SampleStatus, SampleType } from './events.ts';
+import type { Quantity } from './physical/quantity.ts';
+import type { Lineage } from './physical/status.ts';
 
 export interface SampleDetails {
   readonly sampleId: string;
@@ -14,6 +16,13 @@ export interface SampleDetails {
   readonly status: SampleStatus;
   readonly storageLocation: string | null;
   readonly notes: string | null;
+  /** Null only for samples registered before barcodes existed. */
+  readonly barcode: string | null;
+  readonly quantity: Quantity | null;
+  readonly remaining: Quantity | null;
+  readonly lineage: Lineage;
+  readonly parentId: string | null;
+  readonly freezeThawCount: number;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Events in the stream so far: the ETag. */
@@ -45,12 +54,18 @@ export function evolveSample(state: SampleState, event: SampleEvent): SampleStat
       status: d.status,
       storageLocation: d.storageLocation,
       notes: d.notes,
+      barcode: d.barcode ?? null,
+      quantity: d.quantity ?? null,
+      remaining: d.quantity ?? null,
+      lineage: d.lineage ?? 'primary',
+      parentId: d.parentId ?? null,
+      freezeThawCount: 0,
       createdAt: d.registeredAt,
       updatedAt: d.registeredAt,
       version: 1,
     };
   }
-  if (!isRegistered(state)) return state;
+  if (!isRegistered(state) || event.type === 'SampleBarcodeReserved') return state;
   const version = state.version + 1;
   switch (event.type) {
     case 'SampleDetailsCorrected': {
@@ -71,6 +86,8 @@ export function evolveSample(state: SampleState, event: SampleEvent): SampleStat
       return { ...state, storageLocation: event.data.to, updatedAt: event.data.movedAt, version };
     case 'SampleDiscarded':
       return { ...state, kind: 'discarded', updatedAt: event.data.discardedAt, version };
+    case 'SampleThawed':
+      return { ...state, freezeThawCount: event.data.freezeThawCount, updatedAt: event.data.thawedAt, version };
     case 'SampleTransferred':
       return {
         ...state,

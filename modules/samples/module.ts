@@ -6,6 +6,7 @@ import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
 import { createSampleCommands } from './commands.ts';
 import { sampleRouters } from './routes.ts';
+import { physicalSampleRouters } from './routes-physical.ts';
 
 export const samplesReadModels = ['samples'] as const;
 
@@ -21,5 +22,10 @@ export function samplesModule(context: SamplesModuleContext): { routers: AppRout
     store: context.store,
     waitForReadModel: (position) => context.waitForProjections(samplesReadModels, position),
   });
-  return { routers: sampleRouters({ commands, knex: context.knex, store: context.store, openapi: context.openapi }) };
+  return {
+    routers: [
+      ...physicalSampleRouters({ commands, knex: context.knex, openapi: context.openapi }),
+      ...sampleRouters({ commands, knex: context.knex, store: context.store, openapi: context.openapi }),
+    ],
+  };
 }

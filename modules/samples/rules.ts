@@ -2,6 +2,7 @@
 // { path, message } so a client can show them all at once (422 validation_failed).
 import type { FieldError } from '../../platform/commands/decision.ts';
 import { sampleTypes, type SampleStatus, type SampleType } from './events.ts';
+import { checkPhysicalStatusMove, physicalStatusMoves } from './physical/status.ts';
 
 export type { FieldError };
 
@@ -11,13 +12,11 @@ export const FREEZER_PATTERN = /^freezer-[0-9]+-row[A-Z]$/;
 export const MAX_COLLECTION_AGE_YEARS = 10;
 export const MAX_NOTES_LENGTH = 2000;
 
-/** Allowed status moves; archived → processing is a re-analysis and needs a reason. */
-export const statusMoves: Readonly<Record<SampleStatus, readonly SampleStatus[]>> = {
-  collected: ['processing', 'archived'],
-  processing: ['archived'],
-  archived: ['processing'],
-};
-export const movesNeedingReason: ReadonlySet<string> = new Set(['archived->processing']);
+/**
+ * Allowed status moves; archived → processing is a re-analysis and needs a reason, as does
+ * disposal. `consumed` and `disposed` are final (physical/status.ts).
+ */
+export const statusMoves: Readonly<Record<SampleStatus, readonly SampleStatus[]>> = physicalStatusMoves;
 
 export interface SampleFields {
   readonly sampleType: SampleType;
@@ -103,9 +102,9 @@ export function ruleErrorsOfWellTypedFields(raw: unknown, now: Date): FieldError
 export type TransitionCheck = { readonly ok: true } | { readonly ok: false; readonly message: string };
 
 export function checkStatusMove(from: SampleStatus, to: SampleStatus, reason: string | null): TransitionCheck {
-  if (!statusMoves[from].includes(to)) return { ok: false, message: `a sample cannot move from ${from} to ${to}` };
-  if (movesNeedingReason.has(`${from}->${to}`) && (reason === null || reason.trim() === '')) {
-    return { ok: false, message: `moving from ${from} to ${to} (re-analysis) needs a reason` };
+  const check = checkPhysicalStatusMove(from, to, reason);
+  if (!check.ok && from === 'archived' && to === 'processing') {
+    return { ok: false, message: 'moving from archived to processing (re-analysis) needs a reason' };
   }
-  return { ok: true };
+  return check;
 }

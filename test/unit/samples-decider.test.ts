@@ -42,6 +42,9 @@ const registered = (
     subjectId: 'P001',
     collectionDate: '2026-11-01',
     status: 'collected',
+    quantity: null,
+    lineage: 'primary',
+    parentId: null,
     storageLocation: null,
     notes: null,
     registeredAt: at,
@@ -184,12 +187,13 @@ test('register: tissue must be in a freezer (a shelf or nothing is refused)', (t
   }
 });
 
-test('status moves: exactly the four allowed ones', (t) => {
+test('status moves: exactly the four original ones, and into the final ones', (t) => {
   const allowed = new Set([
     'collected->processing',
     'processing->archived',
     'collected->archived',
     'archived->processing',
+    ...['collected', 'processing', 'archived'].flatMap((from) => [`${from}->consumed`, `${from}->disposed`]),
   ]);
   for (const from of sampleStatuses) {
     for (const to of sampleStatuses) {
