@@ -84,7 +84,7 @@ export function composeModules(context: ModuleContext): ComposedModules {
     routers: [
       ...identity.routers,
       ...labsModule(context).routers,
-      ...samplesModule(context).routers,
+      ...samplesModule({ ...context, maxAgeYears: context.config.SAMPLES_MAX_AGE_YEARS }).routers,
       ...dialogModule(context).routers,
       ...auditModule(context).routers,
       ...storageModule({ ...context, labs: storageLabAccess(context.knex), samples: samplesForBoxMaps(context.knex) })

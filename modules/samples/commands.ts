@@ -27,6 +27,8 @@ export interface SampleCommandDeps {
   readonly store: EventStore;
   readonly waitForReadModel: (position: Position) => Promise<boolean>;
   readonly now?: () => Date;
+  /** SAMPLES_MAX_AGE_YEARS (default 10, 0: no limit). */
+  readonly maxAgeYears?: number | undefined;
 }
 
 export interface NewSample {
@@ -110,7 +112,7 @@ export function createSampleCommands(deps: SampleCommandDeps) {
       const barcode = input.barcode ?? generateBarcode((size) => randomBytes(size));
       const command = {
         type: 'RegisterSample',
-        data: { ...input, barcode, sampleId, ownerId, labId, role, now: now() },
+        data: { ...input, barcode, sampleId, ownerId, labId, role, maxAgeYears: deps.maxAgeYears, now: now() },
       } as const;
       // The barcode is reserved only for a registration that will be accepted and stored (no orphan reservations).
       const decision = decideSample(command, initialSampleState());
@@ -132,7 +134,14 @@ export function createSampleCommands(deps: SampleCommandDeps) {
       const command = async (state: SampleState) =>
         ({
           type: 'UpdateSample',
-          data: { role: await roleOfSample(state, roleIn), changes, reason: cause.reason, expectedVersion, now: now() },
+          data: {
+            role: await roleOfSample(state, roleIn),
+            changes,
+            reason: cause.reason,
+            expectedVersion,
+            maxAgeYears: deps.maxAgeYears,
+            now: now(),
+          },
         }) as const;
       return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },

@@ -41,6 +41,8 @@ export interface RegisterSample {
     /** Given by the client or assigned by the service, reserved in the lab before this command. */
     readonly barcode?: string | undefined;
     readonly quantity?: Quantity | null | undefined;
+    /** SAMPLES_MAX_AGE_YEARS (default 10, 0: no limit). */
+    readonly maxAgeYears?: number | undefined;
     readonly now: Date;
   };
 }
@@ -71,6 +73,7 @@ export interface UpdateSample {
     readonly reason: string | null;
     /** From If-Match; undefined means "the current version" (the route retries on conflicts). */
     readonly expectedVersion?: number | undefined;
+    readonly maxAgeYears?: number | undefined;
     readonly now: Date;
   };
 }
@@ -146,7 +149,7 @@ function register(c: RegisterSample['data'], state: SampleState): Decision<Sampl
     storageLocation: c.storageLocation ?? null,
     notes: c.notes ?? null,
   };
-  const errors = validateSampleFields(fields, c.now);
+  const errors = validateSampleFields(fields, c.now, c.maxAgeYears);
   if (errors.length > 0) return refuse({ code: 'validation_failed', message: 'the sample breaks some rules', errors });
   return accept({
     type: 'SampleRegistered',
@@ -191,7 +194,7 @@ function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEve
     storageLocation: c.changes.storageLocation !== undefined ? c.changes.storageLocation : sample.storageLocation,
     notes: c.changes.notes !== undefined ? c.changes.notes : sample.notes,
   };
-  const errors = validateSampleFields(next, c.now);
+  const errors = validateSampleFields(next, c.now, c.maxAgeYears);
   // A date that was valid when registered may have aged out: only a changed date is re-checked.
   const relevant =
     next.collectionDate === sample.collectionDate ? errors.filter((e) => e.path !== 'collectionDate') : errors;

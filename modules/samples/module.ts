@@ -15,12 +15,15 @@ export interface SamplesModuleContext {
   readonly store: EventStore;
   readonly openapi: OpenApiRegistry;
   readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+  /** SAMPLES_MAX_AGE_YEARS (default 10, 0: no limit). */
+  readonly maxAgeYears?: number | undefined;
 }
 
 export function samplesModule(context: SamplesModuleContext): { routers: AppRouter[] } {
   const commands = createSampleCommands({
     store: context.store,
     waitForReadModel: (position) => context.waitForProjections(samplesReadModels, position),
+    maxAgeYears: context.maxAgeYears,
   });
   return {
     routers: [

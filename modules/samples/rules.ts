@@ -2,7 +2,7 @@
 // { path, message } so a client can show them all at once (422 validation_failed).
 import type { FieldError } from '../../platform/commands/decision.ts';
 import { sampleTypes, type SampleStatus, type SampleType } from './events.ts';
-import { checkPhysicalStatusMove, physicalStatusMoves } from './physical/status.ts';
+import { checkCollectionAge, checkPhysicalStatusMove, physicalStatusMoves } from './physical/status.ts';
 
 export type { FieldError };
 
@@ -42,7 +42,11 @@ export function oldestCollectionDate(today: string): string {
   return utcDate(oldest);
 }
 
-export function validateSampleFields(fields: SampleFields, now: Date): FieldError[] {
+export function validateSampleFields(
+  fields: SampleFields,
+  now: Date,
+  maxAgeYears: number = MAX_COLLECTION_AGE_YEARS,
+): FieldError[] {
   const errors: FieldError[] = [];
   if (!SUBJECT_ID_PATTERN.test(fields.subjectId)) {
     errors.push({ path: 'subjectId', message: 'must be one capital letter and at least 3 digits, e.g. P001' });
@@ -50,11 +54,8 @@ export function validateSampleFields(fields: SampleFields, now: Date): FieldErro
   if (!isRealDate(fields.collectionDate)) {
     errors.push({ path: 'collectionDate', message: 'must be a date YYYY-MM-DD' });
   } else {
-    const today = utcDate(now);
-    if (fields.collectionDate > today) errors.push({ path: 'collectionDate', message: 'must not be in the future' });
-    else if (fields.collectionDate < oldestCollectionDate(today)) {
-      errors.push({ path: 'collectionDate', message: `must not be older than ${MAX_COLLECTION_AGE_YEARS} years` });
-    }
+    const age = checkCollectionAge(fields.collectionDate, utcDate(now), maxAgeYears);
+    if (age) errors.push(age);
   }
   if (fields.storageLocation !== null && !STORAGE_PATTERN.test(fields.storageLocation)) {
     errors.push({ path: 'storageLocation', message: 'must be freezer-<n>-row<X> (e.g. freezer-3-rowB) or shelf-<n>' });

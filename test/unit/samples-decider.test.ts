@@ -141,6 +141,28 @@ test('register: the collection date may be exactly 10 years old, not a day more'
     });
 });
 
+test('register: SAMPLES_MAX_AGE_YEARS widens the limit, and 0 lifts it (legacy collections)', (t) => {
+  t.true(
+    spec(t)
+      .given([])
+      .when(register({ collectionDate: '1996-11-22', maxAgeYears: 30 }))
+      .outcome().ok,
+  );
+  t.true(
+    spec(t)
+      .given([])
+      .when(register({ collectionDate: '1950-01-01', maxAgeYears: 0 }))
+      .outcome().ok,
+  );
+  spec(t)
+    .given([])
+    .when(register({ collectionDate: '1996-11-21', maxAgeYears: 30 }))
+    .thenFails({
+      code: 'validation_failed',
+      errors: [{ path: 'collectionDate', message: 'must not be older than 30 years' }],
+    });
+});
+
 test('register: impossible dates are refused', (t) => {
   for (const collectionDate of ['2026-02-30', '2026-1-05', '05/11/2026', '']) {
     spec(t)
