@@ -121,6 +121,35 @@ export async function samplesByBarcode(knex: Knex, userId: string, barcode: stri
   return rows.map(toSampleView);
 }
 
+/** The samples of the caller's labs among these ids (missing ones are not visible or do not exist). */
+export async function samplesByIds(knex: Knex, userId: string, ids: readonly string[]): Promise<SampleView[]> {
+  if (ids.length === 0) return [];
+  const [, rows] = await queryInScope<[SampleRow[]]>(knex, userId, labScope(userId), [
+    {
+      sql: `SELECT ${columns} FROM samples WHERE ${inCallerScope()} AND sample_id = ANY(string_to_array($1, ',')::uuid[]) AND deleted_at IS NULL`,
+      params: [[...new Set(ids)].join(',')],
+    },
+  ]);
+  return rows.map(toSampleView);
+}
+
+/** Every sample of one subject in the caller's labs, newest collection first (at most `limit`). */
+export async function samplesOfSubject(
+  knex: Knex,
+  userId: string,
+  subjectId: string,
+  limit: number,
+): Promise<SampleView[]> {
+  const [, rows] = await queryInScope<[SampleRow[]]>(knex, userId, labScope(userId), [
+    {
+      sql: `SELECT ${columns} FROM samples WHERE ${inCallerScope()} AND subject_id = $1 AND deleted_at IS NULL
+            ORDER BY collection_date DESC, sample_id DESC LIMIT $2`,
+      params: [subjectId, limit],
+    },
+  ]);
+  return rows.map(toSampleView);
+}
+
 export interface SampleFilter {
   /** One of the caller's labs; absent: all of them. */
   readonly labId?: string | undefined;
