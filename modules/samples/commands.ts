@@ -22,6 +22,9 @@ import { initialSampleState, isRegistered, type SampleState } from './evolve.ts'
 import { barcodeReservationStreamId, barcodeTaken, generateBarcode } from './physical/barcode.ts';
 import type { Quantity } from './physical/quantity.ts';
 import type { SampleView } from './queries.ts';
+import { appendOnce, childRegistrationsOf, completePendingChildren, writeChildren } from './children.ts';
+import type { TakeChildren } from './decide.ts';
+import type { PhysicalSampleType } from './physical/status.ts';
 
 export interface SampleCommandDeps {
   readonly store: EventStore;
@@ -42,6 +45,15 @@ export interface NewSample {
   readonly barcode?: string | undefined;
   readonly quantity?: Quantity | null | undefined;
 }
+
+export type TakeRequest =
+  | { kind: 'aliquots'; count: number; quantity?: Quantity | undefined }
+  | {
+      kind: 'derivative';
+      sampleType: PhysicalSampleType;
+      quantity?: Quantity | undefined;
+      consumes?: Quantity | undefined;
+    };
 
 /** The caller's role in a lab, read afresh for every command (undefined: not a member). */
 export type RoleLookup = (labId: string) => Promise<LabRole | undefined>;
@@ -96,6 +108,8 @@ export function createSampleCommands(deps: SampleCommandDeps) {
       throw error;
     }
   }
+
+  const appendChild = appendOnce((streamId, events, cause) => samples.append(streamId, events, cause, 'no_stream'));
 
   const roleOfSample = (state: SampleState, roleIn: RoleLookup) =>
     isRegistered(state) ? roleIn(state.labId) : Promise.resolve(undefined);
@@ -159,6 +173,42 @@ export function createSampleCommands(deps: SampleCommandDeps) {
         }) as const;
       await samples.handle(sampleStream(sampleId), command, cause);
     },
+
+    /**
+     * Aliquots or a derivative: the parent's event (its amount taken, the children announced) in
+     * one decision, then the children's streams. A crash between the two is completed at start.
+     */
+    async take(
+      parentId: string,
+      take: TakeRequest,
+      roleIn: RoleLookup,
+      cause: CommandCause,
+    ): Promise<{ parent: SampleView; children: string[] }> {
+      const fresh = () => ({ sampleId: randomUUID(), barcode: generateBarcode((size) => randomBytes(size)) });
+      const children: TakeChildren =
+        take.kind === 'aliquots'
+          ? { ...take, children: Array.from({ length: Math.max(0, Math.min(take.count, 100)) }, fresh) }
+          : { ...take, child: fresh() };
+      const command = async (state: SampleState) =>
+        ({
+          type: 'TakeFromSample',
+          data: { role: await roleOfSample(state, roleIn), take: children, now: now() },
+        }) as const;
+      const handled = await samples.handle(sampleStream(parentId), command, cause);
+      // The take events change only the parent's amount and status, nothing its children inherit.
+      const parent = handled.state;
+      const announced = isRegistered(parent)
+        ? handled.events.flatMap((e) =>
+            e.type === 'SampleAliquoted' || e.type === 'SampleDerived' ? childRegistrationsOf(parent, e) : [],
+          )
+        : [];
+      const position = await writeChildren(appendChild, announced, cause);
+      if (position) await deps.waitForReadModel(position);
+      return { parent: viewOf(handled.state), children: announced.map((c) => c.sampleId) };
+    },
+
+    /** At start: children announced by a parent's event but never written (a crash) are written now. */
+    completePendingChildren: (cause: CommandCause) => completePendingChildren(deps.store, appendChild, cause),
 
     /** One freeze–thaw cycle. */
     async thaw(sampleId: string, roleIn: RoleLookup, cause: CommandCause): Promise<SampleView> {

@@ -8,10 +8,12 @@ import type { Decider } from '../../platform/commands/handler.ts';
 import type { CorrectableField, SampleEvent, SampleStatus, SampleType } from './events.ts';
 import { correctableFields } from './events.ts';
 import type { SampleState } from './evolve.ts';
-import { evolveSample, initialSampleState, isRegistered } from './evolve.ts';
+import { evolveSample, initialSampleState, isRegistered, type RegisteredSample } from './evolve.ts';
 import type { SampleFields } from './rules.ts';
 import { checkStatusMove, validateSampleFields } from './rules.ts';
-import { isFinal } from './physical/status.ts';
+import { isFinal, type PhysicalSampleType } from './physical/status.ts';
+import { decidePhysical, type NewChild, type PhysicalCommand, type PhysicalState } from './physical/decide.ts';
+import type { PhysicalEvent } from './physical/events.ts';
 import type { Quantity } from './physical/quantity.ts';
 
 const notFound = (): Decision<SampleEvent> => refuse({ code: 'not_found', message: 'sample not found' });
@@ -101,7 +103,23 @@ export interface TransferSample {
   };
 }
 
-export type SampleCommand = RegisterSample | UpdateSample | DiscardSample | TransferSample | RecordThaw;
+/** Aliquots or a derivative: ids and barcodes of the children come in with the command. */
+export interface TakeFromSample {
+  readonly type: 'TakeFromSample';
+  readonly data: { readonly role: LabRole | undefined; readonly take: TakeChildren; readonly now: Date };
+}
+export type TakeChildren =
+  | { kind: 'aliquots'; count: number; quantity?: Quantity | undefined; children: readonly NewChild[] }
+  | {
+      kind: 'derivative';
+      sampleType: PhysicalSampleType;
+      quantity?: Quantity | undefined;
+      consumes?: Quantity | undefined;
+      child: NewChild;
+    };
+
+export type SampleCommand =
+  RegisterSample | UpdateSample | DiscardSample | TransferSample | RecordThaw | TakeFromSample;
 
 export function decideSample(command: SampleCommand, state: SampleState): Decision<SampleEvent> {
   switch (command.type) {
@@ -115,6 +133,64 @@ export function decideSample(command: SampleCommand, state: SampleState): Decisi
       return transfer(command.data, state);
     case 'RecordThaw':
       return thaw(command.data, state);
+    case 'TakeFromSample':
+      return takeFrom(command.data, state);
+  }
+}
+
+/** The sample as the physical decider sees it. */
+const physicalState = (s: RegisteredSample): PhysicalState => ({
+  kind: 'sample',
+  sampleId: s.sampleId,
+  labId: s.labId,
+  barcode: s.barcode ?? s.sampleId,
+  sampleType: s.sampleType,
+  subjectId: s.subjectId,
+  collectionDate: s.collectionDate,
+  status: s.status,
+  quantity: s.quantity,
+  remaining: s.remaining,
+  lineage: s.lineage,
+  parentId: s.parentId,
+  freezeThawCount: s.freezeThawCount,
+});
+
+/** The parent's events (aliquoted or derived, and consumed at zero), all or none. */
+function takeFrom(c: TakeFromSample['data'], state: SampleState): Decision<SampleEvent> {
+  if (!isRegistered(state) || state.kind === 'discarded' || c.role === undefined) return notFound();
+  const { take, role, now } = c;
+  const command: PhysicalCommand =
+    take.kind === 'aliquots'
+      ? {
+          type: 'TakeAliquots',
+          data: { role, count: take.count, quantity: take.quantity ?? null, children: take.children, now },
+        }
+      : {
+          type: 'TakeDerivative',
+          data: {
+            role,
+            sampleType: take.sampleType,
+            quantity: take.quantity ?? null,
+            consumes: take.consumes ?? null,
+            child: take.child,
+            now,
+          },
+        };
+  const decision = decidePhysical(command, physicalState(state));
+  if (!decision.ok) return refuse(decision.error);
+  return accept(...decision.events.map((event) => withOwner(event, state.ownerId)));
+}
+
+function withOwner(event: PhysicalEvent, ownerId: string): SampleEvent {
+  switch (event.type) {
+    case 'SampleAliquoted':
+      return { type: event.type, data: { ...event.data, ownerId } };
+    case 'SampleDerived':
+      return { type: event.type, data: { ...event.data, ownerId } };
+    case 'SampleConsumed':
+      return { type: event.type, data: { ...event.data, ownerId } };
+    default:
+      throw new Error(`not an event of taking from a sample: ${event.type}`);
   }
 }
 

@@ -130,6 +130,36 @@ export const sampleBarcodeReservedSchema = z.strictObject({
   reservedAt: timestamp,
 });
 
+const amount = quantitySchema.nullable();
+const newChild = z.strictObject({ sampleId: id, barcode: z.string().regex(BARCODE_PATTERN), quantity: amount });
+
+/**
+ * Aliquots taken from the sample: the parent's amount and the children it announces, in one event,
+ * so the children can be (re)created from it alone after a crash between the two steps.
+ */
+export const sampleAliquotedSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  children: z.array(newChild).min(1).max(100),
+  taken: amount,
+  remaining: amount,
+  aliquotedAt: timestamp,
+});
+
+export const sampleDerivedSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  child: newChild.extend({ sampleType }),
+  taken: amount,
+  remaining: amount,
+  derivedAt: timestamp,
+});
+
+/** Nothing is left: set with the aliquot or derivative that took the last of it. Final. */
+export const sampleConsumedSchema = z.strictObject({ sampleId: id, ownerId: id, labId: id, consumedAt: timestamp });
+
 export const sampleEventSchemas = {
   SampleRegistered: sampleRegisteredSchema,
   SampleDetailsCorrected: sampleDetailsCorrectedSchema,
@@ -139,6 +169,9 @@ export const sampleEventSchemas = {
   SampleTransferred: sampleTransferredSchema,
   SampleThawed: sampleThawedSchema,
   SampleBarcodeReserved: sampleBarcodeReservedSchema,
+  SampleAliquoted: sampleAliquotedSchema,
+  SampleDerived: sampleDerivedSchema,
+  SampleConsumed: sampleConsumedSchema,
 } as const;
 
 export type SampleEventType = keyof typeof sampleEventSchemas;
@@ -153,6 +186,9 @@ export const sampleEventSchemaVersions: Readonly<Record<SampleEventType, number>
   SampleTransferred: 1,
   SampleThawed: 1,
   SampleBarcodeReserved: 1,
+  SampleAliquoted: 1,
+  SampleDerived: 1,
+  SampleConsumed: 1,
 };
 
 /** The types whose version 1 (before labs) lacks labId. */

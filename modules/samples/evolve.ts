@@ -86,6 +86,12 @@ export function evolveSample(state: SampleState, event: SampleEvent): SampleStat
       return { ...state, storageLocation: event.data.to, updatedAt: event.data.movedAt, version };
     case 'SampleDiscarded':
       return { ...state, kind: 'discarded', updatedAt: event.data.discardedAt, version };
+    case 'SampleAliquoted':
+      return { ...state, remaining: event.data.remaining, updatedAt: event.data.aliquotedAt, version };
+    case 'SampleDerived':
+      return { ...state, remaining: event.data.remaining, updatedAt: event.data.derivedAt, version };
+    case 'SampleConsumed':
+      return { ...state, status: 'consumed', remaining: null, updatedAt: event.data.consumedAt, version };
     case 'SampleThawed':
       return { ...state, freezeThawCount: event.data.freezeThawCount, updatedAt: event.data.thawedAt, version };
     case 'SampleTransferred':

@@ -150,6 +150,27 @@ export async function samplesOfSubject(
   return rows.map(toSampleView);
 }
 
+/**
+ * A sample's family in the caller's labs: its ancestors and every descendant (recursive on
+ * parent_id; RLS keeps every step inside the caller's labs). Empty when the sample is not visible.
+ */
+export async function sampleFamily(knex: Knex, userId: string, sampleId: string): Promise<SampleView[]> {
+  const [, rows] = await queryInScope<[SampleRow[]]>(knex, userId, labScope(userId), [
+    {
+      sql: `WITH RECURSIVE
+              up AS (SELECT sample_id, parent_id FROM samples WHERE sample_id = $1::uuid AND ${inCallerScope()}
+                     UNION SELECT s.sample_id, s.parent_id FROM samples s JOIN up ON s.sample_id = up.parent_id),
+              down AS (SELECT sample_id FROM samples WHERE sample_id = $1::uuid AND ${inCallerScope()}
+                       UNION SELECT s.sample_id FROM samples s JOIN down ON s.parent_id = down.sample_id)
+            SELECT ${columns} FROM samples
+             WHERE ${inCallerScope()} AND deleted_at IS NULL
+               AND sample_id IN (SELECT sample_id FROM up UNION SELECT sample_id FROM down)`,
+      params: [sampleId],
+    },
+  ]);
+  return rows.map(toSampleView);
+}
+
 export interface SampleFilter {
   /** One of the caller's labs; absent: all of them. */
   readonly labId?: string | undefined;

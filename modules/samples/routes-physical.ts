@@ -13,6 +13,7 @@ import type { AppRouter } from '../../platform/http/state.ts';
 import type { SampleCommands } from './commands.ts';
 import { FHIR_CONTENT_TYPE, specimenSearchBundle, toSpecimen } from './physical/fhir.ts';
 import { LabelError, labelsPdf, layoutLabel, renderLabel } from './physical/labels.ts';
+import { buildLineage } from './physical/lineage.ts';
 import * as physical from './physical/schemas.ts';
 import * as queries from './queries.ts';
 import * as schemas from './schemas.ts';
@@ -64,7 +65,12 @@ export function physicalSampleRouters({ commands, knex, openapi }: PhysicalRoute
       ctx.body = sample;
     },
   });
-  return [routes.router, ...labelRouters({ knex, openapi }), ...fhirRouters({ knex, openapi })];
+  return [
+    routes.router,
+    ...lineageRouters({ commands, knex, openapi }),
+    ...labelRouters({ knex, openapi }),
+    ...fhirRouters({ knex, openapi }),
+  ];
 }
 
 const sampleNotFound = (): never => {
@@ -183,3 +189,79 @@ export function fhirRouters({ knex, openapi }: Omit<PhysicalRouteOptions, 'comma
 }
 
 const MAX_SEARCH_RESULTS = 1000;
+
+/** Aliquots, derivatives and the lineage they build. */
+export function lineageRouters({ commands, knex, openapi }: PhysicalRouteOptions): AppRouter[] {
+  const routes = new RouteGroup(openapi, {
+    tag: 'samples',
+    description: 'Clinical samples: register, find, count, correct, move, discard; full history',
+  });
+  const roleOf = (userId: string) => (labId: string) => queries.roleIn(knex, userId, labId);
+  const takeResponses = {
+    403: "`forbidden`: the caller is a viewer of the sample's lab",
+    404: notFound,
+    422: '`insufficient_quantity`, `invalid_transition` (a consumed or disposed parent) or `validation_failed`',
+  };
+  /** The children as the read model has them (written and waited for before this). */
+  const childrenOf = async (userId: string, ids: readonly string[]) => {
+    const found = new Map((await queries.samplesByIds(knex, userId, ids)).map((s) => [s.id, s]));
+    return ids.flatMap((id) => found.get(id) ?? []);
+  };
+  routes.add({
+    method: 'post',
+    path: '/api/v1/samples/{id}/aliquots',
+    summary: 'Split a sample into aliquots, all or none',
+    description:
+      "Each child inherits lab, subject, type and collection date; their amounts come out of the parent's " +
+      'remaining in the same decision (consumed at zero). An Idempotency-Key repeat creates nothing new.',
+    params: schemas.idParams,
+    body: physical.aliquotsBodySchema,
+    headers: ['idempotencyKey', 'changeReason'],
+    responses: {
+      201: { description: 'The parent and its new aliquots', schema: schemas.aliquotsSchema },
+      ...takeResponses,
+    },
+    handler: async (ctx, { auth, params, body }) => {
+      const take = { kind: 'aliquots' as const, count: body.count, quantity: body.quantity };
+      const done = await commands.take(params.id, take, roleOf(auth.userId), commandCause(ctx, undefined));
+      ctx.status = 201;
+      ctx.body = { parent: done.parent, items: await childrenOf(auth.userId, done.children) };
+    },
+  });
+  routes.add({
+    method: 'post',
+    path: '/api/v1/samples/{id}/derivatives',
+    summary: 'Make a derivative (plasma, serum, buffy coat, DNA, RNA) of a sample',
+    description: "`consumes` is what making it takes from the parent's remaining, in the same decision.",
+    params: schemas.idParams,
+    body: physical.derivativeBodySchema,
+    headers: ['idempotencyKey', 'changeReason'],
+    responses: { 201: { description: 'The derivative', schema: schemas.sampleSchema }, ...takeResponses },
+    handler: async (ctx, { auth, params, body }) => {
+      const take = { kind: 'derivative' as const, ...body };
+      const done = await commands.take(params.id, take, roleOf(auth.userId), commandCause(ctx, undefined));
+      const [child] = await childrenOf(auth.userId, done.children);
+      ctx.status = 201;
+      ctx.set('Location', `/api/v1/samples/${child!.id}`);
+      ctx.body = child;
+    },
+  });
+  routes.add({
+    method: 'get',
+    path: '/api/v1/samples/{id}/lineage',
+    summary: "A sample's ancestors (root first) and descendants (a tree)",
+    params: schemas.idParams,
+    responses: { 200: { description: 'The lineage', schema: schemas.lineageSchema }, 404: notFound },
+    handler: async (ctx, { auth, params }) => {
+      const family = await queries.sampleFamily(knex, auth.userId, params.id);
+      if (!family.some((s) => s.id === params.id)) sampleNotFound();
+      const rows = family.map((s) => ({ ...s, sampleId: s.id }));
+      const strip = ({ sampleId: _id, ...sample }: (typeof rows)[number]) => sample;
+      const tree = buildLineage(params.id, rows);
+      type Node = { sample: (typeof rows)[number]; children: Node[] };
+      const shape = (node: Node): unknown => ({ sample: strip(node.sample), children: node.children.map(shape) });
+      ctx.body = { ancestors: tree.ancestors.map(strip), descendants: tree.descendants.map(shape) };
+    },
+  });
+  return [routes.router];
+}

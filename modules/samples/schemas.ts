@@ -158,3 +158,17 @@ export const idParams = z.object({ id: z.uuid().overwrite((id) => id.toLowerCase
 export const subjectParams = z.object({
   subjectId: z.string().max(32).meta({ description: 'One capital letter and 3+ digits' }),
 });
+
+export const aliquotsSchema = z
+  .object({ parent: sampleSchema, items: z.array(sampleSchema) })
+  .meta({ id: 'SampleAliquots' });
+
+const lineageNode: z.ZodType<{ sample: unknown; children: unknown[] }> = z.lazy(() =>
+  z.object({ sample: sampleSchema, children: z.array(lineageNode) }),
+);
+export const lineageSchema = z
+  .object({
+    ancestors: z.array(sampleSchema).meta({ description: 'Root first' }),
+    descendants: z.array(lineageNode),
+  })
+  .meta({ id: 'SampleLineage' });

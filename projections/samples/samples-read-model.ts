@@ -281,6 +281,17 @@ class SampleBatch {
         row.deleted_at = e.data.discardedAt;
         row.updated_at = e.data.discardedAt;
         break;
+      case 'SampleAliquoted':
+      case 'SampleDerived':
+        row.remaining = e.data.remaining;
+        row.updated_at = e.type === 'SampleAliquoted' ? e.data.aliquotedAt : e.data.derivedAt;
+        break;
+      case 'SampleConsumed':
+        this.deltas.count(row.lab_id, { [row.status]: -1, consumed: 1 });
+        row.status = 'consumed';
+        row.remaining = null;
+        row.updated_at = e.data.consumedAt;
+        break;
       case 'SampleThawed':
         row.freeze_thaw_count = e.data.freezeThawCount;
         row.updated_at = e.data.thawedAt;
