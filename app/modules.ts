@@ -80,11 +80,12 @@ export function composeModules(context: ModuleContext): ComposedModules {
     ...context,
     ...(context.passwordHasher ? { hasher: context.passwordHasher } : {}),
   });
+  const samples = samplesModule({ ...context, maxAgeYears: context.config.SAMPLES_MAX_AGE_YEARS });
   return {
     routers: [
       ...identity.routers,
       ...labsModule(context).routers,
-      ...samplesModule({ ...context, maxAgeYears: context.config.SAMPLES_MAX_AGE_YEARS }).routers,
+      ...samples.routers,
       ...dialogModule(context).routers,
       ...auditModule(context).routers,
       ...storageModule({ ...context, labs: storageLabAccess(context.knex), samples: samplesForBoxMaps(context.knex) })
@@ -93,6 +94,7 @@ export function composeModules(context: ModuleContext): ComposedModules {
     authenticate: identity.authenticate,
     async start() {
       await identity.start();
+      await samples.start();
     },
     async stop() {
       await identity.stop();

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
+import { systemCause } from '../../platform/eventstore/metadata.ts';
 import { createSampleCommands } from './commands.ts';
 import { sampleRouters } from './routes.ts';
 import { physicalSampleRouters } from './routes-physical.ts';
@@ -19,13 +20,15 @@ export interface SamplesModuleContext {
   readonly maxAgeYears?: number | undefined;
 }
 
-export function samplesModule(context: SamplesModuleContext): { routers: AppRouter[] } {
+export function samplesModule(context: SamplesModuleContext): { routers: AppRouter[]; start(): Promise<number> } {
   const commands = createSampleCommands({
     store: context.store,
     waitForReadModel: (position) => context.waitForProjections(samplesReadModels, position),
     maxAgeYears: context.maxAgeYears,
   });
   return {
+    /** Completes children announced by a parent's event but never written (a crash between the two steps). */
+    start: () => commands.completePendingChildren(systemCause('samples: children announced before a restart')),
     routers: [
       ...physicalSampleRouters({ commands, knex: context.knex, openapi: context.openapi }),
       ...sampleRouters({ commands, knex: context.knex, store: context.store, openapi: context.openapi }),

@@ -4,8 +4,13 @@
 // children's completed at start.
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
+import { startService } from '../../app/service.ts';
+import { createPasswordHasher } from '../../modules/identity/passwords.ts';
+import { loadConfig } from '../../platform/config.ts';
+import { eventMetadata, systemCause } from '../../platform/eventstore/metadata.ts';
+import { createLogger } from '../../platform/logging.ts';
 import { asUser, eventTypes, expectProblem, type Client } from '../support/client.ts';
-import { newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { newUser, startTestService, testArgon2, type TestService, type TestUser } from '../support/service.ts';
 
 let svc: TestService;
 let api: string;
@@ -124,4 +129,60 @@ test('GET /samples/{id}/lineage: ancestors root first, descendants as a tree', a
   t.is(descendants[0]!.sample.id, plasma);
   t.deepEqual(descendants[0]!.children.map((c) => c.sample.id).sort(), aliquots.map((a) => a.id).sort());
   expectProblem(t, await as(await newUser(api, 'x')).get(`/samples/${root}/lineage`), 404, 'not_found');
+});
+
+test.serial('a crash after the parent event: the children are written when the service starts', async (t) => {
+  const u = await newUser(api, 'crash');
+  const parentId = await tube(u);
+  const store = svc.service.infrastructure.store;
+  const children = [randomUUID(), randomUUID()].map((sampleId, i) => ({
+    sampleId,
+    barcode: `CRASH-${sampleId.slice(0, 8)}-${i}`,
+    quantity: { value: 500, unit: 'uL' as const },
+  }));
+  // Only the first step lands, as if the process died right after it.
+  const data = {
+    sampleId: parentId,
+    ownerId: u.id,
+    labId: u.id,
+    children,
+    taken: { value: 1, unit: 'mL' as const },
+    remaining: { value: 1, unit: 'mL' as const },
+    aliquotedAt: new Date().toISOString(),
+  };
+  await store.append(
+    `sample-${parentId}`,
+    [{ type: 'SampleAliquoted', data, metadata: eventMetadata(systemCause(), 1) }],
+    {
+      expectedRevision: 0,
+    },
+  );
+  t.false(await store.streamExists(`sample-${children[0]!.sampleId}`));
+  const restarted = await startService(
+    loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: svc.db.url,
+      PORT: '0',
+      DATA_DIR: '.data/test-service',
+      LOG_LEVEL: 'silent',
+    }),
+    createLogger({ level: 'silent' }),
+    { api: true, projector: false },
+    { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) },
+  );
+  try {
+    for (const child of children) {
+      t.deepEqual(await eventTypes(svc, `sample-${child.sampleId}`), ['SampleRegistered']);
+    }
+    // The read model follows shortly (the projector of the first instance).
+    let ids: string[] = [];
+    for (let i = 0; i < 50 && ids.length < children.length; i++) {
+      const lineage = await as(u).get(`/samples/${parentId}/lineage`);
+      ids = (lineage.body.descendants as { sample: { id: string } }[]).map((d) => d.sample.id);
+      if (ids.length < children.length) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    t.deepEqual(ids.sort(), children.map((c) => c.sampleId).sort());
+  } finally {
+    await restarted.stop();
+  }
 });
