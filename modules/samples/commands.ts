@@ -104,8 +104,12 @@ export function createSampleCommands(deps: SampleCommandDeps) {
     try {
       await samples.append(barcodeReservationStreamId(labId, barcode), [event], cause, 'no_stream');
     } catch (error) {
-      if (error instanceof StreamConflictError) throw new DomainError(barcodeTaken(barcode));
-      throw error;
+      if (!(error instanceof StreamConflictError)) throw error;
+      // The sample's own reservation (a sample back in a lab it was in before) holds.
+      const [first] = await deps.store.readStream(barcodeReservationStreamId(labId, barcode), { maxCount: 1 });
+      if ((first?.data as { sampleId?: unknown } | undefined)?.sampleId !== sampleId) {
+        throw new DomainError(barcodeTaken(barcode));
+      }
     }
   }
 
@@ -237,6 +241,11 @@ export function createSampleCommands(deps: SampleCommandDeps) {
             now: now(),
           },
         }) as const;
+      // The barcode must be free in the lab it goes to; reserved there only for a transfer that will be accepted.
+      const { state } = await samples.load(sampleStream(sampleId));
+      if (isRegistered(state) && state.barcode !== null && decideSample(await command(state), state).ok) {
+        await reserveBarcode(sampleId, state.ownerId, toLabId, state.barcode, cause);
+      }
       return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
   };

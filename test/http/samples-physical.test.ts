@@ -139,3 +139,20 @@ test('stats count the new statuses and types', async (t) => {
   t.like(stats.byStatus, { collected: 1, processing: 0, archived: 0, consumed: 0, disposed: 1 });
   t.like(stats.byType, { blood: 0, saliva: 0, tissue: 0, plasma: 1, serum: 0, buffy_coat: 0, dna: 1, rna: 0 });
 });
+
+test('a transfer into a lab where the barcode is taken is 409 barcode_taken; the sample stays', async (t) => {
+  const [a, b] = await Promise.all([newUser(api, 'ta'), newUser(api, 'tb')]);
+  const labId = String((await as(b).post('/labs', { name: 'Receiving lab' })).body.id);
+  await as(b).post(`/labs/${labId}/members`, { username: a.username, role: 'technician' });
+  const code = unique('moved');
+  await as(b).post('/samples', body({ labId, barcode: code }));
+  const mine = await as(a).post('/samples', body({ barcode: code.toLowerCase() }));
+  const id = String(mine.body.id);
+  const moved = await as(a).post(`/samples/${id}/transfer`, { labId, reason: 'shared study' });
+  expectProblem(t, moved, 409, 'barcode_taken');
+  t.is((await as(a).get(`/samples/${id}`)).body.labId, a.id);
+  const other = await as(a).post('/samples', body({ barcode: unique('free') }));
+  const ok = await as(a).post(`/samples/${String(other.body.id)}/transfer`, { labId, reason: 'shared study' });
+  t.is(ok.status, 200);
+  t.is(ok.body.labId, labId);
+});
