@@ -100,7 +100,11 @@ export function composeModules(context: ModuleContext): ComposedModules {
     labs: labAccess,
     samples: samplesForBoxMaps(context.knex),
   });
-  const samples = samplesModule({ ...context, slots: slotKeeper(context.knex, storage.commands) });
+  const samples = samplesModule({
+    ...context,
+    slots: slotKeeper(context.knex, storage.commands),
+    maxAgeYears: context.config.SAMPLES_MAX_AGE_YEARS,
+  });
   let reconciling: Promise<void> | undefined;
   const roleIn = (userId: string, labId: string) => labAccess.roleIn(userId, labId);
   const imports = importsModule({
@@ -127,6 +131,7 @@ export function composeModules(context: ModuleContext): ComposedModules {
     authenticate: identity.authenticate,
     async start() {
       await identity.start();
+      await samples.start();
       reconciling = completePlacements(context, storage.commands, samples.commands);
       await imports.worker.resumeAll();
     },

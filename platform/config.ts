@@ -86,6 +86,8 @@ export const envSchema = z.object({
   LLM_TIMEOUT_MS: int(30_000, 100, 600_000),
   LLM_MAX_RETRIES: int(2, 0, 10),
   DIALOG_MAX_MESSAGE_CHARS: int(4000, 1, 100_000),
+  /** How old a sample's collection date may be, in years (0: no limit): legacy collections must be loadable. */
+  SAMPLES_MAX_AGE_YEARS: int(10, 0, 999),
   DIALOG_MAX_MESSAGES_PER_CONVERSATION: int(200, 2, 10_000),
   DIALOG_CONTEXT_TOKENS: int(4000, 100, 1_000_000),
   DIALOG_DAILY_MESSAGES: int(200, 1, 1_000_000),

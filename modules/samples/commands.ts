@@ -2,11 +2,14 @@
 // command loads sample-<id>, decides, appends and waits for the read model. Without If-Match a
 // concurrent writer's conflict is decided again on fresh state, so no update is ever lost; with
 // If-Match the decider compares versions and a stale one appends nothing.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DomainError } from '../../platform/commands/decision.ts';
 import { CommandHandler } from '../../platform/commands/handler.ts';
+import { eventMetadata } from '../../platform/eventstore/metadata.ts';
+import { assertStorableEvent } from '../../platform/text.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
-import type { EventStore, Position } from '../../platform/eventstore/port.ts';
-import { sampleDecider, type LabRole, type SampleChanges } from './decide.ts';
+import { StreamConflictError, type EventStore, type Position } from '../../platform/eventstore/port.ts';
+import { decideSample, sampleDecider, type LabRole, type SampleChanges } from './decide.ts';
 import {
   isSampleEventType,
   parseSampleEvent,
@@ -15,13 +18,20 @@ import {
   type SampleStatus,
   type SampleType,
 } from './events.ts';
-import { isRegistered, type SampleState } from './evolve.ts';
+import { initialSampleState, isRegistered, type SampleState } from './evolve.ts';
+import { barcodeReservationStreamId, barcodeTaken, generateBarcode } from './physical/barcode.ts';
+import type { Quantity } from './physical/quantity.ts';
 import type { SampleView } from './queries.ts';
+import { appendOnce, childRegistrationsOf, completePendingChildren, writeChildren } from './children.ts';
+import type { TakeChildren } from './decide.ts';
+import type { PhysicalSampleType } from './physical/status.ts';
 
 export interface SampleCommandDeps {
   readonly store: EventStore;
   readonly waitForReadModel: (position: Position) => Promise<boolean>;
   readonly now?: () => Date;
+  /** SAMPLES_MAX_AGE_YEARS (default 10, 0: no limit). */
+  readonly maxAgeYears?: number | undefined;
 }
 
 export interface NewSample {
@@ -31,7 +41,19 @@ export interface NewSample {
   readonly status?: SampleStatus | undefined;
   readonly storageLocation?: string | null | undefined;
   readonly notes?: string | null | undefined;
+  /** Absent: the service assigns one. */
+  readonly barcode?: string | undefined;
+  readonly quantity?: Quantity | null | undefined;
 }
+
+export type TakeRequest =
+  | { kind: 'aliquots'; count: number; quantity?: Quantity | undefined }
+  | {
+      kind: 'derivative';
+      sampleType: PhysicalSampleType;
+      quantity?: Quantity | undefined;
+      consumes?: Quantity | undefined;
+    };
 
 /** The caller's role in a lab, read afresh for every command (undefined: not a member). */
 export type RoleLookup = (labId: string) => Promise<LabRole | undefined>;
@@ -47,6 +69,12 @@ export function viewOf(state: SampleState): SampleView {
     status: state.status,
     storageLocation: state.storageLocation,
     notes: state.notes,
+    barcode: state.barcode,
+    quantity: state.quantity,
+    remaining: state.remaining,
+    lineage: state.lineage,
+    parentId: state.parentId,
+    freezeThawCount: state.freezeThawCount,
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
     version: state.version,
@@ -62,6 +90,31 @@ export function createSampleCommands(deps: SampleCommandDeps) {
   );
 
   /** The sample's lab is known only once its stream is loaded: the role is looked up then. */
+  async function reserveBarcode(
+    sampleId: string,
+    ownerId: string,
+    labId: string,
+    barcode: string,
+    cause: CommandCause,
+  ) {
+    const event = {
+      type: 'SampleBarcodeReserved',
+      data: { sampleId, ownerId, labId, barcode, reservedAt: now().toISOString() },
+    } as const;
+    try {
+      await samples.append(barcodeReservationStreamId(labId, barcode), [event], cause, 'no_stream');
+    } catch (error) {
+      if (!(error instanceof StreamConflictError)) throw error;
+      // The sample's own reservation (a sample back in a lab it was in before) holds.
+      const [first] = await deps.store.readStream(barcodeReservationStreamId(labId, barcode), { maxCount: 1 });
+      if ((first?.data as { sampleId?: unknown } | undefined)?.sampleId !== sampleId) {
+        throw new DomainError(barcodeTaken(barcode));
+      }
+    }
+  }
+
+  const appendChild = appendOnce((streamId, events, cause) => samples.append(streamId, events, cause, 'no_stream'));
+
   const roleOfSample = (state: SampleState, roleIn: RoleLookup) =>
     isRegistered(state) ? roleIn(state.labId) : Promise.resolve(undefined);
 
@@ -96,10 +149,17 @@ export function createSampleCommands(deps: SampleCommandDeps) {
       cause: CommandCause,
     ): Promise<SampleView> {
       const sampleId = randomUUID();
+      const barcode = input.barcode ?? generateBarcode((size) => randomBytes(size));
       const command = {
         type: 'RegisterSample',
-        data: { ...input, sampleId, ownerId, labId, role, now: now() },
+        data: { ...input, barcode, sampleId, ownerId, labId, role, maxAgeYears: deps.maxAgeYears, now: now() },
       } as const;
+      // The barcode is reserved only for a registration that will be accepted and stored (no orphan reservations).
+      const decision = decideSample(command, initialSampleState());
+      if (decision.ok) {
+        for (const event of decision.events) assertStorableEvent(event.type, event.data, eventMetadata(cause, 1));
+        await reserveBarcode(sampleId, ownerId, labId, barcode, cause);
+      }
       return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
 
@@ -114,7 +174,14 @@ export function createSampleCommands(deps: SampleCommandDeps) {
       const command = async (state: SampleState) =>
         ({
           type: 'UpdateSample',
-          data: { role: await roleOfSample(state, roleIn), changes, reason: cause.reason, expectedVersion, now: now() },
+          data: {
+            role: await roleOfSample(state, roleIn),
+            changes,
+            reason: cause.reason,
+            expectedVersion,
+            maxAgeYears: deps.maxAgeYears,
+            now: now(),
+          },
         }) as const;
       return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
@@ -131,6 +198,49 @@ export function createSampleCommands(deps: SampleCommandDeps) {
           data: { role: await roleOfSample(state, roleIn), reason: cause.reason, expectedVersion, now: now() },
         }) as const;
       await samples.handle(sampleStream(sampleId), command, cause);
+    },
+
+    /**
+     * Aliquots or a derivative: the parent's event (its amount taken, the children announced) in
+     * one decision, then the children's streams. A crash between the two is completed at start.
+     */
+    async take(
+      parentId: string,
+      take: TakeRequest,
+      roleIn: RoleLookup,
+      cause: CommandCause,
+    ): Promise<{ parent: SampleView; children: string[] }> {
+      const fresh = () => ({ sampleId: randomUUID(), barcode: generateBarcode((size) => randomBytes(size)) });
+      const children: TakeChildren =
+        take.kind === 'aliquots'
+          ? { ...take, children: Array.from({ length: Math.max(0, Math.min(take.count, 100)) }, fresh) }
+          : { ...take, child: fresh() };
+      const command = async (state: SampleState) =>
+        ({
+          type: 'TakeFromSample',
+          data: { role: await roleOfSample(state, roleIn), take: children, now: now() },
+        }) as const;
+      const handled = await samples.handle(sampleStream(parentId), command, cause);
+      // The take events change only the parent's amount and status, nothing its children inherit.
+      const parent = handled.state;
+      const announced = isRegistered(parent)
+        ? handled.events.flatMap((e) =>
+            e.type === 'SampleAliquoted' || e.type === 'SampleDerived' ? childRegistrationsOf(parent, e) : [],
+          )
+        : [];
+      const position = await writeChildren(appendChild, announced, cause);
+      if (position) await deps.waitForReadModel(position);
+      return { parent: viewOf(handled.state), children: announced.map((c) => c.sampleId) };
+    },
+
+    /** At start: children announced by a parent's event but never written (a crash) are written now. */
+    completePendingChildren: (cause: CommandCause) => completePendingChildren(deps.store, appendChild, cause),
+
+    /** One freeze–thaw cycle. */
+    async thaw(sampleId: string, roleIn: RoleLookup, cause: CommandCause): Promise<SampleView> {
+      const command = async (state: SampleState) =>
+        ({ type: 'RecordThaw', data: { role: await roleOfSample(state, roleIn), now: now() } }) as const;
+      return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
 
     /** Chain of custody: to another lab, for a reason (technician in both labs). */
@@ -153,6 +263,11 @@ export function createSampleCommands(deps: SampleCommandDeps) {
             now: now(),
           },
         }) as const;
+      // The barcode must be free in the lab it goes to; reserved there only for a transfer that will be accepted.
+      const { state } = await samples.load(sampleStream(sampleId));
+      if (isRegistered(state) && state.barcode !== null && decideSample(await command(state), state).ok) {
+        await reserveBarcode(sampleId, state.ownerId, toLabId, state.barcode, cause);
+      }
       return viewOf((await samples.handle(sampleStream(sampleId), command, cause)).state);
     },
   };

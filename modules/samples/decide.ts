@@ -8,9 +8,13 @@ import type { Decider } from '../../platform/commands/handler.ts';
 import type { CorrectableField, SampleEvent, SampleStatus, SampleType } from './events.ts';
 import { correctableFields } from './events.ts';
 import type { SampleState } from './evolve.ts';
-import { evolveSample, initialSampleState, isRegistered } from './evolve.ts';
+import { evolveSample, initialSampleState, isRegistered, type RegisteredSample } from './evolve.ts';
 import type { SampleFields } from './rules.ts';
 import { checkStatusMove, validateSampleFields } from './rules.ts';
+import { isFinal, type PhysicalSampleType } from './physical/status.ts';
+import { decidePhysical, type NewChild, type PhysicalCommand, type PhysicalState } from './physical/decide.ts';
+import type { PhysicalEvent } from './physical/events.ts';
+import type { Quantity } from './physical/quantity.ts';
 
 const notFound = (): Decision<SampleEvent> => refuse({ code: 'not_found', message: 'sample not found' });
 
@@ -36,8 +40,19 @@ export interface RegisterSample {
     readonly status?: SampleStatus | undefined;
     readonly storageLocation?: string | null | undefined;
     readonly notes?: string | null | undefined;
+    /** Given by the client or assigned by the service, reserved in the lab before this command. */
+    readonly barcode?: string | undefined;
+    readonly quantity?: Quantity | null | undefined;
+    /** SAMPLES_MAX_AGE_YEARS (default 10, 0: no limit). */
+    readonly maxAgeYears?: number | undefined;
     readonly now: Date;
   };
+}
+
+/** One freeze–thaw cycle. */
+export interface RecordThaw {
+  readonly type: 'RecordThaw';
+  readonly data: { readonly role: LabRole | undefined; readonly now: Date };
 }
 
 /** The editable fields; absent ones stay as they are (PATCH). PUT sends them all. */
@@ -60,6 +75,7 @@ export interface UpdateSample {
     readonly reason: string | null;
     /** From If-Match; undefined means "the current version" (the route retries on conflicts). */
     readonly expectedVersion?: number | undefined;
+    readonly maxAgeYears?: number | undefined;
     readonly now: Date;
   };
 }
@@ -104,8 +120,30 @@ export interface UnplaceSample {
   readonly data: { readonly role: LabRole | undefined; readonly reason: 'unplaced' | 'final'; readonly now: Date };
 }
 
+/** Aliquots or a derivative: ids and barcodes of the children come in with the command. */
+export interface TakeFromSample {
+  readonly type: 'TakeFromSample';
+  readonly data: { readonly role: LabRole | undefined; readonly take: TakeChildren; readonly now: Date };
+}
+export type TakeChildren =
+  | { kind: 'aliquots'; count: number; quantity?: Quantity | undefined; children: readonly NewChild[] }
+  | {
+      kind: 'derivative';
+      sampleType: PhysicalSampleType;
+      quantity?: Quantity | undefined;
+      consumes?: Quantity | undefined;
+      child: NewChild;
+    };
+
 export type SampleCommand =
-  RegisterSample | UpdateSample | DiscardSample | TransferSample | PlaceSample | UnplaceSample;
+  | RegisterSample
+  | UpdateSample
+  | DiscardSample
+  | TransferSample
+  | RecordThaw
+  | TakeFromSample
+  | PlaceSample
+  | UnplaceSample;
 
 export function decideSample(command: SampleCommand, state: SampleState): Decision<SampleEvent> {
   switch (command.type) {
@@ -121,7 +159,87 @@ export function decideSample(command: SampleCommand, state: SampleState): Decisi
       return place(command.data, state);
     case 'UnplaceSample':
       return unplace(command.data, state);
+    case 'RecordThaw':
+      return thaw(command.data, state);
+    case 'TakeFromSample':
+      return takeFrom(command.data, state);
   }
+}
+
+/** The sample as the physical decider sees it. */
+const physicalState = (s: RegisteredSample): PhysicalState => ({
+  kind: 'sample',
+  sampleId: s.sampleId,
+  labId: s.labId,
+  barcode: s.barcode ?? s.sampleId,
+  sampleType: s.sampleType,
+  subjectId: s.subjectId,
+  collectionDate: s.collectionDate,
+  status: s.status,
+  quantity: s.quantity,
+  remaining: s.remaining,
+  lineage: s.lineage,
+  parentId: s.parentId,
+  freezeThawCount: s.freezeThawCount,
+});
+
+/** The parent's events (aliquoted or derived, and consumed at zero), all or none. */
+function takeFrom(c: TakeFromSample['data'], state: SampleState): Decision<SampleEvent> {
+  if (!isRegistered(state) || state.kind === 'discarded' || c.role === undefined) return notFound();
+  const { take, role, now } = c;
+  const command: PhysicalCommand =
+    take.kind === 'aliquots'
+      ? {
+          type: 'TakeAliquots',
+          data: { role, count: take.count, quantity: take.quantity ?? null, children: take.children, now },
+        }
+      : {
+          type: 'TakeDerivative',
+          data: {
+            role,
+            sampleType: take.sampleType,
+            quantity: take.quantity ?? null,
+            consumes: take.consumes ?? null,
+            child: take.child,
+            now,
+          },
+        };
+  const decision = decidePhysical(command, physicalState(state));
+  if (!decision.ok) return refuse(decision.error);
+  return accept(...decision.events.map((event) => withOwner(event, state.ownerId)));
+}
+
+function withOwner(event: PhysicalEvent, ownerId: string): SampleEvent {
+  switch (event.type) {
+    case 'SampleAliquoted':
+      return { type: event.type, data: { ...event.data, ownerId } };
+    case 'SampleDerived':
+      return { type: event.type, data: { ...event.data, ownerId } };
+    case 'SampleConsumed':
+      return { type: event.type, data: { ...event.data, ownerId } };
+    default:
+      throw new Error(`not an event of taking from a sample: ${event.type}`);
+  }
+}
+
+/** A consumed or disposed sample is final: any further change is an invalid transition. */
+const finalRefusal = (status: SampleStatus): Decision<SampleEvent> =>
+  refuse({ code: 'invalid_transition', message: `a ${status} sample is final and cannot change` });
+
+function thaw(c: RecordThaw['data'], state: SampleState): Decision<SampleEvent> {
+  const sample = writableSample(state, c.role, undefined);
+  if ('ok' in sample) return sample;
+  if (isFinal(sample.status)) return finalRefusal(sample.status);
+  return accept({
+    type: 'SampleThawed',
+    data: {
+      sampleId: sample.sampleId,
+      ownerId: sample.ownerId,
+      labId: sample.labId,
+      freezeThawCount: sample.freezeThawCount + 1,
+      thawedAt: c.now.toISOString(),
+    },
+  });
 }
 
 function register(c: RegisterSample['data'], state: SampleState): Decision<SampleEvent> {
@@ -135,7 +253,7 @@ function register(c: RegisterSample['data'], state: SampleState): Decision<Sampl
     storageLocation: c.storageLocation ?? null,
     notes: c.notes ?? null,
   };
-  const errors = validateSampleFields(fields, c.now);
+  const errors = validateSampleFields(fields, c.now, c.maxAgeYears);
   if (errors.length > 0) return refuse({ code: 'validation_failed', message: 'the sample breaks some rules', errors });
   return accept({
     type: 'SampleRegistered',
@@ -146,6 +264,10 @@ function register(c: RegisterSample['data'], state: SampleState): Decision<Sampl
       ...fields,
       status: c.status ?? 'collected',
       registeredAt: c.now.toISOString(),
+      ...(c.barcode === undefined ? {} : { barcode: c.barcode }),
+      quantity: c.quantity ?? null,
+      lineage: 'primary',
+      parentId: null,
     },
   });
 }
@@ -167,6 +289,7 @@ function writableSample(state: SampleState, role: LabRole | undefined, expectedV
 function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEvent> {
   const sample = writableSample(state, c.role, c.expectedVersion);
   if ('ok' in sample) return sample;
+  if (isFinal(sample.status)) return finalRefusal(sample.status);
   const next: SampleFields & { status: SampleStatus } = {
     sampleType: c.changes.sampleType ?? sample.sampleType,
     subjectId: c.changes.subjectId ?? sample.subjectId,
@@ -175,7 +298,7 @@ function update(c: UpdateSample['data'], state: SampleState): Decision<SampleEve
     storageLocation: c.changes.storageLocation !== undefined ? c.changes.storageLocation : sample.storageLocation,
     notes: c.changes.notes !== undefined ? c.changes.notes : sample.notes,
   };
-  const errors = validateSampleFields(next, c.now);
+  const errors = validateSampleFields(next, c.now, c.maxAgeYears);
   // A date that was valid when registered may have aged out: only a changed date is re-checked.
   const relevant =
     next.collectionDate === sample.collectionDate ? errors.filter((e) => e.path !== 'collectionDate') : errors;
@@ -256,6 +379,7 @@ function discard(c: DiscardSample['data'], state: SampleState): Decision<SampleE
 function transfer(c: TransferSample['data'], state: SampleState): Decision<SampleEvent> {
   const sample = writableSample(state, c.role, c.expectedVersion);
   if ('ok' in sample) return sample;
+  if (isFinal(sample.status)) return finalRefusal(sample.status);
   if (c.toRole === undefined) return refuse({ code: 'not_found', message: 'lab not found' });
   if (!atLeast(c.toRole, 'technician'))
     return refuse({ code: 'forbidden', message: 'a transfer needs the technician role in both labs' });

@@ -11,10 +11,15 @@
 import { z } from 'zod';
 import { eventCatalog, type EventsOf } from '../../platform/eventstore/catalog.ts';
 import { isoDate } from '../../platform/text.ts';
+import { BARCODE_PATTERN } from './physical/barcode.ts';
+import { quantitySchema } from './physical/quantity.ts';
+import { lineages, physicalSampleTypes, physicalStatuses } from './physical/status.ts';
 
-export const sampleTypes = ['blood', 'saliva', 'tissue'] as const;
+/** Primary types and the derivative ones (API.md, Physical samples). */
+export const sampleTypes = physicalSampleTypes;
 export type SampleType = (typeof sampleTypes)[number];
-export const sampleStatuses = ['collected', 'processing', 'archived'] as const;
+/** `consumed` and `disposed` are final. */
+export const sampleStatuses = physicalStatuses;
 export type SampleStatus = (typeof sampleStatuses)[number];
 
 /** Fields a correction can change (status and storage have their own events). */
@@ -42,6 +47,11 @@ export const sampleRegisteredSchema = z.strictObject({
   storageLocation: storage,
   notes,
   registeredAt: timestamp,
+  // Physical fields (optional: registrations from before them have none).
+  barcode: z.string().regex(BARCODE_PATTERN).optional(),
+  quantity: quantitySchema.nullable().optional(),
+  lineage: z.enum(lineages).optional(),
+  parentId: id.nullable().optional(),
 });
 
 const change = <T extends z.ZodType>(value: T) => z.strictObject({ from: value, to: value });
@@ -124,6 +134,57 @@ export const sampleUnplacedSchema = z.strictObject({
   unplacedAt: timestamp,
 });
 
+/** A freeze–thaw cycle: the count after it. */
+export const sampleThawedSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  freezeThawCount: z.number().int().positive(),
+  thawedAt: timestamp,
+});
+
+/**
+ * Reserves a barcode within a lab: appended with "no stream" to barcode-<labId>-<BARCODE>
+ * (barcodeReservationStreamId), so two tubes of one lab never share a barcode, whatever the case.
+ */
+export const sampleBarcodeReservedSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  barcode: z.string().regex(BARCODE_PATTERN),
+  reservedAt: timestamp,
+});
+
+const amount = quantitySchema.nullable();
+const newChild = z.strictObject({ sampleId: id, barcode: z.string().regex(BARCODE_PATTERN), quantity: amount });
+
+/**
+ * Aliquots taken from the sample: the parent's amount and the children it announces, in one event,
+ * so the children can be (re)created from it alone after a crash between the two steps.
+ */
+export const sampleAliquotedSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  children: z.array(newChild).min(1).max(100),
+  taken: amount,
+  remaining: amount,
+  aliquotedAt: timestamp,
+});
+
+export const sampleDerivedSchema = z.strictObject({
+  sampleId: id,
+  ownerId: id,
+  labId: id,
+  child: newChild.extend({ sampleType }),
+  taken: amount,
+  remaining: amount,
+  derivedAt: timestamp,
+});
+
+/** Nothing is left: set with the aliquot or derivative that took the last of it. Final. */
+export const sampleConsumedSchema = z.strictObject({ sampleId: id, ownerId: id, labId: id, consumedAt: timestamp });
+
 export const sampleEventSchemas = {
   SampleRegistered: sampleRegisteredSchema,
   SampleDetailsCorrected: sampleDetailsCorrectedSchema,
@@ -133,6 +194,11 @@ export const sampleEventSchemas = {
   SampleTransferred: sampleTransferredSchema,
   SamplePlaced: samplePlacedSchema,
   SampleUnplaced: sampleUnplacedSchema,
+  SampleThawed: sampleThawedSchema,
+  SampleBarcodeReserved: sampleBarcodeReservedSchema,
+  SampleAliquoted: sampleAliquotedSchema,
+  SampleDerived: sampleDerivedSchema,
+  SampleConsumed: sampleConsumedSchema,
 } as const;
 
 export type SampleEventType = keyof typeof sampleEventSchemas;
@@ -147,6 +213,11 @@ export const sampleEventSchemaVersions: Readonly<Record<SampleEventType, number>
   SampleTransferred: 1,
   SamplePlaced: 1,
   SampleUnplaced: 1,
+  SampleThawed: 1,
+  SampleBarcodeReserved: 1,
+  SampleAliquoted: 1,
+  SampleDerived: 1,
+  SampleConsumed: 1,
 };
 
 /** The types whose version 1 (before labs) lacks labId. */
@@ -174,3 +245,7 @@ export const parseSampleEvent: (type: SampleEventType, data: unknown) => SampleE
 export const sampleStream = (sampleId: string): string => `sample-${sampleId}`;
 export const sampleIdOfStream = (streamId: string): string | undefined =>
   streamId.startsWith('sample-') ? streamId.slice('sample-'.length) : undefined;
+
+// What the samples read model needs of the physical-sample rules (projections read modules through events.ts).
+export { normaliseBarcode } from './physical/barcode.ts';
+export type { Quantity } from './physical/quantity.ts';

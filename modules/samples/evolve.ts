@@ -1,5 +1,7 @@
 // Pure evolver of a sample's stream, with its initial state.
 import type { SampleEvent, SampleStatus, SampleType } from './events.ts';
+import type { Quantity } from './physical/quantity.ts';
+import type { Lineage } from './physical/status.ts';
 
 export interface SampleDetails {
   readonly sampleId: string;
@@ -17,6 +19,13 @@ export interface SampleDetails {
   /** The box slot it holds (storage placement), and when its placement last changed. */
   readonly place?: { readonly unitId: string; readonly position: string } | null;
   readonly placeChangedAt?: string;
+  /** Null only for samples registered before barcodes existed. */
+  readonly barcode: string | null;
+  readonly quantity: Quantity | null;
+  readonly remaining: Quantity | null;
+  readonly lineage: Lineage;
+  readonly parentId: string | null;
+  readonly freezeThawCount: number;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Events in the stream so far: the ETag. */
@@ -48,12 +57,18 @@ export function evolveSample(state: SampleState, event: SampleEvent): SampleStat
       status: d.status,
       storageLocation: d.storageLocation,
       notes: d.notes,
+      barcode: d.barcode ?? null,
+      quantity: d.quantity ?? null,
+      remaining: d.quantity ?? null,
+      lineage: d.lineage ?? 'primary',
+      parentId: d.parentId ?? null,
+      freezeThawCount: 0,
       createdAt: d.registeredAt,
       updatedAt: d.registeredAt,
       version: 1,
     };
   }
-  if (!isRegistered(state)) return state;
+  if (!isRegistered(state) || event.type === 'SampleBarcodeReserved') return state;
   const version = state.version + 1;
   switch (event.type) {
     case 'SampleDetailsCorrected': {
@@ -74,6 +89,14 @@ export function evolveSample(state: SampleState, event: SampleEvent): SampleStat
       return { ...state, storageLocation: event.data.to, updatedAt: event.data.movedAt, version };
     case 'SampleDiscarded':
       return { ...state, kind: 'discarded', updatedAt: event.data.discardedAt, version };
+    case 'SampleAliquoted':
+      return { ...state, remaining: event.data.remaining, updatedAt: event.data.aliquotedAt, version };
+    case 'SampleDerived':
+      return { ...state, remaining: event.data.remaining, updatedAt: event.data.derivedAt, version };
+    case 'SampleConsumed':
+      return { ...state, status: 'consumed', remaining: null, updatedAt: event.data.consumedAt, version };
+    case 'SampleThawed':
+      return { ...state, freezeThawCount: event.data.freezeThawCount, updatedAt: event.data.thawedAt, version };
     case 'SampleTransferred':
       return {
         ...state,

@@ -5,9 +5,11 @@ import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
+import { systemCause } from '../../platform/eventstore/metadata.ts';
 import { createSampleCommands } from './commands.ts';
 import { locationRouters, type SlotKeeper } from './routes-location.ts';
 import { sampleRouters } from './routes.ts';
+import { physicalSampleRouters } from './routes-physical.ts';
 
 export const samplesReadModels = ['samples'] as const;
 
@@ -18,15 +20,19 @@ export interface SamplesModuleContext {
   readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
   /** The box side of storage placement (the storage module, wired in app/). */
   readonly slots?: SlotKeeper | undefined;
+  /** SAMPLES_MAX_AGE_YEARS (default 10, 0: no limit). */
+  readonly maxAgeYears?: number | undefined;
 }
 
 export function samplesModule(context: SamplesModuleContext): {
   routers: AppRouter[];
   commands: ReturnType<typeof createSampleCommands>;
+  start(): Promise<number>;
 } {
   const commands = createSampleCommands({
     store: context.store,
     waitForReadModel: (position) => context.waitForProjections(samplesReadModels, position),
+    maxAgeYears: context.maxAgeYears,
   });
   const { knex, store, openapi, slots } = context;
   // The location routes first: the samples group's tag description is the one that stays.
@@ -35,5 +41,14 @@ export function samplesModule(context: SamplesModuleContext): {
     samplesInUnit: (unitId: string) => slots.samplesIn(unitId),
     sampleLeft: (id: string, reason: 'final' | 'transferred', cause: CommandCause) => slots.leave(id, reason, cause),
   };
-  return { routers: [...located, ...sampleRouters({ commands, knex, store, openapi, ...storage })], commands };
+  return {
+    /** Completes children announced by a parent's event but never written (a crash between the two steps). */
+    start: () => commands.completePendingChildren(systemCause('samples: children announced before a restart')),
+    routers: [
+      ...located,
+      ...physicalSampleRouters({ commands, knex, openapi }),
+      ...sampleRouters({ commands, knex, store, openapi, ...storage }),
+    ],
+    commands,
+  };
 }

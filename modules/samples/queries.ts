@@ -12,7 +12,10 @@ import {
   type Statement,
 } from '../../platform/database/owner-scope.ts';
 import type { LabRole } from './decide.ts';
-import type { SampleStatus, SampleType } from './events.ts';
+import { sampleStatuses, sampleTypes, type SampleStatus, type SampleType } from './events.ts';
+import { normaliseBarcode } from './physical/barcode.ts';
+import type { Quantity } from './physical/quantity.ts';
+import type { Lineage } from './physical/status.ts';
 
 /**
  * The caller's labs as comma-separated ids: their personal lab (whose id is theirs, so it counts
@@ -42,6 +45,12 @@ export interface SampleView {
   readonly status: SampleStatus;
   readonly storageLocation: string | null;
   readonly notes: string | null;
+  readonly barcode: string | null;
+  readonly quantity: Quantity | null;
+  readonly remaining: Quantity | null;
+  readonly lineage: Lineage;
+  readonly parentId: string | null;
+  readonly freezeThawCount: number;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly version: number;
@@ -56,13 +65,19 @@ interface SampleRow {
   status: SampleStatus;
   storage_location: string | null;
   notes: string | null;
+  barcode: string | null;
+  quantity: Quantity | null;
+  remaining: Quantity | null;
+  lineage: Lineage;
+  parent_id: string | null;
+  freeze_thaw_count: number;
   created_at: Date;
   updated_at: Date;
   version: number;
 }
 
 const columns =
-  'sample_id, lab_id, sample_type, subject_id, collection_date, status, storage_location, notes, created_at, updated_at, version';
+  'sample_id, lab_id, sample_type, subject_id, collection_date, status, storage_location, notes, barcode, quantity, remaining, lineage, parent_id, freeze_thaw_count, created_at, updated_at, version';
 
 export const toSampleView = (r: SampleRow): SampleView => ({
   id: r.sample_id,
@@ -73,6 +88,12 @@ export const toSampleView = (r: SampleRow): SampleView => ({
   status: r.status,
   storageLocation: r.storage_location,
   notes: r.notes,
+  barcode: r.barcode,
+  quantity: r.quantity,
+  remaining: r.remaining,
+  lineage: r.lineage,
+  parentId: r.parent_id,
+  freezeThawCount: r.freeze_thaw_count,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
   version: r.version,
@@ -87,6 +108,67 @@ export async function getSample(knex: Knex, userId: string, sampleId: string): P
   ]);
   const row = rows[0];
   return row ? toSampleView(row) : undefined;
+}
+
+/** The samples of the caller's labs that carry this barcode (case-insensitive; one per lab at most). */
+export async function samplesByBarcode(knex: Knex, userId: string, barcode: string): Promise<SampleView[]> {
+  const [, rows] = await queryInScope<[SampleRow[]]>(knex, userId, labScope(userId), [
+    {
+      sql: `SELECT ${columns} FROM samples WHERE ${inCallerScope()} AND barcode_key = $1 AND deleted_at IS NULL ORDER BY created_at, sample_id`,
+      params: [normaliseBarcode(barcode)],
+    },
+  ]);
+  return rows.map(toSampleView);
+}
+
+/** The samples of the caller's labs among these ids (missing ones are not visible or do not exist). */
+export async function samplesByIds(knex: Knex, userId: string, ids: readonly string[]): Promise<SampleView[]> {
+  if (ids.length === 0) return [];
+  const [, rows] = await queryInScope<[SampleRow[]]>(knex, userId, labScope(userId), [
+    {
+      sql: `SELECT ${columns} FROM samples WHERE ${inCallerScope()} AND sample_id = ANY(string_to_array($1, ',')::uuid[]) AND deleted_at IS NULL`,
+      params: [[...new Set(ids)].join(',')],
+    },
+  ]);
+  return rows.map(toSampleView);
+}
+
+/** Every sample of one subject in the caller's labs, newest collection first (at most `limit`). */
+export async function samplesOfSubject(
+  knex: Knex,
+  userId: string,
+  subjectId: string,
+  limit: number,
+): Promise<SampleView[]> {
+  const [, rows] = await queryInScope<[SampleRow[]]>(knex, userId, labScope(userId), [
+    {
+      sql: `SELECT ${columns} FROM samples WHERE ${inCallerScope()} AND subject_id = $1 AND deleted_at IS NULL
+            ORDER BY collection_date DESC, sample_id DESC LIMIT $2`,
+      params: [subjectId, limit],
+    },
+  ]);
+  return rows.map(toSampleView);
+}
+
+/**
+ * A sample's family in the caller's labs: its ancestors and every descendant (recursive on
+ * parent_id; RLS keeps every step inside the caller's labs). Empty when the sample is not visible.
+ */
+export async function sampleFamily(knex: Knex, userId: string, sampleId: string): Promise<SampleView[]> {
+  const [, rows] = await queryInScope<[SampleRow[]]>(knex, userId, labScope(userId), [
+    {
+      sql: `WITH RECURSIVE
+              up AS (SELECT sample_id, parent_id FROM samples WHERE sample_id = $1::uuid AND ${inCallerScope()}
+                     UNION SELECT s.sample_id, s.parent_id FROM samples s JOIN up ON s.sample_id = up.parent_id),
+              down AS (SELECT sample_id FROM samples WHERE sample_id = $1::uuid AND ${inCallerScope()}
+                       UNION SELECT s.sample_id FROM samples s JOIN down ON s.parent_id = down.sample_id)
+            SELECT ${columns} FROM samples
+             WHERE ${inCallerScope()} AND deleted_at IS NULL
+               AND sample_id IN (SELECT sample_id FROM up UNION SELECT sample_id FROM down)`,
+      params: [sampleId],
+    },
+  ]);
+  return rows.map(toSampleView);
 }
 
 export interface SampleFilter {
@@ -185,7 +267,7 @@ export async function sampleOverview(
   labId?: string,
 ): Promise<SampleOverview | undefined> {
   const sum = (c: string) => `COALESCE(sum(${c}), 0)::int AS ${c}`;
-  const kept = ['total', 'collected', 'processing', 'archived', 'blood', 'saliva', 'tissue'];
+  const kept = ['total', ...sampleStatuses, ...sampleTypes];
   const [scope, stats, recent] = await queryInScope<[Record<string, number>[], { samples: number }[]]>(
     knex,
     userId,
@@ -204,8 +286,8 @@ export async function sampleOverview(
   const n = (key: string) => s[key] ?? 0;
   return {
     total: n('total'),
-    byStatus: { collected: n('collected'), processing: n('processing'), archived: n('archived') },
-    byType: { blood: n('blood'), saliva: n('saliva'), tissue: n('tissue') },
+    byStatus: Object.fromEntries(sampleStatuses.map((k) => [k, n(k)])) as Record<SampleStatus, number>,
+    byType: Object.fromEntries(sampleTypes.map((k) => [k, n(k)])) as Record<SampleType, number>,
     collectedLast30Days: recent[0]?.samples ?? 0,
   };
 }

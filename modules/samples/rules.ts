@@ -2,6 +2,7 @@
 // { path, message } so a client can show them all at once (422 validation_failed).
 import type { FieldError } from '../../platform/commands/decision.ts';
 import { sampleTypes, type SampleStatus, type SampleType } from './events.ts';
+import { checkCollectionAge, checkPhysicalStatusMove, physicalStatusMoves } from './physical/status.ts';
 
 export type { FieldError };
 
@@ -11,13 +12,11 @@ export const FREEZER_PATTERN = /^freezer-[0-9]+-row[A-Z]$/;
 export const MAX_COLLECTION_AGE_YEARS = 10;
 export const MAX_NOTES_LENGTH = 2000;
 
-/** Allowed status moves; archived → processing is a re-analysis and needs a reason. */
-export const statusMoves: Readonly<Record<SampleStatus, readonly SampleStatus[]>> = {
-  collected: ['processing', 'archived'],
-  processing: ['archived'],
-  archived: ['processing'],
-};
-export const movesNeedingReason: ReadonlySet<string> = new Set(['archived->processing']);
+/**
+ * Allowed status moves; archived → processing is a re-analysis and needs a reason, as does
+ * disposal. `consumed` and `disposed` are final (physical/status.ts).
+ */
+export const statusMoves: Readonly<Record<SampleStatus, readonly SampleStatus[]>> = physicalStatusMoves;
 
 export interface SampleFields {
   readonly sampleType: SampleType;
@@ -43,7 +42,11 @@ export function oldestCollectionDate(today: string): string {
   return utcDate(oldest);
 }
 
-export function validateSampleFields(fields: SampleFields, now: Date): FieldError[] {
+export function validateSampleFields(
+  fields: SampleFields,
+  now: Date,
+  maxAgeYears: number = MAX_COLLECTION_AGE_YEARS,
+): FieldError[] {
   const errors: FieldError[] = [];
   if (!SUBJECT_ID_PATTERN.test(fields.subjectId)) {
     errors.push({ path: 'subjectId', message: 'must be one capital letter and at least 3 digits, e.g. P001' });
@@ -51,11 +54,8 @@ export function validateSampleFields(fields: SampleFields, now: Date): FieldErro
   if (!isRealDate(fields.collectionDate)) {
     errors.push({ path: 'collectionDate', message: 'must be a date YYYY-MM-DD' });
   } else {
-    const today = utcDate(now);
-    if (fields.collectionDate > today) errors.push({ path: 'collectionDate', message: 'must not be in the future' });
-    else if (fields.collectionDate < oldestCollectionDate(today)) {
-      errors.push({ path: 'collectionDate', message: `must not be older than ${MAX_COLLECTION_AGE_YEARS} years` });
-    }
+    const age = checkCollectionAge(fields.collectionDate, utcDate(now), maxAgeYears);
+    if (age) errors.push(age);
   }
   if (fields.storageLocation !== null && !STORAGE_PATTERN.test(fields.storageLocation)) {
     errors.push({ path: 'storageLocation', message: 'must be freezer-<n>-row<X> (e.g. freezer-3-rowB) or shelf-<n>' });
@@ -103,9 +103,9 @@ export function ruleErrorsOfWellTypedFields(raw: unknown, now: Date): FieldError
 export type TransitionCheck = { readonly ok: true } | { readonly ok: false; readonly message: string };
 
 export function checkStatusMove(from: SampleStatus, to: SampleStatus, reason: string | null): TransitionCheck {
-  if (!statusMoves[from].includes(to)) return { ok: false, message: `a sample cannot move from ${from} to ${to}` };
-  if (movesNeedingReason.has(`${from}->${to}`) && (reason === null || reason.trim() === '')) {
-    return { ok: false, message: `moving from ${from} to ${to} (re-analysis) needs a reason` };
+  const check = checkPhysicalStatusMove(from, to, reason);
+  if (!check.ok && from === 'archived' && to === 'processing') {
+    return { ok: false, message: 'moving from archived to processing (re-analysis) needs a reason' };
   }
-  return { ok: true };
+  return check;
 }

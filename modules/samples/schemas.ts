@@ -5,9 +5,18 @@ import { paginationQuery } from '../../platform/http/pagination.ts';
 import { isoDate } from '../../platform/text.ts';
 import { sampleStatuses, sampleTypes } from './events.ts';
 import { MAX_NOTES_LENGTH } from './rules.ts';
+import { barcodeSchema } from './physical/schemas.ts';
+import { quantitySchema } from './physical/quantity.ts';
+import { lineages } from './physical/status.ts';
 
-const sampleType = z.enum(sampleTypes).meta({ description: 'blood | saliva | tissue' });
-const status = z.enum(sampleStatuses).meta({ description: 'collected | processing | archived' });
+const sampleType = z.enum(sampleTypes).meta({ description: sampleTypes.join(' | ') });
+const status = z
+  .enum(sampleStatuses)
+  .meta({ description: `${sampleStatuses.join(' | ')}; consumed and disposed are final (disposed needs a reason)` });
+const quantity = quantitySchema.meta({
+  id: 'Quantity',
+  description: '{ value > 0, unit: mL | uL | g | mg | ug | cells }',
+});
 const subjectId = z.string().max(32).meta({ description: 'One capital letter and 3+ digits', example: 'P001' });
 const collectionDate = z
   .string()
@@ -39,6 +48,10 @@ export const createBody = z.strictObject({
   status: status.optional().meta({ description: 'Defaults to collected' }),
   storageLocation: storageLocation.optional(),
   notes: notes.optional(),
+  barcode: barcodeSchema
+    .optional()
+    .meta({ description: 'Unique in the lab, case-insensitive (409 barcode_taken); absent: assigned (Code 128)' }),
+  quantity: quantity.nullable().optional().meta({ description: 'The amount collected; remaining starts at it' }),
   reason,
 });
 export const patchBody = z
@@ -81,6 +94,12 @@ export const sampleSchema = z
     status,
     storageLocation: z.string().nullable(),
     notes: z.string().nullable(),
+    barcode: z.string().nullable().meta({ description: 'Null only for samples registered before barcodes' }),
+    quantity: quantity.nullable(),
+    remaining: quantity.nullable().meta({ description: 'Goes down as aliquots and derivatives are taken' }),
+    lineage: z.enum(lineages),
+    parentId: z.uuid().nullable(),
+    freezeThawCount: z.number().int(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
     version: z.number().int().meta({ description: "Events in the sample's stream; the ETag" }),
@@ -114,8 +133,8 @@ export const cursorSchema = z.object({ collectionDate: isoDate(), id: z.uuid() }
 export const overviewSchema = z
   .object({
     total: z.number().int(),
-    byStatus: z.object({ collected: z.number().int(), processing: z.number().int(), archived: z.number().int() }),
-    byType: z.object({ blood: z.number().int(), saliva: z.number().int(), tissue: z.number().int() }),
+    byStatus: z.object(Object.fromEntries(sampleStatuses.map((k) => [k, z.number().int()]))),
+    byType: z.object(Object.fromEntries(sampleTypes.map((k) => [k, z.number().int()]))),
     collectedLast30Days: z
       .number()
       .int()
@@ -138,7 +157,23 @@ export const historySchema = z
   })
   .meta({ id: 'SampleHistory' });
 
+export const barcodeParams = z.object({ barcode: barcodeSchema });
+
 export const idParams = z.object({ id: z.uuid().overwrite((id) => id.toLowerCase()) });
 export const subjectParams = z.object({
   subjectId: z.string().max(32).meta({ description: 'One capital letter and 3+ digits' }),
 });
+
+export const aliquotsSchema = z
+  .object({ parent: sampleSchema, items: z.array(sampleSchema) })
+  .meta({ id: 'SampleAliquots' });
+
+const lineageNode: z.ZodType<{ sample: unknown; children: unknown[] }> = z.lazy(() =>
+  z.object({ sample: sampleSchema, children: z.array(lineageNode) }),
+);
+export const lineageSchema = z
+  .object({
+    ancestors: z.array(sampleSchema).meta({ description: 'Root first' }),
+    descendants: z.array(lineageNode),
+  })
+  .meta({ id: 'SampleLineage' });

@@ -18,9 +18,13 @@ import {
   isSampleEventType,
   parseSampleEvent,
   sampleEventTypes,
+  sampleStatuses,
+  sampleTypes,
   type SampleEvent,
   type SampleStatus,
   type SampleType,
+  normaliseBarcode,
+  type Quantity,
 } from '../../modules/samples/events.ts';
 import { parseIdentityEvent } from '../../modules/identity/events.ts';
 import type { Projection } from '../engine/index.ts';
@@ -37,6 +41,13 @@ const samples = (t: string) => `CREATE TABLE "${t}" (
   status           text NOT NULL,
   storage_location text,
   notes            text,
+  barcode          text,
+  barcode_key      text,
+  quantity         jsonb,
+  remaining        jsonb,
+  lineage          text NOT NULL DEFAULT 'primary',
+  parent_id        uuid,
+  freeze_thaw_count integer NOT NULL DEFAULT 0,
   created_at       timestamptz NOT NULL,
   updated_at       timestamptz NOT NULL,
   version          integer NOT NULL,
@@ -45,6 +56,8 @@ CREATE INDEX "${t}_by_date" ON "${t}" (lab_id, collection_date DESC, sample_id D
 CREATE INDEX "${t}_by_status" ON "${t}" (lab_id, status, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
 CREATE INDEX "${t}_by_type" ON "${t}" (lab_id, sample_type, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
 CREATE INDEX "${t}_by_subject" ON "${t}" (lab_id, subject_id, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
+CREATE INDEX "${t}_by_barcode" ON "${t}" (barcode_key, lab_id) WHERE deleted_at IS NULL;
+CREATE INDEX "${t}_by_parent" ON "${t}" (parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX "${t}_by_date_all_labs" ON "${t}" (collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
 ${scopePolicy(t)}`;
 
@@ -54,9 +67,16 @@ const stats = (t: string) => `CREATE TABLE "${t}" (
   collected  integer NOT NULL DEFAULT 0,
   processing integer NOT NULL DEFAULT 0,
   archived   integer NOT NULL DEFAULT 0,
+  consumed   integer NOT NULL DEFAULT 0,
+  disposed   integer NOT NULL DEFAULT 0,
   blood      integer NOT NULL DEFAULT 0,
   saliva     integer NOT NULL DEFAULT 0,
-  tissue     integer NOT NULL DEFAULT 0);
+  tissue     integer NOT NULL DEFAULT 0,
+  plasma     integer NOT NULL DEFAULT 0,
+  serum      integer NOT NULL DEFAULT 0,
+  buffy_coat integer NOT NULL DEFAULT 0,
+  dna        integer NOT NULL DEFAULT 0,
+  rna        integer NOT NULL DEFAULT 0);
 ${scopePolicy(t)}`;
 
 const daily = (t: string) => `CREATE TABLE "${t}" (
@@ -83,7 +103,7 @@ interface Statement {
 /** Adds counts to labs' statistics: one statement for any number of labs. */
 function addToStats(table: Table, deltas: ReadonlyMap<string, Counts>): Statement | undefined {
   if (deltas.size === 0) return undefined;
-  const columns = ['total', 'collected', 'processing', 'archived', 'blood', 'saliva', 'tissue'] as const;
+  const columns = ['total', ...sampleStatuses, ...sampleTypes] as const;
   const rows = [...deltas].map(([labId, counts]) => [labId, ...columns.map((c) => counts[c] ?? 0)]);
   const t = table('sample_stats');
   return {
@@ -156,6 +176,13 @@ interface SampleRow {
   status: SampleStatus;
   storage_location: string | null;
   notes: string | null;
+  barcode: string | null;
+  barcode_key: string | null;
+  quantity: Quantity | null;
+  remaining: Quantity | null;
+  lineage: string;
+  parent_id: string | null;
+  freeze_thaw_count: number;
   created_at: string;
   updated_at: string;
   version: number;
@@ -202,6 +229,13 @@ class SampleBatch {
         status: r.status,
         storage_location: r.storageLocation,
         notes: r.notes,
+        barcode: r.barcode ?? null,
+        barcode_key: r.barcode === undefined ? null : normaliseBarcode(r.barcode),
+        quantity: r.quantity ?? null,
+        remaining: r.quantity ?? null,
+        lineage: r.lineage ?? 'primary',
+        parent_id: r.parentId ?? null,
+        freeze_thaw_count: 0,
         created_at: r.registeredAt,
         updated_at: r.registeredAt,
         version,
@@ -212,6 +246,7 @@ class SampleBatch {
       this.deltas.day(r.labId, r.collectionDate, 1);
       return;
     }
+    if (e.type === 'SampleBarcodeReserved') return; // a reservation stream, not the sample's
     const row = this.rows.get(d.sampleId);
     if (!row || row.deleted_at !== null || row.version >= version) return;
     switch (e.type) {
@@ -245,6 +280,21 @@ class SampleBatch {
         this.deltas.day(row.lab_id, row.collection_date, -1);
         row.deleted_at = e.data.discardedAt;
         row.updated_at = e.data.discardedAt;
+        break;
+      case 'SampleAliquoted':
+      case 'SampleDerived':
+        row.remaining = e.data.remaining;
+        row.updated_at = e.type === 'SampleAliquoted' ? e.data.aliquotedAt : e.data.derivedAt;
+        break;
+      case 'SampleConsumed':
+        this.deltas.count(row.lab_id, { [row.status]: -1, consumed: 1 });
+        row.status = 'consumed';
+        row.remaining = null;
+        row.updated_at = e.data.consumedAt;
+        break;
+      case 'SampleThawed':
+        row.freeze_thaw_count = e.data.freezeThawCount;
+        row.updated_at = e.data.thawedAt;
         break;
       case 'SampleTransferred':
         this.deltas.count(row.lab_id, { total: -1, [row.status]: -1, [row.sample_type]: -1 });
@@ -291,6 +341,13 @@ const sampleColumns = [
   'status',
   'storage_location',
   'notes',
+  'barcode',
+  'barcode_key',
+  'quantity',
+  'remaining',
+  'lineage',
+  'parent_id',
+  'freeze_thaw_count',
   'created_at',
   'updated_at',
   'version',
@@ -299,7 +356,7 @@ const sampleColumns = [
 
 const upsertRowsSql = (t: string) => `INSERT INTO "${t}" (${sampleColumns.join(', ')})
   SELECT ${sampleColumns.join(', ')} FROM json_to_recordset(?::json) AS x(sample_id uuid, lab_id uuid, owner_id uuid, sample_type text, subject_id text,
-    collection_date date, status text, storage_location text, notes text, created_at timestamptz, updated_at timestamptz, version integer, deleted_at timestamptz)
+    collection_date date, status text, storage_location text, notes text, barcode text, barcode_key text, quantity jsonb, remaining jsonb, lineage text, parent_id uuid, freeze_thaw_count integer, created_at timestamptz, updated_at timestamptz, version integer, deleted_at timestamptz)
   ON CONFLICT (sample_id) DO UPDATE SET ${sampleColumns
     .filter((c) => c !== 'sample_id')
     .map((c) => `${c} = EXCLUDED.${c}`)
@@ -309,7 +366,7 @@ const iso = (value: string | Date): string => (value instanceof Date ? value.toI
 
 export const samplesProjection: Projection = {
   name: samplesProjectionName,
-  version: 2,
+  version: 3,
   eventTypes: [...sampleEventTypes, 'UserRegistered', 'UserErased'],
   tables: { samples, sample_stats: stats, sample_daily_counts: daily, sample_actors: actors },
   async apply(events: readonly RecordedEvent[], { trx, table }) {

@@ -99,8 +99,8 @@ test("subject lookup, list filters and stats show only the caller's samples", as
   const stats = await call(api, 'GET', '/samples/stats/overview', { token: mallory.accessToken });
   t.deepEqual(stats.body, {
     total: 1,
-    byStatus: { collected: 1, processing: 0, archived: 0 },
-    byType: { blood: 0, saliva: 1, tissue: 0 },
+    byStatus: { collected: 1, processing: 0, archived: 0, consumed: 0, disposed: 0 },
+    byType: { blood: 0, saliva: 1, tissue: 0, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0 },
     collectedLast30Days: 1,
   });
   const aliceStats = await call(api, 'GET', '/samples/stats/overview', { token: alice.accessToken });

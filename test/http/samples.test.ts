@@ -48,11 +48,17 @@ test('POST /samples: 201 with the sample, Location and ETag; status defaults to 
   t.is(r.headers.get('etag'), '"1"');
   t.is(r.body.labId, user.id, "by default in the caller's personal lab, whose id is theirs");
   t.deepEqual(Object.keys(r.body).sort(), [
+    'barcode',
     'collectionDate',
     'createdAt',
+    'freezeThawCount',
     'id',
     'labId',
+    'lineage',
     'notes',
+    'parentId',
+    'quantity',
+    'remaining',
     'sampleType',
     'status',
     'storageLocation',
@@ -244,8 +250,8 @@ test('DELETE: the sample leaves lists and stats, its history stays', async (t) =
   const after = await call(api, 'GET', '/samples/stats/overview', { token: other.accessToken });
   t.deepEqual(after.body, {
     total: 0,
-    byStatus: { collected: 0, processing: 0, archived: 0 },
-    byType: { blood: 0, saliva: 0, tissue: 0 },
+    byStatus: { collected: 0, processing: 0, archived: 0, consumed: 0, disposed: 0 },
+    byType: { blood: 0, saliva: 0, tissue: 0, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0 },
     collectedLast30Days: 0,
   });
   const history = await call(api, 'GET', `/samples/${id}/history`, { token: other.accessToken });
@@ -310,8 +316,8 @@ test('stats overview counts by status and type, and the last 30 days', async (t)
   const r = await call(api, 'GET', '/samples/stats/overview', { token: who.accessToken });
   t.deepEqual(r.body, {
     total: 3,
-    byStatus: { collected: 1, processing: 1, archived: 1 },
-    byType: { blood: 1, saliva: 1, tissue: 1 },
+    byStatus: { collected: 1, processing: 1, archived: 1, consumed: 0, disposed: 0 },
+    byType: { blood: 1, saliva: 1, tissue: 1, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0 },
     collectedLast30Days: 2,
   });
   const s = (await call(api, 'GET', '/samples?sampleType=saliva', { token: who.accessToken })).body.items[0];
@@ -322,8 +328,8 @@ test('stats overview counts by status and type, and the last 30 days', async (t)
   const after = await call(api, 'GET', '/samples/stats/overview', { token: who.accessToken });
   t.deepEqual(after.body, {
     total: 3,
-    byStatus: { collected: 1, processing: 0, archived: 2 },
-    byType: { blood: 2, saliva: 0, tissue: 1 },
+    byStatus: { collected: 1, processing: 0, archived: 2, consumed: 0, disposed: 0 },
+    byType: { blood: 2, saliva: 0, tissue: 1, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0 },
     collectedLast30Days: 1,
   });
   t.is(today().length, 10);

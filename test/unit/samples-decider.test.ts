@@ -42,6 +42,9 @@ const registered = (
     subjectId: 'P001',
     collectionDate: '2026-11-01',
     status: 'collected',
+    quantity: null,
+    lineage: 'primary',
+    parentId: null,
     storageLocation: null,
     notes: null,
     registeredAt: at,
@@ -138,6 +141,28 @@ test('register: the collection date may be exactly 10 years old, not a day more'
     });
 });
 
+test('register: SAMPLES_MAX_AGE_YEARS widens the limit, and 0 lifts it (legacy collections)', (t) => {
+  t.true(
+    spec(t)
+      .given([])
+      .when(register({ collectionDate: '1996-11-22', maxAgeYears: 30 }))
+      .outcome().ok,
+  );
+  t.true(
+    spec(t)
+      .given([])
+      .when(register({ collectionDate: '1950-01-01', maxAgeYears: 0 }))
+      .outcome().ok,
+  );
+  spec(t)
+    .given([])
+    .when(register({ collectionDate: '1996-11-21', maxAgeYears: 30 }))
+    .thenFails({
+      code: 'validation_failed',
+      errors: [{ path: 'collectionDate', message: 'must not be older than 30 years' }],
+    });
+});
+
 test('register: impossible dates are refused', (t) => {
   for (const collectionDate of ['2026-02-30', '2026-1-05', '05/11/2026', '']) {
     spec(t)
@@ -184,12 +209,13 @@ test('register: tissue must be in a freezer (a shelf or nothing is refused)', (t
   }
 });
 
-test('status moves: exactly the four allowed ones', (t) => {
+test('status moves: exactly the four original ones, and into the final ones', (t) => {
   const allowed = new Set([
     'collected->processing',
     'processing->archived',
     'collected->archived',
     'archived->processing',
+    ...['collected', 'processing', 'archived'].flatMap((from) => [`${from}->consumed`, `${from}->disposed`]),
   ]);
   for (const from of sampleStatuses) {
     for (const to of sampleStatuses) {
