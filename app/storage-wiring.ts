@@ -38,17 +38,17 @@ export function samplesForBoxMaps(knex: Knex): SampleDirectory {
   return async (sampleIds) => {
     if (sampleIds.length === 0) return new Map();
     const [rows] = await queryUnscoped<
-      [{ sample_id: string; sample_type: string; subject_id: string; status: string }[]]
+      [{ sample_id: string; barcode: string | null; sample_type: string; subject_id: string; status: string }[]]
     >(knex, [
       {
-        sql: 'SELECT sample_id, sample_type, subject_id, status FROM samples WHERE sample_id = ANY($1::uuid[]) AND deleted_at IS NULL',
+        sql: 'SELECT sample_id, barcode, sample_type, subject_id, status FROM samples WHERE sample_id = ANY($1::uuid[]) AND deleted_at IS NULL',
         params: [`{${sampleIds.join(',')}}`],
       },
     ]);
     return new Map(
       rows.map((r): [string, MapSample] => [
         r.sample_id,
-        { id: r.sample_id, barcode: null, sampleType: r.sample_type, subjectId: r.subject_id, status: r.status },
+        { id: r.sample_id, barcode: r.barcode, sampleType: r.sample_type, subjectId: r.subject_id, status: r.status },
       ]),
     );
   };

@@ -50,7 +50,7 @@ const sampleOf = async (sampleType = 'blood') => {
     collectionDate: '2026-01-05',
     ...(sampleType === 'tissue' ? { storageLocation: 'freezer-1-rowA' } : {}),
   });
-  return { id: r.body.id as string, labId: lee.id, sampleType };
+  return { id: r.body.id as string, barcode: r.body.barcode as string, labId: lee.id, sampleType };
 };
 
 test('POST /storage/units: 201 with the unit, Location and its path', async (t) => {
@@ -292,7 +292,7 @@ test('DELETE /storage/units/{id}: 422 not_empty while something is inside; 204 w
   t.is((await asLee.delete(`/storage/units/${rack.id}`)).status, 204);
 });
 
-test('GET /storage/units/{id}/map: every position in reading order, placed samples with their type', async (t) => {
+test('GET /storage/units/{id}/map: every position in reading order, placed samples with their type and barcode', async (t) => {
   const { box } = await tree();
   const sample = await sampleOf('tissue');
   await slots.claimSlot(box.id, 'B3', sample, systemCause());
@@ -307,7 +307,7 @@ test('GET /storage/units/{id}/map: every position in reading order, placed sampl
   ]);
   t.deepEqual(positions[14], {
     position: 'B3',
-    sample: { id: sample.id, barcode: null, sampleType: 'tissue', subjectId: 'P001', status: 'collected' },
+    sample: { id: sample.id, barcode: sample.barcode, sampleType: 'tissue', subjectId: 'P001', status: 'collected' },
   });
   t.is((await asLee.get(`/storage/units/${box.id}`)).body.occupied, 1);
 });
