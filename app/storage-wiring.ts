@@ -11,6 +11,7 @@ import type { StorageCommands } from '../modules/storage/commands.ts';
 import type { ReleaseReason } from '../modules/storage/events.ts';
 import type { SampleCommands } from '../modules/samples/commands.ts';
 import { isRegistered } from '../modules/samples/evolve.ts';
+import { isFinal } from '../modules/samples/physical/status.ts';
 import { systemCause } from '../platform/eventstore/metadata.ts';
 import { placesOf } from '../modules/storage/queries.ts';
 import type { SlotKeeper } from '../modules/samples/routes-location.ts';
@@ -128,7 +129,7 @@ async function reconcileClaim(deps: PlacementReconcilerDeps, claim: Claim): Prom
   };
   const state = await deps.samples.load(claim.sample_id);
   if (!isRegistered(state)) return release('abandoned');
-  if (state.kind === 'discarded') return release('final');
+  if (state.kind === 'discarded' || isFinal(state.status)) return release('final');
   if (state.labId !== claim.lab_id) return release('transferred');
   const place = state.place ?? null;
   if (place?.unitId === claim.unit_id && place.position === claim.position) return 'kept';

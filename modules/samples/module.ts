@@ -46,7 +46,7 @@ export function samplesModule(context: SamplesModuleContext): {
     start: () => commands.completePendingChildren(systemCause('samples: children announced before a restart')),
     routers: [
       ...located,
-      ...physicalSampleRouters({ commands, knex, openapi }),
+      ...physicalSampleRouters({ commands, knex, openapi, ...storage }),
       ...sampleRouters({ commands, knex, store, openapi, ...storage }),
     ],
     commands,

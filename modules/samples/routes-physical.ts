@@ -4,6 +4,7 @@
 // for a sample id.
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import { setETag } from '../../platform/http/etag.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
@@ -22,11 +23,13 @@ export interface PhysicalRouteOptions {
   readonly commands: SampleCommands;
   readonly knex: Knex;
   readonly openapi: OpenApiRegistry;
+  /** After a sample was used up: its box frees the slot (storage, wired in app/). */
+  readonly sampleLeft?: ((sampleId: string, reason: 'final', cause: CommandCause) => Promise<void>) | undefined;
 }
 
 const notFound = '`not_found`: unknown or deleted sample, or one of a lab the caller is not a member of';
 
-export function physicalSampleRouters({ commands, knex, openapi }: PhysicalRouteOptions): AppRouter[] {
+export function physicalSampleRouters({ commands, knex, openapi, sampleLeft }: PhysicalRouteOptions): AppRouter[] {
   const routes = new RouteGroup(openapi, {
     tag: 'samples',
     description: 'Clinical samples: register, find, count, correct, move, discard; full history',
@@ -67,7 +70,7 @@ export function physicalSampleRouters({ commands, knex, openapi }: PhysicalRoute
   });
   return [
     routes.router,
-    ...lineageRouters({ commands, knex, openapi }),
+    ...lineageRouters({ commands, knex, openapi, sampleLeft }),
     ...labelRouters({ knex, openapi }),
     ...fhirRouters({ knex, openapi }),
   ];
@@ -191,7 +194,7 @@ export function fhirRouters({ knex, openapi }: Omit<PhysicalRouteOptions, 'comma
 const MAX_SEARCH_RESULTS = 1000;
 
 /** Aliquots, derivatives and the lineage they build. */
-export function lineageRouters({ commands, knex, openapi }: PhysicalRouteOptions): AppRouter[] {
+export function lineageRouters({ commands, knex, openapi, sampleLeft }: PhysicalRouteOptions): AppRouter[] {
   const routes = new RouteGroup(openapi, {
     tag: 'samples',
     description: 'Clinical samples: register, find, count, correct, move, discard; full history',
@@ -223,7 +226,9 @@ export function lineageRouters({ commands, knex, openapi }: PhysicalRouteOptions
     },
     handler: async (ctx, { auth, params, body }) => {
       const take = { kind: 'aliquots' as const, count: body.count, quantity: body.quantity };
-      const done = await commands.take(params.id, take, roleOf(auth.userId), commandCause(ctx, undefined));
+      const cause = commandCause(ctx, undefined);
+      const done = await commands.take(params.id, take, roleOf(auth.userId), cause);
+      if (done.parent.status === 'consumed') await sampleLeft?.(params.id, 'final', cause);
       ctx.status = 201;
       ctx.body = { parent: done.parent, items: await childrenOf(auth.userId, done.children) };
     },
@@ -239,7 +244,9 @@ export function lineageRouters({ commands, knex, openapi }: PhysicalRouteOptions
     responses: { 201: { description: 'The derivative', schema: schemas.sampleSchema }, ...takeResponses },
     handler: async (ctx, { auth, params, body }) => {
       const take = { kind: 'derivative' as const, ...body };
-      const done = await commands.take(params.id, take, roleOf(auth.userId), commandCause(ctx, undefined));
+      const cause = commandCause(ctx, undefined);
+      const done = await commands.take(params.id, take, roleOf(auth.userId), cause);
+      if (done.parent.status === 'consumed') await sampleLeft?.(params.id, 'final', cause);
       const [child] = await childrenOf(auth.userId, done.children);
       ctx.status = 201;
       ctx.set('Location', `/api/v1/samples/${child!.id}`);

@@ -13,6 +13,7 @@ import { RouteGroup } from '../../platform/http/routes.ts';
 import type { AppContext, AppRouter } from '../../platform/http/state.ts';
 import type { SampleCommands } from './commands.ts';
 import { sampleHistory } from './history.ts';
+import { isFinal } from './physical/status.ts';
 import * as queries from './queries.ts';
 import { ruleErrorsOfWellTypedFields, utcDate } from './rules.ts';
 import * as schemas from './schemas.ts';
@@ -24,7 +25,7 @@ export interface SampleRouteOptions {
   readonly openapi: OpenApiRegistry;
   /** The samples placed in a storage unit and below it (storage, wired in app/); none without it. */
   readonly samplesInUnit?: ((unitId: string) => Promise<string[]>) | undefined;
-  /** After a sample was discarded or transferred: its box frees the slot (storage, wired in app/). */
+  /** After a sample was discarded, became final or was transferred: its box frees the slot (storage, wired in app/). */
   readonly sampleLeft?:
     ((sampleId: string, reason: 'final' | 'transferred', cause: CommandCause) => Promise<void>) | undefined;
 }
@@ -170,7 +171,9 @@ function oneSampleRoutes(routes: RouteGroup, { commands, knex, store, sampleLeft
     handler: async (ctx, { auth, params, body: { reason, ...changes } }) => {
       const expected = expectedVersionFromIfMatch(ctx);
       const cause = commandCause(ctx, reason);
-      answerSample(ctx, await commands.update(params.id, changes, expected, roleOf(auth.userId), cause));
+      const sample = await commands.update(params.id, changes, expected, roleOf(auth.userId), cause);
+      if (isFinal(sample.status)) await sampleLeft?.(params.id, 'final', cause);
+      answerSample(ctx, sample);
     },
   });
   routes.add({
@@ -186,7 +189,9 @@ function oneSampleRoutes(routes: RouteGroup, { commands, knex, store, sampleLeft
       const changes = { ...body, storageLocation: body.storageLocation ?? null, notes: body.notes ?? null };
       const expected = expectedVersionFromIfMatch(ctx);
       const cause = commandCause(ctx, reason);
-      answerSample(ctx, await commands.update(params.id, changes, expected, roleOf(auth.userId), cause));
+      const sample = await commands.update(params.id, changes, expected, roleOf(auth.userId), cause);
+      if (isFinal(sample.status)) await sampleLeft?.(params.id, 'final', cause);
+      answerSample(ctx, sample);
     },
   });
   routes.add({

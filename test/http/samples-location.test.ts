@@ -282,6 +282,32 @@ test('DELETE /samples/{id}: a discarded sample frees its slot', async (t) => {
   t.deepEqual((await eventTypes(svc, `unit-${box.id}`)).slice(-1), ['BoxSlotReleased']);
 });
 
+test('PATCH /samples/{id} to disposed: a final sample frees its slot', async (t) => {
+  const { box } = await tree();
+  const id = await sample();
+  t.is((await asLee.put(`/samples/${id}/location`, { unitId: box.id, position: 'H8' })).status, 200);
+  const disposed = await asLee.patch(`/samples/${id}`, { status: 'disposed', reason: 'tube cracked' });
+  t.is(disposed.status, 200);
+  t.is(await holder(box.id, 'H8'), null);
+  t.deepEqual((await eventTypes(svc, `unit-${box.id}`)).slice(-1), ['BoxSlotReleased']);
+});
+
+test('POST /samples/{id}/aliquots that use up the parent: the consumed parent frees its slot', async (t) => {
+  const { box } = await tree();
+  const r = await asLee.post('/samples', {
+    sampleType: 'blood',
+    subjectId: 'P001',
+    collectionDate: '2026-01-05',
+    quantity: { value: 2, unit: 'mL' },
+  });
+  const id = r.body.id as string;
+  t.is((await asLee.put(`/samples/${id}/location`, { unitId: box.id, position: 'H9' })).status, 200);
+  const split = await asLee.post(`/samples/${id}/aliquots`, { count: 2, quantity: { value: 1, unit: 'mL' } });
+  t.is(split.status, 201);
+  t.like(split.body, { parent: { status: 'consumed' } });
+  t.is(await holder(box.id, 'H9'), null);
+});
+
 test('POST /samples/{id}/transfer: a sample transferred to another lab frees its slot', async (t) => {
   const { box } = await tree();
   const id = await sample();
