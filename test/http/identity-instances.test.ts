@@ -5,12 +5,9 @@
 // identity read model gives the same rows.
 import test from 'ava';
 import pg from 'pg';
-import { loadConfig } from '../../platform/config.ts';
-import { createLogger } from '../../platform/logging.ts';
-import { createPasswordHasher } from '../../modules/identity/passwords.ts';
-import { startService, type RunningService } from '../../app/service.ts';
+import { type RunningService } from '../../app/service.ts';
 import { redisSkipReason, testRedisUrl } from '../support/database.ts';
-import { call, newUser, startTestService, testArgon2, type TestService } from '../support/service.ts';
+import { call, newUser, startTestService, type TestService, startSecondApi } from '../support/service.ts';
 
 const redisUrl = testRedisUrl();
 const admin = { username: 'admin', password: 'Granite-Pelican-Orbit-51' };
@@ -29,23 +26,7 @@ test.before(async () => {
   };
   first = await startTestService(shared);
   // The second instance: API only, same database, same keys; the first one runs the projections.
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    DATABASE_URL: first.db.url,
-    PORT: '0',
-    DATA_DIR: '.data/test-service',
-    JWT_KEYS: 'test-k1:0123456789abcdef0123456789abcdef0123456789',
-    LOG_LEVEL: 'silent',
-    DATABASE_POOL_MAX: '4',
-    ...shared,
-  });
-  second = await startService(
-    config,
-    createLogger({ level: 'silent' }),
-    { api: true, projector: false },
-    { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) },
-  );
-  api2 = `${second.url!}/api/v1`;
+  ({ service: second, api: api2 } = await startSecondApi(first, shared));
 });
 test.after.always(async () => {
   await second?.stop();

@@ -3,19 +3,16 @@
 // a reasoned event in the history of both labs, a membership removal counts on the very next
 // request on another instance, and an erasure keeps the lab's samples.
 import test from 'ava';
-import { loadConfig } from '../../platform/config.ts';
-import { createLogger } from '../../platform/logging.ts';
-import { createPasswordHasher } from '../../modules/identity/passwords.ts';
-import { startService, type RunningService } from '../../app/service.ts';
+import { type RunningService } from '../../app/service.ts';
 import { asUser, eventTypes, expectProblem, type Client } from '../support/client.ts';
 import {
   call,
   newUser,
   startTestService,
-  testArgon2,
   type Answer,
   type TestService,
   type TestUser,
+  startSecondApi,
 } from '../support/service.ts';
 
 const firstActor = (a: Answer) => (a.body.items as { actor: { id: string; username: string | null } }[])[0]!.actor;
@@ -33,22 +30,7 @@ test.before(async () => {
   };
   svc = await startTestService(env);
   api = svc.api;
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    DATABASE_URL: svc.db.url,
-    PORT: '0',
-    DATA_DIR: '.data/test-service',
-    LOG_LEVEL: 'silent',
-    DATABASE_POOL_MAX: '4',
-    ...env,
-  });
-  second = await startService(
-    config,
-    createLogger({ level: 'silent' }),
-    { api: true, projector: false },
-    { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) },
-  );
-  api2 = `${second.url!}/api/v1`;
+  ({ service: second, api: api2 } = await startSecondApi(svc, env));
 });
 test.after.always(async () => {
   await second?.stop();

@@ -2,6 +2,7 @@
 // database, for HTTP tests of the modules. Argon2 runs with small parameters here so a test file
 // can register many users; the production parameters are covered by the password unit tests.
 import { loadConfig } from '../../platform/config.ts';
+import { createLogger } from '../../platform/logging.ts';
 import { createPasswordHasher, type PasswordHasher } from '../../modules/identity/passwords.ts';
 import { startService, type RunningService } from '../../app/service.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -59,6 +60,33 @@ export async function startTestService(
 }
 
 // --- a tiny client ------------------------------------------------------------------------------
+
+/**
+ * Another API instance on a test service's database (as behind a load balancer), with the same
+ * keys; the first one runs the projections.
+ */
+export async function startSecondApi(
+  first: TestService,
+  env: Record<string, string> = {},
+): Promise<{ readonly service: RunningService; readonly api: string }> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: first.db.url,
+    PORT: '0',
+    DATA_DIR: '.data/test-service',
+    JWT_KEYS: 'test-k1:0123456789abcdef0123456789abcdef0123456789',
+    LOG_LEVEL: 'silent',
+    DATABASE_POOL_MAX: '4',
+    ...env,
+  });
+  const service = await startService(
+    config,
+    createLogger({ level: 'silent' }),
+    { api: true, projector: false },
+    { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) },
+  );
+  return { service, api: `${service.url!}/api/v1` };
+}
 
 export interface Answer<T = Record<string, unknown>> {
   readonly status: number;
