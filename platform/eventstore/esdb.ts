@@ -37,6 +37,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StoredEvent,
+  type StreamAppend,
   type SubscribeOptions,
   type SubscriptionBatch,
 } from './port.ts';
@@ -95,6 +96,18 @@ export class EsdbEventStore implements EventStore {
         if (!(options.expectedRevision === 'any' && error instanceof StreamConflictError && attempt < 50)) throw error;
       }
     }
+  }
+
+  /**
+   * EventStoreDB has no transaction across streams: one stream after another, in the order
+   * given; a conflict stops there and the streams before it stay appended (port.ts).
+   */
+  async appendMany(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    if (new Set(appends.map((a) => a.streamId)).size !== appends.length)
+      throw new TypeError('a stream appears twice in one appendMany');
+    const results: AppendResult[] = [];
+    for (const a of appends) results.push(await this.append(a.streamId, a.events, a));
+    return results;
   }
 
   /** The revision and chain hash the next event links to (genesis for a new stream). */

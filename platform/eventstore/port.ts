@@ -81,6 +81,13 @@ export interface AppendResult {
   readonly position: Position;
 }
 
+/** One stream's part of a batch append (appendMany). */
+export interface StreamAppend {
+  readonly streamId: string;
+  readonly events: readonly NewEvent[];
+  readonly expectedRevision: ExpectedRevision;
+}
+
 export interface ReadStreamOptions {
   /** First revision to return (inclusive). Default 0. */
   readonly fromRevision?: number;
@@ -170,6 +177,15 @@ export interface EventStore {
     events: readonly NewEvent[],
     options: { expectedRevision: ExpectedRevision },
   ): Promise<AppendResult>;
+  /**
+   * Appends to many streams in one call (each stream at most once, each with its expected
+   * revision); the results come in the order given. PostgreSQL: one transaction, all streams or
+   * none (a StreamConflictError stores nothing). EventStoreDB has no transaction across streams:
+   * the streams are appended one after another in the order given, and a conflict stops there,
+   * leaving the streams before it appended. A caller that must survive either plans its streams
+   * so that a repeat finds what is there already (docs/event-store.md).
+   */
+  appendMany(appends: readonly StreamAppend[]): Promise<AppendResult[]>;
   /** The stream's events in revision order; [] when it does not exist. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** A page of the global log in order, every event exactly once across pages. */

@@ -45,6 +45,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StoredEvent,
+  type StreamAppend,
   type SubscribeOptions,
   type SubscriptionBatch,
 } from './port.ts';
@@ -145,6 +146,51 @@ FROM (SELECT $2::integer + 1 AS revision, $4::text AS type, $5::integer AS schem
              $6::jsonb AS data, $7::jsonb AS metadata) e
 RETURNING revision AS last_revision, transaction_id::text AS transaction_id, position::text AS position, encode(hash, 'hex') AS hash`;
 
+// Many streams in ONE statement (so one transaction): $1..$8 parallel arrays, one element per
+// event: stream, its expected revision (as APPEND_SQL's $2), the event's 1-based ordinal in its
+// stream, then the event. Every stream's head is probed once; if any expected revision does not
+// hold, nothing is inserted and the refused streams come back. The chain is the same as
+// APPEND_SQL's, per stream; positions follow the order given.
+const APPEND_MANY_SQL = `
+WITH RECURSIVE input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::uuid[], $5::text[], $6::integer[], $7::jsonb[], $8::jsonb[])
+    WITH ORDINALITY AS e(stream_id, expected, ordinal, event_id, type, schema_version, data, metadata, seq)
+), heads AS (
+  SELECT s.stream_id, s.expected, COALESCE(l.revision, -1) AS revision, COALESCE(l.hash, '\\x'::bytea) AS hash
+  FROM (SELECT DISTINCT stream_id, expected FROM input) s
+  LEFT JOIN LATERAL (
+    SELECT revision, hash FROM events WHERE events.stream_id = s.stream_id ORDER BY revision DESC LIMIT 1
+  ) l ON true
+), refused AS (
+  SELECT stream_id, revision FROM heads
+  WHERE NOT (expected = 'any' OR (expected = 'no_stream' AND revision = -1)
+             OR (expected ~ '^[0-9]+$' AND revision = expected::integer))
+), placed AS (
+  SELECT i.*, h.revision + i.ordinal AS revision, h.hash AS previous
+  FROM input i JOIN heads h ON h.stream_id = i.stream_id
+  WHERE NOT EXISTS (SELECT 1 FROM refused)
+), chain AS (
+  SELECT p.stream_id, p.ordinal, sha256(p.previous || sha256(${CONTENT_V2_SQL('p', 'p.stream_id')})) AS hash
+  FROM placed p WHERE p.ordinal = 1
+  UNION ALL
+  SELECT p.stream_id, p.ordinal, sha256(c.hash || sha256(${CONTENT_V2_SQL('p', 'p.stream_id')}))
+  FROM chain c JOIN placed p ON p.stream_id = c.stream_id AND p.ordinal = c.ordinal + 1
+), inserted AS (
+  INSERT INTO events (stream_id, revision, event_id, type, schema_version, data, metadata, hash, hash_version)
+  SELECT p.stream_id, p.revision, p.event_id, p.type, p.schema_version, p.data, p.metadata, c.hash, ${CURRENT_HASH_VERSION}
+  FROM placed p JOIN chain c ON c.stream_id = p.stream_id AND c.ordinal = p.ordinal
+  ORDER BY p.seq
+  RETURNING stream_id, revision, transaction_id, position, hash
+), last AS (
+  SELECT DISTINCT ON (stream_id) stream_id, revision, transaction_id, position, hash FROM inserted
+  ORDER BY stream_id, revision DESC
+)
+SELECT stream_id, revision AS current_revision, true AS refused, NULL::integer AS last_revision,
+       NULL::text AS transaction_id, NULL::text AS position, NULL::text AS hash
+FROM refused
+UNION ALL
+SELECT stream_id, NULL, false, revision, transaction_id::text, position::text, encode(hash, 'hex') FROM last`;
+
 // One statement, so the page and the scanned-up-to head come from the same snapshot.
 // Variants without "$x IS NULL OR ..." so the start condition stays an index condition on
 // (transaction_id, position): an OR there would make every page scan from the beginning.
@@ -233,6 +279,46 @@ function positionParams(after: Position | undefined): [string | null, string | n
   return [after.commit.toString(), after.prepare.toString()];
 }
 
+/** Events as the parallel arrays the append statements unnest. */
+class EventColumns {
+  readonly eventIds: string[] = [];
+  readonly types: string[] = [];
+  readonly versions: number[] = [];
+  readonly datas: string[] = [];
+  readonly metadatas: string[] = [];
+  add(events: readonly NewEvent[]): this {
+    for (const event of events) {
+      const metadata = eventMetadataSchema.parse(event.metadata);
+      this.eventIds.push(metadata.eventId);
+      this.types.push(event.type);
+      this.versions.push(metadata.schemaVersion);
+      this.datas.push(JSON.stringify(event.data));
+      this.metadatas.push(JSON.stringify(metadata));
+    }
+    return this;
+  }
+}
+
+interface AppendManyRow {
+  stream_id: string;
+  current_revision: number | null;
+  refused: boolean;
+  last_revision: number | null;
+  transaction_id: string | null;
+  position: string | null;
+  hash: string | null;
+}
+
+/** The stream a unique violation of (stream_id, revision) names, from the server's detail text. */
+function conflictingStream(error: pg.DatabaseError): string | undefined {
+  return /^Key \(stream_id, revision\)=\((.*), -?\d+\) already exists/.exec(error.detail ?? '')?.[1];
+}
+
+const isRevisionRace = (error: unknown): error is pg.DatabaseError =>
+  error instanceof pg.DatabaseError &&
+  error.code === UNIQUE_VIOLATION &&
+  error.constraint === 'events_stream_revision_key';
+
 export class PostgresEventStore implements EventStore {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
@@ -271,19 +357,7 @@ export class PostgresEventStore implements EventStore {
     attempt = 1,
   ): Promise<AppendResult> {
     if (events.length === 0) throw new TypeError('append needs at least one event');
-    const eventIds: string[] = [];
-    const types: string[] = [];
-    const versions: number[] = [];
-    const datas: string[] = [];
-    const metadatas: string[] = [];
-    for (const event of events) {
-      const metadata = eventMetadataSchema.parse(event.metadata);
-      eventIds.push(metadata.eventId);
-      types.push(event.type);
-      versions.push(metadata.schemaVersion);
-      datas.push(JSON.stringify(event.data));
-      metadatas.push(JSON.stringify(metadata));
-    }
+    const { eventIds, types, versions, datas, metadatas } = new EventColumns().add(events);
     const expected = expectedToText(options.expectedRevision);
     const head = this.#headFor(streamId, options.expectedRevision);
     let row:
@@ -321,11 +395,7 @@ export class PostgresEventStore implements EventStore {
         row = result.rows[0];
       }
     } catch (error) {
-      if (
-        error instanceof pg.DatabaseError &&
-        error.code === UNIQUE_VIOLATION &&
-        error.constraint === 'events_stream_revision_key'
-      ) {
+      if (isRevisionRace(error)) {
         this.#knownHeads.delete(streamId);
         // Another `any` append took the same next revision first; `any` accepts whichever comes next.
         if (options.expectedRevision === 'any' && attempt < ANY_APPEND_ATTEMPTS) {
@@ -345,6 +415,63 @@ export class PostgresEventStore implements EventStore {
       nextExpectedRevision: row.last_revision,
       position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) },
     };
+  }
+
+  async appendMany(appends: readonly StreamAppend[], attempt = 1): Promise<AppendResult[]> {
+    if (appends.length === 0) return [];
+    const expectedOf = new Map<string, ExpectedRevision>();
+    const streams: string[] = [];
+    const expected: string[] = [];
+    const ordinals: number[] = [];
+    const columns = new EventColumns();
+    for (const a of appends) {
+      if (a.events.length === 0) throw new TypeError('append needs at least one event');
+      if (expectedOf.has(a.streamId)) throw new TypeError(`stream ${a.streamId} appears twice in one appendMany`);
+      expectedOf.set(a.streamId, a.expectedRevision);
+      const text = expectedToText(a.expectedRevision);
+      columns.add(a.events);
+      a.events.forEach((_, i) => {
+        streams.push(a.streamId);
+        expected.push(text);
+        ordinals.push(i + 1);
+      });
+    }
+    let rows: AppendManyRow[];
+    try {
+      const { eventIds, types, versions, datas, metadatas } = columns;
+      const values = [streams, expected, ordinals, eventIds, types, versions, datas, metadatas];
+      rows = (await this.pool.query<AppendManyRow>({ name: 'vialog_append_many', text: APPEND_MANY_SQL, values })).rows;
+    } catch (error) {
+      if (!isRevisionRace(error)) throw error;
+      const streamId = conflictingStream(error) ?? appends[0]!.streamId;
+      this.#knownHeads.delete(streamId);
+      // As in append: a stream appended with `any` accepts whichever revision comes next.
+      if (expectedOf.get(streamId) === 'any' && attempt < ANY_APPEND_ATTEMPTS) {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * attempt));
+        return this.appendMany(appends, attempt + 1);
+      }
+      throw new StreamConflictError(streamId, expectedOf.get(streamId) ?? 'any', undefined);
+    }
+    const refused = rows.find((r) => r.refused);
+    if (refused)
+      throw new StreamConflictError(
+        refused.stream_id,
+        expectedOf.get(refused.stream_id)!,
+        refused.current_revision ?? -1,
+      );
+    const byStream = new Map(rows.map((r) => [r.stream_id, r]));
+    const results = appends.map((a): AppendResult => {
+      const row = byStream.get(a.streamId);
+      if (!row || row.last_revision === null || row.transaction_id === null || row.position === null)
+        throw new Error(`appendMany: no result for stream ${a.streamId}`);
+      if (row.hash) this.#rememberHead(a.streamId, row.last_revision, row.hash);
+      return {
+        nextExpectedRevision: row.last_revision,
+        position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) },
+      };
+    });
+    this.#announceAppend();
+    return results;
   }
 
   /** The head to append after without probing: "no stream" is the empty chain; an exact revision needs its hash known. */

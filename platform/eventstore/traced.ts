@@ -7,35 +7,46 @@ import type { EventStore, NewEvent } from './port.ts';
 
 export function tracedEventStore(store: EventStore): EventStore {
   const appended = meter().createCounter('vialog.events.appended', { description: 'Events appended, by type' });
+  const withTraceparent = (events: readonly NewEvent[]): readonly NewEvent[] => {
+    const traceparent = currentTraceparent();
+    return traceparent ? events.map((e) => ({ ...e, metadata: { ...e.metadata, traceparent } })) : events;
+  };
+  const count = (events: readonly NewEvent[]) => {
+    for (const e of events) appended.add(1, { type: e.type });
+  };
+  const append: EventStore['append'] = (streamId, events, options) =>
+    inSpan('eventstore.append', spanOf(streamId, events), async () => {
+      const result = await store.append(streamId, withTraceparent(events), options);
+      count(events);
+      return result;
+    });
+  const appendMany: EventStore['appendMany'] = (appends) => {
+    const events = appends.flatMap((a) => a.events);
+    const attributes = { ...spanOf('', events).attributes, 'vialog.stream_count': appends.length };
+    return inSpan('eventstore.appendMany', { kind: SpanKind.CLIENT, attributes }, async () => {
+      const results = await store.appendMany(appends.map((a) => ({ ...a, events: withTraceparent(a.events) })));
+      count(events);
+      return results;
+    });
+  };
   return new Proxy(store, {
     get(target, property, receiver) {
-      if (property !== 'append') {
-        const value: unknown = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      }
-      const append: EventStore['append'] = (streamId, events, options) =>
-        inSpan(
-          'eventstore.append',
-          {
-            kind: SpanKind.CLIENT,
-            attributes: {
-              'vialog.stream_id': streamId,
-              'vialog.event_types': [...new Set(events.map((e) => e.type))],
-              'vialog.event_count': events.length,
-              'vialog.request_id': events[0]?.metadata.requestId ?? '',
-            },
-          },
-          async () => {
-            const traceparent = currentTraceparent();
-            const traced: NewEvent[] = traceparent
-              ? events.map((e) => ({ ...e, metadata: { ...e.metadata, traceparent } }))
-              : [...events];
-            const result = await target.append(streamId, traced, options);
-            for (const e of events) appended.add(1, { type: e.type });
-            return result;
-          },
-        );
-      return append;
+      if (property === 'append') return append;
+      if (property === 'appendMany') return appendMany;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+function spanOf(streamId: string, events: readonly NewEvent[]) {
+  return {
+    kind: SpanKind.CLIENT,
+    attributes: {
+      'vialog.stream_id': streamId,
+      'vialog.event_types': [...new Set(events.map((e) => e.type))],
+      'vialog.event_count': events.length,
+      'vialog.request_id': events[0]?.metadata.requestId ?? '',
+    },
+  };
 }

@@ -216,6 +216,97 @@ export function eventStoreContract(test: TestFn, open: () => Promise<OpenedStore
     );
   });
 
+  test.serial('appendMany: several streams, each with its expected revision, in one call', async (t) => {
+    const [a, b, c] = [streamName('many-a'), streamName('many-b'), streamName('many-c')];
+    const before = (await store().append(b, [newEvent('B0')], { expectedRevision: 'no_stream' })).position;
+    const results = await store().appendMany([
+      { streamId: a, events: [newEvent('A0'), newEvent('A1')], expectedRevision: 'no_stream' },
+      { streamId: b, events: [newEvent('B1'), newEvent('B2'), newEvent('B3')], expectedRevision: 0 },
+      { streamId: c, events: [newEvent('C0')], expectedRevision: 'any' },
+    ]);
+    t.deepEqual(
+      results.map((r) => r.nextExpectedRevision),
+      [1, 3, 0],
+    );
+    const read = await Promise.all([a, b, c].map((id) => store().readStream(id)));
+    t.deepEqual(
+      read.map((events) => events.map((e) => `${e.type}@${e.revision}`).join()),
+      ['A0@0,A1@1', 'B0@0,B1@1,B2@2,B3@3', 'C0@0'],
+    );
+    t.deepEqual(
+      read.map((events) => events.at(-1)!.position),
+      results.map((r) => r.position),
+    );
+    // The global order is the order given, and every stream's chain holds as with single appends.
+    const last = results.at(-1)!.position;
+    await untilVisible(store(), last);
+    const after = { commit: before.commit, prepare: before.prepare - 1n };
+    const stored = (await store().readAllStored({ after, maxCount: 1000 })).filter((e) =>
+      [a, b, c].includes(e.streamId),
+    );
+    t.deepEqual(
+      stored.map((e) => e.type),
+      ['B0', 'A0', 'A1', 'B1', 'B2', 'B3', 'C0'],
+    );
+    const links = new Map([a, b, c].map((id) => [id, new StreamLinks()]));
+    t.deepEqual(
+      stored.map((e) => links.get(e.streamId)!.check(e, eventDigest(e)) ?? 'holds'),
+      stored.map(() => 'holds'),
+    );
+  });
+
+  test.serial('appendMany: a revision that does not hold is a conflict naming its stream', async (t) => {
+    const [a, b, c] = [streamName('many-x'), streamName('many-y'), streamName('many-z')];
+    await store().append(b, [newEvent('B0')], { expectedRevision: 'no_stream' });
+    const conflict = await t.throwsAsync(
+      store().appendMany([
+        { streamId: a, events: [newEvent('A0')], expectedRevision: 'no_stream' },
+        { streamId: b, events: [newEvent('B1')], expectedRevision: 'no_stream' },
+        { streamId: c, events: [newEvent('C0')], expectedRevision: 'no_stream' },
+      ]),
+      { instanceOf: StreamConflictError },
+    );
+    t.is(conflict.streamId, b);
+    t.deepEqual(
+      (await store().readStream(b)).map((e) => e.type),
+      ['B0'],
+    );
+    t.false(await store().streamExists(c), 'nothing after the conflicting stream');
+    // PostgreSQL: one transaction, nothing stored. EventStoreDB: the streams before it stay.
+    t.is(await store().streamExists(a), store().kind === 'esdb');
+  });
+
+  test.serial('appendMany: two batches racing for one stream, exactly one wins', async (t) => {
+    for (let round = 0; round < 5; round++) {
+      const shared = streamName('many-race');
+      const batch = (label: string) => [
+        { streamId: shared, events: [newEvent(label)], expectedRevision: 'no_stream' as const },
+        { streamId: streamName(`many-${label}`), events: [newEvent(label)], expectedRevision: 'no_stream' as const },
+      ];
+      const [one, two] = [batch('One'), batch('Two')];
+      const settled = await Promise.allSettled([store().appendMany(one), store().appendMany(two)]);
+      t.is(settled.filter((r) => r.status === 'fulfilled').length, 1);
+      const lost = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+      t.true(lost.reason instanceof StreamConflictError);
+      const loser = settled[0].status === 'rejected' ? one : two;
+      t.false(await store().streamExists(loser[1]!.streamId), "the loser's other stream is not appended");
+      t.is((await store().readStream(shared)).length, 1);
+    }
+  });
+
+  test.serial('appendMany: an empty batch appends nothing; a stream twice is refused', async (t) => {
+    t.deepEqual(await store().appendMany([]), []);
+    const id = streamName('many-twice');
+    await t.throwsAsync(
+      store().appendMany([
+        { streamId: id, events: [newEvent('A')], expectedRevision: 'no_stream' },
+        { streamId: id, events: [newEvent('B')], expectedRevision: 0 },
+      ]),
+      { instanceOf: TypeError },
+    );
+    t.false(await store().streamExists(id));
+  });
+
   test.serial('readAll returns the global log in order, every event once across small pages', async (t) => {
     const head = await store().headPosition();
     const ids = Array.from({ length: 8 }, () => streamName('readall'));
