@@ -3,6 +3,7 @@
 //   const spec = deciderSpec(userDecider);
 //   spec(t).given([registered]).when(deactivate).then([deactivated]);
 //   spec(t).given([]).when(badRegister).thenFails({ code: 'validation_failed' });
+//   spec(t).given([]).when(badRegister).thenInvalid(['email', 'username']);
 //
 // A decider's `decide` may return an event, an array of events, a decision object
 // `{ ok: true, events } | { ok: false, error, events? }`, or throw a domain error:
@@ -45,7 +46,9 @@ export interface Then<Event> {
    * produces exactly `events` (default none: a refused command usually records nothing).
    */
   thenFails(expected: Record<string, unknown>, events?: readonly Event[]): void;
-  /** The raw normalised outcome, for assertions the two above do not cover. */
+  /** The command is refused as validation_failed listing exactly these field paths (any order, repeats kept). */
+  thenInvalid(paths: readonly string[]): void;
+  /** The raw normalised outcome, for assertions the others do not cover. */
   outcome(): Outcome;
 }
 
@@ -71,10 +74,37 @@ export function deciderSpec<State, Command, Event, Result>(decider: SpecDecider<
               t.like(outcome.error, expected);
               t.deepEqual(outcome.events, expectedEvents);
             },
+            thenInvalid(paths) {
+              if (outcome.ok) return t.fail(`expected validation_failed, got events ${JSON.stringify(outcome.events)}`);
+              const error = outcome.error as { code?: string; errors?: { path: string }[] };
+              t.is(error.code, 'validation_failed');
+              t.deepEqual((error.errors ?? []).map((e) => e.path).sort(), [...paths].sort());
+            },
             outcome: () => outcome,
           };
         },
       };
     },
   });
+}
+
+/** The fixed clock of the decider specs: commands carry `now`, events record `at`. */
+export const now = new Date('2026-11-22T10:00:00Z');
+export const at = now.toISOString();
+
+type Ids<N extends number, Acc extends string[] = []> = Acc['length'] extends N ? Acc : Ids<N, [...Acc, string]>;
+
+/** `count` (1 to 9) distinct, fixed, valid v4 UUIDs (1111…, 2222…, …), to name a spec's actors and aggregates. */
+export function fixedIds<N extends number>(count: N): Ids<N> {
+  return Array.from({ length: count }, (_, i) => {
+    const d = String(i + 1);
+    return `${d.repeat(8)}-${d.repeat(4)}-4${d.repeat(3)}-8${d.repeat(3)}-${d.repeat(12)}`;
+  }) as Ids<N>;
+}
+
+/** A builder of one command or event type: its fixed defaults, overridden field by field. */
+export function builderOf<Union extends { type: string; data: object }>() {
+  return <Type extends Union['type']>(type: Type, defaults: Extract<Union, { type: Type }>['data']) =>
+    (overrides: Partial<Extract<Union, { type: Type }>['data']> = {}): Union =>
+      ({ type, data: { ...defaults, ...overrides } }) as unknown as Union;
 }

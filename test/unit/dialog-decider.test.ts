@@ -3,16 +3,10 @@ import test from 'ava';
 import { conversationDecider, type DialogCommand } from '../../modules/dialog/decide.ts';
 import type { DialogEvent } from '../../modules/dialog/events.ts';
 import { contextWithinBudget, estimateTokens } from '../../modules/dialog/context.ts';
-import { deciderSpec } from '../support/decider-spec.ts';
+import { at, deciderSpec, fixedIds, now } from '../support/decider-spec.ts';
 
 const spec = deciderSpec(conversationDecider);
-const now = new Date('2026-11-22T10:00:00Z');
-const at = now.toISOString();
-const owner = '11111111-1111-4111-8111-111111111111';
-const stranger = '22222222-2222-4222-8222-222222222222';
-const conversationId = '33333333-3333-4333-8333-333333333333';
-const m1 = '44444444-4444-4444-8444-444444444444';
-const r1 = '55555555-5555-4555-8555-555555555555';
+const [owner, stranger, conversationId, m1, r1] = fixedIds(5);
 const limits = { maxMessageChars: 20, maxMessagesPerConversation: 4 };
 const quota = { messages: 0, tokens: 0, maxMessages: 10, maxTokens: 1000 };
 

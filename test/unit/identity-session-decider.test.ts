@@ -1,5 +1,5 @@
 // given/when/then specs of the session decider (session-<id>: one stream per login).
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { CommandActor, SessionCommand, SessionOwner } from '../../modules/identity/decide.ts';
 import { sessionDecider, systemActor } from '../../modules/identity/decide.ts';
 import type { IdentityEventOf } from '../../modules/identity/events.ts';
@@ -90,32 +90,31 @@ test('refresh: past the session end is token_expired (refreshes never extend a s
     .thenFails({ code: 'token_expired' }, []);
 });
 
-test('refresh: a deactivated owner is refused and the session revoked (fan-out may lag)', (t) => {
+/** The first token refreshed at later(900), the owner as the user stream says then. */
+const refreshWithOwner = (t: ExecutionContext, isActive: boolean, sessionsValidFromSeconds: number) =>
   spec(t)
     .given([sessionStarted])
     .when(
-      refresh('refresh-1', 'refresh-2', later(900), { isActive: false, sessionsValidFrom: later(800).toISOString() }),
-    )
-    .thenFails({ code: 'account_inactive' }, [revokedEvent('user_deactivated', later(900))]);
+      refresh('refresh-1', 'refresh-2', later(900), {
+        isActive,
+        sessionsValidFrom: later(sessionsValidFromSeconds).toISOString(),
+      }),
+    );
+
+test('refresh: a deactivated owner is refused and the session revoked (fan-out may lag)', (t) => {
+  refreshWithOwner(t, false, 800).thenFails({ code: 'account_inactive' }, [
+    revokedEvent('user_deactivated', later(900)),
+  ]);
 });
 
 test('refresh: a session started before a password change is refused and revoked', (t) => {
-  spec(t)
-    .given([sessionStarted])
-    .when(
-      refresh('refresh-1', 'refresh-2', later(900), { isActive: true, sessionsValidFrom: later(500).toISOString() }),
-    )
-    .thenFails({ code: 'invalid_credentials' }, [revokedEvent('password_changed', later(900))]);
+  refreshWithOwner(t, true, 500).thenFails({ code: 'invalid_credentials' }, [
+    revokedEvent('password_changed', later(900)),
+  ]);
 });
 
 test('refresh: a session started after the password change works', (t) => {
-  const outcome = spec(t)
-    .given([sessionStarted])
-    .when(
-      refresh('refresh-1', 'refresh-2', later(900), { isActive: true, sessionsValidFrom: later(-10).toISOString() }),
-    )
-    .outcome();
-  t.true(outcome.ok);
+  t.true(refreshWithOwner(t, true, -10).outcome().ok);
 });
 
 test('logout: the current token revokes the session', (t) => {

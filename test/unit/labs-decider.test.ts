@@ -3,15 +3,10 @@
 import test from 'ava';
 import { labDecider, type LabCommand } from '../../modules/labs/decide.ts';
 import type { LabEvent } from '../../modules/labs/events.ts';
-import { deciderSpec } from '../support/decider-spec.ts';
+import { at, deciderSpec, fixedIds, now } from '../support/decider-spec.ts';
 
 const spec = deciderSpec(labDecider);
-const now = new Date('2026-11-22T10:00:00Z');
-const at = now.toISOString();
-const labId = '11111111-1111-4111-8111-111111111111';
-const ann = '22222222-2222-4222-8222-222222222222';
-const bob = '33333333-3333-4333-8333-333333333333';
-const cat = '44444444-4444-4444-8444-444444444444';
+const [labId, ann, bob, cat] = fixedIds(4);
 
 const created = (personal = false): LabEvent => ({
   type: 'LabCreated',
@@ -65,53 +60,57 @@ test('a non-member gets not_found; a member below manager gets forbidden', (t) =
     .then([{ type: 'LabRenamed', data: { labId, from: 'Lab', to: 'X', renamedAt: at } }]);
 });
 
-test('the last manager can be neither demoted nor removed', (t) => {
+const changeRole = (actor: string, userId: string, role: 'viewer' | 'manager'): LabCommand => ({
+  type: 'ChangeMemberRole',
+  data: { actor: { userId: actor }, userId, role, now },
+});
+const remove = (actor: string, userId: string): LabCommand => ({
+  type: 'RemoveMember',
+  data: { actor: { userId: actor }, userId, now },
+});
+const roleChanged = (userId: string, from: string, to: string) =>
+  ({ type: 'MemberRoleChanged', data: { labId, userId, from, to, changedAt: at } }) as LabEvent;
+const removed = (userId: string, role: string, cause: string) =>
+  ({ type: 'MemberRemoved', data: { labId, userId, role, cause, removedAt: at } }) as LabEvent;
+
+test('the last manager cannot be demoted', (t) => {
   spec(t)
     .given(shared)
-    .when({ type: 'ChangeMemberRole', data: { actor: { userId: ann }, userId: ann, role: 'viewer', now } })
+    .when(changeRole(ann, ann, 'viewer'))
     .thenFails({ code: 'last_manager' });
-  spec(t)
-    .given(shared)
-    .when({ type: 'RemoveMember', data: { actor: { userId: ann }, userId: ann, now } })
-    .thenFails({ code: 'last_manager' });
+});
+
+test('the last manager cannot leave or be removed', (t) => {
+  spec(t).given(shared).when(remove(ann, ann)).thenFails({ code: 'last_manager' });
 });
 
 test('with a second manager, a manager may step down', (t) => {
   spec(t)
-    .given([
-      ...shared,
-      { type: 'MemberRoleChanged', data: { labId, userId: bob, from: 'technician', to: 'manager', changedAt: at } },
-    ])
-    .when({ type: 'ChangeMemberRole', data: { actor: { userId: ann }, userId: ann, role: 'viewer', now } })
-    .then([{ type: 'MemberRoleChanged', data: { labId, userId: ann, from: 'manager', to: 'viewer', changedAt: at } }]);
+    .given([...shared, roleChanged(bob, 'technician', 'manager')])
+    .when(changeRole(ann, ann, 'viewer'))
+    .then([roleChanged(ann, 'manager', 'viewer')]);
 });
 
-test('anyone may leave; removing someone else needs manager', (t) => {
+test('anyone may leave', (t) => {
   spec(t)
     .given(shared)
-    .when({ type: 'RemoveMember', data: { actor: { userId: bob }, userId: bob, now } })
-    .then([{ type: 'MemberRemoved', data: { labId, userId: bob, role: 'technician', cause: 'left', removedAt: at } }]);
-  spec(t)
-    .given(shared)
-    .when({ type: 'RemoveMember', data: { actor: { userId: bob }, userId: ann, now } })
-    .thenFails({ code: 'forbidden' });
+    .when(remove(bob, bob))
+    .then([removed(bob, 'technician', 'left')]);
+});
+
+test('removing someone else needs manager', (t) => {
+  spec(t).given(shared).when(remove(bob, ann)).thenFails({ code: 'forbidden' });
 });
 
 test('erasure removes even the last manager; an admin then adds one, and only then', (t) => {
   spec(t)
     .given(shared)
     .when({ type: 'EraseMember', data: { userId: ann, now } })
-    .then([{ type: 'MemberRemoved', data: { labId, userId: ann, role: 'manager', cause: 'erased', removedAt: at } }]);
-  const orphaned: LabEvent[] = [
-    ...shared,
-    { type: 'MemberRemoved', data: { labId, userId: ann, role: 'manager', cause: 'erased', removedAt: at } },
-  ];
+    .then([removed(ann, 'manager', 'erased')]);
   spec(t)
-    .given(orphaned)
+    .given([...shared, removed(ann, 'manager', 'erased')])
     .when({ type: 'AdminAddManager', data: { userId: bob, now } })
-    .then([
-      { type: 'MemberRoleChanged', data: { labId, userId: bob, from: 'technician', to: 'manager', changedAt: at } },
-    ]);
+    .then([roleChanged(bob, 'technician', 'manager')]);
   spec(t)
     .given(shared)
     .when({ type: 'AdminAddManager', data: { userId: cat, now } })

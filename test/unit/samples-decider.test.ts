@@ -5,51 +5,29 @@ import { sampleDecider } from '../../modules/samples/decide.ts';
 import type { SampleEvent } from '../../modules/samples/events.ts';
 import { sampleEventSchemas, sampleStatuses } from '../../modules/samples/events.ts';
 import { checkStatusMove, oldestCollectionDate } from '../../modules/samples/rules.ts';
-import { deciderSpec } from '../support/decider-spec.ts';
+import { at, builderOf, deciderSpec, fixedIds, now } from '../support/decider-spec.ts';
+import { bloodFromP001, primaryBlood } from '../support/sample-fixtures.ts';
 
 const spec = deciderSpec(sampleDecider);
-const now = new Date('2026-11-22T10:00:00Z');
-const at = now.toISOString();
-const owner = '11111111-1111-4111-8111-111111111111';
-const otherLab = '22222222-2222-4222-8222-222222222222';
-const sampleId = '33333333-3333-4333-8333-333333333333';
+const [owner, otherLab, sampleId] = fixedIds(3);
 
-const register = (
-  overrides: Partial<Extract<SampleCommand, { type: 'RegisterSample' }>['data']> = {},
-): SampleCommand => ({
-  type: 'RegisterSample',
-  data: {
-    sampleId,
-    ownerId: owner,
-    labId: owner,
-    role: 'manager',
-    sampleType: 'blood',
-    subjectId: 'P001',
-    collectionDate: '2026-11-01',
-    now,
-    ...overrides,
-  },
+const register = builderOf<SampleCommand>()('RegisterSample', {
+  sampleId,
+  ownerId: owner,
+  labId: owner,
+  role: 'manager',
+  ...bloodFromP001,
+  now,
 });
-const registered = (
-  overrides: Partial<Extract<SampleEvent, { type: 'SampleRegistered' }>['data']> = {},
-): SampleEvent => ({
-  type: 'SampleRegistered',
-  data: {
-    sampleId,
-    ownerId: owner,
-    labId: owner,
-    sampleType: 'blood',
-    subjectId: 'P001',
-    collectionDate: '2026-11-01',
-    status: 'collected',
-    quantity: null,
-    lineage: 'primary',
-    parentId: null,
-    storageLocation: null,
-    notes: null,
-    registeredAt: at,
-    ...overrides,
-  },
+const registered = builderOf<SampleEvent>()('SampleRegistered', {
+  sampleId,
+  ownerId: owner,
+  labId: owner,
+  ...primaryBlood,
+  quantity: null,
+  storageLocation: null,
+  notes: null,
+  registeredAt: at,
 });
 const update = (
   changes: SampleChanges,
@@ -82,13 +60,10 @@ test('register: an explicit status, storage and notes are kept', (t) => {
 });
 
 test('register: every broken rule is listed', (t) => {
-  const outcome = spec(t)
+  spec(t)
     .given([])
     .when(register({ subjectId: 'p1', collectionDate: '2026-13-40', storageLocation: 'fridge' }))
-    .outcome();
-  t.false(outcome.ok);
-  const errors = (outcome as { error: { errors: { path: string }[] } }).error.errors.map((e) => e.path).sort();
-  t.deepEqual(errors, ['collectionDate', 'storageLocation', 'subjectId']);
+    .thenInvalid(['collectionDate', 'storageLocation', 'subjectId']);
 });
 
 for (const subjectId of ['P01', 'p001', 'PP001', 'P001a', '1001', '']) {
@@ -108,72 +83,42 @@ for (const subjectId of ['P001', 'S123', 'Z0000042']) {
   });
 }
 
-test('register: the collection date may be today but not tomorrow', (t) => {
-  t.true(
-    spec(t)
-      .given([])
-      .when(register({ collectionDate: '2026-11-22' }))
-      .outcome().ok,
-  );
-  spec(t)
-    .given([])
-    .when(register({ collectionDate: '2026-11-23' }))
-    .thenFails({
-      code: 'validation_failed',
-      errors: [{ path: 'collectionDate', message: 'must not be in the future' }],
-    });
-});
-
-test('register: the collection date may be exactly 10 years old, not a day more', (t) => {
+test('register: the oldest collection date allowed is the same day 10 years back', (t) => {
   t.is(oldestCollectionDate('2026-11-22'), '2016-11-22');
-  t.true(
-    spec(t)
-      .given([])
-      .when(register({ collectionDate: '2016-11-22' }))
-      .outcome().ok,
-  );
-  spec(t)
-    .given([])
-    .when(register({ collectionDate: '2016-11-21' }))
-    .thenFails({
-      code: 'validation_failed',
-      errors: [{ path: 'collectionDate', message: 'must not be older than 10 years' }],
-    });
 });
 
-test('register: SAMPLES_MAX_AGE_YEARS widens the limit, and 0 lifts it (legacy collections)', (t) => {
-  t.true(
-    spec(t)
-      .given([])
-      .when(register({ collectionDate: '1996-11-22', maxAgeYears: 30 }))
-      .outcome().ok,
-  );
-  t.true(
-    spec(t)
-      .given([])
-      .when(register({ collectionDate: '1950-01-01', maxAgeYears: 0 }))
-      .outcome().ok,
-  );
-  spec(t)
-    .given([])
-    .when(register({ collectionDate: '1996-11-21', maxAgeYears: 30 }))
-    .thenFails({
-      code: 'validation_failed',
-      errors: [{ path: 'collectionDate', message: 'must not be older than 30 years' }],
-    });
-});
+type RegisterData = Extract<SampleCommand, { type: 'RegisterSample' }>['data'];
+/** A collection date (and the age limit), and the rule it breaks, or null when it is accepted. */
+const collectionDates: [string, Partial<RegisterData>, string | null][] = [
+  ['today is accepted', { collectionDate: '2026-11-22' }, null],
+  ['tomorrow is in the future', { collectionDate: '2026-11-23' }, 'must not be in the future'],
+  ['exactly 10 years old is accepted', { collectionDate: '2016-11-22' }, null],
+  ['a day more than 10 years is too old', { collectionDate: '2016-11-21' }, 'must not be older than 10 years'],
+  ['SAMPLES_MAX_AGE_YEARS=30 accepts 30 years', { collectionDate: '1996-11-22', maxAgeYears: 30 }, null],
+  [
+    'SAMPLES_MAX_AGE_YEARS=30 refuses a day more',
+    { collectionDate: '1996-11-21', maxAgeYears: 30 },
+    'must not be older than 30 years',
+  ],
+  [
+    'SAMPLES_MAX_AGE_YEARS=0 lifts the limit (legacy collections)',
+    { collectionDate: '1950-01-01', maxAgeYears: 0 },
+    null,
+  ],
+  ...['2026-02-30', '2026-1-05', '05/11/2026', ''].map((collectionDate): [string, Partial<RegisterData>, string] => [
+    `${JSON.stringify(collectionDate)} is not a date`,
+    { collectionDate },
+    'must be a date YYYY-MM-DD',
+  ]),
+];
 
-test('register: impossible dates are refused', (t) => {
-  for (const collectionDate of ['2026-02-30', '2026-1-05', '05/11/2026', '']) {
-    spec(t)
-      .given([])
-      .when(register({ collectionDate }))
-      .thenFails({
-        code: 'validation_failed',
-        errors: [{ path: 'collectionDate', message: 'must be a date YYYY-MM-DD' }],
-      });
-  }
-});
+for (const [title, overrides, message] of collectionDates) {
+  test(`register: collection date, ${title}`, (t) => {
+    const when = spec(t).given([]).when(register(overrides));
+    if (message === null) t.true(when.outcome().ok);
+    else when.thenFails({ code: 'validation_failed', errors: [{ path: 'collectionDate', message }] });
+  });
+}
 
 test('register: storage locations follow freezer-<n>-row<X> or shelf-<n>', (t) => {
   for (const storageLocation of ['freezer-3-rowB', 'freezer-12-rowZ', 'shelf-1', 'shelf-204'])
@@ -395,28 +340,18 @@ test('transfer: to another lab with a reason, the storage place cleared', (t) =>
     ]);
 });
 
-test('transfer: needs a reason, another lab, and technician in both labs', (t) => {
-  spec(t)
-    .given([registered()])
-    .when(transfer({ reason: null }))
-    .thenFails({ code: 'validation_failed' });
-  spec(t)
-    .given([registered()])
-    .when(transfer({ toLabId: owner }))
-    .thenFails({ code: 'validation_failed' });
-  spec(t)
-    .given([registered()])
-    .when(transfer({ toRole: 'viewer' }))
-    .thenFails({ code: 'forbidden' });
-  spec(t)
-    .given([registered()])
-    .when(transfer({ toRole: undefined }))
-    .thenFails({ code: 'not_found' });
-  spec(t)
-    .given([registered()])
-    .when(transfer({ role: 'viewer' }))
-    .thenFails({ code: 'forbidden' });
-});
+const refusedTransfers: [string, Partial<Extract<SampleCommand, { type: 'TransferSample' }>['data']>, string][] = [
+  ['without a reason', { reason: null }, 'validation_failed'],
+  ['to its own lab', { toLabId: owner }, 'validation_failed'],
+  ['by a viewer of the lab it is in', { role: 'viewer' }, 'forbidden'],
+  ['to a lab where the caller is a viewer', { toRole: 'viewer' }, 'forbidden'],
+  ['to a lab the caller is not in', { toRole: undefined }, 'not_found'],
+];
+for (const [title, overrides, code] of refusedTransfers) {
+  test(`transfer: refused ${title} (${code})`, (t) => {
+    spec(t).given([registered()]).when(transfer(overrides)).thenFails({ code });
+  });
+}
 
 test('every event a decision produces matches its schema', (t) => {
   const outcome = spec(t)

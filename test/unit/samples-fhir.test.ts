@@ -10,6 +10,7 @@ import {
   toSpecimen,
   type SpecimenSource,
 } from '../../modules/samples/physical/fhir.ts';
+import { primaryBlood } from '../support/sample-fixtures.ts';
 
 for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json']) {
   indexStructureDefinitionBundle(readJson(file) as Bundle);
@@ -29,15 +30,10 @@ const parent: SpecimenSource = {
   id: '33333333-3333-4333-8333-333333333333',
   labId: '11111111-1111-4111-8111-111111111111',
   barcode: 'VL-3F9K2M7QXA',
-  sampleType: 'blood',
-  subjectId: 'P001',
-  collectionDate: '2026-11-01',
-  status: 'collected',
+  ...primaryBlood,
   storageLocation: 'freezer-3-rowB',
   quantity: { value: 5, unit: 'mL' },
   remaining: { value: 2.5, unit: 'mL' },
-  lineage: 'primary',
-  parentId: null,
   freezeThawCount: 2,
   notes: 'haemolysed',
   updatedAt: '2026-11-30T10:00:00.000Z',

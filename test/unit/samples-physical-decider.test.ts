@@ -14,6 +14,7 @@ import type { PhysicalEvent, PhysicalRegistration } from '../../modules/samples/
 import { physicalEventSchemas } from '../../modules/samples/physical/events.ts';
 import { toAmount, type Quantity } from '../../modules/samples/physical/quantity.ts';
 import { deciderSpec } from '../support/decider-spec.ts';
+import { primaryBlood } from '../support/sample-fixtures.ts';
 
 const spec = deciderSpec(physicalDecider);
 const now = new Date('2026-11-30T10:00:00Z');
@@ -30,14 +31,9 @@ const registered = (overrides: Partial<PhysicalRegistration> = {}): PhysicalEven
     sampleId: parentId,
     labId,
     barcode: 'TUBE-001',
-    sampleType: 'blood',
-    subjectId: 'P001',
-    collectionDate: '2026-11-01',
-    status: 'collected',
+    ...primaryBlood,
     quantity: { value: 1, unit: 'mL' },
     remaining: { value: 1, unit: 'mL' },
-    lineage: 'primary',
-    parentId: null,
     registeredAt: '2026-11-01T09:00:00.000Z',
     ...overrides,
   },
@@ -249,13 +245,9 @@ test('children inherit lab, subject and collection date and link to the parent',
   const event = decision.events[0] as Extract<PhysicalEvent, { type: 'SampleAliquoted' }>;
   const children = childRegistrations(state, event);
   t.deepEqual(children[1], {
+    ...registered().data,
     sampleId: childId(1),
-    labId,
     barcode: 'TUBE-001-1',
-    sampleType: 'blood',
-    subjectId: 'P001',
-    collectionDate: '2026-11-01',
-    status: 'collected',
     quantity: { value: 100, unit: 'uL' },
     remaining: { value: 100, unit: 'uL' },
     lineage: 'aliquot',

@@ -4,29 +4,16 @@ import type { SampleCommand } from '../../modules/samples/decide.ts';
 import { sampleDecider } from '../../modules/samples/decide.ts';
 import type { SampleEvent } from '../../modules/samples/events.ts';
 import { sampleEventSchemas } from '../../modules/samples/events.ts';
-import { deciderSpec } from '../support/decider-spec.ts';
+import { at, deciderSpec, fixedIds, now } from '../support/decider-spec.ts';
+import { bloodFromP001 } from '../support/sample-fixtures.ts';
 
 const spec = deciderSpec(sampleDecider);
-const now = new Date('2026-11-22T10:00:00Z');
-const at = now.toISOString();
-const lab = '11111111-1111-4111-8111-111111111111';
-const sampleId = '33333333-3333-4333-8333-333333333333';
-const box = '44444444-4444-4444-8444-444444444444';
-const otherBox = '55555555-5555-4555-8555-555555555555';
+const [lab, sampleId, box, otherBox] = fixedIds(4);
 const ids = { sampleId, ownerId: lab, labId: lab };
 
 const registered: SampleEvent = {
   type: 'SampleRegistered',
-  data: {
-    ...ids,
-    sampleType: 'blood',
-    subjectId: 'P001',
-    collectionDate: '2026-11-01',
-    status: 'collected',
-    storageLocation: null,
-    notes: null,
-    registeredAt: at,
-  },
+  data: { ...ids, ...bloodFromP001, status: 'collected', storageLocation: null, notes: null, registeredAt: at },
 };
 const placedIn = (unitId: string, position: string, from: { unitId: string; position: string } | null = null) =>
   ({ type: 'SamplePlaced', data: { ...ids, unitId, position, from, placedAt: at } }) as const;

@@ -5,18 +5,10 @@ import fc from 'fast-check';
 import { unitDecider, type ParentFacts, type UnitCommand } from '../../modules/storage/decide.ts';
 import { storageEventSchemas, unitKinds, type StorageEvent, type UnitKind } from '../../modules/storage/events.ts';
 import { nestingProblem } from '../../modules/storage/rules.ts';
-import { deciderSpec } from '../support/decider-spec.ts';
+import { at, builderOf, deciderSpec, fixedIds, now } from '../support/decider-spec.ts';
 
 const spec = deciderSpec(unitDecider);
-const now = new Date('2026-11-22T10:00:00Z');
-const at = now.toISOString();
-const lab = '11111111-1111-4111-8111-111111111111';
-const otherLab = '22222222-2222-4222-8222-222222222222';
-const boxId = '33333333-3333-4333-8333-333333333333';
-const rackId = '44444444-4444-4444-8444-444444444444';
-const freezerId = '55555555-5555-4555-8555-555555555555';
-const sampleA = '66666666-6666-4666-8666-666666666666';
-const sampleB = '77777777-7777-4777-8777-777777777777';
+const [lab, otherLab, boxId, rackId, freezerId, sampleA, sampleB] = fixedIds(7);
 
 const parent = (kind: UnitKind, overrides: Partial<ParentFacts> = {}): ParentFacts => ({
   unitId: kind === 'freezer' ? freezerId : rackId,
@@ -25,35 +17,13 @@ const parent = (kind: UnitKind, overrides: Partial<ParentFacts> = {}): ParentFac
   ancestorIds: kind === 'freezer' ? [] : [freezerId],
   ...overrides,
 });
-const create = (overrides: Partial<Extract<UnitCommand, { type: 'CreateUnit' }>['data']> = {}): UnitCommand => ({
-  type: 'CreateUnit',
-  data: {
-    unitId: boxId,
-    labId: lab,
-    name: 'Box 7',
-    kind: 'box',
-    grid: { rows: 8, columns: 12 },
-    temperatureC: null,
-    parent: parent('rack'),
-    now,
-    ...overrides,
-  },
-});
-const created = (
-  overrides: Partial<Extract<StorageEvent, { type: 'StorageUnitCreated' }>['data']> = {},
-): StorageEvent => ({
-  type: 'StorageUnitCreated',
-  data: {
-    unitId: boxId,
-    labId: lab,
-    name: 'Box 7',
-    kind: 'box',
-    parentId: rackId,
-    grid: { rows: 8, columns: 12 },
-    temperatureC: null,
-    createdAt: at,
-    ...overrides,
-  },
+const box7 = { unitId: boxId, labId: lab, name: 'Box 7', kind: 'box', grid: { rows: 8, columns: 12 } } as const;
+const create = builderOf<UnitCommand>()('CreateUnit', { ...box7, temperatureC: null, parent: parent('rack'), now });
+const created = builderOf<StorageEvent>()('StorageUnitCreated', {
+  ...box7,
+  parentId: rackId,
+  temperatureC: null,
+  createdAt: at,
 });
 const claim = (position: string, sampleId = sampleA, more: Partial<{ sampleType: string; labId: string }> = {}) =>
   ({
