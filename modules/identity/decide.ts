@@ -6,7 +6,7 @@
 // refused AND recorded (audit). A decision's events may belong to other streams than the
 // aggregate's (streamOf): a login starts a session, a registration reserves its names.
 import type { ApiKeyEvent, IdentityEventOf, Role, SessionEvent, SessionRevocationReason, UserEvent } from './events.ts';
-import { emailDigest, normalizeUsername } from './events.ts';
+import { emailDigest, normalizeUsername, userEventTypes } from './events.ts';
 import { digestsEqual } from './digest.ts';
 import type { ApiKeyState, RegisteredUser, SessionState, UserState } from './evolve.ts';
 import {
@@ -507,16 +507,8 @@ export function decideApiKey(command: ApiKeyCommand, state: ApiKeyState): Decisi
 // --- deciders: what the command handlers run ----------------------------------------------
 
 /** The events a user decision folds into the user's state; the others belong to other streams. */
-const userEventTypes: ReadonlySet<string> = new Set<UserEvent['type']>([
-  'UserRegistered',
-  'PasswordChanged',
-  'PasswordHashUpgraded',
-  'UserDeactivated',
-  'UserActivated',
-  'UserRoleChanged',
-  'UserErased',
-]);
-const isUserEvent = (event: UserDecisionEvent): event is UserEvent => userEventTypes.has(event.type);
+const isUserEvent = (event: UserDecisionEvent): event is UserEvent =>
+  (userEventTypes as readonly string[]).includes(event.type);
 
 export const userDecider: Decider<UserCommand, UserState, UserDecisionEvent> = {
   decide: decideUser,

@@ -48,155 +48,89 @@ const performedBy = z.uuid().nullable();
 const ip = z.string().max(sealedLength(45)).nullable();
 const userAgent = z.string().max(sealedLength(256)).nullable();
 
-// --- user-<id> ---------------------------------------------------------------------------
-
-export const userRegisteredSchema = z.strictObject({
-  userId: id,
-  username: z.string().min(1).max(32),
-  /** Sealed (crypto-shredding, platform/crypto/personal-data.ts); plain in events from before. */
-  email: z.string().min(3).max(1024),
-  role,
-  passwordHash: argon2idHash,
-  registeredAt: timestamp,
-});
-
-export const passwordChangedSchema = z.strictObject({
-  userId: id,
-  passwordHash: argon2idHash,
-  changedAt: timestamp,
-});
-
-/** Same password, stronger parameters (needsRehash at login). Unlike PasswordChanged it revokes nothing. */
-export const passwordHashUpgradedSchema = z.strictObject({
-  userId: id,
-  passwordHash: argon2idHash,
-  upgradedAt: timestamp,
-});
-
-export const userDeactivatedSchema = z.strictObject({
-  userId: id,
-  deactivatedBy: performedBy,
-  deactivatedAt: timestamp,
-});
-export const userActivatedSchema = z.strictObject({ userId: id, activatedBy: performedBy, activatedAt: timestamp });
-export const userRoleChangedSchema = z.strictObject({
-  userId: id,
-  role,
-  previousRole: role,
-  changedBy: performedBy,
-  changedAt: timestamp,
-});
-
-/**
- * The user asked to be forgotten (or an admin recorded such a request). Crypto-shredding
- * deletes the user's data key with this event, which makes every field listed in
- * personalDataFields unreadable; this event itself carries no personal data.
- */
-export const userErasedSchema = z.strictObject({ userId: id, erasedBy: performedBy, erasedAt: timestamp });
-
-// --- reservations: username-<lowercased>, email-<sha256> -----------------------------------
-
-export const usernameReservedSchema = z.strictObject({ userId: id, username: z.string().min(1).max(32) });
-export const emailReservedSchema = z.strictObject({ userId: id, emailHash: sha256 });
-/** Frees a reservation (compensation after a failed registration). The next reservation appends at the released revision. */
-export const usernameReleasedSchema = z.strictObject({ userId: id, username: z.string().min(1).max(32) });
-export const emailReleasedSchema = z.strictObject({ userId: id, emailHash: sha256 });
-
-// --- session-<id> (one per login) ---------------------------------------------------------
-
-export const sessionStartedSchema = z.strictObject({
-  sessionId: id,
-  userId: id,
-  refreshTokenHash: sha256,
-  startedAt: timestamp,
-  /** Absolute end of the session: refreshes rotate the token but never extend it, which bounds the stream. */
-  expiresAt: timestamp,
-  ip,
-  userAgent,
-});
-
-export const sessionRefreshedSchema = z.strictObject({
-  sessionId: id,
-  userId: id,
-  refreshTokenHash: sha256,
-  refreshedAt: timestamp,
-});
-
-export const refreshTokenReuseDetectedSchema = z.strictObject({
-  sessionId: id,
-  userId: id,
-  /** Digest of the replayed (already rotated) token: identifies which generation leaked. */
-  reusedTokenHash: sha256,
-  detectedAt: timestamp,
-  ip,
-});
-
-export const sessionRevokedSchema = z.strictObject({
-  sessionId: id,
-  userId: id,
-  reason: z.enum(sessionRevocationReasons),
-  revokedBy: performedBy,
-  revokedAt: timestamp,
-});
-
-// --- login-failures-<userId>-<yyyy-mm> ----------------------------------------------------
-
-export const loginFailedSchema = z.strictObject({
-  userId: id,
-  reason: z.enum(loginFailureReasons),
-  failedAt: timestamp,
-  ip,
-  userAgent,
-});
-
-// --- apikey-<id>, apikey-usage-<id>-<day> -------------------------------------------------
-
-export const apiKeyCreatedSchema = z.strictObject({
-  keyId: id,
-  userId: id,
-  /** 1–100 characters; sealed with the owner's key in new events (see sealedFields). */
-  name: z.string().min(1).max(sealedLength(100)),
-  /** The non-secret head of the key (`vlg_<keyId hex>`), shown in lists to recognise a key. */
-  prefix: z.string().min(1).max(64),
-  secretHash: sha256,
-  createdAt: timestamp,
-});
-
-export const apiKeyRevokedSchema = z.strictObject({
-  keyId: id,
-  userId: id,
-  revokedBy: performedBy,
-  revokedAt: timestamp,
-});
-
-/** First use of a key on a UTC day: enough for "last used" and audit without one event per request. */
-export const apiKeyUsedSchema = z.strictObject({
-  keyId: id,
-  userId: id,
-  day: z.iso.date(),
-  firstUsedAt: timestamp,
-});
-
+/** The identity events by type, grouped by the stream they go to (see streamOf). */
 export const identityEventSchemas = {
-  UserRegistered: userRegisteredSchema,
-  PasswordChanged: passwordChangedSchema,
-  PasswordHashUpgraded: passwordHashUpgradedSchema,
-  UserDeactivated: userDeactivatedSchema,
-  UserActivated: userActivatedSchema,
-  UserRoleChanged: userRoleChangedSchema,
-  UserErased: userErasedSchema,
-  UsernameReserved: usernameReservedSchema,
-  UsernameReleased: usernameReleasedSchema,
-  EmailReserved: emailReservedSchema,
-  EmailReleased: emailReleasedSchema,
-  SessionStarted: sessionStartedSchema,
-  SessionRefreshed: sessionRefreshedSchema,
-  RefreshTokenReuseDetected: refreshTokenReuseDetectedSchema,
-  SessionRevoked: sessionRevokedSchema,
-  LoginFailed: loginFailedSchema,
-  ApiKeyCreated: apiKeyCreatedSchema,
-  ApiKeyRevoked: apiKeyRevokedSchema,
-  ApiKeyUsed: apiKeyUsedSchema,
+  // --- user-<id> -------------------------------------------------------------------------
+  UserRegistered: z.strictObject({
+    userId: id,
+    username: z.string().min(1).max(32),
+    /** Sealed (crypto-shredding, platform/crypto/personal-data.ts); plain in events from before. */
+    email: z.string().min(3).max(1024),
+    role,
+    passwordHash: argon2idHash,
+    registeredAt: timestamp,
+  }),
+  PasswordChanged: z.strictObject({ userId: id, passwordHash: argon2idHash, changedAt: timestamp }),
+  /** Same password, stronger parameters (needsRehash at login). Unlike PasswordChanged it revokes nothing. */
+  PasswordHashUpgraded: z.strictObject({ userId: id, passwordHash: argon2idHash, upgradedAt: timestamp }),
+  UserDeactivated: z.strictObject({ userId: id, deactivatedBy: performedBy, deactivatedAt: timestamp }),
+  UserActivated: z.strictObject({ userId: id, activatedBy: performedBy, activatedAt: timestamp }),
+  UserRoleChanged: z.strictObject({
+    userId: id,
+    role,
+    previousRole: role,
+    changedBy: performedBy,
+    changedAt: timestamp,
+  }),
+  /**
+   * The user asked to be forgotten (or an admin recorded such a request). Crypto-shredding
+   * deletes the user's data key with this event, which makes every field listed in
+   * personalDataFields unreadable; this event itself carries no personal data.
+   */
+  UserErased: z.strictObject({ userId: id, erasedBy: performedBy, erasedAt: timestamp }),
+
+  // --- reservations: username-<lowercased>, email-<sha256> ---------------------------------
+  UsernameReserved: z.strictObject({ userId: id, username: z.string().min(1).max(32) }),
+  /** Frees a reservation (compensation after a failed registration). The next reservation appends at the released revision. */
+  UsernameReleased: z.strictObject({ userId: id, username: z.string().min(1).max(32) }),
+  EmailReserved: z.strictObject({ userId: id, emailHash: sha256 }),
+  EmailReleased: z.strictObject({ userId: id, emailHash: sha256 }),
+
+  // --- session-<id> (one per login) -------------------------------------------------------
+  SessionStarted: z.strictObject({
+    sessionId: id,
+    userId: id,
+    refreshTokenHash: sha256,
+    startedAt: timestamp,
+    /** Absolute end of the session: refreshes rotate the token but never extend it, which bounds the stream. */
+    expiresAt: timestamp,
+    ip,
+    userAgent,
+  }),
+  SessionRefreshed: z.strictObject({ sessionId: id, userId: id, refreshTokenHash: sha256, refreshedAt: timestamp }),
+  RefreshTokenReuseDetected: z.strictObject({
+    sessionId: id,
+    userId: id,
+    /** Digest of the replayed (already rotated) token: identifies which generation leaked. */
+    reusedTokenHash: sha256,
+    detectedAt: timestamp,
+    ip,
+  }),
+  SessionRevoked: z.strictObject({
+    sessionId: id,
+    userId: id,
+    reason: z.enum(sessionRevocationReasons),
+    revokedBy: performedBy,
+    revokedAt: timestamp,
+  }),
+
+  // --- login-failures-<userId>-<yyyy-mm> --------------------------------------------------
+  LoginFailed: z.strictObject({ userId: id, reason: z.enum(loginFailureReasons), failedAt: timestamp, ip, userAgent }),
+
+  // --- apikey-<id>, apikey-usage-<id>-<day> -----------------------------------------------
+  ApiKeyCreated: z.strictObject({
+    keyId: id,
+    userId: id,
+    /** 1–100 characters; sealed with the owner's key in new events (see sealedFields). */
+    name: z.string().min(1).max(sealedLength(100)),
+    /** The non-secret head of the key (`vlg_<keyId hex>`), shown in lists to recognise a key. */
+    prefix: z.string().min(1).max(64),
+    secretHash: sha256,
+    createdAt: timestamp,
+  }),
+  ApiKeyRevoked: z.strictObject({ keyId: id, userId: id, revokedBy: performedBy, revokedAt: timestamp }),
+  /** First use of a key on a UTC day: enough for "last used" and audit without one event per request. */
+  ApiKeyUsed: z.strictObject({ keyId: id, userId: id, day: z.iso.date(), firstUsedAt: timestamp }),
 } as const;
 
 /** The identity events' codec: type names, guard, validating parse, schema versions. */
@@ -249,15 +183,17 @@ export type IdentityEventData<T extends IdentityEventType> = z.infer<(typeof ide
 export type IdentityEvent = EventsOf<typeof identityEventSchemas>;
 export type IdentityEventOf<T extends IdentityEventType> = Extract<IdentityEvent, { type: T }>;
 
-export type UserEvent = IdentityEventOf<
-  | 'UserRegistered'
-  | 'PasswordChanged'
-  | 'PasswordHashUpgraded'
-  | 'UserDeactivated'
-  | 'UserActivated'
-  | 'UserRoleChanged'
-  | 'UserErased'
->;
+/** The events of a user-<id> stream: what a user's state is folded from. */
+export const userEventTypes = [
+  'UserRegistered',
+  'PasswordChanged',
+  'PasswordHashUpgraded',
+  'UserDeactivated',
+  'UserActivated',
+  'UserRoleChanged',
+  'UserErased',
+] as const satisfies readonly IdentityEventType[];
+export type UserEvent = IdentityEventOf<(typeof userEventTypes)[number]>;
 export type ReservationEvent = IdentityEventOf<
   'UsernameReserved' | 'UsernameReleased' | 'EmailReserved' | 'EmailReleased'
 >;

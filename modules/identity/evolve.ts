@@ -27,17 +27,8 @@ export const isRegistered = (state: UserState): state is RegisteredUser =>
 
 export function evolveUser(state: UserState, event: UserEvent): UserState {
   if (event.type === 'UserRegistered') {
-    const d = event.data;
-    return {
-      status: 'active',
-      userId: d.userId,
-      username: d.username,
-      email: d.email,
-      role: d.role,
-      passwordHash: d.passwordHash,
-      registeredAt: d.registeredAt,
-      sessionsValidFrom: null,
-    };
+    const { userId, username, email, role, passwordHash, registeredAt } = event.data;
+    return { status: 'active', userId, username, email, role, passwordHash, registeredAt, sessionsValidFrom: null };
   }
   if (state.status !== 'active' && state.status !== 'inactive') return state;
   switch (event.type) {
@@ -83,17 +74,9 @@ export const initialSessionState = (): SessionState => ({ status: 'none' });
 export function evolveSession(state: SessionState, event: SessionEvent): SessionState {
   switch (event.type) {
     case 'SessionStarted': {
-      const d = event.data;
-      return {
-        status: 'active',
-        sessionId: d.sessionId,
-        userId: d.userId,
-        currentTokenHash: d.refreshTokenHash,
-        previousTokenHashes: [],
-        startedAt: d.startedAt,
-        expiresAt: d.expiresAt,
-        lastRefreshedAt: null,
-      };
+      const { sessionId, userId, refreshTokenHash, startedAt, expiresAt } = event.data;
+      const tokens = { currentTokenHash: refreshTokenHash, previousTokenHashes: [] };
+      return { status: 'active', sessionId, userId, ...tokens, startedAt, expiresAt, lastRefreshedAt: null };
     }
     case 'SessionRefreshed':
       if (state.status !== 'active') return state;
@@ -139,13 +122,4 @@ export function evolveApiKey(state: ApiKeyState, event: ApiKeyEvent): ApiKeyStat
       if (state.status !== 'active') return state;
       return { ...state, status: 'revoked', revokedAt: event.data.revokedAt };
   }
-}
-
-/** Folds a stream's events into a state (as the command handler loads it). */
-export function fold<State, Event>(
-  evolve: (state: State, event: Event) => State,
-  initial: State,
-  events: readonly Event[],
-): State {
-  return events.reduce(evolve, initial);
 }

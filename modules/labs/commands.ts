@@ -6,7 +6,7 @@ import { CommandHandler } from '../../platform/commands/handler.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore, Position } from '../../platform/eventstore/port.ts';
 import { labDecider, type Actor, type LabCommand } from './decide.ts';
-import { isLabEventType, labEventSchemaVersions, labStream, parseLabEvent, type LabRole } from './events.ts';
+import { labEvents, labStream, type LabRole } from './events.ts';
 import type { ActiveLab, LabState } from './evolve.ts';
 
 export interface LabCommandDeps {
@@ -22,11 +22,8 @@ const active = (state: LabState): ActiveLab => {
 
 export function createLabCommands(deps: LabCommandDeps) {
   const now = deps.now ?? (() => new Date());
-  const labs = new CommandHandler({ store: deps.store, waitForReadModels: deps.waitForReadModel, now }, labDecider, {
-    isType: isLabEventType,
-    parse: parseLabEvent,
-    schemaVersions: labEventSchemaVersions,
-  });
+  const handlerDeps = { store: deps.store, waitForReadModels: deps.waitForReadModel, now };
+  const labs = new CommandHandler(handlerDeps, labDecider, labEvents);
   const run = async (labId: string, command: LabCommand, cause: CommandCause, wait = true) =>
     active((await labs.handle(labStream(labId), command, cause, { wait })).state);
 

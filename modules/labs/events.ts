@@ -20,53 +20,18 @@ const timestamp = z.iso.datetime();
 const role = z.enum(labRoles);
 export const labName = z.string().min(1).max(100);
 
-export const labCreatedSchema = z.strictObject({
-  labId: id,
-  name: labName,
-  personal: z.boolean(),
-  createdBy: id,
-  createdAt: timestamp,
-});
-export const labRenamedSchema = z.strictObject({ labId: id, from: labName, to: labName, renamedAt: timestamp });
-export const memberAddedSchema = z.strictObject({ labId: id, userId: id, role, addedAt: timestamp });
-export const memberRoleChangedSchema = z.strictObject({
-  labId: id,
-  userId: id,
-  from: role,
-  to: role,
-  changedAt: timestamp,
-});
-export const memberRemovedSchema = z.strictObject({
-  labId: id,
-  userId: id,
-  role,
-  cause: z.enum(removalCauses),
-  removedAt: timestamp,
-});
-
 export const labEventSchemas = {
-  LabCreated: labCreatedSchema,
-  LabRenamed: labRenamedSchema,
-  MemberAdded: memberAddedSchema,
-  MemberRoleChanged: memberRoleChangedSchema,
-  MemberRemoved: memberRemovedSchema,
+  LabCreated: z.strictObject({ labId: id, name: labName, personal: z.boolean(), createdBy: id, createdAt: timestamp }),
+  LabRenamed: z.strictObject({ labId: id, from: labName, to: labName, renamedAt: timestamp }),
+  MemberAdded: z.strictObject({ labId: id, userId: id, role, addedAt: timestamp }),
+  MemberRoleChanged: z.strictObject({ labId: id, userId: id, from: role, to: role, changedAt: timestamp }),
+  MemberRemoved: z.strictObject({ labId: id, userId: id, role, cause: z.enum(removalCauses), removedAt: timestamp }),
 } as const;
 
-export type LabEventType = keyof typeof labEventSchemas;
-const catalog = eventCatalog(labEventSchemas);
-export const labEventTypes: LabEventType[] = catalog.types;
-export const labEventSchemaVersions: Readonly<Record<LabEventType, number>> = {
-  LabCreated: 1,
-  LabRenamed: 1,
-  MemberAdded: 1,
-  MemberRoleChanged: 1,
-  MemberRemoved: 1,
-};
-
-type Schemas = typeof labEventSchemas;
-export type LabEvent = EventsOf<Schemas>;
-export const isLabEventType: (type: string) => type is LabEventType = catalog.isType;
-export const parseLabEvent: (type: LabEventType, data: unknown) => LabEvent = catalog.parse;
+/** The labs events' codec: type names, guard, validating parse, schema versions. */
+export const labEvents = eventCatalog(labEventSchemas);
+export const labEventTypes = labEvents.types;
+export type LabEvent = EventsOf<typeof labEventSchemas>;
 
 export const labStream = (labId: string): string => `lab-${labId}`;
 export const labIdOfStream = (streamId: string): string | undefined =>

@@ -33,17 +33,8 @@ function withoutMember(members: Readonly<Record<string, Member>>, userId: string
 
 export function evolveLab(state: LabState, event: LabEvent): LabState {
   if (event.type === 'LabCreated') {
-    const d = event.data;
-    return {
-      kind: 'active',
-      labId: d.labId,
-      name: d.name,
-      personal: d.personal,
-      createdAt: d.createdAt,
-      updatedAt: d.createdAt,
-      members: {},
-      version: 1,
-    };
+    const { labId, name, personal, createdAt } = event.data;
+    return { kind: 'active', labId, name, personal, createdAt, updatedAt: createdAt, members: {}, version: 1 };
   }
   if (state.kind === 'none') return state;
   const version = state.version + 1;

@@ -138,6 +138,45 @@ export class CommandHandler<Command, State, Event extends DomainEvent> {
     }
   }
 
+  /**
+   * The same command on each stream (a fan-out, e.g. every open session of a user revoked), without
+   * waiting for the read models: a refusal means that stream needs nothing (done already) and is
+   * passed over. The position of the last append, for the caller to wait for once.
+   */
+  async handleEach(
+    streamIds: Iterable<string>,
+    command: CommandOf<Command, State>,
+    cause: CommandCause,
+  ): Promise<Position | undefined> {
+    let last: Position | undefined;
+    for (const streamId of streamIds) {
+      try {
+        last = (await this.handle(streamId, command, cause, { wait: false })).position ?? last;
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+      }
+    }
+    return last;
+  }
+
+  /**
+   * An append that may lose a race without it being an error: undefined when the stream is not at
+   * `expected` (a "no_stream" append to a stream that exists: recorded already, or taken).
+   */
+  async tryAppend(
+    streamId: string,
+    events: readonly Event[],
+    cause: CommandCause,
+    expected: ExpectedRevision,
+  ): Promise<{ position: Position; nextExpectedRevision: number } | undefined> {
+    try {
+      return await this.append(streamId, events, cause, expected);
+    } catch (error) {
+      if (error instanceof StreamConflictError) return undefined;
+      throw error;
+    }
+  }
+
   async #commit(
     streamId: string,
     decision: Decision<Event>,

@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { READER_ROLE } from '../../platform/database/owner-scope.ts';
-import { isLabEventType, labEventTypes, parseLabEvent } from '../../modules/labs/events.ts';
+import { labEvents } from '../../modules/labs/events.ts';
 import type { Projection } from '../engine/index.ts';
 
 export const labsProjectionName = 'labs';
@@ -31,8 +31,8 @@ CREATE INDEX "${t}_by_user" ON "${t}" (user_id, lab_id);
 GRANT SELECT ON "${t}" TO ${READER_ROLE}`;
 
 async function applyOne(trx: Knex.Transaction, table: (n: string) => string, event: RecordedEvent): Promise<void> {
-  if (!isLabEventType(event.type)) return;
-  const e = parseLabEvent(event.type, event.data);
+  if (!labEvents.isType(event.type)) return;
+  const e = labEvents.parse(event.type, event.data);
   const version = event.revision + 1;
   const labsTable = table('labs');
   const membersTable = table('lab_members');
@@ -78,7 +78,7 @@ async function applyOne(trx: Knex.Transaction, table: (n: string) => string, eve
 export const labsProjection: Projection = {
   name: labsProjectionName,
   version: 1,
-  eventTypes: [...labEventTypes],
+  eventTypes: labEvents.types,
   tables: { labs, lab_members: members },
   async apply(events, { trx, table }) {
     for (const event of events) await applyOne(trx, table, event);

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { eventsOrThrow, fail } from '../../../platform/commands/decision.ts';
 import type { CommandCause } from '../../../platform/eventstore/metadata.ts';
-import { StreamConflictError, type ExpectedRevision } from '../../../platform/eventstore/port.ts';
+import type { ExpectedRevision } from '../../../platform/eventstore/port.ts';
 import { reservationConflict, systemActor, userDecider, type Actor, type ChangePassword } from '../decide.ts';
 import { isRegistered, type UserState } from '../evolve.ts';
 import { identityStreams, streamOf, type IdentityEvent, type IdentityEventOf, type Role } from '../events.ts';
@@ -39,14 +39,9 @@ async function reservationExpected(pipeline: IdentityPipeline, streamId: string)
 async function reserve(pipeline: IdentityPipeline, event: IdentityEvent, cause: CommandCause): Promise<number> {
   const streamId = streamOf(event);
   const expected = await reservationExpected(pipeline, streamId);
-  const taken = reservationConflict(streamId)!;
-  if (expected === 'taken') fail(taken);
-  try {
-    return (await pipeline.appender.append(streamId, [event], cause, expected)).nextExpectedRevision;
-  } catch (error) {
-    if (error instanceof StreamConflictError) fail(taken); // lost the race
-    throw error;
-  }
+  const taken =
+    expected === 'taken' ? undefined : await pipeline.appender.tryAppend(streamId, [event], cause, expected);
+  return taken?.nextExpectedRevision ?? fail(reservationConflict(streamId)!); // held, or lost the race
 }
 
 /** Gives a reservation back; best effort (a failed registration or an erasure goes on without it). */

@@ -2,13 +2,13 @@
 // a password change or erasure; their first use of a day is recorded once.
 import { randomUUID } from 'node:crypto';
 import type { CommandCause } from '../../../platform/eventstore/metadata.ts';
-import { StreamConflictError, type Position } from '../../../platform/eventstore/port.ts';
+import type { Position } from '../../../platform/eventstore/port.ts';
 import { systemActor, type Actor } from '../decide.ts';
 import { initialApiKeyState } from '../evolve.ts';
 import { identityStreams, streamOf, type IdentityEvent } from '../events.ts';
 import * as queries from '../queries.ts';
 import { generateApiKey } from '../tokens.ts';
-import { ignoreRefusal, type IdentityPipeline } from './pipeline.ts';
+import type { IdentityPipeline } from './pipeline.ts';
 
 export interface CreatedApiKey {
   readonly id: string;
@@ -53,26 +53,15 @@ export function apiKeyCommands(pipeline: IdentityPipeline) {
 
   /** Revokes every active API key of a user; the position of the last revocation (not yet waited for). */
   async function revokeAllApiKeys(userId: string, cause: CommandCause): Promise<Position | undefined> {
-    let last: Position | undefined;
-    for (const keyId of await queries.activeApiKeyIds(deps.knex, userId)) {
-      const command = { type: 'RevokeApiKey', data: { actor: systemActor, now: now() } } as const;
-      const handled = await apiKeys
-        .handle(identityStreams.apiKey(keyId), command, cause, { wait: false })
-        .catch(ignoreRefusal); // revoked already
-      if (handled?.position) last = handled.position;
-    }
-    return last;
+    const streamIds = (await queries.activeApiKeyIds(deps.knex, userId)).map(identityStreams.apiKey);
+    return apiKeys.handleEach(streamIds, { type: 'RevokeApiKey', data: { actor: systemActor, now: now() } }, cause);
   }
 
   /** The day's first use of a key, recorded once ("no stream" append; a conflict means already recorded). */
   async function recordApiKeyUse(keyId: string, userId: string, cause: CommandCause): Promise<void> {
     const at = now().toISOString();
     const event: IdentityEvent = { type: 'ApiKeyUsed', data: { keyId, userId, day: at.slice(0, 10), firstUsedAt: at } };
-    try {
-      await pipeline.appender.append(streamOf(event), [event], cause, 'no_stream');
-    } catch (error) {
-      if (!(error instanceof StreamConflictError)) throw error;
-    }
+    await pipeline.appender.tryAppend(streamOf(event), [event], cause, 'no_stream');
   }
 
   return { createApiKey, revokeApiKey, revokeAllApiKeys, recordApiKeyUse };

@@ -68,12 +68,6 @@ const codecOf = <E extends IdentityEvent>(vault: PersonalDataVault): EventCodec<
   streamOf,
 });
 
-/** For refusals nobody waits for (a failed login's record) or that mean "done already" (fan-out). */
-export const ignoreRefusal = (error: unknown): undefined => {
-  if (!(error instanceof DomainError)) throw error;
-  return undefined;
-};
-
 const noDecisions = { decide: () => accept<IdentityEvent>(), evolve: () => null, initialState: () => null };
 
 /**
@@ -100,27 +94,6 @@ function callerChanges(deps: IdentityCommandDeps) {
   };
 }
 
-/**
- * Runs a password check under one attempt of the account's (or unknown login name's) budget,
- * reserved before it: a wrong password keeps the attempt counted, the right one clears the
- * failures, anything else gives the attempt back.
- */
-async function withPasswordAttempt<T>(
-  attempts: PasswordAttempts | undefined,
-  account: string,
-  check: () => Promise<T>,
-): Promise<T> {
-  const attempt = await attempts?.reserve(account);
-  try {
-    const result = await check();
-    await attempt?.succeeded();
-    return result;
-  } catch (error) {
-    if (!(error instanceof DomainError && error.code === 'invalid_credentials')) await attempt?.release();
-    throw error;
-  }
-}
-
 export type IdentityPipeline = ReturnType<typeof identityPipeline>;
 
 export function identityPipeline(deps: IdentityCommandDeps) {
@@ -128,13 +101,30 @@ export function identityPipeline(deps: IdentityCommandDeps) {
   const { settle, onAppended } = callerChanges(deps);
   const handlerDeps = { store: deps.store, now, waitForReadModels: settle, onAppended };
 
-  /** Work the answer does not wait for; drain() waits for it. */
+  /** Work the answer does not wait for, whose refusal nobody reads (a failed login's record); drain() waits for it. */
   const pending = new Set<Promise<unknown>>();
   function inBackground(work: Promise<unknown>): void {
     const tracked = work
-      .catch((error: unknown) => deps.onBackgroundError?.(error))
+      .catch((error: unknown) => void (error instanceof DomainError || deps.onBackgroundError?.(error)))
       .finally(() => pending.delete(tracked));
     pending.add(tracked);
+  }
+
+  /**
+   * Runs a password check under one attempt of the account's (or unknown login name's) budget,
+   * reserved before it: a wrong password keeps the attempt counted, the right one clears the
+   * failures, anything else gives the attempt back.
+   */
+  async function withPasswordAttempt<T>(account: string, check: () => Promise<T>): Promise<T> {
+    const attempt = await deps.passwordAttempts?.reserve(account);
+    try {
+      const result = await check();
+      await attempt?.succeeded();
+      return result;
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'invalid_credentials')) await attempt?.release();
+      throw error;
+    }
   }
 
   return {
@@ -147,8 +137,7 @@ export function identityPipeline(deps: IdentityCommandDeps) {
     appender: new CommandHandler(handlerDeps, noDecisions, codecOf<IdentityEvent>(deps.vault)),
     settle,
     inBackground,
-    withPasswordAttempt: <T>(account: string, check: () => Promise<T>) =>
-      withPasswordAttempt(deps.passwordAttempts, account, check),
+    withPasswordAttempt,
     drain: async (): Promise<void> => void (await Promise.all(pending)),
   };
 }

@@ -16,7 +16,7 @@ import { isRegistered, type RegisteredUser, type UserState } from '../evolve.ts'
 import { identityStreams, normalizeEmail, normalizeUsername, type Role } from '../events.ts';
 import * as queries from '../queries.ts';
 import { generateRefreshToken, parseRefreshToken } from '../tokens.ts';
-import { ignoreRefusal, type IdentityPipeline } from './pipeline.ts';
+import type { IdentityPipeline } from './pipeline.ts';
 
 export interface TokenPair {
   readonly accessToken: string;
@@ -81,9 +81,7 @@ export function sessionCommands(pipeline: IdentityPipeline) {
       const attempt = await logInCommand(user.state, password, request, sessionId);
       const actor = { ...cause, actorId: user.state.userId, actorType: 'user' as const };
       if (!attempt.passwordVerified) {
-        pipeline.inBackground(
-          users.handle(streamId, attempt.command, actor, { known: user, wait: false }).catch(ignoreRefusal),
-        );
+        pipeline.inBackground(users.handle(streamId, attempt.command, actor, { known: user, wait: false }));
         return invalidCredentials();
       }
       await users.handle(streamId, attempt.command, actor, { known: user });
@@ -126,15 +124,8 @@ export function sessionCommands(pipeline: IdentityPipeline) {
     actor: CommandActor,
     cause: CommandCause,
   ): Promise<Position | undefined> {
-    let last: Position | undefined;
-    for (const sessionId of await queries.openSessionIds(deps.knex, userId)) {
-      const command = { type: 'RevokeSession', data: { actor, reason, now: now() } } as const;
-      const handled = await sessions
-        .handle(identityStreams.session(sessionId), command, cause, { wait: false })
-        .catch(ignoreRefusal); // revoked already
-      if (handled?.position) last = handled.position;
-    }
-    return last;
+    const streamIds = (await queries.openSessionIds(deps.knex, userId)).map(identityStreams.session);
+    return sessions.handleEach(streamIds, { type: 'RevokeSession', data: { actor, reason, now: now() } }, cause);
   }
 
   return { logIn, refresh, logOut, revokeOpenSessions };
