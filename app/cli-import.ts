@@ -17,7 +17,7 @@ import { importView, isFinal } from '../modules/imports/decide.ts';
 import { importModes, type ImportMode } from '../modules/imports/events.ts';
 import { importJobs } from '../modules/imports/module.ts';
 import { submitImport } from '../modules/imports/submit.ts';
-import { importLabLookups, importRowRules, importSampleCreator } from './imports-wiring.ts';
+import { importSamplePorts } from './imports-batch.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { allProjections } from './modules.ts';
 import { storageLabAccess } from './storage-wiring.ts';
@@ -66,11 +66,7 @@ export async function importFile(config: Config, logger: Logger, args: string[])
     store,
     logger,
     waitForProjections: (names, position) => engine.waitForProjections(names, position, { timeoutMs: 30_000 }),
-    samples: {
-      rules: importRowRules(),
-      lookups: (labId) => importLabLookups(knex, labId),
-      createSample: importSampleCreator(store, roleIn),
-    },
+    samples: importSamplePorts(knex, store, roleIn),
   });
   try {
     // A database fresh from `migrate` gets the read model's table once the projection starts.

@@ -41,7 +41,7 @@ import { importsProjection } from '../projections/imports/imports-read-model.ts'
 import { importsModule } from '../modules/imports/module.ts';
 import { sampleExportRouter } from './sample-export.ts';
 import { sampleBulkRouter } from './sample-bulk.ts';
-import { importLabLookups, importRowRules, importSampleCreator } from './imports-wiring.ts';
+import { importSamplePorts } from './imports-batch.ts';
 
 export interface ModuleContext {
   readonly config: Config;
@@ -110,11 +110,7 @@ export function composeModules(context: ModuleContext): ComposedModules {
   const imports = importsModule({
     ...context,
     roleIn,
-    samples: {
-      rules: importRowRules(),
-      lookups: (labId) => importLabLookups(context.knex, labId),
-      createSample: importSampleCreator(context.store, roleIn),
-    },
+    samples: importSamplePorts(context.knex, context.store, roleIn),
   });
   return {
     routers: [

@@ -13,6 +13,7 @@ import type { ImportRow } from '../modules/imports/columns.ts';
 import { exportCsv } from '../modules/imports/csv-out.ts';
 import { listSamples, type SampleFilter, type SampleView } from '../modules/samples/queries.ts';
 import { listQuery } from '../modules/samples/schemas.ts';
+import { placesOf, type Place } from '../modules/storage/queries.ts';
 
 const PAGE = 500;
 
@@ -20,15 +21,16 @@ export const exportQuery = listQuery.omit({ limit: true, cursor: true }).extend(
   format: z.literal('csv').meta({ description: 'csv, the columns of an import file' }),
 });
 
-const asRow = (s: SampleView): ImportRow => ({
-  barcode: null,
+/** A sample as an import row; its box by path, so the file also imports into another lab with the same boxes. */
+const asRow = (s: SampleView, place: Place | undefined): ImportRow => ({
+  barcode: s.barcode,
   sampleType: s.sampleType,
   subjectId: s.subjectId,
   collectionDate: s.collectionDate,
   status: s.status,
-  quantity: null,
-  box: null,
-  position: null,
+  quantity: s.quantity,
+  box: place?.path ?? null,
+  position: place?.position ?? null,
   notes: s.notes,
 });
 
@@ -37,7 +39,13 @@ type Page = NonNullable<Awaited<ReturnType<typeof listSamples>>>;
 async function* exportRows(knex: Knex, userId: string, filter: SampleFilter, first: Page): AsyncGenerator<ImportRow> {
   let page = first;
   for (;;) {
-    for (const s of page.rows.slice(0, PAGE)) yield asRow(s);
+    const rows = page.rows.slice(0, PAGE);
+    // The page's places in one read of the storage read model.
+    const places = await placesOf(
+      knex,
+      rows.map((s) => s.id),
+    );
+    for (const s of rows) yield asRow(s, places.get(s.id));
     if (page.rows.length <= PAGE) return;
     const last = page.rows[PAGE - 1]!;
     const after = { collectionDate: last.collectionDate, id: last.id };

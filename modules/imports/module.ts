@@ -19,7 +19,7 @@ export interface ImportsModuleContext {
   readonly logger: Logger;
   readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
   readonly roleIn: RoleIn;
-  readonly samples: Pick<ImportWorkerDeps, 'rules' | 'lookups' | 'createSample'>;
+  readonly samples: Pick<ImportWorkerDeps, 'rules' | 'lookups' | 'createSamples'>;
 }
 
 /** The job side alone (the CLI runs imports without the API): commands and a worker. */

@@ -2,7 +2,7 @@
 // event store, the stored file, the lab's lookups and sample creation):
 //   validating → the validation pass over the whole file, nothing written;
 //   validated  → a dry run ends; otherwise the import starts;
-//   importing  → the file again, row by row in batches, each valid row a sample whose id is a
+//   importing  → the file again in batches (one store call each), each valid row a sample whose id is a
 //                function of (import id, row) and whose events carry the import id as correlation
 //                id; progress after every batch; a cancel request honoured between batches.
 // Started again on the same job (after a crash or a restart) it carries on where the job stands:
@@ -10,7 +10,7 @@
 // id and not created twice. With the file gone the job ends failed with that exact count.
 import { createHash } from 'node:crypto';
 import { DomainError } from '../../platform/commands/decision.ts';
-import type { ImportRow, RefusedRow, RowError } from './columns.ts';
+import type { ImportRow, RefusedRow } from './columns.ts';
 import { isFinal, type ImportCommand, type ImportJob, type ImportState } from './decide.ts';
 import type { ImportFailureCode } from './events.ts';
 import { parseImport, type ByteSource } from './parse.ts';
@@ -38,10 +38,11 @@ export interface ImportPorts {
   file(job: ImportJob): ByteSource | undefined;
   readonly validation: ValidateDeps;
   /**
-   * Creates the sample (POST /samples' decider; the lab's own checks of barcode and place are the
-   * final word). A sample with this id existing already answers `{ ok: true, created: false }`.
+   * Creates a batch's samples, one outcome per sample in order (POST /samples' decider; the lab's
+   * own checks of barcode and place are the final word). A sample with its id existing already
+   * answers `{ ok: true, created: false }`.
    */
-  createSample(sample: PlannedSample, correlationId: string): Promise<CreateOutcome>;
+  createSamples(samples: readonly PlannedSample[], correlationId: string): Promise<CreateOutcome[]>;
   /** How many samples carry this import id as correlation id. */
   countCreated(importId: string): Promise<number>;
   /** Keeps refused rows for errors.csv; a row kept twice (a resumed pass) replaces itself. */
@@ -55,7 +56,7 @@ export interface ImportPorts {
   readonly batchSize?: number;
 }
 
-export const IMPORT_BATCH = 200;
+export const IMPORT_BATCH = 500;
 
 /** The id of the sample a row becomes: the same on every run, so a resumed import finds it. */
 export function plannedSampleId(importId: string, row: number): string {
@@ -177,27 +178,29 @@ async function importBatch(
   now: () => Date,
 ) {
   const refused: RefusedRow[] = [];
-  for (const checked of batch) {
-    const sample = { sampleId: plannedSampleId(job.importId, checked.row), row: checked.row, value: checked.value! };
-    const outcome = await ports.createSample(sample, job.importId);
+  const planned = batch.map((c) => ({ sampleId: plannedSampleId(job.importId, c.row), row: c.row, value: c.value! }));
+  const outcomes = await ports.createSamples(planned, job.importId);
+  let firstRefused: number | undefined;
+  batch.forEach((checked, i) => {
+    const outcome = outcomes[i]!;
     counts.processed++;
     counts.lastRow = checked.row;
     if (outcome.ok) {
       if (outcome.created) counts.created++;
-      continue;
+      return;
     }
-    const error: RowError = {
+    const { column, message } = outcome.breach;
+    refused.push({
       row: checked.row,
-      column: outcome.breach.column,
-      code: 'refused',
-      message: outcome.breach.message,
-    };
-    refused.push({ row: checked.row, raw: checked.raw, errors: [error] });
+      raw: checked.raw,
+      errors: [{ row: checked.row, column, code: 'refused', message }],
+    });
     counts.refused++;
-    if (job.mode === 'atomic') {
-      await ports.recordRefused(job.importId, refused);
-      return fail(job, ports, 'row_refused', `row ${checked.row} was refused when its sample was created`, now);
-    }
+    firstRefused ??= checked.row;
+  });
+  if (job.mode === 'atomic' && firstRefused !== undefined) {
+    await ports.recordRefused(job.importId, refused);
+    return fail(job, ports, 'row_refused', `row ${firstRefused} was refused when its sample was created`, now);
   }
   if (refused.length > 0) await ports.recordRefused(job.importId, refused);
   return asJob(await ports.execute(job.importId, { type: 'RecordProgress', data: { ...counts, now: now() } }));

@@ -17,8 +17,8 @@ export interface ImportWorkerDeps {
   readonly logger: Logger;
   readonly rules: RowRules;
   readonly lookups: (labId: string) => LabLookups;
-  /** Creates the sample with its planned id; `ownerId` submitted the import. */
-  createSample(job: ImportJob, ownerId: string, sample: PlannedSample): Promise<CreateOutcome>;
+  /** Creates a batch's samples with their planned ids, one outcome each; `ownerId` submitted the import. */
+  createSamples(job: ImportJob, ownerId: string, samples: readonly PlannedSample[]): Promise<CreateOutcome[]>;
   readonly batchSize?: number;
 }
 
@@ -47,7 +47,7 @@ export function createImportWorker(deps: ImportWorkerDeps): ImportWorker {
       execute: (id, command) => deps.commands.execute(id, command, cause),
       file: () => (file ? [file.content] : undefined),
       validation: { rules: deps.rules, lookups: deps.lookups(state.labId) },
-      createSample: (sample) => deps.createSample(state, file?.ownerId ?? '', sample),
+      createSamples: (samples) => deps.createSamples(state, file?.ownerId ?? '', samples),
       countCreated: (id) => store.countCreated(deps.knex, id),
       recordRefused: (id, rows) => store.recordRefused(deps.knex, id, rows),
       refusedRows: (id) => store.refusedAtValidation(deps.knex, id),
