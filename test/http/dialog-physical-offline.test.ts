@@ -3,6 +3,7 @@
 // only samples of the caller's labs are ever found.
 import test from 'ava';
 import { asUser, type Client } from '../support/client.ts';
+import { askOnce, tubeLab } from '../support/tube-fixtures.ts';
 import { newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
 
 let svc: TestService;
@@ -20,34 +21,16 @@ test.before(async () => {
   asLee = asUser(svc.api, lee);
   asAmy = asUser(svc.api, amy);
   asKim = asUser(svc.api, await newUser(svc.api, 'kim'));
-  labId = (await asLee.post('/labs', { name: 'Hematology' })).body.id as string;
-  await asLee.post(`/labs/${labId}/members`, { username: amy.username, role: 'technician' });
-  const unit = async (body: Record<string, unknown>) =>
-    (await asLee.post('/storage/units', { labId, ...body })).body.id as string;
-  const freezer = await unit({ name: 'Freezer A', kind: 'freezer' });
-  const box = await unit({ name: 'Box 7', kind: 'box', parentId: freezer, grid: { rows: 8, columns: 12 } });
-  const tube = await asLee.post('/samples', {
-    labId,
-    sampleType: 'blood',
-    subjectId: 'P001',
-    collectionDate: '2026-01-05',
-    barcode: 'TUBE-001',
-    quantity: { value: 2, unit: 'mL' },
-  });
-  tubeId = tube.body.id as string;
-  const split = await asLee.post(`/samples/${tubeId}/aliquots`, { count: 2, quantity: { value: 500, unit: 'uL' } });
-  aliquot = (split.body.items as { id: string; barcode: string }[])[0]!;
-  await asLee.put(`/samples/${tubeId}/location`, { unitId: box, position: 'B3' });
+  const lab = await tubeLab(asLee, { aliquots: 2, aliquotAmount: { value: 500, unit: 'uL' }, position: 'B3' });
+  await asLee.post(`/labs/${lab.labId}/members`, { username: amy.username, role: 'technician' });
+  ({ labId, tubeId } = lab);
+  aliquot = lab.aliquots[0]!;
 });
 test.after.always(async () => {
   await svc?.stop();
 });
 
-const ask = async (who: Client, content: string): Promise<string> => {
-  const id = (await who.post('/dialog/conversations', {})).body.id as string;
-  const r = await who.post(`/dialog/conversations/${id}/messages`, { content });
-  return (r.body.assistantMessage as { content: string }).content;
-};
+const ask = askOnce;
 
 test('"where did aliquot <barcode> come from?" names the parent, its lab and the lineage', async (t) => {
   const answer = await ask(asAmy, `Where did aliquot ${aliquot.barcode} come from?`);

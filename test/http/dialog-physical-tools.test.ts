@@ -4,6 +4,7 @@
 import test from 'ava';
 import { asUser, type Client } from '../support/client.ts';
 import { startFakeLlm, type FakeLlm } from '../support/fake-llm.ts';
+import { tubeLab } from '../support/tube-fixtures.ts';
 import { newUser, startTestService, type TestService } from '../support/service.ts';
 
 let llm: FakeLlm;
@@ -18,23 +19,9 @@ test.before(async () => {
   const lee = await newUser(svc.api, 'lee');
   asLee = asUser(svc.api, lee);
   asKim = asUser(svc.api, await newUser(svc.api, 'kim'));
-  const labId = (await asLee.post('/labs', { name: 'Hematology' })).body.id as string;
-  const unit = async (body: Record<string, unknown>) =>
-    (await asLee.post('/storage/units', { labId, ...body })).body.id as string;
-  const freezer = await unit({ name: 'Freezer A', kind: 'freezer' });
-  const box = await unit({ name: 'Box 7', kind: 'box', parentId: freezer, grid: { rows: 8, columns: 12 } });
-  const tube = await asLee.post('/samples', {
-    labId,
-    sampleType: 'blood',
-    subjectId: 'P001',
-    collectionDate: '2026-01-05',
-    barcode: 'TUBE-001',
-    quantity: { value: 2, unit: 'mL' },
-  });
-  tubeId = tube.body.id as string;
-  const split = await asLee.post(`/samples/${tubeId}/aliquots`, { count: 1, quantity: { value: 500, unit: 'uL' } });
-  aliquot = (split.body.items as { id: string; barcode: string }[])[0]!;
-  await asLee.put(`/samples/${tubeId}/location`, { unitId: box, position: 'C4' });
+  const lab = await tubeLab(asLee, { aliquots: 1, aliquotAmount: { value: 500, unit: 'uL' }, position: 'C4' });
+  tubeId = lab.tubeId;
+  aliquot = lab.aliquots[0]!;
 });
 test.after.always(async () => {
   await svc?.stop();

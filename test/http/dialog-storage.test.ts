@@ -2,6 +2,7 @@
 // (the box's path and the position) and "how many free slots in Box 7?".
 import test from 'ava';
 import { asUser, type Client } from '../support/client.ts';
+import { askOnce } from '../support/tube-fixtures.ts';
 import { newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
 
 let svc: TestService;
@@ -28,11 +29,7 @@ test.after.always(async () => {
   await svc?.stop();
 });
 
-const ask = async (who: Client, content: string): Promise<string> => {
-  const id = (await who.post('/dialog/conversations', {})).body.id as string;
-  const r = await who.post(`/dialog/conversations/${id}/messages`, { content });
-  return (r.body.assistantMessage as { content: string }).content;
-};
+const ask = askOnce;
 
 test('"where is <sample>?" answers the path and position', async (t) => {
   t.is(
