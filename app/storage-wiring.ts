@@ -158,14 +158,21 @@ export function storageFacts(knex: Knex): StorageFacts {
       return place ? { path: place.path, position: place.position } : null;
     },
     async freeSlots(userId, boxName) {
-      const [rows] = await queryUnscoped<[{ path: string; capacity: number; occupied: number }[]]>(knex, [
+      type Row = { path: string; capacity: number; occupied: number; lab: string | null };
+      const [rows] = await queryUnscoped<[Row[]]>(knex, [
         {
-          sql: `SELECT path, capacity, occupied FROM storage_units WHERE kind = 'box' AND removed_at IS NULL
-                   AND lower(name) = lower($1) AND lab_id = ANY($2::uuid[]) ORDER BY path LIMIT 20`,
+          sql: `SELECT u.path, u.capacity, u.occupied, l.name AS lab FROM storage_units u LEFT JOIN labs l ON l.lab_id = u.lab_id
+                 WHERE u.kind = 'box' AND u.removed_at IS NULL AND lower(u.name) = lower($1) AND u.lab_id = ANY($2::uuid[])
+                 ORDER BY u.path LIMIT 20`,
           params: [boxName.trim(), `{${(await labs.labsOf(userId)).join(',')}}`],
         },
       ]);
-      return rows.map((r) => ({ path: r.path, free: r.capacity - r.occupied, capacity: r.capacity }));
+      return rows.map((r) => ({
+        path: r.path,
+        lab: r.lab ?? 'Personal lab',
+        free: r.capacity - r.occupied,
+        capacity: r.capacity,
+      }));
     },
   };
 }

@@ -1,7 +1,9 @@
 // The assistant behind a conversation: a language model with tools over the caller's samples, or
 // the offline assistant. Both answer from the same read models, scoped to the caller.
-import { storageAnswer, type StorageFacts } from './storage-facts.ts';
+import { freeSlotsAnswer, type StorageFacts } from './storage-facts.ts';
 import { z } from 'zod';
+import { physicalAnswer } from './physical-answers.ts';
+import { physicalSampleTools, runPhysicalTool, storageTools } from './physical-tools.ts';
 import type { Usage } from './events.ts';
 import type { ContextMessage } from './context.ts';
 import { OFFLINE_MODEL, offlineAnswer } from './offline-assistant.ts';
@@ -33,7 +35,8 @@ export function offlineAssistant(facts: SampleFacts, storage?: StorageFacts): As
     model: OFFLINE_MODEL,
     async answer(request) {
       const content =
-        (storage && (await storageAnswer(request.question, request.ownerId, storage))) ??
+        (await physicalAnswer(request.question, request.ownerId, facts, storage)) ??
+        (storage && (await freeSlotsAnswer(request.question, request.ownerId, storage))) ??
         (await offlineAnswer(request.question, request.ownerId, facts));
       request.onDelta?.(content);
       return { content, model: OFFLINE_MODEL, usage: null };
@@ -76,15 +79,29 @@ const toolArguments = {
   recent_samples: z.object({ limit: z.number().int().min(1).max(20).optional() }),
 } as const;
 
+/** The tools the model is offered: storage ones only where storage is wired. */
+export const toolsFor = (storage: StorageFacts | undefined): readonly ToolDefinition[] => [
+  ...sampleTools,
+  ...physicalSampleTools,
+  ...(storage ? storageTools : []),
+];
+
 /** Runs one tool call for the owner; a bad call gets an error the model can read, never another user's data. */
-export async function runTool(call: ToolCall, ownerId: string, facts: SampleFacts): Promise<string> {
-  if (!Object.hasOwn(toolArguments, call.name)) return JSON.stringify({ error: `unknown tool ${call.name}` });
+export async function runTool(
+  call: ToolCall,
+  ownerId: string,
+  facts: SampleFacts,
+  storage?: StorageFacts,
+): Promise<string> {
   let args: unknown;
   try {
     args = JSON.parse(call.arguments || '{}');
   } catch {
     return JSON.stringify({ error: 'arguments are not JSON' });
   }
+  const physical = await runPhysicalTool(call.name, args, ownerId, facts, storage);
+  if (physical !== undefined) return physical;
+  if (!Object.hasOwn(toolArguments, call.name)) return JSON.stringify({ error: `unknown tool ${call.name}` });
   switch (call.name) {
     case 'sample_counts':
       return JSON.stringify(await facts.counts(ownerId));
@@ -110,7 +127,12 @@ const addUsage = (a: Usage | null, b: Usage): Usage => ({
   completionTokens: (a?.completionTokens ?? 0) + b.completionTokens,
 });
 
-export function llmAssistant(provider: ChatProvider, facts: SampleFacts, systemPrompt: string): Assistant {
+export function llmAssistant(
+  provider: ChatProvider,
+  facts: SampleFacts,
+  systemPrompt: string,
+  storage?: StorageFacts,
+): Assistant {
   return {
     model: provider.model,
     async answer(request) {
@@ -121,7 +143,7 @@ export function llmAssistant(provider: ChatProvider, facts: SampleFacts, systemP
       ];
       let usage: Usage | null = null;
       for (let round = 0; ; round++) {
-        const tools = round < MAX_TOOL_ROUNDS ? sampleTools : [];
+        const tools = round < MAX_TOOL_ROUNDS ? toolsFor(storage) : [];
         const completion = await provider.complete({
           messages,
           tools,
@@ -133,7 +155,11 @@ export function llmAssistant(provider: ChatProvider, facts: SampleFacts, systemP
           return { content: completion.content, model: completion.model, usage };
         messages.push({ role: 'assistant', content: completion.content || null, toolCalls: completion.toolCalls });
         for (const call of completion.toolCalls)
-          messages.push({ role: 'tool', toolCallId: call.id, content: await runTool(call, request.ownerId, facts) });
+          messages.push({
+            role: 'tool',
+            toolCallId: call.id,
+            content: await runTool(call, request.ownerId, facts, storage),
+          });
       }
     },
   };

@@ -40,7 +40,7 @@ export function assistantFor(config: Config, knex: Knex, storage?: StorageFacts)
     timeoutMs: config.LLM_TIMEOUT_MS,
     maxRetries: config.LLM_MAX_RETRIES,
   });
-  return llmAssistant(provider, facts, systemPrompt());
+  return llmAssistant(provider, facts, systemPrompt(), storage);
 }
 
 export function dialogModule(context: DialogModuleContext): { routers: AppRouter[] } {

@@ -15,6 +15,9 @@ export const OFFLINE_HELP = [
   '- how many samples you have, by status and by type ("how many samples do I have?")',
   '- the samples of one subject ("samples of P001")',
   '- your most recent samples ("show my recent samples")',
+  '- where a sample came from, by id or barcode ("where did aliquot TUBE-001-A come from?")',
+  '- how much of a sample is left ("how much is left of TUBE-001?")',
+  '- where a sample is stored ("where is TUBE-001?") and a box\'s free slots ("how many free slots in Box 7?")',
 ].join('\n');
 
 export async function offlineAnswer(question: string, ownerId: string, facts: SampleFacts): Promise<string> {

@@ -29,10 +29,28 @@ export interface SampleLine {
   readonly storageLocation: string | null;
 }
 
+export interface Amount {
+  readonly value: number;
+  readonly unit: string;
+}
+
+/** A sample as a tube: its barcode, lineage and amounts. */
+export interface PhysicalLine extends SampleLine {
+  readonly barcode: string | null;
+  readonly lineage: string;
+  readonly parentId: string | null;
+  readonly quantity: Amount | null;
+  readonly remaining: Amount | null;
+}
+
 export interface SampleFacts {
   counts(ownerId: string): Promise<SampleCounts>;
   subjectSamples(ownerId: string, subjectId: string, limit?: number): Promise<SampleLine[]>;
   recentSamples(ownerId: string, limit?: number): Promise<SampleLine[]>;
+  /** The samples with this id or barcode (case-insensitive) in the caller's labs, oldest first. */
+  findSamples(ownerId: string, ref: string): Promise<PhysicalLine[]>;
+  /** The sample's ancestors in the caller's labs, root first (the chain stops at one they cannot see). */
+  ancestors(ownerId: string, sampleId: string): Promise<PhysicalLine[]>;
 }
 
 interface Row {
@@ -54,8 +72,28 @@ const line = (r: Row): SampleLine => ({
   status: r.status,
   storageLocation: r.storage_location,
 });
+interface PhysicalRow extends Row {
+  barcode: string | null;
+  lineage: string;
+  parent_id: string | null;
+  quantity: Amount | null;
+  remaining: Amount | null;
+}
+
+const physicalLine = (r: PhysicalRow): PhysicalLine => ({
+  ...line(r),
+  barcode: r.barcode,
+  lineage: r.lineage,
+  parentId: r.parent_id,
+  quantity: r.quantity,
+  remaining: r.remaining,
+});
 const columns =
   's.sample_id, l.name AS lab_name, s.sample_type, s.subject_id, s.collection_date, s.status, s.storage_location';
+const physicalColumns = `${columns}, s.barcode, s.lineage, s.parent_id, s.quantity, s.remaining`;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** How deep a lineage is followed (an aliquot of an aliquot of ...). */
+const MAX_GENERATIONS = 50;
 const fromSamples = `samples s LEFT JOIN labs l ON l.lab_id = s.lab_id WHERE s.${inCallerScope()} AND s.deleted_at IS NULL`;
 const clamp = (n: number) => Math.max(1, Math.min(50, Math.floor(n)));
 
@@ -99,6 +137,32 @@ export function sampleFacts(knex: Knex): SampleFacts {
         },
       ]);
       return rows.map(line);
+    },
+    async findSamples(userId, ref) {
+      const byId = UUID.test(ref) ? `s.sample_id = $1::uuid OR ` : '';
+      const [, rows] = await queryInScope<[PhysicalRow[]]>(knex, userId, callerLabs(userId), [
+        {
+          sql: `SELECT ${physicalColumns} FROM ${fromSamples} AND (${byId}s.barcode_key = upper($2))
+                 ORDER BY s.created_at, s.sample_id LIMIT 10`,
+          params: [UUID.test(ref) ? ref : null, ref],
+        },
+      ]);
+      return rows.map(physicalLine);
+    },
+    async ancestors(userId, sampleId) {
+      const [, rows] = await queryInScope<[PhysicalRow[]]>(knex, userId, callerLabs(userId), [
+        {
+          sql: `WITH RECURSIVE up(sample_id, parent_id, depth) AS (
+                  SELECT s.sample_id, s.parent_id, 0 FROM samples s WHERE s.sample_id = $1::uuid AND s.${inCallerScope()}
+                  UNION ALL
+                  SELECT s.sample_id, s.parent_id, up.depth + 1 FROM up JOIN samples s ON s.sample_id = up.parent_id
+                   WHERE s.${inCallerScope()} AND s.deleted_at IS NULL AND up.depth < $2)
+                SELECT ${physicalColumns} FROM up, ${fromSamples} AND s.sample_id = up.sample_id AND up.depth > 0
+                 ORDER BY up.depth DESC`,
+          params: [sampleId, MAX_GENERATIONS],
+        },
+      ]);
+      return rows.map(physicalLine);
     },
   };
 }
