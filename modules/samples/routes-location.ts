@@ -129,11 +129,11 @@ export function locationRouters(options: LocationRouteOptions): AppRouter[] {
       const roleIn = roleOf(auth.userId);
       const sample = await placeableSample(commands, params.id, roleIn);
       const cause = commandCause(ctx, body.reason);
-      const from = sample.place ?? null;
       const who = { id: sample.sampleId, labId: sample.labId, sampleType: sample.sampleType };
       await claimOrExplain(slots, [body.unitId, body.position, who, cause]);
-      await commands.place(sample.sampleId, body.unitId, body.position, roleIn, cause);
-      if (from && from.unitId !== body.unitId) await slots.release(from.unitId, sample.sampleId, 'moved', cause);
+      const { left } = await commands.place(sample.sampleId, body.unitId, body.position, roleIn, cause);
+      // Another box frees the slot left (within one box, the claim freed it in the same append).
+      if (left && left.unitId !== body.unitId) await slots.release(left.unitId, sample.sampleId, 'moved', cause);
       await answer(ctx, auth.userId, sample.sampleId);
     },
   });
