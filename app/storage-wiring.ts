@@ -1,7 +1,6 @@
 // What the storage module needs from other modules, wired here (modules do not import each other):
 // lab membership (LabAccess, from the labs read model: a personal lab has its user's id) and the
-// samples a box map shows (SampleDirectory). Until the physical-samples work is merged, samples
-// have no barcode.
+// samples a box map shows (SampleDirectory).
 import type { Knex } from 'knex';
 import { queryUnscoped } from '../platform/database/owner-scope.ts';
 import type { MapSample } from '../modules/storage/box-map.ts';
@@ -34,21 +33,35 @@ export function storageLabAccess(knex: Knex): LabAccess {
   };
 }
 
-/** The placed samples from the samples read model (discarded ones leave the map). */
+/**
+ * The samples in a box's slots, from the storage and samples read models in one statement (a full
+ * box costs the round trip of an empty one). Discarded samples, and a sample of another lab than
+ * the box's (a transfer whose release is still pending), leave the map.
+ */
 export function samplesForBoxMaps(knex: Knex): SampleDirectory {
-  return async (sampleIds) => {
-    if (sampleIds.length === 0) return new Map();
+  return async (unitId) => {
     const [rows] = await queryUnscoped<
-      [{ sample_id: string; barcode: string | null; sample_type: string; subject_id: string; status: string }[]]
+      [
+        {
+          position: string;
+          sample_id: string;
+          barcode: string | null;
+          sample_type: string;
+          subject_id: string;
+          status: string;
+        }[],
+      ]
     >(knex, [
       {
-        sql: 'SELECT sample_id, barcode, sample_type, subject_id, status FROM samples WHERE sample_id = ANY($1::uuid[]) AND deleted_at IS NULL',
-        params: [`{${sampleIds.join(',')}}`],
+        sql: `SELECT s.position, m.sample_id, m.barcode, m.sample_type, m.subject_id, m.status
+                FROM storage_slots s JOIN samples m ON m.sample_id = s.sample_id AND m.lab_id = s.lab_id
+               WHERE s.unit_id = $1::uuid AND m.deleted_at IS NULL`,
+        params: [unitId],
       },
     ]);
     return new Map(
       rows.map((r): [string, MapSample] => [
-        r.sample_id,
+        r.position,
         { id: r.sample_id, barcode: r.barcode, sampleType: r.sample_type, subjectId: r.subject_id, status: r.status },
       ]),
     );

@@ -2,24 +2,27 @@
 //   (a) a freezer of 50 boxes × 96 slots created through the API, then every slot filled through
 //       PUT /samples/{id}/location (the box's claim, the sample's SamplePlaced, read-your-writes
 //       included) at concurrency 32: placements per second
-//   (b) GET /storage/units/{id}/map (JSON and SVG) of a full box and of an empty one: median and
-//       p99 over 200 requests each; the full box should answer in about the time of the empty one
+//   (b) GET /storage/units/{id}/map (JSON and SVG) of a full box and of an empty one, side by side:
+//       median and p99 over 200 rounds, each round asking the four in turn (so a noisy minute
+//       weighs on all four alike); the full box should answer in about the time of the empty one
 // Env: BENCH_BOXES (default 50), BENCH_CONCURRENCY (default 32). Figures go to bench/results/storage.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+// Progress with an ETA on a terminal; quiet when CI is set or stderr is not a terminal.
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { startService } from '../app/service.ts';
 import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { positionsInReadingOrder } from '../modules/storage/grid.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/logging.ts';
-import { benchEnvironment, median, postJson as post, scratchDatabase } from './support.ts';
+import { Progress } from '../platform/progress.ts';
+import { benchEnvironment, median, postJson as post, saveResult, scratchDatabase } from './support.ts';
 
 const BOXES = Number(process.env.BENCH_BOXES ?? 50);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const here = path.dirname(fileURLToPath(import.meta.url));
+const ROUNDS = 200;
+const WARM_UP = 20;
+const quiet = !process.stderr.isTTY || process.env.CI !== undefined;
 const say = (line: string) => console.log(line);
+const progressOf = (label: string, total: number) => (quiet ? undefined : new Progress(label, total));
 
 const db = await scratchDatabase('storage');
 // Development mode: the audit signing key is generated under DATA_DIR (production requires one).
@@ -48,13 +51,19 @@ try {
   const labId = user.id as string;
 
   /** Runs `work(i)` for i in [0, n) with `CONCURRENCY` at a time. */
-  async function pool(n: number, work: (i: number) => Promise<void>): Promise<void> {
+  async function pool(label: string, n: number, work: (i: number) => Promise<void>): Promise<void> {
+    const progress = progressOf(label, n);
     let next = 0;
+    let done = 0;
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
-        while (next < n) await work(next++);
+        while (next < n) {
+          await work(next++);
+          progress?.update(++done);
+        }
       }),
     );
+    progress?.done();
   }
 
   const unit = async (body: Record<string, unknown>) =>
@@ -73,7 +82,7 @@ try {
   const slots = positionsInReadingOrder({ rows: 8, columns: 12 });
   const total = BOXES * slots.length;
   const samples: string[] = new Array<string>(total);
-  await pool(total, async (i) => {
+  await pool('registering samples', total, async (i) => {
     const s = await post(
       `${api}/samples`,
       { sampleType: 'blood', subjectId: `P${100 + (i % 900)}`, collectionDate: '2026-01-05' },
@@ -98,33 +107,43 @@ try {
     sample: samples[i]!,
   }));
   const started = performance.now();
-  await pool(total, async (i) => {
+  await pool('placing samples', total, async (i) => {
     const o = order[i]!;
     await place(o.sample, o.box, o.position);
   });
   const claimSeconds = (performance.now() - started) / 1000;
 
-  async function timeMap(id: string, format: 'json' | 'svg'): Promise<{ median: number; p99: number }> {
-    const times: number[] = [];
-    // The first 20 warm up (JIT, connections) and are not counted.
-    for (let i = 0; i < 220; i++) {
+  const maps = {
+    fullJson: { id: boxes[0]!, format: 'json' },
+    emptyJson: { id: empty, format: 'json' },
+    fullSvg: { id: boxes[0]!, format: 'svg' },
+    emptySvg: { id: empty, format: 'svg' },
+  } as const;
+  type MapKind = keyof typeof maps;
+  const kinds = Object.keys(maps) as MapKind[];
+  const times = Object.fromEntries(kinds.map((k) => [k, [] as number[]])) as Record<MapKind, number[]>;
+  const mapProgress = progressOf('box maps', WARM_UP + ROUNDS);
+  // Each round asks the four maps in turn, starting with a different one each time; the first
+  // rounds warm up (JIT, connections) and are not counted.
+  for (let round = 0; round < WARM_UP + ROUNDS; round++) {
+    for (let k = 0; k < kinds.length; k++) {
+      const kind = kinds[(round + k) % kinds.length]!;
       const t0 = performance.now();
-      const r = await fetch(`${api}/storage/units/${id}/map?format=${format}`, {
+      const r = await fetch(`${api}/storage/units/${maps[kind].id}/map?format=${maps[kind].format}`, {
         headers: { authorization: `Bearer ${token}` },
       });
       await r.text();
       if (r.status !== 200) throw new Error(`map ${r.status}`);
-      if (i >= 20) times.push(performance.now() - t0);
+      if (round >= WARM_UP) times[kind].push(performance.now() - t0);
     }
-    times.sort((a, b) => a - b);
-    return { median: median(times), p99: times[Math.floor(times.length * 0.99)]! };
+    mapProgress?.update(round + 1);
   }
-  const map = {
-    fullJson: await timeMap(boxes[0]!, 'json'),
-    emptyJson: await timeMap(empty, 'json'),
-    fullSvg: await timeMap(boxes[0]!, 'svg'),
-    emptySvg: await timeMap(empty, 'svg'),
+  mapProgress?.done();
+  const figures = (kind: MapKind) => {
+    const sorted = [...times[kind]].sort((a, b) => a - b);
+    return { median: +median(sorted).toFixed(2), p99: +sorted[Math.floor(sorted.length * 0.99)]!.toFixed(2) };
   };
+  const map = Object.fromEntries(kinds.map((k) => [k, figures(k)])) as Record<MapKind, { median: number; p99: number }>;
   const result = {
     boxes: BOXES,
     placements: total,
@@ -134,9 +153,16 @@ try {
     fullOverEmptyJson: +(map.fullJson.median / map.emptyJson.median).toFixed(2),
     fullOverEmptySvg: +(map.fullSvg.median / map.emptySvg.median).toFixed(2),
   };
-  say(JSON.stringify(result, null, 2));
-  mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(path.join(here, 'results', 'storage.json'), JSON.stringify(result, null, 2) + '\n');
+  say(`placements: ${total} in ${claimSeconds.toFixed(1)} s, ${result.placementsPerSecond}/s (${CONCURRENCY} clients)`);
+  say(`map of a box (ms, ${ROUNDS} rounds)   full median / p99   empty median / p99   full ÷ empty (median)`);
+  for (const format of ['Json', 'Svg'] as const) {
+    const [full, emptyBox] = [map[`full${format}`], map[`empty${format}`]];
+    const ratio = format === 'Json' ? result.fullOverEmptyJson : result.fullOverEmptySvg;
+    say(
+      `  ${format.toUpperCase().padEnd(34)} ${`${full.median} / ${full.p99}`.padEnd(19)} ${`${emptyBox.median} / ${emptyBox.p99}`.padEnd(20)} ${ratio}`,
+    );
+  }
+  saveResult('storage', result);
 } finally {
   await service.stop();
   await db.drop();

@@ -131,7 +131,11 @@ export function createSampleCommands(deps: SampleCommandDeps) {
           type: 'PlaceSample',
           data: { role: await roleOfSample(state, roleIn), unitId, position, now: now() },
         }) as const;
-      return (await samples.handle(sampleStream(sampleId), command, cause)).state;
+      // The slot the sample left, as its own record says: under concurrent placements of one
+      // sample, only the event knows which slot this placement took it from.
+      const handled = await samples.handle(sampleStream(sampleId), command, cause);
+      const placed = handled.events.find((e) => e.type === 'SamplePlaced');
+      return { state: handled.state, left: placed?.type === 'SamplePlaced' ? placed.data.from : null };
     },
 
     /** The sample leaves its slot (the box frees it afterwards). */

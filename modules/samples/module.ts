@@ -39,6 +39,7 @@ export function samplesModule(context: SamplesModuleContext): {
   const located = slots ? locationRouters({ commands, knex, openapi, slots }) : [];
   const storage = slots && {
     samplesInUnit: (unitId: string) => slots.samplesIn(unitId),
+    locationsOf: (sampleIds: readonly string[]) => slots.locationsOf(sampleIds),
     sampleLeft: (id: string, reason: 'final' | 'transferred', cause: CommandCause) => slots.leave(id, reason, cause),
   };
   return {

@@ -53,10 +53,6 @@ export interface LocationRouteOptions {
   readonly slots: SlotKeeper;
 }
 
-const locationSchema = z.object({ unitId: z.uuid(), position: z.string(), path: z.string() });
-export const placedSampleSchema = schemas.sampleSchema
-  .extend({ location: locationSchema.nullable() })
-  .meta({ id: 'PlacedSample' });
 const placeBody = z.strictObject({
   unitId: z.uuid().overwrite((id) => id.toLowerCase()),
   position: z.string().min(1).max(8),
@@ -121,7 +117,7 @@ export function locationRouters(options: LocationRouteOptions): AppRouter[] {
     body: placeBody,
     headers: ['changeReason'],
     responses: {
-      200: { description: 'The sample with its location; ETag = version', schema: placedSampleSchema },
+      200: { description: 'The sample with its location; ETag = version', schema: schemas.placedSampleSchema },
       403: "`forbidden`: the caller is a viewer of the sample's lab",
       404: '`not_found`: unknown or discarded sample, or one of a lab the caller is not a member of',
       409: '`position_occupied`: another sample holds that slot',
@@ -133,11 +129,11 @@ export function locationRouters(options: LocationRouteOptions): AppRouter[] {
       const roleIn = roleOf(auth.userId);
       const sample = await placeableSample(commands, params.id, roleIn);
       const cause = commandCause(ctx, body.reason);
-      const from = sample.place ?? null;
       const who = { id: sample.sampleId, labId: sample.labId, sampleType: sample.sampleType };
       await claimOrExplain(slots, [body.unitId, body.position, who, cause]);
-      await commands.place(sample.sampleId, body.unitId, body.position, roleIn, cause);
-      if (from && from.unitId !== body.unitId) await slots.release(from.unitId, sample.sampleId, 'moved', cause);
+      const { left } = await commands.place(sample.sampleId, body.unitId, body.position, roleIn, cause);
+      // Another box frees the slot left (within one box, the claim freed it in the same append).
+      if (left && left.unitId !== body.unitId) await slots.release(left.unitId, sample.sampleId, 'moved', cause);
       await answer(ctx, auth.userId, sample.sampleId);
     },
   });

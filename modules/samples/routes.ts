@@ -15,6 +15,7 @@ import type { SampleCommands } from './commands.ts';
 import { sampleHistory } from './history.ts';
 import { isFinal } from './physical/status.ts';
 import * as queries from './queries.ts';
+import type { SampleLocation } from './routes-location.ts';
 import { ruleErrorsOfWellTypedFields, utcDate } from './rules.ts';
 import * as schemas from './schemas.ts';
 
@@ -25,6 +26,8 @@ export interface SampleRouteOptions {
   readonly openapi: OpenApiRegistry;
   /** The samples placed in a storage unit and below it (storage, wired in app/); none without it. */
   readonly samplesInUnit?: ((unitId: string) => Promise<string[]>) | undefined;
+  /** Where samples are placed (storage, wired in app/): sample id → box, position, path; nowhere without it. */
+  readonly locationsOf?: ((sampleIds: readonly string[]) => Promise<ReadonlyMap<string, SampleLocation>>) | undefined;
   /** After a sample was discarded, became final or was transferred: its box frees the slot (storage, wired in app/). */
   readonly sampleLeft?:
     ((sampleId: string, reason: 'final' | 'transferred', cause: CommandCause) => Promise<void>) | undefined;
@@ -42,8 +45,19 @@ const sampleNotFound = (): never => {
 /** The field rules over a body that failed its schema (create, replace): one 422 lists everything. */
 const fieldRules = (raw: unknown) => ruleErrorsOfWellTypedFields(raw, new Date());
 
-const page = (rows: queries.SampleView[], limit: number, total: number) =>
-  toPage(rows, limit, total, (last) => ({ collectionDate: last.collectionDate, id: last.id }));
+type Locations = SampleRouteOptions['locationsOf'];
+
+/** The samples with their places in boxes (`location`, null without one): one look-up for all of them. */
+async function placed(locationsOf: Locations, rows: readonly queries.SampleView[]) {
+  const places = rows.length > 0 && locationsOf ? await locationsOf(rows.map((r) => r.id)) : undefined;
+  return rows.map((r) => ({ ...r, location: places?.get(r.id) ?? null }));
+}
+
+/** A page of samples, each with its `location`. */
+async function page(locationsOf: Locations, rows: queries.SampleView[], limit: number, total: number) {
+  const items = await placed(locationsOf, rows);
+  return toPage(items, limit, total, (last) => ({ collectionDate: last.collectionDate, id: last.id }));
+}
 
 function answerSample(ctx: AppContext, sample: queries.SampleView, status = 200): void {
   ctx.status = status;
@@ -62,7 +76,10 @@ export function sampleRouters(options: SampleRouteOptions): AppRouter[] {
 }
 
 /** The samples of the caller's labs as a whole. Fixed paths first: /stats/overview and /subject/{id} are not ids. */
-function collectionRoutes(routes: RouteGroup, { commands, knex, samplesInUnit }: SampleRouteOptions): void {
+function collectionRoutes(
+  routes: RouteGroup,
+  { commands, knex, samplesInUnit, locationsOf }: SampleRouteOptions,
+): void {
   routes.add({
     method: 'get',
     path: '/api/v1/samples/stats/overview',
@@ -86,14 +103,17 @@ function collectionRoutes(routes: RouteGroup, { commands, knex, samplesInUnit }:
     params: schemas.subjectParams,
     query: schemas.subjectQuery,
     responses: {
-      200: { description: 'A page', schema: pageSchema(schemas.sampleSchema) },
+      200: {
+        description: 'A page; each sample with its place in a box',
+        schema: pageSchema(schemas.placedSampleSchema),
+      },
       404: "`not_found`: `labId` is not one of the caller's labs",
     },
     handler: async (ctx, { auth, params, query }) => {
       const after = decodeCursor(query.cursor, schemas.cursorSchema);
       const filter = { ...query, subjectId: params.subjectId };
       const found = await queries.listSamples(knex, auth.userId, filter, { limit: query.limit, after });
-      ctx.body = page(found?.rows ?? labNotFound(), query.limit, found?.total ?? 0);
+      ctx.body = await page(locationsOf, found?.rows ?? labNotFound(), query.limit, found?.total ?? 0);
     },
   });
   routes.add({
@@ -124,7 +144,10 @@ function collectionRoutes(routes: RouteGroup, { commands, knex, samplesInUnit }:
       'Keyset pagination: pages neither repeat nor skip while samples are added.',
     query: schemas.listQuery,
     responses: {
-      200: { description: 'A page', schema: pageSchema(schemas.sampleSchema) },
+      200: {
+        description: 'A page; each sample with its place in a box',
+        schema: pageSchema(schemas.placedSampleSchema),
+      },
       404: "`not_found`: `labId` is not one of the caller's labs",
     },
     handler: async (ctx, { auth, query }) => {
@@ -132,13 +155,16 @@ function collectionRoutes(routes: RouteGroup, { commands, knex, samplesInUnit }:
       const { unitId, ...rest } = query;
       const sampleIds = unitId === undefined ? undefined : ((await samplesInUnit?.(unitId)) ?? []);
       const found = await queries.listSamples(knex, auth.userId, { ...rest, sampleIds }, { limit: query.limit, after });
-      ctx.body = page(found?.rows ?? labNotFound(), query.limit, found?.total ?? 0);
+      ctx.body = await page(locationsOf, found?.rows ?? labNotFound(), query.limit, found?.total ?? 0);
     },
   });
 }
 
 /** One sample: read, change, discard, transfer, history. */
-function oneSampleRoutes(routes: RouteGroup, { commands, knex, store, sampleLeft }: SampleRouteOptions): void {
+function oneSampleRoutes(
+  routes: RouteGroup,
+  { commands, knex, store, sampleLeft, locationsOf }: SampleRouteOptions,
+): void {
   const roleOf = (userId: string) => (labId: string) => queries.roleIn(knex, userId, labId);
   const writeResponses = {
     200: { description: 'The sample after the change; ETag = version', schema: schemas.sampleSchema },
@@ -152,9 +178,14 @@ function oneSampleRoutes(routes: RouteGroup, { commands, knex, store, sampleLeft
     path: '/api/v1/samples/{id}',
     summary: 'One sample',
     params: schemas.idParams,
-    responses: { 200: { description: 'The sample; ETag = version', schema: schemas.sampleSchema }, 404: notFound },
+    responses: {
+      200: { description: 'The sample with its place in a box; ETag = version', schema: schemas.placedSampleSchema },
+      404: notFound,
+    },
     handler: async (ctx, { auth, params }) => {
-      answerSample(ctx, (await queries.getSample(knex, auth.userId, params.id)) ?? sampleNotFound());
+      const sample = (await queries.getSample(knex, auth.userId, params.id)) ?? sampleNotFound();
+      const [withLocation] = await placed(locationsOf, [sample]);
+      answerSample(ctx, withLocation!);
     },
   });
   routes.add({

@@ -106,6 +106,24 @@ export const sampleSchema = z
   })
   .meta({ id: 'Sample' });
 
+/** Where a sample is placed: its box, position and the box's path, as the storage side answers it. */
+export const locationSchema = z
+  .object({
+    unitId: z.uuid(),
+    position: z.string().meta({ example: 'A1' }),
+    path: z.string().meta({ example: 'Freezer A / Rack 2 / Box 7' }),
+  })
+  .meta({ id: 'SampleLocation' });
+
+/** A sample as reads (and a placement) answer it: with its place in a box, null without one. */
+export const placedSampleSchema = sampleSchema
+  .extend({
+    location: locationSchema
+      .nullable()
+      .meta({ description: 'Its slot in a box; null when it has none (storageLocation may still say where it is)' }),
+  })
+  .meta({ id: 'PlacedSample' });
+
 export const listQuery = z.strictObject({
   ...paginationQuery,
   labId: labFilter,

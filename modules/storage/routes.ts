@@ -16,8 +16,11 @@ import { atLeast, type LabAccess, type LabRole } from './lab-access.ts';
 import * as queries from './queries.ts';
 import * as schemas from './schemas.ts';
 
-/** The samples in the given slots, as a box map shows them (wired by app/ from the samples read model). */
-export type SampleDirectory = (sampleIds: readonly string[]) => Promise<ReadonlyMap<string, MapSample>>;
+/**
+ * The samples in a box's slots (position → sample), as its map shows them: wired by app/ from the
+ * storage and samples read models, one statement whatever the number of samples.
+ */
+export type SampleDirectory = (unitId: string) => Promise<ReadonlyMap<string, MapSample>>;
 
 export interface StorageRouteOptions {
   readonly commands: StorageCommands;
@@ -30,6 +33,7 @@ export interface StorageRouteOptions {
 const notFound = '`not_found`: unknown or removed unit, or a lab the caller is not a member of';
 const forbidden = '`forbidden`: the caller is a member of the lab, with a role too low';
 const unitNotFound = (): never => fail({ code: 'not_found', message: 'storage unit not found' });
+const notABox = (): never => fail({ code: 'not_a_box', message: 'only a box has a map', status: 422 });
 
 /** The caller's role must reach `needed` in the lab: 404 for a non-member, 403 for a role too low. */
 async function requireRole(labs: LabAccess, auth: AuthState, labId: string, needed: LabRole): Promise<void> {
@@ -174,8 +178,7 @@ function boxRoutes(routes: RouteGroup, options: StorageRouteOptions): void {
   const boxFor = async (auth: AuthState, unitId: string) => {
     const { unit, slots } = (await queries.unitWithSlots(knex, unitId)) ?? unitNotFound();
     await checkRole(options.labs, auth, unit, 'viewer');
-    if (unit.grid === null) fail({ code: 'not_a_box', message: 'only a box has a map', status: 422 });
-    return { unit, grid: unit.grid, slots };
+    return { unit, grid: unit.grid ?? notABox(), slots };
   };
   routes.add({
     method: 'get',
@@ -196,13 +199,11 @@ function boxRoutes(routes: RouteGroup, options: StorageRouteOptions): void {
       422: '`not_a_box`',
     },
     handler: async (ctx, { auth, params, query }) => {
-      const { unit, grid, slots } = await boxFor(auth, params.id);
-      const found = await options.samples([...slots.values()]);
-      const placed = new Map<string, MapSample>();
-      for (const [position, sampleId] of slots) {
-        const sample = found.get(sampleId);
-        if (sample) placed.set(position, sample);
-      }
+      // The unit and the samples in its slots at once: a full box costs the round trips of an empty one.
+      const [unit, placed] = await Promise.all([queries.getUnit(knex, params.id), options.samples(params.id)]);
+      if (!unit) return unitNotFound();
+      await checkRole(options.labs, auth, unit, 'viewer');
+      const grid = unit.grid ?? notABox();
       if (query.format === 'svg') {
         ctx.type = 'image/svg+xml; charset=utf-8';
         ctx.body = boxMapSvg(unit.path, grid, placed);
