@@ -2,6 +2,7 @@
 // tables identity_users, identity_sessions, identity_api_keys. Every function takes the caller's
 // scope explicitly; nothing here decides, it only looks up.
 import type { Knex } from 'knex';
+import { countRows, pageByKeyset, type KeysetPage } from '../../platform/database/keyset.ts';
 import type { Role } from './events.ts';
 import { normalizeEmail, normalizeUsername } from './events.ts';
 
@@ -66,31 +67,14 @@ export async function getUser(knex: Knex, userId: string): Promise<UserView | un
   return row ? userView(row) : undefined;
 }
 
-export interface UserListFilter {
-  readonly limit: number;
-  readonly after?: { createdAt: string; id: string } | undefined;
-}
-
 /** Oldest first, keyset-paginated; erased accounts are listed (without personal data) for the admin. */
-export async function listUsers(
-  knex: Knex,
-  filter: UserListFilter,
-): Promise<{ rows: AdminUserView[]; total: number; keyOf: (u: AdminUserView) => { createdAt: string; id: string } }> {
-  const query = knex('identity_users')
-    .select(userColumns)
-    .orderBy([{ column: 'created_at' }, { column: 'user_id' }])
-    .limit(filter.limit + 1);
-  if (filter.after)
-    query.whereRaw('(created_at, user_id) > (?::timestamptz, ?::uuid)', [filter.after.createdAt, filter.after.id]);
-  const [rows, count] = await Promise.all([
-    query as Promise<UserRow[]>,
-    knex('identity_users').count<{ count: string }[]>('* as count'),
+export async function listUsers(knex: Knex, page: KeysetPage): Promise<{ rows: AdminUserView[]; total: number }> {
+  const users = knex('identity_users').select<UserRow[]>(userColumns);
+  const [rows, total] = await Promise.all([
+    pageByKeyset(users, ['created_at', 'user_id'], page),
+    countRows(knex('identity_users')),
   ]);
-  return {
-    rows: rows.map(adminUserView),
-    total: Number(count[0]?.count ?? 0),
-    keyOf: (u) => ({ createdAt: u.createdAt, id: u.id }),
-  };
+  return { rows: rows.map(adminUserView), total };
 }
 
 /** Sessions of a user that are not revoked (for the fan-out after a password change, deactivation, erasure). */
@@ -124,21 +108,14 @@ interface ApiKeyRow {
 export async function listApiKeys(
   knex: Knex,
   userId: string,
-  filter: { limit: number; after?: { createdAt: string; id: string } | undefined },
+  page: KeysetPage,
 ): Promise<{ rows: ApiKeyView[]; total: number }> {
-  const query = knex('identity_api_keys')
+  const keys = knex('identity_api_keys')
     .where('user_id', userId)
-    .select<ApiKeyRow[]>('key_id', 'name', 'prefix', 'created_at', 'last_used_at', 'revoked_at')
-    .orderBy([
-      { column: 'created_at', order: 'desc' },
-      { column: 'key_id', order: 'desc' },
-    ])
-    .limit(filter.limit + 1);
-  if (filter.after)
-    query.whereRaw('(created_at, key_id) < (?::timestamptz, ?::uuid)', [filter.after.createdAt, filter.after.id]);
-  const [rows, count] = await Promise.all([
-    query,
-    knex('identity_api_keys').where('user_id', userId).count<{ count: string }[]>('* as count'),
+    .select<ApiKeyRow[]>('key_id', 'name', 'prefix', 'created_at', 'last_used_at', 'revoked_at');
+  const [rows, total] = await Promise.all([
+    pageByKeyset(keys, ['created_at', 'key_id'], page, 'desc'),
+    countRows(knex('identity_api_keys').where('user_id', userId)),
   ]);
   return {
     rows: rows.map((r) => ({
@@ -149,7 +126,7 @@ export async function listApiKeys(
       lastUsedAt: iso(r.last_used_at),
       revokedAt: iso(r.revoked_at),
     })),
-    total: Number(count[0]?.count ?? 0),
+    total,
   };
 }
 

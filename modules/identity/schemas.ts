@@ -2,7 +2,6 @@
 // and what the OpenAPI document shows.
 import { z } from 'zod';
 import { paginationQuery } from '../../platform/http/pagination.ts';
-import { isoDateTime } from '../../platform/text.ts';
 import { roles } from './events.ts';
 import { passwordLength, usernameLength } from './rules.ts';
 
@@ -79,6 +78,5 @@ export const apiKeySchema = z
   .meta({ id: 'ApiKey' });
 
 export const listQuery = z.strictObject({ ...paginationQuery });
-export const keysetCursor = z.object({ createdAt: isoDateTime(), id: z.uuid() });
 export const idParams = z.object({ id: z.uuid() });
 export const adminActionBody = z.strictObject({ reason });

@@ -1,6 +1,7 @@
 // Reads of the labs read model (projections/labs/labs-read-model.ts). Lab-scoped reads check the
 // caller's membership themselves: a non-member gets nothing, exactly like an unknown lab.
 import type { Knex } from 'knex';
+import { countRows, pageByKeyset, type KeysetPage } from '../../platform/database/keyset.ts';
 import type { LabRole } from './events.ts';
 
 export interface LabView {
@@ -18,11 +19,6 @@ export interface MemberView {
   readonly username: string | null;
   readonly role: LabRole;
   readonly addedAt: string;
-}
-
-export interface LabCursor {
-  readonly createdAt: string;
-  readonly id: string;
 }
 
 interface LabRow {
@@ -47,24 +43,17 @@ const toLabView = (r: LabRow): LabView => ({
 export async function labsOf(
   knex: Knex,
   userId: string,
-  page: { limit: number; after?: LabCursor | undefined },
+  page: KeysetPage,
 ): Promise<{ rows: LabView[]; total: number }> {
-  const query = knex('labs as l')
+  const labs = knex('labs as l')
     .join('lab_members as m', 'm.lab_id', 'l.lab_id')
     .where('m.user_id', userId)
-    .select('l.lab_id', 'l.name', 'l.personal', 'm.role', 'l.created_at', 'l.version')
-    .orderBy([
-      { column: 'l.created_at', order: 'asc' },
-      { column: 'l.lab_id', order: 'asc' },
-    ])
-    .limit(page.limit + 1);
-  if (page.after)
-    query.whereRaw('(l.created_at, l.lab_id) > (?::timestamptz, ?::uuid)', [page.after.createdAt, page.after.id]);
-  const [rows, count] = await Promise.all([
-    query as Promise<LabRow[]>,
-    knex('lab_members').where('user_id', userId).count<{ n: string }[]>({ n: '*' }),
+    .select<LabRow[]>('l.lab_id', 'l.name', 'l.personal', 'm.role', 'l.created_at', 'l.version');
+  const [rows, total] = await Promise.all([
+    pageByKeyset(labs, ['l.created_at', 'l.lab_id'], page),
+    countRows(knex('lab_members').where('user_id', userId)),
   ]);
-  return { rows: rows.map(toLabView), total: Number(count[0]?.n ?? 0) };
+  return { rows: rows.map(toLabView), total };
 }
 
 /** The caller's role in a lab; undefined for a non-member (or an unknown lab). */
@@ -132,32 +121,19 @@ export interface AdminLabView {
 }
 
 /** Every lab, for an administrator, oldest first, with member and manager counts. */
-export async function allLabs(
-  knex: Knex,
-  page: { limit: number; after?: LabCursor | undefined },
-): Promise<{ rows: AdminLabView[]; total: number }> {
-  const query = knex('labs as l')
-    .select(
-      'l.lab_id',
-      'l.name',
-      'l.personal',
-      'l.created_at',
-      'l.version',
-      knex.raw('(SELECT count(*)::int FROM lab_members m WHERE m.lab_id = l.lab_id) AS members'),
-      knex.raw(
-        "(SELECT count(*)::int FROM lab_members m WHERE m.lab_id = l.lab_id AND m.role = 'manager') AS managers",
-      ),
-    )
-    .orderBy([
-      { column: 'l.created_at', order: 'asc' },
-      { column: 'l.lab_id', order: 'asc' },
-    ])
-    .limit(page.limit + 1);
-  if (page.after)
-    query.whereRaw('(l.created_at, l.lab_id) > (?::timestamptz, ?::uuid)', [page.after.createdAt, page.after.id]);
-  const [rows, count] = await Promise.all([
-    query as Promise<(Omit<LabRow, 'role'> & { members: number; managers: number })[]>,
-    knex('labs').count<{ n: string }[]>({ n: '*' }),
+export async function allLabs(knex: Knex, page: KeysetPage): Promise<{ rows: AdminLabView[]; total: number }> {
+  const labs = knex('labs as l').select<(Omit<LabRow, 'role'> & { members: number; managers: number })[]>(
+    'l.lab_id',
+    'l.name',
+    'l.personal',
+    'l.created_at',
+    'l.version',
+    knex.raw('(SELECT count(*)::int FROM lab_members m WHERE m.lab_id = l.lab_id) AS members'),
+    knex.raw("(SELECT count(*)::int FROM lab_members m WHERE m.lab_id = l.lab_id AND m.role = 'manager') AS managers"),
+  );
+  const [rows, total] = await Promise.all([
+    pageByKeyset(labs, ['l.created_at', 'l.lab_id'], page),
+    countRows(knex('labs')),
   ]);
   return {
     rows: rows.map((r) => ({
@@ -169,6 +145,6 @@ export async function allLabs(
       createdAt: r.created_at.toISOString(),
       version: r.version,
     })),
-    total: Number(count[0]?.n ?? 0),
+    total,
   };
 }

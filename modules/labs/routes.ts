@@ -8,7 +8,8 @@ import { systemCause } from '../../platform/eventstore/metadata.ts';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import { expectedVersionFromIfMatch, setETag } from '../../platform/http/etag.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
-import { decodeCursor, pageSchema, toPage } from '../../platform/http/pagination.ts';
+import { creationCursor, creationKey, pageSchema, readPage } from '../../platform/http/pagination.ts';
+import type { KeysetPage } from '../../platform/database/keyset.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
 import { RouteGroup } from '../../platform/http/routes.ts';
 import type { AppContext, AppRouter, AuthState } from '../../platform/http/state.ts';
@@ -106,12 +107,13 @@ function labRoutes(routes: RouteGroup, { commands, knex }: LabRouteOptions): voi
       200: { description: 'A page, oldest first (the personal lab leads)', schema: pageSchema(schemas.labSchema) },
     },
     handler: async (ctx, { auth, query }) => {
-      const after = decodeCursor(query.cursor, schemas.cursorSchema);
-      // An account registered a moment ago may not have its personal lab yet: it gets it now.
-      if (!after && (await queries.roleIn(knex, auth.userId, auth.userId)) === undefined)
-        await commands.ensurePersonalLab(auth.userId, { ...systemCause(), actorId: auth.userId });
-      const { rows, total } = await queries.labsOf(knex, auth.userId, { limit: query.limit, after });
-      ctx.body = toPage(rows, query.limit, total, (last) => ({ createdAt: last.createdAt, id: last.id }));
+      const labsOf = async (page: KeysetPage) => {
+        // An account registered a moment ago may not have its personal lab yet: it gets it now.
+        if (!page.after && (await queries.roleIn(knex, auth.userId, auth.userId)) === undefined)
+          await commands.ensurePersonalLab(auth.userId, { ...systemCause(), actorId: auth.userId });
+        return queries.labsOf(knex, auth.userId, page);
+      };
+      ctx.body = await readPage(query, creationCursor, labsOf, creationKey);
     },
   });
   routes.add({
@@ -223,9 +225,7 @@ function adminRoutes(routes: RouteGroup, { commands, knex }: LabRouteOptions): v
     },
     handler: async (ctx, { auth, query }) => {
       requireAdmin(auth);
-      const after = decodeCursor(query.cursor, schemas.cursorSchema);
-      const { rows, total } = await queries.allLabs(knex, { limit: query.limit, after });
-      ctx.body = toPage(rows, query.limit, total, (last) => ({ createdAt: last.createdAt, id: last.id }));
+      ctx.body = await readPage(query, creationCursor, (page) => queries.allLabs(knex, page), creationKey);
     },
   });
   routes.add({

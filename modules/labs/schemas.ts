@@ -53,6 +53,5 @@ export const adminLabSchema = z
   .meta({ id: 'AdminLab' });
 
 export const listQuery = z.strictObject({ ...paginationQuery });
-export const cursorSchema = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
 export const idParams = z.object({ id: uuid });
 export const memberParams = z.object({ id: uuid, userId: uuid });

@@ -1,10 +1,11 @@
 // Lists: ?limit (1–100, default 20) and an opaque ?cursor (base64url JSON of a keyset, validated
 // against the list's own schema), answered as { items, nextCursor, total }.
-//   const q = parseQuery(ctx, z.strictObject({ ...paginationQuery, status: ... }));
-//   const after = decodeCursor(q.cursor, z.object({ date: z.string(), id: z.uuid() }));
-//   const rows = await query.where(keyset after `after`).limit(q.limit + 1);
-//   ctx.body = toPage(rows, q.limit, total, (last) => ({ date: last.date, id: last.id }), toDto);
+//   query: z.strictObject({ ...paginationQuery, status: ... })       (the route's query schema)
+//   ctx.body = await readPage(query, creationCursor, (page) => queries.list(knex, page), creationKey);
+// where the read takes `limit + 1` rows after `page.after` (platform/database/keyset.ts), or by
+// hand: decodeCursor, the read, toPage.
 import { z } from 'zod';
+import { isoDateTime } from '../text.ts';
 import { HttpProblem } from './problem.ts';
 
 export const MAX_PAGE_SIZE = 100;
@@ -68,6 +69,25 @@ export function toPage<Row, Item = Row>(
     nextCursor: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null,
     total,
   };
+}
+
+/** The cursor of a list in order of creation: its last item's creation time and id. */
+export const creationCursor = z.object({ createdAt: isoDateTime(), id: z.uuid() });
+export type CreationKey = z.infer<typeof creationCursor>;
+export const creationKey = ({ createdAt, id }: CreationKey): CreationKey => ({ createdAt, id });
+
+/**
+ * A list's answer: the query's cursor decoded with the list's schema, the page read after it
+ * (with one row more, see toPage), and the next cursor made from the last item shown.
+ */
+export async function readPage<Key extends CursorKey, Item>(
+  query: { readonly limit: number; readonly cursor?: string | undefined },
+  cursor: z.ZodType<Key>,
+  read: (page: { limit: number; after: Key | undefined }) => Promise<{ rows: Item[]; total: number }>,
+  keyOf: (last: Item) => Key,
+): Promise<Page<Item>> {
+  const { rows, total } = await read({ limit: query.limit, after: decodeCursor(query.cursor, cursor) });
+  return toPage(rows, query.limit, total, keyOf);
 }
 
 export function pageSchema<T extends z.ZodType>(item: T) {

@@ -2,7 +2,7 @@
 import type { Knex } from 'knex';
 import { commandCause } from '../../../platform/http/command-cause.ts';
 import type { CommandCause } from '../../../platform/eventstore/metadata.ts';
-import { decodeCursor, pageSchema, toPage } from '../../../platform/http/pagination.ts';
+import { creationCursor, creationKey, pageSchema, readPage } from '../../../platform/http/pagination.ts';
 import type { RouteGroup } from '../../../platform/http/routes.ts';
 import type { IdentityCommands } from '../commands.ts';
 import type { Actor } from '../decide.ts';
@@ -24,9 +24,7 @@ export function adminRoutes(routes: RouteGroup, commands: IdentityCommands, knex
       403: '`forbidden`: not an admin, or an API key',
     },
     handler: async (ctx, { query }) => {
-      const after = decodeCursor(query.cursor, schemas.keysetCursor);
-      const { rows, total, keyOf } = await queries.listUsers(knex, { limit: query.limit, after });
-      ctx.body = toPage(rows, query.limit, total, keyOf);
+      ctx.body = await readPage(query, creationCursor, (page) => queries.listUsers(knex, page), creationKey);
     },
   });
   const action = (name: string, summary: string, run: AdminAction) =>

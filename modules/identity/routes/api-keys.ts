@@ -1,7 +1,8 @@
 // The caller's API keys, managed from a login session only: an API key cannot make or list keys.
 import type { Knex } from 'knex';
 import { commandCause } from '../../../platform/http/command-cause.ts';
-import { decodeCursor, pageSchema, toPage } from '../../../platform/http/pagination.ts';
+import type { KeysetPage } from '../../../platform/database/keyset.ts';
+import { creationCursor, creationKey, pageSchema, readPage } from '../../../platform/http/pagination.ts';
 import type { RouteGroup } from '../../../platform/http/routes.ts';
 import type { IdentityCommands } from '../commands.ts';
 import * as queries from '../queries.ts';
@@ -43,9 +44,8 @@ export function apiKeyRoutes(routes: RouteGroup, commands: IdentityCommands, kne
     query: schemas.listQuery,
     responses: { 200: { description: 'A page', schema: pageSchema(schemas.apiKeySchema) }, 403: byApiKey },
     handler: async (ctx, { auth, query }) => {
-      const after = decodeCursor(query.cursor, schemas.keysetCursor);
-      const { rows, total } = await queries.listApiKeys(knex, auth.userId, { limit: query.limit, after });
-      ctx.body = toPage(rows, query.limit, total, (last) => ({ createdAt: last.createdAt, id: last.id }));
+      const keysOf = (page: KeysetPage) => queries.listApiKeys(knex, auth.userId, page);
+      ctx.body = await readPage(query, creationCursor, keysOf, creationKey);
     },
   });
   routes.add({
