@@ -1,17 +1,12 @@
 // The composition root's list of what the service is made of: each module's routers, its
 // OpenAPI operations and the projections that build its read models; the platform never imports
 // the modules.
-import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
-import type { Logger } from 'pino';
 import type { AuditDigester } from '../platform/audit/digester.ts';
-import type { Config } from '../platform/config.ts';
 import type { PersonalDataVault } from '../platform/crypto/personal-data.ts';
-import type { EventStore, Position } from '../platform/eventstore/port.ts';
-import type { FailureLimit, FailureLimitOptions } from '../platform/http/failure-limit.ts';
-import type { OpenApiRegistry } from '../platform/http/openapi.ts';
-import type { RateLimitFactory } from '../platform/http/rate-limit.ts';
+import type { EventStore } from '../platform/eventstore/port.ts';
 import type { AppRouter } from '../platform/http/state.ts';
+import type { PlatformServices } from '../platform/module-context.ts';
 import type { Projection } from '../projections/engine/index.ts';
 import { identityProjection } from '../projections/identity/identity-read-model.ts';
 import { samplesProjection } from '../projections/samples/samples-read-model.ts';
@@ -43,21 +38,9 @@ import { sampleExportRouter } from './sample-export.ts';
 import { sampleBulkRouter } from './sample-bulk.ts';
 import { importSamplePorts } from './imports-batch.ts';
 
-export interface ModuleContext {
-  readonly config: Config;
-  /** Crypto-shredding of personal data in events. */
-  readonly vault: PersonalDataVault;
-  readonly databaseUrl: string;
-  readonly knex: Knex;
-  readonly store: EventStore;
-  readonly openapi: OpenApiRegistry;
-  readonly logger: Logger;
-  readonly rateLimit: RateLimitFactory;
-  readonly failureLimit: (options: FailureLimitOptions) => FailureLimit;
+export interface ModuleContext extends PlatformServices {
   /** Signs audit digests (on request here; on a schedule in the projector role). */
   readonly auditDigester: AuditDigester;
-  /** Read-your-writes: resolves once the named projections reached the position (bounded). */
-  readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
   /** Tests only: a cheaper argon2 than production's. */
   readonly passwordHasher?: PasswordHasher;
 }

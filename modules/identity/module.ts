@@ -1,16 +1,10 @@
 // The identity module as the composition root sees it: its routers, the authentication
 // middleware every other route relies on, and the start-up work (admin bootstrap, argon2 warm-up).
-import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
-import type { Logger } from 'pino';
-import type { Config } from '../../platform/config.ts';
-import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
-import type { EventStore, Position } from '../../platform/eventstore/port.ts';
-import type { FailureLimit, FailureLimitOptions } from '../../platform/http/failure-limit.ts';
 import { purgeIdempotencyKeysOf } from '../../platform/http/idempotency.ts';
-import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
-import { ipBucket, type RateLimitFactory } from '../../platform/http/rate-limit.ts';
+import { ipBucket } from '../../platform/http/rate-limit.ts';
+import type { PlatformServices } from '../../platform/module-context.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
 import { listenToChannel, type ChannelListener } from '../../platform/database/notifications.ts';
 import { authenticationMiddleware } from './authenticate.ts';
@@ -24,18 +18,8 @@ import { createAccessTokens } from './tokens.ts';
 /** The projections (by name) whose tables the identity queries read. */
 export const identityReadModels = ['identity'] as const;
 
-export interface IdentityModuleContext {
-  readonly config: Config;
-  readonly vault: PersonalDataVault;
-  /** For the LISTEN connection that keeps the caller cache fresh across processes. */
-  readonly databaseUrl: string;
-  readonly knex: Knex;
-  readonly store: EventStore;
-  readonly openapi: OpenApiRegistry;
-  readonly logger: Logger;
-  readonly rateLimit: RateLimitFactory;
-  readonly failureLimit: (options: FailureLimitOptions) => FailureLimit;
-  readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+/** `databaseUrl`: for the LISTEN connection that keeps the caller cache fresh across processes. */
+export interface IdentityModuleContext extends PlatformServices {
   /** Tests inject a cheaper hasher; production uses the OWASP parameters. */
   readonly hasher?: PasswordHasher;
 }

@@ -1,20 +1,13 @@
 // The labs module as the composition root sees it: its routers and its commands (the app wires
 // the reactions to other modules' events: a personal lab per account, leaving every lab on erasure).
-import type { Knex } from 'knex';
-import type { EventStore, Position } from '../../platform/eventstore/port.ts';
-import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import type { PlatformServices } from '../../platform/module-context.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
 import { createLabCommands, type LabCommands } from './commands.ts';
 import { labRouters } from './routes.ts';
 
 export const labsReadModels = ['labs'] as const;
 
-export interface LabsModuleContext {
-  readonly knex: Knex;
-  readonly store: EventStore;
-  readonly openapi: OpenApiRegistry;
-  readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
-}
+export type LabsModuleContext = Pick<PlatformServices, 'knex' | 'store' | 'openapi' | 'waitForProjections'>;
 
 export function labsModule(context: LabsModuleContext): { routers: AppRouter[]; commands: LabCommands } {
   const commands = createLabCommands({
