@@ -56,12 +56,19 @@ export function childRegistrationsOf(
   ];
 }
 
-/** Every child the parent's history announces, each from the parent as it was just before. */
-export function announcedChildren(history: readonly SampleEvent[]): SampleEventData<'SampleRegistered'>[] {
+/**
+ * Every child the parent's history announces, each from the parent as it was just before; with
+ * `requestKey`, only the children of the request under that key (an Idempotency-Key repeat).
+ */
+export function announcedChildren(
+  history: readonly SampleEvent[],
+  requestKey?: string,
+): SampleEventData<'SampleRegistered'>[] {
   const children: SampleEventData<'SampleRegistered'>[] = [];
   let state: SampleState = initialSampleState();
   for (const event of history) {
-    if ((event.type === 'SampleAliquoted' || event.type === 'SampleDerived') && isRegistered(state)) {
+    const announcing = event.type === 'SampleAliquoted' || event.type === 'SampleDerived';
+    if (announcing && isRegistered(state) && (requestKey === undefined || event.data.requestKey === requestKey)) {
       children.push(...childRegistrationsOf(state, event));
     }
     state = evolveSample(state, event);
@@ -109,10 +116,37 @@ export const appendOnce =
   };
 
 /**
+ * A parent's event committed just before a crash can wait, unseen by log readers, behind an older
+ * transaction anywhere on the server: the scan waits (bounded) until none is waiting.
+ */
+async function horizonCleared(store: EventStore, waitMs: number): Promise<boolean> {
+  if (!store.horizon) return true;
+  const deadline = Date.now() + waitMs;
+  while ((await store.horizon()).waitingEvents > 0) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
+/** A sample's events, parsed. */
+export async function sampleHistory(store: EventStore, streamId: string): Promise<SampleEvent[]> {
+  return (await store.readStream(streamId))
+    .filter((e) => isSampleEventType(e.type))
+    .map((e) => parseSampleEvent(e.type as never, e.data));
+}
+
+/**
  * At start: every parent whose aliquot or derivative event announced children that have no stream
  * yet (a crash between the two steps) gets them now. Returns how many children were written.
  */
-export async function completePendingChildren(store: EventStore, append: Append, cause: CommandCause): Promise<number> {
+export async function completePendingChildren(
+  store: EventStore,
+  append: Append,
+  cause: CommandCause,
+  horizonWaitMs = 30_000,
+): Promise<number> {
+  await horizonCleared(store, horizonWaitMs);
   let after: Position | undefined;
   let written = 0;
   const parents = new Set<string>();
@@ -127,9 +161,7 @@ export async function completePendingChildren(store: EventStore, append: Append,
     for (const event of page) parents.add(event.streamId);
   }
   for (const streamId of parents) {
-    const history = (await store.readStream(streamId))
-      .filter((e) => isSampleEventType(e.type))
-      .map((e) => parseSampleEvent(e.type as never, e.data));
+    const history = await sampleHistory(store, streamId);
     const missing = [];
     for (const child of announcedChildren(history)) {
       if (!(await store.streamExists(sampleStream(child.sampleId)))) missing.push(child);

@@ -22,7 +22,14 @@ import { initialSampleState, isRegistered, type SampleState } from './evolve.ts'
 import { barcodeReservationStreamId, barcodeTaken, generateBarcode } from './physical/barcode.ts';
 import type { Quantity } from './physical/quantity.ts';
 import type { SampleView } from './queries.ts';
-import { appendOnce, childRegistrationsOf, completePendingChildren, writeChildren } from './children.ts';
+import {
+  announcedChildren,
+  appendOnce,
+  childRegistrationsOf,
+  completePendingChildren,
+  sampleHistory,
+  writeChildren,
+} from './children.ts';
 import type { TakeChildren } from './decide.ts';
 import type { PhysicalSampleType } from './physical/status.ts';
 
@@ -46,14 +53,18 @@ export interface NewSample {
   readonly quantity?: Quantity | null | undefined;
 }
 
-export type TakeRequest =
+export type TakeRequest = (
   | { kind: 'aliquots'; count: number; quantity?: Quantity | undefined }
   | {
       kind: 'derivative';
       sampleType: PhysicalSampleType;
       quantity?: Quantity | undefined;
       consumes?: Quantity | undefined;
-    };
+    }
+) & {
+  /** A hash of the caller, the Idempotency-Key and the request: a repeat finds what it took. */
+  readonly requestKey?: string | undefined;
+};
 
 /** The caller's role in a lab, read afresh for every command (undefined: not a member). */
 export type RoleLookup = (labId: string) => Promise<LabRole | undefined>;
@@ -117,6 +128,23 @@ export function createSampleCommands(deps: SampleCommandDeps) {
 
   const roleOfSample = (state: SampleState, roleIn: RoleLookup) =>
     isRegistered(state) ? roleIn(state.labId) : Promise.resolve(undefined);
+
+  /**
+   * A repeat of a take whose stored answer was lost (a crash after the parent's event): what that
+   * request took, its children written if they are not yet, nothing new. Undefined when there was
+   * no such request, or the caller may no longer take from the sample (then the decider answers).
+   */
+  async function takenBefore(parentId: string, requestKey: string, roleIn: RoleLookup, cause: CommandCause) {
+    const earlier = announcedChildren(await sampleHistory(deps.store, sampleStream(parentId)), requestKey);
+    if (earlier.length === 0) return undefined;
+    const { state } = await samples.load(sampleStream(parentId));
+    if (!isRegistered(state) || state.kind === 'discarded') return undefined;
+    const role = await roleOfSample(state, roleIn);
+    if (role === undefined || role === 'viewer') return undefined;
+    const position = await writeChildren(appendChild, earlier, cause);
+    if (position) await deps.waitForReadModel(position);
+    return { parent: viewOf(state), children: earlier.map((c) => c.sampleId) };
+  }
 
   return {
     /** The sample's state as its stream says (placement reads it before touching the box). */
@@ -214,6 +242,8 @@ export function createSampleCommands(deps: SampleCommandDeps) {
       roleIn: RoleLookup,
       cause: CommandCause,
     ): Promise<{ parent: SampleView; children: string[] }> {
+      const repeat = take.requestKey ? await takenBefore(parentId, take.requestKey, roleIn, cause) : undefined;
+      if (repeat) return repeat;
       const fresh = () => ({ sampleId: randomUUID(), barcode: generateBarcode((size) => randomBytes(size)) });
       const children: TakeChildren =
         take.kind === 'aliquots'

@@ -125,7 +125,7 @@ export interface TakeFromSample {
   readonly type: 'TakeFromSample';
   readonly data: { readonly role: LabRole | undefined; readonly take: TakeChildren; readonly now: Date };
 }
-export type TakeChildren =
+export type TakeChildren = (
   | { kind: 'aliquots'; count: number; quantity?: Quantity | undefined; children: readonly NewChild[] }
   | {
       kind: 'derivative';
@@ -133,7 +133,8 @@ export type TakeChildren =
       quantity?: Quantity | undefined;
       consumes?: Quantity | undefined;
       child: NewChild;
-    };
+    }
+) & { readonly requestKey?: string | undefined };
 
 export type SampleCommand =
   | RegisterSample
@@ -206,15 +207,16 @@ function takeFrom(c: TakeFromSample['data'], state: SampleState): Decision<Sampl
         };
   const decision = decidePhysical(command, physicalState(state));
   if (!decision.ok) return refuse(decision.error);
-  return accept(...decision.events.map((event) => withOwner(event, state.ownerId)));
+  const key = take.requestKey ? { requestKey: take.requestKey } : {};
+  return accept(...decision.events.map((event) => withOwner(event, state.ownerId, key)));
 }
 
-function withOwner(event: PhysicalEvent, ownerId: string): SampleEvent {
+function withOwner(event: PhysicalEvent, ownerId: string, key: { requestKey?: string }): SampleEvent {
   switch (event.type) {
     case 'SampleAliquoted':
-      return { type: event.type, data: { ...event.data, ownerId } };
+      return { type: event.type, data: { ...event.data, ownerId, ...key } };
     case 'SampleDerived':
-      return { type: event.type, data: { ...event.data, ownerId } };
+      return { type: event.type, data: { ...event.data, ownerId, ...key } };
     case 'SampleConsumed':
       return { type: event.type, data: { ...event.data, ownerId } };
     default:

@@ -157,6 +157,11 @@ export const sampleBarcodeReservedSchema = z.strictObject({
 
 const amount = quantitySchema.nullable();
 const newChild = z.strictObject({ sampleId: id, barcode: z.string().regex(BARCODE_PATTERN), quantity: amount });
+/** The request under an Idempotency-Key that took it (a hash): its repeat finds this event, even after a crash. */
+const requestKey = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/)
+  .optional();
 
 /**
  * Aliquots taken from the sample: the parent's amount and the children it announces, in one event,
@@ -170,6 +175,7 @@ export const sampleAliquotedSchema = z.strictObject({
   taken: amount,
   remaining: amount,
   aliquotedAt: timestamp,
+  requestKey,
 });
 
 export const sampleDerivedSchema = z.strictObject({
@@ -180,6 +186,7 @@ export const sampleDerivedSchema = z.strictObject({
   taken: amount,
   remaining: amount,
   derivedAt: timestamp,
+  requestKey,
 });
 
 /** Nothing is left: set with the aliquot or derivative that took the last of it. Final. */

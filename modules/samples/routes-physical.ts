@@ -2,11 +2,14 @@
 // labels, FHIR Specimen.
 // Declared beside routes.ts and registered before it, so /samples/by-barcode/... is never taken
 // for a sample id.
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import { setETag } from '../../platform/http/etag.ts';
+import { canonicalJson } from '../../platform/http/idempotency.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
 import { RouteGroup } from '../../platform/http/routes.ts';
@@ -193,6 +196,18 @@ export function fhirRouters({ knex, openapi }: Omit<PhysicalRouteOptions, 'comma
 
 const MAX_SEARCH_RESULTS = 1000;
 
+/**
+ * The request under the caller's Idempotency-Key, hashed, for the parent's event: a repeat whose
+ * stored answer a crash lost still finds what it took (commands.take), whenever it comes.
+ */
+function requestKeyOf(ctx: Context, userId: string, what: string, body: unknown): string | undefined {
+  const key = ctx.get('idempotency-key');
+  if (key === '') return undefined;
+  return createHash('sha256')
+    .update(`${userId}\n${what}\n${key}\n${canonicalJson(body)}`)
+    .digest('hex');
+}
+
 /** Aliquots, derivatives and the lineage they build. */
 export function lineageRouters({ commands, knex, openapi, sampleLeft }: PhysicalRouteOptions): AppRouter[] {
   const routes = new RouteGroup(openapi, {
@@ -225,7 +240,8 @@ export function lineageRouters({ commands, knex, openapi, sampleLeft }: Physical
       ...takeResponses,
     },
     handler: async (ctx, { auth, params, body }) => {
-      const take = { kind: 'aliquots' as const, count: body.count, quantity: body.quantity };
+      const requestKey = requestKeyOf(ctx, auth.userId, `aliquots ${params.id}`, body);
+      const take = { kind: 'aliquots' as const, count: body.count, quantity: body.quantity, requestKey };
       const cause = commandCause(ctx, undefined);
       const done = await commands.take(params.id, take, roleOf(auth.userId), cause);
       if (done.parent.status === 'consumed') await sampleLeft?.(params.id, 'final', cause);
@@ -243,7 +259,8 @@ export function lineageRouters({ commands, knex, openapi, sampleLeft }: Physical
     headers: ['idempotencyKey', 'changeReason'],
     responses: { 201: { description: 'The derivative', schema: schemas.sampleSchema }, ...takeResponses },
     handler: async (ctx, { auth, params, body }) => {
-      const take = { kind: 'derivative' as const, ...body };
+      const requestKey = requestKeyOf(ctx, auth.userId, `derivatives ${params.id}`, body);
+      const take = { kind: 'derivative' as const, ...body, requestKey };
       const cause = commandCause(ctx, undefined);
       const done = await commands.take(params.id, take, roleOf(auth.userId), cause);
       if (done.parent.status === 'consumed') await sampleLeft?.(params.id, 'final', cause);

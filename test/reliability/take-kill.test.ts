@@ -7,6 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { startService } from '../../app/service.ts';
 import { createPasswordHasher } from '../../modules/identity/passwords.ts';
 import { loadConfig } from '../../platform/config.ts';
@@ -59,6 +60,19 @@ async function restart(): Promise<void> {
     { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) },
   );
   await again.stop();
+}
+
+/** The killed request's claim on its key lapses, as it does after the lease (minutes). */
+async function leaseLapses(): Promise<void> {
+  const client = new pg.Client({ connectionString: svc.db.url });
+  await client.connect();
+  try {
+    await client.query(
+      "UPDATE idempotency_keys SET created_at = now() - interval '1 hour' WHERE state = 'in_progress'",
+    );
+  } finally {
+    await client.end();
+  }
 }
 
 /** The children the parent's take event announced (from the event itself). */
@@ -127,9 +141,15 @@ test.serial('aliquots: kill -9 after the parent is debited, the next start write
   const parent = await asUser(svc.api, u).get(`/samples/${parentId}`);
   t.deepEqual(parent.body.remaining, { value: 1.25, unit: 'mL' });
 
-  // The repeat under the same key runs nothing (the killed request's claim is still held).
+  // The repeat under the same key runs nothing while the killed request's claim is held ...
   const repeat = await asUser(svc.api, u).post(`/samples/${parentId}/aliquots`, body, { idempotencyKey: key });
   expectProblem(t, repeat, 409, 'idempotency_request_in_progress');
+  // ... and once it lapses, answers what that request took: the same children, nothing new.
+  await leaseLapses();
+  const later = await asUser(svc.api, u).post(`/samples/${parentId}/aliquots`, body, { idempotencyKey: key });
+  t.is(later.status, 201);
+  t.deepEqual((later.body.items as { id: string }[]).map((c) => c.id).sort(), children.map((c) => c.sampleId).sort());
+  t.deepEqual((later.body.parent as { remaining: unknown }).remaining, { value: 1.25, unit: 'mL' });
   t.deepEqual(await eventTypes(svc, `sample-${parentId}`), ['SampleRegistered', 'SampleAliquoted']);
   t.is((await asUser(svc.api, u).get('/samples')).body.total, 4);
 });
@@ -145,6 +165,10 @@ test.serial('derivatives: kill -9 after the parent is debited, the next start wr
 
   const repeat = await asUser(svc.api, u).post(`/samples/${parentId}/derivatives`, body, { idempotencyKey: key });
   expectProblem(t, repeat, 409, 'idempotency_request_in_progress');
+  await leaseLapses();
+  const later = await asUser(svc.api, u).post(`/samples/${parentId}/derivatives`, body, { idempotencyKey: key });
+  t.is(later.status, 201);
+  t.is(later.body.id, children[0]!.sampleId);
   t.deepEqual(await eventTypes(svc, `sample-${parentId}`), ['SampleRegistered', 'SampleDerived']);
   t.is((await asUser(svc.api, u).get('/samples')).body.total, 2);
 });
