@@ -33,38 +33,52 @@ export function storageLabAccess(knex: Knex): LabAccess {
   };
 }
 
+interface SlotRow {
+  position: string;
+  sample_id: string;
+  lab_id: string;
+}
+interface MapSampleRow {
+  sample_id: string;
+  lab_id: string;
+  barcode: string | null;
+  sample_type: string;
+  subject_id: string;
+  status: string;
+  discarded: boolean;
+}
+
 /**
- * The samples in a box's slots, from the storage and samples read models in one statement (a full
- * box costs the round trip of an empty one). Discarded samples, and a sample of another lab than
- * the box's (a transfer whose release is still pending), leave the map.
+ * The samples in a box's slots, in one round trip (a full box costs the round trip of an empty
+ * one): the slots, and the samples they hold by their key. Two single-table statements with no other
+ * condition in SQL, so each plan stays a look-up by key even on tables without statistics (a
+ * partial index would tempt the planner into reading every sample). Discarded samples, and a sample
+ * of another lab than the box's (a transfer whose release is still pending), leave the map.
  */
 export function samplesForBoxMaps(knex: Knex): SampleDirectory {
   return async (unitId) => {
-    const [rows] = await queryUnscoped<
-      [
-        {
-          position: string;
-          sample_id: string;
-          barcode: string | null;
-          sample_type: string;
-          subject_id: string;
-          status: string;
-        }[],
-      ]
-    >(knex, [
+    const [slots, samples] = await queryUnscoped<[SlotRow[], MapSampleRow[]]>(knex, [
+      { sql: 'SELECT position, sample_id, lab_id FROM storage_slots WHERE unit_id = $1::uuid', params: [unitId] },
       {
-        sql: `SELECT s.position, m.sample_id, m.barcode, m.sample_type, m.subject_id, m.status
-                FROM storage_slots s JOIN samples m ON m.sample_id = s.sample_id AND m.lab_id = s.lab_id
-               WHERE s.unit_id = $1::uuid AND m.deleted_at IS NULL`,
+        sql: `SELECT sample_id, lab_id, barcode, sample_type, subject_id, status, deleted_at IS NOT NULL AS discarded
+                FROM samples WHERE sample_id = ANY(ARRAY(SELECT sample_id FROM storage_slots WHERE unit_id = $1::uuid))`,
         params: [unitId],
       },
     ]);
-    return new Map(
-      rows.map((r): [string, MapSample] => [
-        r.position,
-        { id: r.sample_id, barcode: r.barcode, sampleType: r.sample_type, subjectId: r.subject_id, status: r.status },
-      ]),
-    );
+    const byId = new Map(samples.map((r) => [r.sample_id, r]));
+    const placed = new Map<string, MapSample>();
+    for (const slot of slots) {
+      const r = byId.get(slot.sample_id);
+      if (r === undefined || r.discarded || r.lab_id !== slot.lab_id) continue;
+      placed.set(slot.position, {
+        id: r.sample_id,
+        barcode: r.barcode,
+        sampleType: r.sample_type,
+        subjectId: r.subject_id,
+        status: r.status,
+      });
+    }
+    return placed;
   };
 }
 

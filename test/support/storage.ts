@@ -1,6 +1,29 @@
-// Storage fixtures for HTTP tests: units created through the API, samples to place, and what a
-// box's map shows in a slot.
-import type { Client } from './client.ts';
+// Storage fixtures for HTTP tests: a service with a user, units created through the API, samples
+// to place, and what a box's map shows in a slot.
+import type { TestFn } from 'ava';
+import { asUser, type Client } from './client.ts';
+import { newUser, startTestService, type TestService, type TestUser } from './service.ts';
+
+/** A service of the file's own and one user of it with their client (set before the first test). */
+export interface StorageBed {
+  svc: TestService;
+  user: TestUser;
+  as: Client;
+}
+
+/** Starts the service and the user before the file's tests, stops it after them. */
+export function storageBed(test: TestFn, username = 'lee'): StorageBed {
+  const bed = {} as StorageBed;
+  test.before(async () => {
+    bed.svc = await startTestService();
+    bed.user = await newUser(bed.svc.api, username);
+    bed.as = asUser(bed.svc.api, bed.user);
+  });
+  test.after.always(async () => {
+    await bed.svc?.stop();
+  });
+  return bed;
+}
 
 export type Unit = { id: string; path: string; [k: string]: unknown };
 
