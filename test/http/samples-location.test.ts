@@ -4,6 +4,7 @@
 import test from 'ava';
 import { asUser, eventTypes, expectProblem, type Client } from '../support/client.ts';
 import { newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { createUnit, freezerTree } from '../support/storage.ts';
 
 let svc: TestService;
 let lee: TestUser;
@@ -21,21 +22,7 @@ test.after.always(async () => {
   await svc?.stop();
 });
 
-type Unit = { id: string; path: string };
-const create = async (who: Client, labId: string, body: Record<string, unknown>): Promise<Unit> => {
-  const r = await who.post('/storage/units', { labId, ...body });
-  if (r.status !== 201) throw new Error(`create failed: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body as Unit;
-};
-/** Freezer A / Rack 2 / Box 7 and Box 8 (8 × 12), fresh for each test. */
-const tree = async (who = asLee, labId = lee.id) => {
-  const freezer = await create(who, labId, { name: 'Freezer A', kind: 'freezer', temperatureC: -80 });
-  const rack = await create(who, labId, { name: 'Rack 2', kind: 'rack', parentId: freezer.id });
-  const grid = { rows: 8, columns: 12 };
-  const box = await create(who, labId, { name: 'Box 7', kind: 'box', parentId: rack.id, grid });
-  const other = await create(who, labId, { name: 'Box 8', kind: 'box', parentId: rack.id, grid });
-  return { freezer, rack, box, other };
-};
+const tree = (who = asLee, labId = lee.id) => freezerTree(who, labId);
 const sample = async (sampleType = 'blood', who = asLee): Promise<string> => {
   const r = await who.post('/samples', {
     sampleType,
@@ -138,8 +125,8 @@ test('PUT /samples/{id}/location: 422 not_a_box for a rack', async (t) => {
 });
 
 test('PUT /samples/{id}/location: a tissue sample in a box not below a freezer is 422', async (t) => {
-  const fridge = await create(asLee, lee.id, { name: 'Fridge', kind: 'refrigerator', temperatureC: 4 });
-  const box = await create(asLee, lee.id, {
+  const fridge = await createUnit(asLee, lee.id, { name: 'Fridge', kind: 'refrigerator', temperatureC: 4 });
+  const box = await createUnit(asLee, lee.id, {
     name: 'Box R',
     kind: 'box',
     parentId: fridge.id,
