@@ -13,29 +13,21 @@ const parentId = '33333333-3333-4333-8333-333333333333';
 const childId = (i: number) => `44444444-4444-4444-8444-${String(i).padStart(12, '0')}`;
 const keyA = 'a'.repeat(64);
 const keyB = 'b'.repeat(64);
-const registered: SampleEvent = {
-  type: 'SampleRegistered',
-  data: {
-    sampleId: parentId,
-    ownerId: labId,
-    labId,
-    barcode: 'TUBE-001',
-    sampleType: 'blood',
-    subjectId: 'P001',
-    collectionDate: '2026-11-01',
-    status: 'collected',
-    storageLocation: null,
-    notes: null,
-    quantity: { value: 1, unit: 'mL' },
-    lineage: 'primary',
-    parentId: null,
-    registeredAt: '2026-11-01T09:00:00.000Z',
-  },
-};
+/** The parent, registered through the decider. */
+function registered(): SampleEvent[] {
+  const data = { sampleId: parentId, ownerId: labId, labId, role: 'technician' as const, now };
+  const tube = { sampleType: 'blood' as const, subjectId: 'P001', collectionDate: '2026-11-01', barcode: 'TUBE-001' };
+  const decision = decideSample(
+    { type: 'RegisterSample', data: { ...data, ...tube, quantity: { value: 1, unit: 'mL' } } },
+    initialSampleState(),
+  );
+  if (!decision.ok) throw new Error(JSON.stringify(decision.error));
+  return [...decision.events];
+}
 
 /** The history after each take, decided one after the other. */
 function historyOf(...takes: TakeChildren[]): SampleEvent[] {
-  const history = [registered];
+  const history = registered();
   for (const take of takes) {
     const state = history.reduce(evolveSample, initialSampleState());
     const decision = decideSample({ type: 'TakeFromSample', data: { role: 'technician', take, now } }, state);
