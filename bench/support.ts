@@ -88,8 +88,8 @@ export function cpuPerUnit(
 
 /**
  * CPU seconds the PostgreSQL server behind `pool` has used so far (the postmaster and every
- * process it started, from /proc): a local server only, and the backends still alive. Undefined
- * when it cannot be read (another host, not Linux, not allowed to see the data directory).
+ * process it started, ended ones too, from /proc): a local server only. Undefined when it cannot
+ * be read (another host, not Linux, not allowed to see the data directory).
  */
 export async function postgresCpuSeconds(pool: pg.Pool): Promise<number | undefined> {
   try {
@@ -106,8 +106,9 @@ export async function postgresCpuSeconds(pool: pg.Pool): Promise<number | undefi
       }
       // pid (comm) state ppid … utime stime: comm may hold spaces, so count from its closing parenthesis.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(entry) === postmaster || Number(fields[1]) === postmaster)
-        ticks += Number(fields[11]) + Number(fields[12]);
+      if (Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+      // The postmaster's own, and that of its children that have ended (cutime, cstime).
+      if (Number(entry) === postmaster) ticks += fields.slice(11, 15).reduce((n, f) => n + Number(f), 0);
     }
     return ticks / 100;
   } catch {
