@@ -6,6 +6,8 @@
 //       statistics table, no auth, no RLS (both sides after VACUUM ANALYZE)       target ≥ 0.7
 //   (e) GET /samples/stats/overview?labId= for a lab of 100 and one of BENCH_BIG_LAB (100,000)
 //                                                                                  must be flat
+// Env: BENCH_LABS_SEED (tables | events, see sample-seed.ts), BENCH_ROUNDS (interleaved rounds of
+// (d), default 3), BENCH_CPU_PROFILE_DIR (a CPU profile of the servers per side and round).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { Session } from 'node:inspector/promises';
