@@ -23,10 +23,8 @@ import pg from 'pg';
 import { startService } from '../app/service.ts';
 import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
-import { eventMetadata, type CommandCause } from '../platform/eventstore/metadata.ts';
-import { comparePositions, type Position } from '../platform/eventstore/port.ts';
 import { createLogger } from '../platform/logging.ts';
-import { Progress } from '../platform/progress.ts';
+import { appendRegistrations, registration } from './sample-seed.ts';
 import { runLabsPhase } from './samples-labs.ts';
 import {
   benchEnvironment,
@@ -179,54 +177,15 @@ try {
     ];
     const total = seeds.reduce((n, s) => n + s.count, 0);
     const work = seeds.flatMap((s) => Array.from({ length: s.count }, (_, i) => ({ owner: s.owner, i })));
-    const progress = new Progress('seeding samples (events)', total);
-    let appended = 0;
-    let last: Position | undefined;
-    const types = ['blood', 'saliva', 'tissue'] as const;
-    const statuses = ['collected', 'processing', 'archived'] as const;
     const started = Date.now();
-    await Promise.all(
-      Array.from({ length: 48 }, async () => {
-        for (;;) {
-          const next = work.pop();
-          if (!next) return;
-          const sampleId = randomUUID();
-          const sampleType = types[next.i % 3]!;
-          const cause: CommandCause = {
-            actorId: next.owner,
-            actorType: 'user',
-            requestId: null,
-            correlationId: null,
-            causationId: null,
-            traceparent: null,
-            reason: null,
-          };
-          const data = {
-            sampleId,
-            ownerId: next.owner,
-            sampleType,
-            subjectId: `P${String(100 + (next.i % 500))}`,
-            collectionDate: dayOffset(next.i % 1500),
-            status: statuses[(next.i >> 2) % 3]!,
-            storageLocation: sampleType === 'tissue' ? 'freezer-1-rowA' : 'shelf-1',
-            notes: null,
-            registeredAt: new Date().toISOString(),
-          };
-          const result = await store.append(
-            `sample-${sampleId}`,
-            [{ type: 'SampleRegistered', data, metadata: eventMetadata(cause, 1) }],
-            { expectedRevision: 'no_stream' },
-          );
-          if (!last || comparePositions(result.position, last) > 0) last = result.position;
-          appended += 1;
-          progress.update(appended);
-        }
-      }),
-    );
-    progress.done();
+    const last = await appendRegistrations(store, work, ({ owner, i }) => ({
+      data: registration(i, owner),
+      actorId: owner,
+      schemaVersion: 1,
+    }));
     const appendSeconds = (Date.now() - started) / 1000;
     step('waiting for the samples read model to catch up');
-    const caughtUp = await engine.waitForProjections(['samples'], last!, { timeoutMs: 30 * 60_000 });
+    const caughtUp = await engine.waitForProjections(['samples'], last, { timeoutMs: 30 * 60_000 });
     const projectSeconds = (Date.now() - started) / 1000;
     // What autovacuum does in production after a bulk load: fresh planner statistics, visibility map.
     await pool.query('VACUUM ANALYZE samples, sample_stats, sample_daily_counts');

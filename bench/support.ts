@@ -2,7 +2,7 @@
 // generator (in a child process) and a JSON POST.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import path from 'node:path';
@@ -84,6 +84,36 @@ export function cpuPerUnit(
     cores: end.cores,
     line: `machine CPU: ${fmt(microsPerUnit)} µs busy per ${unit} (all processes); ${end.cores} cores cap this at ${fmt(ceilingPerSecond)} ${unit}s/s`,
   };
+}
+
+/**
+ * CPU seconds the PostgreSQL server behind `pool` has used so far (the postmaster and every
+ * process it started, ended ones too, from /proc): a local server only. Undefined when it cannot
+ * be read (another host, not Linux, not allowed to see the data directory).
+ */
+export async function postgresCpuSeconds(pool: pg.Pool): Promise<number | undefined> {
+  try {
+    const { rows } = await pool.query<{ dir: string }>('SELECT current_setting($1) AS dir', ['data_directory']);
+    const postmaster = Number(readFileSync(path.join(rows[0]!.dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    let ticks = 0;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // ended meanwhile
+      }
+      // pid (comm) state ppid … utime stime: comm may hold spaces, so count from its closing parenthesis.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+      // The postmaster's own, and that of its children that have ended (cutime, cstime).
+      if (Number(entry) === postmaster) ticks += fields.slice(11, 15).reduce((n, f) => n + Number(f), 0);
+    }
+    return ticks / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The server benchmarks create their scratch databases on. */

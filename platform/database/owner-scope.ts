@@ -16,9 +16,13 @@ export const OWNER_SETTING = 'vialog.user_id';
 /** The caller's groups (labs) as comma-separated UUIDs, for tables scoped to a group. */
 export const SCOPE_SETTING = 'vialog.lab_ids';
 
-/** SQL true for a row whose group column is one of the caller's groups (as set for the transaction). */
+/**
+ * SQL true for a row whose group column is one of the caller's groups (as set for the transaction).
+ * The groups are a sub-select, so PostgreSQL turns them into an array once per statement (an
+ * init plan) instead of once per row it looks at.
+ */
 export const inCallerScope = (column = 'lab_id'): string =>
-  `"${column}" = ANY(string_to_array(NULLIF(current_setting('${SCOPE_SETTING}', true), ''), ',')::uuid[])`;
+  `"${column}" = ANY((SELECT string_to_array(NULLIF(current_setting('${SCOPE_SETTING}', true), ''), ',')::uuid[])::uuid[])`;
 
 /** DDL for a per-group table: RLS on, rows of the caller's groups only, read access for the reader role. */
 export function scopePolicy(table: string, column = 'lab_id'): string {
@@ -63,13 +67,13 @@ function inline(client: pg.ClientBase, statement: Statement): string {
 
 /**
  * Runs the statements in one read-only transaction sent as one message (one round trip) and
- * returns each statement's rows; `prelude` statements (role, settings) run first, rows unused.
+ * returns each statement's rows, the `prelude` statements (role, settings) first.
  */
-async function readOnly<Rows extends unknown[][]>(
+async function readOnly(
   knex: Knex,
   prelude: (client: pg.ClientBase) => string[],
   statements: readonly Statement[],
-): Promise<Rows> {
+): Promise<unknown[][]> {
   // knex's pool hands out its pg clients; typed loosely by knex, so narrowed here.
   const pool = knex.client as {
     acquireConnection(): Promise<pg.ClientBase>;
@@ -77,8 +81,9 @@ async function readOnly<Rows extends unknown[][]>(
   };
   const client = await pool.acquireConnection();
   try {
-    const first = prelude(client);
-    const text = ['BEGIN READ ONLY', ...first, ...statements.map((s) => inline(client, s)), 'COMMIT'].join(';\n');
+    const text = ['BEGIN READ ONLY', ...prelude(client), ...statements.map((s) => inline(client, s)), 'COMMIT'].join(
+      ';\n',
+    );
     let results: pg.QueryResult | pg.QueryResult[];
     try {
       results = await client.query(text);
@@ -87,9 +92,8 @@ async function readOnly<Rows extends unknown[][]>(
       throw error;
     }
     const list = Array.isArray(results) ? results : [results];
-    // BEGIN and the prelude come first; COMMIT last.
-    const skip = 1 + first.length;
-    return list.slice(skip, skip + statements.length).map((r: pg.QueryResult) => r.rows as unknown[]) as Rows;
+    // Without BEGIN (first) and COMMIT (last).
+    return list.slice(1, -1).map((r: pg.QueryResult) => r.rows as unknown[]);
   } finally {
     await pool.releaseConnection(client);
   }
@@ -105,21 +109,18 @@ export async function queryAsOwner<Rows extends unknown[][]>(
   statements: readonly Statement[],
 ): Promise<Rows> {
   if (!UUID.test(ownerId)) throw new Error('owner id must be a UUID');
-  return readOnly(
-    knex,
-    (client) => [
-      `SET LOCAL ROLE ${READER_ROLE}`,
-      `SELECT set_config('${OWNER_SETTING}', ${client.escapeLiteral(ownerId)}, true)`,
-    ],
-    statements,
-  );
+  const prelude = (client: pg.ClientBase) => [
+    `SET LOCAL ROLE ${READER_ROLE}`,
+    `SELECT set_config('${OWNER_SETTING}', ${client.escapeLiteral(ownerId)}, true)`,
+  ];
+  return (await readOnly(knex, prelude, statements)).slice(2) as Rows;
 }
 
 /**
  * Runs the statements as `userId` under row-level security of the groups `scope` gives: a scalar
  * SQL expression (with $1 = the user's id) of their comma-separated group ids, evaluated in the
  * same transaction before the switch to the reader role, so a change of membership counts at
- * once. Every statement may use inCallerScope(); the groups are also returned first.
+ * once. Every statement may use inCallerScope(); the groups are also returned first (null: none).
  */
 export async function queryInScope<Rows extends unknown[][]>(
   knex: Knex,
@@ -128,14 +129,17 @@ export async function queryInScope<Rows extends unknown[][]>(
   statements: readonly Statement[],
 ): Promise<[{ scope: string | null }[], ...Rows]> {
   if (!UUID.test(userId)) throw new Error('user id must be a UUID');
-  return readOnly(
+  const [settings, , ...rows] = await readOnly(
     knex,
     (client) => [
-      `SELECT set_config('${OWNER_SETTING}', ${client.escapeLiteral(userId)}, true), set_config('${SCOPE_SETTING}', COALESCE((${inline(client, scope)}), ''), true)`,
+      `SELECT set_config('${OWNER_SETTING}', ${client.escapeLiteral(userId)}, true) AS user_id,
+              NULLIF(set_config('${SCOPE_SETTING}', COALESCE((${inline(client, scope)}), ''), true), '') AS scope`,
       `SET LOCAL ROLE ${READER_ROLE}`,
     ],
-    [{ sql: `SELECT NULLIF(current_setting('${SCOPE_SETTING}', true), '') AS scope` }, ...statements],
+    statements,
   );
+  const scopeOf = (settings as { scope: string | null }[]).map(({ scope: groups }) => ({ scope: groups }));
+  return [scopeOf, ...(rows as Rows)];
 }
 
 /** The same, without row-level security: for an administrator's reads across every owner. */
@@ -143,5 +147,5 @@ export async function queryUnscoped<Rows extends unknown[][]>(
   knex: Knex,
   statements: readonly Statement[],
 ): Promise<Rows> {
-  return readOnly(knex, () => [], statements);
+  return (await readOnly(knex, () => [], statements)) as Rows;
 }

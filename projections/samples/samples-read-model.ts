@@ -366,7 +366,7 @@ const iso = (value: string | Date): string => (value instanceof Date ? value.toI
 
 export const samplesProjection: Projection = {
   name: samplesProjectionName,
-  version: 3,
+  version: 4,
   eventTypes: [...sampleEventTypes, 'UserRegistered', 'UserErased'],
   tables: { samples, sample_stats: stats, sample_daily_counts: daily, sample_actors: actors },
   async apply(events: readonly RecordedEvent[], { trx, table }) {
