@@ -279,9 +279,7 @@ function streamAppend(
 ): StreamAppend {
   const stored = events.map((e): NewEvent => {
     const isSample = isSampleEventType(e.type);
-    const version = isSample
-      ? sampleEventSchemaVersions[e.type]
-      : storageEvents.schemaVersions[e.type];
+    const version = isSample ? sampleEventSchemaVersions[e.type] : storageEvents.schemaVersions[e.type];
     const metadata = eventMetadata(cause, version, at);
     assertStorableEvent(e.type, e.data, metadata);
     if (isSample) parseSampleEvent(e.type, e.data);
