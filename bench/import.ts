@@ -99,8 +99,17 @@ async function validateWorker(rows: number): Promise<Validated> {
 /** The lab's tree: F0–F3, R0–R9 in each, and the boxes B0… the file names (96 rows each). */
 async function createBoxes(api: string, token: string, labId: string, rows: number): Promise<void> {
   const { postJson } = await import('./support.ts');
-  const unit = async (body: Record<string, unknown>) =>
-    (await postJson(`${api}/storage/units`, { labId, ...body }, token)).id as string;
+  // A loaded machine can outlast the bounded read-your-writes wait of the lab's creation: try again.
+  const unit = async (body: Record<string, unknown>): Promise<string> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await postJson(`${api}/storage/units`, { labId, ...body }, token)).id as string;
+      } catch (error) {
+        if (attempt >= 20) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  };
   const freezers = await Promise.all(
     [0, 1, 2, 3].map((f) => unit({ name: `F${f}`, kind: 'freezer', temperatureC: -80 })),
   );
