@@ -89,6 +89,11 @@ function submitRoute(routes: RouteGroup, options: ImportRouteOptions): void {
     description:
       'The body is the file, `text/csv` (UTF-8, a header row, at most 10 MiB and 100,000 rows; docs/imports.md). The job runs in the background: follow it at Location.',
     query: schemas.submitQuery,
+    rawBody: {
+      required: true,
+      description: 'The CSV file: a header row naming the columns, then one sample per row',
+      content: { 'text/csv': { schema: { type: 'string' } } },
+    },
     responses: {
       202: { description: 'Accepted; Location set', schema: schemas.submittedSchema },
       403: forbidden,

@@ -49,6 +49,8 @@ export interface RouteDefinition<
   readonly params?: P;
   readonly query?: Q;
   readonly body?: B;
+  /** A body the route reads itself (not JSON, e.g. a CSV file): documented only, never parsed here. */
+  readonly rawBody?: ZodOpenApiOperationObject['requestBody'];
   /** A module's own rules over a body that failed its schema, so one 422 lists everything. */
   readonly alsoCheck?: (raw: unknown) => readonly FieldError[];
   /** Runs before the input is parsed, e.g. a rate limit or a check on the kind of caller. */
@@ -137,7 +139,7 @@ export class RouteGroup {
       ...(route.description ? { description: route.description } : {}),
       ...(route.access === 'public' ? { security: [] } : {}),
       ...(Object.keys(requestParams).length > 0 ? { requestParams } : {}),
-      ...(route.body ? { requestBody: jsonContent(route.body) } : {}),
+      ...(route.body ? { requestBody: jsonContent(route.body) } : route.rawBody ? { requestBody: route.rawBody } : {}),
       responses,
     };
   }

@@ -77,6 +77,13 @@ test('POST /imports: 202 with the job and Location; the worker completes it and 
   t.is(await createdBy(r.body.id as string), 2);
 });
 
+test('OpenAPI: POST /imports takes a text/csv body', async (t) => {
+  const doc = (await (await fetch(`${svc.api}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>;
+  };
+  t.deepEqual(Object.keys(doc.paths['/api/v1/imports']?.post?.requestBody?.content ?? {}), ['text/csv']);
+});
+
 test('POST /imports: a body that is not text/csv is 415', async (t) => {
   expectProblem(t, await upload('{}', `labId=${lee.id}`, lee, 'application/json'), 415, 'unsupported_media_type');
 });
