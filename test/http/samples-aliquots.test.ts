@@ -4,13 +4,10 @@
 // children's completed at start.
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { startService } from '../../app/service.ts';
-import { createPasswordHasher } from '../../modules/identity/passwords.ts';
-import { loadConfig } from '../../platform/config.ts';
 import { eventMetadata, systemCause } from '../../platform/eventstore/metadata.ts';
-import { createLogger } from '../../platform/logging.ts';
 import { asUser, eventTypes, expectProblem, type Client } from '../support/client.ts';
-import { newUser, startTestService, testArgon2, type TestService, type TestUser } from '../support/service.ts';
+import { eventually } from '../support/eventually.ts';
+import { newUser, startSecondApi, startTestService, type TestService, type TestUser } from '../support/service.ts';
 
 let svc: TestService;
 let api: string;
@@ -158,31 +155,21 @@ test.serial('a crash after the parent event: the children are written when the s
     },
   );
   t.false(await store.streamExists(`sample-${children[0]!.sampleId}`));
-  const restarted = await startService(
-    loadConfig({
-      NODE_ENV: 'test',
-      DATABASE_URL: svc.db.url,
-      PORT: '0',
-      DATA_DIR: '.data/test-service',
-      LOG_LEVEL: 'silent',
-    }),
-    createLogger({ level: 'silent' }),
-    { api: true, projector: false },
-    { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) },
-  );
+  const restarted = await startSecondApi(svc);
   try {
     for (const child of children) {
       t.deepEqual(await eventTypes(svc, `sample-${child.sampleId}`), ['SampleRegistered']);
     }
     // The read model follows shortly (the projector of the first instance).
-    let ids: string[] = [];
-    for (let i = 0; i < 50 && ids.length < children.length; i++) {
-      const lineage = await as(u).get(`/samples/${parentId}/lineage`);
-      ids = (lineage.body.descendants as { sample: { id: string } }[]).map((d) => d.sample.id);
-      if (ids.length < children.length) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const ids = await eventually(
+      async () =>
+        ((await as(u).get(`/samples/${parentId}/lineage`)).body.descendants as { sample: { id: string } }[]).map(
+          (d) => d.sample.id,
+        ),
+      (found) => found.length === children.length,
+    );
     t.deepEqual(ids.sort(), children.map((c) => c.sampleId).sort());
   } finally {
-    await restarted.stop();
+    await restarted.service.stop();
   }
 });

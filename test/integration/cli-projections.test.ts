@@ -2,26 +2,12 @@
 // model's event (position and type), `projections skip` refuses anything but that event and records
 // the skip in the log, `projections resume` asks for another try.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { eventMetadata, systemCause } from '../../platform/eventstore/metadata.ts';
 import { formatPosition } from '../../platform/eventstore/port.ts';
 import { samplesProjection } from '../../projections/samples/samples-read-model.ts';
 import { eventually, fixture } from './projections-fixtures.ts';
-
-const cli = fileURLToPath(new URL('../../app/cli.ts', import.meta.url));
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [cli, ...args], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
-}
+import { runCli } from '../support/cli.ts';
 
 test('projections status shows the failed event; skip refuses another event, records the right one; resume asks again', async (t) => {
   const f = await fixture();
@@ -39,7 +25,7 @@ test('projections status shows the failed event; skip refuses another event, rec
     const position = formatPosition(poison.position);
     const env = { DATABASE_URL: f.db.url, DATA_DIR: `/tmp/vialog-cli-projections-${process.pid}`, LOG_LEVEL: 'warn' };
 
-    const status = await run(['projections', 'status'], env);
+    const status = await runCli(['projections', 'status'], env);
     t.is(status.code, 0, status.output);
     t.true(
       status.output.includes(`samples: FAILED at event ${position} (SampleRegistered) after 1 attempts`),
@@ -51,7 +37,7 @@ test('projections status shows the failed event; skip refuses another event, rec
     );
     t.false(status.output.includes('Jane'));
 
-    const wrong = await run(
+    const wrong = await runCli(
       ['projections', 'skip', 'samples', '--position', position, '--type', 'SampleUpdated', '--reason', 'typo'],
       env,
     );
@@ -59,7 +45,7 @@ test('projections status shows the failed event; skip refuses another event, rec
     t.regex(wrong.output, /failed at \d+\/\d+ \(SampleRegistered\), not at/);
     t.deepEqual(await f.store.readStream('projection-samples'), []);
 
-    const skipped = await run(
+    const skipped = await runCli(
       [
         'projections',
         'skip',
@@ -82,10 +68,10 @@ test('projections status shows the failed event; skip refuses another event, rec
       metadata: { actorType: 'system' },
     });
 
-    const resumed = await run(['projections', 'resume', 'samples'], env);
+    const resumed = await runCli(['projections', 'resume', 'samples'], env);
     t.is(resumed.code, 0, resumed.output);
     t.regex(resumed.output, /resume requested/);
-    const notFailed = await run(['projections', 'resume', 'identity'], env);
+    const notFailed = await runCli(['projections', 'resume', 'identity'], env);
     t.is(notFailed.code, 1);
     t.regex(notFailed.output, /is not failed/);
   } finally {

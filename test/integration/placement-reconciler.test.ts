@@ -1,17 +1,13 @@
 // A placement is two appends (the box's claim, then the sample's SamplePlaced): a crash between them
 // is completed or undone when the service starts (app/storage-wiring.ts reconcilePlacements).
 import test from 'ava';
-import { loadConfig } from '../../platform/config.ts';
-import { createLogger } from '../../platform/logging.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import type { Position } from '../../platform/eventstore/port.ts';
-import { startService } from '../../app/service.ts';
 import { reconcilePlacements } from '../../app/storage-wiring.ts';
 import { createStorageCommands, type StorageCommands } from '../../modules/storage/commands.ts';
 import { createSampleCommands, type SampleCommands } from '../../modules/samples/commands.ts';
-import { createPasswordHasher } from '../../modules/identity/passwords.ts';
 import { asUser, eventTypes, type Client } from '../support/client.ts';
-import { newUser, startTestService, testArgon2, type TestService, type TestUser } from '../support/service.ts';
+import { newUser, startSecondApi, startTestService, type TestService, type TestUser } from '../support/service.ts';
 
 let svc: TestService;
 let lee: TestUser;
@@ -69,20 +65,8 @@ test.serial('a claim the sample never heard of is completed when the service sta
   await storage.claimSlot(box, 'A1', s, systemCause());
   t.deepEqual(await eventTypes(svc, `sample-${s.id}`), ['SampleRegistered']);
   // A second service on the same database: its start runs the reconciler; its stop waits for it.
-  const again = await startService(
-    loadConfig({
-      NODE_ENV: 'test',
-      DATABASE_URL: svc.db.url,
-      PORT: '0',
-      DATABASE_POOL_MAX: '4',
-      PROJECTION_POLL_INTERVAL_MS: '200',
-      JWT_KEYS: 'test-k1:0123456789abcdef0123456789abcdef0123456789',
-    }),
-    createLogger({ level: 'silent' }),
-    { api: true, projector: false },
-    { handleSignals: false, passwordHasher: createPasswordHasher({ parameters: testArgon2 }) },
-  );
-  await again.stop();
+  const again = await startSecondApi(svc);
+  await again.service.stop();
   t.deepEqual(await eventTypes(svc, `sample-${s.id}`), ['SampleRegistered', 'SamplePlaced']);
   t.is(await holder(box, 'A1'), s.id);
 });

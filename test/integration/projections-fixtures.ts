@@ -3,7 +3,7 @@
 import type { ExecutionContext } from 'ava';
 import type { Knex } from 'knex';
 import { createKnex } from '../../platform/database/knex.ts';
-import { comparePositions, type AppendResult } from '../../platform/eventstore/port.ts';
+import { START, comparePositions, type AppendResult, type Position } from '../../platform/eventstore/port.ts';
 import { openPostgresEventStore, type PostgresEventStore } from '../../platform/eventstore/postgres.ts';
 import { eventUpcasters } from '../../app/upcasters.ts';
 import { ProjectionEngine, type Projection, type ProjectionEngineOptions } from '../../projections/engine/index.ts';
@@ -61,6 +61,17 @@ export interface Fixture {
   teardown(): Promise<void>;
 }
 
+/** A bug to deploy and fix: `hook`, as a beforeApply, throws a new `error()` while `on`. */
+export function fault(error: () => Error, on = false) {
+  const switchable = {
+    on,
+    hook: (): void => {
+      if (switchable.on) throw error();
+    },
+  };
+  return switchable;
+}
+
 /** A test body with a fixture of its own, torn down after it whatever happens. */
 export const withFixture =
   (body: (t: ExecutionContext, f: Fixture) => Promise<void>) =>
@@ -108,6 +119,35 @@ export async function fixture(): Promise<Fixture> {
   };
 }
 
+/** An engine for one read model, started, and the read-your-writes wait its module's commands take. */
+export function startReadModel(f: Fixture, projection: Projection) {
+  const engine = f.engine(projection);
+  engine.start();
+  const waitForReadModel = (position: Position) =>
+    engine.waitForProjections([projection.name], position, { timeoutMs: 10_000 });
+  return { engine, waitForReadModel };
+}
+
+/**
+ * Every event once more, straight into the live tables, then a rebuild from the first event: the
+ * rows must stay `live` after each (the projection is idempotent and rebuilds the same).
+ */
+export async function expectReplayAndRebuildKeep<Rows>(
+  t: ExecutionContext,
+  f: Fixture,
+  engine: ProjectionEngine,
+  projection: Projection,
+  snapshot: () => Promise<Rows>,
+  live: Rows,
+): Promise<void> {
+  const all = await f.store.readAll({ after: START, maxCount: 10_000 });
+  const events = all.filter((e) => projection.eventTypes.includes(e.type));
+  await f.knex.transaction((trx) => projection.apply(events, { trx, table: (name) => name }));
+  t.deepEqual(await snapshot(), live, 'every event applied twice');
+  await engine.rebuild(projection.name, { timeoutMs: 30_000 });
+  t.deepEqual(await snapshot(), live, 'rebuilt from the first event');
+}
+
 /** Appends `perStream` Counted events (plus an Ignored one every third round) to each of `streams` streams. */
 export async function appendCounted(
   store: PostgresEventStore,
@@ -129,8 +169,42 @@ export async function appendCounted(
   return last;
 }
 
+/** Starts `engine`, appends as appendCounted does and waits until the engine has applied it all: the last append. */
+export async function startCaughtUp(
+  engine: ProjectionEngine,
+  store: PostgresEventStore,
+  ...counted: [prefix: string, streams: number, perStream: number]
+): Promise<AppendResult> {
+  engine.start();
+  const last = await appendCounted(store, ...counted);
+  if (!(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 })))
+    throw new Error(`the engine did not apply ${counted[0]}-* in 30 s`);
+  return last;
+}
+
+/** appendCounted's events, applied by an engine (for `projection`) that then stops: the read model current, no runner. */
+export async function projectedThenStopped(
+  f: Fixture,
+  counted: [prefix: string, streams: number, perStream: number],
+  projection?: Projection,
+): Promise<AppendResult> {
+  const engine = f.engine(projection);
+  const last = await startCaughtUp(engine, f.store, ...counted);
+  await engine.stop();
+  return last;
+}
+
 export function expectedCounts(prefix: string, streams: number, perStream: number): Record<string, number> {
   return Object.fromEntries(Array.from({ length: streams }, (_, s) => [`${prefix}-${s}`, perStream]));
+}
+
+/** The live read model holds exactly these groups of appendCounted streams: [prefix, streams, perStream]. */
+export async function expectCounted(
+  t: ExecutionContext,
+  knex: Knex,
+  ...groups: [prefix: string, streams: number, perStream: number][]
+): Promise<void> {
+  t.deepEqual(await counts(knex), Object.assign({}, ...groups.map((g) => expectedCounts(...g))));
 }
 
 /** stream_id → events, from the live table (or another physical table). */
@@ -139,6 +213,11 @@ export async function counts(knex: Knex, table = 'test_counts'): Promise<Record<
     .select<{ stream_id: string; events: number }[]>('stream_id', 'events')
     .orderBy('stream_id');
   return Object.fromEntries(rows.map((r) => [r.stream_id, r.events]));
+}
+
+/** The events the live rows count, all streams together (to compare with the checkpoint's events_applied). */
+export async function totalCounted(knex: Knex): Promise<number> {
+  return Object.values(await counts(knex)).reduce((a, b) => a + b, 0);
 }
 
 export async function allRows(knex: Knex, table = 'test_counts'): Promise<unknown[]> {

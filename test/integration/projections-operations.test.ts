@@ -21,9 +21,10 @@ import {
   allRows,
   appendCounted,
   countingProjection,
-  counts,
   eventually,
-  expectedCounts,
+  expectCounted,
+  projectedThenStopped,
+  startCaughtUp,
   fixture,
   withFixture,
 } from './projections-fixtures.ts';
@@ -131,11 +132,7 @@ test.serial(
 test.serial(
   "two leaders' rebuilds never share tables: each fills its own copies, and the read model ends whole",
   withFixture(async (t, f) => {
-    const engine = f.engine();
-    engine.start();
-    const last = await appendCounted(f.store, 'split', 10, 10);
-    t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
-    await engine.stop();
+    await projectedThenStopped(f, ['split', 10, 10]);
     const live = rowPosition(await readCheckpoint(f.knex, 'test_counts'));
     // As two processes that both believe they lead would run them (the live runners paused alike).
     let gate!: () => void;
@@ -176,7 +173,7 @@ test.serial(
       if (outcome.status === 'rejected') t.true(outcome.reason instanceof CheckpointMovedError, String(outcome.reason));
     }
     t.true(outcomes.some((o) => o.status === 'fulfilled'));
-    t.deepEqual(await counts(f.knex), expectedCounts('split', 10, 10));
+    await expectCounted(t, f.knex, ['split', 10, 10]);
     t.deepEqual(await copies(), []);
   }),
 );
@@ -188,9 +185,7 @@ test.serial(
     const reader = new pg.Client({ connectionString: f.db.url });
     try {
       const engine = f.engine(countingProjection(), { swapLockTimeoutMs: 200 });
-      engine.start();
-      const last = await appendCounted(f.store, 'swap', 5, 4);
-      t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
+      await startCaughtUp(engine, f.store, 'swap', 5, 4);
       const longReader = await f.knex.transaction();
       await longReader.raw('SELECT count(*) FROM test_counts'); // holds ACCESS SHARE until it ends
       const rebuilt = engine.rebuild('test_counts', { timeoutMs: 60_000 });
@@ -206,7 +201,7 @@ test.serial(
       t.like((await engine.status())[0], { rebuildRequested: true }, 'the swap is still waiting for the long reader');
       await longReader.commit();
       await rebuilt;
-      t.deepEqual(await counts(f.knex), expectedCounts('swap', 5, 4));
+      await expectCounted(t, f.knex, ['swap', 5, 4]);
     } finally {
       await reader.end().catch(() => undefined);
       await f.teardown();
@@ -217,11 +212,7 @@ test.serial(
 test.serial(
   'the consistency check compares inside a snapshot no swap can change: the live tables are locked before the checkpoint is read',
   withFixture(async (t, f) => {
-    const engine = f.engine();
-    engine.start();
-    const last = await appendCounted(f.store, 'check', 4, 3);
-    t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
-    await engine.stop();
+    await projectedThenStopped(f, ['check', 4, 3]);
     let swapBlocked = false;
     const report = await checkProjection(f.knex, f.store, countingProjection(), {
       inSnapshot: async () => {
@@ -243,7 +234,7 @@ test.serial(
     });
     t.true(swapBlocked, 'the swap could not take the table from under the comparison');
     t.true(report.consistent);
-    t.deepEqual(await counts(f.knex), expectedCounts('check', 4, 3));
+    await expectCounted(t, f.knex, ['check', 4, 3]);
   }),
 );
 
@@ -267,11 +258,7 @@ test.serial(
         }
       },
     };
-    const engine = f.engine(twoTables);
-    engine.start();
-    const last = await appendCounted(f.store, 'two', 6, 3);
-    t.true(await engine.waitForProjections(['test_counts'], last.position, { timeoutMs: 30_000 }));
-    await engine.stop();
+    await projectedThenStopped(f, ['two', 6, 3], twoTables);
     const before = await allRows(f.knex);
     await f.knex.raw('DROP TABLE test_counts_mirror');
     const restarted = f.engine(twoTables);

@@ -4,8 +4,6 @@
 // waiting for it, and an operator resumes it after a fix or skips the event (recorded in the log).
 // Serial: each test runs an engine with its own pools, and the test server has few connections to spare.
 import test from 'ava';
-import { Writable } from 'node:stream';
-import { createLogger } from '../../platform/logging.ts';
 import { formatPosition, type AppendResult } from '../../platform/eventstore/port.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import { ProjectionOperationError, type Projection, type ProjectionEngine } from '../../projections/engine/index.ts';
@@ -14,11 +12,12 @@ import {
   appendCounted,
   countingProjection,
   eventually,
-  fixture,
+  fault,
   withFixture,
   type Fixture,
 } from './projections-fixtures.ts';
 import { newEvent } from './eventstore-contract.ts';
+import { captureLogs } from '../support/logs.ts';
 
 /** The personal data in the poison events: it must never show outside the log. */
 const SECRET = 'Jane Doe, born 1961';
@@ -60,95 +59,76 @@ async function notes(f: Fixture): Promise<string[]> {
   return rows.map((r) => r.stream_id);
 }
 
-function capturedLogger() {
-  const lines: string[] = [];
-  const logger = createLogger(
-    { level: 'info' },
-    new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }),
-  );
-  return { lines, logger };
-}
-
 const statusOf = async (engine: ProjectionEngine, name = 'test_notes') =>
   (await engine.status()).find((s) => s.name === name);
 
 test.serial(
   "after maxAttempts the projection is failed at the event's position and type; events before it are applied, none after; no content in status or logs",
-  async (t) => {
-    const f = await fixture();
-    const { lines, logger } = capturedLogger();
-    try {
-      let poisonAttempts = 0;
-      const projection = notesProjection({
-        beforeApply: (events) => void (events.some((e) => e.streamId === 'n3') && (poisonAttempts += 1)),
-      });
-      await note(f, 'n0', 'fine');
-      await note(f, 'n1', 'fine');
-      await note(f, 'n2', 'fine');
-      const poison = await note(f, 'n3', `POISON ${SECRET}`);
-      await note(f, 'n4', 'fine');
-      // All five arrive in one batch: the engine narrows it down to the one event at fault.
-      const engine = f.engine(projection, { batchSize: 100, maxAttempts: 3, logger });
-      engine.start();
-      t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
-      const status = (await engine.status())[0]!;
-      t.deepEqual(status.failedEvent && { ...status.failedEvent, failedAt: typeof status.failedEvent.failedAt }, {
-        position: formatPosition(poison.position),
-        type: 'Noted',
-        attempts: 3,
-        failedAt: 'string',
-      });
-      t.regex(
-        status.lastError ?? '',
-        /^event \d+\/\d+ \(Noted\) could not be applied after 3 attempts: SQLSTATE 23514 check_violation \(table "test_notes", constraint "test_notes_note_check"/,
-      );
-      t.deepEqual(await notes(f), ['n0', 'n1', 'n2'], 'the events before it are applied, none after');
-      // It stopped trying: no attempt while it waits for an operator.
-      const attemptsThen = poisonAttempts;
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      t.is(poisonAttempts, attemptsThen);
-      t.like((await engine.status())[0], { status: 'failed' });
+  withFixture(async (t, f) => {
+    const { lines, logger } = captureLogs();
+    let poisonAttempts = 0;
+    const projection = notesProjection({
+      beforeApply: (events) => void (events.some((e) => e.streamId === 'n3') && (poisonAttempts += 1)),
+    });
+    await note(f, 'n0', 'fine');
+    await note(f, 'n1', 'fine');
+    await note(f, 'n2', 'fine');
+    const poison = await note(f, 'n3', `POISON ${SECRET}`);
+    await note(f, 'n4', 'fine');
+    // All five arrive in one batch: the engine narrows it down to the one event at fault.
+    const engine = f.engine(projection, { batchSize: 100, maxAttempts: 3, logger });
+    engine.start();
+    t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
+    const status = (await engine.status())[0]!;
+    t.deepEqual(status.failedEvent && { ...status.failedEvent, failedAt: typeof status.failedEvent.failedAt }, {
+      position: formatPosition(poison.position),
+      type: 'Noted',
+      attempts: 3,
+      failedAt: 'string',
+    });
+    t.regex(
+      status.lastError ?? '',
+      /^event \d+\/\d+ \(Noted\) could not be applied after 3 attempts: SQLSTATE 23514 check_violation \(table "test_notes", constraint "test_notes_note_check"/,
+    );
+    t.deepEqual(await notes(f), ['n0', 'n1', 'n2'], 'the events before it are applied, none after');
+    // It stopped trying: no attempt while it waits for an operator.
+    const attemptsThen = poisonAttempts;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    t.is(poisonAttempts, attemptsThen);
+    t.like((await engine.status())[0], { status: 'failed' });
 
-      const everything = JSON.stringify(await engine.status()) + lines.join('\n');
-      t.false(everything.includes('Jane'), 'no event content in the status or the logs');
-      const failedLine = lines
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => String(l.msg).startsWith('projection failed at an event'));
-      t.like(failedLine, {
-        level: 'error',
-        projection: 'test_notes',
-        position: formatPosition(poison.position),
-        type: 'Noted',
-        attempts: 3,
-      });
-    } finally {
-      await f.teardown();
-    }
-  },
+    const everything = JSON.stringify(await engine.status()) + lines.join('\n');
+    t.false(everything.includes('Jane'), 'no event content in the status or the logs');
+    const failedLine = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => String(l.msg).startsWith('projection failed at an event'));
+    t.like(failedLine, {
+      level: 'error',
+      projection: 'test_notes',
+      position: formatPosition(poison.position),
+      type: 'Noted',
+      attempts: 3,
+    });
+  }),
 );
 
 test.serial(
   "a value quoted in the driver's message (invalid input syntax) reaches neither lastError nor the logs",
-  async (t) => {
-    const f = await fixture();
-    const { lines, logger } = capturedLogger();
-    try {
-      const poison = await note(f, 'n0', 'fine', SECRET);
-      const engine = f.engine(notesProjection(), { maxAttempts: 2, logger });
-      engine.start();
-      t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
-      const status = (await engine.status())[0]!;
-      t.like(status.failedEvent, { position: formatPosition(poison.position), type: 'Noted', attempts: 2 });
-      t.regex(status.lastError ?? '', /SQLSTATE 22P02 invalid_text_representation/);
-      t.true(
-        lines.some((l) => l.includes('projection event failed; retrying')),
-        'each failed attempt is logged',
-      );
-      t.false(JSON.stringify(status).includes('Jane') || lines.join('\n').includes('Jane'));
-    } finally {
-      await f.teardown();
-    }
-  },
+  withFixture(async (t, f) => {
+    const { lines, logger } = captureLogs();
+    const poison = await note(f, 'n0', 'fine', SECRET);
+    const engine = f.engine(notesProjection(), { maxAttempts: 2, logger });
+    engine.start();
+    t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
+    const status = (await engine.status())[0]!;
+    t.like(status.failedEvent, { position: formatPosition(poison.position), type: 'Noted', attempts: 2 });
+    t.regex(status.lastError ?? '', /SQLSTATE 22P02 invalid_text_representation/);
+    t.true(
+      lines.some((l) => l.includes('projection event failed; retrying')),
+      'each failed attempt is logged',
+    );
+    t.false(JSON.stringify(status).includes('Jane') || lines.join('\n').includes('Jane'));
+  }),
 );
 
 test.serial(
@@ -239,15 +219,8 @@ test.serial(
 test.serial(
   'resume after a fix: the failed event is applied and the projection goes on',
   withFixture(async (t, f) => {
-    let broken = true;
-    const engine = f.engine(
-      notesProjection({
-        beforeApply: () => {
-          if (broken) throw new TypeError('cannot read the note');
-        },
-      }),
-      { maxAttempts: 2 },
-    );
+    const bug = fault(() => new TypeError('cannot read the note'), true);
+    const engine = f.engine(notesProjection({ beforeApply: bug.hook }), { maxAttempts: 2 });
     engine.start();
     const first = await note(f, 'n0', 'fine');
     t.true(await eventually(async () => (await statusOf(engine))?.status === 'failed'));
@@ -256,7 +229,7 @@ test.serial(
       (await engine.status())[0]!.lastError ?? '',
       /TypeError at test\/integration\/projections-poison\.test\.ts:\d+:\d+/,
     );
-    broken = false; // the fix is deployed
+    bug.on = false; // the fix is deployed
     await engine.resume('test_notes');
     await note(f, 'n1', 'fine');
     t.true(await eventually(async () => (await notes(f)).length === 2));

@@ -3,10 +3,9 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { eventMetadata, systemCause } from '../../platform/eventstore/metadata.ts';
-import { START } from '../../platform/eventstore/port.ts';
 import { samplesProjection } from '../../projections/samples/samples-read-model.ts';
 import { createSampleCommands } from '../../modules/samples/commands.ts';
-import { fixture, type Fixture } from './projections-fixtures.ts';
+import { expectReplayAndRebuildKeep, fixture, startReadModel, type Fixture } from './projections-fixtures.ts';
 
 let fx: Fixture;
 test.before(async () => {
@@ -31,11 +30,10 @@ async function snapshot(): Promise<Record<string, unknown[]>> {
 }
 
 test.serial('applying every event twice, and rebuilding, give the same rows and statistics', async (t) => {
-  const engine = fx.engine(samplesProjection);
-  engine.start();
+  const { engine, waitForReadModel } = startReadModel(fx, samplesProjection);
   const commands = createSampleCommands({
     store: fx.store,
-    waitForReadModel: (p) => engine.waitForProjections(['samples'], p, { timeoutMs: 10_000 }),
+    waitForReadModel,
   });
   const owners = [randomUUID(), randomUUID()];
   const cause = (owner: string) => ({ ...systemCause(), actorId: owner, actorType: 'user' as const });
@@ -91,18 +89,7 @@ test.serial('applying every event twice, and rebuilding, give the same rows and 
   >;
   t.like(stats0, { total: 6, processing: 1, saliva: 1 });
 
-  // Every event once more, straight into the live tables: nothing may move.
-  const all = await fx.store.readAll({ after: START, maxCount: 10_000 });
-  await fx.knex.transaction((trx) =>
-    samplesProjection.apply(
-      all.filter((e) => samplesProjection.eventTypes.includes(e.type)),
-      { trx, table: (name) => name },
-    ),
-  );
-  t.deepEqual(await snapshot(), live);
-
-  await engine.rebuild('samples', { timeoutMs: 30_000 });
-  t.deepEqual(await snapshot(), live);
+  await expectReplayAndRebuildKeep(t, fx, engine, samplesProjection, snapshot, live);
 });
 
 test.serial(

@@ -4,11 +4,10 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
-import { START } from '../../platform/eventstore/port.ts';
 import { storageProjection } from '../../projections/storage/storage-read-model.ts';
 import { createStorageCommands } from '../../modules/storage/commands.ts';
 import { placesOf } from '../../modules/storage/queries.ts';
-import { fixture, type Fixture } from './projections-fixtures.ts';
+import { expectReplayAndRebuildKeep, fixture, startReadModel, type Fixture } from './projections-fixtures.ts';
 
 let fx: Fixture;
 test.before(async () => {
@@ -27,11 +26,10 @@ async function snapshot(): Promise<Record<string, unknown[]>> {
 }
 
 test.serial('paths follow renames and moves; every event twice, and a rebuild, give the same rows', async (t) => {
-  const engine = fx.engine(storageProjection);
-  engine.start();
+  const { engine, waitForReadModel } = startReadModel(fx, storageProjection);
   const commands = createStorageCommands({
     store: fx.store,
-    waitForReadModel: (p) => engine.waitForProjections(['storage'], p, { timeoutMs: 10_000 }),
+    waitForReadModel,
     hasChildren: () => Promise.resolve(false),
   });
   const labId = randomUUID();
@@ -69,16 +67,5 @@ test.serial('paths follow renames and moves; every event twice, and a rebuild, g
     [s1]: { unitId: box, position: 'H12', path: 'Freezer B / Rack 2 / Box 7' },
   });
 
-  // Every event once more, straight into the live tables: nothing may move.
-  const all = await fx.store.readAll({ after: START, maxCount: 10_000 });
-  await fx.knex.transaction((trx) =>
-    storageProjection.apply(
-      all.filter((e) => storageProjection.eventTypes.includes(e.type)),
-      { trx, table: (name) => name },
-    ),
-  );
-  t.deepEqual(await snapshot(), live);
-
-  await engine.rebuild('storage', { timeoutMs: 30_000 });
-  t.deepEqual(await snapshot(), live);
+  await expectReplayAndRebuildKeep(t, fx, engine, storageProjection, snapshot, live);
 });

@@ -2,15 +2,12 @@
 // warning; after a restart every command that got a 2xx is in the log and the read models, and the
 // consistency checker finds no difference.
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { startCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
-const cli = fileURLToPath(new URL('../../app/cli.ts', import.meta.url));
 let db: TestDatabase;
 const env = () => ({
-  PATH: process.env.PATH,
   DATABASE_URL: db.url,
   PORT: '0',
   METRICS_PORT: '0',
@@ -19,25 +16,7 @@ const env = () => ({
   RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
 });
 
-function start(args: string[] = ['serve']) {
-  const child = spawn(process.execPath, [cli, ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 0))),
-  );
-  const url = async () => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const found = /API on (http:\/\/[^\s]+) /.exec(out)?.[1];
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no API: ${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return { child, exited, url, output: () => out };
-}
+const start = (args: string[] = ['serve']) => startCli(args, env());
 
 test.before(async () => {
   db = await createTestDatabase('vialog_crash');
@@ -57,7 +36,7 @@ const json = async (url: string, method: string, body: unknown, token?: string) 
 
 test('kill -9 while 16 clients write: every acknowledged command survives; read models match a replay', async (t) => {
   const first = start();
-  const api = `${await first.url()}/api/v1`;
+  const api = `${await first.apiUrl()}/api/v1`;
   await json(`${api}/auth/register`, 'POST', {
     username: 'crash_user',
     email: 'crash@lab.example',
@@ -100,7 +79,7 @@ test('kill -9 while 16 clients write: every acknowledged command survives; read 
   t.true(created.size > 10, `some work was acknowledged before the kill (${created.size})`);
 
   const second = start();
-  const api2 = `${await second.url()}/api/v1`;
+  const api2 = `${await second.apiUrl()}/api/v1`;
   try {
     const token2 = String(
       (await json(`${api2}/auth/login`, 'POST', { login: 'crash_user', password: 'Sturdy-Walrus-Lamp-77' })).body
