@@ -18,7 +18,14 @@ import {
   initialUserState,
   isRegistered,
 } from './evolve.ts';
-import { accept, refuse, type Decision, type FieldError, type Refusal } from '../../platform/commands/decision.ts';
+import {
+  accept,
+  decideByType,
+  refuse,
+  type Decision,
+  type FieldError,
+  type Refusal,
+} from '../../platform/commands/decision.ts';
 import type { Decider } from '../../platform/commands/handler.ts';
 import { validatePassword, validateRegistration } from './rules.ts';
 
@@ -143,23 +150,15 @@ export type UserCommand =
 export type UserDecisionEvent =
   UserEvent | IdentityEventOf<'UsernameReserved' | 'EmailReserved' | 'SessionStarted' | 'LoginFailed'>;
 
-export function decideUser(command: UserCommand, state: UserState): Decision<UserDecisionEvent> {
-  switch (command.type) {
-    case 'RegisterUser':
-      return register(command.data, state);
-    case 'LogIn':
-      return logIn(command.data, state);
-    case 'ChangePassword':
-      return changePassword(command.data, state);
-    case 'DeactivateUser':
-    case 'ActivateUser':
-      return setActive(command, state);
-    case 'ChangeUserRole':
-      return changeRole(command.data, state);
-    case 'EraseUser':
-      return erase(command.data, state);
-  }
-}
+export const decideUser = decideByType<UserCommand, UserState, UserDecisionEvent>({
+  RegisterUser: register,
+  LogIn: logIn,
+  ChangePassword: changePassword,
+  DeactivateUser: (c, state) => setActive(false, c, state),
+  ActivateUser: (c, state) => setActive(true, c, state),
+  ChangeUserRole: changeRole,
+  EraseUser: erase,
+});
 
 function register(c: RegisterUser['data'], state: UserState): Decision<UserDecisionEvent> {
   if (state.status !== 'unregistered') return refuse({ code: 'conflict', message: 'user already exists' });
@@ -243,11 +242,14 @@ function adminGuard(actor: CommandActor, state: UserState): Refusal | Registered
   return state;
 }
 
-function setActive(command: DeactivateUser | ActivateUser, state: UserState): Decision<UserDecisionEvent> {
-  const { actor, now } = command.data;
+function setActive(
+  active: boolean,
+  { actor, now }: ActivateUser['data'],
+  state: UserState,
+): Decision<UserDecisionEvent> {
   const user = adminGuard(actor, state);
   if ('code' in user) return refuse(user);
-  if (command.type === 'DeactivateUser') {
+  if (!active) {
     // An admin locking themselves out would leave nobody to undo it.
     if (user.userId === actor.userId) return refuse(forbidden('admins cannot deactivate themselves'));
     if (user.status === 'inactive') return accept();
@@ -330,16 +332,11 @@ export interface RevokeSession {
 
 export type SessionCommand = RefreshSession | LogOut | RevokeSession;
 
-export function decideSession(command: SessionCommand, state: SessionState): Decision<SessionEvent> {
-  switch (command.type) {
-    case 'RefreshSession':
-      return refresh(command.data, state);
-    case 'LogOut':
-      return logOut(command.data, state);
-    case 'RevokeSession':
-      return revokeSession(command.data, state);
-  }
-}
+export const decideSession = decideByType<SessionCommand, SessionState, SessionEvent>({
+  RefreshSession: refresh,
+  LogOut: logOut,
+  RevokeSession: revokeSession,
+});
 
 type PresentedToken = 'current' | 'rotated' | 'unknown';
 
