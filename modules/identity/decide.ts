@@ -22,6 +22,7 @@ import {
   accept,
   decideByType,
   refuse,
+  type Command,
   type Decision,
   type FieldError,
   type Refusal,
@@ -122,18 +123,9 @@ export interface ChangePassword {
   };
 }
 
-export interface DeactivateUser {
-  readonly type: 'DeactivateUser';
-  readonly data: { readonly actor: Actor; readonly now: Date };
-}
-export interface ActivateUser {
-  readonly type: 'ActivateUser';
-  readonly data: { readonly actor: Actor; readonly now: Date };
-}
-export interface ChangeUserRole {
-  readonly type: 'ChangeUserRole';
-  readonly data: { readonly actor: CommandActor; readonly role: Role; readonly now: Date };
-}
+export type DeactivateUser = Command<'DeactivateUser', { actor: Actor; now: Date }>;
+export type ActivateUser = Command<'ActivateUser', { actor: Actor; now: Date }>;
+export type ChangeUserRole = Command<'ChangeUserRole', { actor: CommandActor; role: Role; now: Date }>;
 export interface EraseUser {
   readonly type: 'EraseUser';
   readonly data: {
@@ -315,10 +307,7 @@ export interface RefreshSession {
   };
 }
 
-export interface LogOut {
-  readonly type: 'LogOut';
-  readonly data: { readonly presentedTokenHash: string; readonly request: RequestFacts; readonly now: Date };
-}
+export type LogOut = Command<'LogOut', { presentedTokenHash: string; request: RequestFacts; now: Date }>;
 
 /** Revocation by the system (fan-out after a password change, deactivation, erasure) or an admin. */
 export interface RevokeSession {
@@ -432,16 +421,13 @@ export interface CreateApiKey {
   };
 }
 
-export interface RevokeApiKey {
-  readonly type: 'RevokeApiKey';
-  readonly data: { readonly actor: CommandActor; readonly now: Date };
-}
+export type RevokeApiKey = Command<'RevokeApiKey', { actor: CommandActor; now: Date }>;
 
 /** Checks a presented key (route: parseApiKey -> read apikey-<id> -> this) and records the day's first use. */
-export interface AuthenticateApiKey {
-  readonly type: 'AuthenticateApiKey';
-  readonly data: { readonly presentedKeyHash: string; readonly ownerIsActive: boolean; readonly now: Date };
-}
+export type AuthenticateApiKey = Command<
+  'AuthenticateApiKey',
+  { presentedKeyHash: string; ownerIsActive: boolean; now: Date }
+>;
 
 export type ApiKeyCommand = CreateApiKey | RevokeApiKey | AuthenticateApiKey;
 export type ApiKeyDecisionEvent = ApiKeyEvent | IdentityEventOf<'ApiKeyUsed'>;

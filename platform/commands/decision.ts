@@ -26,10 +26,10 @@ export type Decision<E> =
   | { readonly ok: true; readonly events: readonly E[] }
   | { readonly ok: false; readonly error: Refusal; readonly events: readonly E[] };
 
-/** A command as a decider takes it: its type, and what it carries (ids, the actor, the time). */
+/** A command as a decider takes it: its type, and what it carries (ids, the actor, the time), read-only. */
 export interface Command<Type extends string = string, Data = unknown> {
   readonly type: Type;
-  readonly data: Data;
+  readonly data: Readonly<Data>;
 }
 
 /** The data of one type of command. */
