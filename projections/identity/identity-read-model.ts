@@ -14,14 +14,15 @@ import {
   identityEvents,
   type IdentityEvent,
 } from '../../modules/identity/events.ts';
-import type { Projection } from '../engine/index.ts';
+import { tableDdl, type Projection } from '../engine/index.ts';
 import { ERASED, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { storableText } from '../../platform/text.ts';
 
 export const identityProjectionName = 'identity';
 
-const users = (t: string) => `CREATE TABLE "${t}" (
-  user_id              uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const users = tableDdl(
+  'user_id',
+  `user_id              uuid NOT NULL,
   username             text,
   username_lower       text,
   email                text,
@@ -33,24 +34,28 @@ const users = (t: string) => `CREATE TABLE "${t}" (
   updated_at           timestamptz NOT NULL,
   last_login_at        timestamptz,
   last_failed_login_at timestamptz,
-  version              integer NOT NULL);
-CREATE INDEX "${t}_username_lower" ON "${t}" (username_lower);
-CREATE INDEX "${t}_email_lower" ON "${t}" (email_lower);
-CREATE INDEX "${t}_created" ON "${t}" (created_at, user_id)`;
+  version              integer NOT NULL`,
+  (t) => `CREATE INDEX "${t}_username_lower" ON "${t}" (username_lower)`,
+  (t) => `CREATE INDEX "${t}_email_lower" ON "${t}" (email_lower)`,
+  (t) => `CREATE INDEX "${t}_created" ON "${t}" (created_at, user_id)`,
+);
 
-const sessions = (t: string) => `CREATE TABLE "${t}" (
-  session_id        uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const sessions = tableDdl(
+  'session_id',
+  `session_id        uuid NOT NULL,
   user_id           uuid NOT NULL,
   started_at        timestamptz NOT NULL,
   expires_at        timestamptz NOT NULL,
   last_refreshed_at timestamptz,
   revoked_at        timestamptz,
   revoked_reason    text,
-  version           integer NOT NULL);
-CREATE INDEX "${t}_open_by_user" ON "${t}" (user_id) WHERE revoked_at IS NULL`;
+  version           integer NOT NULL`,
+  (t) => `CREATE INDEX "${t}_open_by_user" ON "${t}" (user_id) WHERE revoked_at IS NULL`,
+);
 
-const apiKeys = (t: string) => `CREATE TABLE "${t}" (
-  key_id       uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const apiKeys = tableDdl(
+  'key_id',
+  `key_id       uuid NOT NULL,
   user_id      uuid NOT NULL,
   name         text NOT NULL,
   prefix       text NOT NULL,
@@ -58,8 +63,9 @@ const apiKeys = (t: string) => `CREATE TABLE "${t}" (
   created_at   timestamptz NOT NULL,
   revoked_at   timestamptz,
   last_used_at timestamptz,
-  version      integer NOT NULL);
-CREATE INDEX "${t}_by_user" ON "${t}" (user_id, created_at, key_id)`;
+  version      integer NOT NULL`,
+  (t) => `CREATE INDEX "${t}_by_user" ON "${t}" (user_id, created_at, key_id)`,
+);
 
 type Trx = Knex.Transaction;
 
