@@ -18,7 +18,15 @@ import {
   initialUserState,
   isRegistered,
 } from './evolve.ts';
-import { accept, refuse, type Decision, type FieldError, type Refusal } from '../../platform/commands/decision.ts';
+import {
+  accept,
+  decideByType,
+  refuse,
+  type Command,
+  type Decision,
+  type FieldError,
+  type Refusal,
+} from '../../platform/commands/decision.ts';
 import type { Decider } from '../../platform/commands/handler.ts';
 import { validatePassword, validateRegistration } from './rules.ts';
 
@@ -115,18 +123,9 @@ export interface ChangePassword {
   };
 }
 
-export interface DeactivateUser {
-  readonly type: 'DeactivateUser';
-  readonly data: { readonly actor: Actor; readonly now: Date };
-}
-export interface ActivateUser {
-  readonly type: 'ActivateUser';
-  readonly data: { readonly actor: Actor; readonly now: Date };
-}
-export interface ChangeUserRole {
-  readonly type: 'ChangeUserRole';
-  readonly data: { readonly actor: CommandActor; readonly role: Role; readonly now: Date };
-}
+export type DeactivateUser = Command<'DeactivateUser', { actor: Actor; now: Date }>;
+export type ActivateUser = Command<'ActivateUser', { actor: Actor; now: Date }>;
+export type ChangeUserRole = Command<'ChangeUserRole', { actor: CommandActor; role: Role; now: Date }>;
 export interface EraseUser {
   readonly type: 'EraseUser';
   readonly data: {
@@ -143,23 +142,15 @@ export type UserCommand =
 export type UserDecisionEvent =
   UserEvent | IdentityEventOf<'UsernameReserved' | 'EmailReserved' | 'SessionStarted' | 'LoginFailed'>;
 
-export function decideUser(command: UserCommand, state: UserState): Decision<UserDecisionEvent> {
-  switch (command.type) {
-    case 'RegisterUser':
-      return register(command.data, state);
-    case 'LogIn':
-      return logIn(command.data, state);
-    case 'ChangePassword':
-      return changePassword(command.data, state);
-    case 'DeactivateUser':
-    case 'ActivateUser':
-      return setActive(command, state);
-    case 'ChangeUserRole':
-      return changeRole(command.data, state);
-    case 'EraseUser':
-      return erase(command.data, state);
-  }
-}
+export const decideUser = decideByType<UserCommand, UserState, UserDecisionEvent>({
+  RegisterUser: register,
+  LogIn: logIn,
+  ChangePassword: changePassword,
+  DeactivateUser: (c, state) => setActive(false, c, state),
+  ActivateUser: (c, state) => setActive(true, c, state),
+  ChangeUserRole: changeRole,
+  EraseUser: erase,
+});
 
 function register(c: RegisterUser['data'], state: UserState): Decision<UserDecisionEvent> {
   if (state.status !== 'unregistered') return refuse({ code: 'conflict', message: 'user already exists' });
@@ -243,11 +234,14 @@ function adminGuard(actor: CommandActor, state: UserState): Refusal | Registered
   return state;
 }
 
-function setActive(command: DeactivateUser | ActivateUser, state: UserState): Decision<UserDecisionEvent> {
-  const { actor, now } = command.data;
+function setActive(
+  active: boolean,
+  { actor, now }: ActivateUser['data'],
+  state: UserState,
+): Decision<UserDecisionEvent> {
   const user = adminGuard(actor, state);
   if ('code' in user) return refuse(user);
-  if (command.type === 'DeactivateUser') {
+  if (!active) {
     // An admin locking themselves out would leave nobody to undo it.
     if (user.userId === actor.userId) return refuse(forbidden('admins cannot deactivate themselves'));
     if (user.status === 'inactive') return accept();
@@ -313,10 +307,7 @@ export interface RefreshSession {
   };
 }
 
-export interface LogOut {
-  readonly type: 'LogOut';
-  readonly data: { readonly presentedTokenHash: string; readonly request: RequestFacts; readonly now: Date };
-}
+export type LogOut = Command<'LogOut', { presentedTokenHash: string; request: RequestFacts; now: Date }>;
 
 /** Revocation by the system (fan-out after a password change, deactivation, erasure) or an admin. */
 export interface RevokeSession {
@@ -330,16 +321,11 @@ export interface RevokeSession {
 
 export type SessionCommand = RefreshSession | LogOut | RevokeSession;
 
-export function decideSession(command: SessionCommand, state: SessionState): Decision<SessionEvent> {
-  switch (command.type) {
-    case 'RefreshSession':
-      return refresh(command.data, state);
-    case 'LogOut':
-      return logOut(command.data, state);
-    case 'RevokeSession':
-      return revokeSession(command.data, state);
-  }
-}
+export const decideSession = decideByType<SessionCommand, SessionState, SessionEvent>({
+  RefreshSession: refresh,
+  LogOut: logOut,
+  RevokeSession: revokeSession,
+});
 
 type PresentedToken = 'current' | 'rotated' | 'unknown';
 
@@ -435,16 +421,13 @@ export interface CreateApiKey {
   };
 }
 
-export interface RevokeApiKey {
-  readonly type: 'RevokeApiKey';
-  readonly data: { readonly actor: CommandActor; readonly now: Date };
-}
+export type RevokeApiKey = Command<'RevokeApiKey', { actor: CommandActor; now: Date }>;
 
 /** Checks a presented key (route: parseApiKey -> read apikey-<id> -> this) and records the day's first use. */
-export interface AuthenticateApiKey {
-  readonly type: 'AuthenticateApiKey';
-  readonly data: { readonly presentedKeyHash: string; readonly ownerIsActive: boolean; readonly now: Date };
-}
+export type AuthenticateApiKey = Command<
+  'AuthenticateApiKey',
+  { presentedKeyHash: string; ownerIsActive: boolean; now: Date }
+>;
 
 export type ApiKeyCommand = CreateApiKey | RevokeApiKey | AuthenticateApiKey;
 export type ApiKeyDecisionEvent = ApiKeyEvent | IdentityEventOf<'ApiKeyUsed'>;

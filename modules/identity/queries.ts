@@ -78,12 +78,16 @@ export async function listUsers(knex: Knex, page: KeysetPage): Promise<{ rows: A
 }
 
 /** Sessions of a user that are not revoked (for the fan-out after a password change, deactivation, erasure). */
-export async function openSessionIds(knex: Knex, userId: string): Promise<string[]> {
-  const rows = await knex('identity_sessions')
+export const openSessionIds = (knex: Knex, userId: string): Promise<string[]> =>
+  unrevokedIds(knex, 'identity_sessions', 'session_id', userId);
+
+/** Ids of a user's rows not revoked yet: what a fan-out revokes. */
+async function unrevokedIds(knex: Knex, table: string, idColumn: string, userId: string): Promise<string[]> {
+  const rows = await knex(table)
     .where('user_id', userId)
     .whereNull('revoked_at')
-    .select<{ session_id: string }[]>('session_id');
-  return rows.map((r) => r.session_id);
+    .select<Record<string, string>[]>(idColumn);
+  return rows.map((r) => r[idColumn]!);
 }
 
 export interface ApiKeyView {
@@ -130,13 +134,8 @@ export async function listApiKeys(
   };
 }
 
-export async function activeApiKeyIds(knex: Knex, userId: string): Promise<string[]> {
-  const rows = await knex('identity_api_keys')
-    .where('user_id', userId)
-    .whereNull('revoked_at')
-    .select<{ key_id: string }[]>('key_id');
-  return rows.map((r) => r.key_id);
-}
+export const activeApiKeyIds = (knex: Knex, userId: string): Promise<string[]> =>
+  unrevokedIds(knex, 'identity_api_keys', 'key_id', userId);
 
 // --- per-request authentication: one indexed query each, on the hot path ---------------------
 

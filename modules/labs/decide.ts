@@ -2,7 +2,7 @@
 // The lab's stream is the consistency boundary of "a lab always keeps one manager": two
 // concurrent demotions are decided on the same version, one append wins, the other is decided
 // again on the fresh state by the command handler and refused.
-import { accept, refuse, type Decision } from '../../platform/commands/decision.ts';
+import { accept, decideByType, refuse, type CommandData, type Decision } from '../../platform/commands/decision.ts';
 import type { Decider } from '../../platform/commands/handler.ts';
 import { hasRole, PERSONAL_LAB_NAME, type LabEvent, type LabRole } from './events.ts';
 import { evolveLab, initialLabState, managerCount, type ActiveLab, type LabState } from './evolve.ts';
@@ -58,7 +58,7 @@ function created(labId: string, name: string, personal: boolean, userId: string,
 const losesLastManager = (lab: ActiveLab, userId: string, nextRole: LabRole | undefined): boolean =>
   lab.members[userId]?.role === 'manager' && nextRole !== 'manager' && managerCount(lab) <= 1;
 
-function rename(c: Extract<LabCommand, { type: 'RenameLab' }>['data'], state: LabState): Decision<LabEvent> {
+function rename(c: CommandData<LabCommand, 'RenameLab'>, state: LabState): Decision<LabEvent> {
   const lab = asMember(state, c.actor, 'manager');
   if (refused(lab)) return lab;
   if (c.expectedVersion !== undefined && c.expectedVersion !== lab.version)
@@ -74,7 +74,7 @@ function rename(c: Extract<LabCommand, { type: 'RenameLab' }>['data'], state: La
   });
 }
 
-function addMember(c: Extract<LabCommand, { type: 'AddMember' }>['data'], state: LabState): Decision<LabEvent> {
+function addMember(c: CommandData<LabCommand, 'AddMember'>, state: LabState): Decision<LabEvent> {
   const lab = asMember(state, c.actor, 'manager');
   if (refused(lab)) return lab;
   if (lab.personal)
@@ -87,7 +87,7 @@ function addMember(c: Extract<LabCommand, { type: 'AddMember' }>['data'], state:
   });
 }
 
-function changeRole(c: Extract<LabCommand, { type: 'ChangeMemberRole' }>['data'], state: LabState): Decision<LabEvent> {
+function changeRole(c: CommandData<LabCommand, 'ChangeMemberRole'>, state: LabState): Decision<LabEvent> {
   const lab = asMember(state, c.actor, 'manager');
   if (refused(lab)) return lab;
   const member = lab.members[c.userId];
@@ -100,7 +100,7 @@ function changeRole(c: Extract<LabCommand, { type: 'ChangeMemberRole' }>['data']
   });
 }
 
-function removeMember(c: Extract<LabCommand, { type: 'RemoveMember' }>['data'], state: LabState): Decision<LabEvent> {
+function removeMember(c: CommandData<LabCommand, 'RemoveMember'>, state: LabState): Decision<LabEvent> {
   const leaving = c.userId === c.actor.userId;
   const lab = asMember(state, c.actor, leaving ? 'viewer' : 'manager');
   if (refused(lab)) return lab;
@@ -142,32 +142,20 @@ function adminAddManager(userId: string, now: Date, state: LabState): Decision<L
   return accept({ type: 'MemberAdded', data: { labId: state.labId, userId, role: 'manager', addedAt: at } });
 }
 
-export function decideLab(command: LabCommand, state: LabState): Decision<LabEvent> {
-  switch (command.type) {
-    case 'CreateLab': {
-      const c = command.data;
-      if (state.kind !== 'none') return refuse({ code: 'conflict', message: 'lab already exists' });
-      return accept(...created(c.labId, c.name, false, c.actor.userId, c.now));
-    }
-    case 'EnsurePersonalLab': {
-      const c = command.data;
-      if (state.kind !== 'none') return accept();
-      return accept(...created(c.userId, PERSONAL_LAB_NAME, true, c.userId, c.now));
-    }
-    case 'RenameLab':
-      return rename(command.data, state);
-    case 'AddMember':
-      return addMember(command.data, state);
-    case 'ChangeMemberRole':
-      return changeRole(command.data, state);
-    case 'RemoveMember':
-      return removeMember(command.data, state);
-    case 'EraseMember':
-      return eraseMember(command.data.userId, command.data.now, state);
-    case 'AdminAddManager':
-      return adminAddManager(command.data.userId, command.data.now, state);
-  }
-}
+export const decideLab = decideByType<LabCommand, LabState, LabEvent>({
+  CreateLab: (c, state) =>
+    state.kind === 'none'
+      ? accept(...created(c.labId, c.name, false, c.actor.userId, c.now))
+      : refuse({ code: 'conflict', message: 'lab already exists' }),
+  EnsurePersonalLab: (c, state) =>
+    state.kind === 'none' ? accept(...created(c.userId, PERSONAL_LAB_NAME, true, c.userId, c.now)) : accept(),
+  RenameLab: rename,
+  AddMember: addMember,
+  ChangeMemberRole: changeRole,
+  RemoveMember: removeMember,
+  EraseMember: (c, state) => eraseMember(c.userId, c.now, state),
+  AdminAddManager: (c, state) => adminAddManager(c.userId, c.now, state),
+});
 
 export const labDecider: Decider<LabCommand, LabState, LabEvent> = {
   decide: decideLab,

@@ -12,7 +12,7 @@ import { creationCursor, creationKey, pageSchema, readPage } from '../../platfor
 import type { KeysetPage } from '../../platform/database/keyset.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
 import { RouteGroup } from '../../platform/http/routes.ts';
-import type { AppContext, AppRouter, AuthState } from '../../platform/http/state.ts';
+import type { AppContext, AppRouter } from '../../platform/http/state.ts';
 import type { LabCommands } from './commands.ts';
 import { hasRole, type LabRole } from './events.ts';
 import * as queries from './queries.ts';
@@ -25,6 +25,8 @@ export interface LabRouteOptions {
 }
 
 const notFound = '`not_found`: unknown lab, or the caller is not a member';
+/** The answers of a route for managers besides its own. */
+const managerOnly = { 403: '`forbidden`: below manager', 404: notFound } as const;
 const labNotFound = (): never => {
   throw new HttpProblem(404, 'not_found', 'Lab not found.');
 };
@@ -55,10 +57,6 @@ async function answerDetail(ctx: AppContext, knex: Knex, labId: string, userId: 
   setETag(ctx, lab.version);
   ctx.body = lab;
 }
-
-const requireAdmin = (auth: AuthState): void => {
-  if (auth.role !== 'admin') throw new HttpProblem(403, 'forbidden', 'This route is for administrators.');
-};
 
 export function labRouters(options: LabRouteOptions): AppRouter[] {
   const routes = new RouteGroup(options.openapi, {
@@ -133,8 +131,7 @@ function labRoutes(routes: RouteGroup, { commands, knex }: LabRouteOptions): voi
     headers: ['ifMatch', 'changeReason'],
     responses: {
       200: { description: 'The lab after the change', schema: schemas.labDetailSchema },
-      403: '`forbidden`: below manager',
-      404: notFound,
+      ...managerOnly,
       412: '`version_mismatch`',
     },
     handler: async (ctx, { auth, params, body }) => {
@@ -162,8 +159,7 @@ function memberRoutes(routes: RouteGroup, { commands, knex }: LabRouteOptions): 
     headers: ['idempotencyKey', 'changeReason'],
     responses: {
       201: { description: 'The member', schema: schemas.memberSchema },
-      403: '`forbidden`: below manager',
-      404: notFound,
+      ...managerOnly,
       409: '`already_member`',
       422: '`unknown_user`, `personal_lab` (no one else can join a personal lab), `validation_failed`',
     },
@@ -184,8 +180,7 @@ function memberRoutes(routes: RouteGroup, { commands, knex }: LabRouteOptions): 
     headers: ['changeReason'],
     responses: {
       200: { description: 'The member', schema: schemas.memberSchema },
-      403: '`forbidden`: below manager',
-      404: notFound,
+      ...managerOnly,
       422: '`last_manager`: the lab would be left without a manager',
     },
     handler: async (ctx, { auth, params, body }) => {
@@ -219,12 +214,9 @@ function adminRoutes(routes: RouteGroup, { commands, knex }: LabRouteOptions): v
     path: '/api/v1/admin/labs',
     summary: 'Every lab, with member and manager counts (admin)',
     query: schemas.listQuery,
-    responses: {
-      200: { description: 'A page', schema: pageSchema(schemas.adminLabSchema) },
-      403: '`forbidden`: not an admin',
-    },
-    handler: async (ctx, { auth, query }) => {
-      requireAdmin(auth);
+    access: 'admin',
+    responses: { 200: { description: 'A page', schema: pageSchema(schemas.adminLabSchema) } },
+    handler: async (ctx, { query }) => {
       ctx.body = await readPage(query, creationCursor, (page) => queries.allLabs(knex, page), creationKey);
     },
   });
@@ -235,14 +227,13 @@ function adminRoutes(routes: RouteGroup, { commands, knex }: LabRouteOptions): v
     params: schemas.idParams,
     body: schemas.adminAddManagerBody,
     headers: ['changeReason'],
+    access: 'admin',
     responses: {
       201: { description: 'The new manager', schema: schemas.memberSchema },
-      403: '`forbidden`: not an admin',
       404: '`not_found`: unknown lab',
       422: '`unknown_user`, `lab_has_manager` (its managers add members)',
     },
-    handler: async (ctx, { auth, params, body }) => {
-      requireAdmin(auth);
+    handler: async (ctx, { params, body }) => {
       const userId = await userOf(knex, body.username);
       await commands.adminAddManager(params.id, userId, commandCause(ctx, body.reason));
       await answerMember(ctx, knex, params.id, userId, 201);

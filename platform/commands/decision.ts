@@ -26,6 +26,26 @@ export type Decision<E> =
   | { readonly ok: true; readonly events: readonly E[] }
   | { readonly ok: false; readonly error: Refusal; readonly events: readonly E[] };
 
+/** A command as a decider takes it: its type, and what it carries (ids, the actor, the time), read-only. */
+export interface Command<Type extends string = string, Data = unknown> {
+  readonly type: Type;
+  readonly data: Readonly<Data>;
+}
+
+/** The data of one type of command. */
+export type CommandData<C extends Command, T extends C['type']> = Extract<C, { type: T }>['data'];
+
+/** One function per command type, each given that command's data and the state. */
+export type DecisionsByType<C extends Command, S, E> = {
+  readonly [T in C['type']]: (data: CommandData<C, T>, state: S) => Decision<E>;
+};
+
+/** A decide function from one function per command type: the table a `switch` on the type spells out. */
+export function decideByType<C extends Command, S, E>(decisions: DecisionsByType<C, S, E>) {
+  const byType: Readonly<Record<string, (data: C['data'], state: S) => Decision<E>>> = decisions;
+  return (command: C, state: S): Decision<E> => byType[command.type]!(command.data, state);
+}
+
 export const accept = <E>(...events: E[]): Decision<E> => ({ ok: true, events });
 
 export const refuse = <E = never>(error: Refusal, events: readonly E[] = []): Decision<E> => ({

@@ -20,6 +20,7 @@ export type { RunnerLogger } from './runner.ts';
 export type { StaleReason, WaitOptions, WaitOutcome } from './read-your-writes.ts';
 export { projectionOperationEventTypes } from './operations.ts';
 export { safeError } from './errors.ts';
+export { tableDdl } from './tables.ts';
 
 /** The runners' options (one runner per projection), for the whole list of projections. */
 export interface ProjectionEngineOptions extends Omit<

@@ -8,6 +8,23 @@ import type { Projection } from './projection.ts';
 
 const NEXT_SUFFIX = '__next';
 
+/**
+ * A read-model table's DDL as `Projection.tables` takes it: CREATE TABLE with the columns and the
+ * primary key, whose constraint is named after the physical table (so a rebuilt copy is renamed
+ * into place with it), then the statements that follow (indexes named `${t}_…`, grants, policies).
+ */
+export function tableDdl(
+  primaryKey: string,
+  columns: string,
+  ...then: ((t: string) => string)[]
+): (t: string) => string {
+  return (t) =>
+    [
+      `CREATE TABLE "${t}" (\n  ${columns.trim()},\n  CONSTRAINT "${t}_pkey" PRIMARY KEY (${primaryKey}))`,
+      ...then.map((statement) => statement(t)),
+    ].join(';\n');
+}
+
 /** A fresh token for one leader's rebuild tables. */
 export const newRebuildToken = (): string => randomBytes(3).toString('hex');
 

@@ -14,14 +14,15 @@ import {
   identityEvents,
   type IdentityEvent,
 } from '../../modules/identity/events.ts';
-import type { Projection } from '../engine/index.ts';
+import { tableDdl, type Projection } from '../engine/index.ts';
 import { ERASED, type PersonalData, type PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { storableText } from '../../platform/text.ts';
 
 export const identityProjectionName = 'identity';
 
-const users = (t: string) => `CREATE TABLE "${t}" (
-  user_id              uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const users = tableDdl(
+  'user_id',
+  `user_id              uuid NOT NULL,
   username             text,
   username_lower       text,
   email                text,
@@ -33,24 +34,28 @@ const users = (t: string) => `CREATE TABLE "${t}" (
   updated_at           timestamptz NOT NULL,
   last_login_at        timestamptz,
   last_failed_login_at timestamptz,
-  version              integer NOT NULL);
-CREATE INDEX "${t}_username_lower" ON "${t}" (username_lower);
-CREATE INDEX "${t}_email_lower" ON "${t}" (email_lower);
-CREATE INDEX "${t}_created" ON "${t}" (created_at, user_id)`;
+  version              integer NOT NULL`,
+  (t) => `CREATE INDEX "${t}_username_lower" ON "${t}" (username_lower)`,
+  (t) => `CREATE INDEX "${t}_email_lower" ON "${t}" (email_lower)`,
+  (t) => `CREATE INDEX "${t}_created" ON "${t}" (created_at, user_id)`,
+);
 
-const sessions = (t: string) => `CREATE TABLE "${t}" (
-  session_id        uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const sessions = tableDdl(
+  'session_id',
+  `session_id        uuid NOT NULL,
   user_id           uuid NOT NULL,
   started_at        timestamptz NOT NULL,
   expires_at        timestamptz NOT NULL,
   last_refreshed_at timestamptz,
   revoked_at        timestamptz,
   revoked_reason    text,
-  version           integer NOT NULL);
-CREATE INDEX "${t}_open_by_user" ON "${t}" (user_id) WHERE revoked_at IS NULL`;
+  version           integer NOT NULL`,
+  (t) => `CREATE INDEX "${t}_open_by_user" ON "${t}" (user_id) WHERE revoked_at IS NULL`,
+);
 
-const apiKeys = (t: string) => `CREATE TABLE "${t}" (
-  key_id       uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const apiKeys = tableDdl(
+  'key_id',
+  `key_id       uuid NOT NULL,
   user_id      uuid NOT NULL,
   name         text NOT NULL,
   prefix       text NOT NULL,
@@ -58,8 +63,9 @@ const apiKeys = (t: string) => `CREATE TABLE "${t}" (
   created_at   timestamptz NOT NULL,
   revoked_at   timestamptz,
   last_used_at timestamptz,
-  version      integer NOT NULL);
-CREATE INDEX "${t}_by_user" ON "${t}" (user_id, created_at, key_id)`;
+  version      integer NOT NULL`,
+  (t) => `CREATE INDEX "${t}_by_user" ON "${t}" (user_id, created_at, key_id)`,
+);
 
 type Trx = Knex.Transaction;
 
@@ -79,6 +85,14 @@ async function applyOne(
       .where(idColumn, id)
       .andWhere('version', '<', revision)
       .update({ ...set, version: revision });
+  /** Inserts the row a stream starts with; a replayed event finds it there and changes nothing. */
+  const insertNew = (t: string, idColumn: string, row: Record<string, unknown>) =>
+    trx(t)
+      .insert({ ...row, version: revision })
+      .onConflict(idColumn)
+      .ignore();
+  const user = (userId: string, set: Record<string, unknown>) => updateNewer(u, 'user_id', userId, set);
+  const session = (sessionId: string, set: Record<string, unknown>) => updateNewer(s, 'session_id', sessionId, set);
   const moveForward = (t: string, idColumn: string, id: string, column: string, at: string) =>
     trx.raw(
       `UPDATE "${t}" SET "${column}" = GREATEST(COALESCE("${column}", ?::timestamptz), ?::timestamptz) WHERE "${idColumn}" = ?`,
@@ -90,48 +104,41 @@ async function applyOne(
       const d = e.data;
       const opened = await vault.open(d.userId, d.email);
       const email = opened === ERASED ? null : storableText(opened); // erased later: a rebuild keeps it erased
-      await trx(u)
-        .insert({
-          user_id: d.userId,
-          username: storableText(d.username),
-          username_lower: storableText(d.username).toLowerCase(),
-          email,
-          email_lower: email?.toLowerCase() ?? null,
-          role: d.role,
-          status: 'active',
-          created_at: d.registeredAt,
-          updated_at: d.registeredAt,
-          version: revision,
-        })
-        .onConflict('user_id')
-        .ignore();
+      await insertNew(u, 'user_id', {
+        user_id: d.userId,
+        username: storableText(d.username),
+        username_lower: storableText(d.username).toLowerCase(),
+        email,
+        email_lower: email?.toLowerCase() ?? null,
+        role: d.role,
+        status: 'active',
+        created_at: d.registeredAt,
+        updated_at: d.registeredAt,
+      });
       return;
     }
     case 'PasswordChanged':
-      await updateNewer(u, 'user_id', e.data.userId, {
-        sessions_valid_from: e.data.changedAt,
-        updated_at: e.data.changedAt,
-      });
+      await user(e.data.userId, { sessions_valid_from: e.data.changedAt, updated_at: e.data.changedAt });
       return;
     case 'PasswordHashUpgraded':
-      await updateNewer(u, 'user_id', e.data.userId, {});
+      await user(e.data.userId, {});
       return;
     case 'UserDeactivated':
-      await updateNewer(u, 'user_id', e.data.userId, {
+      await user(e.data.userId, {
         status: 'inactive',
         sessions_valid_from: e.data.deactivatedAt,
         updated_at: e.data.deactivatedAt,
       });
       return;
     case 'UserActivated':
-      await updateNewer(u, 'user_id', e.data.userId, { status: 'active', updated_at: e.data.activatedAt });
+      await user(e.data.userId, { status: 'active', updated_at: e.data.activatedAt });
       return;
     case 'UserRoleChanged':
-      await updateNewer(u, 'user_id', e.data.userId, { role: e.data.role, updated_at: e.data.changedAt });
+      await user(e.data.userId, { role: e.data.role, updated_at: e.data.changedAt });
       return;
     case 'UserErased':
       // The row stays (ids in other read models and the audit trail point at it); personal data goes.
-      await updateNewer(u, 'user_id', e.data.userId, {
+      await user(e.data.userId, {
         status: 'erased',
         username: null,
         username_lower: null,
@@ -150,48 +157,37 @@ async function applyOne(
       return; // write-side uniqueness only
     case 'SessionStarted': {
       const d = e.data;
-      await trx(s)
-        .insert({
-          session_id: d.sessionId,
-          user_id: d.userId,
-          started_at: d.startedAt,
-          expires_at: d.expiresAt,
-          version: revision,
-        })
-        .onConflict('session_id')
-        .ignore();
+      await insertNew(s, 'session_id', {
+        session_id: d.sessionId,
+        user_id: d.userId,
+        started_at: d.startedAt,
+        expires_at: d.expiresAt,
+      });
       await moveForward(u, 'user_id', d.userId, 'last_login_at', d.startedAt);
       return;
     }
     case 'SessionRefreshed':
-      await updateNewer(s, 'session_id', e.data.sessionId, { last_refreshed_at: e.data.refreshedAt });
+      await session(e.data.sessionId, { last_refreshed_at: e.data.refreshedAt });
       return;
     case 'RefreshTokenReuseDetected':
-      await updateNewer(s, 'session_id', e.data.sessionId, {});
+      await session(e.data.sessionId, {});
       return;
     case 'SessionRevoked':
-      await updateNewer(s, 'session_id', e.data.sessionId, {
-        revoked_at: e.data.revokedAt,
-        revoked_reason: e.data.reason,
-      });
+      await session(e.data.sessionId, { revoked_at: e.data.revokedAt, revoked_reason: e.data.reason });
       return;
     case 'LoginFailed':
       await moveForward(u, 'user_id', e.data.userId, 'last_failed_login_at', e.data.failedAt);
       return;
     case 'ApiKeyCreated': {
       const d = e.data;
-      await trx(k)
-        .insert({
-          key_id: d.keyId,
-          user_id: d.userId,
-          name: storableText(await vault.open(d.userId, d.name)),
-          prefix: storableText(d.prefix),
-          secret_hash: d.secretHash,
-          created_at: d.createdAt,
-          version: revision,
-        })
-        .onConflict('key_id')
-        .ignore();
+      await insertNew(k, 'key_id', {
+        key_id: d.keyId,
+        user_id: d.userId,
+        name: storableText(await vault.open(d.userId, d.name)),
+        prefix: storableText(d.prefix),
+        secret_hash: d.secretHash,
+        created_at: d.createdAt,
+      });
       return;
     }
     case 'ApiKeyRevoked':

@@ -8,27 +8,32 @@ import type { Knex } from 'knex';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { READER_ROLE } from '../../platform/database/owner-scope.ts';
 import { labEvents } from '../../modules/labs/events.ts';
-import type { Projection } from '../engine/index.ts';
+import { tableDdl, type Projection } from '../engine/index.ts';
 
 export const labsProjectionName = 'labs';
 
-const labs = (t: string) => `CREATE TABLE "${t}" (
-  lab_id     uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const readable = (t: string) => `GRANT SELECT ON "${t}" TO ${READER_ROLE}`;
+
+const labs = tableDdl(
+  'lab_id',
+  `lab_id     uuid NOT NULL,
   name       text NOT NULL,
   personal   boolean NOT NULL,
   created_at timestamptz NOT NULL,
   updated_at timestamptz NOT NULL,
-  version    integer NOT NULL);
-GRANT SELECT ON "${t}" TO ${READER_ROLE}`;
+  version    integer NOT NULL`,
+  readable,
+);
 
-const members = (t: string) => `CREATE TABLE "${t}" (
-  lab_id   uuid NOT NULL,
+const members = tableDdl(
+  'lab_id, user_id',
+  `lab_id   uuid NOT NULL,
   user_id  uuid NOT NULL,
   role     text NOT NULL,
-  added_at timestamptz NOT NULL,
-  CONSTRAINT "${t}_pkey" PRIMARY KEY (lab_id, user_id));
-CREATE INDEX "${t}_by_user" ON "${t}" (user_id, lab_id);
-GRANT SELECT ON "${t}" TO ${READER_ROLE}`;
+  added_at timestamptz NOT NULL`,
+  (t) => `CREATE INDEX "${t}_by_user" ON "${t}" (user_id, lab_id)`,
+  readable,
+);
 
 async function applyOne(trx: Knex.Transaction, table: (n: string) => string, event: RecordedEvent): Promise<void> {
   if (!labEvents.isType(event.type)) return;
