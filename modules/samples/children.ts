@@ -8,6 +8,7 @@ import { StreamConflictError, type EventStore, type Position } from '../../platf
 import { isSampleEventType, parseSampleEvent, sampleStream, type SampleEvent, type SampleEventData } from './events.ts';
 import { evolveSample, initialSampleState, isRegistered, type RegisteredSample, type SampleState } from './evolve.ts';
 import { barcodeReservationStreamId } from './physical/barcode.ts';
+import { announcedChildFields } from './physical/decide.ts';
 
 type Announcing = Extract<SampleEvent, { type: 'SampleAliquoted' | 'SampleDerived' }>;
 export type Append = (
@@ -31,29 +32,7 @@ export function childRegistrationsOf(
     notes: null,
     parentId: parent.sampleId,
   };
-  if (event.type === 'SampleAliquoted') {
-    return event.data.children.map((child) => ({
-      ...inherited,
-      sampleId: child.sampleId,
-      barcode: child.barcode,
-      quantity: child.quantity,
-      sampleType: parent.sampleType,
-      lineage: 'aliquot' as const,
-      registeredAt: event.data.aliquotedAt,
-    }));
-  }
-  const child = event.data.child;
-  return [
-    {
-      ...inherited,
-      sampleId: child.sampleId,
-      barcode: child.barcode,
-      quantity: child.quantity,
-      sampleType: child.sampleType,
-      lineage: 'derivative' as const,
-      registeredAt: event.data.derivedAt,
-    },
-  ];
+  return announcedChildFields(parent.sampleType, event).map((child) => ({ ...inherited, ...child }));
 }
 
 /**

@@ -9,15 +9,8 @@ import { eventMetadata } from '../../platform/eventstore/metadata.ts';
 import { assertStorableEvent } from '../../platform/text.ts';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
 import { StreamConflictError, type EventStore, type Position } from '../../platform/eventstore/port.ts';
-import { decideSample, sampleDecider, type LabRole, type SampleChanges } from './decide.ts';
-import {
-  isSampleEventType,
-  parseSampleEvent,
-  sampleEventSchemaVersions,
-  sampleStream,
-  type SampleStatus,
-  type SampleType,
-} from './events.ts';
+import { decideSample, sampleDecider, type LabRole, type NewSample, type SampleChanges } from './decide.ts';
+import { isSampleEventType, parseSampleEvent, sampleEventSchemaVersions, sampleStream } from './events.ts';
 import { initialSampleState, isRegistered, type SampleState } from './evolve.ts';
 import { barcodeReservationStreamId, barcodeTaken, generateBarcode } from './physical/barcode.ts';
 import type { Quantity } from './physical/quantity.ts';
@@ -41,17 +34,7 @@ export interface SampleCommandDeps {
   readonly maxAgeYears?: number | undefined;
 }
 
-export interface NewSample {
-  readonly sampleType: SampleType;
-  readonly subjectId: string;
-  readonly collectionDate: string;
-  readonly status?: SampleStatus | undefined;
-  readonly storageLocation?: string | null | undefined;
-  readonly notes?: string | null | undefined;
-  /** Absent: the service assigns one. */
-  readonly barcode?: string | undefined;
-  readonly quantity?: Quantity | null | undefined;
-}
+export type { NewSample };
 
 export type TakeRequest = (
   | { kind: 'aliquots'; count: number; quantity?: Quantity | undefined }

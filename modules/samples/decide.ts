@@ -26,23 +26,27 @@ export const atLeast = (role: LabRole | undefined, needed: LabRole): boolean =>
 const forbidden = (): Decision<SampleEvent> =>
   refuse({ code: 'forbidden', message: 'changing samples needs the technician role in their lab' });
 
+/** A new sample's fields as the client gives them. */
+export interface NewSample {
+  readonly sampleType: SampleType;
+  readonly subjectId: string;
+  readonly collectionDate: string;
+  readonly status?: SampleStatus | undefined;
+  readonly storageLocation?: string | null | undefined;
+  readonly notes?: string | null | undefined;
+  /** Absent: the service assigns one, reserved in the lab before RegisterSample. */
+  readonly barcode?: string | undefined;
+  readonly quantity?: Quantity | null | undefined;
+}
+
 export interface RegisterSample {
   readonly type: 'RegisterSample';
-  readonly data: {
+  readonly data: NewSample & {
     readonly sampleId: string;
     readonly ownerId: string;
     readonly labId: string;
     /** The caller's role in that lab (undefined: not a member). */
     readonly role: LabRole | undefined;
-    readonly sampleType: SampleType;
-    readonly subjectId: string;
-    readonly collectionDate: string;
-    readonly status?: SampleStatus | undefined;
-    readonly storageLocation?: string | null | undefined;
-    readonly notes?: string | null | undefined;
-    /** Given by the client or assigned by the service, reserved in the lab before this command. */
-    readonly barcode?: string | undefined;
-    readonly quantity?: Quantity | null | undefined;
     /** SAMPLES_MAX_AGE_YEARS (default 10, 0: no limit). */
     readonly maxAgeYears?: number | undefined;
     readonly now: Date;

@@ -224,15 +224,39 @@ export const physicalDecider = {
   initialState: (): PhysicalState => ({ kind: 'none' }),
 };
 
+type Announcing = Extract<PhysicalEvent, { type: 'SampleAliquoted' | 'SampleDerived' }>;
+
+/** What each child an aliquot or derivative event announces holds of its own (the rest it inherits). */
+export function announcedChildFields(parentType: PhysicalSampleType, event: Announcing) {
+  if (event.type === 'SampleAliquoted') {
+    return event.data.children.map((child) => ({
+      sampleId: child.sampleId,
+      barcode: child.barcode,
+      sampleType: parentType,
+      quantity: child.quantity,
+      lineage: 'aliquot' as const,
+      registeredAt: event.data.aliquotedAt,
+    }));
+  }
+  const child = event.data.child;
+  return [
+    {
+      sampleId: child.sampleId,
+      barcode: child.barcode,
+      sampleType: child.sampleType,
+      quantity: child.quantity,
+      lineage: 'derivative' as const,
+      registeredAt: event.data.derivedAt,
+    },
+  ];
+}
+
 /**
  * The registrations of the children an aliquot or derivative event announces: children inherit
  * lab, subject and collection date, start `collected`, and hold their own amount. Deterministic,
  * so a restart after a crash between the parent's event and the children's writes the same ones.
  */
-export function childRegistrations(
-  parent: Live,
-  event: Extract<PhysicalEvent, { type: 'SampleAliquoted' | 'SampleDerived' }>,
-): PhysicalRegistration[] {
+export function childRegistrations(parent: Live, event: Announcing): PhysicalRegistration[] {
   const inherited = {
     labId: parent.labId,
     subjectId: parent.subjectId,
@@ -240,31 +264,11 @@ export function childRegistrations(
     status: 'collected' as const,
     parentId: parent.sampleId,
   };
-  if (event.type === 'SampleAliquoted') {
-    return event.data.children.map((child) => ({
-      ...inherited,
-      sampleId: child.sampleId,
-      barcode: child.barcode,
-      sampleType: parent.sampleType,
-      quantity: child.quantity,
-      remaining: child.quantity,
-      lineage: 'aliquot',
-      registeredAt: event.data.aliquotedAt,
-    }));
-  }
-  const child = event.data.child;
-  return [
-    {
-      ...inherited,
-      sampleId: child.sampleId,
-      barcode: child.barcode,
-      sampleType: child.sampleType,
-      quantity: child.quantity,
-      remaining: child.quantity,
-      lineage: 'derivative',
-      registeredAt: event.data.derivedAt,
-    },
-  ];
+  return announcedChildFields(parent.sampleType, event).map((child) => ({
+    ...inherited,
+    ...child,
+    remaining: child.quantity,
+  }));
 }
 
 /** The children still to be written after a restart: those whose streams do not exist yet. */
