@@ -15,14 +15,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
 import Koa from 'koa';
 import * as argon2 from 'argon2';
-import { startService } from '../app/service.ts';
 import { createPasswordHasher, type Argon2Backend } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
-import { createLogger } from '../platform/logging.ts';
-import { benchEnvironment, load, median, scratchDatabase, type LoadResult } from './support.ts';
+import { benchEnvironment, load, median, scratchDatabase, startBenchService, type LoadResult } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -68,14 +65,8 @@ const dbUrl = scratch.url;
 const config = loadConfig({
   ...benchEnvironment(dbUrl),
 });
-const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
 const hasher = createPasswordHasher({ backend: timedBackend });
-const service = await startService(
-  config,
-  logger,
-  { api: true, projector: true },
-  { handleSignals: false, passwordHasher: hasher },
-);
+const service = await startBenchService(config, hasher);
 const api = `${service.url!}/api/v1`;
 
 const hello = new Koa();

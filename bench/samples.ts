@@ -15,15 +15,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
 import { koaBody } from 'koa-body';
 import pg from 'pg';
-import { startService } from '../app/service.ts';
-import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { loadConfig } from '../platform/config.ts';
-import { createLogger } from '../platform/logging.ts';
 import { appendRegistrations, registration } from './sample-seed.ts';
 import { runLabsPhase } from './samples-labs.ts';
 import {
@@ -33,6 +29,7 @@ import {
   load,
   machineCpu,
   postJson as post,
+  startBenchService,
 } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -51,14 +48,7 @@ step('starting the embedded PostgreSQL under .data/bench');
 const embedded = await embeddedScratchDatabase('samples');
 const config = loadConfig(benchEnvironment(embedded.url));
 // Logins are not what this bench measures: cheap argon2 so 102 accounts are made in a moment.
-const hasher = createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
-const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
-const service = await startService(
-  config,
-  logger,
-  { api: true, projector: true },
-  { handleSignals: false, passwordHasher: hasher },
-);
+const service = await startBenchService(config);
 const api = `${service.url!}/api/v1`;
 const { store, engine } = { store: service.infrastructure.store, engine: service.engine };
 

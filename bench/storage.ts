@@ -7,14 +7,17 @@
 //       weighs on all four alike); the full box should answer in about the time of the empty one
 // Env: BENCH_BOXES (default 50), BENCH_CONCURRENCY (default 32). Figures go to bench/results/storage.json.
 // Progress with an ETA on a terminal; quiet when CI is set or stderr is not a terminal.
-import { Writable } from 'node:stream';
-import { startService } from '../app/service.ts';
-import { createPasswordHasher } from '../modules/identity/passwords.ts';
 import { positionsInReadingOrder } from '../modules/storage/grid.ts';
 import { loadConfig } from '../platform/config.ts';
-import { createLogger } from '../platform/logging.ts';
 import { Progress } from '../platform/progress.ts';
-import { benchEnvironment, median, postJson as post, saveResult, scratchDatabase } from './support.ts';
+import {
+  benchEnvironment,
+  median,
+  postJson as post,
+  saveResult,
+  scratchDatabase,
+  startBenchService,
+} from './support.ts';
 
 const BOXES = Number(process.env.BENCH_BOXES ?? 50);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -33,14 +36,7 @@ const config = loadConfig({
   // The server is shared: a small pool.
   DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX ?? '8',
 });
-const hasher = createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
-const logger = createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
-const service = await startService(
-  config,
-  logger,
-  { api: true, projector: true },
-  { handleSignals: false, passwordHasher: hasher },
-);
+const service = await startBenchService(config);
 try {
   const api = `${service.url!}/api/v1`;
   const password = 'violet-Harbor-bench-kestrel';

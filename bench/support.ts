@@ -181,19 +181,15 @@ export function benchEnvironment(databaseUrl: string): Record<string, string> {
 export const quietLogger = () => createLogger({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
 
 /**
- * The whole service (API + projections) in this process, with cheap argon2: logins are not what
- * these benchmarks measure (bench:auth measures them with production parameters).
+ * The whole service (API + projections) in this process, with cheap argon2 unless given another
+ * hasher: logins are not what these benchmarks measure (bench:auth measures them with production
+ * parameters).
  */
-export function startBenchService(config: Config) {
-  return startService(
-    config,
-    quietLogger(),
-    { api: true, projector: true },
-    {
-      handleSignals: false,
-      passwordHasher: createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
-    },
-  );
+export function startBenchService(
+  config: Config,
+  passwordHasher = createPasswordHasher({ parameters: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }),
+) {
+  return startService(config, quietLogger(), { api: true, projector: true }, { handleSignals: false, passwordHasher });
 }
 
 /** Registers a user and returns an access token. */
