@@ -4,9 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../../platform/config.ts';
-import type { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
-import type { EventStore, Position } from '../../platform/eventstore/port.ts';
-import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import type { PlatformServices } from '../../platform/module-context.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
 import { llmAssistant, offlineAssistant, type Assistant } from './assistant.ts';
 import { createDialogCommands } from './commands.ts';
@@ -17,13 +15,10 @@ import type { StorageFacts } from './storage-facts.ts';
 
 export const dialogReadModels = ['dialog'] as const;
 
-export interface DialogModuleContext {
-  readonly config: Config;
-  readonly vault: PersonalDataVault;
-  readonly knex: Knex;
-  readonly store: EventStore;
-  readonly openapi: OpenApiRegistry;
-  readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+export interface DialogModuleContext extends Pick<
+  PlatformServices,
+  'config' | 'vault' | 'knex' | 'store' | 'openapi' | 'waitForProjections'
+> {
   /** Storage answers for the offline assistant (wired in app/). */
   readonly storage?: StorageFacts | undefined;
 }

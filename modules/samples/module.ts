@@ -1,9 +1,7 @@
 // The samples module as the composition root sees it: its routers (commands wait for the
 // samples read model: read-your-writes).
-import type { Knex } from 'knex';
 import type { CommandCause } from '../../platform/eventstore/metadata.ts';
-import type { EventStore, Position } from '../../platform/eventstore/port.ts';
-import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import type { PlatformServices } from '../../platform/module-context.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import { createSampleCommands } from './commands.ts';
@@ -13,11 +11,10 @@ import { physicalSampleRouters } from './routes-physical.ts';
 
 export const samplesReadModels = ['samples'] as const;
 
-export interface SamplesModuleContext {
-  readonly knex: Knex;
-  readonly store: EventStore;
-  readonly openapi: OpenApiRegistry;
-  readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+export interface SamplesModuleContext extends Pick<
+  PlatformServices,
+  'knex' | 'store' | 'openapi' | 'waitForProjections'
+> {
   /** The box side of storage placement (the storage module, wired in app/). */
   readonly slots?: SlotKeeper | undefined;
   /** SAMPLES_MAX_AGE_YEARS (default 10, 0: no limit). */

@@ -1,9 +1,7 @@
 // The storage module as the composition root sees it: its routers (commands wait for the storage
 // read model: read-your-writes). Lab membership and the samples a box map shows come from other
 // modules, so app/ passes them in.
-import type { Knex } from 'knex';
-import type { EventStore, Position } from '../../platform/eventstore/port.ts';
-import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
+import type { PlatformServices } from '../../platform/module-context.ts';
 import type { AppRouter } from '../../platform/http/state.ts';
 import { createStorageCommands, type StorageCommands } from './commands.ts';
 import type { LabAccess } from './lab-access.ts';
@@ -12,11 +10,10 @@ import { storageRouters, type SampleDirectory } from './routes.ts';
 
 export const storageReadModels = ['storage'] as const;
 
-export interface StorageModuleContext {
-  readonly knex: Knex;
-  readonly store: EventStore;
-  readonly openapi: OpenApiRegistry;
-  readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
+export interface StorageModuleContext extends Pick<
+  PlatformServices,
+  'knex' | 'store' | 'openapi' | 'waitForProjections'
+> {
   readonly labs: LabAccess;
   readonly samples: SampleDirectory;
 }
