@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
-import { decodeCursor, pageSchema, toPage } from '../../platform/http/pagination.ts';
+import { decodeCursor, pageSchema, readPage, toPage } from '../../platform/http/pagination.ts';
 import { HttpProblem, INTERNAL_ERROR_DETAIL, problemBody } from '../../platform/http/problem.ts';
 import { RouteGroup } from '../../platform/http/routes.ts';
 import { stateOf, type AppContext, type AppRouter } from '../../platform/http/state.ts';
@@ -63,9 +63,13 @@ function conversationRoutes(routes: RouteGroup, { commands, knex }: DialogRouteO
     query: schemas.listQuery,
     responses: { 200: { description: 'A page', schema: pageSchema(schemas.conversationListItem) } },
     handler: async (ctx, { auth, query }) => {
-      const after = decodeCursor(query.cursor, schemas.conversationCursor);
-      const { rows, total } = await queries.listConversations(knex, auth.userId, { limit: query.limit, after });
-      ctx.body = toPage(rows, query.limit, total, (last) => ({ at: last.lastActivityAt, id: last.id }));
+      const keyOf = (last: queries.ConversationView) => ({ at: last.lastActivityAt, id: last.id });
+      ctx.body = await readPage(
+        query,
+        schemas.conversationCursor,
+        (page) => queries.listConversations(knex, auth.userId, page),
+        keyOf,
+      );
     },
   });
   routes.add({

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { fail } from '../../platform/commands/decision.ts';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
-import { decodeCursor, pageSchema, toPage } from '../../platform/http/pagination.ts';
+import { pageSchema, readPage } from '../../platform/http/pagination.ts';
 import { RouteGroup } from '../../platform/http/routes.ts';
 import type { AppRouter, AuthState } from '../../platform/http/state.ts';
 import { boxMap, boxMapSvg, type MapSample } from './box-map.ts';
@@ -98,9 +98,13 @@ function unitRoutes(routes: RouteGroup, options: StorageRouteOptions): void {
     handler: async (ctx, { auth, query }) => {
       const mine = await labs.labsOf(auth.userId);
       const labIds = query.labId === undefined ? mine : mine.filter((id) => id === query.labId);
-      const after = decodeCursor(query.cursor, schemas.cursorSchema);
-      const { rows, total } = await queries.listUnits(knex, labIds, query, { limit: query.limit, after });
-      ctx.body = toPage(rows, query.limit, total, (last) => ({ name: last.name, id: last.id }));
+      const keyOf = (last: queries.UnitView) => ({ name: last.name, id: last.id });
+      ctx.body = await readPage(
+        query,
+        schemas.cursorSchema,
+        (page) => queries.listUnits(knex, labIds, query, page),
+        keyOf,
+      );
     },
   });
   routes.add({
