@@ -11,27 +11,31 @@ import type { Knex } from 'knex';
 import { ownerPolicy } from '../../platform/database/owner-scope.ts';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { dialogEvents, type DialogEvent } from '../../modules/dialog/events.ts';
-import type { Projection } from '../engine/index.ts';
+import { tableDdl, type Projection } from '../engine/index.ts';
 import type { PersonalData, PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { storableJson, storableText } from '../../platform/text.ts';
 import { identityEvents } from '../../modules/identity/events.ts';
 
 export const dialogProjectionName = 'dialog';
 
-const conversations = (t: string) => `CREATE TABLE "${t}" (
-  conversation_id  uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const conversations = tableDdl(
+  'conversation_id',
+  `conversation_id  uuid NOT NULL,
   owner_id         uuid NOT NULL,
   title            text NOT NULL,
   created_at       timestamptz NOT NULL,
   last_activity_at timestamptz NOT NULL,
   archived_at      timestamptz,
   messages         integer NOT NULL DEFAULT 0,
-  version          integer NOT NULL);
-CREATE INDEX "${t}_by_activity" ON "${t}" (owner_id, last_activity_at DESC, conversation_id DESC) WHERE archived_at IS NULL;
-${ownerPolicy(t)}`;
+  version          integer NOT NULL`,
+  (t) =>
+    `CREATE INDEX "${t}_by_activity" ON "${t}" (owner_id, last_activity_at DESC, conversation_id DESC) WHERE archived_at IS NULL`,
+  ownerPolicy,
+);
 
-const messages = (t: string) => `CREATE TABLE "${t}" (
-  message_id        uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const messages = tableDdl(
+  'message_id',
+  `message_id        uuid NOT NULL,
   conversation_id   uuid NOT NULL,
   owner_id          uuid NOT NULL,
   seq               integer NOT NULL,
@@ -41,18 +45,20 @@ const messages = (t: string) => `CREATE TABLE "${t}" (
   prompt_tokens     integer,
   completion_tokens integer,
   partial           boolean NOT NULL DEFAULT false,
-  created_at        timestamptz NOT NULL);
-CREATE INDEX "${t}_by_conversation" ON "${t}" (conversation_id, seq);
-${ownerPolicy(t)}`;
+  created_at        timestamptz NOT NULL`,
+  (t) => `CREATE INDEX "${t}_by_conversation" ON "${t}" (conversation_id, seq)`,
+  ownerPolicy,
+);
 
-const usage = (t: string) => `CREATE TABLE "${t}" (
-  owner_id          uuid NOT NULL,
+const usage = tableDdl(
+  'owner_id, day',
+  `owner_id          uuid NOT NULL,
   day               date NOT NULL,
   messages          integer NOT NULL DEFAULT 0,
   prompt_tokens     integer NOT NULL DEFAULT 0,
-  completion_tokens integer NOT NULL DEFAULT 0,
-  CONSTRAINT "${t}_pkey" PRIMARY KEY (owner_id, day));
-${ownerPolicy(t)}`;
+  completion_tokens integer NOT NULL DEFAULT 0`,
+  ownerPolicy,
+);
 
 type Table = (logical: string) => string;
 

@@ -27,12 +27,13 @@ import {
   type Quantity,
 } from '../../modules/samples/events.ts';
 import { parseIdentityEvent } from '../../modules/identity/events.ts';
-import type { Projection } from '../engine/index.ts';
+import { tableDdl, type Projection } from '../engine/index.ts';
 
 export const samplesProjectionName = 'samples';
 
-const samples = (t: string) => `CREATE TABLE "${t}" (
-  sample_id        uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const samples = tableDdl(
+  'sample_id',
+  `sample_id        uuid NOT NULL,
   lab_id           uuid NOT NULL,
   owner_id         uuid NOT NULL,
   sample_type      text NOT NULL,
@@ -51,18 +52,25 @@ const samples = (t: string) => `CREATE TABLE "${t}" (
   created_at       timestamptz NOT NULL,
   updated_at       timestamptz NOT NULL,
   version          integer NOT NULL,
-  deleted_at       timestamptz);
-CREATE INDEX "${t}_by_date" ON "${t}" (lab_id, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX "${t}_by_status" ON "${t}" (lab_id, status, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX "${t}_by_type" ON "${t}" (lab_id, sample_type, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX "${t}_by_subject" ON "${t}" (lab_id, subject_id, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX "${t}_by_barcode" ON "${t}" (barcode_key, lab_id) WHERE deleted_at IS NULL;
-CREATE INDEX "${t}_by_parent" ON "${t}" (parent_id) WHERE parent_id IS NOT NULL;
-CREATE INDEX "${t}_by_date_all_labs" ON "${t}" (collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL;
-${scopePolicy(t)}`;
+  deleted_at       timestamptz`,
+  (t) =>
+    `CREATE INDEX "${t}_by_date" ON "${t}" (lab_id, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL`,
+  (t) =>
+    `CREATE INDEX "${t}_by_status" ON "${t}" (lab_id, status, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL`,
+  (t) =>
+    `CREATE INDEX "${t}_by_type" ON "${t}" (lab_id, sample_type, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL`,
+  (t) =>
+    `CREATE INDEX "${t}_by_subject" ON "${t}" (lab_id, subject_id, collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL`,
+  (t) => `CREATE INDEX "${t}_by_barcode" ON "${t}" (barcode_key, lab_id) WHERE deleted_at IS NULL`,
+  (t) => `CREATE INDEX "${t}_by_parent" ON "${t}" (parent_id) WHERE parent_id IS NOT NULL`,
+  (t) =>
+    `CREATE INDEX "${t}_by_date_all_labs" ON "${t}" (collection_date DESC, sample_id DESC) WHERE deleted_at IS NULL`,
+  scopePolicy,
+);
 
-const stats = (t: string) => `CREATE TABLE "${t}" (
-  lab_id     uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const stats = tableDdl(
+  'lab_id',
+  `lab_id     uuid NOT NULL,
   total      integer NOT NULL DEFAULT 0,
   collected  integer NOT NULL DEFAULT 0,
   processing integer NOT NULL DEFAULT 0,
@@ -76,20 +84,24 @@ const stats = (t: string) => `CREATE TABLE "${t}" (
   serum      integer NOT NULL DEFAULT 0,
   buffy_coat integer NOT NULL DEFAULT 0,
   dna        integer NOT NULL DEFAULT 0,
-  rna        integer NOT NULL DEFAULT 0);
-${scopePolicy(t)}`;
+  rna        integer NOT NULL DEFAULT 0`,
+  scopePolicy,
+);
 
-const daily = (t: string) => `CREATE TABLE "${t}" (
-  lab_id          uuid NOT NULL,
+const daily = tableDdl(
+  'lab_id, collection_date',
+  `lab_id          uuid NOT NULL,
   collection_date date NOT NULL,
-  samples         integer NOT NULL,
-  CONSTRAINT "${t}_pkey" PRIMARY KEY (lab_id, collection_date));
-${scopePolicy(t)}`;
+  samples         integer NOT NULL`,
+  scopePolicy,
+);
 
-const actors = (t: string) => `CREATE TABLE "${t}" (
-  user_id  uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
-  username text);
-GRANT SELECT ON "${t}" TO vialog_reader`;
+const actors = tableDdl(
+  'user_id',
+  `user_id  uuid NOT NULL,
+  username text`,
+  (t) => `GRANT SELECT ON "${t}" TO vialog_reader`,
+);
 
 type Table = (logical: string) => string;
 type Counts = Partial<Record<'total' | SampleStatus | SampleType, number>>;

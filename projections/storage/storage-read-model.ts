@@ -12,12 +12,13 @@ import type { Knex } from 'knex';
 import type { RecordedEvent } from '../../platform/eventstore/port.ts';
 import { storableText } from '../../platform/text.ts';
 import { storageEvents, type StorageEvent } from '../../modules/storage/events.ts';
-import type { Projection } from '../engine/index.ts';
+import { tableDdl, type Projection } from '../engine/index.ts';
 
 export const storageProjectionName = 'storage';
 
-const units = (t: string) => `CREATE TABLE "${t}" (
-  unit_id       uuid CONSTRAINT "${t}_pkey" PRIMARY KEY,
+const units = tableDdl(
+  'unit_id',
+  `unit_id       uuid NOT NULL,
   lab_id        uuid NOT NULL,
   name          text NOT NULL,
   kind          text NOT NULL,
@@ -32,20 +33,22 @@ const units = (t: string) => `CREATE TABLE "${t}" (
   created_at    timestamptz NOT NULL,
   updated_at    timestamptz NOT NULL,
   version       integer NOT NULL,
-  removed_at    timestamptz);
-CREATE INDEX "${t}_by_parent" ON "${t}" (lab_id, parent_id, name, unit_id) WHERE removed_at IS NULL;
-CREATE INDEX "${t}_by_ancestor" ON "${t}" USING gin (ancestor_ids) WHERE removed_at IS NULL;
-GRANT SELECT ON "${t}" TO vialog_reader`;
+  removed_at    timestamptz`,
+  (t) => `CREATE INDEX "${t}_by_parent" ON "${t}" (lab_id, parent_id, name, unit_id) WHERE removed_at IS NULL`,
+  (t) => `CREATE INDEX "${t}_by_ancestor" ON "${t}" USING gin (ancestor_ids) WHERE removed_at IS NULL`,
+  (t) => `GRANT SELECT ON "${t}" TO vialog_reader`,
+);
 
-const slots = (t: string) => `CREATE TABLE "${t}" (
-  unit_id    uuid NOT NULL,
+const slots = tableDdl(
+  'unit_id, position',
+  `unit_id    uuid NOT NULL,
   position   text NOT NULL,
   sample_id  uuid NOT NULL,
   lab_id     uuid NOT NULL,
-  claimed_at timestamptz NOT NULL,
-  CONSTRAINT "${t}_pkey" PRIMARY KEY (unit_id, position));
-CREATE INDEX "${t}_by_sample" ON "${t}" (sample_id);
-GRANT SELECT ON "${t}" TO vialog_reader`;
+  claimed_at timestamptz NOT NULL`,
+  (t) => `CREATE INDEX "${t}_by_sample" ON "${t}" (sample_id)`,
+  (t) => `GRANT SELECT ON "${t}" TO vialog_reader`,
+);
 
 type Table = (logical: string) => string;
 
