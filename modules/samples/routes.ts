@@ -12,6 +12,7 @@ import { HttpProblem } from '../../platform/http/problem.ts';
 import { RouteGroup } from '../../platform/http/routes.ts';
 import type { AppContext, AppRouter } from '../../platform/http/state.ts';
 import type { SampleCommands } from './commands.ts';
+import type { SampleChanges } from './decide.ts';
 import { sampleHistory } from './history.ts';
 import { isFinal } from './physical/status.ts';
 import * as queries from './queries.ts';
@@ -173,6 +174,19 @@ function oneSampleRoutes(
     412: '`version_mismatch`: If-Match is stale; nothing changed',
     422: '`validation_failed` (errors[]) or `invalid_transition`',
   };
+  /** PATCH and PUT: the change under If-Match; a sample it made final frees its slot. */
+  const update = async (
+    ctx: AppContext,
+    userId: string,
+    id: string,
+    changes: SampleChanges,
+    reason?: string | null,
+  ) => {
+    const cause = commandCause(ctx, reason);
+    const sample = await commands.update(id, changes, expectedVersionFromIfMatch(ctx), roleOf(userId), cause);
+    if (isFinal(sample.status)) await sampleLeft?.(id, 'final', cause);
+    answerSample(ctx, sample);
+  };
   routes.add({
     method: 'get',
     path: '/api/v1/samples/{id}',
@@ -200,11 +214,7 @@ function oneSampleRoutes(
     headers: ['ifMatch', 'changeReason'],
     responses: writeResponses,
     handler: async (ctx, { auth, params, body: { reason, ...changes } }) => {
-      const expected = expectedVersionFromIfMatch(ctx);
-      const cause = commandCause(ctx, reason);
-      const sample = await commands.update(params.id, changes, expected, roleOf(auth.userId), cause);
-      if (isFinal(sample.status)) await sampleLeft?.(params.id, 'final', cause);
-      answerSample(ctx, sample);
+      await update(ctx, auth.userId, params.id, changes, reason);
     },
   });
   routes.add({
@@ -218,11 +228,7 @@ function oneSampleRoutes(
     responses: writeResponses,
     handler: async (ctx, { auth, params, body: { reason, ...body } }) => {
       const changes = { ...body, storageLocation: body.storageLocation ?? null, notes: body.notes ?? null };
-      const expected = expectedVersionFromIfMatch(ctx);
-      const cause = commandCause(ctx, reason);
-      const sample = await commands.update(params.id, changes, expected, roleOf(auth.userId), cause);
-      if (isFinal(sample.status)) await sampleLeft?.(params.id, 'final', cause);
-      answerSample(ctx, sample);
+      await update(ctx, auth.userId, params.id, changes, reason);
     },
   });
   routes.add({
