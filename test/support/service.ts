@@ -1,6 +1,7 @@
 // The whole service (API + projections in one process, as `vialog serve`) on a fresh test
 // database, for HTTP tests of the modules. Argon2 runs with small parameters here so a test file
 // can register many users; the production parameters are covered by the password unit tests.
+import type { TestFn } from 'ava';
 import { loadConfig } from '../../platform/config.ts';
 import { createLogger } from '../../platform/logging.ts';
 import { createPasswordHasher, type PasswordHasher } from '../../modules/identity/passwords.ts';
@@ -17,6 +18,19 @@ export interface TestService {
   readonly service: RunningService;
   readonly logLines: string[];
   stop(): Promise<void>;
+}
+
+/** The file's own service (set before its first test), started before the file's tests and stopped after them. */
+export function serviceBed(test: TestFn): { svc: TestService; api: string } {
+  const bed = {} as { svc: TestService; api: string };
+  test.before(async () => {
+    bed.svc = await startTestService();
+    bed.api = bed.svc.api;
+  });
+  test.after.always(async () => {
+    await bed.svc?.stop();
+  });
+  return bed;
 }
 
 export async function startTestService(
