@@ -2,15 +2,14 @@
 // (the box's path and the position) and "how many free slots in Box 7?".
 import test from 'ava';
 import { asUser, type Client } from '../support/client.ts';
-import { newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { newUser, useTestService, type TestUser } from '../support/service.ts';
 
-let svc: TestService;
 let lee: TestUser;
 let asLee: Client;
 let asKim: Client;
 let sampleId: string;
+const svc = useTestService(test);
 test.before(async () => {
-  svc = await startTestService();
   lee = await newUser(svc.api, 'lee');
   asLee = asUser(svc.api, lee);
   asKim = asUser(svc.api, await newUser(svc.api, 'kim'));
@@ -21,9 +20,6 @@ test.before(async () => {
   const r = await asLee.post('/samples', { sampleType: 'blood', subjectId: 'P001', collectionDate: '2026-01-05' });
   sampleId = r.body.id as string;
   await asLee.put(`/samples/${sampleId}/location`, { unitId: box, position: 'B3' });
-});
-test.after.always(async () => {
-  await svc?.stop();
 });
 
 const ask = async (who: Client, content: string): Promise<string> => {
