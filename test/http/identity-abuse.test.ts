@@ -221,24 +221,10 @@ test.serial(
 
 test("an account's username and email share one budget", async (t) => {
   const user = await newUser(svc.api);
-  for (let i = 0; i < 5; i++)
-    t.is(
-      (
-        await call(svc.api, 'POST', '/auth/login', {
-          body: { login: user.username.toUpperCase(), password: `by-name-${i}-wrong` },
-        })
-      ).status,
-      401,
-    );
-  for (let i = 0; i < 5; i++)
-    t.is(
-      (
-        await call(svc.api, 'POST', '/auth/login', {
-          body: { login: user.email.toUpperCase(), password: `by-mail-${i}-wrong` },
-        })
-      ).status,
-      401,
-    );
+  const wrongLogin = (login: string, password: string) =>
+    call(svc.api, 'POST', '/auth/login', { body: { login, password } });
+  for (let i = 0; i < 5; i++) t.is((await wrongLogin(user.username.toUpperCase(), `by-name-${i}-wrong`)).status, 401);
+  for (let i = 0; i < 5; i++) t.is((await wrongLogin(user.email.toUpperCase(), `by-mail-${i}-wrong`)).status, 401);
   expectLimited(
     t,
     await call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } }),

@@ -18,6 +18,21 @@ const sample = (overrides: Record<string, unknown> = {}) => ({
   collectionDate: daysAgo(3),
   ...overrides,
 });
+/** The stats overview as the API answers it: zero everywhere but for the counts given. */
+const overview = (
+  total: number,
+  byStatus: Record<string, number>,
+  byType: Record<string, number>,
+  collectedLast30Days: number,
+) => ({
+  total,
+  byStatus: { collected: 0, processing: 0, archived: 0, consumed: 0, disposed: 0, ...byStatus },
+  byType: { blood: 0, saliva: 0, tissue: 0, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0, ...byType },
+  collectedLast30Days,
+});
+const stats = async (who: TestUser) =>
+  (await call(svc.api, 'GET', '/samples/stats/overview', { token: who.accessToken })).body;
+
 const create = async (who: TestUser, overrides: Record<string, unknown> = {}) => {
   const r = await call(svc.api, 'POST', '/samples', { token: who.accessToken, body: sample(overrides) });
   if (r.status !== 201) throw new Error(`create failed: ${r.status} ${JSON.stringify(r.body)}`);
@@ -233,8 +248,7 @@ test('DELETE: the sample leaves lists and stats, its history stays', async (t) =
   const other = await newUser(svc.api, 'deleter');
   const created = await create(other, { subjectId: 'D100' });
   const id = created.body.id as string;
-  const before = await call(svc.api, 'GET', '/samples/stats/overview', { token: other.accessToken });
-  t.is(before.body.total, 1);
+  t.is((await stats(other)).total, 1);
   t.is(
     (
       await call(svc.api, 'DELETE', `/samples/${id}`, {
@@ -247,13 +261,7 @@ test('DELETE: the sample leaves lists and stats, its history stays', async (t) =
   t.is((await call(svc.api, 'GET', `/samples/${id}`, { token: other.accessToken })).status, 404);
   t.is((await call(svc.api, 'GET', '/samples', { token: other.accessToken })).body.total, 0);
   t.is((await call(svc.api, 'GET', '/samples/subject/D100', { token: other.accessToken })).body.total, 0);
-  const after = await call(svc.api, 'GET', '/samples/stats/overview', { token: other.accessToken });
-  t.deepEqual(after.body, {
-    total: 0,
-    byStatus: { collected: 0, processing: 0, archived: 0, consumed: 0, disposed: 0 },
-    byType: { blood: 0, saliva: 0, tissue: 0, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0 },
-    collectedLast30Days: 0,
-  });
+  t.deepEqual(await stats(other), overview(0, {}, {}, 0));
   const history = await call(svc.api, 'GET', `/samples/${id}/history`, { token: other.accessToken });
   t.is(history.status, 200);
   t.is(history.body.items.at(-1).type, 'SampleDiscarded');
@@ -316,25 +324,16 @@ test('stats overview counts by status and type, and the last 30 days', async (t)
     storageLocation: 'freezer-1-rowA',
     status: 'archived',
   });
-  const r = await call(svc.api, 'GET', '/samples/stats/overview', { token: who.accessToken });
-  t.deepEqual(r.body, {
-    total: 3,
-    byStatus: { collected: 1, processing: 1, archived: 1, consumed: 0, disposed: 0 },
-    byType: { blood: 1, saliva: 1, tissue: 1, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0 },
-    collectedLast30Days: 2,
-  });
+  t.deepEqual(
+    await stats(who),
+    overview(3, { collected: 1, processing: 1, archived: 1 }, { blood: 1, saliva: 1, tissue: 1 }, 2),
+  );
   const s = (await call(svc.api, 'GET', '/samples?sampleType=saliva', { token: who.accessToken })).body.items[0];
   await call(svc.api, 'PATCH', `/samples/${s.id}`, {
     token: who.accessToken,
     body: { sampleType: 'blood', status: 'archived', collectionDate: daysAgo(60) },
   });
-  const after = await call(svc.api, 'GET', '/samples/stats/overview', { token: who.accessToken });
-  t.deepEqual(after.body, {
-    total: 3,
-    byStatus: { collected: 1, processing: 0, archived: 2, consumed: 0, disposed: 0 },
-    byType: { blood: 2, saliva: 0, tissue: 1, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0 },
-    collectedLast30Days: 1,
-  });
+  t.deepEqual(await stats(who), overview(3, { collected: 1, archived: 2 }, { blood: 2, tissue: 1 }, 1));
   t.is(today().length, 10);
 });
 
