@@ -7,20 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { eventMetadata, systemCause } from '../../platform/eventstore/metadata.ts';
 import { asUser, eventTypes, expectProblem, type Client } from '../support/client.ts';
 import { eventually } from '../support/eventually.ts';
-import { newUser, startSecondApi, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { newUser, startSecondApi, useTestService, type TestUser } from '../support/service.ts';
 
-let svc: TestService;
-let api: string;
-test.before(async () => {
-  svc = await startTestService();
-  api = svc.api;
-});
-test.after.always(async () => {
-  await svc?.stop();
-});
+const svc = useTestService(test);
 
 const today = new Date().toISOString().slice(0, 10);
-const as = (u: TestUser): Client => asUser(api, u);
+const as = (u: TestUser): Client => asUser(svc.api, u);
 async function tube(u: TestUser, quantity: unknown = { value: 2, unit: 'mL' }, sampleType = 'blood') {
   const r = await as(u).post('/samples', { sampleType, subjectId: 'P200', collectionDate: today, quantity });
   if (r.status !== 201) throw new Error(JSON.stringify(r.body));
@@ -28,7 +20,7 @@ async function tube(u: TestUser, quantity: unknown = { value: 2, unit: 'mL' }, s
 }
 
 test('POST /samples/{id}/aliquots: children inherit, the parent is debited in one decision', async (t) => {
-  const u = await newUser(api, 'aliq');
+  const u = await newUser(svc.api, 'aliq');
   const id = await tube(u);
   const r = await as(u).post(`/samples/${id}/aliquots`, { count: 3, quantity: { value: 200, unit: 'uL' } });
   t.is(r.status, 201);
@@ -43,7 +35,7 @@ test('POST /samples/{id}/aliquots: children inherit, the parent is debited in on
 });
 
 test('aliquots: more than is left is 422 insufficient_quantity, and nothing is created', async (t) => {
-  const u = await newUser(api, 'short');
+  const u = await newUser(svc.api, 'short');
   const id = await tube(u);
   const r = await as(u).post(`/samples/${id}/aliquots`, { count: 3, quantity: { value: 1, unit: 'mL' } });
   expectProblem(t, r, 422, 'insufficient_quantity');
@@ -52,7 +44,7 @@ test('aliquots: more than is left is 422 insufficient_quantity, and nothing is c
 });
 
 test('aliquots taking the last of a sample leave it consumed, and then it is final', async (t) => {
-  const u = await newUser(api, 'last');
+  const u = await newUser(svc.api, 'last');
   const id = await tube(u);
   const r = await as(u).post(`/samples/${id}/aliquots`, { count: 2, quantity: { value: 1, unit: 'mL' } });
   t.is(r.status, 201);
@@ -63,7 +55,7 @@ test('aliquots taking the last of a sample leave it consumed, and then it is fin
 });
 
 test('aliquots: an Idempotency-Key repeat creates nothing new', async (t) => {
-  const u = await newUser(api, 'idem');
+  const u = await newUser(svc.api, 'idem');
   const id = await tube(u);
   const key = randomUUID();
   const body = { count: 2, quantity: { value: 100, unit: 'uL' } };
@@ -76,7 +68,11 @@ test('aliquots: an Idempotency-Key repeat creates nothing new', async (t) => {
 });
 
 test('aliquots: a viewer gets 403, a non-member 404', async (t) => {
-  const [manager, viewer, outsider] = await Promise.all([newUser(api, 'm'), newUser(api, 'v'), newUser(api, 'o')]);
+  const [manager, viewer, outsider] = await Promise.all([
+    newUser(svc.api, 'm'),
+    newUser(svc.api, 'v'),
+    newUser(svc.api, 'o'),
+  ]);
   const labId = String((await as(manager).post('/labs', { name: 'Split lab' })).body.id);
   await as(manager).post(`/labs/${labId}/members`, { username: viewer.username, role: 'viewer' });
   const r = await as(manager).post('/samples', {
@@ -91,7 +87,7 @@ test('aliquots: a viewer gets 403, a non-member 404', async (t) => {
 });
 
 test('POST /samples/{id}/derivatives: a plasma child, consumes taken from the parent', async (t) => {
-  const u = await newUser(api, 'deriv');
+  const u = await newUser(svc.api, 'deriv');
   const id = await tube(u);
   const r = await as(u).post(`/samples/${id}/derivatives`, {
     sampleType: 'plasma',
@@ -104,13 +100,13 @@ test('POST /samples/{id}/derivatives: a plasma child, consumes taken from the pa
 });
 
 test('derivatives: a type that cannot be derived is 422', async (t) => {
-  const u = await newUser(api, 'nod');
+  const u = await newUser(svc.api, 'nod');
   const id = await tube(u, null, 'saliva');
   expectProblem(t, await as(u).post(`/samples/${id}/derivatives`, { sampleType: 'plasma' }), 422, 'validation_failed');
 });
 
 test('GET /samples/{id}/lineage: ancestors root first, descendants as a tree', async (t) => {
-  const u = await newUser(api, 'lin');
+  const u = await newUser(svc.api, 'lin');
   const root = await tube(u);
   const plasma = String((await as(u).post(`/samples/${root}/derivatives`, { sampleType: 'plasma' })).body.id);
   const aliquots = (await as(u).post(`/samples/${plasma}/aliquots`, { count: 2 })).body.items as { id: string }[];
@@ -125,11 +121,11 @@ test('GET /samples/{id}/lineage: ancestors root first, descendants as a tree', a
   t.is(descendants.length, 1);
   t.is(descendants[0]!.sample.id, plasma);
   t.deepEqual(descendants[0]!.children.map((c) => c.sample.id).sort(), aliquots.map((a) => a.id).sort());
-  expectProblem(t, await as(await newUser(api, 'x')).get(`/samples/${root}/lineage`), 404, 'not_found');
+  expectProblem(t, await as(await newUser(svc.api, 'x')).get(`/samples/${root}/lineage`), 404, 'not_found');
 });
 
 test.serial('a crash after the parent event: the children are written when the service starts', async (t) => {
-  const u = await newUser(api, 'crash');
+  const u = await newUser(svc.api, 'crash');
   const parentId = await tube(u);
   const store = svc.service.infrastructure.store;
   const children = [randomUUID(), randomUUID()].map((sampleId, i) => ({

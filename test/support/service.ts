@@ -5,6 +5,7 @@ import { loadConfig } from '../../platform/config.ts';
 import { createLogger } from '../../platform/logging.ts';
 import { createPasswordHasher, type PasswordHasher } from '../../modules/identity/passwords.ts';
 import { startService, type RunningService } from '../../app/service.ts';
+import type { TestFn } from 'ava';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { captureLogs } from './logs.ts';
 
@@ -59,7 +60,52 @@ export async function startTestService(
   };
 }
 
-// --- a tiny client ------------------------------------------------------------------------------
+/**
+ * One test service for the whole test file: started in a serial before hook (so the file's own
+ * before hooks, registered after this call, find it running) and stopped after the last test. The
+ * object returned reads the running service.
+ */
+export function useTestService(
+  test: TestFn,
+  env: Record<string, string> = {},
+  options: { passwordHasher?: PasswordHasher } = {},
+): TestService {
+  let running: TestService | undefined;
+  test.serial.before(async () => {
+    running = await startTestService(env, options);
+  });
+  test.after.always(async () => {
+    await running?.stop();
+  });
+  const current = (): TestService => {
+    if (!running) throw new Error('the test service is not started yet');
+    return running;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get api() {
+      return current().api;
+    },
+    get db() {
+      return current().db;
+    },
+    get service() {
+      return current().service;
+    },
+    get logLines() {
+      return current().logLines;
+    },
+    stop: () => current().stop(),
+  };
+}
+
+/** The environment that bootstraps this admin account at start-up. */
+export const bootstrapAdmin = (admin: { readonly username: string; readonly password: string }) => ({
+  ADMIN_USERNAME: admin.username,
+  ADMIN_PASSWORD: admin.password,
+});
 
 /**
  * Another API instance on a test service's database (as behind a load balancer), with the same
