@@ -64,6 +64,7 @@ export async function importFile(config: Config, logger: Logger, args: string[])
   const jobs = importJobs({
     knex,
     store,
+    databaseUrl: infrastructure.databaseUrl,
     logger,
     waitForProjections: (names, position) => engine.waitForProjections(names, position, { timeoutMs: 30_000 }),
     samples: importSamplePorts(knex, store, roleIn),

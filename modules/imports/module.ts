@@ -19,6 +19,8 @@ export interface ImportsModuleContext {
   readonly logger: Logger;
   readonly waitForProjections: (names: readonly string[], position: Position) => Promise<boolean>;
   readonly roleIn: RoleIn;
+  /** For the job claims (worker.ts). */
+  readonly databaseUrl?: string;
   readonly samples: Pick<ImportWorkerDeps, 'rules' | 'lookups' | 'createSamples'>;
 }
 
@@ -28,7 +30,13 @@ export function importJobs(context: Omit<ImportsModuleContext, 'openapi' | 'role
     store: context.store,
     waitForReadModel: (position) => context.waitForProjections(importsReadModels, position),
   });
-  const worker = createImportWorker({ ...context.samples, knex: context.knex, commands, logger: context.logger });
+  const worker = createImportWorker({
+    ...context.samples,
+    knex: context.knex,
+    commands,
+    logger: context.logger,
+    ...(context.databaseUrl ? { databaseUrl: context.databaseUrl } : {}),
+  });
   return { knex: context.knex, commands, worker };
 }
 

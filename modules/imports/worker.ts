@@ -1,9 +1,11 @@
 // The worker in the service: runs a submitted job in the background, one job at a time per
-// process. A job drops its file when it ends, so at start the kept files are the jobs to pick up
+// process, each job claimed first (an advisory lock per job) so that of several API processes
+// resuming the same kept files at start, one runs each job. A job drops its file when it ends, so at start the kept files are the jobs to pick up
 // (the runner resumes each, or ends it failed with the exact count created). What it needs of other modules (the sample rules, the
 // lab's barcodes and places, creating a sample) is injected by app/.
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { tryAdvisoryLock } from '../../platform/database/advisory-lock.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import type { ImportCommands } from './commands.ts';
 import { isFinal, type ImportJob } from './decide.ts';
@@ -20,7 +22,12 @@ export interface ImportWorkerDeps {
   /** Creates a batch's samples with their planned ids, one outcome each; `ownerId` submitted the import. */
   createSamples(job: ImportJob, ownerId: string, samples: readonly PlannedSample[]): Promise<CreateOutcome[]>;
   readonly batchSize?: number;
+  /** With it, a job is claimed with an advisory lock: of several processes, one runs it, the others pass. */
+  readonly databaseUrl?: string;
 }
+
+/** "VLIM": the imports' advisory locks, one per job. */
+const LOCK_NAMESPACE = 0x564c494d;
 
 export interface ImportWorker {
   /** Queues the job; it runs after the jobs before it. */
@@ -38,6 +45,21 @@ export function createImportWorker(deps: ImportWorkerDeps): ImportWorker {
   let stopped = false;
   const run = async (importId: string) => {
     if (stopped) return;
+    const claim = deps.databaseUrl
+      ? await tryAdvisoryLock(deps.databaseUrl, {
+          namespace: LOCK_NAMESPACE,
+          key: importId,
+          applicationName: 'vialog-import',
+        })
+      : undefined;
+    if (deps.databaseUrl && !claim) return; // another process runs it (and a restart of that one resumes it)
+    try {
+      await runClaimed(importId);
+    } finally {
+      await claim?.release();
+    }
+  };
+  const runClaimed = async (importId: string) => {
     const file = await store.storedFile(deps.knex, importId);
     const state = await deps.commands.load(importId);
     if (state.kind === 'none') return;

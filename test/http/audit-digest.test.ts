@@ -7,11 +7,9 @@ import test from 'ava';
 import pg from 'pg';
 import { digestMessage, signDigest } from '../../platform/audit/digest.ts';
 import { generateAuditKey, signingKeyFromSeed } from '../../platform/audit/keys.ts';
-import { call, loginToken, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { call, loginToken, newUser, bootstrapAdmin, useTestService, type TestUser } from '../support/service.ts';
 import { eventually } from '../support/eventually.ts';
 
-let svc: TestService;
-let api: string;
 let alice: TestUser;
 let adminToken: string;
 const admin = { username: 'digest-admin', password: 'Granite-Pelican-Orbit-52' };
@@ -20,44 +18,39 @@ const retiredSeed = randomBytes(32);
 const retired = signingKeyFromSeed('k1', retiredSeed);
 const retiredPublic = retired.publicKey.export({ format: 'jwk' }).x!;
 
-test.before(async () => {
-  svc = await startTestService({
-    ADMIN_USERNAME: admin.username,
-    ADMIN_PASSWORD: admin.password,
-    AUDIT_SIGNING_KEY: current.signingKey,
-    AUDIT_VERIFY_KEYS: `k1:${retiredPublic}`,
-    AUDIT_DIGEST_EVERY_EVENTS: '5',
-    AUDIT_DIGEST_INTERVAL_SECONDS: '2',
-  });
-  api = svc.api;
-  adminToken = await loginToken(api, admin);
-  alice = await newUser(api, 'alice');
-  const sample = { sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10) };
-  await call(api, 'POST', '/samples', { token: alice.accessToken, body: sample });
+const svc = useTestService(test, {
+  ...bootstrapAdmin(admin),
+  AUDIT_SIGNING_KEY: current.signingKey,
+  AUDIT_VERIFY_KEYS: `k1:${retiredPublic}`,
+  AUDIT_DIGEST_EVERY_EVENTS: '5',
+  AUDIT_DIGEST_INTERVAL_SECONDS: '2',
 });
-test.after.always(async () => {
-  await svc?.stop();
+test.before(async () => {
+  adminToken = await loginToken(svc.api, admin);
+  alice = await newUser(svc.api, 'alice');
+  const sample = { sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10) };
+  await call(svc.api, 'POST', '/samples', { token: alice.accessToken, body: sample });
 });
 
 test.serial('digests and verification are for administrators; the keys for any signed-in caller', async (t) => {
-  t.is((await call(api, 'GET', '/audit/digest')).status, 401);
-  t.is((await call(api, 'GET', '/audit/digest', { token: alice.accessToken })).status, 403);
-  t.is((await call(api, 'GET', '/audit/keys')).status, 401);
-  t.is((await call(api, 'GET', '/audit/keys', { token: alice.accessToken })).status, 200);
-  const digest = (await call(api, 'GET', '/audit/digest', { token: adminToken })).body;
-  const asUser = await call(api, 'POST', '/audit/verify', { token: alice.accessToken, body: { digest } });
+  t.is((await call(svc.api, 'GET', '/audit/digest')).status, 401);
+  t.is((await call(svc.api, 'GET', '/audit/digest', { token: alice.accessToken })).status, 403);
+  t.is((await call(svc.api, 'GET', '/audit/keys')).status, 401);
+  t.is((await call(svc.api, 'GET', '/audit/keys', { token: alice.accessToken })).status, 200);
+  const digest = (await call(svc.api, 'GET', '/audit/digest', { token: adminToken })).body;
+  const asUser = await call(svc.api, 'POST', '/audit/verify', { token: alice.accessToken, body: { digest } });
   t.is(asUser.status, 403);
 });
 
 test.serial('a digest checks offline with nothing but the published JWK set, retired keys included', async (t) => {
-  const answer = await call(api, 'GET', '/audit/digest', { token: adminToken });
+  const answer = await call(svc.api, 'GET', '/audit/digest', { token: adminToken });
   t.is(answer.status, 200);
   const digest = answer.body;
   t.like(digest, { keyId: 'k2', algorithm: 'Ed25519' });
   t.regex(digest.position, /^\d+\/\d+$/);
   t.true(digest.eventCount >= 5);
   type Jwk = { kid: string; kty: string; crv: string; x: string };
-  const { keys } = (await call(api, 'GET', '/audit/keys', { token: adminToken })).body as { keys: Jwk[] };
+  const { keys } = (await call(svc.api, 'GET', '/audit/keys', { token: adminToken })).body as { keys: Jwk[] };
   t.deepEqual(
     keys.map((k) => k.kid),
     ['k2', 'k1'],
@@ -70,24 +63,26 @@ test.serial('a digest checks offline with nothing but the published JWK set, ret
 });
 
 test.serial('verify: ok for the log as it is; a digest signed with a retired key still verifies', async (t) => {
-  const digest = (await call(api, 'GET', '/audit/digest', { token: adminToken })).body;
-  const answer = await call(api, 'POST', '/audit/verify', { token: adminToken, body: { digest } });
+  const digest = (await call(svc.api, 'GET', '/audit/digest', { token: adminToken })).body;
+  const answer = await call(svc.api, 'POST', '/audit/verify', { token: adminToken, body: { digest } });
   t.is(answer.status, 200);
   t.deepEqual(answer.body, { ok: true, checkedEvents: digest.eventCount, firstBrokenPosition: null, problems: [] });
   // What the service signed with k1 before the rotation: the same statement, the old key.
   const [commit, prepare] = (digest.position as string).split('/').map(BigInt) as [bigint, bigint];
   const state = { position: { commit, prepare }, eventCount: digest.eventCount, head: Buffer.from(digest.head, 'hex') };
   const old = signDigest(state, { signing: retired, verify: [retired] });
-  t.like((await call(api, 'POST', '/audit/verify', { token: adminToken, body: { digest: old } })).body, { ok: true });
+  t.like((await call(svc.api, 'POST', '/audit/verify', { token: adminToken, body: { digest: old } })).body, {
+    ok: true,
+  });
   const stranger = signingKeyFromSeed('k3', randomBytes(32));
   const foreign = signDigest(state, { signing: stranger, verify: [stranger] });
-  const refused = (await call(api, 'POST', '/audit/verify', { token: adminToken, body: { digest: foreign } })).body;
+  const refused = (await call(svc.api, 'POST', '/audit/verify', { token: adminToken, body: { digest: foreign } })).body;
   t.like(refused, { ok: false, checkedEvents: 0, problems: [{ kind: 'bad_signature' }] });
 });
 
 test.serial('verify refuses what is not a digest: 422 naming the fields, nothing checked', async (t) => {
-  const digest = (await call(api, 'GET', '/audit/digest', { token: adminToken })).body;
-  const verifying = (body: unknown) => call(api, 'POST', '/audit/verify', { token: adminToken, body });
+  const digest = (await call(svc.api, 'GET', '/audit/digest', { token: adminToken })).body;
+  const verifying = (body: unknown) => call(svc.api, 'POST', '/audit/verify', { token: adminToken, body });
   const bad = await verifying({ digest: { ...digest, head: 'nope', extra: 1 } });
   t.is(bad.status, 422);
   t.deepEqual(bad.body.errors.map((e: { path: string }) => e.path).sort(), ['digest.extra', 'digest.head']);
@@ -103,7 +98,7 @@ test.serial('the service signs digests on its own, by events and by time, into i
       const { rows } = await client.query<{ trigger: string }>('SELECT DISTINCT trigger FROM audit_digests');
       return new Set(rows.map((r) => r.trigger));
     };
-    for (let i = 0; i < 3; i++) await newUser(api, 'busy'); // well over 5 events
+    for (let i = 0; i < 3; i++) await newUser(svc.api, 'busy'); // well over 5 events
     const seen = await eventually(triggers, (s) => s.has('events') && s.has('time'));
     t.true(seen.has('events'), 'signed after AUDIT_DIGEST_EVERY_EVENTS events');
     t.true(seen.has('time'), 'signed after AUDIT_DIGEST_INTERVAL_SECONDS');
@@ -122,7 +117,7 @@ test.serial('the service signs digests on its own, by events and by time, into i
 });
 
 test.serial('verify finds an event a DBA edited after the digest was signed, at its position', async (t) => {
-  const digest = (await call(api, 'GET', '/audit/digest', { token: adminToken })).body;
+  const digest = (await call(svc.api, 'GET', '/audit/digest', { token: adminToken })).body;
   const client = new pg.Client({ connectionString: svc.db.url });
   await client.connect();
   let tampered: string;
@@ -139,7 +134,7 @@ test.serial('verify finds an event a DBA edited after the digest was signed, at 
     await client.query(`UPDATE events SET data = data || '{"subjectId": "P999"}' WHERE position = $1`, [row.position]);
     await client.query('ALTER TABLE events ENABLE TRIGGER USER');
     await client.query('COMMIT');
-    const answer = await call(api, 'POST', '/audit/verify', { token: adminToken, body: { digest } });
+    const answer = await call(svc.api, 'POST', '/audit/verify', { token: adminToken, body: { digest } });
     const problems = [{ kind: 'modified', position: tampered, streamId: row.stream_id }];
     t.like(answer.body, { ok: false, firstBrokenPosition: tampered, problems });
   } finally {

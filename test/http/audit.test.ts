@@ -2,23 +2,20 @@
 // export (NDJSON, CSV), tamper detection at the exact position, admin projection routes.
 import test from 'ava';
 import pg from 'pg';
-import { call, loginToken, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { call, loginToken, newUser, useTestService, type TestUser } from '../support/service.ts';
 import { eventually } from '../support/eventually.ts';
 
-let svc: TestService;
-let api: string;
 let alice: TestUser;
 let bob: TestUser;
 let adminToken: string;
 const admin = { username: 'auditor', password: 'Granite-Pelican-Orbit-51' };
 
+const svc = useTestService(test, { ADMIN_USERNAME: admin.username, ADMIN_PASSWORD: admin.password });
 test.before(async () => {
-  svc = await startTestService({ ADMIN_USERNAME: admin.username, ADMIN_PASSWORD: admin.password });
-  api = svc.api;
-  adminToken = await loginToken(api, admin);
-  alice = await newUser(api, 'alice');
-  bob = await newUser(api, 'bob');
-  await call(api, 'POST', '/samples', {
+  adminToken = await loginToken(svc.api, admin);
+  alice = await newUser(svc.api, 'alice');
+  bob = await newUser(svc.api, 'bob');
+  await call(svc.api, 'POST', '/samples', {
     token: alice.accessToken,
     body: {
       sampleType: 'blood',
@@ -27,13 +24,10 @@ test.before(async () => {
       notes: '=HYPERLINK("http://x")',
     },
   });
-  await call(api, 'POST', '/samples', {
+  await call(svc.api, 'POST', '/samples', {
     token: bob.accessToken,
     body: { sampleType: 'saliva', subjectId: 'B001', collectionDate: new Date().toISOString().slice(0, 10) },
   });
-});
-test.after.always(async () => {
-  await svc?.stop();
 });
 
 async function auditAll(
@@ -52,7 +46,7 @@ async function auditAll(
   let cursor: string | null = null;
   do {
     const r: { status: number; body: { items: never[]; nextCursor: string | null } } = await call(
-      api,
+      svc.api,
       'GET',
       `/audit?limit=100${query}${cursor ? `&cursor=${cursor}` : ''}`,
       { token },
@@ -101,13 +95,13 @@ test.serial('filters by type, stream and actor, and pages without repeats', asyn
   t.true((await auditAll(adminToken, `&actorId=${bob.id}`)).every((i) => i.actor.id === bob.id));
   const all = await auditAll(adminToken);
   t.is(new Set(all.map((i) => i.position)).size, all.length);
-  t.is((await call(api, 'GET', '/audit?from=yesterday', { token: adminToken })).status, 400);
-  t.is((await call(api, 'GET', '/audit')).status, 401);
+  t.is((await call(svc.api, 'GET', '/audit?from=yesterday', { token: adminToken })).status, 400);
+  t.is((await call(svc.api, 'GET', '/audit')).status, 401);
 });
 
 test.serial('export: NDJSON and CSV carry the same events; CSV defuses formulas', async (t) => {
   const list = await auditAll(alice.accessToken);
-  const ndjson = await fetch(`${api}/audit/export?format=ndjson`, {
+  const ndjson = await fetch(`${svc.api}/audit/export?format=ndjson`, {
     headers: { authorization: `Bearer ${alice.accessToken}` },
   });
   t.is(ndjson.status, 200);
@@ -120,7 +114,7 @@ test.serial('export: NDJSON and CSV carry the same events; CSV defuses formulas'
     lines.map((l) => l.position),
     list.map((i) => i.position),
   );
-  const csv = await fetch(`${api}/audit/export?format=csv`, {
+  const csv = await fetch(`${svc.api}/audit/export?format=csv`, {
     headers: { authorization: `Bearer ${alice.accessToken}` },
   });
   const rows = (await csv.text()).trim().split('\r\n');
@@ -132,19 +126,19 @@ test.serial('export: NDJSON and CSV carry the same events; CSV defuses formulas'
 test.serial(
   'erasure by crypto-shredding: the email and dialog text leave every read model, export and log; the events and their chains stay',
   async (t) => {
-    const carol = await newUser(api, 'carol');
+    const carol = await newUser(svc.api, 'carol');
     const secretQuestion = `where is my biopsy ${Math.random().toString(36).slice(2)}?`;
     const sample = (
-      await call(api, 'POST', '/samples', {
+      await call(svc.api, 'POST', '/samples', {
         token: carol.accessToken,
         body: { sampleType: 'blood', subjectId: 'C001', collectionDate: new Date().toISOString().slice(0, 10) },
       })
     ).body.id as string;
-    const conversation = (await call(api, 'POST', '/dialog/conversations', { token: carol.accessToken, body: {} })).body
-      .id as string;
+    const conversation = (await call(svc.api, 'POST', '/dialog/conversations', { token: carol.accessToken, body: {} }))
+      .body.id as string;
     t.is(
       (
-        await call(api, 'POST', `/dialog/conversations/${conversation}/messages`, {
+        await call(svc.api, 'POST', `/dialog/conversations/${conversation}/messages`, {
           token: carol.accessToken,
           body: { content: secretQuestion },
         })
@@ -158,7 +152,7 @@ test.serial(
       t.false((await rawEvents()).includes(carol.email), 'the email is sealed inside the events');
       t.false((await rawEvents()).includes(secretQuestion), 'so is the dialog text');
       const exportText = async () =>
-        (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+        (await fetch(`${svc.api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
       // The audit projection is not awaited by commands: wait until it has carol's events.
       const before = await eventually(
         exportText,
@@ -167,7 +161,7 @@ test.serial(
       t.true(before.includes(carol.email), 'before erasure the trail shows it to an admin');
 
       t.is(
-        (await call(api, 'DELETE', '/auth/me', { token: carol.accessToken, body: { password: carol.password } }))
+        (await call(svc.api, 'DELETE', '/auth/me', { token: carol.accessToken, body: { password: carol.password } }))
           .status,
         204,
       );
@@ -201,7 +195,7 @@ test.serial(
       t.true(trail.some((e) => e.type === 'UserMessagePosted' && e.data.content === '[erased]'));
       t.false(svc.logLines.some((l) => l.includes(carol.email) || l.includes(secretQuestion)));
       t.like(
-        (await call(api, 'GET', '/audit/verify', { token: adminToken })).body,
+        (await call(svc.api, 'GET', '/audit/verify', { token: adminToken })).body,
         { ok: true },
         'the chains still hold',
       );
@@ -212,10 +206,10 @@ test.serial(
 );
 
 test.serial('verify passes, then finds an event edited in the database at exactly its position', async (t) => {
-  const before = await call(api, 'GET', '/audit/verify', { token: adminToken });
+  const before = await call(svc.api, 'GET', '/audit/verify', { token: adminToken });
   t.like(before.body, { ok: true, firstBrokenPosition: null });
   t.true(before.body.checkedEvents > 5);
-  t.like((await call(api, 'GET', '/audit/verify', { token: alice.accessToken })).body, { ok: true });
+  t.like((await call(svc.api, 'GET', '/audit/verify', { token: alice.accessToken })).body, { ok: true });
 
   const client = new pg.Client({ connectionString: svc.db.url });
   await client.connect();
@@ -237,20 +231,20 @@ test.serial('verify passes, then finds an event edited in the database at exactl
   } finally {
     await client.end();
   }
-  const after = await call(api, 'GET', '/audit/verify', { token: adminToken });
+  const after = await call(svc.api, 'GET', '/audit/verify', { token: adminToken });
   t.like(after.body, { ok: false, firstBrokenPosition: tampered });
-  const own = await call(api, 'GET', '/audit/verify', { token: alice.accessToken });
+  const own = await call(svc.api, 'GET', '/audit/verify', { token: alice.accessToken });
   t.like(own.body, { ok: false, firstBrokenPosition: tampered });
   t.like(
-    (await call(api, 'GET', '/audit/verify', { token: bob.accessToken })).body,
+    (await call(svc.api, 'GET', '/audit/verify', { token: bob.accessToken })).body,
     { ok: true },
     "bob's streams are untouched",
   );
 });
 
 test('admin projection routes: status list, rebuild 202 (admin only), unknown 404', async (t) => {
-  t.is((await call(api, 'GET', '/admin/projections', { token: alice.accessToken })).status, 403);
-  const list = await call(api, 'GET', '/admin/projections', { token: adminToken });
+  t.is((await call(svc.api, 'GET', '/admin/projections', { token: alice.accessToken })).status, 403);
+  const list = await call(svc.api, 'GET', '/admin/projections', { token: adminToken });
   t.is(list.status, 200);
   t.deepEqual(list.body.map((p: { name: string }) => p.name).sort(), [
     'audit',
@@ -267,12 +261,12 @@ test('admin projection routes: status list, rebuild 202 (admin only), unknown 40
       (p: { position: string; lagEvents: number }) => /^-?\d+\/-?\d+$/.test(p.position) && p.lagEvents >= 0,
     ),
   );
-  t.is((await call(api, 'POST', '/admin/projections/nope/rebuild', { token: adminToken })).status, 404);
-  t.is((await call(api, 'POST', '/admin/projections/samples/rebuild', { token: alice.accessToken })).status, 403);
-  const requested = await call(api, 'POST', '/admin/projections/samples/rebuild', { token: adminToken });
+  t.is((await call(svc.api, 'POST', '/admin/projections/nope/rebuild', { token: adminToken })).status, 404);
+  t.is((await call(svc.api, 'POST', '/admin/projections/samples/rebuild', { token: alice.accessToken })).status, 403);
+  const requested = await call(svc.api, 'POST', '/admin/projections/samples/rebuild', { token: adminToken });
   t.is(requested.status, 202);
   const done = await eventually(
-    () => call(api, 'GET', '/admin/projections', { token: adminToken }),
+    () => call(svc.api, 'GET', '/admin/projections', { token: adminToken }),
     (r) =>
       r.body.some(
         (p: { name: string; rebuildRequested: boolean; status: string }) =>
@@ -283,5 +277,5 @@ test('admin projection routes: status list, rebuild 202 (admin only), unknown 40
   t.true(
     done.body.some((p: { name: string; rebuildRequested: boolean }) => p.name === 'samples' && !p.rebuildRequested),
   );
-  t.is((await call(api, 'GET', '/samples', { token: alice.accessToken })).body.total, 1);
+  t.is((await call(svc.api, 'GET', '/samples', { token: alice.accessToken })).body.total, 1);
 });

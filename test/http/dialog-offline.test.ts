@@ -1,38 +1,33 @@
 // The offline assistant (no LLM_BASE_URL: the embedded default) answers from the caller's own
 // samples and says plainly what it cannot; the daily quota.
 import test from 'ava';
-import { call, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { call, newUser, useTestService, type TestUser } from '../support/service.ts';
 
-let svc: TestService;
-let api: string;
 let user: TestUser;
 let other: TestUser;
 const today = new Date().toISOString().slice(0, 10);
 
+const svc = useTestService(test, { DIALOG_DAILY_MESSAGES: '12' });
 test.before(async () => {
-  svc = await startTestService({ DIALOG_DAILY_MESSAGES: '12' });
-  api = svc.api;
-  user = await newUser(api, 'offline');
-  other = await newUser(api, 'stranger');
+  user = await newUser(svc.api, 'offline');
+  other = await newUser(svc.api, 'stranger');
   for (const body of [
     { sampleType: 'blood', subjectId: 'P001', collectionDate: today },
     { sampleType: 'blood', subjectId: 'P001', collectionDate: today, status: 'processing' },
     { sampleType: 'tissue', subjectId: 'P002', collectionDate: today, storageLocation: 'freezer-1-rowA' },
   ]) {
-    await call(api, 'POST', '/samples', { token: user.accessToken, body });
+    await call(svc.api, 'POST', '/samples', { token: user.accessToken, body });
   }
-  await call(api, 'POST', '/samples', {
+  await call(svc.api, 'POST', '/samples', {
     token: other.accessToken,
     body: { sampleType: 'saliva', subjectId: 'P001', collectionDate: today, notes: 'not yours' },
   });
 });
-test.after.always(async () => {
-  await svc?.stop();
-});
 
 const ask = async (content: string, who: TestUser = user) => {
-  const id = (await call(api, 'POST', '/dialog/conversations', { token: who.accessToken, body: {} })).body.id as string;
-  return call(api, 'POST', `/dialog/conversations/${id}/messages`, { token: who.accessToken, body: { content } });
+  const id = (await call(svc.api, 'POST', '/dialog/conversations', { token: who.accessToken, body: {} })).body
+    .id as string;
+  return call(svc.api, 'POST', `/dialog/conversations/${id}/messages`, { token: who.accessToken, body: { content } });
 };
 
 test("counts by status and type, from the caller's samples only", async (t) => {
@@ -47,14 +42,14 @@ test("counts by status and type, from the caller's samples only", async (t) => {
 });
 
 test("it answers over every lab of the caller and names each sample's lab", async (t) => {
-  const [head, member] = await Promise.all([newUser(api, 'head'), newUser(api, 'member')]);
-  const lab = await call(api, 'POST', '/labs', { token: head.accessToken, body: { name: 'Virology' } });
+  const [head, member] = await Promise.all([newUser(svc.api, 'head'), newUser(svc.api, 'member')]);
+  const lab = await call(svc.api, 'POST', '/labs', { token: head.accessToken, body: { name: 'Virology' } });
   const labId = lab.body.id as string;
-  await call(api, 'POST', `/labs/${labId}/members`, {
+  await call(svc.api, 'POST', `/labs/${labId}/members`, {
     token: head.accessToken,
     body: { username: member.username, role: 'viewer' },
   });
-  await call(api, 'POST', '/samples', {
+  await call(svc.api, 'POST', '/samples', {
     token: head.accessToken,
     body: { labId, sampleType: 'saliva', subjectId: 'V123', collectionDate: today },
   });
@@ -87,27 +82,27 @@ test('what it cannot answer, it says plainly', async (t) => {
 });
 
 test('a user without samples is told so', async (t) => {
-  const fresh = await newUser(api, 'empty');
+  const fresh = await newUser(svc.api, 'empty');
   t.is((await ask('how many samples?', fresh)).body.assistantMessage.content, 'You have no samples yet.');
 });
 
 test.serial(
   'the daily quota: 429 quota_exceeded with Retry-After and X-RateLimit-*; usage shows where the user stands',
   async (t) => {
-    const heavy = await newUser(api, 'heavy');
-    const id = (await call(api, 'POST', '/dialog/conversations', { token: heavy.accessToken, body: {} })).body
+    const heavy = await newUser(svc.api, 'heavy');
+    const id = (await call(svc.api, 'POST', '/dialog/conversations', { token: heavy.accessToken, body: {} })).body
       .id as string;
     for (let i = 0; i < 12; i++)
       t.is(
         (
-          await call(api, 'POST', `/dialog/conversations/${id}/messages`, {
+          await call(svc.api, 'POST', `/dialog/conversations/${id}/messages`, {
             token: heavy.accessToken,
             body: { content: `count ${i}` },
           })
         ).status,
         201,
       );
-    const over = await call(api, 'POST', `/dialog/conversations/${id}/messages`, {
+    const over = await call(svc.api, 'POST', `/dialog/conversations/${id}/messages`, {
       token: heavy.accessToken,
       body: { content: 'one more' },
     });
@@ -119,13 +114,13 @@ test.serial(
     const midnight = new Date();
     midnight.setUTCHours(24, 0, 0, 0);
     t.is(Number(over.headers.get('x-ratelimit-reset')), midnight.getTime() / 1000, 'the quota resets at midnight UTC');
-    const usage = await call(api, 'GET', '/dialog/usage', { token: heavy.accessToken });
+    const usage = await call(svc.api, 'GET', '/dialog/usage', { token: heavy.accessToken });
     t.deepEqual(usage.body, {
       today: { messages: 12, promptTokens: 0, completionTokens: 0 },
       quota: { messages: 12, tokens: 200000 },
     });
     t.is(
-      (await call(api, 'GET', `/dialog/conversations/${id}/messages?limit=100`, { token: heavy.accessToken })).body
+      (await call(svc.api, 'GET', `/dialog/conversations/${id}/messages?limit=100`, { token: heavy.accessToken })).body
         .total,
       24,
       'the refused message was not stored',

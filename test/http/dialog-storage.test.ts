@@ -3,16 +3,15 @@
 import test from 'ava';
 import { asUser, type Client } from '../support/client.ts';
 import { askOnce } from '../support/tube-fixtures.ts';
-import { newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { newUser, useTestService, type TestUser } from '../support/service.ts';
 
-let svc: TestService;
 let lee: TestUser;
 let asLee: Client;
 let asKim: Client;
 let sampleId: string;
 let barcode: string;
+const svc = useTestService(test);
 test.before(async () => {
-  svc = await startTestService();
   lee = await newUser(svc.api, 'lee');
   asLee = asUser(svc.api, lee);
   asKim = asUser(svc.api, await newUser(svc.api, 'kim'));
@@ -24,9 +23,6 @@ test.before(async () => {
   sampleId = r.body.id as string;
   barcode = r.body.barcode as string;
   await asLee.put(`/samples/${sampleId}/location`, { unitId: box, position: 'B3' });
-});
-test.after.always(async () => {
-  await svc?.stop();
 });
 
 const ask = askOnce;

@@ -6,33 +6,26 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { eventMetadata } from '../../platform/eventstore/metadata.ts';
-import { call, loginToken, newUser, startTestService, type TestService } from '../support/service.ts';
+import { call, loginToken, newUser, bootstrapAdmin, useTestService } from '../support/service.ts';
 import { userCause } from '../support/event-world.ts';
 import { eventually } from '../support/eventually.ts';
 
 const admin = { username: 'auditor', password: 'Granite-Pelican-Orbit-51' };
-let svc: TestService;
-let api: string;
 let adminToken: string;
 
-test.before(async () => {
-  svc = await startTestService({
-    ADMIN_USERNAME: admin.username,
-    ADMIN_PASSWORD: admin.password,
-    TRUST_PROXY_HOPS: '1',
-  });
-  api = svc.api;
-  adminToken = await loginToken(api, admin);
+const svc = useTestService(test, {
+  ...bootstrapAdmin(admin),
+  TRUST_PROXY_HOPS: '1',
 });
-test.after.always(async () => {
-  await svc?.stop();
+test.before(async () => {
+  adminToken = await loginToken(svc.api, admin);
 });
 
 const exportText = async () =>
-  (await fetch(`${api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+  (await fetch(`${svc.api}/audit/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
 
 test('request facts, API key names and conversation titles are sealed in the events and unreadable after erasure, old plain ones too', async (t) => {
-  const user = await newUser(api, 'leaving');
+  const user = await newUser(svc.api, 'leaving');
   const tag = Math.random().toString(36).slice(2, 8);
   const facts = { 'user-agent': `Distinctive-Agent/${tag}`, 'x-forwarded-for': '192.0.2.201' };
   const personal = {
@@ -43,14 +36,14 @@ test('request facts, API key names and conversation titles are sealed in the eve
     legacyAgent: `Legacy-Agent/${tag}`,
     legacyIp: '192.0.2.202',
   };
-  const session = await call(api, 'POST', '/auth/login', {
+  const session = await call(svc.api, 'POST', '/auth/login', {
     headers: facts,
     body: { login: user.username, password: user.password },
   });
   t.is(session.status, 200);
   t.is(
     (
-      await call(api, 'POST', '/auth/login', {
+      await call(svc.api, 'POST', '/auth/login', {
         headers: facts,
         body: { login: user.username, password: 'wrong-and-recorded' },
       })
@@ -58,13 +51,17 @@ test('request facts, API key names and conversation titles are sealed in the eve
     401,
   );
   t.is(
-    (await call(api, 'POST', '/auth/api-keys', { token: session.body.accessToken, body: { name: personal.keyName } }))
-      .status,
+    (
+      await call(svc.api, 'POST', '/auth/api-keys', {
+        token: session.body.accessToken,
+        body: { name: personal.keyName },
+      })
+    ).status,
     201,
   );
   t.is(
     (
-      await call(api, 'POST', '/dialog/conversations', {
+      await call(svc.api, 'POST', '/dialog/conversations', {
         token: session.body.accessToken,
         body: { title: personal.title },
       })
@@ -106,14 +103,18 @@ test('request facts, API key names and conversation titles are sealed in the eve
     for (const [what, value] of Object.entries(personal))
       t.true(before.includes(value), `before erasure the admin sees the ${what}`);
     t.is(
-      (await call(api, 'GET', '/auth/api-keys', { token: session.body.accessToken })).body.items[0].name,
+      (await call(svc.api, 'GET', '/auth/api-keys', { token: session.body.accessToken })).body.items[0].name,
       personal.keyName,
       'the owner sees the name',
     );
 
     t.is(
-      (await call(api, 'DELETE', '/auth/me', { token: session.body.accessToken, body: { password: user.password } }))
-        .status,
+      (
+        await call(svc.api, 'DELETE', '/auth/me', {
+          token: session.body.accessToken,
+          body: { password: user.password },
+        })
+      ).status,
       204,
     );
 

@@ -4,33 +4,29 @@
 // projection is still running. Serial: each test counts the events in the log.
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
-import { call, newUser, startTestService, type Answer, type TestService, type TestUser } from '../support/service.ts';
+import { call, newUser, useTestService, type Answer, type TestUser } from '../support/service.ts';
 
-let svc: TestService;
-let api: string;
 let user: TestUser;
 let sampleId: string;
 let conversationId: string;
 let events: pg.Client;
 
+const svc = useTestService(test, {
+  RATE_LIMIT_PER_USER_PER_MINUTE: '100000',
+  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '100000',
+});
 test.before(async () => {
-  svc = await startTestService({
-    RATE_LIMIT_PER_USER_PER_MINUTE: '100000',
-    RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '100000',
-  });
-  api = svc.api;
-  user = await newUser(api, 'hostile');
+  user = await newUser(svc.api, 'hostile');
   const today = new Date().toISOString().slice(0, 10);
   const token = user.accessToken;
   const sampleBody = { sampleType: 'blood', subjectId: 'H001', collectionDate: today };
-  sampleId = (await call(api, 'POST', '/samples', { token, body: sampleBody })).body.id;
-  conversationId = (await call(api, 'POST', '/dialog/conversations', { token, body: { title: 'first' } })).body.id;
+  sampleId = (await call(svc.api, 'POST', '/samples', { token, body: sampleBody })).body.id;
+  conversationId = (await call(svc.api, 'POST', '/dialog/conversations', { token, body: { title: 'first' } })).body.id;
   events = new pg.Client({ connectionString: svc.db.url });
   await events.connect();
 });
 test.after.always(async () => {
   await events?.end();
-  await svc?.stop();
 });
 
 const eventCount = async (): Promise<number> =>
@@ -61,9 +57,9 @@ async function refused(t: ExecutionContext, send: () => Promise<Answer>, expecte
 const send =
   (method: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
   () =>
-    call(api, method, path, { token: user.accessToken, body, headers });
+    call(svc.api, method, path, { token: user.accessToken, body, headers });
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) => send('POST', path, body, headers);
-const get = (path: string) => () => call(api, 'GET', path, { token: user.accessToken });
+const get = (path: string) => () => call(svc.api, 'GET', path, { token: user.accessToken });
 const body422 = (path: string): Expected => ({ status: 422, code: 'validation_failed', path });
 const query400 = (path: string): Expected => ({ status: 400, code: 'invalid_query', path });
 const sample = { sampleType: 'blood', subjectId: 'H002', collectionDate: new Date().toISOString().slice(0, 10) };
@@ -125,7 +121,7 @@ test.serial('U+0000 and a lone surrogate in a dialog message: 422 naming content
 });
 
 test.serial('U+0000 and a lone surrogate in the login name: 422 naming login', async (t) => {
-  const logIn = (login: string) => () => call(api, 'POST', '/auth/login', { body: { login, password: 'x' } });
+  const logIn = (login: string) => () => call(svc.api, 'POST', '/auth/login', { body: { login, password: 'x' } });
   await refused(t, logIn(`${user.username}${NUL}`), body422('login'));
   await refused(t, logIn(`a${LONE}@lab.example`), body422('login'));
 });

@@ -13,7 +13,7 @@ import { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { loadConfig } from '../../platform/config.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import type { EventStore } from '../../platform/eventstore/port.ts';
-import { call, loginToken, newUser, startTestService, testArgon2, type TestService } from '../support/service.ts';
+import { call, loginToken, newUser, testArgon2, bootstrapAdmin, useTestService } from '../support/service.ts';
 
 /** argon2 work done by the service, counted. */
 const work = { verify: 0, hash: 0 };
@@ -31,26 +31,19 @@ const countingArgon2: Argon2Backend = {
 
 const admin = { username: 'admin', password: 'Basalt-Heron-Quarry-62' };
 const env = {
-  ADMIN_USERNAME: admin.username,
-  ADMIN_PASSWORD: admin.password,
+  ...bootstrapAdmin(admin),
   TRUST_PROXY_HOPS: '1',
   RATE_LIMIT_LOGIN_FAILURES_PER_15_MINUTES: '10',
   RATE_LIMIT_REFRESH_FAILURES_PER_15_MINUTES: '5',
   RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '10000',
 };
-let svc: TestService;
-let api: string;
 let adminToken: string;
 
-test.before(async () => {
-  svc = await startTestService(env, {
-    passwordHasher: createPasswordHasher({ parameters: testArgon2, backend: countingArgon2 }),
-  });
-  api = svc.api;
-  adminToken = await loginToken(api, admin);
+const svc = useTestService(test, env, {
+  passwordHasher: createPasswordHasher({ parameters: testArgon2, backend: countingArgon2 }),
 });
-test.after.always(async () => {
-  await svc?.stop();
+test.before(async () => {
+  adminToken = await loginToken(svc.api, admin);
 });
 
 /** As seen behind our one trusted proxy: it appended the client's address last. */
@@ -69,8 +62,8 @@ async function query<T = Record<string, unknown>>(sql: string, params: unknown[]
 // --- what an API key may not do -------------------------------------------------------------------
 
 test('an API key cannot manage keys, change the password or erase the account: 403 forbidden, nothing changes', async (t) => {
-  const user = await newUser(api, 'keyholder');
-  const created = await call(api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'robot' } });
+  const user = await newUser(svc.api, 'keyholder');
+  const created = await call(svc.api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'robot' } });
   const key: string = created.body.key;
   const attempts: [string, string, unknown?][] = [
     ['POST', '/auth/api-keys', { name: 'a second key' }],
@@ -80,69 +73,73 @@ test('an API key cannot manage keys, change the password or erase the account: 4
     ['DELETE', '/auth/me', { password: user.password }],
   ];
   for (const [method, path, body] of attempts) {
-    const refused = await call(api, method, path, { apiKey: key, ...(body ? { body } : {}) });
+    const refused = await call(svc.api, method, path, { apiKey: key, ...(body ? { body } : {}) });
     t.is(refused.status, 403, `${method} ${path}`);
     t.is(refused.body.code, 'forbidden');
     t.regex(refused.body.detail, /interactive session/);
   }
-  t.is((await call(api, 'GET', '/auth/me', { apiKey: key })).status, 200, 'the key still works for what keys are for');
   t.is(
-    (await call(api, 'GET', '/auth/api-keys', { token: user.accessToken })).body.total,
+    (await call(svc.api, 'GET', '/auth/me', { apiKey: key })).status,
+    200,
+    'the key still works for what keys are for',
+  );
+  t.is(
+    (await call(svc.api, 'GET', '/auth/api-keys', { token: user.accessToken })).body.total,
     1,
     'no key was made or revoked',
   );
   t.is(
-    (await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } })).status,
+    (await call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } })).status,
     200,
     'the password is unchanged',
   );
 });
 
 test("an admin's API key cannot administer: every /admin route is 403; the admin's session can", async (t) => {
-  const made = await call(api, 'POST', '/auth/api-keys', { token: adminToken, body: { name: 'admin robot' } });
+  const made = await call(svc.api, 'POST', '/auth/api-keys', { token: adminToken, body: { name: 'admin robot' } });
   t.is(made.status, 201, JSON.stringify(made.body));
   const key = made.body.key as string;
-  const victim = await newUser(api);
+  const victim = await newUser(svc.api);
   for (const [method, path] of [
     ['GET', '/admin/users'],
     ['POST', `/admin/users/${victim.id}/deactivate`],
     ['POST', `/admin/users/${victim.id}/erase`],
     ['GET', '/admin/projections'],
   ] as const) {
-    const refused = await call(api, method, path, { apiKey: key });
+    const refused = await call(svc.api, method, path, { apiKey: key });
     t.is(refused.status, 403, `${method} ${path}`);
     t.is(refused.body.code, 'forbidden');
   }
   t.is(
-    (await call(api, 'GET', '/auth/me', { token: victim.accessToken })).status,
+    (await call(svc.api, 'GET', '/auth/me', { token: victim.accessToken })).status,
     200,
     'the victim was neither deactivated nor erased',
   );
-  t.is((await call(api, 'GET', '/admin/users', { token: adminToken })).status, 200);
+  t.is((await call(svc.api, 'GET', '/admin/users', { token: adminToken })).status, 200);
 });
 
 test('a password change revokes every API key of the account', async (t) => {
-  const user = await newUser(api);
+  const user = await newUser(svc.api);
   const keys = [];
   for (const name of ['import', 'export'])
     keys.push(
-      (await call(api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name } })).body.key as string,
+      (await call(svc.api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name } })).body.key as string,
     );
-  for (const key of keys) t.is((await call(api, 'GET', '/auth/me', { apiKey: key })).status, 200);
+  for (const key of keys) t.is((await call(svc.api, 'GET', '/auth/me', { apiKey: key })).status, 200);
   const newPassword = 'Saffron-Quill-Harbor-77';
   t.is(
     (
-      await call(api, 'POST', '/auth/password', {
+      await call(svc.api, 'POST', '/auth/password', {
         token: user.accessToken,
         body: { currentPassword: user.password, newPassword },
       })
     ).status,
     204,
   );
-  for (const key of keys) t.is((await call(api, 'GET', '/auth/me', { apiKey: key })).status, 401);
-  const token = (await call(api, 'POST', '/auth/login', { body: { login: user.username, password: newPassword } })).body
-    .accessToken;
-  const listed = await call(api, 'GET', '/auth/api-keys', { token });
+  for (const key of keys) t.is((await call(svc.api, 'GET', '/auth/me', { apiKey: key })).status, 401);
+  const token = (await call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: newPassword } }))
+    .body.accessToken;
+  const listed = await call(svc.api, 'GET', '/auth/api-keys', { token });
   t.true((listed.body.items as { revokedAt: string | null }[]).every((k) => k.revokedAt !== null));
 });
 
@@ -166,46 +163,53 @@ function expectLimited(
 }
 
 test('wrong current passwords on POST /auth/password are limited per account, and the budget is the one logins use', async (t) => {
-  const user = await newUser(api);
+  const user = await newUser(svc.api);
   for (let i = 0; i < 10; i++) {
-    const wrong = await call(api, 'POST', '/auth/password', {
+    const wrong = await call(svc.api, 'POST', '/auth/password', {
       token: user.accessToken,
       body: { currentPassword: `guess-number-${i}`, newPassword: 'Cobalt-Marsh-Falcon-19' },
     });
     t.is(wrong.status, 401);
   }
-  const limited = await call(api, 'POST', '/auth/password', {
+  const limited = await call(svc.api, 'POST', '/auth/password', {
     token: user.accessToken,
     body: { currentPassword: user.password, newPassword: 'Cobalt-Marsh-Falcon-19' },
   });
   expectLimited(t, limited);
-  expectLimited(t, await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } }));
-  t.is((await call(api, 'GET', '/auth/me', { token: user.accessToken })).status, 200, 'the password did not change');
+  expectLimited(
+    t,
+    await call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } }),
+  );
+  t.is(
+    (await call(svc.api, 'GET', '/auth/me', { token: user.accessToken })).status,
+    200,
+    'the password did not change',
+  );
 });
 
 test('wrong passwords on DELETE /auth/me are limited per account', async (t) => {
-  const user = await newUser(api);
+  const user = await newUser(svc.api);
   for (let i = 0; i < 10; i++)
     t.is(
-      (await call(api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: `guess-number-${i}` } }))
+      (await call(svc.api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: `guess-number-${i}` } }))
         .status,
       401,
     );
   expectLimited(
     t,
-    await call(api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: user.password } }),
+    await call(svc.api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: user.password } }),
   );
-  t.is((await call(api, 'GET', '/auth/me', { token: user.accessToken })).status, 200, 'the account was not erased');
+  t.is((await call(svc.api, 'GET', '/auth/me', { token: user.accessToken })).status, 200, 'the account was not erased');
 });
 
 test.serial(
   '14 parallel wrong logins with a limit of 10: at most 10 reach the password check (401), the rest are 429',
   async (t) => {
-    const user = await newUser(api, 'hammered');
+    const user = await newUser(svc.api, 'hammered');
     const before = work.verify;
     const answers = await Promise.all(
       Array.from({ length: 14 }, (_, i) =>
-        call(api, 'POST', '/auth/login', { body: { login: user.username, password: `parallel-guess-${i}` } }),
+        call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: `parallel-guess-${i}` } }),
       ),
     );
     const statuses = answers.map((a) => a.status);
@@ -216,42 +220,37 @@ test.serial(
 );
 
 test("an account's username and email share one budget", async (t) => {
-  const user = await newUser(api);
-  for (let i = 0; i < 5; i++)
-    t.is(
-      (
-        await call(api, 'POST', '/auth/login', {
-          body: { login: user.username.toUpperCase(), password: `by-name-${i}-wrong` },
-        })
-      ).status,
-      401,
-    );
-  for (let i = 0; i < 5; i++)
-    t.is(
-      (
-        await call(api, 'POST', '/auth/login', {
-          body: { login: user.email.toUpperCase(), password: `by-mail-${i}-wrong` },
-        })
-      ).status,
-      401,
-    );
-  expectLimited(t, await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } }));
-  expectLimited(t, await call(api, 'POST', '/auth/login', { body: { login: user.email, password: user.password } }));
+  const user = await newUser(svc.api);
+  const wrongLogin = (login: string, password: string) =>
+    call(svc.api, 'POST', '/auth/login', { body: { login, password } });
+  for (let i = 0; i < 5; i++) t.is((await wrongLogin(user.username.toUpperCase(), `by-name-${i}-wrong`)).status, 401);
+  for (let i = 0; i < 5; i++) t.is((await wrongLogin(user.email.toUpperCase(), `by-mail-${i}-wrong`)).status, 401);
+  expectLimited(
+    t,
+    await call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } }),
+  );
+  expectLimited(
+    t,
+    await call(svc.api, 'POST', '/auth/login', { body: { login: user.email, password: user.password } }),
+  );
 });
 
 test('unknown login names are counted per normalised name', async (t) => {
   for (let i = 0; i < 10; i++)
     t.is(
       (
-        await call(api, 'POST', '/auth/login', {
+        await call(svc.api, 'POST', '/auth/login', {
           body: { login: i % 2 ? 'Nobody.Known' : 'nobody.known', password: `x-${i}-wrong-pw` },
         })
       ).status,
       401,
     );
-  expectLimited(t, await call(api, 'POST', '/auth/login', { body: { login: 'NOBODY.KNOWN', password: 'x-wrong-pw' } }));
+  expectLimited(
+    t,
+    await call(svc.api, 'POST', '/auth/login', { body: { login: 'NOBODY.KNOWN', password: 'x-wrong-pw' } }),
+  );
   t.is(
-    (await call(api, 'POST', '/auth/login', { body: { login: 'somebody.else', password: 'x-wrong-pw' } })).status,
+    (await call(svc.api, 'POST', '/auth/login', { body: { login: 'somebody.else', password: 'x-wrong-pw' } })).status,
     401,
     'another name has its own budget',
   );
@@ -260,7 +259,7 @@ test('unknown login names are counted per normalised name', async (t) => {
 // --- forged refresh tokens; client networks behind the proxy ------------------------------------
 
 test("forged refresh tokens carrying a victim's session id burn the forger's network budget, never the victim's session", async (t) => {
-  const victim = await newUser(api, 'victim');
+  const victim = await newUser(svc.api, 'victim');
   const sessionId = victim.refreshToken.split('_')[1]!;
   const forged = () => `vlr_${sessionId}_${randomBytes(32).toString('base64url')}`;
   const statuses: number[] = [];
@@ -268,7 +267,7 @@ test("forged refresh tokens carrying a victim's session id burn the forger's net
     // The forger writes whatever it likes left of what our proxy appended: still one client.
     statuses.push(
       (
-        await call(api, 'POST', '/auth/refresh', {
+        await call(svc.api, 'POST', '/auth/refresh', {
           body: { refreshToken: forged() },
           headers: from(`10.9.8.${i}, 198.51.100.66`),
         })
@@ -276,7 +275,7 @@ test("forged refresh tokens carrying a victim's session id burn the forger's net
     );
   }
   t.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
-  const real = await call(api, 'POST', '/auth/refresh', {
+  const real = await call(svc.api, 'POST', '/auth/refresh', {
     body: { refreshToken: victim.refreshToken },
     headers: from('203.0.113.50'),
   });
@@ -288,7 +287,7 @@ test('an IPv6 forger is one client across its /64', async (t) => {
   for (let i = 1; i <= 7; i++) {
     statuses.push(
       (
-        await call(api, 'POST', '/auth/refresh', {
+        await call(svc.api, 'POST', '/auth/refresh', {
           body: { refreshToken: `vlr_${randomUUID().replaceAll('-', '')}_${'A'.repeat(43)}` },
           headers: from(`2001:db8:77:1::${i.toString(16)}`),
         })
@@ -296,7 +295,7 @@ test('an IPv6 forger is one client across its /64', async (t) => {
     );
   }
   t.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429]);
-  const neighbour = await call(api, 'POST', '/auth/refresh', {
+  const neighbour = await call(svc.api, 'POST', '/auth/refresh', {
     body: { refreshToken: `vlr_${randomUUID().replaceAll('-', '')}_${'A'.repeat(43)}` },
     headers: from('2001:db8:77:2::1'),
   });
@@ -308,7 +307,7 @@ test('an IPv6 forger is one client across its /64', async (t) => {
 test.serial(
   'a wrong password and an unknown name do the same work before the answer; recording the failure is not waited for',
   async (t) => {
-    const user = await newUser(api, 'timed');
+    const user = await newUser(svc.api, 'timed');
     const infrastructure = svc.service.infrastructure;
     const counts = { verify: 0, hash: 0, readStream: 0, appendsDone: 0 };
     let openGate!: () => void;
@@ -385,14 +384,14 @@ test.serial(
 // --- Idempotency-Key: no secrets kept, purged on erasure -----------------------------------------
 
 test('a login repeated with the same Idempotency-Key gets new tokens, never stored ones', async (t) => {
-  const user = await newUser(api);
+  const user = await newUser(svc.api);
   const headers = { 'idempotency-key': `login-${randomUUID()}` };
-  const first = await call(api, 'POST', '/auth/login', {
+  const first = await call(svc.api, 'POST', '/auth/login', {
     token: user.accessToken,
     headers,
     body: { login: user.username, password: user.password },
   });
-  const second = await call(api, 'POST', '/auth/login', {
+  const second = await call(svc.api, 'POST', '/auth/login', {
     token: user.accessToken,
     headers,
     body: { login: user.username, password: user.password },
@@ -407,30 +406,30 @@ test('a login repeated with the same Idempotency-Key gets new tokens, never stor
 });
 
 test('a new API key is never kept for replay: the repeat creates nothing and gets 409 idempotency_answer_withheld', async (t) => {
-  const user = await newUser(api);
+  const user = await newUser(svc.api);
   const headers = { 'idempotency-key': `key-${randomUUID()}` };
-  const first = await call(api, 'POST', '/auth/api-keys', {
+  const first = await call(svc.api, 'POST', '/auth/api-keys', {
     token: user.accessToken,
     headers,
     body: { name: 'once only' },
   });
   t.is(first.status, 201);
-  const repeat = await call(api, 'POST', '/auth/api-keys', {
+  const repeat = await call(svc.api, 'POST', '/auth/api-keys', {
     token: user.accessToken,
     headers,
     body: { name: 'once only' },
   });
   t.is(repeat.status, 409);
   t.is(repeat.body.code, 'idempotency_answer_withheld');
-  t.is((await call(api, 'GET', '/auth/api-keys', { token: user.accessToken })).body.total, 1);
+  t.is((await call(svc.api, 'GET', '/auth/api-keys', { token: user.accessToken })).body.total, 1);
   const kept = JSON.stringify(await query('SELECT * FROM idempotency_keys'));
   t.false(kept.includes(first.body.key), 'the secret is not in the table');
   t.false(kept.includes(first.body.key.split('_')[2]));
 });
 
 test("erasure deletes the user's kept Idempotency-Key answers", async (t) => {
-  const user = await newUser(api);
-  const started = await call(api, 'POST', '/dialog/conversations', {
+  const user = await newUser(svc.api);
+  const started = await call(svc.api, 'POST', '/dialog/conversations', {
     token: user.accessToken,
     headers: { 'idempotency-key': 'conv-1' },
     body: { title: 'kept answer' },
@@ -438,7 +437,7 @@ test("erasure deletes the user's kept Idempotency-Key answers", async (t) => {
   t.is(started.status, 201);
   t.is((await query('SELECT key FROM idempotency_keys WHERE owner_id = $1', [user.id])).length, 1);
   t.is(
-    (await call(api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: user.password } })).status,
+    (await call(svc.api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: user.password } })).status,
     204,
   );
   t.deepEqual(await query('SELECT key FROM idempotency_keys WHERE owner_id = $1', [user.id]), []);

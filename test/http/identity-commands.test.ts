@@ -8,15 +8,9 @@ import { loadConfig } from '../../platform/config.ts';
 import { PersonalDataVault } from '../../platform/crypto/personal-data.ts';
 import { systemCause } from '../../platform/eventstore/metadata.ts';
 import { asUser, eventsOf, eventTypes } from '../support/client.ts';
-import { call, newUser, startTestService, type TestService } from '../support/service.ts';
+import { call, newUser, useTestService } from '../support/service.ts';
 
-let svc: TestService;
-test.before(async () => {
-  svc = await startTestService();
-});
-test.after.always(async () => {
-  await svc?.stop();
-});
+const svc = useTestService(test);
 
 const sessionStream = (refreshToken: string) => identityStreams.session(parseRefreshToken(refreshToken)!.sessionId);
 

@@ -2,20 +2,14 @@
 // what the identity events record (and never record).
 import test from 'ava';
 import pg from 'pg';
-import { call, loginToken, newUser, startTestService, type TestService } from '../support/service.ts';
+import { call, loginToken, newUser, useTestService } from '../support/service.ts';
 
-let svc: TestService;
-let api: string;
 const admin = { username: 'admin', password: 'Granite-Pelican-Orbit-51' };
 let adminToken: string;
 
+const svc = useTestService(test, { ADMIN_USERNAME: admin.username, ADMIN_PASSWORD: admin.password });
 test.before(async () => {
-  svc = await startTestService({ ADMIN_USERNAME: admin.username, ADMIN_PASSWORD: admin.password });
-  api = svc.api;
-  adminToken = await loginToken(api, admin);
-});
-test.after.always(async () => {
-  await svc?.stop();
+  adminToken = await loginToken(svc.api, admin);
 });
 
 async function events(
@@ -34,7 +28,7 @@ async function events(
 }
 
 test('the bootstrap admin exists with role admin; the bootstrap is idempotent', async (t) => {
-  const me = await call(api, 'GET', '/auth/me', { token: adminToken });
+  const me = await call(svc.api, 'GET', '/auth/me', { token: adminToken });
   t.like(me.body, { username: 'admin', role: 'admin', isActive: true });
   const registered = await events(`type = 'UserRegistered' AND data->>'role' = 'admin'`);
   t.is(registered.length, 1);
@@ -42,26 +36,29 @@ test('the bootstrap admin exists with role admin; the bootstrap is idempotent', 
 });
 
 test('API keys: shown once, listed without secrets, authenticate as the owner, revocation works at once', async (t) => {
-  const user = await newUser(api);
-  const created = await call(api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'LIMS import' } });
+  const user = await newUser(svc.api);
+  const created = await call(svc.api, 'POST', '/auth/api-keys', {
+    token: user.accessToken,
+    body: { name: 'LIMS import' },
+  });
   t.is(created.status, 201);
   t.regex(created.body.key, /^vlg_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/);
   const key: string = created.body.key;
-  const list = await call(api, 'GET', '/auth/api-keys', { token: user.accessToken });
+  const list = await call(svc.api, 'GET', '/auth/api-keys', { token: user.accessToken });
   t.is(list.status, 200);
   t.is(list.body.total, 1);
   t.like(list.body.items[0], { id: created.body.id, name: 'LIMS import', revokedAt: null });
   t.false(JSON.stringify(list.body).includes(key.slice(-43)));
   t.false('secretHash' in list.body.items[0]);
-  const me = await call(api, 'GET', '/auth/me', { apiKey: key });
+  const me = await call(svc.api, 'GET', '/auth/me', { apiKey: key });
   t.is(me.status, 200);
   t.is(me.body.id, user.id);
-  const wrongSecret = await call(api, 'GET', '/auth/me', { apiKey: `${key.slice(0, -4)}AAAA` });
+  const wrongSecret = await call(svc.api, 'GET', '/auth/me', { apiKey: `${key.slice(0, -4)}AAAA` });
   t.is(wrongSecret.status, 401);
-  const revoked = await call(api, 'DELETE', `/auth/api-keys/${created.body.id}`, { token: user.accessToken });
+  const revoked = await call(svc.api, 'DELETE', `/auth/api-keys/${created.body.id}`, { token: user.accessToken });
   t.is(revoked.status, 204);
-  t.is((await call(api, 'GET', '/auth/me', { apiKey: key })).status, 401);
-  const afterwards = await call(api, 'GET', '/auth/api-keys', { token: user.accessToken });
+  t.is((await call(svc.api, 'GET', '/auth/me', { apiKey: key })).status, 401);
+  const afterwards = await call(svc.api, 'GET', '/auth/api-keys', { token: user.accessToken });
   t.not(afterwards.body.items[0].revokedAt, null);
   // Key use was recorded once for the day, as an audit event without the secret.
   const used = await events(`type = 'ApiKeyUsed' AND data->>'keyId' = $1`, [created.body.id]);
@@ -70,120 +67,125 @@ test('API keys: shown once, listed without secrets, authenticate as the owner, r
 });
 
 test("another user's API key is 404, a bad id 400, a bad name 422", async (t) => {
-  const owner = await newUser(api);
-  const other = await newUser(api);
-  const created = await call(api, 'POST', '/auth/api-keys', { token: owner.accessToken, body: { name: 'mine' } });
-  const foreign = await call(api, 'DELETE', `/auth/api-keys/${created.body.id}`, { token: other.accessToken });
+  const owner = await newUser(svc.api);
+  const other = await newUser(svc.api);
+  const created = await call(svc.api, 'POST', '/auth/api-keys', { token: owner.accessToken, body: { name: 'mine' } });
+  const foreign = await call(svc.api, 'DELETE', `/auth/api-keys/${created.body.id}`, { token: other.accessToken });
   t.is(foreign.status, 404);
   t.is(foreign.body.code, 'not_found');
-  const unknown = await call(api, 'DELETE', `/auth/api-keys/${crypto.randomUUID()}`, { token: owner.accessToken });
+  const unknown = await call(svc.api, 'DELETE', `/auth/api-keys/${crypto.randomUUID()}`, { token: owner.accessToken });
   t.is(unknown.status, 404);
   t.deepEqual(foreign.body.detail, unknown.body.detail);
-  t.is((await call(api, 'DELETE', '/auth/api-keys/not-a-uuid', { token: owner.accessToken })).status, 400);
-  const blank = await call(api, 'POST', '/auth/api-keys', { token: owner.accessToken, body: { name: '   ' } });
+  t.is((await call(svc.api, 'DELETE', '/auth/api-keys/not-a-uuid', { token: owner.accessToken })).status, 400);
+  const blank = await call(svc.api, 'POST', '/auth/api-keys', { token: owner.accessToken, body: { name: '   ' } });
   t.is(blank.status, 422);
   t.is(blank.body.errors[0].path, 'name');
-  t.is((await call(api, 'GET', '/auth/api-keys', { token: other.accessToken })).body.total, 0);
-  t.is((await call(api, 'GET', '/auth/me', { apiKey: created.body.key })).status, 200);
+  t.is((await call(svc.api, 'GET', '/auth/api-keys', { token: other.accessToken })).body.total, 0);
+  t.is((await call(svc.api, 'GET', '/auth/me', { apiKey: created.body.key })).status, 200);
 });
 
 test('admin routes are admin-only', async (t) => {
-  const user = await newUser(api);
-  const list = await call(api, 'GET', '/admin/users', { token: user.accessToken });
+  const user = await newUser(svc.api);
+  const list = await call(svc.api, 'GET', '/admin/users', { token: user.accessToken });
   t.is(list.status, 403);
   t.is(list.body.code, 'forbidden');
-  t.is((await call(api, 'POST', `/admin/users/${user.id}/deactivate`, { token: user.accessToken })).status, 403);
-  t.is((await call(api, 'GET', '/admin/users')).status, 401);
+  t.is((await call(svc.api, 'POST', `/admin/users/${user.id}/deactivate`, { token: user.accessToken })).status, 403);
+  t.is((await call(svc.api, 'GET', '/admin/users')).status, 401);
 });
 
 test('admin lists users with keyset pages', async (t) => {
-  await newUser(api);
-  await newUser(api);
-  const first = await call(api, 'GET', '/admin/users?limit=2', { token: adminToken });
+  await newUser(svc.api);
+  await newUser(svc.api);
+  const first = await call(svc.api, 'GET', '/admin/users?limit=2', { token: adminToken });
   t.is(first.status, 200);
   t.is(first.body.items.length, 2);
   t.true(first.body.total >= 3);
   t.truthy(first.body.nextCursor);
-  const second = await call(api, 'GET', `/admin/users?limit=2&cursor=${first.body.nextCursor}`, { token: adminToken });
+  const second = await call(svc.api, 'GET', `/admin/users?limit=2&cursor=${first.body.nextCursor}`, {
+    token: adminToken,
+  });
   t.is(second.status, 200);
   const ids = new Set([...first.body.items, ...second.body.items].map((u: { id: string }) => u.id));
   t.is(ids.size, first.body.items.length + second.body.items.length);
-  t.is((await call(api, 'GET', '/admin/users?limit=500', { token: adminToken })).status, 400);
-  t.is((await call(api, 'GET', '/admin/users?sort=name', { token: adminToken })).status, 400);
+  t.is((await call(svc.api, 'GET', '/admin/users?limit=500', { token: adminToken })).status, 400);
+  t.is((await call(svc.api, 'GET', '/admin/users?sort=name', { token: adminToken })).status, 400);
 });
 
 test("deactivation stops a user's live access token and API keys at once; activation brings the keys back", async (t) => {
-  const user = await newUser(api);
-  const key = (await call(api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'k' } })).body
+  const user = await newUser(svc.api);
+  const key = (await call(svc.api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'k' } })).body
     .key as string;
-  t.is((await call(api, 'GET', '/auth/me', { token: user.accessToken })).status, 200);
-  const off = await call(api, 'POST', `/admin/users/${user.id}/deactivate`, {
+  t.is((await call(svc.api, 'GET', '/auth/me', { token: user.accessToken })).status, 200);
+  const off = await call(svc.api, 'POST', `/admin/users/${user.id}/deactivate`, {
     token: adminToken,
     headers: { 'x-change-reason': 'left the lab' },
   });
   t.is(off.status, 204);
-  const refused = await call(api, 'GET', '/auth/me', { token: user.accessToken });
+  const refused = await call(svc.api, 'GET', '/auth/me', { token: user.accessToken });
   t.true(refused.status === 401 || refused.status === 403);
-  t.is((await call(api, 'GET', '/auth/me', { apiKey: key })).status, 403);
-  const login = await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } });
+  t.is((await call(svc.api, 'GET', '/auth/me', { apiKey: key })).status, 403);
+  const login = await call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } });
   t.is(login.status, 403);
   t.is(login.body.code, 'account_inactive');
-  const wrongPassword = await call(api, 'POST', '/auth/login', {
+  const wrongPassword = await call(svc.api, 'POST', '/auth/login', {
     body: { login: user.username, password: 'wrong-wrong-wrong' },
   });
   t.is(wrongPassword.status, 401, 'an inactive account is only revealed to someone who knows its password');
-  t.is((await call(api, 'POST', `/admin/users/${user.id}/activate`, { token: adminToken })).status, 204);
-  t.is((await call(api, 'GET', '/auth/me', { apiKey: key })).status, 200);
+  t.is((await call(svc.api, 'POST', `/admin/users/${user.id}/activate`, { token: adminToken })).status, 204);
+  t.is((await call(svc.api, 'GET', '/auth/me', { apiKey: key })).status, 200);
   t.is(
-    (await call(api, 'GET', '/auth/me', { token: user.accessToken })).status,
+    (await call(svc.api, 'GET', '/auth/me', { token: user.accessToken })).status,
     401,
     'sessions from before the deactivation stay void',
   );
   t.is(
-    (await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } })).status,
+    (await call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } })).status,
     200,
   );
   const deactivated = await events(`type = 'UserDeactivated' AND data->>'userId' = $1`, [user.id]);
   t.is(deactivated[0]!.metadata.reason, 'left the lab');
-  t.is((await call(api, 'POST', `/admin/users/${crypto.randomUUID()}/deactivate`, { token: adminToken })).status, 404);
+  t.is(
+    (await call(svc.api, 'POST', `/admin/users/${crypto.randomUUID()}/deactivate`, { token: adminToken })).status,
+    404,
+  );
   const self = await call(
-    api,
+    svc.api,
     'POST',
-    `/admin/users/${(await call(api, 'GET', '/auth/me', { token: adminToken })).body.id}/deactivate`,
+    `/admin/users/${(await call(svc.api, 'GET', '/auth/me', { token: adminToken })).body.id}/deactivate`,
     { token: adminToken },
   );
   t.is(self.status, 403);
 });
 
 test('DELETE /auth/me erases the account: password required, sessions and keys revoked, email free again', async (t) => {
-  const user = await newUser(api);
-  const key = (await call(api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'k' } })).body
+  const user = await newUser(svc.api);
+  const key = (await call(svc.api, 'POST', '/auth/api-keys', { token: user.accessToken, body: { name: 'k' } })).body
     .key as string;
   t.is(
-    (await call(api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: 'wrong-wrong-wrong' } }))
+    (await call(svc.api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: 'wrong-wrong-wrong' } }))
       .status,
     401,
   );
   t.is(
-    (await call(api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: user.password } })).status,
+    (await call(svc.api, 'DELETE', '/auth/me', { token: user.accessToken, body: { password: user.password } })).status,
     204,
   );
-  t.is((await call(api, 'GET', '/auth/me', { token: user.accessToken })).status, 401);
-  t.is((await call(api, 'GET', '/auth/me', { apiKey: key })).status, 401);
+  t.is((await call(svc.api, 'GET', '/auth/me', { token: user.accessToken })).status, 401);
+  t.is((await call(svc.api, 'GET', '/auth/me', { apiKey: key })).status, 401);
   t.is(
-    (await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } })).status,
+    (await call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } })).status,
     401,
   );
-  const listed = await call(api, 'GET', '/admin/users?limit=100', { token: adminToken });
+  const listed = await call(svc.api, 'GET', '/admin/users?limit=100', { token: adminToken });
   const row = (listed.body.items as { id: string; status: string; username: string; email: string }[]).find(
     (u) => u.id === user.id,
   );
   t.like(row, { status: 'erased', username: '', email: '' });
-  const reuse = await call(api, 'POST', '/auth/register', {
+  const reuse = await call(svc.api, 'POST', '/auth/register', {
     body: { username: `${user.username}x`, email: user.email, password: 'copper-Meadow-lark-88' },
   });
   t.is(reuse.status, 201);
-  const sameName = await call(api, 'POST', '/auth/register', {
+  const sameName = await call(svc.api, 'POST', '/auth/register', {
     body: { username: user.username, email: `n${user.email}`, password: 'copper-Meadow-lark-88' },
   });
   t.is(sameName.status, 409);
@@ -192,16 +194,16 @@ test('DELETE /auth/me erases the account: password required, sessions and keys r
 });
 
 test('admin erase works without the password', async (t) => {
-  const user = await newUser(api);
-  t.is((await call(api, 'POST', `/admin/users/${user.id}/erase`, { token: adminToken })).status, 204);
-  t.is((await call(api, 'GET', '/auth/me', { token: user.accessToken })).status, 401);
+  const user = await newUser(svc.api);
+  t.is((await call(svc.api, 'POST', `/admin/users/${user.id}/erase`, { token: adminToken })).status, 204);
+  t.is((await call(svc.api, 'GET', '/auth/me', { token: user.accessToken })).status, 401);
 });
 
 test('parallel registrations of one name: exactly one 201, the rest 409', async (t) => {
   const attempts = 12;
   const answers = await Promise.all(
     Array.from({ length: attempts }, (_, i) =>
-      call(api, 'POST', '/auth/register', {
+      call(svc.api, 'POST', '/auth/register', {
         body: {
           username: i % 2 ? 'Contested' : 'contested',
           email: `contested${i}@lab.example`,
@@ -215,7 +217,7 @@ test('parallel registrations of one name: exactly one 201, the rest 409', async 
   t.is(statuses.filter((s) => s === 409).length, attempts - 1, String(statuses));
   const sameEmail = await Promise.all(
     Array.from({ length: 6 }, (_, i) =>
-      call(api, 'POST', '/auth/register', {
+      call(svc.api, 'POST', '/auth/register', {
         body: { username: `race_mail_${i}`, email: 'Race@Lab.example', password: 'saffron-Glacier-tide-4' },
       }),
     ),
@@ -224,17 +226,17 @@ test('parallel registrations of one name: exactly one 201, the rest 409', async 
   t.true(sameEmail.filter((a) => a.status === 409).every((a) => a.body.code === 'email_taken'));
   // Losers released their username reservations: each of those names can still be registered.
   const loser = sameEmail.findIndex((a) => a.status === 409);
-  const retry = await call(api, 'POST', '/auth/register', {
+  const retry = await call(svc.api, 'POST', '/auth/register', {
     body: { username: `race_mail_${loser}`, email: 'race-other@lab.example', password: 'saffron-Glacier-tide-4' },
   });
   t.is(retry.status, 201);
 });
 
 test('identity events record logins, failures, refreshes and revocations, never a password or token', async (t) => {
-  const user = await newUser(api, 'audited');
-  await call(api, 'POST', '/auth/login', { body: { login: user.username, password: 'definitely-wrong-9' } });
-  const refreshed = await call(api, 'POST', '/auth/refresh', { body: { refreshToken: user.refreshToken } });
-  await call(api, 'POST', '/auth/logout', { body: { refreshToken: refreshed.body.refreshToken } });
+  const user = await newUser(svc.api, 'audited');
+  await call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: 'definitely-wrong-9' } });
+  const refreshed = await call(svc.api, 'POST', '/auth/refresh', { body: { refreshToken: user.refreshToken } });
+  await call(svc.api, 'POST', '/auth/logout', { body: { refreshToken: refreshed.body.refreshToken } });
   const all = await events(`data->>'userId' = $1`, [user.id]);
   const types = new Set(all.map((e) => e.type));
   for (const type of ['UserRegistered', 'SessionStarted', 'LoginFailed', 'SessionRefreshed', 'SessionRevoked'])
@@ -254,9 +256,9 @@ test('identity events record logins, failures, refreshes and revocations, never 
 });
 
 test('logging in every day does not grow the user stream', async (t) => {
-  const user = await newUser(api);
+  const user = await newUser(svc.api);
   for (let i = 0; i < 10; i++)
-    await call(api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } });
+    await call(svc.api, 'POST', '/auth/login', { body: { login: user.username, password: user.password } });
   const userStream = await events('stream_id = $1', [`user-${user.id}`]);
   t.is(userStream.length, 1);
   const sessions = await events(`type = 'SessionStarted' AND data->>'userId' = $1`, [user.id]);

@@ -3,7 +3,7 @@
 // concurrent demotions and removals), and the administrator's rescue of a manager-less lab.
 import test from 'ava';
 import { asUser, eventTypes, expectProblem, type Client } from '../support/client.ts';
-import { call, newUser, startTestService, type Answer, type TestService, type TestUser } from '../support/service.ts';
+import { call, newUser, bootstrapAdmin, useTestService, type Answer, type TestUser } from '../support/service.ts';
 
 interface MemberBody {
   readonly userId: string;
@@ -18,25 +18,18 @@ interface LabBody {
 const membersOf = (a: Answer): MemberBody[] => a.body.members as MemberBody[];
 const itemsOf = (a: Answer): LabBody[] => a.body.items as LabBody[];
 
-let svc: TestService;
-let api: string;
 let admin: Client;
 const adminUser = { username: 'labadmin', password: 'Granite-Pelican-Orbit-52' };
 
+const svc = useTestService(test, {
+  ...bootstrapAdmin(adminUser),
+  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '100000',
+});
 test.before(async () => {
-  svc = await startTestService({
-    ADMIN_USERNAME: adminUser.username,
-    ADMIN_PASSWORD: adminUser.password,
-    RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '100000',
-  });
-  api = svc.api;
-  const login = await call(api, 'POST', '/auth/login', {
+  const login = await call(svc.api, 'POST', '/auth/login', {
     body: { login: adminUser.username, password: adminUser.password },
   });
-  admin = asUser(api, { accessToken: login.body.accessToken });
-});
-test.after.always(async () => {
-  await svc?.stop();
+  admin = asUser(svc.api, { accessToken: login.body.accessToken });
 });
 
 interface Team {
@@ -51,12 +44,12 @@ interface Team {
 /** A shared lab with a manager, a technician and a viewer, and someone outside it. */
 async function team(): Promise<Team> {
   const [manager, technician, viewer, outsider] = await Promise.all([
-    newUser(api, 'mgr'),
-    newUser(api, 'tech'),
-    newUser(api, 'view'),
-    newUser(api, 'out'),
+    newUser(svc.api, 'mgr'),
+    newUser(svc.api, 'tech'),
+    newUser(svc.api, 'view'),
+    newUser(svc.api, 'out'),
   ]);
-  const as = (u: TestUser) => asUser(api, u);
+  const as = (u: TestUser) => asUser(svc.api, u);
   const created = await as(manager).post('/labs', { name: 'Haematology' });
   if (created.status !== 201) throw new Error(JSON.stringify(created.body));
   const labId = created.body.id as string;
@@ -71,12 +64,12 @@ async function team(): Promise<Team> {
 }
 
 test('every account has a personal lab: its only member, as manager', async (t) => {
-  const lee = await newUser(api, 'lee');
-  const labs = await asUser(api, lee).get('/labs');
+  const lee = await newUser(svc.api, 'lee');
+  const labs = await asUser(svc.api, lee).get('/labs');
   t.is(labs.status, 200);
   t.like(labs.body, { total: 1, nextCursor: null });
   t.like(itemsOf(labs)[0], { id: lee.id, personal: true, role: 'manager' });
-  const lab = await asUser(api, lee).get(`/labs/${lee.id}`);
+  const lab = await asUser(svc.api, lee).get(`/labs/${lee.id}`);
   t.deepEqual(
     membersOf(lab).map((m) => [m.userId, m.role]),
     [[lee.id, 'manager']],
@@ -84,27 +77,27 @@ test('every account has a personal lab: its only member, as manager', async (t) 
 });
 
 test('the personal lab is created by the reaction to the registration, once', async (t) => {
-  const kim = await newUser(api, 'kim');
+  const kim = await newUser(svc.api, 'kim');
   for (let i = 0; i < 50 && (await eventTypes(svc, `lab-${kim.id}`)).length < 2; i++)
     await new Promise((r) => setTimeout(r, 100));
-  await asUser(api, kim).get('/labs');
+  await asUser(svc.api, kim).get('/labs');
   t.deepEqual(await eventTypes(svc, `lab-${kim.id}`), ['LabCreated', 'MemberAdded']);
 });
 
 test('no one can join a personal lab', async (t) => {
-  const [lee, ann] = await Promise.all([newUser(api, 'lee'), newUser(api, 'ann')]);
-  await asUser(api, lee).get('/labs');
-  const r = await asUser(api, lee).post(`/labs/${lee.id}/members`, { username: ann.username, role: 'viewer' });
+  const [lee, ann] = await Promise.all([newUser(svc.api, 'lee'), newUser(svc.api, 'ann')]);
+  await asUser(svc.api, lee).get('/labs');
+  const r = await asUser(svc.api, lee).post(`/labs/${lee.id}/members`, { username: ann.username, role: 'viewer' });
   expectProblem(t, r, 422, 'personal_lab');
 });
 
 test('POST /labs creates a shared lab with the caller as manager', async (t) => {
-  const lee = await newUser(api, 'lee');
-  const r = await asUser(api, lee).post('/labs', { name: 'Biobank' });
+  const lee = await newUser(svc.api, 'lee');
+  const r = await asUser(svc.api, lee).post('/labs', { name: 'Biobank' });
   t.is(r.status, 201);
   t.like(r.body, { name: 'Biobank', personal: false, role: 'manager', version: 2 });
   t.is(r.headers.get('location'), `/api/v1/labs/${String(r.body.id)}`);
-  const labs = await asUser(api, lee).get('/labs');
+  const labs = await asUser(svc.api, lee).get('/labs');
   t.deepEqual(
     itemsOf(labs).map((l) => [l.personal, l.role]),
     [
@@ -115,7 +108,7 @@ test('POST /labs creates a shared lab with the caller as manager', async (t) => 
 });
 
 test('POST /labs refuses a name that is empty or too long', async (t) => {
-  const lee = asUser(api, await newUser(api, 'lee'));
+  const lee = asUser(svc.api, await newUser(svc.api, 'lee'));
   expectProblem(t, await lee.post('/labs', { name: '' }), 422, 'validation_failed', ['name']);
   expectProblem(t, await lee.post('/labs', { name: 'x'.repeat(101) }), 422, 'validation_failed', ['name']);
 });
@@ -164,7 +157,7 @@ test('PATCH /labs/{id} with a stale If-Match is 412', async (t) => {
 
 test('POST /labs/{id}/members: manager only; unknown user 422; already a member 409', async (t) => {
   const x = await team();
-  const newcomer = await newUser(api, 'new');
+  const newcomer = await newUser(svc.api, 'new');
   const body = { username: newcomer.username, role: 'viewer' };
   expectProblem(t, await x.as(x.technician).post(`/labs/${x.labId}/members`, body), 403, 'forbidden');
   expectProblem(t, await x.as(x.viewer).post(`/labs/${x.labId}/members`, body), 403, 'forbidden');
@@ -211,43 +204,46 @@ test('DELETE /labs/{id}/members/{userId}: a manager removes anyone, anyone may l
   expectProblem(t, await x.as(x.technician).get(`/labs/${x.labId}`), 404, 'not_found');
 });
 
-test('two managers demoting each other at once: exactly one succeeds, the lab keeps a manager', async (t) => {
+/** A team whose technician was promoted: the lab has two managers. */
+async function twoManagers() {
   const x = await team();
   await x.as(x.manager).patch(`/labs/${x.labId}/members/${x.technician.id}`, { role: 'manager' });
+  return x;
+}
+const managerCount = async (x: Awaited<ReturnType<typeof team>>) =>
+  membersOf(await x.as(x.viewer).get(`/labs/${x.labId}`)).filter((m) => m.role === 'manager').length;
+
+test('two managers demoting each other at once: exactly one succeeds, the lab keeps a manager', async (t) => {
+  const x = await twoManagers();
   const answers = await Promise.all([
     x.as(x.manager).patch(`/labs/${x.labId}/members/${x.technician.id}`, { role: 'viewer' }),
     x.as(x.technician).patch(`/labs/${x.labId}/members/${x.manager.id}`, { role: 'viewer' }),
   ]);
   // The loser is decided again on the fresh state: no longer a manager, so not allowed.
   t.deepEqual(answers.map((a) => a.status).sort(), [200, 403]);
-  const lab = await x.as(x.viewer).get(`/labs/${x.labId}`);
-  t.is(membersOf(lab).filter((m) => m.role === 'manager').length, 1);
+  t.is(await managerCount(x), 1);
 });
 
 test('two managers stepping down at once: exactly one succeeds, the other is the last manager', async (t) => {
-  const x = await team();
-  await x.as(x.manager).patch(`/labs/${x.labId}/members/${x.technician.id}`, { role: 'manager' });
+  const x = await twoManagers();
   const answers = await Promise.all([
     x.as(x.manager).patch(`/labs/${x.labId}/members/${x.manager.id}`, { role: 'viewer' }),
     x.as(x.technician).patch(`/labs/${x.labId}/members/${x.technician.id}`, { role: 'viewer' }),
   ]);
   t.deepEqual(answers.map((a) => a.status).sort(), [200, 422]);
   t.is(answers.find((a) => a.status === 422)?.body.code, 'last_manager');
-  const lab = await x.as(x.viewer).get(`/labs/${x.labId}`);
-  t.is(membersOf(lab).filter((m) => m.role === 'manager').length, 1);
+  t.is(await managerCount(x), 1);
 });
 
 test('two managers leaving at once: exactly one succeeds, the other is the last manager', async (t) => {
-  const x = await team();
-  await x.as(x.manager).patch(`/labs/${x.labId}/members/${x.technician.id}`, { role: 'manager' });
+  const x = await twoManagers();
   const answers = await Promise.all([
     x.as(x.manager).delete(`/labs/${x.labId}/members/${x.manager.id}`),
     x.as(x.technician).delete(`/labs/${x.labId}/members/${x.technician.id}`),
   ]);
   t.deepEqual(answers.map((a) => a.status).sort(), [204, 422]);
   t.is(answers.find((a) => a.status === 422)?.body.code, 'last_manager');
-  const lab = await x.as(x.viewer).get(`/labs/${x.labId}`);
-  t.is(membersOf(lab).filter((m) => m.role === 'manager').length, 1);
+  t.is(await managerCount(x), 1);
 });
 
 test('admin routes: users get 403; an admin lists every lab', async (t) => {
@@ -272,7 +268,7 @@ test('an admin gives a lab left without a manager (its manager erased) a manager
     422,
     'lab_has_manager',
   );
-  const erase = await call(api, 'DELETE', '/auth/me', {
+  const erase = await call(svc.api, 'DELETE', '/auth/me', {
     token: x.manager.accessToken,
     body: { password: x.manager.password },
   });

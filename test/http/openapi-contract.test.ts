@@ -1,15 +1,9 @@
 // The OpenAPI document the service serves covers every route of the REST contract (API.md), each
 // with the method API.md gives, and every operation documents its problem answers.
 import test from 'ava';
-import { startTestService, type TestService } from '../support/service.ts';
+import { useTestService } from '../support/service.ts';
 
-let svc: TestService;
-test.before(async () => {
-  svc = await startTestService();
-});
-test.after.always(async () => {
-  await svc?.stop();
-});
+const svc = useTestService(test);
 
 /** Every route of API.md (../shared/API.md, the contract clients rely on), method and path. */
 const contract: readonly [string, string][] = [

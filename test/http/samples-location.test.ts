@@ -3,23 +3,19 @@
 // of 20 clients placing samples into one slot (exactly one 200, the others 409).
 import test from 'ava';
 import { asUser, eventTypes, expectProblem, type Client } from '../support/client.ts';
-import { newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { newUser, useTestService, type TestUser } from '../support/service.ts';
 import { createUnit, freezerTree } from '../support/storage.ts';
 
-let svc: TestService;
 let lee: TestUser;
 let asLee: Client;
 let asKim: Client;
 let kim: TestUser;
+const svc = useTestService(test);
 test.before(async () => {
-  svc = await startTestService();
   lee = await newUser(svc.api, 'lee');
   kim = await newUser(svc.api, 'kim');
   asLee = asUser(svc.api, lee);
   asKim = asUser(svc.api, kim);
-});
-test.after.always(async () => {
-  await svc?.stop();
 });
 
 const tree = (who = asLee, labId = lee.id) => freezerTree(who, labId);

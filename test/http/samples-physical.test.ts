@@ -4,12 +4,12 @@
 import test from 'ava';
 import { isAssignedBarcode } from '../../modules/samples/physical/barcode.ts';
 import { asUser, eventTypes, expectProblem, type Client } from '../support/client.ts';
-import { newUser, serviceBed, type TestUser } from '../support/service.ts';
+import { newUser, useTestService, type TestUser } from '../support/service.ts';
 
-const bed = serviceBed(test);
+const svc = useTestService(test);
 
 const today = new Date().toISOString().slice(0, 10);
-const as = (u: TestUser): Client => asUser(bed.api, u);
+const as = (u: TestUser): Client => asUser(svc.api, u);
 const body = (extra: Record<string, unknown> = {}) => ({
   sampleType: 'blood',
   subjectId: 'P001',
@@ -20,7 +20,7 @@ let counter = 0;
 const unique = (prefix = 'TUBE') => `${prefix}-${process.pid}-${++counter}`;
 
 test('POST /samples without a barcode: one is assigned, in the service format with its check character', async (t) => {
-  const u = await newUser(bed.api, 'bc');
+  const u = await newUser(svc.api, 'bc');
   const r = await as(u).post('/samples', body());
   t.is(r.status, 201);
   t.true(isAssignedBarcode(r.body.barcode as string), r.body.barcode as string);
@@ -28,7 +28,7 @@ test('POST /samples without a barcode: one is assigned, in the service format wi
 });
 
 test('POST /samples with a quantity: remaining starts at it', async (t) => {
-  const u = await newUser(bed.api, 'qty');
+  const u = await newUser(svc.api, 'qty');
   const r = await as(u).post('/samples', body({ quantity: { value: 4.5, unit: 'mL' } }));
   t.is(r.status, 201);
   t.deepEqual(r.body.quantity, { value: 4.5, unit: 'mL' });
@@ -37,7 +37,7 @@ test('POST /samples with a quantity: remaining starts at it', async (t) => {
 });
 
 test('a barcode is unique within a lab whatever its case: 409 barcode_taken, nothing registered', async (t) => {
-  const u = await newUser(bed.api, 'dup');
+  const u = await newUser(svc.api, 'dup');
   const code = unique('abc');
   t.is((await as(u).post('/samples', body({ barcode: code }))).status, 201);
   expectProblem(t, await as(u).post('/samples', body({ barcode: code.toUpperCase() })), 409, 'barcode_taken');
@@ -45,21 +45,21 @@ test('a barcode is unique within a lab whatever its case: 409 barcode_taken, not
 });
 
 test('the same barcode in two different labs is allowed', async (t) => {
-  const [a, b] = await Promise.all([newUser(bed.api, 'la'), newUser(bed.api, 'lb')]);
+  const [a, b] = await Promise.all([newUser(svc.api, 'la'), newUser(svc.api, 'lb')]);
   const code = unique();
   t.is((await as(a).post('/samples', body({ barcode: code }))).status, 201);
   t.is((await as(b).post('/samples', body({ barcode: code }))).status, 201);
 });
 
 test('a malformed barcode is a 400/422 problem, never stored', async (t) => {
-  const u = await newUser(bed.api, 'bad');
+  const u = await newUser(svc.api, 'bad');
   const r = await as(u).post('/samples', body({ barcode: 'has space' }));
   t.true(r.status === 400 || r.status === 422, String(r.status));
   t.is((await as(u).get('/samples')).body.total, 0);
 });
 
 test("GET /samples/by-barcode/{barcode}: found across the caller's labs, case-insensitive; 404 for others", async (t) => {
-  const [owner, outsider] = await Promise.all([newUser(bed.api, 'own'), newUser(bed.api, 'out')]);
+  const [owner, outsider] = await Promise.all([newUser(svc.api, 'own'), newUser(svc.api, 'out')]);
   const code = unique('Tube');
   const created = await as(owner).post('/samples', body({ barcode: code }));
   const found = await as(owner).get(`/samples/by-barcode/${code.toLowerCase()}`);
@@ -71,21 +71,21 @@ test("GET /samples/by-barcode/{barcode}: found across the caller's labs, case-in
 });
 
 test('POST /samples/{id}/thaws adds one to freezeThawCount each time', async (t) => {
-  const u = await newUser(bed.api, 'thaw');
+  const u = await newUser(svc.api, 'thaw');
   const id = (await as(u).post('/samples', body())).body.id as string;
   t.is((await as(u).post(`/samples/${id}/thaws`)).body.freezeThawCount, 1);
   const second = await as(u).post(`/samples/${id}/thaws`);
   t.is(second.status, 200);
   t.is(second.body.freezeThawCount, 2);
   t.is((await as(u).get(`/samples/${id}`)).body.freezeThawCount, 2);
-  t.deepEqual(await eventTypes(bed.svc, `sample-${id}`), ['SampleRegistered', 'SampleThawed', 'SampleThawed']);
+  t.deepEqual(await eventTypes(svc, `sample-${id}`), ['SampleRegistered', 'SampleThawed', 'SampleThawed']);
 });
 
 test('POST /samples/{id}/thaws: 404 for a non-member, 403 for a viewer', async (t) => {
   const [manager, viewer, outsider] = await Promise.all([
-    newUser(bed.api, 'm'),
-    newUser(bed.api, 'v'),
-    newUser(bed.api, 'o'),
+    newUser(svc.api, 'm'),
+    newUser(svc.api, 'v'),
+    newUser(svc.api, 'o'),
   ]);
   const labId = (await as(manager).post('/labs', { name: 'Thaw lab' })).body.id as string;
   await as(manager).post(`/labs/${labId}/members`, { username: viewer.username, role: 'viewer' });
@@ -95,7 +95,7 @@ test('POST /samples/{id}/thaws: 404 for a non-member, 403 for a viewer', async (
 });
 
 test('disposing of a sample needs a reason', async (t) => {
-  const u = await newUser(bed.api, 'disp');
+  const u = await newUser(svc.api, 'disp');
   const id = (await as(u).post('/samples', body())).body.id as string;
   expectProblem(t, await as(u).patch(`/samples/${id}`, { status: 'disposed' }), 422, 'invalid_transition');
   const r = await as(u).patch(`/samples/${id}`, { status: 'disposed', reason: 'tube cracked' });
@@ -104,7 +104,7 @@ test('disposing of a sample needs a reason', async (t) => {
 });
 
 test('a disposed sample is final: changes and thaws are 422 invalid_transition; it stays listed', async (t) => {
-  const u = await newUser(bed.api, 'final');
+  const u = await newUser(svc.api, 'final');
   const id = (await as(u).post('/samples', body())).body.id as string;
   await as(u).patch(`/samples/${id}`, { status: 'disposed', reason: 'broken' });
   expectProblem(t, await as(u).patch(`/samples/${id}`, { notes: 'later' }), 422, 'invalid_transition');
@@ -119,14 +119,14 @@ test('a disposed sample is final: changes and thaws are 422 invalid_transition; 
 });
 
 test('a consumed sample is final too', async (t) => {
-  const u = await newUser(bed.api, 'cons');
+  const u = await newUser(svc.api, 'cons');
   const id = (await as(u).post('/samples', body())).body.id as string;
   t.is((await as(u).patch(`/samples/${id}`, { status: 'consumed' })).status, 200);
   expectProblem(t, await as(u).patch(`/samples/${id}`, { status: 'archived' }), 422, 'invalid_transition');
 });
 
 test('stats count the new statuses and types', async (t) => {
-  const u = await newUser(bed.api, 'stats');
+  const u = await newUser(svc.api, 'stats');
   await as(u).post('/samples', body({ sampleType: 'plasma' }));
   const dna = (await as(u).post('/samples', body({ sampleType: 'dna' }))).body.id as string;
   await as(u).patch(`/samples/${dna}`, { status: 'disposed', reason: 'contaminated' });
@@ -137,7 +137,7 @@ test('stats count the new statuses and types', async (t) => {
 });
 
 test('a transfer into a lab where the barcode is taken is 409 barcode_taken; the sample stays', async (t) => {
-  const [a, b] = await Promise.all([newUser(bed.api, 'ta'), newUser(bed.api, 'tb')]);
+  const [a, b] = await Promise.all([newUser(svc.api, 'ta'), newUser(svc.api, 'tb')]);
   const labId = String((await as(b).post('/labs', { name: 'Receiving lab' })).body.id);
   await as(b).post(`/labs/${labId}/members`, { username: a.username, role: 'technician' });
   const code = unique('moved');

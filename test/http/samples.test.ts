@@ -2,18 +2,12 @@
 // If-Match, idempotency, concurrency (no lost update), history, pagination under inserts.
 import test from 'ava';
 import pg from 'pg';
-import { call, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { call, newUser, useTestService, type TestUser } from '../support/service.ts';
 
-let svc: TestService;
-let api: string;
 let user: TestUser;
+const svc = useTestService(test);
 test.before(async () => {
-  svc = await startTestService();
-  api = svc.api;
-  user = await newUser(api, 'tech');
-});
-test.after.always(async () => {
-  await svc?.stop();
+  user = await newUser(svc.api, 'tech');
 });
 
 const today = () => new Date().toISOString().slice(0, 10);
@@ -24,14 +18,29 @@ const sample = (overrides: Record<string, unknown> = {}) => ({
   collectionDate: daysAgo(3),
   ...overrides,
 });
+/** The stats overview as the API answers it: zero everywhere but for the counts given. */
+const overview = (
+  total: number,
+  byStatus: Record<string, number>,
+  byType: Record<string, number>,
+  collectedLast30Days: number,
+) => ({
+  total,
+  byStatus: { collected: 0, processing: 0, archived: 0, consumed: 0, disposed: 0, ...byStatus },
+  byType: { blood: 0, saliva: 0, tissue: 0, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0, ...byType },
+  collectedLast30Days,
+});
+const stats = async (who: TestUser) =>
+  (await call(svc.api, 'GET', '/samples/stats/overview', { token: who.accessToken })).body;
+
 const create = async (who: TestUser, overrides: Record<string, unknown> = {}) => {
-  const r = await call(api, 'POST', '/samples', { token: who.accessToken, body: sample(overrides) });
+  const r = await call(svc.api, 'POST', '/samples', { token: who.accessToken, body: sample(overrides) });
   if (r.status !== 201) throw new Error(`create failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r;
 };
 
 test('POST /samples: 201 with the sample, Location and ETag; status defaults to collected', async (t) => {
-  const r = await call(api, 'POST', '/samples', {
+  const r = await call(svc.api, 'POST', '/samples', {
     token: user.accessToken,
     body: sample({ notes: 'fasting', storageLocation: 'shelf-3' }),
   });
@@ -67,11 +76,11 @@ test('POST /samples: 201 with the sample, Location and ETag; status defaults to 
     'version',
   ]);
   // Read-your-writes: the list, the sample and the stats show it at once.
-  t.is((await call(api, 'GET', `/samples/${r.body.id}`, { token: user.accessToken })).status, 200);
+  t.is((await call(svc.api, 'GET', `/samples/${r.body.id}`, { token: user.accessToken })).status, 200);
 });
 
 test('POST /samples: rules give 422 with every error; unknown and server-owned fields are refused', async (t) => {
-  const bad = await call(api, 'POST', '/samples', {
+  const bad = await call(svc.api, 'POST', '/samples', {
     token: user.accessToken,
     body: { sampleType: 'urine', subjectId: 'x1', collectionDate: '2999-01-01' },
   });
@@ -82,7 +91,7 @@ test('POST /samples: rules give 422 with every error; unknown and server-owned f
     ['collectionDate', 'sampleType', 'subjectId'],
     'a type error does not hide the rules the other fields break: one answer lists them all',
   );
-  const typed = await call(api, 'POST', '/samples', {
+  const typed = await call(svc.api, 'POST', '/samples', {
     token: user.accessToken,
     body: { sampleType: 'tissue', subjectId: 12, collectionDate: 'x' },
   });
@@ -91,7 +100,7 @@ test('POST /samples: rules give 422 with every error; unknown and server-owned f
     'storageLocation',
     'subjectId',
   ]);
-  const rules = await call(api, 'POST', '/samples', {
+  const rules = await call(svc.api, 'POST', '/samples', {
     token: user.accessToken,
     body: sample({ subjectId: 'x1', collectionDate: '2999-01-01', sampleType: 'tissue' }),
   });
@@ -102,24 +111,24 @@ test('POST /samples: rules give 422 with every error; unknown and server-owned f
     'subjectId',
   ]);
   for (const field of ['id', 'ownerId', 'version', 'createdAt', 'updatedAt']) {
-    const r = await call(api, 'POST', '/samples', {
+    const r = await call(svc.api, 'POST', '/samples', {
       token: user.accessToken,
       body: sample({ [field]: field === 'version' ? 7 : 'x' }),
     });
     t.is(r.status, 422, field);
     t.deepEqual(r.body.errors, [{ path: field, message: 'Unknown field' }]);
   }
-  t.is((await call(api, 'POST', '/samples', { body: sample() })).status, 401);
+  t.is((await call(svc.api, 'POST', '/samples', { body: sample() })).status, 401);
 });
 
 test('Idempotency-Key: a repeat returns the first answer and registers nothing new', async (t) => {
   const headers = { 'idempotency-key': `create-${Math.random()}` };
-  const first = await call(api, 'POST', '/samples', {
+  const first = await call(svc.api, 'POST', '/samples', {
     token: user.accessToken,
     body: sample({ subjectId: 'I900' }),
     headers,
   });
-  const again = await call(api, 'POST', '/samples', {
+  const again = await call(svc.api, 'POST', '/samples', {
     token: user.accessToken,
     body: sample({ subjectId: 'I900' }),
     headers,
@@ -127,9 +136,9 @@ test('Idempotency-Key: a repeat returns the first answer and registers nothing n
   t.is(first.status, 201);
   t.is(again.status, 201);
   t.is(again.body.id, first.body.id);
-  const list = await call(api, 'GET', '/samples?subjectId=I900', { token: user.accessToken });
+  const list = await call(svc.api, 'GET', '/samples?subjectId=I900', { token: user.accessToken });
   t.is(list.body.total, 1);
-  const reused = await call(api, 'POST', '/samples', {
+  const reused = await call(svc.api, 'POST', '/samples', {
     token: user.accessToken,
     body: sample({ subjectId: 'I901' }),
     headers,
@@ -139,8 +148,8 @@ test('Idempotency-Key: a repeat returns the first answer and registers nothing n
 });
 
 test('GET /samples/{id}: 400 for a bad UUID, 404 for an unknown one', async (t) => {
-  t.is((await call(api, 'GET', '/samples/not-a-uuid', { token: user.accessToken })).body.code, 'invalid_id');
-  const unknown = await call(api, 'GET', `/samples/${crypto.randomUUID()}`, { token: user.accessToken });
+  t.is((await call(svc.api, 'GET', '/samples/not-a-uuid', { token: user.accessToken })).body.code, 'invalid_id');
+  const unknown = await call(svc.api, 'GET', `/samples/${crypto.randomUUID()}`, { token: user.accessToken });
   t.is(unknown.status, 404);
   t.is(unknown.body.code, 'not_found');
 });
@@ -148,7 +157,7 @@ test('GET /samples/{id}: 400 for a bad UUID, 404 for an unknown one', async (t) 
 test('PATCH: partial change, new ETag; a status move and a move in one request are separate events', async (t) => {
   const created = await create(user);
   const id = created.body.id as string;
-  const r = await call(api, 'PATCH', `/samples/${id}`, {
+  const r = await call(svc.api, 'PATCH', `/samples/${id}`, {
     token: user.accessToken,
     body: { status: 'processing', storageLocation: 'freezer-2-rowA' },
     headers: { 'if-match': '"1"', 'x-change-reason': 'into the centrifuge' },
@@ -156,9 +165,9 @@ test('PATCH: partial change, new ETag; a status move and a move in one request a
   t.is(r.status, 200);
   t.like(r.body, { status: 'processing', storageLocation: 'freezer-2-rowA', version: 3 });
   t.is(r.headers.get('etag'), '"3"');
-  const got = await call(api, 'GET', `/samples/${id}`, { token: user.accessToken });
+  const got = await call(svc.api, 'GET', `/samples/${id}`, { token: user.accessToken });
   t.like(got.body, { status: 'processing', version: 3 });
-  const history = await call(api, 'GET', `/samples/${id}/history`, { token: user.accessToken });
+  const history = await call(svc.api, 'GET', `/samples/${id}/history`, { token: user.accessToken });
   t.deepEqual(
     history.body.items.map((i: { type: string }) => i.type),
     ['SampleRegistered', 'SampleMoved', 'SampleStatusChanged'],
@@ -169,8 +178,8 @@ test('PATCH: partial change, new ETag; a status move and a move in one request a
 test('PATCH: a stale If-Match is 412 and changes nothing; a malformed one is 400', async (t) => {
   const created = await create(user);
   const id = created.body.id as string;
-  await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { notes: 'first' } });
-  const stale = await call(api, 'PATCH', `/samples/${id}`, {
+  await call(svc.api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { notes: 'first' } });
+  const stale = await call(svc.api, 'PATCH', `/samples/${id}`, {
     token: user.accessToken,
     body: { notes: 'second' },
     headers: { 'if-match': '"1"' },
@@ -178,10 +187,10 @@ test('PATCH: a stale If-Match is 412 and changes nothing; a malformed one is 400
   t.is(stale.status, 412);
   t.is(stale.body.code, 'version_mismatch');
   t.is(stale.headers.get('etag'), '"2"');
-  t.is((await call(api, 'GET', `/samples/${id}`, { token: user.accessToken })).body.notes, 'first');
+  t.is((await call(svc.api, 'GET', `/samples/${id}`, { token: user.accessToken })).body.notes, 'first');
   t.is(
     (
-      await call(api, 'PATCH', `/samples/${id}`, {
+      await call(svc.api, 'PATCH', `/samples/${id}`, {
         token: user.accessToken,
         body: { notes: 'x' },
         headers: { 'if-match': 'abc' },
@@ -195,75 +204,77 @@ test('PATCH: invalid transitions are 422 invalid_transition; archived -> process
   const created = await create(user);
   const id = created.body.id as string;
   t.is(
-    (await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { status: 'archived' } })).status,
+    (await call(svc.api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { status: 'archived' } })).status,
     200,
   );
-  const noReason = await call(api, 'PATCH', `/samples/${id}`, {
+  const noReason = await call(svc.api, 'PATCH', `/samples/${id}`, {
     token: user.accessToken,
     body: { status: 'processing' },
   });
   t.is(noReason.status, 422);
   t.is(noReason.body.code, 'invalid_transition');
-  const withReason = await call(api, 'PATCH', `/samples/${id}`, {
+  const withReason = await call(svc.api, 'PATCH', `/samples/${id}`, {
     token: user.accessToken,
     body: { status: 'processing', reason: 'PI asked for re-analysis' },
   });
   t.is(withReason.status, 200);
-  const back = await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { status: 'collected' } });
+  const back = await call(svc.api, 'PATCH', `/samples/${id}`, {
+    token: user.accessToken,
+    body: { status: 'collected' },
+  });
   t.is(back.status, 422);
   t.is(back.body.code, 'invalid_transition');
-  const empty = await call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: {} });
+  const empty = await call(svc.api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: {} });
   t.is(empty.status, 422);
 });
 
 test('PUT replaces the editable fields (absent optional ones become null)', async (t) => {
   const created = await create(user, { notes: 'old', storageLocation: 'shelf-1' });
   const id = created.body.id as string;
-  const r = await call(api, 'PUT', `/samples/${id}`, {
+  const r = await call(svc.api, 'PUT', `/samples/${id}`, {
     token: user.accessToken,
     body: { sampleType: 'saliva', subjectId: 'S123', collectionDate: daysAgo(1), status: 'collected' },
   });
   t.is(r.status, 200);
   t.like(r.body, { sampleType: 'saliva', subjectId: 'S123', storageLocation: null, notes: null });
-  const missing = await call(api, 'PUT', `/samples/${id}`, { token: user.accessToken, body: { sampleType: 'saliva' } });
+  const missing = await call(svc.api, 'PUT', `/samples/${id}`, {
+    token: user.accessToken,
+    body: { sampleType: 'saliva' },
+  });
   t.is(missing.status, 422);
 });
 
 test('DELETE: the sample leaves lists and stats, its history stays', async (t) => {
-  const other = await newUser(api, 'deleter');
+  const other = await newUser(svc.api, 'deleter');
   const created = await create(other, { subjectId: 'D100' });
   const id = created.body.id as string;
-  const before = await call(api, 'GET', '/samples/stats/overview', { token: other.accessToken });
-  t.is(before.body.total, 1);
+  t.is((await stats(other)).total, 1);
   t.is(
     (
-      await call(api, 'DELETE', `/samples/${id}`, {
+      await call(svc.api, 'DELETE', `/samples/${id}`, {
         token: other.accessToken,
         headers: { 'x-change-reason': 'tube broke' },
       })
     ).status,
     204,
   );
-  t.is((await call(api, 'GET', `/samples/${id}`, { token: other.accessToken })).status, 404);
-  t.is((await call(api, 'GET', '/samples', { token: other.accessToken })).body.total, 0);
-  t.is((await call(api, 'GET', '/samples/subject/D100', { token: other.accessToken })).body.total, 0);
-  const after = await call(api, 'GET', '/samples/stats/overview', { token: other.accessToken });
-  t.deepEqual(after.body, {
-    total: 0,
-    byStatus: { collected: 0, processing: 0, archived: 0, consumed: 0, disposed: 0 },
-    byType: { blood: 0, saliva: 0, tissue: 0, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0 },
-    collectedLast30Days: 0,
-  });
-  const history = await call(api, 'GET', `/samples/${id}/history`, { token: other.accessToken });
+  t.is((await call(svc.api, 'GET', `/samples/${id}`, { token: other.accessToken })).status, 404);
+  t.is((await call(svc.api, 'GET', '/samples', { token: other.accessToken })).body.total, 0);
+  t.is((await call(svc.api, 'GET', '/samples/subject/D100', { token: other.accessToken })).body.total, 0);
+  t.deepEqual(await stats(other), overview(0, {}, {}, 0));
+  const history = await call(svc.api, 'GET', `/samples/${id}/history`, { token: other.accessToken });
   t.is(history.status, 200);
   t.is(history.body.items.at(-1).type, 'SampleDiscarded');
   t.is(history.body.items.at(-1).reason, 'tube broke');
-  t.is((await call(api, 'DELETE', `/samples/${id}`, { token: other.accessToken })).status, 404);
-  t.is((await call(api, 'PATCH', `/samples/${id}`, { token: other.accessToken, body: { notes: 'x' } })).status, 404);
+  t.is((await call(svc.api, 'DELETE', `/samples/${id}`, { token: other.accessToken })).status, 404);
+  t.is(
+    (await call(svc.api, 'PATCH', `/samples/${id}`, { token: other.accessToken, body: { notes: 'x' } })).status,
+    404,
+  );
 });
 
 test('filters combine; sorted newest collection first; subject route equals the filter', async (t) => {
-  const who = await newUser(api, 'filter');
+  const who = await newUser(svc.api, 'filter');
   await create(who, { subjectId: 'F001', collectionDate: daysAgo(10) });
   await create(who, { subjectId: 'F001', collectionDate: daysAgo(2), sampleType: 'saliva' });
   await create(who, { subjectId: 'F002', collectionDate: daysAgo(5), status: 'archived' });
@@ -273,20 +284,20 @@ test('filters combine; sorted newest collection first; subject route equals the 
     sampleType: 'tissue',
     storageLocation: 'freezer-1-rowA',
   });
-  const all = await call(api, 'GET', '/samples', { token: who.accessToken });
+  const all = await call(svc.api, 'GET', '/samples', { token: who.accessToken });
   t.deepEqual(
     all.body.items.map((s: { collectionDate: string }) => s.collectionDate),
     [daysAgo(2), daysAgo(5), daysAgo(10), daysAgo(40)],
   );
-  const f001 = await call(api, 'GET', '/samples?subjectId=F001&sampleType=blood', { token: who.accessToken });
+  const f001 = await call(svc.api, 'GET', '/samples?subjectId=F001&sampleType=blood', { token: who.accessToken });
   t.is(f001.body.total, 1);
-  const range = await call(api, 'GET', `/samples?collectedFrom=${daysAgo(10)}&collectedTo=${daysAgo(2)}`, {
+  const range = await call(svc.api, 'GET', `/samples?collectedFrom=${daysAgo(10)}&collectedTo=${daysAgo(2)}`, {
     token: who.accessToken,
   });
   t.is(range.body.total, 3, 'both ends inclusive');
-  t.is((await call(api, 'GET', '/samples?status=archived', { token: who.accessToken })).body.total, 1);
-  const bySubject = await call(api, 'GET', '/samples/subject/F001', { token: who.accessToken });
-  const byFilter = await call(api, 'GET', '/samples?subjectId=F001', { token: who.accessToken });
+  t.is((await call(svc.api, 'GET', '/samples?status=archived', { token: who.accessToken })).body.total, 1);
+  const bySubject = await call(svc.api, 'GET', '/samples/subject/F001', { token: who.accessToken });
+  const byFilter = await call(svc.api, 'GET', '/samples?subjectId=F001', { token: who.accessToken });
   t.deepEqual(bySubject.body, byFilter.body);
   for (const q of [
     'status=broken',
@@ -297,14 +308,14 @@ test('filters combine; sorted newest collection first; subject route equals the 
     'colour=red',
     'cursor=zzz',
   ]) {
-    const r = await call(api, 'GET', `/samples?${q}`, { token: who.accessToken });
+    const r = await call(svc.api, 'GET', `/samples?${q}`, { token: who.accessToken });
     t.is(r.status, 400, q);
     t.is(r.body.code, 'invalid_query', q);
   }
 });
 
 test('stats overview counts by status and type, and the last 30 days', async (t) => {
-  const who = await newUser(api, 'stats');
+  const who = await newUser(svc.api, 'stats');
   await create(who, { collectionDate: daysAgo(1) });
   await create(who, { collectionDate: daysAgo(29), sampleType: 'saliva', status: 'processing' });
   await create(who, {
@@ -313,25 +324,16 @@ test('stats overview counts by status and type, and the last 30 days', async (t)
     storageLocation: 'freezer-1-rowA',
     status: 'archived',
   });
-  const r = await call(api, 'GET', '/samples/stats/overview', { token: who.accessToken });
-  t.deepEqual(r.body, {
-    total: 3,
-    byStatus: { collected: 1, processing: 1, archived: 1, consumed: 0, disposed: 0 },
-    byType: { blood: 1, saliva: 1, tissue: 1, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0 },
-    collectedLast30Days: 2,
-  });
-  const s = (await call(api, 'GET', '/samples?sampleType=saliva', { token: who.accessToken })).body.items[0];
-  await call(api, 'PATCH', `/samples/${s.id}`, {
+  t.deepEqual(
+    await stats(who),
+    overview(3, { collected: 1, processing: 1, archived: 1 }, { blood: 1, saliva: 1, tissue: 1 }, 2),
+  );
+  const s = (await call(svc.api, 'GET', '/samples?sampleType=saliva', { token: who.accessToken })).body.items[0];
+  await call(svc.api, 'PATCH', `/samples/${s.id}`, {
     token: who.accessToken,
     body: { sampleType: 'blood', status: 'archived', collectionDate: daysAgo(60) },
   });
-  const after = await call(api, 'GET', '/samples/stats/overview', { token: who.accessToken });
-  t.deepEqual(after.body, {
-    total: 3,
-    byStatus: { collected: 1, processing: 0, archived: 2, consumed: 0, disposed: 0 },
-    byType: { blood: 2, saliva: 0, tissue: 1, plasma: 0, serum: 0, buffy_coat: 0, dna: 0, rna: 0 },
-    collectedLast30Days: 1,
-  });
+  t.deepEqual(await stats(who), overview(3, { collected: 1, archived: 2 }, { blood: 2, tissue: 1 }, 1));
   t.is(today().length, 10);
 });
 
@@ -340,13 +342,13 @@ test('20 parallel PATCHes without If-Match: none is lost', async (t) => {
   const id = created.body.id as string;
   const notes = Array.from({ length: 20 }, (_, i) => `note ${i}`);
   const answers = await Promise.all(
-    notes.map((n) => call(api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { notes: n } })),
+    notes.map((n) => call(svc.api, 'PATCH', `/samples/${id}`, { token: user.accessToken, body: { notes: n } })),
   );
   t.deepEqual(
     answers.map((a) => a.status),
     notes.map(() => 200),
   );
-  const history = await call(api, 'GET', `/samples/${id}/history`, { token: user.accessToken });
+  const history = await call(svc.api, 'GET', `/samples/${id}/history`, { token: user.accessToken });
   const corrections = history.body.items.filter((i: { type: string }) => i.type === 'SampleDetailsCorrected');
   t.is(corrections.length, 20);
   t.deepEqual(
@@ -356,7 +358,7 @@ test('20 parallel PATCHes without If-Match: none is lost', async (t) => {
   // Each correction starts from the previous one's value: a chain, not 20 edits of the original.
   for (let i = 1; i < corrections.length; i++)
     t.is(corrections[i].changes.notes.from, corrections[i - 1].changes.notes.to);
-  const final = await call(api, 'GET', `/samples/${id}`, { token: user.accessToken });
+  const final = await call(svc.api, 'GET', `/samples/${id}`, { token: user.accessToken });
   t.is(final.body.notes, corrections.at(-1).changes.notes.to);
   t.is(final.body.version, 21);
 });
@@ -364,12 +366,12 @@ test('20 parallel PATCHes without If-Match: none is lost', async (t) => {
 test('history: version, type, time, actor with username, request id, reason, field changes', async (t) => {
   const created = await create(user, { notes: 'a' });
   const id = created.body.id as string;
-  await call(api, 'PATCH', `/samples/${id}`, {
+  await call(svc.api, 'PATCH', `/samples/${id}`, {
     token: user.accessToken,
     body: { notes: 'b', collectionDate: daysAgo(4) },
     headers: { 'x-request-id': 'req-history-1', 'x-change-reason': 'typo' },
   });
-  const r = await call(api, 'GET', `/samples/${id}/history`, { token: user.accessToken });
+  const r = await call(svc.api, 'GET', `/samples/${id}/history`, { token: user.accessToken });
   t.is(r.status, 200);
   const [first, second] = r.body.items;
   t.like(first, { version: 1, type: 'SampleRegistered', actor: { id: user.id, username: user.username } });
@@ -385,14 +387,14 @@ test('history: version, type, time, actor with username, request id, reason, fie
 });
 
 test('pagination neither repeats nor skips while samples are being added', async (t) => {
-  const who = await newUser(api, 'pager');
+  const who = await newUser(svc.api, 'pager');
   for (let i = 0; i < 25; i++) await create(who, { subjectId: `G${String(100 + i)}`, collectionDate: daysAgo(i % 9) });
   const seen: string[] = [];
   let cursor: string | null = null;
   let page = 0;
   do {
     const r: { body: { items: { id: string }[]; nextCursor: string | null } } = await call(
-      api,
+      svc.api,
       'GET',
       `/samples?limit=4${cursor ? `&cursor=${cursor}` : ''}`,
       { token: who.accessToken },

@@ -4,15 +4,9 @@
 import test from 'ava';
 import pg from 'pg';
 import { checkProjection } from '../../projections/engine/consistency.ts';
-import { call, newUser, startTestService, type TestService } from '../support/service.ts';
+import { call, newUser, useTestService } from '../support/service.ts';
 
-let svc: TestService;
-test.before(async () => {
-  svc = await startTestService();
-});
-test.after.always(async () => {
-  await svc?.stop();
-});
+const svc = useTestService(test);
 
 test('connections terminated mid-batch: projections recover and match a replay', async (t) => {
   const user = await newUser(svc.api, 'terminated');

@@ -4,12 +4,10 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { checkProjection } from '../../projections/engine/consistency.ts';
-import { call, newUser, startTestService, type TestService } from '../support/service.ts';
+import { call, newUser, useTestService } from '../support/service.ts';
 
-let svc: TestService;
-
+const svc = useTestService(test);
 test.before(async () => {
-  svc = await startTestService();
   const user = await newUser(svc.api, 'checked');
   for (let i = 0; i < 5; i++) {
     const s = await call(svc.api, 'POST', '/samples', {
@@ -27,9 +25,6 @@ test.before(async () => {
     token: user.accessToken,
     body: { content: 'how many samples?' },
   });
-});
-test.after.always(async () => {
-  await svc?.stop();
 });
 
 function cli(args: string[]): Promise<{ code: number; output: string }> {

@@ -12,13 +12,12 @@ import test from 'ava';
 import fc from 'fast-check';
 import pg from 'pg';
 import { operationsOf, requestsFor, type Caller, type FuzzRequest, type Operation } from '../support/fuzz-requests.ts';
-import { call, loginToken, newUser, startTestService, type TestService, type TestUser } from '../support/service.ts';
+import { call, loginToken, newUser, bootstrapAdmin, useTestService, type TestUser } from '../support/service.ts';
 
 const RUNS = Number(process.env.VIALOG_FUZZ_RUNS ?? 60);
 const SEED = Number(process.env.VIALOG_FUZZ_SEED ?? 20261122);
 
 const admin = { username: 'fuzzadmin', password: 'violet-Harbor-fuzz-admin-kestrel' };
-let svc: TestService;
 let events: pg.Client;
 let user: TestUser;
 let adminToken: string;
@@ -26,15 +25,14 @@ let apiKey: string;
 /** Ids a path parameter may name: the caller's own, another user's, an admin's, unknown ones. */
 let ids: string[];
 
+const svc = useTestService(test, {
+  ...bootstrapAdmin(admin),
+  RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
+  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
+  RATE_LIMIT_LOGIN_FAILURES_PER_15_MINUTES: '1000000',
+  DIALOG_DAILY_MESSAGES: '100000',
+});
 test.before(async () => {
-  svc = await startTestService({
-    ADMIN_USERNAME: admin.username,
-    ADMIN_PASSWORD: admin.password,
-    RATE_LIMIT_PER_USER_PER_MINUTE: '1000000',
-    RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000000',
-    RATE_LIMIT_LOGIN_FAILURES_PER_15_MINUTES: '1000000',
-    DIALOG_DAILY_MESSAGES: '100000',
-  });
   const api = svc.api;
   user = await newUser(api, 'fuzz');
   const victim = await newUser(api, 'victim');
@@ -63,7 +61,6 @@ test.before(async () => {
 });
 test.after.always(async () => {
   await events?.end();
-  await svc?.stop();
 });
 
 async function lastPosition(): Promise<string> {

@@ -1,11 +1,11 @@
 // The whole service (API + projections in one process, as `vialog serve`) on a fresh test
 // database, for HTTP tests of the modules. Argon2 runs with small parameters here so a test file
 // can register many users; the production parameters are covered by the password unit tests.
-import type { TestFn } from 'ava';
 import { loadConfig } from '../../platform/config.ts';
 import { createLogger } from '../../platform/logging.ts';
 import { createPasswordHasher, type PasswordHasher } from '../../modules/identity/passwords.ts';
 import { startService, type RunningService } from '../../app/service.ts';
+import type { TestFn } from 'ava';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { captureLogs } from './logs.ts';
 
@@ -18,19 +18,6 @@ export interface TestService {
   readonly service: RunningService;
   readonly logLines: string[];
   stop(): Promise<void>;
-}
-
-/** The file's own service (set before its first test), started before the file's tests and stopped after them. */
-export function serviceBed(test: TestFn): { svc: TestService; api: string } {
-  const bed = {} as { svc: TestService; api: string };
-  test.before(async () => {
-    bed.svc = await startTestService();
-    bed.api = bed.svc.api;
-  });
-  test.after.always(async () => {
-    await bed.svc?.stop();
-  });
-  return bed;
 }
 
 export async function startTestService(
@@ -73,7 +60,52 @@ export async function startTestService(
   };
 }
 
-// --- a tiny client ------------------------------------------------------------------------------
+/**
+ * One test service for the whole test file: started in a serial before hook (so the file's own
+ * before hooks, registered after this call, find it running) and stopped after the last test. The
+ * object returned reads the running service.
+ */
+export function useTestService(
+  test: TestFn,
+  env: Record<string, string> = {},
+  options: { passwordHasher?: PasswordHasher } = {},
+): TestService {
+  let running: TestService | undefined;
+  test.serial.before(async () => {
+    running = await startTestService(env, options);
+  });
+  test.after.always(async () => {
+    await running?.stop();
+  });
+  const current = (): TestService => {
+    if (!running) throw new Error('the test service is not started yet');
+    return running;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get api() {
+      return current().api;
+    },
+    get db() {
+      return current().db;
+    },
+    get service() {
+      return current().service;
+    },
+    get logLines() {
+      return current().logLines;
+    },
+    stop: () => current().stop(),
+  };
+}
+
+/** The environment that bootstraps this admin account at start-up. */
+export const bootstrapAdmin = (admin: { readonly username: string; readonly password: string }) => ({
+  ADMIN_USERNAME: admin.username,
+  ADMIN_PASSWORD: admin.password,
+});
 
 /**
  * Another API instance on a test service's database (as behind a load balancer), with the same
