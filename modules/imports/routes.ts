@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Context } from 'koa';
 import { fail } from '../../platform/commands/decision.ts';
+import { roleLadder } from '../../platform/commands/roles.ts';
 import { commandCause } from '../../platform/http/command-cause.ts';
 import type { OpenApiRegistry } from '../../platform/http/openapi.ts';
 import { HttpProblem } from '../../platform/http/problem.ts';
@@ -24,6 +25,7 @@ import type { ImportWorker } from './worker.ts';
 
 export const labRoles = ['viewer', 'technician', 'manager'] as const;
 export type LabRole = (typeof labRoles)[number];
+const labLadder = roleLadder(labRoles, 'the lab');
 
 /** The caller's role in a lab (undefined: not a member), from the labs read model, wired by app/. */
 export type RoleIn = (userId: string, labId: string) => Promise<LabRole | undefined>;
@@ -40,10 +42,7 @@ const notFound = '`not_found`: unknown import, or a lab the caller is not a memb
 const forbidden = '`forbidden`: the caller is a member of the lab, with a role too low';
 
 async function requireRole(roleIn: RoleIn, auth: AuthState, labId: string, needed: LabRole): Promise<void> {
-  const role = await roleIn(auth.userId, labId);
-  if (role === undefined) fail({ code: 'not_found', message: 'not found' });
-  if (labRoles.indexOf(role) < labRoles.indexOf(needed))
-    fail({ code: 'forbidden', message: `this needs the ${needed} role in the lab` });
+  labLadder.require(await roleIn(auth.userId, labId), needed);
 }
 
 /** The body as bytes: text/csv only, at most the import limit (declared or counted while reading). */

@@ -2,6 +2,8 @@
 // belongs to the labs module; the composition root (app/) passes in an implementation. Until
 // labs are wired, `personalLabOnly` stands in: a user's personal lab has the user's id, and they
 // manage it.
+import { roleLadder } from '../../platform/commands/roles.ts';
+
 export const labRoles = ['viewer', 'technician', 'manager'] as const;
 export type LabRole = (typeof labRoles)[number];
 
@@ -12,8 +14,9 @@ export interface LabAccess {
   labsOf(userId: string): Promise<readonly string[]>;
 }
 
-export const atLeast = (role: LabRole | undefined, needed: LabRole): boolean =>
-  role !== undefined && labRoles.indexOf(role) >= labRoles.indexOf(needed);
+/** A lab's roles in order: who reaches what, and the 404/403 of a route. */
+export const labLadder = roleLadder(labRoles, 'the lab');
+export const atLeast = labLadder.atLeast;
 
 export const personalLabOnly: LabAccess = {
   roleIn: (userId, labId) => Promise.resolve(userId === labId ? 'manager' : undefined),

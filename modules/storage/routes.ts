@@ -12,7 +12,7 @@ import type { AppRouter, AuthState } from '../../platform/http/state.ts';
 import { boxMap, boxMapSvg, type MapSample } from './box-map.ts';
 import type { StorageCommands } from './commands.ts';
 import { freePositions } from './grid.ts';
-import { atLeast, type LabAccess, type LabRole } from './lab-access.ts';
+import { atLeast, labLadder, type LabAccess, type LabRole } from './lab-access.ts';
 import * as queries from './queries.ts';
 import * as schemas from './schemas.ts';
 
@@ -37,9 +37,7 @@ const notABox = (): never => fail({ code: 'not_a_box', message: 'only a box has 
 
 /** The caller's role must reach `needed` in the lab: 404 for a non-member, 403 for a role too low. */
 async function requireRole(labs: LabAccess, auth: AuthState, labId: string, needed: LabRole): Promise<void> {
-  const role = await labs.roleIn(auth.userId, labId);
-  if (role === undefined) fail({ code: 'not_found', message: 'not found' });
-  if (!atLeast(role, needed)) fail({ code: 'forbidden', message: `this needs the ${needed} role in the lab` });
+  labLadder.require(await labs.roleIn(auth.userId, labId), needed);
 }
 
 /** The unit, when the caller's role in its lab reaches `needed`: 404 for a non-member, 403 below. */
