@@ -5,6 +5,7 @@
 // SampleDetailsCorrected, then SampleMoved, then SampleStatusChanged.
 import { accept, refuse, type Decision } from '../../platform/commands/decision.ts';
 import type { Decider } from '../../platform/commands/handler.ts';
+import { roleLadder } from '../../platform/commands/roles.ts';
 import type { CorrectableField, SampleEvent, SampleStatus, SampleType } from './events.ts';
 import { correctableFields } from './events.ts';
 import type { SampleState } from './evolve.ts';
@@ -19,10 +20,9 @@ import type { Quantity } from './physical/quantity.ts';
 const notFound = (): Decision<SampleEvent> => refuse({ code: 'not_found', message: 'sample not found' });
 
 /** A lab role, as the labs module names them (each includes the one before). */
-export type LabRole = 'viewer' | 'technician' | 'manager';
-const rank: Readonly<Record<LabRole, number>> = { viewer: 1, technician: 2, manager: 3 };
-export const atLeast = (role: LabRole | undefined, needed: LabRole): boolean =>
-  role !== undefined && rank[role] >= rank[needed];
+const labRoles = ['viewer', 'technician', 'manager'] as const;
+export type LabRole = (typeof labRoles)[number];
+export const { atLeast } = roleLadder(labRoles, 'the lab');
 const forbidden = (): Decision<SampleEvent> =>
   refuse({ code: 'forbidden', message: 'changing samples needs the technician role in their lab' });
 
