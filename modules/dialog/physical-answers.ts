@@ -80,8 +80,9 @@ function locationText({ sample, place }: Location): string {
   return `${head} has no place in a box${sample.storageLocation ? `; its storage location is ${sample.storageLocation}` : ''}.`;
 }
 
-// A reference: an id or a barcode, holding a digit so that "where is my sample?" is not one.
-const REF = String.raw`((?=[A-Za-z0-9._-]*[0-9])[A-Za-z0-9._-]{1,64})`;
+// A reference: an id or a barcode, holding a digit, a hyphen or an underscore so that "where is
+// my sample?" is not one (an assigned barcode such as VL-LFDVPAUSDB may hold no digit).
+const REF = String.raw`((?=[A-Za-z0-9._-]*[0-9_-])[A-Za-z0-9._-]{1,64})`;
 const NOUN = String.raw`(?:(?:the\s+)?(?:sample|tube|aliquot|derivative|vial)\s+)?`;
 const ORIGIN = new RegExp(
   String.raw`\b(?:where\s+(?:did|does)\s+${NOUN}${REF}\s+come\s+from|(?:origin|parent|lineage)\s+of\s+${NOUN}${REF})`,

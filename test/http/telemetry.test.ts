@@ -6,14 +6,15 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { SpanStatusCode } from '@opentelemetry/api';
 import { inSpan, startTelemetry, type Telemetry } from '../../platform/telemetry.ts';
 import { redisSkipReason, testRedisUrl } from '../support/database.ts';
-import { call, newUser, useTestService } from '../support/service.ts';
+import { call, newUser, startTestService, type TestService } from '../support/service.ts';
 
 const spans = new InMemorySpanExporter();
 let telemetry: Telemetry;
 const redisUrl = testRedisUrl();
 if (!redisUrl) console.log(`[skip] Redis command spans: ${redisSkipReason()}`);
 
-const svc = useTestService(test, redisUrl ? { REDIS_URL: redisUrl } : {});
+// The service starts after telemetry, so that its HTTP and pg instrumentation is in place.
+let svc: TestService;
 test.before(async () => {
   telemetry = await startTelemetry({
     serviceName: 'vialog-test',
@@ -21,8 +22,10 @@ test.before(async () => {
     spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
   });
   // With Redis the rate limiter runs there, so the request makes Redis commands to trace.
+  svc = await startTestService(redisUrl ? { REDIS_URL: redisUrl } : {});
 });
 test.after.always(async () => {
+  await svc?.stop();
   await telemetry?.shutdown();
 });
 
