@@ -51,17 +51,17 @@ export const importSchema = z.object({
 
 export const importListSchema = z.object({
   items: z.array(
-    z.object({
-      id: z.uuid(),
-      labId: z.uuid(),
-      status: z.enum(importStatuses),
-      dryRun: z.boolean(),
-      mode: z.enum(importModes),
-      rows: z.number().int().nullable(),
-      created: z.number().int(),
-      sha256: z.string(),
-      startedAt: z.iso.datetime(),
-      finishedAt: z.iso.datetime().nullable(),
+    importSchema.pick({
+      id: true,
+      labId: true,
+      status: true,
+      dryRun: true,
+      mode: true,
+      rows: true,
+      created: true,
+      sha256: true,
+      startedAt: true,
+      finishedAt: true,
     }),
   ),
 });
