@@ -8,16 +8,10 @@ import { createPasswordHasher } from '../../modules/identity/passwords.ts';
 import { loadConfig } from '../../platform/config.ts';
 import { createLogger } from '../../platform/logging.ts';
 import { asUser, eventTypes } from '../support/client.ts';
-import { newUser, startTestService, testArgon2, type TestService } from '../support/service.ts';
+import { newUser, testArgon2, useTestService } from '../support/service.ts';
 
 const child = fileURLToPath(new URL('../support/placement-child.ts', import.meta.url));
-let svc: TestService;
-test.before(async () => {
-  svc = await startTestService();
-});
-test.after.always(async () => {
-  await svc?.stop();
-});
+const svc = useTestService(test);
 
 test('kill -9 after the box claimed, before the sample recorded: the next start completes the placement', async (t) => {
   const lee = await newUser(svc.api, 'lee');

@@ -14,16 +14,10 @@ import { loadConfig } from '../../platform/config.ts';
 import { createLogger } from '../../platform/logging.ts';
 import { asUser, eventsOf, eventTypes, expectProblem } from '../support/client.ts';
 import { eventually } from '../support/eventually.ts';
-import { newUser, startTestService, testArgon2, type TestService, type TestUser } from '../support/service.ts';
+import { newUser, testArgon2, useTestService, type TestUser } from '../support/service.ts';
 
 const childScript = fileURLToPath(new URL('../support/take-child.ts', import.meta.url));
-let svc: TestService;
-test.before(async () => {
-  svc = await startTestService();
-});
-test.after.always(async () => {
-  await svc?.stop();
-});
+const svc = useTestService(test);
 
 /** The service in a child process that pauses after the parent's event; resolves once it listens. */
 async function pausingService() {
