@@ -22,7 +22,9 @@ test.before(async () => {
     spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
   });
   // With Redis the rate limiter runs there, so the request makes Redis commands to trace.
-  svc = await startTestService(redisUrl ? { REDIS_URL: redisUrl } : {});
+  // The production pool size, not the tests' 4: a query queued for a connection resumes in the
+  // context of the request that released the connection, and its spans would join that trace.
+  svc = await startTestService({ DATABASE_POOL_MAX: '20', ...(redisUrl ? { REDIS_URL: redisUrl } : {}) });
 });
 test.after.always(async () => {
   await svc?.stop();
