@@ -103,7 +103,7 @@ test(
     const { problems } = await reader.stop();
     t.deepEqual(problems, []);
     const more = await appendCounted(f.store, 'version', 3, 1);
-    t.true(await v2.waitForProjections(['test_counts'], more.position, { timeoutMs: 30_000 }));
+    t.true(await v2.waitForProjections(['test_counts'], more.position, { timeoutMs: 60_000 }));
     t.deepEqual(
       (await allRows(f.knex)).map((r) => (r as { weighted: number }).weighted),
       [4010, 4010, 4010],
