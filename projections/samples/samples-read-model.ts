@@ -156,6 +156,12 @@ async function writeTogether(trx: Knex.Transaction, statements: readonly (Statem
 }
 
 /** Statistic deltas gathered over a run of events, written as parts of the batch's one statement. */
+const statsOf = (row: { status: string; sample_type: string; collection_date: string }) => ({
+  status: row.status,
+  sampleType: row.sample_type,
+  collectionDate: row.collection_date,
+});
+
 class Deltas {
   readonly stats = new Map<string, Counts>();
   readonly days = new Map<string, number>();
@@ -167,6 +173,11 @@ class Deltas {
   day(labId: string, date: string, n: number): void {
     const key = `${labId}|${date}`;
     this.days.set(key, (this.days.get(key) ?? 0) + n);
+  }
+  /** A sample entering (+1) or leaving (-1) a lab's statistics: total, status, type and day. */
+  sample(labId: string, s: { status: string; sampleType: string; collectionDate: string }, n: 1 | -1): void {
+    this.count(labId, { total: n, [s.status]: n, [s.sampleType]: n });
+    this.day(labId, s.collectionDate, n);
   }
   /** The statements that add the deltas, and the days that dropped (to clean up after them). */
   take(table: Table): { statements: (Statement | undefined)[]; lowered: DayRow[] } {
@@ -254,8 +265,7 @@ class SampleBatch {
         deleted_at: null,
       });
       this.dirty.add(r.sampleId);
-      this.deltas.count(r.labId, { total: 1, [r.status]: 1, [r.sampleType]: 1 });
-      this.deltas.day(r.labId, r.collectionDate, 1);
+      this.deltas.sample(r.labId, r, 1);
       return;
     }
     if (e.type === 'SampleBarcodeReserved') return; // a reservation stream, not the sample's
@@ -288,8 +298,7 @@ class SampleBatch {
         row.updated_at = e.data.movedAt;
         break;
       case 'SampleDiscarded':
-        this.deltas.count(row.lab_id, { total: -1, [row.status]: -1, [row.sample_type]: -1 });
-        this.deltas.day(row.lab_id, row.collection_date, -1);
+        this.deltas.sample(row.lab_id, statsOf(row), -1);
         row.deleted_at = e.data.discardedAt;
         row.updated_at = e.data.discardedAt;
         break;
@@ -309,10 +318,8 @@ class SampleBatch {
         row.updated_at = e.data.thawedAt;
         break;
       case 'SampleTransferred':
-        this.deltas.count(row.lab_id, { total: -1, [row.status]: -1, [row.sample_type]: -1 });
-        this.deltas.day(row.lab_id, row.collection_date, -1);
-        this.deltas.count(e.data.labId, { total: 1, [row.status]: 1, [row.sample_type]: 1 });
-        this.deltas.day(e.data.labId, row.collection_date, 1);
+        this.deltas.sample(row.lab_id, statsOf(row), -1);
+        this.deltas.sample(e.data.labId, statsOf(row), 1);
         row.lab_id = e.data.labId;
         row.storage_location = null;
         row.updated_at = e.data.transferredAt;
